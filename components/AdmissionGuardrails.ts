@@ -1,0 +1,156 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { check, requireDnsLabel } from "./errors";
+import { FailurePolicy, GuardrailRule, ValidationAction } from "./guardrails/types";
+import { labels, managedByValue } from "./labels";
+import { childOptions, protection } from "./options";
+
+/** Where a set of rules is enforced, and how hard. */
+export interface GuardrailBinding {
+    /** Environment class; the binding selects namespaces labelled `<environmentLabel>=<environment>`. */
+    readonly environment: string;
+    /** Prod: `["Deny", "Audit"]`; staging: `["Warn", "Audit"]`. Never Deny and Warn together. */
+    readonly validationActions: readonly ValidationAction[];
+    /** Extra annotations on the binding (e.g. break-glass audit). @default {} */
+    readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface AdmissionGuardrailsArgs {
+    /** Rules to enforce; see `components/guardrails/rules.ts`. At least one. */
+    readonly rules: readonly GuardrailRule[];
+    /** One binding per rule and environment. At least one. */
+    readonly bindings: readonly GuardrailBinding[];
+    /** `Fail` rejects requests when a policy cannot be evaluated; `Ignore` admits them. @default "Fail" */
+    readonly failurePolicy?: FailurePolicy;
+    /** Prefix of policy and binding names. @default "gitops-control" */
+    readonly namePrefix?: string;
+    /** Namespace label that carries the environment class. @default "gitops-control.io/environment" */
+    readonly environmentLabel?: string;
+    /** Keep policies and bindings on `pulumi destroy` and refuse to delete them (prod). @default false */
+    readonly protect?: boolean;
+    /** @default the ambient provider */
+    readonly provider?: k8s.Provider;
+}
+
+/** Checks every argument before any resource is registered. */
+export function validateGuardrailArgs(args: AdmissionGuardrailsArgs, field = "args"): void {
+    check(args.rules.length > 0, `${field}.rules`, "is empty", "add at least one rule, e.g. requirePodSecurityContext()");
+    check(args.bindings.length > 0, `${field}.bindings`, "is empty", "bind the rules to at least one environment");
+    const names = new Set<string>();
+    args.rules.forEach((rule, i) => {
+        requireDnsLabel(rule.name, `${field}.rules[${i}].name`);
+        check(!names.has(rule.name), `${field}.rules[${i}].name`, `repeats "${rule.name}"`, "give each rule a unique name");
+        names.add(rule.name);
+        check(rule.validations.length > 0, `${field}.rules[${i}].validations`, "is empty", "add at least one CEL validation");
+        rule.validations.forEach((v, j) =>
+            check(
+                v.message !== undefined || v.messageExpression !== undefined,
+                `${field}.rules[${i}].validations[${j}]`,
+                "has no message",
+                "add `message` or `messageExpression` so a denied user knows why and what to do",
+            ),
+        );
+    });
+    const environments = new Set<string>();
+    args.bindings.forEach((b, i) => {
+        requireDnsLabel(b.environment, `${field}.bindings[${i}].environment`);
+        check(!environments.has(b.environment), `${field}.bindings[${i}].environment`, `repeats "${b.environment}"`, "merge the two bindings");
+        environments.add(b.environment);
+        const actions = b.validationActions;
+        check(actions.length > 0, `${field}.bindings[${i}].validationActions`, "is empty", 'use ["Deny", "Audit"] (enforce) or ["Warn", "Audit"] (observe)');
+        check(new Set(actions).size === actions.length, `${field}.bindings[${i}].validationActions`, `repeats an action (${actions.join(", ")})`, "list each action once");
+        check(
+            !(actions.includes("Deny") && actions.includes("Warn")),
+            `${field}.bindings[${i}].validationActions`,
+            "has both Deny and Warn, which the API server rejects",
+            'use ["Deny", "Audit"] or ["Warn", "Audit"]',
+        );
+    });
+    requireDnsLabel(args.namePrefix ?? "gitops-control", `${field}.namePrefix`, 40);
+}
+
+/** Name of the policy that enforces a rule. */
+export const policyName = (prefix: string, rule: GuardrailRule): string => `${prefix}-${rule.name}`;
+
+/** Renders a rule to a ValidatingAdmissionPolicy spec. Pure. */
+export function renderPolicySpec(rule: GuardrailRule, failurePolicy: FailurePolicy): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicySpec {
+    return {
+        failurePolicy,
+        matchConstraints: {
+            resourceRules: rule.resourceRules.map((r) => ({
+                apiGroups: [...r.apiGroups],
+                apiVersions: [...r.apiVersions],
+                resources: [...r.resources],
+                operations: [...r.operations],
+            })),
+        },
+        ...(rule.matchConditions.length > 0 ? { matchConditions: rule.matchConditions.map((c) => ({ ...c })) } : {}),
+        ...(rule.variables.length > 0 ? { variables: rule.variables.map((v) => ({ ...v })) } : {}),
+        validations: rule.validations.map((v) => ({ ...v })),
+        ...(rule.auditAnnotations.length > 0 ? { auditAnnotations: rule.auditAnnotations.map((a) => ({ ...a })) } : {}),
+    };
+}
+
+/** Renders a binding spec of one rule in one environment. Pure. */
+export function renderBindingSpec(
+    policy: string,
+    binding: GuardrailBinding,
+    environmentLabel: string,
+): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec {
+    return {
+        policyName: policy,
+        validationActions: [...binding.validationActions],
+        matchResources: { namespaceSelector: { matchLabels: { [environmentLabel]: binding.environment } } },
+    };
+}
+
+/**
+ * Admission guardrails: one ValidatingAdmissionPolicy per rule, bound per environment class by
+ * namespace label, so unsafe config is rejected before it can become drift.
+ */
+export class AdmissionGuardrails extends pulumi.ComponentResource {
+    /** Policy names, one per rule. */
+    readonly policyNames: pulumi.Output<string[]>;
+    /** Binding names, one per rule and environment. */
+    readonly bindingNames: pulumi.Output<string[]>;
+    readonly policies: k8s.admissionregistration.v1.ValidatingAdmissionPolicy[] = [];
+    readonly bindings: k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding[] = [];
+
+    constructor(name: string, args: AdmissionGuardrailsArgs, opts?: pulumi.ComponentResourceOptions) {
+        validateGuardrailArgs(args);
+        super("gitops-control:guardrails:AdmissionGuardrails", name, {}, opts);
+        const prefix = args.namePrefix ?? "gitops-control";
+        const environmentLabel = args.environmentLabel ?? labels.environment;
+        const failurePolicy = args.failurePolicy ?? "Fail";
+        const keep = protection(args.protect ?? false);
+        const meta = { [labels.managedBy]: managedByValue };
+        for (const rule of args.rules) {
+            const pname = policyName(prefix, rule);
+            const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+                `${name}-${rule.name}`,
+                { metadata: { name: pname, labels: meta }, spec: renderPolicySpec(rule, failurePolicy) },
+                childOptions(this, args.provider, keep),
+            );
+            this.policies.push(policy);
+            for (const binding of args.bindings) {
+                this.bindings.push(
+                    new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+                        `${name}-${rule.name}-${binding.environment}`,
+                        {
+                            metadata: {
+                                name: `${pname}-${binding.environment}`,
+                                labels: { ...meta, [environmentLabel]: binding.environment },
+                                ...(binding.annotations && Object.keys(binding.annotations).length > 0 ? { annotations: { ...binding.annotations } } : {}),
+                            },
+                            spec: renderBindingSpec(pname, binding, environmentLabel),
+                        },
+                        childOptions(this, args.provider, { ...keep, dependsOn: [policy] }),
+                    ),
+                );
+            }
+        }
+        this.policyNames = pulumi.all(this.policies.map((p) => p.metadata.name));
+        this.bindingNames = pulumi.all(this.bindings.map((b) => b.metadata.name));
+        this.registerOutputs({ policyNames: this.policyNames, bindingNames: this.bindingNames });
+    }
+}

@@ -1,0 +1,263 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { check, goDuration, requireDnsLabel } from "./errors";
+import { labels, managedByValue } from "./labels";
+import { childOptions, protection } from "./options";
+
+/** The pinned argo-cd Helm chart (Argo CD v3.4.4). */
+export const pinnedChart = {
+    name: "argo-cd",
+    version: "10.1.1",
+    appVersion: "v3.4.4",
+    repo: "https://argoproj.github.io/argo-helm",
+} as const;
+
+/**
+ * Where the chart comes from: the official repository at a pinned version, or a local chart
+ * (directory or .tgz) for air-gapped installs and tests.
+ */
+export type ChartSource =
+    | { readonly kind: "repository"; readonly repo: string; readonly version: string }
+    | { readonly kind: "local"; readonly path: string };
+
+/** One `resource.exclusions` entry of argocd-cm: kinds Argo CD neither watches nor diffs. */
+export interface ResourceExclusion {
+    readonly apiGroups: readonly string[];
+    readonly kinds: readonly string[];
+    /** @default ["*"] */
+    readonly clusters?: readonly string[];
+}
+
+/** Typed `argocd-cm` settings. */
+export interface ArgoCdSettings {
+    /** How often Argo CD compares Git with the cluster without a webhook, a Go duration. @default "180s" */
+    readonly reconciliationTimeout?: string;
+    /** Random spread added to the reconciliation timeout. @default "60s" */
+    readonly reconciliationJitter?: string;
+    /** Kinds to exclude. @default the chart's list (events, endpoints, leases, …) */
+    readonly resourceExclusions?: readonly ResourceExclusion[];
+    /** Public URL of the Argo CD UI (used in notifications and SSO). @default none */
+    readonly url?: string;
+    /** Application status badges. @default false */
+    readonly statusBadge?: boolean;
+}
+
+/** Replica counts; used when `ha` is on. */
+export interface ArgoCdReplicas {
+    /** @default 1 (the controller shards by cluster; one cluster needs one) */
+    readonly controller?: number;
+    /** @default 2 */
+    readonly server?: number;
+    /** @default 2 */
+    readonly repoServer?: number;
+    /** @default 2 */
+    readonly applicationSet?: number;
+}
+
+export interface ArgoCdArgs {
+    /** Namespace created for Argo CD. @default "argocd" */
+    readonly namespace?: string;
+    /** @default the official repository at {@link pinnedChart} */
+    readonly chart?: ChartSource;
+    /** HA: redis-ha and several replicas of server, repo-server and ApplicationSet controller. @default false */
+    readonly ha?: boolean;
+    /** @default {@link ArgoCdReplicas} defaults when `ha`, 1 each otherwise */
+    readonly replicas?: ArgoCdReplicas;
+    /** @default {} */
+    readonly settings?: ArgoCdSettings;
+    /** Prometheus metrics endpoints, and ServiceMonitors (needs the Prometheus Operator CRDs). @default metrics on, ServiceMonitors off */
+    readonly metrics?: { readonly enabled?: boolean; readonly serviceMonitor?: boolean };
+    /** Dex (SSO). @default false */
+    readonly dex?: boolean;
+    /**
+     * Prod: protect the namespace and the Argo CD CRDs from deletion (`protect`, `retainOnDelete`,
+     * `crds.keep`). Deleting a CRD deletes every Application with it. @default false
+     */
+    readonly protect?: boolean;
+    /** Do not wait for workloads to become ready (local API server without nodes only). @default false */
+    readonly skipAwait?: boolean;
+    /** GitHub webhook secret, set as `webhook.github.secret` in argocd-secret. @default none */
+    readonly githubWebhookSecret?: pulumi.Input<string>;
+    /** Extra chart values, merged last. Prefer the typed fields. @default {} */
+    readonly extraValues?: Readonly<Record<string, unknown>>;
+    /** @default the ambient provider */
+    readonly provider?: k8s.Provider;
+}
+
+/** Checks every argument before any resource is registered. */
+export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
+    requireDnsLabel(args.namespace ?? "argocd", `${field}.namespace`);
+    const chart = args.chart;
+    if (chart?.kind === "local") {
+        check(
+            fs.existsSync(chart.path),
+            `${field}.chart.path`,
+            `is "${chart.path}", which does not exist`,
+            `point it at the argo-cd chart .tgz or directory (e.g. argo-cd-${pinnedChart.version}.tgz), or use the repository source`,
+        );
+    } else if (chart?.kind === "repository") {
+        check(/^(https|oci):\/\/\S+$/.test(chart.repo), `${field}.chart.repo`, `is "${chart.repo}"`, `use an https:// or oci:// Helm repository, e.g. ${pinnedChart.repo}`);
+        check(
+            /^[0-9]+\.[0-9]+\.[0-9]+$/.test(chart.version),
+            `${field}.chart.version`,
+            `is "${chart.version}", not an exact version: a floating chart version upgrades Argo CD behind your back`,
+            `pin an exact version, e.g. "${pinnedChart.version}"`,
+        );
+    }
+    for (const [key, value] of Object.entries(args.replicas ?? {})) {
+        check(Number.isInteger(value) && value >= 1, `${field}.replicas.${key}`, `is ${value}`, "use a whole number ≥ 1");
+    }
+    const settings = args.settings ?? {};
+    for (const key of ["reconciliationTimeout", "reconciliationJitter"] as const) {
+        const value = settings[key];
+        if (value !== undefined) {
+            check(goDuration.test(value), `${field}.settings.${key}`, `is "${value}"`, 'use a Go duration such as "180s" or "3m"');
+        }
+    }
+    (settings.resourceExclusions ?? []).forEach((e, i) =>
+        check(e.kinds.length > 0 && e.apiGroups.length > 0, `${field}.settings.resourceExclusions[${i}]`, "has no kinds or apiGroups", 'list them, e.g. { apiGroups: ["cilium.io"], kinds: ["CiliumIdentity"] }'),
+    );
+}
+
+/** Chart source resolved to Chart args. */
+export function chartArgs(source: ChartSource | undefined): Pick<k8s.helm.v4.ChartArgs, "chart" | "version" | "repositoryOpts"> {
+    const chart = source ?? { kind: "repository", repo: pinnedChart.repo, version: pinnedChart.version };
+    return chart.kind === "local"
+        ? { chart: path.resolve(chart.path) }
+        : { chart: pinnedChart.name, version: chart.version, repositoryOpts: { repo: chart.repo } };
+}
+
+/** Renders the chart values from typed args (secrets are added by the component). Pure. */
+export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
+    const ha = args.ha ?? false;
+    const replicas = {
+        controller: args.replicas?.controller ?? 1,
+        server: args.replicas?.server ?? (ha ? 2 : 1),
+        repoServer: args.replicas?.repoServer ?? (ha ? 2 : 1),
+        applicationSet: args.replicas?.applicationSet ?? (ha ? 2 : 1),
+    };
+    const metricsOn = args.metrics?.enabled ?? true;
+    const metrics = { enabled: metricsOn, serviceMonitor: { enabled: metricsOn && (args.metrics?.serviceMonitor ?? false) } };
+    const settings = args.settings ?? {};
+    const cm: Record<string, string | boolean> = {
+        "timeout.reconciliation": settings.reconciliationTimeout ?? "180s",
+        "timeout.reconciliation.jitter": settings.reconciliationJitter ?? "60s",
+        "statusbadge.enabled": settings.statusBadge ?? false,
+        // Annotation tracking: resources are owned by the Application that created them, not by
+        // whatever else copied the instance label.
+        "application.resourceTrackingMethod": "annotation",
+    };
+    if (settings.url !== undefined) cm.url = settings.url;
+    if (settings.resourceExclusions !== undefined) {
+        cm["resource.exclusions"] = settings.resourceExclusions
+            .map((e) =>
+                [
+                    `- apiGroups: [${e.apiGroups.map((g) => JSON.stringify(g)).join(", ")}]`,
+                    `  kinds: [${e.kinds.map((k) => JSON.stringify(k)).join(", ")}]`,
+                    `  clusters: [${(e.clusters ?? ["*"]).map((c) => JSON.stringify(c)).join(", ")}]`,
+                ].join("\n"),
+            )
+            .join("\n");
+    }
+    return {
+        // Keep CRDs on uninstall in every environment: deleting them deletes every Application.
+        crds: { install: true, keep: true },
+        global: { domain: settings.url ? new URL(settings.url).host : "argocd.local" },
+        configs: { cm, secret: { createSecret: false } },
+        dex: { enabled: args.dex ?? false },
+        "redis-ha": { enabled: ha },
+        controller: { replicas: replicas.controller, metrics },
+        server: { replicas: replicas.server, metrics },
+        repoServer: { replicas: replicas.repoServer, metrics },
+        applicationSet: { replicas: replicas.applicationSet, metrics },
+        ...args.extraValues,
+    };
+}
+
+/** Chart children that must survive `pulumi destroy` and refuse accidental deletion in prod. */
+const protectedKinds = new Set(["kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"]);
+
+/**
+ * Resource transform for the chart's children: in prod, CRDs are protected and retained on delete.
+ * Exported for unit tests (mocks do not run remote components' transforms).
+ */
+export function protectCrds(args: pulumi.ResourceTransformArgs): pulumi.ResourceTransformResult | undefined {
+    if (!protectedKinds.has(args.type)) {
+        return undefined;
+    }
+    return { props: args.props, opts: pulumi.mergeOptions(args.opts, { protect: true, retainOnDelete: true }) };
+}
+
+/**
+ * Argo CD, installed from the pinned argo-helm chart into its own namespace, with an admin password
+ * that is a Pulumi secret end to end (only its bcrypt hash reaches the chart).
+ */
+export class ArgoCd extends pulumi.ComponentResource {
+    /** Namespace Argo CD runs in. */
+    readonly namespaceName: pulumi.Output<string>;
+    /** The admin password, as a secret. */
+    readonly adminPassword: pulumi.Output<string>;
+    /** Chart version installed. */
+    readonly chartVersion: pulumi.Output<string>;
+    readonly namespace: k8s.core.v1.Namespace;
+    readonly chart: k8s.helm.v4.Chart;
+    /** argocd-secret: admin password hash, server key, webhook secret. */
+    readonly adminSecret: k8s.core.v1.Secret;
+
+    constructor(name: string, args: ArgoCdArgs, opts?: pulumi.ComponentResourceOptions) {
+        validateArgoCdArgs(args);
+        super("gitops-control:argocd:ArgoCd", name, {}, opts);
+        const protect = args.protect ?? false;
+        const namespaceName = args.namespace ?? "argocd";
+        this.namespace = new k8s.core.v1.Namespace(
+            `${name}-ns`,
+            { metadata: { name: namespaceName, labels: { [labels.managedBy]: managedByValue, "app.kubernetes.io/part-of": "argocd" } } },
+            childOptions(this, args.provider, protection(protect)),
+        );
+
+        // Generated, never configured: the plain password exists only in state (encrypted) and in the
+        // secret output. argocd-secret is managed here rather than by the chart, so the chart values
+        // hold no secret (and stay known during preview) and no secret passes through Helm.
+        const generated = new random.RandomPassword(`${name}-admin-password`, { length: 24, special: false }, { parent: this });
+        // Argo CD writes a server signing key into argocd-secret when none exists; providing one keeps
+        // that write from showing up as drift.
+        const serverKey = new random.RandomPassword(`${name}-server-secretkey`, { length: 48, special: false }, { parent: this });
+        this.adminSecret = new k8s.core.v1.Secret(
+            `${name}-argocd-secret`,
+            {
+                metadata: {
+                    name: "argocd-secret",
+                    namespace: this.namespace.metadata.name,
+                    // Argo CD only reads settings objects carrying this label.
+                    labels: { "app.kubernetes.io/part-of": "argocd", "app.kubernetes.io/name": "argocd-secret", [labels.managedBy]: managedByValue },
+                },
+                type: "Opaque",
+                stringData: {
+                    "admin.password": pulumi.secret(generated.bcryptHash),
+                    "server.secretkey": pulumi.secret(serverKey.result),
+                    ...(args.githubWebhookSecret !== undefined ? { "webhook.github.secret": pulumi.secret(args.githubWebhookSecret) } : {}),
+                },
+            },
+            childOptions(this, args.provider, { additionalSecretOutputs: ["data", "stringData"] }),
+        );
+
+        this.chart = new k8s.helm.v4.Chart(
+            `${name}-chart`,
+            {
+                ...chartArgs(args.chart),
+                namespace: this.namespace.metadata.name,
+                skipAwait: args.skipAwait ?? false,
+                values: renderArgoCdValues(args),
+            },
+            childOptions(this, args.provider, { dependsOn: [this.adminSecret], ...(protect ? { transforms: [protectCrds] } : {}) }),
+        );
+        const password = pulumi.secret(generated.result);
+        this.namespaceName = this.namespace.metadata.name;
+        this.adminPassword = password;
+        this.chartVersion = pulumi.output(args.chart?.kind === "repository" ? args.chart.version : pinnedChart.version);
+        this.registerOutputs({ namespaceName: this.namespaceName, adminPassword: this.adminPassword, chartVersion: this.chartVersion });
+    }
+}

@@ -1,0 +1,76 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AdmissionGuardrails, AdmissionGuardrailsArgs } from "./AdmissionGuardrails";
+import { ArgoCd, ArgoCdArgs } from "./ArgoCd";
+import { check } from "./errors";
+import { GitOpsService, GitOpsServiceArgs } from "./GitOpsService";
+
+/** One service of the control plane. */
+export interface ControlPlaneService {
+    readonly name: string;
+    readonly args: Omit<GitOpsServiceArgs, "provider" | "argoNamespace">;
+}
+
+export interface ControlPlaneArgs {
+    readonly argoCd: Omit<ArgoCdArgs, "provider">;
+    readonly services: readonly ControlPlaneService[];
+    readonly guardrails: Omit<AdmissionGuardrailsArgs, "provider">;
+    /** Kubernetes provider for every child. */
+    readonly provider?: k8s.Provider;
+}
+
+/** Service summary exported per service. */
+export interface ServiceSummary {
+    readonly project: string;
+    readonly applications: Record<string, string>;
+    readonly previews: string | undefined;
+}
+
+/**
+ * The whole control model of one cluster: Argo CD, every service's project, Applications and
+ * previews, and the admission guardrails. What `index.ts` instantiates from stack config.
+ */
+export class ControlPlane extends pulumi.ComponentResource {
+    readonly argoCd: ArgoCd;
+    readonly guardrails: AdmissionGuardrails;
+    readonly services: Record<string, GitOpsService> = {};
+    readonly argoNamespace: pulumi.Output<string>;
+    /** Argo CD admin password (secret). */
+    readonly adminPassword: pulumi.Output<string>;
+    readonly serviceSummaries: pulumi.Output<Record<string, ServiceSummary>>;
+
+    constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
+        const names = new Set<string>();
+        args.services.forEach((s, i) => {
+            check(!names.has(s.name), `services[${i}].name`, `repeats "${s.name}"`, "give every service a unique name");
+            names.add(s.name);
+        });
+        super("gitops-control:index:ControlPlane", name, {}, opts);
+        const provider = args.provider;
+        this.argoCd = new ArgoCd(`${name}-argocd`, { ...args.argoCd, provider }, { parent: this });
+        // Guardrails do not depend on Argo CD: they protect the cluster even if the install fails.
+        this.guardrails = new AdmissionGuardrails(`${name}-guardrails`, { ...args.guardrails, provider }, { parent: this });
+        const argoNamespace = args.argoCd.namespace ?? "argocd";
+        for (const service of args.services) {
+            this.services[service.name] = new GitOpsService(
+                service.name,
+                { ...service.args, argoNamespace, provider },
+                // Applications need the Argo CD CRDs and namespace.
+                { parent: this, dependsOn: [this.argoCd] },
+            );
+        }
+        this.argoNamespace = this.argoCd.namespaceName;
+        this.adminPassword = this.argoCd.adminPassword;
+        this.serviceSummaries = pulumi.all(
+            Object.fromEntries(
+                Object.entries(this.services).map(([serviceName, s]) => [
+                    serviceName,
+                    pulumi.all([s.projectName, s.applicationNames, s.previewApplicationSetName]).apply(
+                        ([project, applications, previews]): ServiceSummary => ({ project, applications, previews }),
+                    ),
+                ]),
+            ),
+        );
+        this.registerOutputs({ argoNamespace: this.argoNamespace, adminPassword: this.adminPassword, serviceSummaries: this.serviceSummaries });
+    }
+}

@@ -1,0 +1,227 @@
+import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application" with { "resolution-mode": "import" };
+import type { IApplicationSource } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSource" with { "resolution-mode": "import" };
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { check, requireDnsLabel } from "./errors";
+import { cascadeDeleteFinalizer, gitRepoURL, inClusterServer, managedByValue, labels } from "./labels";
+import { childOptions } from "./options";
+import { ManagedNamespaceMetadata, SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
+
+/** One Helm parameter (`--set name=value`). */
+export interface HelmParameter {
+    readonly name: string;
+    readonly value: string;
+    /** Keep the value a string even if it looks like a number or boolean. @default false */
+    readonly forceString?: boolean;
+}
+
+/** Render the source with Helm. Excludes {@link KustomizeOptions}. */
+export interface HelmOptions {
+    /** Values files, relative to the source path. @default [] */
+    readonly valueFiles?: readonly string[];
+    /** `--set` parameters. @default [] */
+    readonly parameters?: readonly HelmParameter[];
+    /** Helm release name. @default the Application name */
+    readonly releaseName?: string;
+}
+
+/** Render the source with Kustomize. Excludes {@link HelmOptions}. */
+export interface KustomizeOptions {
+    /** Image overrides, e.g. `ghcr.io/acme/api:1.2.3`. @default [] */
+    readonly images?: readonly string[];
+    /** Prefix for every resource name. @default none */
+    readonly namePrefix?: string;
+}
+
+/** Where the desired state lives in Git. */
+export interface ApplicationSourceArgs {
+    /** Git repository URL (https, ssh:// or git@host:org/repo). */
+    readonly repoURL: string;
+    /** Branch, tag or commit. Pin a tag or commit in prod. */
+    readonly targetRevision: string;
+    /** Directory inside the repository. */
+    readonly path: string;
+    readonly helm?: HelmOptions;
+    readonly kustomize?: KustomizeOptions;
+}
+
+/**
+ * A field Argo CD must not treat as drift. Give `kind` and at least one of `jsonPointers`,
+ * `jqPathExpressions` or `managedFieldsManagers`; enable `RespectIgnoreDifferences=true` if the
+ * sync should also leave the field alone (not only the diff).
+ */
+export interface IgnoreDifference {
+    /** API group; "" or omitted for the core group. */
+    readonly group?: string;
+    readonly kind: string;
+    readonly name?: string;
+    readonly namespace?: string;
+    /** RFC 6901 pointers, e.g. `/spec/replicas` (an HPA owns it). */
+    readonly jsonPointers?: readonly string[];
+    readonly jqPathExpressions?: readonly string[];
+    /** Ignore fields owned by these field managers, e.g. `kube-controller-manager`. */
+    readonly managedFieldsManagers?: readonly string[];
+}
+
+export interface GitOpsApplicationArgs {
+    /** Namespace Argo CD runs in; Applications live there. */
+    readonly argoNamespace: string;
+    /** AppProject name. A fixed value: never derived from user input. */
+    readonly project: string;
+    readonly source: ApplicationSourceArgs;
+    readonly destination: {
+        /** Target namespace. */
+        readonly namespace: string;
+        /** Cluster API URL. @default "https://kubernetes.default.svc" */
+        readonly server?: string;
+    };
+    /** The complete sync policy; usually an environment preset, see `stacks/presets.ts`. */
+    readonly syncPolicy: SyncPolicy;
+    /** Labels and annotations for the destination namespace (with `CreateNamespace=true`). @default none */
+    readonly managedNamespaceMetadata?: ManagedNamespaceMetadata;
+    /** @default [] */
+    readonly ignoreDifferences?: readonly IgnoreDifference[];
+    /** Sync history kept on the Application. @default 10 */
+    readonly revisionHistoryLimit?: number;
+    /**
+     * Deleting the Application deletes what it deployed (the Argo CD resources finalizer).
+     * `false` orphans the workloads instead. @default true
+     */
+    readonly cascadeDelete?: boolean;
+    /** Extra labels on the Application object. @default {} */
+    readonly labels?: Readonly<Record<string, string>>;
+    /** Extra annotations on the Application object (e.g. break-glass audit). @default {} */
+    readonly annotations?: Readonly<Record<string, string>>;
+    /** Kubernetes provider for the Application object. @default the ambient provider */
+    readonly provider?: k8s.Provider;
+}
+
+/** Checks source args; `field` prefixes messages. Shared by Applications and preview templates. */
+export function validateSource(source: ApplicationSourceArgs, field: string): void {
+    check(
+        gitRepoURL.test(source.repoURL),
+        `${field}.repoURL`,
+        `is "${source.repoURL}", not a Git URL Argo CD can clone`,
+        'use "https://github.com/<org>/<repo>.git" or "git@github.com:<org>/<repo>.git"',
+    );
+    check(source.targetRevision.trim() !== "", `${field}.targetRevision`, "is empty", 'name a tag, branch or commit, e.g. "v1.4.2"');
+    check(
+        !source.path.startsWith("/") && !source.path.split("/").includes(".."),
+        `${field}.path`,
+        `is "${source.path}", which leaves the repository`,
+        'use a path relative to the repository root, e.g. "deploy/chart"',
+    );
+    check(
+        !(source.helm && source.kustomize),
+        field,
+        "sets both `helm` and `kustomize`",
+        "keep the one the path is built with",
+    );
+}
+
+/** Checks every argument before any resource is registered. */
+export function validateApplicationArgs(name: string, args: GitOpsApplicationArgs, field = "args"): void {
+    requireDnsLabel(name, `${field}.name`, 253);
+    requireDnsLabel(args.argoNamespace, `${field}.argoNamespace`);
+    requireDnsLabel(args.project, `${field}.project`);
+    requireDnsLabel(args.destination.namespace, `${field}.destination.namespace`);
+    validateSource(args.source, `${field}.source`);
+    validateSyncPolicy(args.syncPolicy, `${field}.syncPolicy`);
+    const limit = args.revisionHistoryLimit ?? 10;
+    check(Number.isInteger(limit) && limit >= 1, `${field}.revisionHistoryLimit`, `is ${limit}`, "use a whole number ≥ 1 (10 is usual)");
+    (args.ignoreDifferences ?? []).forEach((d, i) => {
+        check(
+            (d.jsonPointers?.length ?? 0) + (d.jqPathExpressions?.length ?? 0) + (d.managedFieldsManagers?.length ?? 0) > 0,
+            `${field}.ignoreDifferences[${i}]`,
+            `ignores nothing on ${d.kind}`,
+            "add jsonPointers (e.g. /spec/replicas), jqPathExpressions or managedFieldsManagers",
+        );
+        (d.jsonPointers ?? []).forEach((p, j) =>
+            check(p.startsWith("/"), `${field}.ignoreDifferences[${i}].jsonPointers[${j}]`, `is "${p}"`, 'start the pointer with "/", e.g. "/spec/replicas"'),
+        );
+    });
+}
+
+/** The Argo CD `source` block. */
+export function renderSource(source: ApplicationSourceArgs): IApplicationSource {
+    return {
+        repoURL: source.repoURL,
+        targetRevision: source.targetRevision,
+        path: source.path,
+        ...(source.helm
+            ? {
+                  helm: {
+                      valueFiles: [...(source.helm.valueFiles ?? [])],
+                      parameters: (source.helm.parameters ?? []).map((p) => ({ name: p.name, value: p.value, forceString: p.forceString ?? false })),
+                      ...(source.helm.releaseName ? { releaseName: source.helm.releaseName } : {}),
+                  },
+              }
+            : {}),
+        ...(source.kustomize
+            ? {
+                  kustomize: {
+                      images: [...(source.kustomize.images ?? [])],
+                      ...(source.kustomize.namePrefix ? { namePrefix: source.kustomize.namePrefix } : {}),
+                  },
+              }
+            : {}),
+    };
+}
+
+/** Renders the complete Application object. Pure: unit tests and the render script call it directly. */
+export function renderApplication(name: string, args: GitOpsApplicationArgs): IApplication {
+    return {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "Application",
+        metadata: {
+            name,
+            namespace: args.argoNamespace,
+            labels: { [labels.managedBy]: managedByValue, ...args.labels },
+            ...(args.annotations && Object.keys(args.annotations).length > 0 ? { annotations: { ...args.annotations } } : {}),
+            finalizers: args.cascadeDelete ?? true ? [cascadeDeleteFinalizer] : [],
+        },
+        spec: {
+            project: args.project,
+            source: renderSource(args.source),
+            destination: { server: args.destination.server ?? inClusterServer, namespace: args.destination.namespace },
+            syncPolicy: renderSyncPolicy(args.syncPolicy, args.managedNamespaceMetadata),
+            ignoreDifferences: (args.ignoreDifferences ?? []).map((d) => ({
+                group: d.group ?? "",
+                kind: d.kind,
+                ...(d.name ? { name: d.name } : {}),
+                ...(d.namespace ? { namespace: d.namespace } : {}),
+                ...(d.jsonPointers ? { jsonPointers: [...d.jsonPointers] } : {}),
+                ...(d.jqPathExpressions ? { jqPathExpressions: [...d.jqPathExpressions] } : {}),
+                ...(d.managedFieldsManagers ? { managedFieldsManagers: [...d.managedFieldsManagers] } : {}),
+            })),
+            revisionHistoryLimit: args.revisionHistoryLimit ?? 10,
+        },
+    };
+}
+
+/**
+ * An Argo CD Application whose sync policy is explicit: every automated switch, every sync option,
+ * retry and history limit written out, so what reconciles production is readable in one place.
+ */
+export class GitOpsApplication extends pulumi.ComponentResource {
+    /** Name of the Application object in the Argo CD namespace. */
+    readonly applicationName: pulumi.Output<string>;
+    /** Namespace the Application deploys into. */
+    readonly destinationNamespace: pulumi.Output<string>;
+    /** The Application custom resource. */
+    readonly application: k8s.apiextensions.CustomResource;
+
+    constructor(name: string, args: GitOpsApplicationArgs, opts?: pulumi.ComponentResourceOptions) {
+        validateApplicationArgs(name, args);
+        super("gitops-control:argocd:GitOpsApplication", name, {}, opts);
+        const rendered = renderApplication(name, args);
+        this.application = new k8s.apiextensions.CustomResource(
+            `${name}-app`,
+            { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "Application" },
+            childOptions(this, args.provider),
+        );
+        this.applicationName = this.application.metadata.name;
+        this.destinationNamespace = pulumi.output(args.destination.namespace);
+        this.registerOutputs({ applicationName: this.applicationName, destinationNamespace: this.destinationNamespace });
+    }
+}

@@ -1,0 +1,228 @@
+import type { IApplicationSet } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSet" with { "resolution-mode": "import" };
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { check, requireDnsLabel } from "./errors";
+import { ApplicationSourceArgs, renderSource, validateSource } from "./GitOpsApplication";
+import { cascadeDeleteFinalizer, inClusterServer, labels, managedByValue } from "./labels";
+import { childOptions } from "./options";
+import { SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
+
+/** Reference to a Secret key holding the GitHub token, in the Argo CD namespace. */
+export interface SecretKeyRef {
+    readonly secretName: string;
+    readonly key: string;
+}
+
+/** The GitHub side of the pull-request generator. */
+export interface GitHubPullRequestSource {
+    /** Organisation or user that owns the repository. */
+    readonly owner: string;
+    /** Repository name (without owner). */
+    readonly repo: string;
+    /** Only PRs carrying all these labels get a preview. @default ["preview"] */
+    readonly labels?: readonly string[];
+    /** GitHub Enterprise API URL. @default GitHub.com */
+    readonly api?: string;
+    /** Secret with GitHub App credentials, instead of a token. @default none */
+    readonly appSecretName?: string;
+    /**
+     * The token, as a Pulumi secret: a Secret labelled `argocd.argoproj.io/secret-type: scm-creds`
+     * is created for it. Excludes `tokenRef`.
+     */
+    readonly token?: pulumi.Input<string>;
+    /** An existing Secret to read the token from. Excludes `token`. */
+    readonly tokenRef?: SecretKeyRef;
+}
+
+export interface PreviewEnvironmentsArgs {
+    /** Service name; previews are named `<service>-pr-<number>`. At most 48 characters. */
+    readonly service: string;
+    /** Namespace Argo CD runs in. The ApplicationSet and token Secret live there. */
+    readonly argoNamespace: string;
+    /**
+     * The AppProject every preview belongs to. Fixed here on purpose: a project templated from PR
+     * data would let whoever opens a PR pick a more privileged project.
+     */
+    readonly project: string;
+    readonly github: GitHubPullRequestSource;
+    /**
+     * How often Argo CD polls GitHub for PRs, in seconds. A webhook makes previews appear at once;
+     * polling is the fallback. At least 30 (GitHub rate limits). @default 300
+     */
+    readonly requeueAfterSeconds?: number;
+    /** Chart or manifests for a preview. `targetRevision` defaults to the PR head commit. */
+    readonly source: Omit<ApplicationSourceArgs, "targetRevision"> & { readonly targetRevision?: string };
+    /** Helm parameter that receives the image tag `pr-<number>`. @default "image.tag" */
+    readonly imageTagParameter?: string;
+    /** The previews' sync policy (the environment preset). `CreateNamespace=true` is required. */
+    readonly syncPolicy: SyncPolicy;
+    /** @default "https://kubernetes.default.svc" */
+    readonly destinationServer?: string;
+    /** @default the ambient provider */
+    readonly provider?: k8s.Provider;
+}
+
+/** Lowest polling interval accepted: below it the GitHub API rate limit is exhausted by a few services. */
+export const minRequeueAfterSeconds = 30;
+/** Key of the token in the created scm-creds Secret. */
+export const scmTokenKey = "token";
+
+/** Checks every argument before any resource is registered. */
+export function validatePreviewArgs(name: string, args: PreviewEnvironmentsArgs, field = "args"): void {
+    requireDnsLabel(name, `${field}.name`);
+    requireDnsLabel(args.service, `${field}.service`, 48);
+    requireDnsLabel(args.argoNamespace, `${field}.argoNamespace`);
+    requireDnsLabel(args.project, `${field}.project`);
+    check(
+        !args.project.includes("{{"),
+        `${field}.project`,
+        "is templated from pull-request data, which lets whoever opens a PR choose the project",
+        "set a fixed project name",
+    );
+    check(/^[A-Za-z0-9_.-]+$/.test(args.github.owner), `${field}.github.owner`, `is "${args.github.owner}"`, "use the GitHub organisation or user name");
+    check(/^[A-Za-z0-9_.-]+$/.test(args.github.repo), `${field}.github.repo`, `is "${args.github.repo}"`, "use the repository name without owner or URL");
+    check(
+        (args.github.token === undefined) !== (args.github.tokenRef === undefined),
+        `${field}.github`,
+        args.github.token === undefined ? "has neither `token` nor `tokenRef`" : "has both `token` and `tokenRef`",
+        "pass the stack's GitHub token as `token` (a Secret is created) or point `tokenRef` at an existing Secret",
+    );
+    const requeue = args.requeueAfterSeconds ?? 300;
+    check(
+        Number.isInteger(requeue) && requeue >= minRequeueAfterSeconds,
+        `${field}.requeueAfterSeconds`,
+        `is ${requeue}; polling that often exhausts the GitHub API rate limit`,
+        `use at least ${minRequeueAfterSeconds} (300 is usual; add the webhook for instant previews)`,
+    );
+    check(
+        args.syncPolicy.syncOptions.includes("CreateNamespace=true"),
+        `${field}.syncPolicy.syncOptions`,
+        "lacks CreateNamespace=true, so a preview has no namespace to deploy into",
+        'add "CreateNamespace=true"',
+    );
+    validateSource({ ...args.source, targetRevision: args.source.targetRevision ?? "{{.head_sha}}" }, `${field}.source`);
+    validateSyncPolicy(args.syncPolicy, `${field}.syncPolicy`);
+}
+
+/** Go-template expression for a preview's name and namespace: `<service>-pr-<number>`. */
+export function previewName(service: string): string {
+    return `${service}-pr-{{.number}}`;
+}
+
+/** Renders the ApplicationSet. Pure. `tokenRef` is where the generator reads the token from. */
+export function renderPreviewApplicationSet(name: string, args: PreviewEnvironmentsArgs, tokenRef: SecretKeyRef): IApplicationSet {
+    const preview = previewName(args.service);
+    const tag = "pr-{{.number}}";
+    const helm = args.source.helm;
+    const source = renderSource({
+        ...args.source,
+        targetRevision: args.source.targetRevision ?? "{{.head_sha}}",
+        ...(helm || !args.source.kustomize
+            ? {
+                  helm: {
+                      ...helm,
+                      parameters: [...(helm?.parameters ?? []), { name: args.imageTagParameter ?? "image.tag", value: tag, forceString: true }],
+                  },
+              }
+            : {}),
+    });
+    const previewLabels = {
+        env: "preview",
+        pr: "{{.number}}",
+        [labels.environment]: "preview",
+        [labels.service]: args.service,
+        [labels.managedBy]: managedByValue,
+    };
+    return {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "ApplicationSet",
+        metadata: { name, namespace: args.argoNamespace, labels: { [labels.service]: args.service, [labels.managedBy]: managedByValue } },
+        spec: {
+            goTemplate: true,
+            // A typo in the template fails the generation instead of rendering "<no value>" names.
+            goTemplateOptions: ["missingkey=error"],
+            generators: [
+                {
+                    pullRequest: {
+                        github: {
+                            owner: args.github.owner,
+                            repo: args.github.repo,
+                            labels: [...(args.github.labels ?? ["preview"])],
+                            tokenRef: { secretName: tokenRef.secretName, key: tokenRef.key },
+                            ...(args.github.api ? { api: args.github.api } : {}),
+                            ...(args.github.appSecretName ? { appSecretName: args.github.appSecretName } : {}),
+                        },
+                        requeueAfterSeconds: args.requeueAfterSeconds ?? 300,
+                    },
+                },
+            ],
+            // A closed PR disappears from the generator; "sync" lets the ApplicationSet delete its Application.
+            syncPolicy: { applicationsSync: "sync", preserveResourcesOnDeletion: false },
+            template: {
+                metadata: { name: preview, labels: previewLabels, finalizers: [cascadeDeleteFinalizer] },
+                spec: {
+                    project: args.project,
+                    source,
+                    destination: { server: args.destinationServer ?? inClusterServer, namespace: preview },
+                    syncPolicy: renderSyncPolicy(args.syncPolicy, {
+                        labels: previewLabels,
+                        // Argo CD never deletes a namespace it created with CreateNamespace=true. The
+                        // tracking id makes the namespace one of the Application's own resources, so
+                        // the cascade delete of a closed PR's Application removes it too. The
+                        // preview janitor (label env=preview) is the backstop for anything left.
+                        annotations: { "argocd.argoproj.io/tracking-id": `${preview}:/Namespace:${preview}/${preview}` },
+                    }),
+                },
+            },
+        },
+    };
+}
+
+/**
+ * Pull-request previews: an ApplicationSet with the GitHub pull-request generator that creates one
+ * Application and namespace per labelled PR, and removes both when the PR closes.
+ */
+export class PreviewEnvironments extends pulumi.ComponentResource {
+    readonly applicationSetName: pulumi.Output<string>;
+    /** Name of the Secret the generator reads the GitHub token from. */
+    readonly tokenSecretName: pulumi.Output<string>;
+    readonly applicationSet: k8s.apiextensions.CustomResource;
+    /** The scm-creds Secret, when this component created it. */
+    readonly tokenSecret?: k8s.core.v1.Secret;
+
+    constructor(name: string, args: PreviewEnvironmentsArgs, opts?: pulumi.ComponentResourceOptions) {
+        validatePreviewArgs(name, args);
+        super("gitops-control:argocd:PreviewEnvironments", name, {}, opts);
+        let tokenRef = args.github.tokenRef;
+        if (args.github.token !== undefined) {
+            const secretName = `${args.service}-scm-token`;
+            this.tokenSecret = new k8s.core.v1.Secret(
+                `${name}-scm-token`,
+                {
+                    metadata: {
+                        name: secretName,
+                        namespace: args.argoNamespace,
+                        labels: { "argocd.argoproj.io/secret-type": "scm-creds", [labels.managedBy]: managedByValue },
+                    },
+                    type: "Opaque",
+                    stringData: { [scmTokenKey]: pulumi.secret(args.github.token) },
+                },
+                childOptions(this, args.provider, { additionalSecretOutputs: ["data", "stringData"] }),
+            );
+            tokenRef = { secretName, key: scmTokenKey };
+        }
+        if (!tokenRef) {
+            throw new Error("unreachable: validatePreviewArgs requires token or tokenRef");
+        }
+        const rendered = renderPreviewApplicationSet(name, args, tokenRef);
+        this.applicationSet = new k8s.apiextensions.CustomResource(
+            `${name}-appset`,
+            { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "ApplicationSet" },
+            // The Secret must exist before the generator first polls GitHub.
+            childOptions(this, args.provider, this.tokenSecret ? { dependsOn: [this.tokenSecret] } : {}),
+        );
+        this.applicationSetName = this.applicationSet.metadata.name;
+        this.tokenSecretName = pulumi.output(tokenRef.secretName);
+        this.registerOutputs({ applicationSetName: this.applicationSetName, tokenSecretName: this.tokenSecretName });
+    }
+}

@@ -1,0 +1,64 @@
+/** What the API server does when a validation fails. Deny and Warn never go together. */
+export type ValidationAction = "Deny" | "Warn" | "Audit";
+
+/** What happens when the policy itself cannot be evaluated. */
+export type FailurePolicy = "Fail" | "Ignore";
+
+export type Operation = "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
+
+/** One `matchConstraints.resourceRules` entry. */
+export interface ResourceRule {
+    readonly apiGroups: readonly string[];
+    readonly apiVersions: readonly string[];
+    readonly resources: readonly string[];
+    readonly operations: readonly Operation[];
+}
+
+/** A CEL variable, computed once and reused by the validations (`variables.<name>`). */
+export interface Variable {
+    readonly name: string;
+    readonly expression: string;
+}
+
+/** One CEL check; the object is admitted when `expression` is true. */
+export interface Validation {
+    readonly expression: string;
+    /** Static message. Give `message` or `messageExpression` (or both). */
+    readonly message?: string;
+    /** CEL building the message from the object. */
+    readonly messageExpression?: string;
+    /** @default "Invalid" */
+    readonly reason?: "Unauthorized" | "Forbidden" | "Invalid" | "RequestEntityTooLarge";
+}
+
+/** A CEL precondition: the policy is skipped for requests where it is false (exclusions). */
+export interface MatchCondition {
+    readonly name: string;
+    readonly expression: string;
+}
+
+/** Written to the audit log for each admitted request; the expression returns a string or null. */
+export interface AuditAnnotation {
+    readonly key: string;
+    readonly valueExpression: string;
+}
+
+/**
+ * One admission rule: the unit the rule library builds, the AdmissionGuardrails component renders to
+ * a ValidatingAdmissionPolicy, the offline evaluator runs, and the docs table lists.
+ */
+export interface GuardrailRule {
+    /** Kebab-case id; the policy is named `<prefix>-<name>`. */
+    readonly name: string;
+    /** What the rule blocks, one line. */
+    readonly summary: string;
+    /** Why it matters, one line. */
+    readonly why: string;
+    /** The builder's parameters, for docs and audit. */
+    readonly params: Readonly<Record<string, string | number | boolean | readonly string[]>>;
+    readonly resourceRules: readonly ResourceRule[];
+    readonly variables: readonly Variable[];
+    readonly validations: readonly Validation[];
+    readonly matchConditions: readonly MatchCondition[];
+    readonly auditAnnotations: readonly AuditAnnotation[];
+}

@@ -1,0 +1,19 @@
+/**
+ * The gitops-control component library. A team's own Pulumi program imports from here:
+ *
+ *     import { GitOpsService, environmentPresets } from "gitops-control/components";
+ */
+export * from "./AdmissionGuardrails";
+export * from "./AppProject";
+export * from "./ArgoCd";
+export * from "./ControlPlane";
+export * from "./errors";
+export * from "./GitOpsApplication";
+export * from "./GitOpsService";
+export * from "./guardrails/rules";
+export * from "./guardrails/types";
+export * from "./labels";
+export * from "./PreviewEnvironments";
+export * from "./syncPolicy";
+export { environmentPresets, stackPresets } from "../stacks/presets";
+export type { EnvironmentClass, EnvironmentPreset, StackKind, StackPreset } from "../stacks/presets";

@@ -1,0 +1,35 @@
+/**
+ * The label vocabulary shared by every layer: Applications stamp it on the namespaces they create,
+ * guardrail bindings select namespaces by it, and the preview janitor finds previews by it.
+ * Selecting by label rather than by name prefix means a namespace is governed by what it declares,
+ * not by what it happens to be called.
+ */
+export const labels = {
+    /** Environment class of a namespace: `prod`, `staging`, `preview`. */
+    environment: "gitops-control.io/environment",
+    /** Owning team. */
+    team: "gitops-control.io/team",
+    /** Service name. */
+    service: "gitops-control.io/service",
+    /** Which tool manages the object. */
+    managedBy: "app.kubernetes.io/managed-by",
+} as const;
+
+/** Annotations used for audit trails (break-glass, overrides). */
+export const annotations = {
+    breakGlassReason: "gitops-control.io/break-glass-reason",
+    breakGlassTicket: "gitops-control.io/break-glass-ticket",
+    breakGlassExpires: "gitops-control.io/break-glass-expires",
+    breakGlassRequestedBy: "gitops-control.io/break-glass-requested-by",
+} as const;
+
+export const managedByValue = "gitops-control";
+
+/** Argo CD finalizer that makes deleting an Application delete the resources it deployed. */
+export const cascadeDeleteFinalizer = "resources-finalizer.argocd.argoproj.io";
+
+/** The in-cluster destination every Argo CD install knows. */
+export const inClusterServer = "https://kubernetes.default.svc";
+
+/** Git repository URL forms Argo CD clones: https, ssh://, or scp-like git@host:org/repo. */
+export const gitRepoURL = /^(https:\/\/[^\s/]+\/\S+|ssh:\/\/\S+@[^\s/]+\/\S+|[a-zA-Z0-9._-]+@[^\s:/]+:\S+)$/;

@@ -1,0 +1,122 @@
+/**
+ * Runs the Pulumi program (or any component) against Pulumi's mock monitor and records every
+ * resource it registers. Used by the unit tests and by `npm run render`, so reviewers and PR checks
+ * see the exact Kubernetes objects a stack asks for without a cluster or the Pulumi CLI.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+
+export interface RecordedResource {
+    readonly type: string;
+    readonly name: string;
+    readonly inputs: Record<string, any>;
+    /** Provider reference (`urn::id`) when one was passed explicitly. */
+    readonly provider?: string;
+}
+
+/** Transforms registered by resources (the mock monitor itself does not run them). */
+export const registeredTransforms: pulumi.ResourceTransform[] = [];
+
+/**
+ * Pulumi's mock monitor refuses resource transforms ("CLI does not support transforms"). Record
+ * them instead, so a test can assert that the prod chart registers its CRD protection and call the
+ * transform itself. Nothing else of the runtime is touched.
+ */
+function recordTransforms(): void {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const state = require("@pulumi/pulumi/runtime/state") as { getStore(): { supportsTransforms: boolean; callbacks?: unknown } };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Callback } = require("@pulumi/pulumi/proto/callback_pb") as { Callback: new () => unknown };
+    const store = state.getStore();
+    store.supportsTransforms = true;
+    store.callbacks = {
+        awaitStackRegistrations: async () => undefined,
+        registerTransform: async (transform: pulumi.ResourceTransform) => {
+            registeredTransforms.push(transform);
+            return new Callback();
+        },
+    };
+}
+
+export const repoRoot = path.resolve(__dirname, "..", "..");
+
+/** Fake outputs for providers whose real outputs are computed (random passwords). */
+function fakeState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+    if (type === "random:index/randomPassword:RandomPassword") {
+        return { ...inputs, result: `mock-password-${name}`, bcryptHash: `$2a$10$mockhash-${name}` };
+    }
+    return inputs;
+}
+
+/**
+ * Installs mocks and returns the list that fills as resources register. `call` throws for every
+ * function: the program must not depend on data sources nobody mocked.
+ */
+export function installMocks(stack: string, options: { preview?: boolean } = {}): RecordedResource[] {
+    const recorded: RecordedResource[] = [];
+    pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                recorded.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}) });
+                return { id: `${args.name}-id`, state: fakeState(args.type, args.name, args.inputs) };
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                throw new Error(`unmocked function call ${args.token}: mock it in scripts/lib/mockRuntime.ts if the program really needs it`);
+            },
+        },
+        "gitops-control",
+        stack,
+        options.preview ?? false,
+    );
+    recordTransforms();
+    return recorded;
+}
+
+/** Waits until no new resource has registered for a few ticks. */
+export async function settle(recorded: readonly RecordedResource[]): Promise<void> {
+    let stable = 0;
+    let last = -1;
+    while (stable < 5) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        stable = recorded.length === last ? stable + 1 : 0;
+        last = recorded.length;
+    }
+}
+
+/** Resolves an Output's value (mocks run with known values). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => output.apply((v) => resolve(v)));
+}
+
+/** Stack config from `Pulumi.<stack>.yaml`: plain values as Pulumi stores them, secure values as placeholders. */
+export function readStackFile(file: string): { config: Record<string, string>; secretKeys: string[] } {
+    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const config: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    for (const [key, value] of Object.entries(doc.config ?? {})) {
+        if (value !== null && typeof value === "object" && "secure" in value) {
+            config[key] = `<secret ${key}>`;
+            secretKeys.push(key);
+        } else {
+            config[key] = typeof value === "string" ? value : JSON.stringify(value);
+        }
+    }
+    return { config, secretKeys };
+}
+
+/**
+ * Renders the whole program for a stack file under mocks: sets its config, imports `index.ts`,
+ * waits for registration. Returns the recorded resources and the program's exports.
+ */
+export async function renderProgram(
+    stack: string,
+    stackFile: { config: Record<string, string>; secretKeys: string[] },
+): Promise<{ resources: RecordedResource[]; exports: Record<string, unknown> }> {
+    const resources = installMocks(stack);
+    pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
+    const exports = (await import(path.join(repoRoot, "index.ts"))) as Record<string, unknown>;
+    await settle(resources);
+    return { resources, exports };
+}

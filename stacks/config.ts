@@ -1,0 +1,220 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { ArgoCdArgs, ChartSource } from "../components/ArgoCd";
+import { pinnedChart } from "../components/ArgoCd";
+import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
+import { GitOpsConfigError, check, requireDnsLabel } from "../components/errors";
+import { validateSource } from "../components/GitOpsApplication";
+import { capReplicas, requirePodSecurityContext } from "../components/guardrails/rules";
+import type { ServiceEnvironment } from "../components/GitOpsService";
+import { minRequeueAfterSeconds } from "../components/PreviewEnvironments";
+import { mergeSyncPolicy, unsafeForProduction, validateSyncPolicy } from "../components/syncPolicy";
+import { EnvironmentClass, environmentPresets, stackPresets } from "./presets";
+import { ServiceConfig, StackConfig, formatIssues, stackConfigSchema } from "./schema";
+
+/** The project's config namespace (`<namespace>:<key>` in stack files). */
+export const configNamespace = "gitops-control";
+
+/** The fixture chart, used by the local stack when no chart is configured. */
+export const fixtureChartPath = path.join("..", "shared", "fixtures", "argo-cd", "charts", `argo-cd-${pinnedChart.version}.tgz`);
+
+/** How to set the token; quoted in every error about it. */
+export const setTokenCommand = `pulumi config set --secret ${configNamespace}:githubToken <token>`;
+
+/**
+ * Parses raw config (key → value, without namespace) into the typed stack config, or throws one
+ * error listing every problem with its field and fix.
+ */
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+    const result = stackConfigSchema.safeParse(raw);
+    if (!result.success) {
+        throw new Error(`Invalid stack config:\n${formatIssues(result.error, configNamespace)}`);
+    }
+    return result.data;
+}
+
+/** Secrets the model needs, as Pulumi secrets. */
+export interface StackSecrets {
+    readonly githubToken?: pulumi.Input<string>;
+}
+
+const cfg = (field: string): string => `${configNamespace}:${field}`;
+
+function environmentsOf(service: ServiceConfig, defaults: readonly EnvironmentClass[]) {
+    return (service.environments ?? defaults).map((e) => (typeof e === "string" ? { name: e } : e));
+}
+
+/** Checks a service's config; field names are the stack-file paths. */
+function checkService(config: StackConfig, service: ServiceConfig, i: number, secrets: StackSecrets): void {
+    const field = cfg(`services[${i}]`);
+    const stack = stackPresets[config.environment];
+    requireDnsLabel(service.name, `${field}.name`, 48);
+    requireDnsLabel(service.team, `${field}.team`);
+    validateSource({ ...service, targetRevision: service.targetRevision }, field);
+    for (const env of environmentsOf(service, stack.defaultEnvironments)) {
+        const policy = mergeSyncPolicy(environmentPresets[env.name].syncPolicy, service.syncPolicy);
+        validateSyncPolicy(policy, `${field}.syncPolicy`);
+        const problems = environmentPresets[env.name].requireSafeSyncPolicy ? unsafeForProduction(policy) : [];
+        check(
+            problems.length === 0 || (service.unsafeSyncPolicyReason ?? "").trim().length >= 10,
+            `${field}.syncPolicy`,
+            `weakens the ${env.name} sync policy: ${problems.join("; ")}`,
+            `restore the preset, or document the exception in \`${field}.unsafeSyncPolicyReason\` (reason and ticket, at least 10 characters)`,
+        );
+    }
+    if (service.previews) {
+        check(stack.previews, `${field}.previews`, `is set on a ${config.environment} stack, which runs no previews`, "move previews to the staging stack's service entry");
+        check(
+            (service.previews.owner ?? config.github?.owner) !== undefined,
+            `${field}.previews.owner`,
+            "is not set and there is no `gitops-control:github.owner`",
+            `set \`${cfg("github")}\` to { owner: <org> } or the service's previews.owner`,
+        );
+        const requeue = service.previews.requeueAfterSeconds ?? 300;
+        check(
+            requeue >= minRequeueAfterSeconds,
+            `${field}.previews.requeueAfterSeconds`,
+            `is ${requeue}; polling GitHub that often exhausts its API rate limit`,
+            `use at least ${minRequeueAfterSeconds} (300 is usual; the webhook makes previews instant)`,
+        );
+        check(
+            secrets.githubToken !== undefined,
+            cfg("githubToken"),
+            `is not set, and ${service.name} has previews (the pull-request generator needs it)`,
+            `run \`${setTokenCommand}\``,
+        );
+    }
+}
+
+function chartSource(config: StackConfig): ChartSource | undefined {
+    const chart = config.argocd.chart;
+    if (chart && "path" in chart) return { kind: "local", path: chart.path };
+    if (chart) return { kind: "repository", repo: chart.repo ?? pinnedChart.repo, version: chart.version };
+    return config.environment === "local" ? { kind: "local", path: fixtureChartPath } : undefined;
+}
+
+/**
+ * Turns validated stack config into the control plane's typed args: presets applied, services
+ * expanded per environment, guardrails bound per environment class.
+ */
+export function buildControlPlaneArgs(config: StackConfig, secrets: StackSecrets): Omit<ControlPlaneArgs, "provider"> {
+    const stack = stackPresets[config.environment];
+    const names = new Set<string>();
+    config.services.forEach((service, i) => {
+        check(!names.has(service.name), cfg(`services[${i}].name`), `repeats "${service.name}"`, "give every service a unique name");
+        names.add(service.name);
+        checkService(config, service, i, secrets);
+    });
+    const guardrails = config.guardrails;
+    if (guardrails.replicaCap !== undefined) {
+        check(guardrails.replicaCap > 0, cfg("guardrails.replicaCap"), `is ${guardrails.replicaCap}`, "use a whole number > 0 (20 is the default)");
+    }
+
+    const services: ControlPlaneService[] = config.services.map((service) => {
+        const environments: ServiceEnvironment[] = environmentsOf(service, stack.defaultEnvironments).map((env) => ({
+            name: env.name,
+            targetRevision: env.targetRevision ?? service.targetRevision,
+            syncPolicy: mergeSyncPolicy(environmentPresets[env.name].syncPolicy, service.syncPolicy),
+            revisionHistoryLimit: environmentPresets[env.name].revisionHistoryLimit,
+            ...(env.namespace ? { namespace: env.namespace } : {}),
+            ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
+        }));
+        const previews = service.previews;
+        return {
+            name: service.name,
+            args: {
+                team: service.team,
+                source: {
+                    repoURL: service.repoURL,
+                    path: service.path,
+                    ...(service.helm ? { helm: service.helm } : {}),
+                    ...(service.kustomize ? { kustomize: service.kustomize } : {}),
+                },
+                environments,
+                ignoreDifferences: service.ignoreDifferences ?? [],
+                ...(previews && secrets.githubToken !== undefined
+                    ? {
+                          previews: {
+                              github: {
+                                  owner: previews.owner ?? config.github?.owner ?? "",
+                                  repo: previews.repo ?? service.name,
+                                  labels: previews.labels ?? ["preview"],
+                                  ...(config.github?.api ? { api: config.github.api } : {}),
+                                  token: secrets.githubToken,
+                              },
+                              syncPolicy: environmentPresets.preview.syncPolicy,
+                              requeueAfterSeconds: previews.requeueAfterSeconds ?? 300,
+                              imageTagParameter: previews.imageTagParameter ?? "image.tag",
+                          },
+                      }
+                    : {}),
+            },
+        };
+    });
+
+    // Bind the guardrails in every environment class a service deploys to, plus the stack's own.
+    const classes = new Set<EnvironmentClass>(stack.defaultEnvironments);
+    services.forEach((s) => s.args.environments.forEach((e) => classes.add(e.name as EnvironmentClass)));
+    const bindingOrder: EnvironmentClass[] = ["prod", "staging"];
+
+    const argo = config.argocd;
+    const argoCd: Omit<ArgoCdArgs, "provider"> = {
+        namespace: argo.namespace,
+        ha: argo.ha ?? stack.ha,
+        protect: stack.protect,
+        skipAwait: stack.skipAwait,
+        dex: argo.dex ?? false,
+        ...(chartSource(config) ? { chart: chartSource(config) } : {}),
+        ...(argo.replicas ? { replicas: argo.replicas } : {}),
+        ...(argo.settings ? { settings: argo.settings } : {}),
+        ...(argo.metrics ? { metrics: argo.metrics } : {}),
+    };
+    return {
+        argoCd,
+        services,
+        guardrails: {
+            rules: [requirePodSecurityContext(), capReplicas({ max: guardrails.replicaCap ?? 20 })],
+            bindings: bindingOrder.filter((c) => classes.has(c)).map((c) => ({ environment: c, validationActions: environmentPresets[c].validationActions })),
+            failurePolicy: guardrails.failurePolicy ?? "Fail",
+            protect: stack.protect,
+        },
+    };
+}
+
+/** `pulumi.runtime.isConfigSecret` exists at run time but is missing from the SDK's type declarations. */
+function isConfigSecret(key: string): boolean {
+    const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
+    if (typeof runtime.isConfigSecret !== "function") {
+        throw new Error("@pulumi/pulumi no longer exports runtime.isConfigSecret: update stacks/config.ts");
+    }
+    return runtime.isConfigSecret(key);
+}
+
+/** Reads this stack's config from the Pulumi runtime, without namespace, JSON values decoded. */
+export function readRawConfig(): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!key.startsWith(`${configNamespace}:`)) continue;
+        const name = key.slice(configNamespace.length + 1);
+        try {
+            raw[name] = JSON.parse(value);
+        } catch {
+            raw[name] = value;
+        }
+    }
+    return raw;
+}
+
+/**
+ * Loads, validates and models the current stack's config. Throws before any resource is
+ * registered when something is wrong.
+ */
+export function loadStack(): { config: StackConfig; args: Omit<ControlPlaneArgs, "provider"> } {
+    const config = parseStackConfig(readRawConfig());
+    const tokenKey = `${configNamespace}:githubToken`;
+    if (config.githubToken !== undefined && !isConfigSecret(tokenKey)) {
+        throw new GitOpsConfigError(tokenKey, "is stored in plain text in the stack file", `remove it and run \`${setTokenCommand}\``);
+    }
+    const githubToken = config.githubToken !== undefined ? new pulumi.Config(configNamespace).requireSecret("githubToken") : undefined;
+    return { config, args: buildControlPlaneArgs({ ...config, githubToken: undefined }, githubToken ? { githubToken } : {}) };
+}

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { RecordedResource, readStackFile, renderProgram, repoRoot, valueOf } from "../../scripts/lib/mockRuntime";
+
+let resources: RecordedResource[];
+let exports: Record<string, unknown>;
+const ofType = (type: string) => resources.filter((r) => r.type === type);
+const application = (name: string) => ofType("kubernetes:argoproj.io/v1alpha1:Application").find((r) => r.inputs.metadata.name === name);
+
+describe("prod stack (Pulumi.prod.yaml)", () => {
+    before(async () => {
+        ({ resources, exports } = await renderProgram("prod", readStackFile(path.join(repoRoot, "Pulumi.prod.yaml"))));
+    });
+
+    it("prod Applications prune, self-heal and refuse an empty desired state", () => {
+        for (const name of ["payments-api-prod", "checkout-prod"]) {
+            const app = application(name);
+            assert.ok(app, `Application ${name} rendered`);
+            assert.deepEqual(app.inputs.spec.syncPolicy.automated, { enabled: true, prune: true, selfHeal: true, allowEmpty: false });
+        }
+    });
+
+    it("prod Applications carry every sync option of the prod preset, retry and history", () => {
+        const spec = application("payments-api-prod")!.inputs.spec;
+        assert.deepEqual(spec.syncPolicy.syncOptions, [
+            "CreateNamespace=true",
+            "PruneLast=true",
+            "RespectIgnoreDifferences=true",
+            "ApplyOutOfSyncOnly=true",
+            "PrunePropagationPolicy=foreground",
+            "FailOnSharedResource=true",
+            "ServerSideApply=true",
+        ]);
+        assert.deepEqual(spec.syncPolicy.retry, { limit: 5, backoff: { duration: "10s", factor: 2, maxDuration: "5m" }, refresh: false });
+        assert.equal(spec.revisionHistoryLimit, 20);
+        assert.equal(spec.source.targetRevision, "v2.14.3");
+        assert.deepEqual(spec.source.helm.valueFiles, ["values-prod.yaml"]);
+        assert.deepEqual(spec.ignoreDifferences, [{ group: "apps", kind: "Deployment", jsonPointers: ["/spec/replicas"] }]);
+        assert.deepEqual(spec.syncPolicy.managedNamespaceMetadata.labels, {
+            "gitops-control.io/environment": "prod",
+            "gitops-control.io/team": "payments",
+            "gitops-control.io/service": "payments-api",
+        });
+    });
+
+    it("guardrails deny and audit in prod, bound by namespace label", () => {
+        const bindings = ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
+        assert.deepEqual(bindings.map((b) => b.inputs.metadata.name).sort(), [
+            "gitops-control-cap-replicas-prod",
+            "gitops-control-require-pod-security-context-prod",
+        ]);
+        for (const b of bindings) {
+            assert.deepEqual(b.inputs.spec.validationActions, ["Deny", "Audit"]);
+            assert.deepEqual(b.inputs.spec.matchResources.namespaceSelector.matchLabels, { "gitops-control.io/environment": "prod" });
+        }
+    });
+
+    it("Argo CD is HA in prod", () => {
+        const [chart] = ofType("kubernetes:helm.sh/v4:Chart");
+        assert.equal(chart.inputs.values["redis-ha"].enabled, true);
+        assert.equal(chart.inputs.values.server.replicas, 2);
+        assert.equal(chart.inputs.values.repoServer.replicas, 2);
+        assert.equal(chart.inputs.values.applicationSet.replicas, 2);
+        assert.equal(chart.inputs.version, "10.1.1");
+        assert.equal(chart.inputs.repositoryOpts.repo, "https://argoproj.github.io/argo-helm");
+    });
+
+    it("every Kubernetes resource uses the stack's explicit provider", () => {
+        const k8sResources = resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers"));
+        assert.ok(k8sResources.length > 5);
+        for (const r of k8sResources) {
+            assert.match(r.provider ?? "", /pulumi:providers:kubernetes::kubernetes::/, `${r.type} ${r.name} has the explicit provider`);
+        }
+    });
+
+    it("the admin password is exported only as a secret", async () => {
+        const password = exports.argocdAdminPassword as pulumi.Output<string>;
+        assert.equal(await pulumi.isSecret(password), true);
+        assert.match(await valueOf(password), /^mock-password-/);
+    });
+});
