@@ -26,7 +26,7 @@ export const setTokenCommand = `pulumi config set --secret ${configNamespace}:gi
  * error listing every problem with its field and fix.
  */
 export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
-    const result = stackConfigSchema.safeParse(raw);
+    const result = stackConfigSchema.safeParse(raw, { reportInput: true });
     if (!result.success) {
         throw new Error(`Invalid stack config:\n${formatIssues(result.error, configNamespace)}`);
     }

@@ -163,9 +163,9 @@ export function formatIssues(error: z.ZodError, namespace: string): string {
                 case "unrecognized_keys":
                     return `- \`${field}\` has unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}. Fix: remove them or correct the spelling (see the config reference in README.md).`;
                 case "invalid_type":
-                    return `- \`${field}\` ${issue.input === undefined ? "is missing" : `must be ${issue.expected}`}. Fix: set it in Pulumi.<stack>.yaml (see the config reference in README.md).`;
+                    return `- \`${field}\` ${issue.input === undefined ? "is missing" : `must be ${issue.expected}, not ${JSON.stringify(issue.input)}`}. Fix: set it in Pulumi.<stack>.yaml (see the config reference in README.md).`;
                 case "invalid_value":
-                    return `- \`${field}\` is ${JSON.stringify(issue.input)}. Fix: use one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}.`;
+                    return `- \`${field}\` ${issue.input === undefined ? "is missing" : `is ${JSON.stringify(issue.input)}`}. Fix: use one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}.`;
                 default:
                     return `- \`${field}\` ${issue.message}. Fix: correct the value in Pulumi.<stack>.yaml.`;
             }

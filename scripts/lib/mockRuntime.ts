@@ -14,6 +14,28 @@ export interface RecordedResource {
     readonly inputs: Record<string, any>;
     /** Provider reference (`urn::id`) when one was passed explicitly. */
     readonly provider?: string;
+    /** Dotted paths of inputs that arrived as Pulumi secrets (e.g. `stringData`). */
+    readonly secretPaths: readonly string[];
+}
+
+/** Pulumi's wire markers for a secret value (`{ [sigKey]: secretSig, value }`). */
+const sigKey = "4dabf18193072939515e22adb298388d";
+const secretSig = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Replaces secret wrappers by their values and collects where they were. */
+export function unwrapSecrets(value: unknown, path: string, found: string[]): any {
+    if (Array.isArray(value)) {
+        return value.map((v, i) => unwrapSecrets(v, `${path}[${i}]`, found));
+    }
+    if (value !== null && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (obj[sigKey] === secretSig) {
+            found.push(path);
+            return unwrapSecrets(obj.value, path, found);
+        }
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v, path ? `${path}.${k}` : k, found)]));
+    }
+    return value;
 }
 
 /** Transforms registered by resources (the mock monitor itself does not run them). */
@@ -59,7 +81,9 @@ export function installMocks(stack: string, options: { preview?: boolean } = {})
     pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs) {
-                recorded.push({ type: args.type, name: args.name, inputs: args.inputs, ...(args.provider ? { provider: args.provider } : {}) });
+                const secretPaths: string[] = [];
+                const inputs = unwrapSecrets(args.inputs, "", secretPaths) as Record<string, any>;
+                recorded.push({ type: args.type, name: args.name, inputs, secretPaths, ...(args.provider ? { provider: args.provider } : {}) });
                 return { id: `${args.name}-id`, state: fakeState(args.type, args.name, args.inputs) };
             },
             call(args: pulumi.runtime.MockCallArgs) {

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { RecordedResource, readStackFile, renderProgram, repoRoot, valueOf } from "../../scripts/lib/mockRuntime";
+import { protectCrds } from "../../components/ArgoCd";
+import { RecordedResource, readStackFile, registeredTransforms, renderProgram, repoRoot, valueOf } from "../../scripts/lib/mockRuntime";
 
 let resources: RecordedResource[];
 let exports: Record<string, unknown>;
@@ -65,6 +66,15 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         assert.equal(chart.inputs.values.applicationSet.replicas, 2);
         assert.equal(chart.inputs.version, "10.1.1");
         assert.equal(chart.inputs.repositoryOpts.repo, "https://argoproj.github.io/argo-helm");
+    });
+
+    it("protects the Argo CD CRDs and namespace from deletion", () => {
+        assert.deepEqual(registeredTransforms, [protectCrds]);
+        const ns = ofType("kubernetes:core/v1:Namespace").find((n) => n.inputs.metadata.name === "argocd");
+        assert.ok(ns, "argocd namespace managed");
+        const [chart] = ofType("kubernetes:helm.sh/v4:Chart");
+        // helm.sh/resource-policy: keep on the chart's CRDs becomes retainOnDelete in Chart v4.
+        assert.deepEqual(chart.inputs.values.crds, { install: true, keep: true });
     });
 
     it("every Kubernetes resource uses the stack's explicit provider", () => {

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { RecordedResource, readStackFile, renderProgram, repoRoot, valueOf } from "../../scripts/lib/mockRuntime";
+
+let resources: RecordedResource[];
+let exports: Record<string, unknown>;
+const ofType = (type: string) => resources.filter((r) => r.type === type);
+const stackFile = readStackFile(path.join(repoRoot, "Pulumi.staging.yaml"));
+
+describe("staging stack (Pulumi.staging.yaml)", () => {
+    before(async () => {
+        ({ resources, exports } = await renderProgram("staging", stackFile));
+    });
+
+    it("keeps the GitHub token encrypted in the stack file", () => {
+        assert.deepEqual(stackFile.secretKeys, ["gitops-control:githubToken"]);
+        const text = fs.readFileSync(path.join(repoRoot, "Pulumi.staging.yaml"), "utf8");
+        assert.match(text, /gitops-control:githubToken:\n\s+secure: v1:/);
+        assert.doesNotMatch(text, /ghp_/);
+    });
+
+    it("staging Applications prune but do not self-heal, and never sync an empty state", () => {
+        const apps = ofType("kubernetes:argoproj.io/v1alpha1:Application");
+        assert.deepEqual(apps.map((a) => a.inputs.metadata.name).sort(), ["checkout-staging", "payments-api-staging"]);
+        for (const app of apps) {
+            assert.deepEqual(app.inputs.spec.syncPolicy.automated, { enabled: true, prune: true, selfHeal: false, allowEmpty: false });
+            assert.deepEqual(app.inputs.spec.syncPolicy.retry, { limit: 3, backoff: { duration: "10s", factor: 2, maxDuration: "5m" }, refresh: true });
+            assert.equal(app.inputs.spec.revisionHistoryLimit, 10);
+        }
+    });
+
+    it("guardrails warn and audit in staging", () => {
+        const bindings = ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
+        assert.equal(bindings.length, 2);
+        for (const b of bindings) {
+            assert.deepEqual(b.inputs.spec.validationActions, ["Warn", "Audit"]);
+            assert.deepEqual(b.inputs.spec.matchResources.namespaceSelector.matchLabels, { "gitops-control.io/environment": "staging" });
+        }
+    });
+
+    it("Argo CD runs single-replica without redis-ha, not protected", () => {
+        const [chart] = ofType("kubernetes:helm.sh/v4:Chart");
+        assert.equal(chart.inputs.values["redis-ha"].enabled, false);
+        assert.equal(chart.inputs.values.server.replicas, 1);
+        assert.equal(chart.inputs.values.configs.cm["timeout.reconciliation"], "120s");
+        assert.equal(chart.inputs.skipAwait, false);
+    });
+
+    it("each service gets a preview ApplicationSet reading the token from an scm-creds Secret", () => {
+        const appsets = ofType("kubernetes:argoproj.io/v1alpha1:ApplicationSet");
+        assert.deepEqual(appsets.map((a) => a.inputs.metadata.name).sort(), ["checkout-previews", "payments-api-previews"]);
+        const secrets = ofType("kubernetes:core/v1:Secret").filter((s) => s.inputs.metadata.labels?.["argocd.argoproj.io/secret-type"] === "scm-creds");
+        assert.equal(secrets.length, 2);
+        for (const s of secrets) {
+            assert.deepEqual(s.secretPaths, ["stringData"]);
+            assert.equal(s.inputs.stringData.token, "<secret gitops-control:githubToken>");
+        }
+        for (const a of appsets) {
+            assert.equal(a.inputs.spec.generators[0].pullRequest.github.owner, "acme");
+            assert.equal(a.inputs.spec.generators[0].pullRequest.requeueAfterSeconds, 300);
+        }
+    });
+
+    it("no output carries the token or the admin password in plain text", async () => {
+        for (const [name, value] of Object.entries(exports)) {
+            if (!pulumi.Output.isInstance(value)) continue;
+            const plain = JSON.stringify(await valueOf(value as pulumi.Output<unknown>));
+            if (await pulumi.isSecret(value as pulumi.Output<unknown>)) continue;
+            assert.doesNotMatch(plain ?? "", /secret gitops-control:githubToken|mock-password|mockhash/, `output ${name} is plain and leaks a secret`);
+        }
+        assert.equal(await pulumi.isSecret(exports.argocdAdminPassword as pulumi.Output<string>), true);
+    });
+});
