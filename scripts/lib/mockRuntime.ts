@@ -76,7 +76,7 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
  * Installs mocks and returns the list that fills as resources register. `call` throws for every
  * function: the program must not depend on data sources nobody mocked.
  */
-export function installMocks(stack: string, options: { preview?: boolean } = {}): RecordedResource[] {
+export function installMocks(stack: string, options: { preview?: boolean; project?: string } = {}): RecordedResource[] {
     const recorded: RecordedResource[] = [];
     pulumi.runtime.setMocks(
         {
@@ -90,7 +90,7 @@ export function installMocks(stack: string, options: { preview?: boolean } = {})
                 throw new Error(`unmocked function call ${args.token}: mock it in scripts/lib/mockRuntime.ts if the program really needs it`);
             },
         },
-        "gitops-control",
+        options.project ?? "gitops-control",
         stack,
         options.preview ?? false,
     );
