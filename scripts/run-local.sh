@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The main job on an embedded default: `pulumi up` of the `local` stack on a local file backend,
+# against the cluster in $KUBECONFIG, or, when none is configured, a local API server started
+# here (etcd + kube-apiserver on 127.0.0.1, left running; stop it with the command printed).
+#
+#   bash scripts/run-local.sh            preview + up
+#   bash scripts/run-local.sh destroy    tear the stack down (and stop the local API server)
+#
+# State:   .local/state (file backend)      Cluster: .local/cluster (when started here)
+# Secrets: the local stack's public passphrase unless PULUMI_CONFIG_PASSPHRASE is set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+action="${1:-up}"
+[[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
+# Node 22 from node_modules first: the Pulumi language host runs the `node` it finds on PATH.
+export PATH="$root/node_modules/.bin:$PATH"
+# shellcheck disable=SC1090
+source "$(bash scripts/toolchain/install.sh --print-env)"
+
+mkdir -p .local/state
+export PULUMI_BACKEND_URL="file://$root/.local/state"
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE:-gitops-control-local}"
+
+cluster_dir="$root/.local/cluster"
+if [[ -z "${KUBECONFIG:-}" && ! -f "$HOME/.kube/config" ]]; then
+  if ! bash scripts/local-cluster.sh status "$cluster_dir" >/dev/null 2>&1; then
+    rm -rf "$cluster_dir"
+    bash scripts/local-cluster.sh start "$cluster_dir"
+  fi
+  export KUBECONFIG="$cluster_dir/kubeconfig"
+  echo "[run-local] local API server: KUBECONFIG=$KUBECONFIG (stop: bash scripts/local-cluster.sh stop $cluster_dir)"
+fi
+
+pulumi stack select local 2>/dev/null || pulumi stack init local --secrets-provider passphrase
+case "$action" in
+  up)
+    pulumi up --yes --non-interactive
+    pulumi stack output
+    ;;
+  destroy)
+    pulumi destroy --yes --non-interactive
+    if [[ -f "$cluster_dir/kubeconfig" ]]; then bash scripts/local-cluster.sh stop "$cluster_dir"; fi
+    ;;
+  *) echo "usage: $0 [up|destroy]" >&2; exit 2 ;;
+esac

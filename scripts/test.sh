@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: typecheck, then unit tests (Pulumi mocks) and integration
+# tests (real Pulumi engine + local kube-apiserver) in one node:test run. The toolchain is built
+# from Go modules on first use and reused from the cache afterwards (scripts/toolchain/install.sh).
+# Unit tests only, without the toolchain: npm run test:unit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
+echo "[test] typecheck"
+node_modules/.bin/tsc --noEmit -p .
+echo "[test] toolchain (built once, then cached)"
+# shellcheck disable=SC1090
+source "$(bash scripts/toolchain/install.sh --print-env)"
+echo "[test] unit + integration tests"
+exec node_modules/.bin/node --test --import tsx --test-reporter spec \
+  'tests/unit/**/*.test.ts' 'tests/integration/**/*.test.ts'
