@@ -4,7 +4,7 @@ import { loadStack } from "./stacks/config";
 
 // Config is parsed and validated once, here at the edge: a bad stack file stops the program before
 // any resource is registered.
-const { config, args } = loadStack();
+const { config, args, reconcileDebt } = loadStack();
 
 const provider = new k8s.Provider("kubernetes", {
     ...(config.kubernetes.kubeconfig ? { kubeconfig: config.kubernetes.kubeconfig } : {}),
@@ -20,3 +20,5 @@ export const argocdAdminPassword = plane.adminPassword;
 export const services = plane.serviceSummaries;
 export const guardrailPolicies = plane.guardrails.policyNames;
 export const guardrailBindings = plane.guardrails.bindingNames;
+/** Open break-glass exceptions (active) and expired ones not yet removed (overdue, `revert` mode). */
+export const breakGlass = reconcileDebt;

@@ -13,7 +13,17 @@ export interface GuardrailBinding {
     readonly validationActions: readonly ValidationAction[];
     /** Extra annotations on the binding (e.g. break-glass audit). @default {} */
     readonly annotations?: Readonly<Record<string, string>>;
+    /**
+     * Select exactly these namespaces by name instead of by the environment label (break-glass
+     * bindings). `environment` then only names the binding. @default select by label
+     */
+    readonly namespaces?: readonly string[];
+    /** Namespaces carved out of a label selection (they are under break-glass). @default [] */
+    readonly excludeNamespaces?: readonly string[];
 }
+
+/** Label every namespace carries with its own name (set by the API server). */
+const namespaceNameLabel = "kubernetes.io/metadata.name";
 
 export interface AdmissionGuardrailsArgs {
     /** Rules to enforce; see `components/guardrails/rules.ts`. At least one. */
@@ -55,6 +65,7 @@ export function validateGuardrailArgs(args: AdmissionGuardrailsArgs, field = "ar
     args.bindings.forEach((b, i) => {
         requireDnsLabel(b.environment, `${field}.bindings[${i}].environment`);
         check(!environments.has(b.environment), `${field}.bindings[${i}].environment`, `repeats "${b.environment}"`, "merge the two bindings");
+        check(b.namespaces === undefined || b.namespaces.length > 0, `${field}.bindings[${i}].namespaces`, "is empty, which selects nothing", "list the namespaces or drop the field");
         environments.add(b.environment);
         const actions = b.validationActions;
         check(actions.length > 0, `${field}.bindings[${i}].validationActions`, "is empty", 'use ["Deny", "Audit"] (enforce) or ["Warn", "Audit"] (observe)');
@@ -97,11 +108,14 @@ export function renderBindingSpec(
     binding: GuardrailBinding,
     environmentLabel: string,
 ): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec {
-    return {
-        policyName: policy,
-        validationActions: [...binding.validationActions],
-        matchResources: { namespaceSelector: { matchLabels: { [environmentLabel]: binding.environment } } },
-    };
+    const exclude = binding.excludeNamespaces ?? [];
+    const namespaceSelector = binding.namespaces
+        ? { matchExpressions: [{ key: namespaceNameLabel, operator: "In", values: [...binding.namespaces] }] }
+        : {
+              matchLabels: { [environmentLabel]: binding.environment },
+              ...(exclude.length > 0 ? { matchExpressions: [{ key: namespaceNameLabel, operator: "NotIn", values: [...exclude] }] } : {}),
+          };
+    return { policyName: policy, validationActions: [...binding.validationActions], matchResources: { namespaceSelector } };
 }
 
 /**

@@ -9,6 +9,7 @@ import { capReplicas, requirePodSecurityContext } from "../components/guardrails
 import type { ServiceEnvironment } from "../components/GitOpsService";
 import { minRequeueAfterSeconds } from "../components/PreviewEnvironments";
 import { mergeSyncPolicy, unsafeForProduction, validateSyncPolicy } from "../components/syncPolicy";
+import { BreakGlassStatus, breakGlassAnnotations, covers, evaluateBreakGlass, expiredMessage } from "./breakGlass";
 import { EnvironmentClass, environmentPresets, stackPresets } from "./presets";
 import { ServiceConfig, StackConfig, formatIssues, stackConfigSchema } from "./schema";
 
@@ -93,11 +94,57 @@ function chartSource(config: StackConfig): ChartSource | undefined {
     return config.environment === "local" ? { kind: "local", path: fixtureChartPath } : undefined;
 }
 
+/** Reconcile debt: break-glass exceptions still open, and those past their expiry. */
+export interface ReconcileDebt {
+    readonly active: readonly { ticket: string; services: readonly string[]; expires: string; hoursLeft: number }[];
+    readonly overdue: readonly { ticket: string; services: readonly string[]; expires: string; hoursOverdue: number }[];
+}
+
+/**
+ * Validates the break-glass entries and classifies them at `now`. Expired entries stop the program
+ * (`onExpiry: fail`, the default) or are dropped with a warning (`revert`).
+ */
+export function breakGlassStatus(config: StackConfig, now: Date, warn: (message: string) => void = () => undefined): BreakGlassStatus[] {
+    const statuses = evaluateBreakGlass(
+        config.breakGlass,
+        { maxHours: config.breakGlassPolicy.maxHours ?? 24, onExpiry: config.breakGlassPolicy.onExpiry ?? "fail" },
+        new Set(config.services.map((s) => s.name)),
+        now,
+        cfg("breakGlass"),
+    );
+    statuses.forEach((status, i) => {
+        if (status.state !== "expired") return;
+        const message = expiredMessage(status, cfg(`breakGlass[${i}]`));
+        if ((config.breakGlassPolicy.onExpiry ?? "fail") === "fail") {
+            throw new Error(message);
+        }
+        warn(`${message} (reverted automatically: guardrails and automated sync are back)`);
+    });
+    return statuses;
+}
+
+/** The reconcile-debt stack output. */
+export function reconcileDebt(statuses: readonly BreakGlassStatus[]): ReconcileDebt {
+    return {
+        active: statuses
+            .filter((s) => s.state === "active")
+            .map((s) => ({ ticket: s.entry.ticket, services: s.entry.services, expires: s.entry.expires, hoursLeft: s.hoursLeft })),
+        overdue: statuses
+            .filter((s) => s.state === "expired")
+            .map((s) => ({ ticket: s.entry.ticket, services: s.entry.services, expires: s.entry.expires, hoursOverdue: -s.hoursLeft })),
+    };
+}
+
 /**
  * Turns validated stack config into the control plane's typed args: presets applied, services
- * expanded per environment, guardrails bound per environment class.
+ * expanded per environment, guardrails bound per environment class, active break-glass applied.
  */
-export function buildControlPlaneArgs(config: StackConfig, secrets: StackSecrets): Omit<ControlPlaneArgs, "provider"> {
+export function buildControlPlaneArgs(
+    config: StackConfig,
+    secrets: StackSecrets,
+    now: Date = new Date(),
+    warn?: (message: string) => void,
+): Omit<ControlPlaneArgs, "provider"> {
     const stack = stackPresets[config.environment];
     const names = new Set<string>();
     config.services.forEach((service, i) => {
@@ -110,15 +157,33 @@ export function buildControlPlaneArgs(config: StackConfig, secrets: StackSecrets
         check(guardrails.replicaCap > 0, cfg("guardrails.replicaCap"), `is ${guardrails.replicaCap}`, "use a whole number > 0 (20 is the default)");
     }
 
+    const active = breakGlassStatus(config, now, warn).filter((s) => s.state === "active");
+    /** Namespaces under break-glass, per environment class. */
+    const exempt = new Map<string, { namespaces: string[]; statuses: Set<BreakGlassStatus> }>();
+
     const services: ControlPlaneService[] = config.services.map((service) => {
-        const environments: ServiceEnvironment[] = environmentsOf(service, stack.defaultEnvironments).map((env) => ({
-            name: env.name,
-            targetRevision: env.targetRevision ?? service.targetRevision,
-            syncPolicy: mergeSyncPolicy(environmentPresets[env.name].syncPolicy, service.syncPolicy),
-            revisionHistoryLimit: environmentPresets[env.name].revisionHistoryLimit,
-            ...(env.namespace ? { namespace: env.namespace } : {}),
-            ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
-        }));
+        const environments: ServiceEnvironment[] = environmentsOf(service, stack.defaultEnvironments).map((env) => {
+            const namespace = env.namespace ?? `${service.name}-${env.name}`;
+            const glass = active.find((s) => covers(s.entry, service.name, env.name));
+            const preset = mergeSyncPolicy(environmentPresets[env.name].syncPolicy, service.syncPolicy);
+            if (glass) {
+                const slot = exempt.get(env.name) ?? { namespaces: [], statuses: new Set() };
+                slot.namespaces.push(namespace);
+                slot.statuses.add(glass);
+                exempt.set(env.name, slot);
+            }
+            return {
+                name: env.name,
+                targetRevision: env.targetRevision ?? service.targetRevision,
+                // Break-glass pauses automated sync (keeping every other switch) so the live hotfix
+                // is not reverted mid-incident.
+                syncPolicy: glass ? mergeSyncPolicy(preset, { automated: { enabled: false } }) : preset,
+                revisionHistoryLimit: environmentPresets[env.name].revisionHistoryLimit,
+                namespace,
+                ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
+                ...(glass ? { annotations: breakGlassAnnotations(glass.entry) } : {}),
+            };
+        });
         const previews = service.previews;
         return {
             name: service.name,
@@ -152,6 +217,16 @@ export function buildControlPlaneArgs(config: StackConfig, secrets: StackSecrets
         };
     });
 
+    active.forEach((glass) => {
+        const i = config.breakGlass.findIndex((entry) => entry === glass.entry);
+        check(
+            [...exempt.values()].some((slot) => slot.statuses.has(glass)),
+            cfg(`breakGlass[${i}].environments`),
+            "matches no environment of the named services",
+            "drop `environments` or name one the services deploy to",
+        );
+    });
+
     // Bind the guardrails in every environment class a service deploys to, plus the stack's own.
     const classes = new Set<EnvironmentClass>(stack.defaultEnvironments);
     services.forEach((s) => s.args.environments.forEach((e) => classes.add(e.name as EnvironmentClass)));
@@ -174,7 +249,22 @@ export function buildControlPlaneArgs(config: StackConfig, secrets: StackSecrets
         services,
         guardrails: {
             rules: [requirePodSecurityContext(), capReplicas({ max: guardrails.replicaCap ?? 20 })],
-            bindings: bindingOrder.filter((c) => classes.has(c)).map((c) => ({ environment: c, validationActions: environmentPresets[c].validationActions })),
+            bindings: [
+                ...bindingOrder
+                    .filter((c) => classes.has(c))
+                    .map((c) => ({
+                        environment: c,
+                        validationActions: environmentPresets[c].validationActions,
+                        excludeNamespaces: exempt.get(c)?.namespaces ?? [],
+                    })),
+                // One binding per active break-glass entry: its namespaces warn instead of deny.
+                ...active.map((glass) => ({
+                    environment: `break-glass-${glass.entry.ticket.toLowerCase()}`,
+                    validationActions: ["Warn", "Audit"] as const,
+                    namespaces: [...exempt.values()].flatMap((slot) => (slot.statuses.has(glass) ? slot.namespaces : [])),
+                    annotations: breakGlassAnnotations(glass.entry),
+                })),
+            ],
             failurePolicy: guardrails.failurePolicy ?? "Fail",
             protect: stack.protect,
         },
@@ -209,12 +299,15 @@ export function readRawConfig(): Record<string, unknown> {
  * Loads, validates and models the current stack's config. Throws before any resource is
  * registered when something is wrong.
  */
-export function loadStack(): { config: StackConfig; args: Omit<ControlPlaneArgs, "provider"> } {
+export function loadStack(now: Date = new Date()): { config: StackConfig; args: Omit<ControlPlaneArgs, "provider">; reconcileDebt: ReconcileDebt } {
     const config = parseStackConfig(readRawConfig());
     const tokenKey = `${configNamespace}:githubToken`;
     if (config.githubToken !== undefined && !isConfigSecret(tokenKey)) {
         throw new GitOpsConfigError(tokenKey, "is stored in plain text in the stack file", `remove it and run \`${setTokenCommand}\``);
     }
     const githubToken = config.githubToken !== undefined ? new pulumi.Config(configNamespace).requireSecret("githubToken") : undefined;
-    return { config, args: buildControlPlaneArgs({ ...config, githubToken: undefined }, githubToken ? { githubToken } : {}) };
+    const args = buildControlPlaneArgs({ ...config, githubToken: undefined }, githubToken ? { githubToken } : {}, now, (message) => {
+        void pulumi.log.warn(message);
+    });
+    return { config, args, reconcileDebt: reconcileDebt(breakGlassStatus(config, now)) };
 }

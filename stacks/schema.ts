@@ -137,6 +137,24 @@ export const stackConfigSchema = z.strictObject({
     /** Present only as a secret; the value itself is read with `requireSecret`, never from here. */
     githubToken: z.string().optional(),
     services: z.array(serviceSchema).default([]),
+    /** Active and past break-glass exceptions; see stacks/breakGlass.ts. */
+    breakGlass: z
+        .array(
+            z.strictObject({
+                services: z.array(z.string()),
+                environments: z.array(environmentClass).optional(),
+                reason: z.string(),
+                ticket: z.string(),
+                requestedBy: z.string(),
+                requestedAt: z.string(),
+                expires: z.string(),
+            }),
+        )
+        .default([]),
+    breakGlassPolicy: z
+        .strictObject({ maxHours: z.number().positive().max(168), onExpiry: z.enum(["fail", "revert"]) })
+        .partial()
+        .default({}),
     guardrails: z
         .strictObject({
             replicaCap: z.int().positive(),

@@ -1,0 +1,99 @@
+import { check } from "../components/errors";
+import { annotations } from "../components/labels";
+
+/**
+ * Break-glass: a fast, audited, time-bound exception. While an entry is active, the guardrails of
+ * its namespaces warn instead of deny and automated sync of its Applications is paused, so a live
+ * hotfix is neither rejected nor reverted mid-incident. Once it expires, every preview and up fails
+ * until the fix is back-ported to Git and the entry removed: the exception cannot quietly become
+ * permanent drift.
+ */
+export interface BreakGlassEntry {
+    /** Services whose namespaces and Applications are affected. */
+    readonly services: readonly string[];
+    /** Environments affected. @default every environment of those services */
+    readonly environments?: readonly string[];
+    readonly reason: string;
+    /** Incident or change ticket, e.g. INC-4711. */
+    readonly ticket: string;
+    readonly requestedBy: string;
+    /** When the exception was granted (ISO-8601). */
+    readonly requestedAt: string;
+    /** When it ends (ISO-8601), at most `maxHours` after `requestedAt`. */
+    readonly expires: string;
+}
+
+export interface BreakGlassPolicy {
+    /** Longest allowed exception. @default 24 */
+    readonly maxHours: number;
+    /** After expiry: `fail` stops every preview/up; `revert` drops the exception with a warning. @default "fail" */
+    readonly onExpiry: "fail" | "revert";
+}
+
+/** A break-glass entry with its state at evaluation time. */
+export interface BreakGlassStatus {
+    readonly entry: BreakGlassEntry;
+    readonly state: "active" | "expired";
+    /** Hours until expiry (negative: overdue). */
+    readonly hoursLeft: number;
+}
+
+export const ticketPattern = /^[A-Z][A-Z0-9]+-[0-9]+$/;
+const iso8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+function parseTime(value: string, field: string): number {
+    check(iso8601.test(value) && !Number.isNaN(Date.parse(value)), field, `is "${value}", not an ISO-8601 time with zone`, 'write it like "2026-11-24T18:00:00Z"');
+    return Date.parse(value);
+}
+
+/** Validates every entry and classifies it as active or expired at `now`. */
+export function evaluateBreakGlass(
+    entries: readonly BreakGlassEntry[],
+    policy: BreakGlassPolicy,
+    knownServices: ReadonlySet<string>,
+    now: Date,
+    field: string,
+): BreakGlassStatus[] {
+    return entries.map((entry, i) => {
+        const f = `${field}[${i}]`;
+        check(entry.services.length > 0, `${f}.services`, "is empty", "name the services the hotfix touches");
+        entry.services.forEach((s, j) => check(knownServices.has(s), `${f}.services[${j}]`, `is "${s}", which is not a service of this stack`, "use a name from `gitops-control:services`"));
+        check(ticketPattern.test(entry.ticket), `${f}.ticket`, `is "${entry.ticket}"`, "reference the incident or change ticket, e.g. INC-4711");
+        check(entry.reason.trim().length >= 10, `${f}.reason`, "is too short to audit", "say what is broken and what the hotfix does (10+ characters)");
+        check(entry.requestedBy.trim() !== "", `${f}.requestedBy`, "is empty", "name the person who pulled the break-glass");
+        const requested = parseTime(entry.requestedAt, `${f}.requestedAt`);
+        const expires = parseTime(entry.expires, `${f}.expires`);
+        check(requested <= now.getTime() + 5 * 60_000, `${f}.requestedAt`, `is in the future (${entry.requestedAt})`, "use the time the exception was granted");
+        check(expires > requested, `${f}.expires`, `is not after requestedAt (${entry.expires} ≤ ${entry.requestedAt})`, "set an expiry after the request time");
+        const hours = (expires - requested) / 3_600_000;
+        check(
+            hours <= policy.maxHours,
+            `${f}.expires`,
+            `is ${hours.toFixed(1)} h after requestedAt, more than the ${policy.maxHours} h allowed`,
+            `shorten it; renew with a new entry if the incident is still open`,
+        );
+        const hoursLeft = (expires - now.getTime()) / 3_600_000;
+        return { entry, state: hoursLeft > 0 ? "active" : "expired", hoursLeft: Math.round(hoursLeft * 10) / 10 };
+    });
+}
+
+/** The message that stops the program after expiry. */
+export function expiredMessage(status: BreakGlassStatus, field: string): string {
+    const e = status.entry;
+    return `break-glass expired: back-port the fix to Git, then remove the entry. \`${field}\` (${e.ticket}, ${e.services.join(", ")}) expired at ${e.expires}, ${Math.abs(status.hoursLeft)} h ago`;
+}
+
+/** Audit annotations carried by every object an active entry changes. */
+export function breakGlassAnnotations(entry: BreakGlassEntry): Record<string, string> {
+    return {
+        [annotations.breakGlassReason]: entry.reason,
+        [annotations.breakGlassTicket]: entry.ticket,
+        [annotations.breakGlassExpires]: entry.expires,
+        [annotations.breakGlassRequestedBy]: entry.requestedBy,
+    };
+}
+
+/** Does the entry cover this service in this environment? */
+export function covers(entry: BreakGlassEntry, service: string, environment: string): boolean {
+    return entry.services.includes(service) && (entry.environments === undefined || entry.environments.includes(environment));
+}
