@@ -140,7 +140,8 @@ export async function renderProgram(
 ): Promise<{ resources: RecordedResource[]; exports: Record<string, unknown> }> {
     const resources = installMocks(stack);
     pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
-    const exports = (await import(path.join(repoRoot, "index.ts"))) as Record<string, unknown>;
+    const entry = (await import(path.join(repoRoot, "index.ts"))) as { default: () => Record<string, unknown> };
+    const exports = entry.default();
     await settle(resources);
     return { resources, exports };
 }

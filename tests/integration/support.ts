@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { Stack } from "@pulumi/pulumi/automation";
+import { openStack } from "../../scripts/lib/engine";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 /** Public passphrase of the local stack's secrets (see Pulumi.local.yaml). */
@@ -82,16 +83,8 @@ export interface LocalStack {
 /** The `local` stack of this project on a fresh file backend, pointed at the cluster. */
 export async function openLocalStack(cluster: LocalCluster): Promise<LocalStack> {
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-state-"));
-    const envVars: Record<string, string> = {
-        PULUMI_BACKEND_URL: `file://${stateDir}`,
-        PULUMI_CONFIG_PASSPHRASE: localPassphrase,
-        KUBECONFIG: cluster.kubeconfig,
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
-    };
     step(`file backend in ${stateDir}`);
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName: "local", workDir: repoRoot }, { envVars });
+    const stack = await openStack({ stackName: "local", backendUrl: `file://${stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig });
     return {
         stack,
         stateDir,

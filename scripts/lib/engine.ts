@@ -1,0 +1,68 @@
+/**
+ * Opens a stack of this project for the Automation API with the program inline: the calling Node
+ * process serves the language runtime, so the engine needs no separately built Node.js language
+ * host. Project settings and `Pulumi.<stack>.yaml` come from the repository.
+ */
+import * as path from "node:path";
+import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { controlPlaneProgram } from "../../stacks/program";
+
+export const repoRoot = path.resolve(__dirname, "..", "..");
+
+export interface StackOptions {
+    readonly stackName: string;
+    /** `file://…` backend; @default $PULUMI_BACKEND_URL or the CLI's login */
+    readonly backendUrl?: string;
+    /** @default $PULUMI_CONFIG_PASSPHRASE */
+    readonly passphrase?: string;
+    /** @default $KUBECONFIG */
+    readonly kubeconfig?: string;
+}
+
+export async function openStack(options: StackOptions): Promise<Stack> {
+    const envVars: Record<string, string> = {
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+        ...(options.backendUrl ? { PULUMI_BACKEND_URL: options.backendUrl } : {}),
+        ...(options.passphrase ? { PULUMI_CONFIG_PASSPHRASE: options.passphrase } : {}),
+        ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}),
+    };
+    return LocalWorkspace.createOrSelectStack(
+        { stackName: options.stackName, projectName: "gitops-control", program: async () => controlPlaneProgram() },
+        { workDir: repoRoot, envVars },
+    );
+}
+
+/** A resource step of a preview or update, from the engine's event stream. */
+export interface ResourceStep {
+    readonly op: string;
+    readonly urn: string;
+    readonly type: string;
+    /** Top-level properties that differ (`spec`, `metadata`…), when the engine reports them. */
+    readonly diffs: readonly string[];
+    /** Property paths that differ, with the kind of change. */
+    readonly detailedDiff: Readonly<Record<string, string>>;
+    /** The live object after refresh, when known (for "since when" from managedFields). */
+    readonly old?: Record<string, unknown>;
+}
+
+/** Collects the resource steps of an operation from `onEvent`. */
+export function stepRecorder(): { onEvent: (e: EngineEvent) => void; steps: ResourceStep[] } {
+    const steps: ResourceStep[] = [];
+    return {
+        steps,
+        onEvent: (event: EngineEvent) => {
+            const meta = event.resourcePreEvent?.metadata;
+            if (!meta) return;
+            steps.push({
+                op: meta.op,
+                urn: meta.urn,
+                type: meta.type,
+                diffs: meta.diffs ?? [],
+                detailedDiff: Object.fromEntries(Object.entries(meta.detailedDiff ?? {}).map(([k, v]) => [k, v.diffKind])),
+                ...(meta.old?.outputs ? { old: meta.old.outputs as Record<string, unknown> } : {}),
+            });
+        },
+    };
+}

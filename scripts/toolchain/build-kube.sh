@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# Build a local Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd)
+# from Go modules, at the versions pinned in scripts/toolchain/versions.env.
+#
+# Usage: scripts/toolchain/build-kube.sh
+#
+# Everything is cached OUTSIDE the repository, keyed by version:
+#   CACHE=${GITOPS_CONTROL_CACHE:-$HOME/.cache/gitops-control}
+#   $CACHE/go/mod, $CACHE/go/build          GOMODCACHE / GOCACHE (unless the caller set them)
+#   $CACHE/src/kube-<v>, $CACHE/src/etcd-<v> generated wrapper modules
+#   $CACHE/kube-<v>/bin/{kube-apiserver,kube-controller-manager}
+#   $CACHE/etcd-<v>/bin/etcd
+#   $CACHE/kube-env.sh                      sourceable file putting those bin dirs on PATH
+#
+# Idempotent: a step is skipped when its binaries already report the pinned version, so a
+# warm run takes seconds. A cold run on 2 cores takes roughly 10-20 minutes.
+#
+# Why wrapper modules: k8s.io/kubernetes replaces every k8s.io/* staging module with a local
+# path, and etcd's server module replaces its sibling modules with ../ paths, so neither can be
+# built with `go install module@version`. Each wrapper requires the upstream module and, for
+# Kubernetes, replaces every staging module with its published v0.<minor>.<patch> release.
+# The list is generated at run time from the pinned k8s.io/kubernetes go.mod.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/toolchain/versions.env
+source "${SCRIPT_DIR}/versions.env"
+: "${KUBERNETES_VERSION:?KUBERNETES_VERSION missing from versions.env}"
+: "${ETCD_VERSION:?ETCD_VERSION missing from versions.env}"
+
+CACHE="${GITOPS_CONTROL_CACHE:-$HOME/.cache/gitops-control}"
+export GOMODCACHE="${GOMODCACHE:-$CACHE/go/mod}"
+export GOCACHE="${GOCACHE:-$CACHE/go/build}"
+# Let a module that declares a newer `go` line fetch that toolchain through the module proxy.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+export CGO_ENABLED=0
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
+
+KUBE_DIR="$CACHE/kube-${KUBERNETES_VERSION}"
+ETCD_DIR="$CACHE/etcd-${ETCD_VERSION}"
+KUBE_SRC="$CACHE/src/kube-${KUBERNETES_VERSION}"
+ETCD_SRC="$CACHE/src/etcd-${ETCD_VERSION}"
+ENV_FILE="$CACHE/kube-env.sh"
+
+log() { echo "[toolchain] $*" >&2; }
+die() { echo "[toolchain] ERROR: $*" >&2; exit 1; }
+
+command -v go >/dev/null 2>&1 || die "go is not on PATH (need ${GO_TOOLCHAIN_MIN:-a recent Go})"
+mkdir -p "$GOMODCACHE" "$GOCACHE" "$CACHE/src" "$KUBE_DIR/bin" "$ETCD_DIR/bin"
+
+# go_mod_download MODULE@VERSION -> prints the path of the downloaded go.mod file.
+go_mod_download() {
+  local mv="$1" out gomod
+  if ! out="$(go mod download -json "$mv" 2>&1)"; then
+    echo "$out" >&2
+    die "the Go module proxy refused ${mv} (see above)"
+  fi
+  if grep -q '"Error"' <<<"$out"; then
+    echo "$out" >&2
+    die "the Go module proxy refused ${mv} (see above)"
+  fi
+  gomod="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$out")"
+  [[ -f "$gomod" ]] || die "no go.mod for ${mv} after download"
+  echo "$gomod"
+}
+
+# run_logged LOGFILE WHAT cmd... : run, keep output in LOGFILE, on failure show its tail and
+# name the modules the proxy refused, if any.
+run_logged() {
+  local logfile="$1" what="$2"; shift 2
+  if ! "$@" >"$logfile" 2>&1; then
+    tail -n 40 "$logfile" >&2
+    local refused
+    refused="$(grep -oE '([a-z0-9.-]+/[^ :@]+)@v[^ :]+: (reading|verifying|not found|invalid)[^\n]*' "$logfile" | head -n 5 || true)"
+    [[ -n "$refused" ]] && echo "[toolchain] module errors:" >&2 && echo "$refused" >&2
+    die "${what} failed (full log: ${logfile})"
+  fi
+}
+
+elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
+
+# ---------------------------------------------------------------------------------------------
+# kube-apiserver + kube-controller-manager
+# ---------------------------------------------------------------------------------------------
+kube_ok() {
+  local b
+  for b in kube-apiserver kube-controller-manager; do
+    [[ -x "$KUBE_DIR/bin/$b" ]] || return 1
+    "$KUBE_DIR/bin/$b" --version 2>/dev/null | grep -qx "Kubernetes v${KUBERNETES_VERSION}" || return 1
+  done
+}
+
+build_kube() {
+  local t0 v="$KUBERNETES_VERSION" minor patch major upstream_mod staging
+  t0=$(date +%s)
+  IFS=. read -r major minor patch <<<"$v"
+  log "building kube-apiserver + kube-controller-manager v${v} (cold ~10-20 min on 2 cores)..."
+
+  upstream_mod="$(go_mod_download "k8s.io/kubernetes@v${v}")"
+  # Staging modules: `k8s.io/X => ./staging/src/k8s.io/X` in the upstream go.mod.
+  staging="$(awk '$2 == "=>" && $3 ~ /^\.\/staging\// { print $1 }' "$upstream_mod" | sort -u)"
+  [[ -n "$staging" ]] || die "found no staging replaces in k8s.io/kubernetes@v${v} go.mod"
+  local go_line godebug
+  go_line="$(awk '$1 == "go" { print $2; exit }' "$upstream_mod")"
+  godebug="$(grep -E '^godebug ' "$upstream_mod" || true)"
+  log "  $(wc -l <<<"$staging") staging modules -> v0.${minor}.${patch}; upstream go ${go_line}"
+
+  rm -rf "$KUBE_SRC" && mkdir -p "$KUBE_SRC"
+  {
+    echo "// Generated by scripts/toolchain/build-kube.sh. Wrapper to build k8s.io/kubernetes v${v}."
+    echo "module gitops-control.local/kube-toolchain"
+    echo
+    echo "go ${go_line}"
+    [[ -n "$godebug" ]] && echo && echo "$godebug"
+    echo
+    echo "require k8s.io/kubernetes v${v}"
+    echo
+    echo "tool ("
+    echo "	k8s.io/kubernetes/cmd/kube-apiserver"
+    echo "	k8s.io/kubernetes/cmd/kube-controller-manager"
+    echo ")"
+    echo
+    echo "replace ("
+    local m
+    while read -r m; do echo "	${m} => ${m} v0.${minor}.${patch}"; done <<<"$staging"
+    echo ")"
+  } >"$KUBE_SRC/go.mod"
+
+  local t1
+  t1=$(date +%s)
+  (cd "$KUBE_SRC" && run_logged "$KUBE_SRC/tidy.log" "go mod tidy for k8s.io/kubernetes@v${v} (staging v0.${minor}.${patch})" go mod tidy)
+  log "  modules resolved and downloaded in $(elapsed "$t1")"
+
+  local pkg=k8s.io/component-base/version cpkg=k8s.io/client-go/pkg/version ldv="" p
+  for p in "$pkg" "$cpkg"; do
+    ldv+=" -X ${p}.gitMajor=${major} -X ${p}.gitMinor=${minor}"
+    ldv+=" -X ${p}.gitVersion=v${v} -X ${p}.gitCommit= -X ${p}.gitTreeState=clean"
+    ldv+=" -X ${p}.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  done
+  t1=$(date +%s)
+  (cd "$KUBE_SRC" && run_logged "$KUBE_SRC/build.log" "go build kube-apiserver/kube-controller-manager v${v}" \
+    go build -trimpath -ldflags "-s -w${ldv}" -o "$KUBE_DIR/bin/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
+  log "  compiled in $(elapsed "$t1")"
+  kube_ok || die "built kube binaries do not report v${v}: $("$KUBE_DIR/bin/kube-apiserver" --version 2>&1 || true)"
+  echo "kube-apiserver kube-controller-manager v${v} built $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$KUBE_DIR/bin/.stamp"
+  log "kube v${v} done in $(elapsed "$t0")"
+}
+
+# ---------------------------------------------------------------------------------------------
+# etcd
+# ---------------------------------------------------------------------------------------------
+etcd_ok() {
+  [[ -x "$ETCD_DIR/bin/etcd" ]] || return 1
+  "$ETCD_DIR/bin/etcd" --version 2>/dev/null | grep -qx "etcd Version: ${ETCD_VERSION}"
+}
+
+build_etcd() {
+  local t0 v="$ETCD_VERSION" upstream_mod go_line
+  t0=$(date +%s)
+  log "building etcd v${v} (cold ~2-4 min on 2 cores)..."
+  upstream_mod="$(go_mod_download "go.etcd.io/etcd/server/v3@v${v}")"
+  go_line="$(awk '$1 == "go" { print $2; exit }' "$upstream_mod")"
+  rm -rf "$ETCD_SRC" && mkdir -p "$ETCD_SRC"
+  # The server module's own `../` replaces point at sibling modules of the same release,
+  # which its go.mod already requires at v${v}: dropping them is enough.
+  cat >"$ETCD_SRC/go.mod" <<EOF
+// Generated by scripts/toolchain/build-kube.sh. Wrapper to build the etcd server v${v}.
+module gitops-control.local/etcd-toolchain
+
+go ${go_line}
+
+require go.etcd.io/etcd/server/v3 v${v}
+
+tool go.etcd.io/etcd/server/v3
+EOF
+  local t1
+  t1=$(date +%s)
+  (cd "$ETCD_SRC" && run_logged "$ETCD_SRC/tidy.log" "go mod tidy for go.etcd.io/etcd/server/v3@v${v}" go mod tidy)
+  log "  modules resolved and downloaded in $(elapsed "$t1")"
+  t1=$(date +%s)
+  (cd "$ETCD_SRC" && run_logged "$ETCD_SRC/build.log" "go build etcd v${v}" \
+    go build -trimpath -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=v${v}" \
+    -o "$ETCD_DIR/bin/etcd" go.etcd.io/etcd/server/v3)
+  log "  compiled in $(elapsed "$t1")"
+  etcd_ok || die "built etcd does not report ${v}: $("$ETCD_DIR/bin/etcd" --version 2>&1 || true)"
+  echo "etcd v${v} built $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$ETCD_DIR/bin/.stamp"
+  log "etcd v${v} done in $(elapsed "$t0")"
+}
+
+T0=$(date +%s)
+if etcd_ok; then log "etcd v${ETCD_VERSION} already built ($ETCD_DIR/bin)"; else build_etcd; fi
+if kube_ok; then log "kube v${KUBERNETES_VERSION} already built ($KUBE_DIR/bin)"; else build_kube; fi
+
+# Env file for callers (scripts/local-cluster.sh sources it). Rewritten only when it changes;
+# env.sh (Pulumi toolchain) is a different file and is left alone.
+new_env="# Generated by scripts/toolchain/build-kube.sh
+export GITOPS_KUBE_BIN=\"$KUBE_DIR/bin\"
+export GITOPS_ETCD_BIN=\"$ETCD_DIR/bin\"
+case \":\$PATH:\" in *\":$KUBE_DIR/bin:\"*) ;; *) export PATH=\"$KUBE_DIR/bin:\$PATH\" ;; esac
+case \":\$PATH:\" in *\":$ETCD_DIR/bin:\"*) ;; *) export PATH=\"$ETCD_DIR/bin:\$PATH\" ;; esac"
+if [[ ! -f "$ENV_FILE" ]] || [[ "$(cat "$ENV_FILE")" != "$new_env" ]]; then
+  printf '%s\n' "$new_env" >"$ENV_FILE"
+fi
+log "binaries: $KUBE_DIR/bin, $ETCD_DIR/bin; env file: $ENV_FILE (total $(elapsed "$T0"))"

@@ -1,0 +1,31 @@
+import * as k8s from "@pulumi/kubernetes";
+import { ControlPlane } from "../components/ControlPlane";
+import { loadStack } from "./config";
+
+/**
+ * The Pulumi program: load and validate the stack config once (a bad stack file stops here, before
+ * any resource is registered), then build the control plane. A function, so the same program runs
+ * from `index.ts` (the CLI) and inline from the Automation API (tests, scripts).
+ */
+export function controlPlaneProgram() {
+    const { config, args, reconcileDebt } = loadStack();
+
+    const provider = new k8s.Provider("kubernetes", {
+        ...(config.kubernetes.kubeconfig ? { kubeconfig: config.kubernetes.kubeconfig } : {}),
+        ...(config.kubernetes.context ? { context: config.kubernetes.context } : {}),
+    });
+
+    const plane = new ControlPlane("gitops", { ...args, provider });
+
+    return {
+        environment: config.environment,
+        argocdNamespace: plane.argoNamespace,
+        /** Secret: `pulumi stack output --show-secrets argocdAdminPassword`. */
+        argocdAdminPassword: plane.adminPassword,
+        services: plane.serviceSummaries,
+        guardrailPolicies: plane.guardrails.policyNames,
+        guardrailBindings: plane.guardrails.bindingNames,
+        /** Open break-glass exceptions (active) and expired ones not yet removed (overdue, `revert` mode). */
+        breakGlass: reconcileDebt,
+    };
+}
