@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
-import { FailurePolicy, GuardrailRule, ValidationAction } from "./guardrails/types";
+import { BindingScope, FailurePolicy, GuardrailRule, LabelSelector, ValidationAction } from "./guardrails/types";
 import { labels, managedByValue } from "./labels";
 import { childOptions, protection } from "./options";
 
@@ -94,6 +94,7 @@ export function renderPolicySpec(rule: GuardrailRule, failurePolicy: FailurePoli
                 resources: [...r.resources],
                 operations: [...r.operations],
             })),
+            ...(rule.objectSelector ? { objectSelector: renderLabelSelector(rule.objectSelector) } : {}),
         },
         ...(rule.matchConditions.length > 0 ? { matchConditions: rule.matchConditions.map((c) => ({ ...c })) } : {}),
         ...(rule.variables.length > 0 ? { variables: rule.variables.map((v) => ({ ...v })) } : {}),
@@ -102,19 +103,39 @@ export function renderPolicySpec(rule: GuardrailRule, failurePolicy: FailurePoli
     };
 }
 
-/** Renders a binding spec of one rule in one environment. Pure. */
+/** A label selector as the API expects it (mutable copies). Pure. */
+function renderLabelSelector(selector: LabelSelector): k8s.types.input.meta.v1.LabelSelector {
+    return {
+        ...(selector.matchLabels ? { matchLabels: { ...selector.matchLabels } } : {}),
+        ...(selector.matchExpressions
+            ? { matchExpressions: selector.matchExpressions.map((e) => ({ key: e.key, operator: e.operator, ...(e.values ? { values: [...e.values] } : {}) })) }
+            : {}),
+    };
+}
+
+/**
+ * Renders a binding spec of one rule in one environment. Pure. With `scope: "object"` the binding
+ * selects objects carrying the environment label themselves (Argo CD Applications, which all live
+ * in the Argo CD namespace); namespace exclusions and break-glass namespace lists still apply.
+ */
 export function renderBindingSpec(
     policy: string,
     binding: GuardrailBinding,
     environmentLabel: string,
+    scope: BindingScope = "namespace",
 ): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec {
     const exclude = binding.excludeNamespaces ?? [];
-    const namespaceSelector = binding.namespaces
-        ? { matchExpressions: [{ key: namespaceNameLabel, operator: "In", values: [...binding.namespaces] }] }
-        : {
-              matchLabels: { [environmentLabel]: binding.environment },
-              ...(exclude.length > 0 ? { matchExpressions: [{ key: namespaceNameLabel, operator: "NotIn", values: [...exclude] }] } : {}),
-          };
+    const excluded = exclude.length > 0 ? { matchExpressions: [{ key: namespaceNameLabel, operator: "NotIn", values: [...exclude] }] } : undefined;
+    const byName = binding.namespaces ? { matchExpressions: [{ key: namespaceNameLabel, operator: "In", values: [...binding.namespaces] }] } : undefined;
+    if (scope === "object") {
+        const namespaceSelector = byName ?? excluded;
+        return {
+            policyName: policy,
+            validationActions: [...binding.validationActions],
+            matchResources: { objectSelector: { matchLabels: { [environmentLabel]: binding.environment } }, ...(namespaceSelector ? { namespaceSelector } : {}) },
+        };
+    }
+    const namespaceSelector = byName ?? { matchLabels: { [environmentLabel]: binding.environment }, ...excluded };
     return { policyName: policy, validationActions: [...binding.validationActions], matchResources: { namespaceSelector } };
 }
 
@@ -156,7 +177,7 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
                                 labels: { ...meta, [environmentLabel]: binding.environment },
                                 ...(binding.annotations && Object.keys(binding.annotations).length > 0 ? { annotations: { ...binding.annotations } } : {}),
                             },
-                            spec: renderBindingSpec(pname, binding, environmentLabel),
+                            spec: renderBindingSpec(pname, binding, environmentLabel, rule.bindingScope),
                         },
                         childOptions(this, args.provider, { ...keep, dependsOn: [policy] }),
                     ),

@@ -48,6 +48,8 @@ export interface GitOpsServiceArgs {
     readonly previews?: ServicePreviews;
     /** @default [] */
     readonly ignoreDifferences?: readonly IgnoreDifference[];
+    /** Applications carry Argo CD's cascade-delete finalizer (see GitOpsApplication). @default true */
+    readonly cascadeDelete?: boolean;
     /** Extra project settings. @default none */
     readonly project?: { readonly syncWindows?: readonly SyncWindow[]; readonly annotations?: Readonly<Record<string, string>> };
     /** @default the ambient provider */
@@ -118,6 +120,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                     },
                     ignoreDifferences: args.ignoreDifferences ?? [],
                     revisionHistoryLimit: env.revisionHistoryLimit ?? 10,
+                    cascadeDelete: args.cascadeDelete ?? true,
                     labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name },
                     annotations: env.annotations ?? {},
                     provider: args.provider,

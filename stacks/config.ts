@@ -197,6 +197,7 @@ export function buildControlPlaneArgs(
                 },
                 environments,
                 ignoreDifferences: service.ignoreDifferences ?? [],
+                cascadeDelete: stack.cascadeDelete,
                 ...(previews && secrets.githubToken !== undefined
                     ? {
                           previews: {

@@ -82,10 +82,15 @@ export interface StackPreset {
     readonly previews: boolean;
     /** Do not wait for workloads (no kubelet on the local API server). */
     readonly skipAwait: boolean;
+    /**
+     * Applications carry Argo CD's cascade-delete finalizer. Off only where no Argo CD controller
+     * runs to remove it (the local API server): there it would block every delete forever.
+     */
+    readonly cascadeDelete: boolean;
 }
 
 export const stackPresets: Readonly<Record<StackKind, StackPreset>> = {
-    prod: { defaultEnvironments: ["prod"], ha: true, protect: true, previews: false, skipAwait: false },
-    staging: { defaultEnvironments: ["staging"], ha: false, protect: false, previews: true, skipAwait: false },
-    local: { defaultEnvironments: ["staging", "prod"], ha: false, protect: false, previews: true, skipAwait: true },
+    prod: { defaultEnvironments: ["prod"], ha: true, protect: true, previews: false, skipAwait: false, cascadeDelete: true },
+    staging: { defaultEnvironments: ["staging"], ha: false, protect: false, previews: true, skipAwait: false, cascadeDelete: true },
+    local: { defaultEnvironments: ["staging", "prod"], ha: false, protect: false, previews: true, skipAwait: true, cascadeDelete: false },
 };

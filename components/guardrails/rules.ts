@@ -1,7 +1,10 @@
 import { check } from "../errors";
-import { GuardrailRule, ResourceRule, Variable } from "./types";
+import { annotations, labels } from "../labels";
+import { celList, celString, metadataValue, qualifiedName, re2Problem } from "./cel";
+import { GuardrailRule, MatchCondition, Operation, ResourceRule, Variable } from "./types";
 
 const writes = ["CREATE", "UPDATE"] as const;
+const allWrites = ["CREATE", "UPDATE", "DELETE"] as const;
 
 /** Every kind that carries a pod template, with where its pod spec lives. */
 export const podBearingResources: readonly ResourceRule[] = [
@@ -9,10 +12,29 @@ export const podBearingResources: readonly ResourceRule[] = [
     { apiGroups: ["batch"], apiVersions: ["v1"], resources: ["jobs", "cronjobs"], operations: writes },
 ];
 
+/** Kinds of {@link podBearingResources}, for rules that may also be given kinds without a pod template. */
+export const podBearingKinds = ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"] as const;
+
 /** `variables.podSpec`: the pod spec of any pod-bearing kind, so validations do not repeat the path. */
 export const podSpecVariable: Variable = {
     name: "podSpec",
     expression: "object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec",
+};
+
+/** `variables.podTemplate`: the pod template (metadata and spec) of any pod-bearing kind. */
+export const podTemplateVariable: Variable = {
+    name: "podTemplate",
+    expression: "object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template : object.spec.template",
+};
+
+/**
+ * `variables.containers`: app and init containers of the pod spec (needs {@link podSpecVariable}).
+ * Init containers run with the same node access and count for scheduling, so image, resource and
+ * host-access rules look at both. Ephemeral containers cannot be set in a pod template.
+ */
+export const containersVariable: Variable = {
+    name: "containers",
+    expression: "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])",
 };
 
 /** An annotation key is present and its value matches a ticket pattern. */
@@ -20,16 +42,33 @@ function annotationMatches(key: string, pattern: string): string {
     return `has(object.metadata.annotations) && '${key}' in object.metadata.annotations && object.metadata.annotations['${key}'].matches('${pattern}')`;
 }
 
-export interface RequirePodSecurityContextOptions {
-    /** Kinds checked. @default every pod-bearing kind */
+/** Options every pod-template rule takes. */
+export interface PodRuleOptions {
+    /** Kinds checked; each must carry a pod template. @default every pod-bearing kind ({@link podBearingResources}) */
     readonly resources?: readonly ResourceRule[];
 }
+
+function checkResources(resources: readonly ResourceRule[] | undefined, field: string): void {
+    if (resources === undefined) return;
+    check(resources.length > 0, field, "is empty, so the rule matches nothing", "drop the field to use the default kinds, or list at least one resource rule");
+    resources.forEach((r, i) => {
+        check(
+            r.apiGroups.length > 0 && r.apiVersions.length > 0 && r.resources.length > 0 && r.operations.length > 0,
+            `${field}[${i}]`,
+            "has an empty apiGroups, apiVersions, resources or operations list",
+            'fill all four, e.g. { apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments"], operations: ["CREATE", "UPDATE"] }',
+        );
+    });
+}
+
+export type RequirePodSecurityContextOptions = PodRuleOptions;
 
 /**
  * Pods must declare a securityContext that refuses to run as root. The API server defaults an absent
  * pod securityContext to `{}`, so "defined" is checked as `runAsNonRoot: true` set explicitly.
  */
 export function requirePodSecurityContext(options: RequirePodSecurityContextOptions = {}): GuardrailRule {
+    checkResources(options.resources, "requirePodSecurityContext.resources");
     return {
         name: "require-pod-security-context",
         summary: "Workloads whose pod template lacks securityContext.runAsNonRoot: true",
@@ -70,6 +109,8 @@ export function capReplicas(options: CapReplicasOptions = {}): GuardrailRule {
     check(Number.isInteger(max) && max > 0, "capReplicas.max", `is ${max}`, "use a whole number > 0 (20 is the default)");
     check(/^([a-z0-9.-]+\/)?[A-Za-z0-9._-]+$/.test(annotation), "capReplicas.overrideAnnotation", `is "${annotation}"`, 'use an annotation key such as "gitops-control.io/replicas-approved"');
     check(!ticket.includes("'"), "capReplicas.ticketPattern", "contains a single quote", "remove it");
+    const problem = re2Problem(ticket);
+    check(problem === undefined, "capReplicas.ticketPattern", `"${ticket}" ${problem}`, 'use an RE2 pattern such as "^[A-Z][A-Z0-9]+-[0-9]+$"');
     const approved = annotationMatches(annotation, ticket);
     return {
         name: "cap-replicas",
@@ -81,6 +122,7 @@ export function capReplicas(options: CapReplicasOptions = {}): GuardrailRule {
         validations: [
             {
                 expression: `!has(object.spec.replicas) || object.spec.replicas <= ${max} || (${approved})`,
+                message: `replicas exceed the cap of ${max}: add the annotation ${annotation}: <TICKET-123> with an approved ticket (guardrail cap-replicas)`,
                 messageExpression: `'replicas ' + string(object.spec.replicas) + ' exceeds the cap of ${max}: add the annotation ${annotation}: <TICKET-123> with an approved ticket (guardrail cap-replicas)'`,
                 reason: "Forbidden",
             },
@@ -89,8 +131,491 @@ export function capReplicas(options: CapReplicasOptions = {}): GuardrailRule {
         auditAnnotations: [
             {
                 key: "replicas-override",
-                valueExpression: `has(object.spec.replicas) && object.spec.replicas > ${max} && (${approved}) ? 'replicas ' + string(object.spec.replicas) + ' approved by ' + object.metadata.annotations['${annotation}'] : null`,
+                valueExpression: `has(object.spec.replicas) && object.spec.replicas > ${max} && (${approved}) ? 'replicas ' + string(object.spec.replicas) + ' approved by ' + object.metadata.annotations['${annotation}'] : ''`,
             },
         ],
     };
+}
+
+export interface DisallowLatestImageOptions extends PodRuleOptions {
+    /**
+     * Require every image to be pinned by digest (`@sha256:…`); a tag alone is then not enough.
+     * Tags can be re-pushed, digests cannot. @default false
+     */
+    readonly requireDigest?: boolean;
+}
+
+/**
+ * A container image reference is pinned when it carries a digest, or (unless digests are required)
+ * a tag other than `latest`. The tag is whatever follows the last `:` after the last `/`, so a
+ * registry port (`registry:5000/app`) is not mistaken for a tag.
+ */
+function pinnedImage(image: string, requireDigest: boolean): string {
+    const digest = `${image}.matches('@sha256:[a-f0-9]{64}$')`;
+    if (requireDigest) return digest;
+    return `(${digest} || (!${image}.contains('@') && ${image}.matches(':[^:/]+$') && !${image}.endsWith(':latest')))`;
+}
+
+/**
+ * Containers must not run `:latest` or untagged images: what runs would then depend on when the
+ * node pulled, so Git would no longer describe the cluster.
+ */
+export function disallowLatestImage(options: DisallowLatestImageOptions = {}): GuardrailRule {
+    checkResources(options.resources, "disallowLatestImage.resources");
+    const requireDigest = options.requireDigest ?? false;
+    const pinned = pinnedImage("c.image", requireDigest);
+    const want = requireDigest ? "a digest (@sha256:…)" : "a version tag other than latest, or a digest (@sha256:…)";
+    return {
+        name: "disallow-latest-image",
+        summary: requireDigest ? "Containers whose image is not pinned by digest" : "Containers running :latest or untagged images",
+        why: "A floating tag makes the running version depend on pull time, so Git no longer says what runs.",
+        params: { requireDigest },
+        resourceRules: options.resources ?? podBearingResources,
+        variables: [
+            podSpecVariable,
+            containersVariable,
+            { name: "unpinned", expression: `variables.containers.filter(c, !has(c.image) || !${pinned}).map(c, c.name + '=' + (has(c.image) ? c.image : '<none>'))` },
+        ],
+        validations: [
+            {
+                expression: "size(variables.unpinned) == 0",
+                message: `every container image must carry ${want} (guardrail disallow-latest-image)`,
+                messageExpression: `'images must carry ${want}: ' + variables.unpinned.join(', ') + ' (guardrail disallow-latest-image)'`,
+                reason: "Forbidden",
+            },
+        ],
+        matchConditions: [],
+        auditAnnotations: [],
+    };
+}
+
+export interface RequireResourcesOptions extends PodRuleOptions {
+    /** Resource names every container must request. @default ["cpu", "memory"] */
+    readonly requests?: readonly string[];
+    /** Resource names every container must limit. @default ["memory"] (a CPU limit only throttles) */
+    readonly limits?: readonly string[];
+    /** Hold init containers to the same rule: they count for scheduling too. @default true */
+    readonly includeInitContainers?: boolean;
+}
+
+const resourceName = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/;
+
+/**
+ * Every container declares resource requests (what the scheduler reserves) and a memory limit (what
+ * the kernel enforces): without them one noisy pod starves its neighbours and nodes overcommit.
+ */
+export function requireResources(options: RequireResourcesOptions = {}): GuardrailRule {
+    checkResources(options.resources, "requireResources.resources");
+    const requests = options.requests ?? ["cpu", "memory"];
+    const limits = options.limits ?? ["memory"];
+    const includeInit = options.includeInitContainers ?? true;
+    check(requests.length + limits.length > 0, "requireResources", "requires neither requests nor limits", 'name at least one, e.g. requests: ["cpu", "memory"]');
+    (["requests", "limits"] as const).forEach((kind) =>
+        (kind === "requests" ? requests : limits).forEach((name, i) =>
+            check(resourceName.test(name), `requireResources.${kind}[${i}]`, `is "${name}", not a resource name`, 'use a name such as "cpu", "memory" or "ephemeral-storage"'),
+        ),
+    );
+    const part = (kind: "requests" | "limits", names: readonly string[]): string[] =>
+        names.length === 0 ? [] : [`has(c.resources.${kind})`, ...names.map((n) => `${celString(n)} in c.resources.${kind}`)];
+    const declared = ["has(c.resources)", ...part("requests", requests), ...part("limits", limits)].join(" && ");
+    const fields = [...requests.map((n) => `resources.requests.${n}`), ...limits.map((n) => `resources.limits.${n}`)];
+    const fieldList = fields.length === 1 ? fields[0] : `${fields.slice(0, -1).join(", ")} and ${fields[fields.length - 1]}`;
+    return {
+        name: "require-resources",
+        summary: `Containers without ${fieldList}`,
+        why: "Undeclared requests let the scheduler overcommit nodes; without a memory limit one leak evicts the neighbours.",
+        params: { requests, limits, includeInitContainers: includeInit },
+        resourceRules: options.resources ?? podBearingResources,
+        variables: [
+            podSpecVariable,
+            ...(includeInit ? [containersVariable] : [{ name: "containers", expression: "variables.podSpec.containers" }]),
+            { name: "undeclared", expression: `variables.containers.filter(c, !(${declared})).map(c, c.name)` },
+        ],
+        validations: [
+            {
+                expression: "size(variables.undeclared) == 0",
+                message: `every container must declare ${fieldList} (guardrail require-resources)`,
+                messageExpression: `'containers ' + variables.undeclared.join(', ') + ' must declare ${fieldList} (guardrail require-resources)'`,
+                reason: "Forbidden",
+            },
+        ],
+        matchConditions: [],
+        auditAnnotations: [],
+    };
+}
+
+export type DisallowHostAccessOptions = PodRuleOptions;
+
+/** A pod-spec boolean that must not be true. */
+function notSet(field: string): string {
+    return `!has(variables.podSpec.${field}) || variables.podSpec.${field} == false`;
+}
+
+/**
+ * No privileged containers, no host network, PID or IPC namespace, no hostPath volumes: each lets a
+ * pod reach the node and everything else scheduled on it.
+ */
+export function disallowHostAccess(options: DisallowHostAccessOptions = {}): GuardrailRule {
+    checkResources(options.resources, "disallowHostAccess.resources");
+    const hostNamespace = (field: "hostNetwork" | "hostPID" | "hostIPC", what: string) => ({
+        expression: notSet(field),
+        message: `pod spec must not set ${field}: true (${what}) (guardrail disallow-host-access)`,
+        reason: "Forbidden" as const,
+    });
+    return {
+        name: "disallow-host-access",
+        summary: "Privileged containers, hostNetwork, hostPID, hostIPC and hostPath volumes",
+        why: "Each one lets a pod reach the node, and from there every other workload on it.",
+        params: {},
+        resourceRules: options.resources ?? podBearingResources,
+        variables: [
+            podSpecVariable,
+            containersVariable,
+            {
+                name: "privileged",
+                expression: "variables.containers.filter(c, has(c.securityContext) && has(c.securityContext.privileged) && c.securityContext.privileged == true).map(c, c.name)",
+            },
+            { name: "hostPathVolumes", expression: "has(variables.podSpec.volumes) ? variables.podSpec.volumes.filter(v, has(v.hostPath)).map(v, v.name) : []" },
+        ],
+        validations: [
+            {
+                expression: "size(variables.privileged) == 0",
+                message: "containers must not set securityContext.privileged: true (guardrail disallow-host-access)",
+                messageExpression: "'containers ' + variables.privileged.join(', ') + ' must not set securityContext.privileged: true (guardrail disallow-host-access)'",
+                reason: "Forbidden",
+            },
+            hostNamespace("hostNetwork", "the node's network"),
+            hostNamespace("hostPID", "the node's processes"),
+            hostNamespace("hostIPC", "the node's shared memory"),
+            {
+                expression: "size(variables.hostPathVolumes) == 0",
+                message: "volumes must not use hostPath (guardrail disallow-host-access)",
+                messageExpression: "'volumes ' + variables.hostPathVolumes.join(', ') + ' must not use hostPath: use an emptyDir, a ConfigMap or a PersistentVolumeClaim (guardrail disallow-host-access)'",
+                reason: "Forbidden",
+            },
+        ],
+        matchConditions: [],
+        auditAnnotations: [],
+    };
+}
+
+export interface RequireLabelsOptions {
+    /** Label keys that must be present with a non-empty value. At least one. */
+    readonly labels: readonly string[];
+    /**
+     * Also require the labels on the pod template of pod-bearing kinds. Workload metadata is what
+     * Argo CD and owners see; pod labels are what metrics, logs and cost reports group by, and the
+     * API server does not copy one to the other. @default true
+     */
+    readonly podTemplate?: boolean;
+    /** Kinds checked; kinds without a pod template get the metadata check only. @default every pod-bearing kind */
+    readonly resources?: readonly ResourceRule[];
+}
+
+/**
+ * Workloads carry the labels that say what they are and who owns them, on the object and (by
+ * default) on its pod template.
+ */
+export function requireLabels(options: RequireLabelsOptions): GuardrailRule {
+    checkResources(options.resources, "requireLabels.resources");
+    check(options.labels.length > 0, "requireLabels.labels", "is empty", 'name at least one label key, e.g. ["app.kubernetes.io/name", "gitops-control.io/team"]');
+    options.labels.forEach((key, i) =>
+        check(qualifiedName.test(key), `requireLabels.labels[${i}]`, `is "${key}", not a valid label key`, 'use a key such as "app.kubernetes.io/name" (optional DNS prefix, "/", name of at most 63 characters)'),
+    );
+    check(new Set(options.labels).size === options.labels.length, "requireLabels.labels", "repeats a key", "list each label once");
+    const podTemplate = options.podTemplate ?? true;
+    const keys = celList(options.labels);
+    const missing = (ref: string) => `${keys}.filter(k, !has(${ref}.labels) || !(k in ${ref}.labels) || ${ref}.labels[k] == '')`;
+    const listed = options.labels.join(", ");
+    return {
+        name: "require-labels",
+        summary: `Workloads${podTemplate ? " or pod templates" : ""} without the labels ${listed}`,
+        why: "Unlabelled workloads have no owner to page and no name in metrics, logs or cost reports.",
+        params: { labels: options.labels, podTemplate },
+        resourceRules: options.resources ?? podBearingResources,
+        variables: [
+            { name: "missing", expression: missing("object.metadata") },
+            ...(podTemplate
+                ? [
+                      podTemplateVariable,
+                      {
+                          name: "missingInTemplate",
+                          // Only pod-bearing kinds have a template; podTemplate is evaluated lazily, so other kinds never touch it.
+                          expression: `object.kind in ${celList(podBearingKinds)} ? (has(variables.podTemplate.metadata) ? ${missing("variables.podTemplate.metadata")} : ${keys}) : []`,
+                      },
+                  ]
+                : []),
+        ],
+        validations: [
+            {
+                expression: "size(variables.missing) == 0",
+                message: `metadata.labels must set ${listed} (guardrail require-labels)`,
+                messageExpression: "'metadata.labels must set ' + variables.missing.join(', ') + ' (guardrail require-labels)'",
+                reason: "Forbidden",
+            },
+            ...(podTemplate
+                ? [
+                      {
+                          expression: "size(variables.missingInTemplate) == 0",
+                          message: `the pod template's metadata.labels must set ${listed} (guardrail require-labels)`,
+                          messageExpression: "'the pod template\\'s metadata.labels must set ' + variables.missingInTemplate.join(', ') + ' (guardrail require-labels)'",
+                          reason: "Forbidden" as const,
+                      },
+                  ]
+                : []),
+        ],
+        matchConditions: [],
+        auditAnnotations: [],
+    };
+}
+
+/** A cluster component allowed to write governed objects for one narrow purpose. */
+export interface WriterExemption {
+    /** Exact username, e.g. `system:serviceaccount:kube-system:generic-garbage-collector`. */
+    readonly username: string;
+    /** Operations it may perform. */
+    readonly operations: readonly Operation[];
+    /** Limit to these subresources (`"scale"`); `""` is the object itself. @default any */
+    readonly subresources?: readonly string[];
+    /** Why it must be exempt (docs and audit). */
+    readonly why: string;
+}
+
+const kubeSystem = (name: string) => `system:serviceaccount:kube-system:${name}`;
+
+/**
+ * Cluster controllers that write objects in every namespace. Status updates go through the
+ * `status` subresource, which the rule does not match, so controllers that only report status
+ * (Deployment, StatefulSet, DaemonSet, CronJob, Ingress controllers) need no exemption.
+ */
+export const clusterControllerExemptions: readonly WriterExemption[] = [
+    { username: kubeSystem("generic-garbage-collector"), operations: ["UPDATE", "DELETE"], why: "cascading deletion deletes dependents and orphaning rewrites ownerReferences and finalizers" },
+    { username: kubeSystem("namespace-controller"), operations: ["DELETE"], why: "deleting a namespace deletes everything in it" },
+    { username: kubeSystem("horizontal-pod-autoscaler"), operations: ["UPDATE"], subresources: ["scale"], why: "autoscaling writes replicas through the scale subresource" },
+    { username: kubeSystem("root-ca-cert-publisher"), operations: ["CREATE", "UPDATE"], why: "publishes the kube-root-ca.crt ConfigMap into every namespace" },
+    { username: kubeSystem("service-controller"), operations: ["UPDATE"], why: "adds and removes the load-balancer cleanup finalizer on Services" },
+    {
+        username: "system:kube-controller-manager",
+        operations: ["CREATE", "UPDATE", "DELETE"],
+        why: "all of the above when kube-controller-manager runs without per-controller credentials",
+    },
+];
+
+/** What Argo CD deploys and nothing in the cluster should write on its own (see {@link clusterControllerExemptions}). */
+export const governedResources: readonly ResourceRule[] = [
+    {
+        apiGroups: ["apps"],
+        apiVersions: ["v1"],
+        resources: ["deployments", "statefulsets", "daemonsets", "deployments/scale", "statefulsets/scale"],
+        operations: allWrites,
+    },
+    { apiGroups: ["batch"], apiVersions: ["v1"], resources: ["cronjobs"], operations: allWrites },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps", "services"], operations: allWrites },
+    { apiGroups: ["networking.k8s.io"], apiVersions: ["v1"], resources: ["ingresses"], operations: allWrites },
+];
+
+export interface RestrictWorkloadWritersOptions {
+    /** Users that may write. @default ["system:serviceaccount:argocd:argocd-application-controller"] */
+    readonly allowedUsernames?: readonly string[];
+    /** Groups whose members may write (break-glass). @default ["gitops-control:break-glass"] */
+    readonly allowedGroups?: readonly string[];
+    /**
+     * Kinds governed. Jobs and Secrets are left out by default: the CronJob and TTL controllers
+     * create and delete Jobs, and secret operators and token controllers write Secrets.
+     * @default {@link governedResources}
+     */
+    readonly resources?: readonly ResourceRule[];
+    /** Cluster components exempt for narrow purposes. @default {@link clusterControllerExemptions} */
+    readonly exemptions?: readonly WriterExemption[];
+    /** Admit server-side dry runs (`kubectl diff`, `--dry-run=server`): nothing is persisted. @default true */
+    readonly allowDryRun?: boolean;
+}
+
+const username = /^\S+$/;
+
+function exemptionCondition(e: WriterExemption): string {
+    const parts = [`request.userInfo.username == ${celString(e.username)}`, `request.operation in ${celList(e.operations)}`];
+    if (e.subresources) parts.push(`(has(request.subResource) ? request.subResource : '') in ${celList(e.subresources)}`);
+    return `(${parts.join(" && ")})`;
+}
+
+/**
+ * In governed namespaces only Argo CD (and the break-glass group) writes workloads and their
+ * config: a `kubectl edit` would otherwise be drift that the next sync silently reverts, or worse,
+ * that nobody notices.
+ */
+export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions = {}): GuardrailRule {
+    const users = options.allowedUsernames ?? ["system:serviceaccount:argocd:argocd-application-controller"];
+    const groups = options.allowedGroups ?? ["gitops-control:break-glass"];
+    const exemptions = options.exemptions ?? clusterControllerExemptions;
+    const allowDryRun = options.allowDryRun ?? true;
+    checkResources(options.resources, "restrictWorkloadWriters.resources");
+    check(users.length + groups.length > 0, "restrictWorkloadWriters", "allows no user and no group, so nothing could ever be deployed", "keep Argo CD's application controller in `allowedUsernames`");
+    users.forEach((u, i) => check(username.test(u), `restrictWorkloadWriters.allowedUsernames[${i}]`, `is "${u}"`, 'use a username without spaces, e.g. "system:serviceaccount:argocd:argocd-application-controller"'));
+    groups.forEach((g, i) => check(username.test(g), `restrictWorkloadWriters.allowedGroups[${i}]`, `is "${g}"`, 'use a group name without spaces, e.g. "gitops-control:break-glass"'));
+    exemptions.forEach((e, i) => {
+        check(username.test(e.username), `restrictWorkloadWriters.exemptions[${i}].username`, `is "${e.username}"`, "use the component's exact username");
+        check(e.operations.length > 0, `restrictWorkloadWriters.exemptions[${i}].operations`, "is empty", "list the operations the component performs");
+    });
+    const inGroup = groups.length > 0 ? `(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ${celList(groups)}))` : "false";
+    const allowed = [...(users.length > 0 ? [`request.userInfo.username in ${celList(users)}`] : []), ...(groups.length > 0 ? [inGroup] : [])].join(" || ");
+    const who = [...users, ...groups.map((g) => `group ${g}`)].join(", ");
+    const matchConditions: MatchCondition[] = [
+        ...(allowDryRun ? [{ name: "not-a-dry-run", expression: "!has(request.dryRun) || request.dryRun == false" }] : []),
+        ...(exemptions.length > 0 ? [{ name: "not-a-cluster-controller", expression: `!(${exemptions.map(exemptionCondition).join(" || ")})` }] : []),
+    ];
+    return {
+        name: "restrict-workload-writers",
+        summary: "Creating, changing or deleting workloads and their config as anyone but Argo CD or the break-glass group",
+        why: "A live edit is drift: the next sync reverts it, or nobody notices until the next incident.",
+        params: { allowedUsernames: users, allowedGroups: groups, exemptUsernames: exemptions.map((e) => e.username), allowDryRun },
+        resourceRules: options.resources ?? governedResources,
+        variables: [],
+        validations: [
+            {
+                expression: allowed,
+                message: `only ${who} may write here: commit the change to Git (guardrail restrict-workload-writers)`,
+                messageExpression: `request.userInfo.username + ' may not ' + request.operation + ' ' + request.resource.resource + (has(request.subResource) ? '/' + request.subResource : '') + (has(request.name) ? ' ' + request.name : '') + ${celString(`: only ${who} may write here; commit the change to Git (guardrail restrict-workload-writers)`)}`,
+                reason: "Forbidden",
+            },
+        ],
+        matchConditions,
+        auditAnnotations:
+            groups.length > 0
+                ? [
+                      {
+                          key: "break-glass-write",
+                          valueExpression: `${inGroup} ? request.userInfo.username + ' ' + request.operation + ' ' + request.resource.resource + (has(request.name) ? ' ' + request.name : '') : ''`,
+                      },
+                  ]
+                : [],
+    };
+}
+
+export interface ProtectSyncPolicyOptions {
+    /** Environment classes protected (values of the environment label on Applications). @default ["prod"] */
+    readonly environments?: readonly string[];
+    /** Label carrying the environment class on Applications. @default "gitops-control.io/environment" */
+    readonly environmentLabel?: string;
+    /**
+     * Annotation whose presence lets automated sync be paused (`automated.enabled: false`): the
+     * break-glass ticket. prune, selfHeal and allowEmpty stay protected even then.
+     * @default "gitops-control.io/break-glass-ticket"
+     */
+    readonly pauseAnnotation?: string;
+}
+
+/**
+ * Protected Applications keep automated sync with prune and self-heal on and empty syncs refused.
+ * Applications live in the Argo CD namespace, not in their environment's, so the rule selects them
+ * by their own environment label (objectSelector) instead of the namespace's.
+ */
+export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): GuardrailRule {
+    const environments = options.environments ?? ["prod"];
+    const envLabel = options.environmentLabel ?? labels.environment;
+    const pause = options.pauseAnnotation ?? annotations.breakGlassTicket;
+    check(environments.length > 0, "protectSyncPolicy.environments", "is empty, so nothing is protected", 'list at least one environment, e.g. ["prod"]');
+    environments.forEach((e, i) => check(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(e), `protectSyncPolicy.environments[${i}]`, `is "${e}", not a label value`, 'use an environment class such as "prod"'));
+    check(qualifiedName.test(envLabel), "protectSyncPolicy.environmentLabel", `is "${envLabel}", not a label key`, `use "${labels.environment}"`);
+    check(qualifiedName.test(pause), "protectSyncPolicy.pauseAnnotation", `is "${pause}", not an annotation key`, `use "${annotations.breakGlassTicket}"`);
+    const where = `(guardrail protect-sync-policy)`;
+    const changed = (field: "labels" | "annotations", key: string) => `${metadataValue("object", field, key)} != ${metadataValue("oldObject", field, key)}`;
+    return {
+        name: "protect-sync-policy",
+        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, or with allowEmpty`,
+        why: "Without prune and self-heal Git stops describing the cluster; allowEmpty lets a bad path prune everything.",
+        params: { environments, environmentLabel: envLabel, pauseAnnotation: pause },
+        resourceRules: [{ apiGroups: ["argoproj.io"], apiVersions: ["v1alpha1"], resources: ["applications"], operations: writes }],
+        objectSelector: { matchExpressions: [{ key: envLabel, operator: "In", values: environments }] },
+        bindingScope: "object",
+        variables: [
+            { name: "automated", expression: "has(object.spec.syncPolicy) && has(object.spec.syncPolicy.automated) ? object.spec.syncPolicy.automated : null" },
+            { name: "paused", expression: `${metadataValue("object", "annotations", pause)} != ''` },
+        ],
+        validations: [
+            {
+                expression: "variables.automated != null",
+                message: `${environments.join(", ")} Applications must sync automatically: set spec.syncPolicy.automated with prune: true and selfHeal: true ${where}`,
+                reason: "Forbidden",
+            },
+            {
+                expression: "variables.automated == null || (has(variables.automated.prune) && variables.automated.prune == true)",
+                message: `spec.syncPolicy.automated.prune must be true: manifests deleted from Git would stay as ghost objects ${where}`,
+                reason: "Forbidden",
+            },
+            {
+                expression: "variables.automated == null || (has(variables.automated.selfHeal) && variables.automated.selfHeal == true)",
+                message: `spec.syncPolicy.automated.selfHeal must be true: live edits would stay as drift ${where}`,
+                reason: "Forbidden",
+            },
+            {
+                expression: "variables.automated == null || !has(variables.automated.allowEmpty) || variables.automated.allowEmpty == false",
+                message: `spec.syncPolicy.automated.allowEmpty must be false or absent: a wrong path would prune everything ${where}`,
+                reason: "Forbidden",
+            },
+            {
+                expression: "variables.automated == null || !has(variables.automated.enabled) || variables.automated.enabled == true || variables.paused",
+                message: `spec.syncPolicy.automated.enabled may be false only under break-glass (annotation ${pause}) ${where}`,
+                reason: "Forbidden",
+            },
+        ],
+        matchConditions: [
+            {
+                // Argo CD writes status through the main resource (Applications have no status
+                // subresource): skip writes that leave spec, environment and pause annotation alone,
+                // so a legacy Application that predates the rule can still be reconciled.
+                name: "sync-policy-may-change",
+                expression: `request.operation == 'CREATE' || object.spec != oldObject.spec || ${changed("labels", envLabel)} || ${changed("annotations", pause)}`,
+            },
+        ],
+        auditAnnotations: [
+            {
+                key: "sync-paused",
+                valueExpression: `variables.automated != null && has(variables.automated.enabled) && variables.automated.enabled == false && variables.paused ? 'automated sync paused under ' + ${metadataValue("object", "annotations", pause)} : ''`,
+            },
+        ],
+    };
+}
+
+/** Per-rule options of {@link defaultRules}; `false` leaves a rule out. */
+export interface DefaultRulesOptions {
+    /** Namespace Argo CD runs in: names its application controller, the one allowed writer. @default "argocd" */
+    readonly argoCdNamespace?: string;
+    readonly requirePodSecurityContext?: RequirePodSecurityContextOptions | false;
+    readonly capReplicas?: CapReplicasOptions | false;
+    readonly disallowLatestImage?: DisallowLatestImageOptions | false;
+    readonly requireResources?: RequireResourcesOptions | false;
+    readonly disallowHostAccess?: DisallowHostAccessOptions | false;
+    /** @default { labels: ["app.kubernetes.io/name", "gitops-control.io/team"] } */
+    readonly requireLabels?: Partial<RequireLabelsOptions> | false;
+    /** @default Argo CD's application controller in `argoCdNamespace`, group gitops-control:break-glass */
+    readonly restrictWorkloadWriters?: RestrictWorkloadWritersOptions | false;
+    readonly protectSyncPolicy?: ProtectSyncPolicyOptions | false;
+}
+
+/** Labels {@link defaultRules} requires on workloads. */
+export const defaultRequiredLabels: readonly string[] = ["app.kubernetes.io/name", labels.team];
+
+/**
+ * The whole rule library with defaults, in a stable order (the order of the docs table and of
+ * `policy:check` output). Pass a rule's options to tune it or `false` to leave it out.
+ */
+export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[] {
+    const argo = options.argoCdNamespace ?? "argocd";
+    check(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(argo), "defaultRules.argoCdNamespace", `is "${argo}", not a namespace name`, 'use the namespace Argo CD is installed in, e.g. "argocd"');
+    const rules: GuardrailRule[] = [];
+    const add = <O>(o: O | false | undefined, build: (o: O | undefined) => GuardrailRule) => {
+        if (o !== false) rules.push(build(o));
+    };
+    add(options.requirePodSecurityContext, (o) => requirePodSecurityContext(o));
+    add(options.capReplicas, (o) => capReplicas(o));
+    add(options.disallowLatestImage, (o) => disallowLatestImage(o));
+    add(options.requireResources, (o) => requireResources(o));
+    add(options.disallowHostAccess, (o) => disallowHostAccess(o));
+    add(options.requireLabels, (o) => requireLabels({ ...o, labels: o?.labels ?? defaultRequiredLabels }));
+    add(options.restrictWorkloadWriters, (o) =>
+        restrictWorkloadWriters({ ...o, allowedUsernames: o?.allowedUsernames ?? [`system:serviceaccount:${argo}:argocd-application-controller`] }),
+    );
+    add(options.protectSyncPolicy, (o) => protectSyncPolicy(o));
+    return rules;
 }

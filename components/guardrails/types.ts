@@ -43,6 +43,27 @@ export interface AuditAnnotation {
     readonly valueExpression: string;
 }
 
+/** One `matchExpressions` entry of a Kubernetes label selector. */
+export interface LabelSelectorRequirement {
+    readonly key: string;
+    readonly operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+    /** Required (non-empty) for In and NotIn, absent for Exists and DoesNotExist. */
+    readonly values?: readonly string[];
+}
+
+/** A Kubernetes label selector; all parts must match (an empty selector matches everything). */
+export interface LabelSelector {
+    readonly matchLabels?: Readonly<Record<string, string>>;
+    readonly matchExpressions?: readonly LabelSelectorRequirement[];
+}
+
+/**
+ * How a rule's bindings choose what they govern. `namespace`: objects in namespaces labelled with
+ * the binding's environment (workloads). `object`: objects that carry the environment label
+ * themselves, wherever they live (Argo CD Applications all live in the Argo CD namespace).
+ */
+export type BindingScope = "namespace" | "object";
+
 /**
  * One admission rule: the unit the rule library builds, the AdmissionGuardrails component renders to
  * a ValidatingAdmissionPolicy, the offline evaluator runs, and the docs table lists.
@@ -61,4 +82,8 @@ export interface GuardrailRule {
     readonly validations: readonly Validation[];
     readonly matchConditions: readonly MatchCondition[];
     readonly auditAnnotations: readonly AuditAnnotation[];
+    /** `matchConstraints.objectSelector`: only objects whose labels match. @default every object */
+    readonly objectSelector?: LabelSelector;
+    /** How bindings select. @default "namespace" */
+    readonly bindingScope?: BindingScope;
 }

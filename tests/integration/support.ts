@@ -92,3 +92,13 @@ export async function openLocalStack(cluster: LocalCluster): Promise<LocalStack>
         remove: () => fs.rmSync(stateDir, { recursive: true, force: true }),
     };
 }
+
+/** JSON paths under which `needle` occurs in `value` (for "where did the secret leak" reports). */
+export function pathsContaining(value: unknown, needle: string, at = "$"): string[] {
+    if (typeof value === "string") return value.includes(needle) ? [at] : [];
+    if (Array.isArray(value)) return value.flatMap((v, i) => pathsContaining(v, needle, `${at}[${i}]`));
+    if (value !== null && typeof value === "object") {
+        return Object.entries(value).flatMap(([k, v]) => pathsContaining(v, needle, `${at}.${k}`));
+    }
+    return [];
+}

@@ -115,6 +115,9 @@ describe("stack config: presets", () => {
         ]);
         assert.deepEqual(args.argoCd.chart, { kind: "local", path: "../shared/fixtures/argo-cd/charts/argo-cd-10.1.1.tgz" });
         assert.equal(args.argoCd.skipAwait, true);
+        // No Argo CD controller runs there to remove the cascade finalizer.
+        assert.equal(args.services[0].args.cascadeDelete, false);
+        assert.equal(build({ environment: "prod", services: [service] }).services[0].args.cascadeDelete, true);
     });
 
     it("prod protects and runs HA; staging does neither", () => {

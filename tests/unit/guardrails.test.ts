@@ -1,0 +1,419 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { parse } from "yaml";
+import { renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
+import {
+    AdmissionRequest,
+    GuardrailEvaluator,
+    KubeObject,
+    RuleDecision,
+    UserInfo,
+    admissionRequest,
+    compileRule,
+    kubernetesCelGaps,
+} from "../../components/guardrails/evaluate";
+import {
+    capReplicas,
+    defaultRules,
+    disallowHostAccess,
+    disallowLatestImage,
+    protectSyncPolicy,
+    requireLabels,
+    requirePodSecurityContext,
+    requireResources,
+    restrictWorkloadWriters,
+} from "../../components/guardrails/rules";
+import { GuardrailRule, Operation } from "../../components/guardrails/types";
+import { loadManifests } from "../../scripts/lib/manifests";
+import { docsPath, rulesTable } from "../../scripts/rules-table";
+
+const fixtures = path.join(__dirname, "..", "fixtures", "guardrails");
+const prodNamespace = { "gitops-control.io/environment": "prod" };
+const rules = defaultRules();
+const prod = new GuardrailEvaluator(rules);
+
+interface Expectation {
+    readonly verdict: "Allow" | "Deny";
+    readonly message?: string;
+    readonly operation?: Operation;
+    readonly userInfo?: UserInfo;
+    readonly dryRun?: boolean;
+    readonly auditAnnotations?: Record<string, string>;
+    readonly skippedBy?: string;
+    readonly note?: string;
+}
+
+function readFixture(file: string): KubeObject {
+    const { manifests } = loadManifests([file]);
+    assert.equal(manifests.length, 1, `${file} holds exactly one object`);
+    return manifests[0].object;
+}
+
+function requestFor(object: KubeObject, e: Pick<Expectation, "operation" | "userInfo" | "dryRun">): AdmissionRequest {
+    return admissionRequest(object, {
+        namespaceLabels: prodNamespace,
+        ...(e.operation ? { operation: e.operation } : {}),
+        ...(e.userInfo ? { userInfo: e.userInfo } : {}),
+        ...(e.dryRun ? { dryRun: e.dryRun } : {}),
+    });
+}
+
+const decisionOf = (decisions: readonly RuleDecision[], rule: string): RuleDecision => {
+    const d = decisions.find((x) => x.rule === rule);
+    assert.ok(d, `decision for ${rule}`);
+    return d;
+};
+
+/** A minimal compliant Deployment, for tests that are not about fixtures. */
+function deployment(overrides: { replicas?: number; name?: string } = {}): KubeObject {
+    const name = overrides.name ?? "web";
+    const labels = { "app.kubernetes.io/name": name, "gitops-control.io/team": "payments" };
+    return {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name, namespace: "shop", labels },
+        spec: {
+            replicas: overrides.replicas ?? 2,
+            selector: { matchLabels: { "app.kubernetes.io/name": name } },
+            template: {
+                metadata: { labels },
+                spec: {
+                    securityContext: { runAsNonRoot: true },
+                    containers: [{ name: "web", image: "nginx:1.27.3", resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } } }],
+                },
+            },
+        },
+    };
+}
+
+const ruleDirs = fs
+    .readdirSync(fixtures, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+
+describe("guardrail fixtures", () => {
+    it("every rule of defaultRules() has a fixture folder, and every folder a rule", () => {
+        assert.deepEqual(ruleDirs, rules.map((r) => r.name).sort());
+    });
+
+    for (const rule of ruleDirs) {
+        const dir = path.join(fixtures, rule);
+        const expectations = parse(fs.readFileSync(path.join(dir, "expectations.yaml"), "utf8")) as { rule: string; cases: Record<string, Expectation> };
+        const files = fs.readdirSync(dir).filter((f) => /^(good|bad)-.*\.yaml$/.test(f)).sort();
+
+        describe(rule, () => {
+            it("has at least 3 good and 3 bad fixtures, each with an expectation", () => {
+                assert.equal(expectations.rule, rule);
+                assert.deepEqual(Object.keys(expectations.cases).sort(), files);
+                assert.ok(files.filter((f) => f.startsWith("good-")).length >= 3, "3 good fixtures");
+                assert.ok(files.filter((f) => f.startsWith("bad-")).length >= 3, "3 bad fixtures");
+                for (const [file, e] of Object.entries(expectations.cases)) {
+                    assert.equal(e.verdict, file.startsWith("good-") ? "Allow" : "Deny", `${file}: name and verdict agree`);
+                    assert.equal(e.message !== undefined, e.verdict === "Deny", `${file}: a message exactly when denied`);
+                }
+            });
+
+            for (const file of files) {
+                const e = expectations.cases[file];
+                const title = e.verdict === "Deny" ? `denies ${file}: "${e.message}"` : `admits ${file}`;
+                it(title, () => {
+                    const object = readFixture(path.join(dir, file));
+                    assert.equal(object.metadata?.namespace, "guardrails-fixtures", "namespaced in the placeholder");
+                    const decisions = prod.evaluate(requestFor(object, e));
+                    const d = decisionOf(decisions, rule);
+                    if (e.verdict === "Deny") {
+                        assert.equal(d.verdict, "Deny");
+                        assert.equal(d.message, e.message);
+                    } else if (e.skippedBy) {
+                        assert.equal(d.verdict, "NotApplicable");
+                        assert.equal(d.skipped, e.skippedBy);
+                    } else {
+                        // The rule must have looked at the object and passed it, not skipped it.
+                        assert.equal(d.verdict, "Allow", JSON.stringify(d));
+                    }
+                    assert.deepEqual(d.auditAnnotations, e.auditAnnotations ?? {});
+                    // Only the folder's rule may object: the fixture is compliant with every other rule.
+                    for (const other of decisions.filter((x) => x.rule !== rule)) {
+                        assert.ok(other.verdict === "Allow" || other.verdict === "NotApplicable", `${other.rule} also decided ${other.verdict}: ${other.message}`);
+                    }
+                });
+            }
+
+            it("under a staging binding ([Warn, Audit]) bad fixtures warn with the same message", () => {
+                const staging = new GuardrailEvaluator(rules, { binding: { environment: "staging", validationActions: ["Warn", "Audit"] } });
+                for (const file of files.filter((f) => f.startsWith("bad-"))) {
+                    const e = expectations.cases[file];
+                    const object = readFixture(path.join(dir, file));
+                    const labelled = object.kind === "Application" ? { ...object, metadata: { ...object.metadata, labels: { ...object.metadata?.labels, "gitops-control.io/environment": "staging" } } } : object;
+                    const d = decisionOf(staging.evaluate(admissionRequest(labelled, { ...requestOptions(e), namespaceLabels: { "gitops-control.io/environment": "staging" } })), rule);
+                    if (rule === "protect-sync-policy") {
+                        assert.equal(d.verdict, "NotApplicable", "only prod Applications are protected");
+                    } else {
+                        assert.equal(d.verdict, "Warn", file);
+                        assert.equal(d.message, e.message);
+                    }
+                }
+            });
+        });
+    }
+});
+
+function requestOptions(e: Expectation) {
+    return { ...(e.operation ? { operation: e.operation } : {}), ...(e.userInfo ? { userInfo: e.userInfo } : {}), ...(e.dryRun ? { dryRun: e.dryRun } : {}) };
+}
+
+describe("rule builders refuse bad options with the field and the fix", () => {
+    const cases: [string, () => unknown, RegExp][] = [
+        ["capReplicas.max", () => capReplicas({ max: 0 }), /^`capReplicas\.max` is 0\. Fix: use a whole number > 0/],
+        ["capReplicas.ticketPattern (RE2)", () => capReplicas({ ticketPattern: "^(?!TEST)[A-Z]+-[0-9]+$" }), /^`capReplicas\.ticketPattern` ".*" uses lookaround.*RE2.*\. Fix: use an RE2 pattern/],
+        ["capReplicas.ticketPattern (invalid)", () => capReplicas({ ticketPattern: "[A-Z" }), /^`capReplicas\.ticketPattern` ".*" is not a valid regular expression/],
+        ["requirePodSecurityContext.resources", () => requirePodSecurityContext({ resources: [] }), /^`requirePodSecurityContext\.resources` is empty, so the rule matches nothing\. Fix:/],
+        [
+            "disallowLatestImage.resources[0]",
+            () => disallowLatestImage({ resources: [{ apiGroups: ["apps"], apiVersions: ["v1"], resources: [], operations: ["CREATE"] }] }),
+            /^`disallowLatestImage\.resources\[0\]` has an empty .* list\. Fix: fill all four/,
+        ],
+        ["requireResources.requests[1]", () => requireResources({ requests: ["cpu", "Memory!"] }), /^`requireResources\.requests\[1\]` is "Memory!", not a resource name\. Fix:/],
+        ["requireResources (nothing required)", () => requireResources({ requests: [], limits: [] }), /^`requireResources` requires neither requests nor limits\. Fix:/],
+        ["disallowHostAccess.resources", () => disallowHostAccess({ resources: [] }), /^`disallowHostAccess\.resources` is empty/],
+        ["requireLabels.labels (empty)", () => requireLabels({ labels: [] }), /^`requireLabels\.labels` is empty\. Fix: name at least one label key/],
+        ["requireLabels.labels[0]", () => requireLabels({ labels: ["team name"] }), /^`requireLabels\.labels\[0\]` is "team name", not a valid label key\. Fix:/],
+        ["requireLabels.labels (repeated)", () => requireLabels({ labels: ["team", "team"] }), /^`requireLabels\.labels` repeats a key\. Fix: list each label once/],
+        ["restrictWorkloadWriters (nobody)", () => restrictWorkloadWriters({ allowedUsernames: [], allowedGroups: [] }), /^`restrictWorkloadWriters` allows no user and no group.*\. Fix: keep Argo CD/],
+        ["restrictWorkloadWriters.allowedUsernames[0]", () => restrictWorkloadWriters({ allowedUsernames: ["argo cd"] }), /^`restrictWorkloadWriters\.allowedUsernames\[0\]` is "argo cd"\. Fix:/],
+        [
+            "restrictWorkloadWriters.exemptions[0].operations",
+            () => restrictWorkloadWriters({ exemptions: [{ username: "system:kube-scheduler", operations: [], why: "x" }] }),
+            /^`restrictWorkloadWriters\.exemptions\[0\]\.operations` is empty\. Fix:/,
+        ],
+        ["protectSyncPolicy.environments (empty)", () => protectSyncPolicy({ environments: [] }), /^`protectSyncPolicy\.environments` is empty, so nothing is protected\. Fix:/],
+        ["protectSyncPolicy.environments[0]", () => protectSyncPolicy({ environments: ["Prod"] }), /^`protectSyncPolicy\.environments\[0\]` is "Prod", not a label value\. Fix:/],
+        ["protectSyncPolicy.environmentLabel", () => protectSyncPolicy({ environmentLabel: "env label" }), /^`protectSyncPolicy\.environmentLabel` is "env label", not a label key\. Fix:/],
+        ["defaultRules.argoCdNamespace", () => defaultRules({ argoCdNamespace: "Argo CD" }), /^`defaultRules\.argoCdNamespace` is "Argo CD", not a namespace name\. Fix:/],
+    ];
+    for (const [field, build, message] of cases) {
+        it(`${field}`, () => assert.throws(build, { name: "GitOpsConfigError", message }));
+    }
+});
+
+describe("defaultRules", () => {
+    it("is the whole library in a stable order", () => {
+        assert.deepEqual(
+            rules.map((r) => r.name),
+            ["require-pod-security-context", "cap-replicas", "disallow-latest-image", "require-resources", "disallow-host-access", "require-labels", "restrict-workload-writers", "protect-sync-policy"],
+        );
+    });
+
+    it("takes per-rule options, `false` to leave a rule out, and the Argo CD namespace for the allowed writer", () => {
+        const tuned = defaultRules({ capReplicas: { max: 5 }, protectSyncPolicy: false, argoCdNamespace: "gitops" });
+        assert.equal(tuned.find((r) => r.name === "cap-replicas")?.params.max, 5);
+        assert.equal(tuned.some((r) => r.name === "protect-sync-policy"), false);
+        assert.deepEqual(tuned.find((r) => r.name === "restrict-workload-writers")?.params.allowedUsernames, ["system:serviceaccount:gitops:argocd-application-controller"]);
+    });
+
+    it("every rule compiles offline: no expression uses a CEL feature the evaluator cannot model", () => {
+        for (const rule of rules) assert.doesNotThrow(() => compileRule(rule), rule.name);
+    });
+
+    it("docs/guardrails.md is generated from these rule objects (run npm run docs:guardrails when this fails)", () => {
+        const doc = fs.readFileSync(docsPath, "utf8");
+        assert.equal(doc, rulesTable(rules));
+        for (const rule of rules) assert.match(doc, new RegExp(`^\\| \`${rule.name}\``, "m"), `${rule.name} has a row`);
+    });
+
+    it("every validation carries a message naming its guardrail", () => {
+        for (const rule of rules) for (const v of rule.validations) assert.match(v.message ?? "", new RegExp(`\\(guardrail ${rule.name}\\)$`), rule.name);
+    });
+});
+
+describe("rendering", () => {
+    it("protect-sync-policy selects Applications by their own label, at policy and binding level", () => {
+        const rule = protectSyncPolicy();
+        const spec = renderPolicySpec(rule, "Fail") as { matchConstraints: Record<string, unknown> };
+        assert.deepEqual(spec.matchConstraints.objectSelector, {
+            matchExpressions: [{ key: "gitops-control.io/environment", operator: "In", values: ["prod"] }],
+        });
+        assert.deepEqual(renderBindingSpec("p", { environment: "prod", validationActions: ["Deny", "Audit"] }, "gitops-control.io/environment", rule.bindingScope), {
+            policyName: "p",
+            validationActions: ["Deny", "Audit"],
+            matchResources: { objectSelector: { matchLabels: { "gitops-control.io/environment": "prod" } } },
+        });
+    });
+
+    it("namespace-scoped rules keep selecting namespaces by label (no objectSelector)", () => {
+        const spec = renderPolicySpec(requireResources(), "Fail") as { matchConstraints: Record<string, unknown> };
+        assert.equal(spec.matchConstraints.objectSelector, undefined);
+        assert.deepEqual(renderBindingSpec("p", { environment: "prod", validationActions: ["Deny"], excludeNamespaces: ["hotfix"] }, "env"), {
+            policyName: "p",
+            validationActions: ["Deny"],
+            matchResources: { namespaceSelector: { matchLabels: { env: "prod" }, matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["hotfix"] }] } },
+        });
+    });
+});
+
+describe("offline evaluator", () => {
+    const rule = (overrides: Partial<GuardrailRule>): GuardrailRule => ({
+        name: "test-rule",
+        summary: "s",
+        why: "w",
+        params: {},
+        resourceRules: [{ apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments"], operations: ["CREATE", "UPDATE"] }],
+        variables: [],
+        validations: [{ expression: "true", message: "m" }],
+        matchConditions: [],
+        auditAnnotations: [],
+        ...overrides,
+    });
+    const decide = (r: GuardrailRule, request: AdmissionRequest = admissionRequest(deployment(), { namespaceLabels: prodNamespace }), failurePolicy: "Fail" | "Ignore" = "Fail") =>
+        new GuardrailEvaluator([r], { failurePolicy }).evaluate(request)[0];
+
+    it("reads JSON integers as CEL int, so `replicas + 1` and string(replicas) work as in Kubernetes", () => {
+        const d = decide(rule({ validations: [{ expression: "object.spec.replicas + 1 == 3", messageExpression: "'got ' + string(object.spec.replicas)" }] }));
+        assert.equal(d.verdict, "Allow");
+        const denied = decide(rule({ validations: [{ expression: "object.spec.replicas + 1 == 4", messageExpression: "'got ' + string(object.spec.replicas)" }] }));
+        assert.equal(denied.message, "got 2");
+    });
+
+    for (const [expression, gap] of [
+        ["quantity('1Gi').isGreaterThan(quantity('512Mi'))", "quantity"],
+        ["url('https://x').getHost() == 'x'", "url"],
+        ["authorizer.group('apps').resource('deployments').check('create').allowed()", "authorizer"],
+        ["[1, 2].isSorted()", "isSorted"],
+        ["sets.contains([1], [1])", "sets"],
+        ["ip('10.0.0.1').family() == 4", "ip"],
+        ["params.max > 1", "params"],
+    ] as const) {
+        it(`names the CEL gap ${gap} instead of skipping it`, () => {
+            assert.ok(kubernetesCelGaps[gap]);
+            assert.throws(() => compileRule(rule({ validations: [{ expression, message: "m" }] })), { name: "GitOpsConfigError", message: new RegExp(`^\`rules\\.test-rule\\.validations\\[0\\]\\.expression\` uses ${gap}, from .* \\(CEL gap\\)\\. Fix:`) });
+        });
+    }
+
+    it("refuses regular expressions RE2 (the API server) would reject", () => {
+        assert.throws(() => compileRule(rule({ validations: [{ expression: "object.metadata.name.matches('^(?!tmp-).*$')", message: "m" }] })), /passes matches\(\) the pattern .* lookaround/);
+        assert.throws(() => compileRule(rule({ validations: [{ expression: "object.metadata.name.matches('(a)\\\\1')", message: "m" }] })), /backreference/);
+    });
+
+    it("models the regex library's find() with a shim", () => {
+        const d = decide(rule({ validations: [{ expression: "object.spec.template.spec.containers[0].image.find('[0-9.]+$') == '1.27.3'", message: "m" }] }));
+        assert.equal(d.verdict, "Allow");
+    });
+
+    it("refuses variables used before they are declared", () => {
+        assert.throws(() => compileRule(rule({ validations: [{ expression: "variables.nope", message: "m" }] })), /uses variables\.nope, which is not declared before it/);
+    });
+
+    it("failurePolicy Fail denies on an evaluation error; Ignore admits", () => {
+        const broken = rule({ validations: [{ expression: "object.spec.missing == 1", message: "m" }] });
+        const failed = decide(broken);
+        assert.equal(failed.verdict, "Deny");
+        assert.match(failed.message ?? "", /^expression 'object\.spec\.missing == 1' resulted in error: No such key: missing/);
+        assert.equal(decide(broken, undefined, "Ignore").verdict, "Allow");
+    });
+
+    it("falls back to message when messageExpression is blank or fails, and to the expression without either", () => {
+        assert.equal(decide(rule({ validations: [{ expression: "false", message: "static", messageExpression: "' '" }] })).message, "static");
+        assert.equal(decide(rule({ validations: [{ expression: "false", message: "static", messageExpression: "object.nope" }] })).message, "static");
+        assert.equal(decide(rule({ validations: [{ expression: "false" }] })).message, "failed expression: false");
+    });
+
+    it("evaluates variables lazily: a failing variable nobody reads does no harm", () => {
+        const d = decide(rule({ variables: [{ name: "broken", expression: "object.spec.nope" }], validations: [{ expression: "true", message: "m" }] }));
+        assert.equal(d.verdict, "Allow");
+    });
+
+    it("a false matchCondition skips the policy", () => {
+        const d = decide(rule({ matchConditions: [{ name: "only-big", expression: "object.spec.replicas > 10" }], validations: [{ expression: "false", message: "m" }] }));
+        assert.deepEqual([d.verdict, d.skipped], ["NotApplicable", "matchCondition only-big"]);
+    });
+
+    it("the prod binding ignores namespaces not labelled prod, and namespaces carved out by break-glass", () => {
+        const all = defaultRules();
+        const bad = deployment({ replicas: 99 });
+        const unlabelled = new GuardrailEvaluator(all).evaluate(admissionRequest(bad, { namespaceLabels: {} }));
+        assert.deepEqual(decisionOf(unlabelled, "cap-replicas").skipped, "binding namespaceSelector");
+        const carved = new GuardrailEvaluator(all, { binding: { environment: "prod", validationActions: ["Deny", "Audit"], excludeNamespaces: ["shop"] } });
+        assert.equal(decisionOf(carved.evaluate(admissionRequest(bad, { namespaceLabels: prodNamespace })), "cap-replicas").verdict, "NotApplicable");
+        assert.equal(decisionOf(prod.evaluate(admissionRequest(bad, { namespaceLabels: prodNamespace })), "cap-replicas").verdict, "Deny");
+    });
+});
+
+describe("restrict-workload-writers", () => {
+    const human: UserInfo = { username: "bob", groups: ["system:authenticated"] };
+    const hpa: UserInfo = { username: "system:serviceaccount:kube-system:horizontal-pod-autoscaler", groups: ["system:serviceaccounts"] };
+    const writers = (request: AdmissionRequest) => decisionOf(prod.evaluate(request), "restrict-workload-writers");
+
+    it("`kubectl scale` by a person is denied; the autoscaler scaling through /scale is exempt", () => {
+        const scale = (userInfo: UserInfo) => writers(admissionRequest(deployment(), { operation: "UPDATE", subResource: "scale", userInfo, namespaceLabels: prodNamespace }));
+        const denied = scale(human);
+        assert.equal(denied.verdict, "Deny");
+        assert.match(denied.message ?? "", /^bob may not UPDATE deployments\/scale web: only /);
+        assert.equal(scale(hpa).skipped, "matchCondition not-a-cluster-controller");
+    });
+
+    it("the autoscaler may not edit the Deployment itself, only its scale", () => {
+        assert.equal(writers(admissionRequest(deployment(), { operation: "UPDATE", userInfo: hpa, namespaceLabels: prodNamespace })).verdict, "Deny");
+    });
+
+    it("status writes by controllers are not matched (the status subresource is not governed)", () => {
+        const d = writers(admissionRequest(deployment(), { operation: "UPDATE", subResource: "status", userInfo: { username: "system:serviceaccount:kube-system:deployment-controller" }, namespaceLabels: prodNamespace }));
+        assert.equal(d.skipped, "resource or operation not matched");
+    });
+
+    it("namespace deletion by the namespace controller is exempt, its updates are not", () => {
+        const nsController: UserInfo = { username: "system:serviceaccount:kube-system:namespace-controller" };
+        assert.equal(writers(admissionRequest(deployment(), { operation: "DELETE", userInfo: nsController, namespaceLabels: prodNamespace })).verdict, "NotApplicable");
+        assert.equal(writers(admissionRequest(deployment(), { operation: "UPDATE", userInfo: nsController, namespaceLabels: prodNamespace })).verdict, "Deny");
+    });
+
+    it("a user without groups is judged by name alone (request.userInfo.groups is absent, not empty)", () => {
+        const d = writers(admissionRequest(deployment(), { userInfo: { username: "carol" }, namespaceLabels: prodNamespace }));
+        assert.equal(d.verdict, "Deny");
+        assert.match(d.message ?? "", /^carol may not CREATE deployments web: only /);
+    });
+});
+
+describe("protect-sync-policy", () => {
+    const app = (automated: Record<string, boolean> | undefined, labels: Record<string, string> = prodNamespace, extra: Record<string, unknown> = {}): KubeObject => ({
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "Application",
+        metadata: { name: "legacy", namespace: "argocd", labels },
+        spec: {
+            project: "default",
+            destination: { server: "https://kubernetes.default.svc", namespace: "legacy-prod" },
+            ...(automated ? { syncPolicy: { automated } } : {}),
+        },
+        ...extra,
+    });
+    const sync = (request: AdmissionRequest) => decisionOf(prod.evaluate(request), "protect-sync-policy");
+
+    it("lets Argo CD write status on a legacy Application that predates the rule", () => {
+        const legacy = app({ prune: false, selfHeal: false });
+        const statusWrite = sync(admissionRequest({ ...legacy, status: { sync: { status: "Synced" } } }, { operation: "UPDATE", oldObject: legacy }));
+        assert.deepEqual([statusWrite.verdict, statusWrite.skipped], ["NotApplicable", "matchCondition sync-policy-may-change"]);
+    });
+
+    it("denies a spec change that keeps the legacy policy, and checks a new Application", () => {
+        const legacy = app({ prune: false, selfHeal: true });
+        const changed = app({ prune: false, selfHeal: true });
+        (changed.spec as { project: string }).project = "payments";
+        assert.equal(sync(admissionRequest(changed, { operation: "UPDATE", oldObject: legacy })).verdict, "Deny");
+        assert.equal(sync(admissionRequest(legacy)).verdict, "Deny");
+    });
+
+    it("removing the prod label does not escape the rule (the old object still matches)", () => {
+        const compliant = app({ prune: true, selfHeal: true });
+        const unlabelled = app({ prune: false, selfHeal: true }, {});
+        assert.equal(sync(admissionRequest(unlabelled, { operation: "UPDATE", oldObject: compliant })).verdict, "Deny");
+    });
+
+    it("pausing needs the break-glass annotation; prune and selfHeal stay protected even then", () => {
+        const paused = { ...app({ enabled: false, prune: false, selfHeal: true }), metadata: { name: "x", namespace: "argocd", labels: prodNamespace, annotations: { "gitops-control.io/break-glass-ticket": "INC-1" } } };
+        const d = sync(admissionRequest(paused));
+        assert.equal(d.verdict, "Deny");
+        assert.deepEqual(d.violations.map((v) => v.message.split(":")[0]), ["spec.syncPolicy.automated.prune must be true"]);
+    });
+});
