@@ -5,7 +5,7 @@ import { pinnedChart } from "../components/ArgoCd";
 import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
 import { GitOpsConfigError, check, requireDnsLabel } from "../components/errors";
 import { validateSource } from "../components/GitOpsApplication";
-import { capReplicas, requirePodSecurityContext } from "../components/guardrails/rules";
+import { DefaultRulesOptions, defaultRules } from "../components/guardrails/rules";
 import type { ServiceEnvironment } from "../components/GitOpsService";
 import { minRequeueAfterSeconds } from "../components/PreviewEnvironments";
 import { mergeSyncPolicy, unsafeForProduction, validateSyncPolicy } from "../components/syncPolicy";
@@ -92,6 +92,35 @@ function chartSource(config: StackConfig): ChartSource | undefined {
     if (chart && "path" in chart) return { kind: "local", path: chart.path };
     if (chart) return { kind: "repository", repo: chart.repo ?? pinnedChart.repo, version: chart.version };
     return config.environment === "local" ? { kind: "local", path: fixtureChartPath } : undefined;
+}
+
+/** Option key of each rule of the library, by rule name. */
+const ruleOptionKeys: Readonly<Record<string, keyof Omit<DefaultRulesOptions, "argoCdNamespace">>> = {
+    "require-pod-security-context": "requirePodSecurityContext",
+    "cap-replicas": "capReplicas",
+    "disallow-latest-image": "disallowLatestImage",
+    "require-resources": "requireResources",
+    "disallow-host-access": "disallowHostAccess",
+    "require-labels": "requireLabels",
+    "restrict-workload-writers": "restrictWorkloadWriters",
+    "protect-sync-policy": "protectSyncPolicy",
+};
+
+/** The stack's guardrail rules: the whole library, tuned and trimmed by `gitops-control:guardrails`. */
+export function guardrailRules(config: StackConfig) {
+    const g = config.guardrails;
+    const off: Partial<Record<keyof Omit<DefaultRulesOptions, "argoCdNamespace">, false>> = {};
+    (g.disabledRules ?? []).forEach((name, i) => {
+        const key = ruleOptionKeys[name];
+        check(key !== undefined, cfg(`guardrails.disabledRules[${i}]`), `is "${name}", not a rule of the library`, `use one of ${Object.keys(ruleOptionKeys).join(", ")}`);
+        off[key] = false;
+    });
+    return defaultRules({
+        argoCdNamespace: config.argocd.namespace,
+        capReplicas: { max: g.replicaCap ?? 20 },
+        ...(g.requiredLabels ? { requireLabels: { labels: g.requiredLabels } } : {}),
+        ...off,
+    });
 }
 
 /** Reconcile debt: break-glass exceptions still open, and those past their expiry. */
@@ -249,7 +278,7 @@ export function buildControlPlaneArgs(
         argoCd,
         services,
         guardrails: {
-            rules: [requirePodSecurityContext(), capReplicas({ max: guardrails.replicaCap ?? 20 })],
+            rules: guardrailRules(config),
             bindings: [
                 ...bindingOrder
                     .filter((c) => classes.has(c))

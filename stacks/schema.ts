@@ -159,6 +159,10 @@ export const stackConfigSchema = z.strictObject({
         .strictObject({
             replicaCap: z.int().positive(),
             failurePolicy: z.enum(["Fail", "Ignore"]),
+            /** Rule names to leave out of the library (see docs/guardrails.md). */
+            disabledRules: z.array(z.string()),
+            /** Labels every workload must carry. */
+            requiredLabels: z.array(z.string()).min(1),
         })
         .partial()
         .default({}),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { LocalCluster, LocalStack, eventually, kubectl, kubectlOk, localToken, openLocalStack, pathsContaining, startCluster, step } from "./support";
+import { stepRecorder } from "../../scripts/lib/engine";
+import { LocalCluster, LocalStack, eventually, kubectl, kubectlOk, localToken, openLocalStack, pathsContaining, readStateFile, startCluster, step } from "./support";
 
 /**
  * The whole lifecycle of the `local` stack with the real engine against a real API server:
@@ -12,24 +13,38 @@ let cluster: LocalCluster;
 let local: LocalStack;
 const onOutput = (out: string) => local.log.push(out);
 
+/** Argo CD's application controller: the one identity the guardrails let write prod workloads. */
+const argoController = "system:serviceaccount:argocd:argocd-application-controller";
+
+/** A Deployment that passes every guardrail unless an option breaks it. */
 function deployment(name: string, namespace: string, opts: { replicas?: number; nonRoot?: boolean; annotations?: Record<string, string> } = {}): string {
+    const labels = { app: name, "app.kubernetes.io/name": name, "gitops-control.io/team": "payments" };
     return JSON.stringify({
         apiVersion: "apps/v1",
         kind: "Deployment",
-        metadata: { name, namespace, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+        metadata: { name, namespace, labels, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
         spec: {
             replicas: opts.replicas ?? 1,
             selector: { matchLabels: { app: name } },
             template: {
-                metadata: { labels: { app: name } },
+                metadata: { labels },
                 spec: {
-                    ...(opts.nonRoot ? { securityContext: { runAsNonRoot: true, runAsUser: 10001 } } : {}),
-                    containers: [{ name: "app", image: "registry.example/app:1.0.0" }],
+                    ...(opts.nonRoot === false ? {} : { securityContext: { runAsNonRoot: true, runAsUser: 10001 } }),
+                    containers: [
+                        {
+                            name: "app",
+                            image: "registry.example/app:1.0.0",
+                            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+                        },
+                    ],
                 },
             },
         },
     });
 }
+
+/** kubectl apply as Argo CD's application controller. */
+const applyAsArgo = (manifest: string) => kubectl(cluster, ["apply", "--as", argoController, "-f", "-"], manifest);
 
 describe("local stack lifecycle (real engine, real API server)", { timeout: 40 * 60 * 1000 }, () => {
     before(async () => {
@@ -87,54 +102,64 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         assert.equal(Buffer.from(secret.data.token, "base64").toString(), localToken);
     });
 
-    it("the admission policy denies in prod namespaces, warns in staging ones", async () => {
-        kubectlOk(cluster, ["create", "namespace", "guardrails-prod"]);
-        kubectlOk(cluster, ["label", "namespace", "guardrails-prod", "gitops-control.io/environment=prod"]);
-        kubectlOk(cluster, ["create", "namespace", "guardrails-staging"]);
-        kubectlOk(cluster, ["label", "namespace", "guardrails-staging", "gitops-control.io/environment=staging"]);
+    it("the admission policies deny in prod namespaces, warn in staging ones", async () => {
+        for (const env of ["prod", "staging"]) {
+            kubectlOk(cluster, ["create", "namespace", `guardrails-${env}`]);
+            kubectlOk(cluster, ["label", "namespace", `guardrails-${env}`, `gitops-control.io/environment=${env}`]);
+        }
         step("waiting for the policies to be enforced");
-        let denied = kubectl(cluster, ["apply", "-f", "-"], deployment("no-sc", "guardrails-prod"));
+        let denied = applyAsArgo(deployment("no-sc", "guardrails-prod", { nonRoot: false }));
         await eventually("the securityContext policy to deny", 60, () => {
-            denied = kubectl(cluster, ["apply", "-f", "-"], deployment("no-sc", "guardrails-prod"));
+            denied = applyAsArgo(deployment("no-sc", "guardrails-prod", { nonRoot: false }));
             return denied.code !== 0;
         });
         assert.match(denied.stderr, /pod securityContext must set runAsNonRoot: true \(guardrail require-pod-security-context\)/);
-        step("compliant Deployment admitted in prod");
-        kubectlOk(cluster, ["apply", "-f", "-"], deployment("ok", "guardrails-prod", { nonRoot: true }));
+        step("compliant Deployment admitted in prod (written by Argo CD)");
+        const ok = applyAsArgo(deployment("ok", "guardrails-prod"));
+        assert.equal(ok.code, 0, ok.stderr);
+        step("the same Deployment written by a human with kubectl is denied (no silent hotfix drift)");
+        const human = kubectl(cluster, ["apply", "-f", "-"], deployment("ok", "guardrails-prod", { replicas: 2 }));
+        assert.notEqual(human.code, 0);
+        assert.match(human.stderr, /guardrail restrict-workload-writers/);
         step("replicas 21 denied, 20 admitted, 21 with an approval ticket admitted");
-        const tooMany = kubectl(cluster, ["apply", "-f", "-"], deployment("big", "guardrails-prod", { nonRoot: true, replicas: 21 }));
+        const tooMany = applyAsArgo(deployment("big", "guardrails-prod", { replicas: 21 }));
         assert.notEqual(tooMany.code, 0);
         assert.match(tooMany.stderr, /replicas 21 exceeds the cap of 20/);
-        kubectlOk(cluster, ["apply", "-f", "-"], deployment("big", "guardrails-prod", { nonRoot: true, replicas: 20 }));
-        kubectlOk(cluster, ["apply", "-f", "-"], deployment("big", "guardrails-prod", { nonRoot: true, replicas: 21, annotations: { "gitops-control.io/replicas-approved": "OPS-1234" } }));
+        assert.equal(applyAsArgo(deployment("big", "guardrails-prod", { replicas: 20 })).code, 0);
+        const approved = applyAsArgo(deployment("big", "guardrails-prod", { replicas: 21, annotations: { "gitops-control.io/replicas-approved": "OPS-1234" } }));
+        assert.equal(approved.code, 0, approved.stderr);
         step("the same bad Deployment in staging is admitted with a warning");
-        const warned = kubectl(cluster, ["apply", "-f", "-"], deployment("no-sc", "guardrails-staging"));
+        const warned = kubectl(cluster, ["apply", "-f", "-"], deployment("no-sc", "guardrails-staging", { nonRoot: false }));
         assert.equal(warned.code, 0, warned.stderr);
         assert.match(warned.stderr, /Warning: .*pod securityContext must set runAsNonRoot: true/);
+        step("a kubectl edit that disables self-heal on a prod Application is denied");
+        const weaken = kubectl(cluster, ["patch", "application", "payments-api-prod", "-n", "argocd", "--type", "merge", "-p", '{"spec":{"syncPolicy":{"automated":{"selfHeal":false}}}}']);
+        assert.notEqual(weaken.code, 0);
+        assert.match(weaken.stderr, /guardrail protect-sync-policy/);
     });
 
     it("a second pulumi up changes nothing", async () => {
         step("pulumi up (again)");
-        const result = await local.stack.up({ onOutput });
-        const changes = { ...result.summary.resourceChanges };
-        delete changes.same;
-        assert.deepEqual(changes, {}, `second up changed: ${JSON.stringify(result.summary.resourceChanges)}`);
+        const recorder = stepRecorder();
+        const result = await local.stack.up({ onOutput, onEvent: recorder.onEvent });
+        const changed = recorder.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()} ${JSON.stringify(s.detailedDiff)}`);
+        assert.deepEqual(changed, [], `second up changed: ${JSON.stringify(result.summary.resourceChanges)}`);
     });
 
     it("drift from a kubectl edit is caught by the drift check and healed by up --refresh", async () => {
-        step("kubectl: flip selfHeal off on payments-api-prod and switch a binding to Warn");
-        kubectlOk(cluster, ["patch", "application", "payments-api-prod", "-n", "argocd", "--type", "merge", "-p", '{"spec":{"syncPolicy":{"automated":{"selfHeal":false}}}}']);
+        step("kubectl: turn selfHeal on for payments-api-staging and switch a prod binding to Warn");
+        kubectlOk(cluster, ["patch", "application", "payments-api-staging", "-n", "argocd", "--type", "merge", "-p", '{"spec":{"syncPolicy":{"automated":{"selfHeal":true}}}}']);
         kubectlOk(cluster, ["patch", "validatingadmissionpolicybinding", "gitops-control-cap-replicas-prod", "--type", "merge", "-p", '{"spec":{"validationActions":["Warn","Audit"]}}']);
         step("drift check: preview --refresh --expect-no-changes must fail and name the resources");
         const before = local.log.length;
         await assert.rejects(local.stack.preview({ refresh: true, expectNoChanges: true, diff: true, onOutput }), /no changes were expected but changes were proposed|expect-no-changes/i);
         const report = local.log.slice(before).join("");
-        assert.match(report, /payments-api-prod-app/);
+        assert.match(report, /payments-api-staging-app/);
         assert.match(report, /gitops-guardrails-cap-replicas-prod/);
         step("pulumi up --refresh heals it");
         await local.stack.up({ refresh: true, onOutput });
-        const app = JSON.parse(kubectlOk(cluster, ["get", "application", "payments-api-prod", "-n", "argocd", "-o", "json"]));
-        assert.equal(app.spec.syncPolicy.automated.selfHeal, true);
+        const app = JSON.parse(kubectlOk(cluster, ["get", "application", "payments-api-staging", "-n", "argocd", "-o", "json"]));
+        assert.equal(app.spec.syncPolicy.automated.selfHeal, false);
         const binding = JSON.parse(kubectlOk(cluster, ["get", "validatingadmissionpolicybinding", "gitops-control-cap-replicas-prod", "-o", "json"]));
         assert.deepEqual(binding.spec.validationActions, ["Deny", "Audit"]);
         step("drift check passes again");
@@ -146,7 +171,8 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         assert.equal(outputs.argocdAdminPassword.secret, true);
         const password = String(outputs.argocdAdminPassword.value);
         assert.ok(password.length >= 24);
-        const state = await local.stack.exportStack();
+        // The state file at rest (the Automation API's exportStack would decrypt with --show-secrets).
+        const state = readStateFile(local.stateDir);
         for (const needle of [password, localToken, Buffer.from(localToken).toString("base64")]) {
             assert.deepEqual(pathsContaining(state, needle), [], "a secret is in the exported state in plain text");
         }

@@ -102,3 +102,11 @@ export function pathsContaining(value: unknown, needle: string, at = "$"): strin
     }
     return [];
 }
+
+/** The stack's checkpoint as the file backend stores it (secrets encrypted). */
+export function readStateFile(stateDir: string): unknown {
+    const dir = path.join(stateDir, ".pulumi", "stacks", "gitops-control");
+    const file = fs.readdirSync(dir).find((f) => f === "local.json");
+    if (!file) throw new Error(`no state file for stack local in ${dir}: ${fs.readdirSync(dir).join(", ")}`);
+    return JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
+}

@@ -66,6 +66,14 @@ describe("stack config: every mistake fails before any resource, naming the fiel
         assert.throws(() => parseStackConfig({ environment: "prod", guardrails: { replicaCap: -3 } }), /guardrails\.replicaCap/);
     });
 
+    it("an unknown rule in guardrails.disabledRules", () => {
+        assert.throws(() => build({ environment: "prod", guardrails: { disabledRules: ["no-latest"] } }), /`gitops-control:guardrails\.disabledRules\[0\]` is "no-latest", not a rule of the library. Fix: use one of require-pod-security-context/);
+        const rules = build({ environment: "prod", guardrails: { disabledRules: ["restrict-workload-writers"], requiredLabels: ["team"] } }).guardrails.rules;
+        assert.equal(rules.length, 7);
+        assert.ok(!rules.some((r) => r.name === "restrict-workload-writers"));
+        assert.deepEqual(rules.find((r) => r.name === "require-labels")?.params.labels, ["team"]);
+    });
+
     it("duplicate service names", () => {
         assert.throws(() => build({ environment: "prod", services: [service, { ...service, team: "other" }] }), /`gitops-control:services\[1\]\.name` repeats "payments-api"/);
     });

@@ -46,15 +46,27 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         });
     });
 
-    it("guardrails deny and audit in prod, bound by namespace label", () => {
+    it("guardrails: the whole rule library, denying and auditing in prod, bound by label", () => {
         const bindings = ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
         assert.deepEqual(bindings.map((b) => b.inputs.metadata.name).sort(), [
             "gitops-control-cap-replicas-prod",
+            "gitops-control-disallow-host-access-prod",
+            "gitops-control-disallow-latest-image-prod",
+            "gitops-control-protect-sync-policy-prod",
+            "gitops-control-require-labels-prod",
             "gitops-control-require-pod-security-context-prod",
+            "gitops-control-require-resources-prod",
+            "gitops-control-restrict-workload-writers-prod",
         ]);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Deny", "Audit"]);
-            assert.deepEqual(b.inputs.spec.matchResources.namespaceSelector.matchLabels, { "gitops-control.io/environment": "prod" });
+            // Workload rules select namespaces by label; the sync-policy guard selects the prod
+            // Applications themselves (they all live in the argocd namespace).
+            const selector = b.inputs.metadata.name === "gitops-control-protect-sync-policy-prod" ? b.inputs.spec.matchResources.objectSelector : b.inputs.spec.matchResources.namespaceSelector;
+            assert.deepEqual(selector.matchLabels, { "gitops-control.io/environment": "prod" }, b.inputs.metadata.name);
+        }
+        for (const p of ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy")) {
+            assert.equal(p.inputs.spec.failurePolicy, "Fail");
         }
     });
 

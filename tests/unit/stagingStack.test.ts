@@ -34,10 +34,11 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
 
     it("guardrails warn and audit in staging", () => {
         const bindings = ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
-        assert.equal(bindings.length, 2);
+        assert.equal(bindings.length, 8);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Warn", "Audit"]);
-            assert.deepEqual(b.inputs.spec.matchResources.namespaceSelector.matchLabels, { "gitops-control.io/environment": "staging" });
+            const selector = b.inputs.spec.matchResources.namespaceSelector ?? b.inputs.spec.matchResources.objectSelector;
+            assert.deepEqual(selector.matchLabels, { "gitops-control.io/environment": "staging" });
         }
     });
 
