@@ -178,7 +178,9 @@ export function renderApplication(name: string, args: GitOpsApplicationArgs): IA
             namespace: args.argoNamespace,
             labels: { [labels.managedBy]: managedByValue, ...args.labels },
             ...(args.annotations && Object.keys(args.annotations).length > 0 ? { annotations: { ...args.annotations } } : {}),
-            finalizers: args.cascadeDelete ?? true ? [cascadeDeleteFinalizer] : [],
+            // Omitted rather than empty when off: the API server drops an empty list, which would
+            // show as a perpetual diff.
+            ...((args.cascadeDelete ?? true) ? { finalizers: [cascadeDeleteFinalizer] } : {}),
         },
         spec: {
             project: args.project,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { renderApplication } from "../../components/GitOpsApplication";
 import { buildControlPlaneArgs, loadStack, parseStackConfig } from "../../stacks/config";
 
 const service = {
@@ -125,6 +126,7 @@ describe("stack config: presets", () => {
         assert.equal(args.argoCd.skipAwait, true);
         // No Argo CD controller runs there to remove the cascade finalizer.
         assert.equal(args.services[0].args.cascadeDelete, false);
+        assert.equal(renderApplication("a", { argoNamespace: "argocd", project: "p", source: { ...service, helm: {} }, destination: { namespace: "n" }, syncPolicy: args.services[0].args.environments[0].syncPolicy, cascadeDelete: false }).metadata?.finalizers, undefined);
         assert.equal(build({ environment: "prod", services: [service] }).services[0].args.cascadeDelete, true);
     });
 
