@@ -2,4 +2,4 @@
 // as stack outputs; see stacks/program.ts.
 import { controlPlaneProgram } from "./stacks/program";
 
-export = controlPlaneProgram;
+export = () => controlPlaneProgram();

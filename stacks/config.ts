@@ -329,8 +329,8 @@ export function readRawConfig(): Record<string, unknown> {
  * Loads, validates and models the current stack's config. Throws before any resource is
  * registered when something is wrong.
  */
-export function loadStack(now: Date = new Date()): { config: StackConfig; args: Omit<ControlPlaneArgs, "provider">; reconcileDebt: ReconcileDebt } {
-    const config = parseStackConfig(readRawConfig());
+export function loadStack(now: Date = new Date(), overrides: Record<string, unknown> = {}): { config: StackConfig; args: Omit<ControlPlaneArgs, "provider">; reconcileDebt: ReconcileDebt } {
+    const config = parseStackConfig({ ...readRawConfig(), ...overrides });
     const tokenKey = `${configNamespace}:githubToken`;
     if (config.githubToken !== undefined && !isConfigSecret(tokenKey)) {
         throw new GitOpsConfigError(tokenKey, "is stored in plain text in the stack file", `remove it and run \`${setTokenCommand}\``);

@@ -5,10 +5,11 @@ import { loadStack } from "./config";
 /**
  * The Pulumi program: load and validate the stack config once (a bad stack file stops here, before
  * any resource is registered), then build the control plane. A function, so the same program runs
- * from `index.ts` (the CLI) and inline from the Automation API (tests, scripts).
+ * from `index.ts` (the CLI) and inline from the Automation API (tests, scripts). `overrides`
+ * replace stack config keys for this run only (what-if previews such as the prune-budget test).
  */
-export function controlPlaneProgram() {
-    const { config, args, reconcileDebt } = loadStack();
+export function controlPlaneProgram(overrides: Record<string, unknown> = {}) {
+    const { config, args, reconcileDebt } = loadStack(new Date(), overrides);
 
     const provider = new k8s.Provider("kubernetes", {
         ...(config.kubernetes.kubeconfig ? { kubeconfig: config.kubernetes.kubeconfig } : {}),

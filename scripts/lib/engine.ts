@@ -17,6 +17,8 @@ export interface StackOptions {
     readonly passphrase?: string;
     /** @default $KUBECONFIG */
     readonly kubeconfig?: string;
+    /** Stack config keys (without namespace) replaced for this program run only. @default none */
+    readonly configOverrides?: Record<string, unknown>;
 }
 
 export async function openStack(options: StackOptions): Promise<Stack> {
@@ -29,7 +31,7 @@ export async function openStack(options: StackOptions): Promise<Stack> {
         ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}),
     };
     return LocalWorkspace.createOrSelectStack(
-        { stackName: options.stackName, projectName: "gitops-control", program: async () => controlPlaneProgram() },
+        { stackName: options.stackName, projectName: "gitops-control", program: async () => controlPlaneProgram(options.configOverrides ?? {}) },
         { workDir: repoRoot, envVars },
     );
 }

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { detectDrift } from "../../scripts/drift";
-import { stepRecorder } from "../../scripts/lib/engine";
-import { LocalCluster, LocalStack, eventually, kubectl, kubectlOk, localToken, openLocalStack, pathsContaining, readStateFile, startCluster, step } from "./support";
+import * as path from "node:path";
+import { formatPruneReport, pruneVerdict } from "../../scripts/lib/drift";
+import { openStack, repoRoot, stepRecorder } from "../../scripts/lib/engine";
+import { readStackFile } from "../../scripts/lib/mockRuntime";
+import { LocalCluster, LocalStack, eventually, kubectl, kubectlOk, localPassphrase, localToken, openLocalStack, pathsContaining, readStateFile, startCluster, step } from "./support";
 
 /**
  * The whole lifecycle of the `local` stack with the real engine against a real API server:
@@ -145,6 +148,30 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         const result = await local.stack.up({ onOutput, onEvent: recorder.onEvent });
         const changed = recorder.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()} ${JSON.stringify(s.detailedDiff)}`);
         assert.deepEqual(changed, [], `second up changed: ${JSON.stringify(result.summary.resourceChanges)}`);
+    });
+
+    it("a preview that removes a service is over the prune budget unless approved", async () => {
+        const services = JSON.parse(readStackFile(path.join(repoRoot, "Pulumi.local.yaml")).config["gitops-control:services"]) as { name: string }[];
+        const whatIf = await openStack({
+            stackName: "local",
+            backendUrl: `file://${local.stateDir}`,
+            passphrase: localPassphrase,
+            kubeconfig: cluster.kubeconfig,
+            configOverrides: { services: services.filter((s) => s.name !== "checkout") },
+        });
+        step("preview without the checkout service");
+        const recorder = stepRecorder();
+        await whatIf.preview({ onEvent: recorder.onEvent, onOutput });
+        const verdict = pruneVerdict(recorder.steps, 1, false);
+        console.log(formatPruneReport(verdict));
+        assert.deepEqual(verdict.destructive.map((d) => `${d.op} ${d.name}`).sort(), [
+            "delete checkout",
+            "delete checkout-prod",
+            "delete checkout-prod-app",
+            "delete checkout-project",
+        ]);
+        assert.equal(verdict.ok, false);
+        assert.equal(pruneVerdict(recorder.steps, 1, true).ok, true);
     });
 
     it("drift from a kubectl edit is caught by the drift check and healed by up --refresh", async () => {
