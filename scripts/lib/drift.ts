@@ -74,10 +74,11 @@ export interface PruneVerdict {
 }
 
 /** Counts deletes and replaces (once per resource) against the budget. */
-export function pruneVerdict(steps: readonly Pick<ResourceStep, "op" | "urn" | "type">[], budget: number, approved: boolean): PruneVerdict {
+export function pruneVerdict(steps: readonly Pick<ResourceStep, "op" | "urn" | "type" | "custom">[], budget: number, approved: boolean): PruneVerdict {
     const byUrn = new Map<string, { op: string; type: string; name: string }>();
     for (const step of steps) {
-        if (!destructive.has(step.op)) continue;
+        // Components own nothing in the cluster: only custom resources count against the budget.
+        if (!destructive.has(step.op) || !step.custom) continue;
         const op = step.op === "delete" ? "delete" : "replace";
         if (!byUrn.has(step.urn)) byUrn.set(step.urn, { op, type: step.type, name: nameOf(step.urn) });
     }
@@ -101,7 +102,14 @@ export function stepsFromPreviewJson(json: unknown): ResourceStep[] {
         throw new Error("not `pulumi preview --json` output: no `steps` array");
     }
     return steps.map((raw) => {
-        const s = raw as { op: string; urn: string; newState?: { type?: string }; oldState?: { type?: string; outputs?: Record<string, unknown> }; detailedDiff?: Record<string, { kind?: string }>; diffReasons?: string[] };
+        const s = raw as {
+            op: string;
+            urn: string;
+            newState?: { type?: string; custom?: boolean };
+            oldState?: { type?: string; custom?: boolean; outputs?: Record<string, unknown> };
+            detailedDiff?: Record<string, { kind?: string }>;
+            diffReasons?: string[];
+        };
         const type = s.newState?.type ?? s.oldState?.type ?? s.urn.split("::")[2]?.split("$").pop() ?? "";
         return {
             op: s.op,
@@ -110,6 +118,7 @@ export function stepsFromPreviewJson(json: unknown): ResourceStep[] {
             diffs: s.diffReasons ?? [],
             detailedDiff: Object.fromEntries(Object.entries(s.detailedDiff ?? {}).map(([k, v]) => [k, v.kind ?? "update"])),
             ...(s.oldState?.outputs ? { old: s.oldState.outputs } : {}),
+            custom: s.oldState?.custom ?? s.newState?.custom ?? true,
         };
     });
 }

@@ -47,6 +47,8 @@ export interface ResourceStep {
     readonly detailedDiff: Readonly<Record<string, string>>;
     /** The live object after refresh, when known (for "since when" from managedFields). */
     readonly old?: Record<string, unknown>;
+    /** A custom (provider-managed) resource; false for components, which own nothing themselves. */
+    readonly custom: boolean;
 }
 
 /** Collects the resource steps of an operation from `onEvent`. */
@@ -64,6 +66,7 @@ export function stepRecorder(): { onEvent: (e: EngineEvent) => void; steps: Reso
                 diffs: meta.diffs ?? [],
                 detailedDiff: Object.fromEntries(Object.entries(meta.detailedDiff ?? {}).map(([k, v]) => [k, v.diffKind])),
                 ...(meta.old?.outputs ? { old: meta.old.outputs as Record<string, unknown> } : {}),
+                custom: meta.old?.custom ?? meta.new?.custom ?? true,
             });
         },
     };

@@ -164,12 +164,7 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         await whatIf.preview({ onEvent: recorder.onEvent, onOutput });
         const verdict = pruneVerdict(recorder.steps, 1, false);
         console.log(formatPruneReport(verdict));
-        assert.deepEqual(verdict.destructive.map((d) => `${d.op} ${d.name}`).sort(), [
-            "delete checkout",
-            "delete checkout-prod",
-            "delete checkout-prod-app",
-            "delete checkout-project",
-        ]);
+        assert.deepEqual(verdict.destructive.map((d) => `${d.op} ${d.name}`).sort(), ["delete checkout-prod-app", "delete checkout-project"]);
         assert.equal(verdict.ok, false);
         assert.equal(pruneVerdict(recorder.steps, 1, true).ok, true);
     });
