@@ -17,6 +17,14 @@ export interface ControlPlaneArgs {
     readonly guardrails: Omit<AdmissionGuardrailsArgs, "provider">;
     /** Kubernetes provider for every child. */
     readonly provider?: k8s.Provider;
+    /**
+     * Provider for the guardrails, ideally with client-side apply. ValidatingAdmissionPolicyBinding's
+     * `validationActions` is a set-list: under server-side apply a value another manager added
+     * (`kubectl patch` to `[Warn, Audit]`) is merged, not replaced, so Pulumi could detect that drift
+     * but never heal it (the API server rejects the merged `[Warn, Deny, Audit]`). A client-side apply
+     * patch replaces the list. @default `provider`
+     */
+    readonly guardrailsProvider?: k8s.Provider;
 }
 
 /** Service summary exported per service. */
@@ -49,7 +57,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         const provider = args.provider;
         this.argoCd = new ArgoCd(`${name}-argocd`, { ...args.argoCd, provider }, { parent: this });
         // Guardrails do not depend on Argo CD: they protect the cluster even if the install fails.
-        this.guardrails = new AdmissionGuardrails(`${name}-guardrails`, { ...args.guardrails, provider }, { parent: this });
+        this.guardrails = new AdmissionGuardrails(`${name}-guardrails`, { ...args.guardrails, provider: args.guardrailsProvider ?? provider }, { parent: this });
         const argoNamespace = args.argoCd.namespace ?? "argocd";
         for (const service of args.services) {
             this.services[service.name] = new GitOpsService(

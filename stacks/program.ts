@@ -11,12 +11,15 @@ import { loadStack } from "./config";
 export function controlPlaneProgram(overrides: Record<string, unknown> = {}) {
     const { config, args, reconcileDebt } = loadStack(new Date(), overrides);
 
-    const provider = new k8s.Provider("kubernetes", {
+    const cluster = {
         ...(config.kubernetes.kubeconfig ? { kubeconfig: config.kubernetes.kubeconfig } : {}),
         ...(config.kubernetes.context ? { context: config.kubernetes.context } : {}),
-    });
+    };
+    const provider = new k8s.Provider("kubernetes", cluster);
+    // Same cluster, client-side apply: see ControlPlaneArgs.guardrailsProvider.
+    const guardrailsProvider = new k8s.Provider("kubernetes-guardrails", { ...cluster, enableServerSideApply: false });
 
-    const plane = new ControlPlane("gitops", { ...args, provider });
+    const plane = new ControlPlane("gitops", { ...args, provider, guardrailsProvider });
 
     return {
         environment: config.environment,

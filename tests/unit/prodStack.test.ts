@@ -93,8 +93,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         const k8sResources = resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers"));
         assert.ok(k8sResources.length > 5);
         for (const r of k8sResources) {
-            assert.match(r.provider ?? "", /pulumi:providers:kubernetes::kubernetes::/, `${r.type} ${r.name} has the explicit provider`);
+            const expected = r.type.startsWith("kubernetes:admissionregistration") ? /pulumi:providers:kubernetes::kubernetes-guardrails::/ : /pulumi:providers:kubernetes::kubernetes::/;
+            assert.match(r.provider ?? "", expected, `${r.type} ${r.name} has the explicit provider`);
         }
+        const guardrailsProvider = resources.find((r) => r.type === "pulumi:providers:kubernetes" && r.name === "kubernetes-guardrails");
+        assert.equal(guardrailsProvider?.inputs.enableServerSideApply, "false", "guardrails use client-side apply so binding drift can be healed");
     });
 
     it("the admin password is exported only as a secret", async () => {
