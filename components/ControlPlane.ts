@@ -4,6 +4,7 @@ import { AdmissionGuardrails, AdmissionGuardrailsArgs } from "./AdmissionGuardra
 import { ArgoCd, ArgoCdArgs } from "./ArgoCd";
 import { check } from "./errors";
 import { GitOpsService, GitOpsServiceArgs } from "./GitOpsService";
+import { PreviewJanitor, PreviewJanitorArgs } from "./PreviewJanitor";
 
 /** One service of the control plane. */
 export interface ControlPlaneService {
@@ -15,6 +16,8 @@ export interface ControlPlaneArgs {
     readonly argoCd: Omit<ArgoCdArgs, "provider">;
     readonly services: readonly ControlPlaneService[];
     readonly guardrails: Omit<AdmissionGuardrailsArgs, "provider">;
+    /** Orphan-preview cleanup; created when set (stacks set it when a service has previews). @default none */
+    readonly previewJanitor?: Omit<PreviewJanitorArgs, "provider" | "namespace">;
     /** Kubernetes provider for every child. */
     readonly provider?: k8s.Provider;
     /**
@@ -42,6 +45,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly argoCd: ArgoCd;
     readonly guardrails: AdmissionGuardrails;
     readonly services: Record<string, GitOpsService> = {};
+    readonly previewJanitor?: PreviewJanitor;
     readonly argoNamespace: pulumi.Output<string>;
     /** Argo CD admin password (secret). */
     readonly adminPassword: pulumi.Output<string>;
@@ -64,6 +68,13 @@ export class ControlPlane extends pulumi.ComponentResource {
                 service.name,
                 { ...service.args, argoNamespace, provider },
                 // Applications need the Argo CD CRDs and namespace.
+                { parent: this, dependsOn: [this.argoCd] },
+            );
+        }
+        if (args.previewJanitor) {
+            this.previewJanitor = new PreviewJanitor(
+                `${name}-preview-janitor`,
+                { ...args.previewJanitor, namespace: argoNamespace, provider },
                 { parent: this, dependsOn: [this.argoCd] },
             );
         }

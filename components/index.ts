@@ -14,6 +14,7 @@ export * from "./guardrails/rules";
 export * from "./guardrails/types";
 export * from "./labels";
 export * from "./PreviewEnvironments";
+export * from "./PreviewJanitor";
 export * from "./syncPolicy";
 export { environmentPresets, stackPresets } from "../stacks/presets";
 export type { EnvironmentClass, EnvironmentPreset, StackKind, StackPreset } from "../stacks/presets";

@@ -274,9 +274,19 @@ export function buildControlPlaneArgs(
         ...(argo.settings ? { settings: argo.settings } : {}),
         ...(argo.metrics ? { metrics: argo.metrics } : {}),
     };
+    const janitor = config.previewJanitor;
     return {
         argoCd,
         services,
+        ...(services.some((s) => s.args.previews)
+            ? {
+                  previewJanitor: {
+                      ...(janitor.image ? { image: janitor.image } : {}),
+                      ...(janitor.schedule ? { schedule: janitor.schedule } : {}),
+                      ...(janitor.ttlHours !== undefined ? { ttlHours: janitor.ttlHours } : {}),
+                  },
+              }
+            : {}),
         guardrails: {
             rules: guardrailRules(config),
             bindings: [

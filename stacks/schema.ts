@@ -137,6 +137,11 @@ export const stackConfigSchema = z.strictObject({
     /** Present only as a secret; the value itself is read with `requireSecret`, never from here. */
     githubToken: z.string().optional(),
     services: z.array(serviceSchema).default([]),
+    /** Orphan-preview cleanup (a CronJob), on whenever a service has previews. */
+    previewJanitor: z
+        .strictObject({ image: z.string(), schedule: z.string(), ttlHours: z.int() })
+        .partial()
+        .default({}),
     /** Most deletes + replaces a PR's preview may propose without the prune-approved label. */
     pruneBudget: z.int().min(0).default(3),
     /** Active and past break-glass exceptions; see stacks/breakGlass.ts. */

@@ -118,7 +118,7 @@ export function stepsFromPreviewJson(json: unknown): ResourceStep[] {
             diffs: s.diffReasons ?? [],
             detailedDiff: Object.fromEntries(Object.entries(s.detailedDiff ?? {}).map(([k, v]) => [k, v.kind ?? "update"])),
             ...(s.oldState?.outputs ? { old: s.oldState.outputs } : {}),
-            custom: s.oldState?.custom ?? s.newState?.custom ?? true,
+            custom: (s.oldState ?? s.newState)?.custom === true,
         };
     });
 }

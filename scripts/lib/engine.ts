@@ -66,7 +66,8 @@ export function stepRecorder(): { onEvent: (e: EngineEvent) => void; steps: Reso
                 diffs: meta.diffs ?? [],
                 detailedDiff: Object.fromEntries(Object.entries(meta.detailedDiff ?? {}).map(([k, v]) => [k, v.diffKind])),
                 ...(meta.old?.outputs ? { old: meta.old.outputs as Record<string, unknown> } : {}),
-                custom: meta.old?.custom ?? meta.new?.custom ?? true,
+                // The engine omits `custom: false` (components) from its JSON.
+                custom: (meta.old ?? meta.new)?.custom === true,
             });
         },
     };

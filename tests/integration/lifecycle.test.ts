@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { detectDrift } from "../../scripts/drift";
+import { spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { janitorScript } from "../../components/PreviewJanitor";
 import { formatPruneReport, pruneVerdict } from "../../scripts/lib/drift";
 import { openStack, repoRoot, stepRecorder } from "../../scripts/lib/engine";
 import { readStackFile } from "../../scripts/lib/mockRuntime";
@@ -140,6 +142,38 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         const weaken = kubectl(cluster, ["patch", "application", "payments-api-prod", "-n", "argocd", "--type", "merge", "-p", '{"spec":{"syncPolicy":{"automated":{"selfHeal":false}}}}']);
         assert.notEqual(weaken.code, 0);
         assert.match(weaken.stderr, /guardrail protect-sync-policy/);
+    });
+
+    it("the preview janitor deletes only orphaned preview namespaces, and admission stops it anywhere else", async () => {
+        const janitor = "system:serviceaccount:argocd:preview-janitor";
+        for (const ns of ["payments-api-pr-7", "payments-api-pr-8"]) {
+            kubectlOk(cluster, ["create", "namespace", ns]);
+            kubectlOk(cluster, ["label", "namespace", ns, "env=preview"]);
+        }
+        // PR 7 is still open: an Application deploys to its namespace. PR 8 closed and left its namespace.
+        kubectlOk(cluster, ["apply", "-f", "-"], JSON.stringify({
+            apiVersion: "argoproj.io/v1alpha1",
+            kind: "Application",
+            metadata: { name: "payments-api-pr-7", namespace: "argocd" },
+            spec: { project: "payments-api", source: { repoURL: "https://github.com/acme/payments-api.git", path: "deploy/chart", targetRevision: "abc123" }, destination: { server: "https://kubernetes.default.svc", namespace: "payments-api-pr-7" } },
+        }));
+        step("the janitor's service account may not delete a non-preview namespace");
+        const denied = kubectl(cluster, ["delete", "namespace", "guardrails-staging", "--as", janitor, "--wait=false"]);
+        assert.notEqual(denied.code, 0);
+        assert.match(denied.stderr, /the preview janitor may delete only namespaces labelled env=preview, not guardrails-staging/);
+        step("run the janitor's script as its service account");
+        const run = spawnSync("sh", ["-c", janitorScript()], {
+            encoding: "utf8",
+            env: { ...process.env, KUBECTL: `kubectl --kubeconfig ${cluster.kubeconfig} --as ${janitor}`, PREVIEW_TTL_HOURS: "72" },
+        });
+        console.log(run.stdout + run.stderr);
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /preview_namespace_age_hours\{namespace="payments-api-pr-7"\} 0/);
+        assert.match(run.stdout, /deleting namespace payments-api-pr-8: no Application deploys to it/);
+        assert.doesNotMatch(run.stdout, /deleting namespace payments-api-pr-7/);
+        await eventually("payments-api-pr-8 to be gone", 60, () => kubectl(cluster, ["get", "namespace", "payments-api-pr-8"]).code !== 0);
+        assert.equal(kubectl(cluster, ["get", "namespace", "payments-api-pr-7"]).code, 0);
+        kubectlOk(cluster, ["delete", "application", "payments-api-pr-7", "-n", "argocd"]);
     });
 
     it("a second pulumi up changes nothing", async () => {

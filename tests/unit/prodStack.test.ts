@@ -89,6 +89,10 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         assert.deepEqual(chart.inputs.values.crds, { install: true, keep: true });
     });
 
+    it("runs no preview janitor (no previews in prod)", () => {
+        assert.equal(ofType("kubernetes:batch/v1:CronJob").length, 0);
+    });
+
     it("every Kubernetes resource uses the stack's explicit provider", () => {
         const k8sResources = resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers"));
         assert.ok(k8sResources.length > 5);

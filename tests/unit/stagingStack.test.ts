@@ -33,7 +33,11 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
     });
 
     it("guardrails warn and audit in staging", () => {
-        const bindings = ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
+        const all = ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
+        // The preview janitor's own scope policy always denies: it limits a robot, it is no guardrail.
+        const janitor = all.find((b) => b.inputs.metadata.name === "gitops-control-preview-janitor-scope");
+        assert.deepEqual(janitor?.inputs.spec.validationActions, ["Deny"]);
+        const bindings = all.filter((b) => b !== janitor);
         assert.equal(bindings.length, 8);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Warn", "Audit"]);
@@ -63,6 +67,12 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
             assert.equal(a.inputs.spec.generators[0].pullRequest.github.owner, "acme");
             assert.equal(a.inputs.spec.generators[0].pullRequest.requeueAfterSeconds, 300);
         }
+    });
+
+    it("runs the preview janitor because services have previews", () => {
+        const [cron] = ofType("kubernetes:batch/v1:CronJob");
+        assert.equal(cron.inputs.metadata.namespace, "argocd");
+        assert.equal(cron.inputs.spec.jobTemplate.spec.template.spec.serviceAccountName, "preview-janitor");
     });
 
     it("no output carries the token or the admin password in plain text", async () => {

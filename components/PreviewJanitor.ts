@@ -1,0 +1,174 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { check, requireDnsLabel } from "./errors";
+import { labels, managedByValue } from "./labels";
+import { childOptions } from "./options";
+
+export interface PreviewJanitorArgs {
+    /** Namespace the janitor runs in (Argo CD's). */
+    readonly namespace: string;
+    /** Image with `sh`, GNU `date` and `kubectl`, pinned by tag. @default "bitnami/kubectl:1.36.3" */
+    readonly image?: string;
+    /** Cron schedule. @default every 30 minutes */
+    readonly schedule?: string;
+    /** Previews older than this are deleted even if an Application still owns them. @default 72 */
+    readonly ttlHours?: number;
+    /** Label (key=value) that marks preview namespaces. @default "env=preview" */
+    readonly previewSelector?: { readonly key: string; readonly value: string };
+    /** @default the ambient provider */
+    readonly provider?: k8s.Provider;
+}
+
+/** Service account name: also what the janitor's own admission policy matches on. */
+export const janitorServiceAccount = "preview-janitor";
+
+/**
+ * The janitor's job, as a POSIX shell script. Prints each preview namespace's age as a metric line
+ * and deletes those no Application deploys to any more, or past the TTL. `KUBECTL` lets tests run
+ * it from outside the cluster (impersonating the service account).
+ */
+export function janitorScript(): string {
+    return `set -eu
+K="\${KUBECTL:-kubectl}"
+TTL="\${PREVIEW_TTL_HOURS:-72}"
+SELECTOR="\${PREVIEW_SELECTOR:-env=preview}"
+now=$(date +%s)
+owned=$($K get applications.argoproj.io -A -o jsonpath='{range .items[*]}{.spec.destination.namespace}{"\\n"}{end}')
+$K get namespaces -l "$SELECTOR" -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.metadata.creationTimestamp}{" "}{.status.phase}{"\\n"}{end}' |
+while read -r ns created phase; do
+  [ -n "$ns" ] || continue
+  [ "$phase" = "Terminating" ] && continue
+  age=$(( (now - $(date -d "$created" +%s)) / 3600 ))
+  echo "preview_namespace_age_hours{namespace=\\"$ns\\"} $age"
+  reason=""
+  printf '%s\\n' "$owned" | grep -qx "$ns" || reason="no Application deploys to it"
+  [ "$age" -ge "$TTL" ] && reason="older than \${TTL}h"
+  if [ -n "$reason" ]; then
+    echo "deleting namespace $ns: $reason"
+    $K delete namespace "$ns" --wait=false
+  fi
+done
+`;
+}
+
+/** Checks every argument before any resource is registered. */
+export function validateJanitorArgs(args: PreviewJanitorArgs, field = "args"): void {
+    requireDnsLabel(args.namespace, `${field}.namespace`);
+    const image = args.image ?? "bitnami/kubectl:1.36.3";
+    check(/:[A-Za-z0-9._-]+$|@sha256:[a-f0-9]{64}$/.test(image) && !image.endsWith(":latest"), `${field}.image`, `is "${image}", not pinned`, 'pin a tag or digest, e.g. "bitnami/kubectl:1.36.3"');
+    const ttl = args.ttlHours ?? 72;
+    check(Number.isInteger(ttl) && ttl >= 1, `${field}.ttlHours`, `is ${ttl}`, "use a whole number of hours ≥ 1 (72 is the default)");
+    check((args.schedule ?? "*/30 * * * *").trim().split(/\s+/).length === 5, `${field}.schedule`, `is "${args.schedule}"`, 'use a 5-field cron expression, e.g. "*/30 * * * *"');
+}
+
+/**
+ * Orphan-preview cleanup: a CronJob with its own least-privilege service account that deletes
+ * preview namespaces nobody owns any more or that outlived their TTL. Its blast radius is limited
+ * by its own ValidatingAdmissionPolicy: that service account may delete only preview namespaces.
+ */
+export class PreviewJanitor extends pulumi.ComponentResource {
+    readonly cronJobName: pulumi.Output<string>;
+    readonly policyName: pulumi.Output<string>;
+
+    constructor(name: string, args: PreviewJanitorArgs, opts?: pulumi.ComponentResourceOptions) {
+        validateJanitorArgs(args);
+        super("gitops-control:previews:PreviewJanitor", name, {}, opts);
+        const selector = args.previewSelector ?? { key: "env", value: "preview" };
+        const meta = { [labels.managedBy]: managedByValue, "app.kubernetes.io/name": janitorServiceAccount };
+        const username = `system:serviceaccount:${args.namespace}:${janitorServiceAccount}`;
+        const o = (extra?: pulumi.CustomResourceOptions) => childOptions(this, args.provider, extra);
+
+        const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: janitorServiceAccount, namespace: args.namespace, labels: meta } }, o());
+        const role = new k8s.rbac.v1.ClusterRole(
+            `${name}-role`,
+            {
+                metadata: { name: `gitops-control-${janitorServiceAccount}`, labels: meta },
+                rules: [
+                    { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "delete"] },
+                    { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list"] },
+                ],
+            },
+            o(),
+        );
+        new k8s.rbac.v1.ClusterRoleBinding(
+            `${name}-binding`,
+            {
+                metadata: { name: `gitops-control-${janitorServiceAccount}`, labels: meta },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name },
+                subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
+            },
+            o(),
+        );
+        // RBAC cannot say "only namespaces with this label": admission can.
+        const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            `${name}-scope`,
+            {
+                metadata: { name: `gitops-control-${janitorServiceAccount}-scope`, labels: meta },
+                spec: {
+                    failurePolicy: "Fail",
+                    matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["namespaces"], operations: ["DELETE"] }] },
+                    matchConditions: [{ name: "is-janitor", expression: `request.userInfo.username == '${username}'` }],
+                    validations: [
+                        {
+                            expression: `has(oldObject.metadata.labels) && '${selector.key}' in oldObject.metadata.labels && oldObject.metadata.labels['${selector.key}'] == '${selector.value}'`,
+                            messageExpression: `'the preview janitor may delete only namespaces labelled ${selector.key}=${selector.value}, not ' + oldObject.metadata.name`,
+                            reason: "Forbidden",
+                        },
+                    ],
+                },
+            },
+            o(),
+        );
+        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            `${name}-scope`,
+            {
+                metadata: { name: `gitops-control-${janitorServiceAccount}-scope`, labels: meta },
+                // Always Deny: this limits a robot's blast radius, it is not an environment guardrail.
+                spec: { policyName: policy.metadata.name, validationActions: ["Deny"] },
+            },
+            o({ dependsOn: [policy] }),
+        );
+        const cron = new k8s.batch.v1.CronJob(
+            `${name}-cron`,
+            {
+                metadata: { name: janitorServiceAccount, namespace: args.namespace, labels: meta },
+                spec: {
+                    schedule: args.schedule ?? "*/30 * * * *",
+                    concurrencyPolicy: "Forbid",
+                    successfulJobsHistoryLimit: 3,
+                    failedJobsHistoryLimit: 3,
+                    jobTemplate: {
+                        spec: {
+                            backoffLimit: 1,
+                            template: {
+                                metadata: { labels: meta },
+                                spec: {
+                                    serviceAccountName: sa.metadata.name,
+                                    restartPolicy: "Never",
+                                    securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+                                    containers: [
+                                        {
+                                            name: "janitor",
+                                            image: args.image ?? "bitnami/kubectl:1.36.3",
+                                            command: ["/bin/sh", "-c", janitorScript()],
+                                            env: [
+                                                { name: "PREVIEW_TTL_HOURS", value: String(args.ttlHours ?? 72) },
+                                                { name: "PREVIEW_SELECTOR", value: `${selector.key}=${selector.value}` },
+                                            ],
+                                            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                                            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                                        },
+                                    ],
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+            o(),
+        );
+        this.cronJobName = cron.metadata.name;
+        this.policyName = policy.metadata.name;
+        this.registerOutputs({ cronJobName: this.cronJobName, policyName: this.policyName });
+    }
+}
