@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdmissionGuardrails, AdmissionGuardrailsArgs } from "./AdmissionGuardrails";
 import { ArgoCd, ArgoCdArgs } from "./ArgoCd";
 import { check } from "./errors";
+import * as random from "@pulumi/random";
+import { GitHubPreviewHooks, GitHubPreviewHooksArgs } from "./GitHubPreviewHooks";
 import { GitOpsService, GitOpsServiceArgs } from "./GitOpsService";
 import { PreviewJanitor, PreviewJanitorArgs } from "./PreviewJanitor";
 
@@ -16,6 +18,11 @@ export interface ControlPlaneArgs {
     readonly argoCd: Omit<ArgoCdArgs, "provider">;
     readonly services: readonly ControlPlaneService[];
     readonly guardrails: Omit<AdmissionGuardrailsArgs, "provider">;
+    /**
+     * GitHub wiring of previews (label + webhook per repository); the webhook secret is generated
+     * and set in argocd-secret. @default none (no github provider is loaded)
+     */
+    readonly github?: Omit<GitHubPreviewHooksArgs, "webhookSecret">;
     /** Orphan-preview cleanup; created when set (stacks set it when a service has previews). @default none */
     readonly previewJanitor?: Omit<PreviewJanitorArgs, "provider" | "namespace">;
     /** Kubernetes provider for every child. */
@@ -46,6 +53,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly guardrails: AdmissionGuardrails;
     readonly services: Record<string, GitOpsService> = {};
     readonly previewJanitor?: PreviewJanitor;
+    readonly github?: GitHubPreviewHooks;
     readonly argoNamespace: pulumi.Output<string>;
     /** Argo CD admin password (secret). */
     readonly adminPassword: pulumi.Output<string>;
@@ -59,7 +67,17 @@ export class ControlPlane extends pulumi.ComponentResource {
         });
         super("gitops-control:index:ControlPlane", name, {}, opts);
         const provider = args.provider;
-        this.argoCd = new ArgoCd(`${name}-argocd`, { ...args.argoCd, provider }, { parent: this });
+        const webhookSecret = args.github
+            ? new random.RandomPassword(`${name}-github-webhook-secret`, { length: 40, special: false }, { parent: this }).result
+            : undefined;
+        this.argoCd = new ArgoCd(
+            `${name}-argocd`,
+            { ...args.argoCd, provider, ...(webhookSecret ? { githubWebhookSecret: pulumi.secret(webhookSecret) } : {}) },
+            { parent: this },
+        );
+        if (args.github && webhookSecret) {
+            this.github = new GitHubPreviewHooks(`${name}-github`, { ...args.github, webhookSecret: pulumi.secret(webhookSecret) }, { parent: this });
+        }
         // Guardrails do not depend on Argo CD: they protect the cluster even if the install fails.
         this.guardrails = new AdmissionGuardrails(`${name}-guardrails`, { ...args.guardrails, provider: args.guardrailsProvider ?? provider }, { parent: this });
         const argoNamespace = args.argoCd.namespace ?? "argocd";

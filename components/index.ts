@@ -8,6 +8,7 @@ export * from "./AppProject";
 export * from "./ArgoCd";
 export * from "./ControlPlane";
 export * from "./errors";
+export * from "./GitHubPreviewHooks";
 export * from "./GitOpsApplication";
 export * from "./GitOpsService";
 export * from "./guardrails/rules";

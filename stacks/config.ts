@@ -275,9 +275,24 @@ export function buildControlPlaneArgs(
         ...(argo.metrics ? { metrics: argo.metrics } : {}),
     };
     const janitor = config.previewJanitor;
+    const previewRepos = services.flatMap((s) => (s.args.previews ? [s.args.previews.github.repo] : []));
+    const gh = config.github;
+    // GitHub is managed only when fully configured: without it the github plugin is never loaded.
+    const manageGitHub = gh?.owner !== undefined && gh.webhookUrl !== undefined && secrets.githubToken !== undefined && previewRepos.length > 0;
     return {
         argoCd,
         services,
+        ...(manageGitHub
+            ? {
+                  github: {
+                      owner: gh.owner!,
+                      token: secrets.githubToken!,
+                      repositories: [...new Set(previewRepos)],
+                      webhookUrl: gh.webhookUrl!,
+                      ...(gh.api ? { baseUrl: gh.api } : {}),
+                  },
+              }
+            : {}),
         ...(services.some((s) => s.args.previews)
             ? {
                   previewJanitor: {

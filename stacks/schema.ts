@@ -133,7 +133,14 @@ export const stackConfigSchema = z.strictObject({
             dex: z.boolean().optional(),
         })
         .default({ namespace: "argocd" }),
-    github: z.strictObject({ owner: z.string().optional(), api: z.url().optional() }).optional(),
+    github: z
+        .strictObject({
+            owner: z.string().optional(),
+            api: z.url().optional(),
+            /** ApplicationSet webhook endpoint; with it (and a token), labels and webhooks are managed on GitHub. */
+            webhookUrl: z.string().optional(),
+        })
+        .optional(),
     /** Present only as a secret; the value itself is read with `requireSecret`, never from here. */
     githubToken: z.string().optional(),
     services: z.array(serviceSchema).default([]),

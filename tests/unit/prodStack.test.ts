@@ -89,8 +89,9 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         assert.deepEqual(chart.inputs.values.crds, { install: true, keep: true });
     });
 
-    it("runs no preview janitor (no previews in prod)", () => {
+    it("runs no preview janitor and manages nothing on GitHub (no previews in prod), so no github plugin is needed", () => {
         assert.equal(ofType("kubernetes:batch/v1:CronJob").length, 0);
+        assert.deepEqual(resources.filter((r) => r.type.startsWith("github:") || r.type === "pulumi:providers:github"), []);
     });
 
     it("every Kubernetes resource uses the stack's explicit provider", () => {

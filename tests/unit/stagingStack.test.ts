@@ -75,6 +75,25 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
         assert.equal(cron.inputs.spec.jobTemplate.spec.template.spec.serviceAccountName, "preview-janitor");
     });
 
+    it("manages the preview label and a signed pull_request webhook in each service repository", () => {
+        const labelsRes = ofType("github:index/issueLabel:IssueLabel");
+        assert.deepEqual(labelsRes.map((l) => `${l.inputs.repository}:${l.inputs.name}`).sort(), ["checkout:preview", "payments-api:preview"]);
+        const hooks = ofType("github:index/repositoryWebhook:RepositoryWebhook");
+        assert.equal(hooks.length, 2);
+        for (const hook of hooks) {
+            assert.deepEqual(hook.inputs.events, ["pull_request"]);
+            assert.equal(hook.inputs.configuration.url, "https://argocd-appset.staging.example.com/api/webhook");
+            assert.equal(hook.inputs.configuration.contentType, "json");
+            assert.ok(hook.secretPaths.some((p) => p.startsWith("configuration")), "the webhook secret is a Pulumi secret");
+            assert.match(hook.provider ?? "", /pulumi:providers:github::gitops-github-github::/);
+        }
+        const secret = ofType("kubernetes:core/v1:Secret").find((s) => s.inputs.metadata.name === "argocd-secret")!;
+        assert.equal(secret.inputs.stringData["webhook.github.secret"], "mock-password-gitops-github-webhook-secret");
+        const [provider] = ofType("pulumi:providers:github");
+        assert.equal(provider.inputs.owner, "acme");
+        assert.ok(provider.secretPaths.includes("token"), "the GitHub token is a secret provider input");
+    });
+
     it("no output carries the token or the admin password in plain text", async () => {
         for (const [name, value] of Object.entries(exports)) {
             if (!pulumi.Output.isInstance(value)) continue;
