@@ -70,6 +70,12 @@ export interface ArgoCdArgs {
     readonly settings?: ArgoCdSettings;
     /** Prometheus metrics endpoints, and ServiceMonitors (needs the Prometheus Operator CRDs). @default metrics on, ServiceMonitors off */
     readonly metrics?: { readonly enabled?: boolean; readonly serviceMonitor?: boolean };
+    /**
+     * Argo CD notifications for sync failures and degraded health, sent to these recipients
+     * (`<service>:<recipient>`, e.g. "slack:platform-alerts"; the notifier service itself, with its
+     * token, is configured in argocd-notifications-secret by the platform team). @default off
+     */
+    readonly notifications?: { readonly recipients: readonly string[] };
     /** Dex (SSO). @default false */
     readonly dex?: boolean;
     /**
@@ -117,6 +123,9 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
             check(goDuration.test(value), `${field}.settings.${key}`, `is "${value}"`, 'use a Go duration such as "180s" or "3m"');
         }
     }
+    (args.notifications?.recipients ?? []).forEach((r, i) =>
+        check(/^[a-z0-9-]+:\S+$/.test(r), `${field}.notifications.recipients[${i}]`, `is "${r}"`, 'use "<service>:<recipient>", e.g. "slack:platform-alerts"'),
+    );
     (settings.resourceExclusions ?? []).forEach((e, i) =>
         check(e.kinds.length > 0 && e.apiGroups.length > 0, `${field}.settings.resourceExclusions[${i}]`, "has no kinds or apiGroups", 'list them, e.g. { apiGroups: ["cilium.io"], kinds: ["CiliumIdentity"] }'),
     );
@@ -163,6 +172,7 @@ export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
             .join("\n");
     }
     return {
+        notifications: renderNotifications(args.notifications?.recipients ?? []),
         // Keep CRDs on uninstall in every environment: deleting them deletes every Application.
         crds: { install: true, keep: true },
         global: { domain: settings.url ? new URL(settings.url).host : "argocd.local" },
@@ -174,6 +184,33 @@ export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
         repoServer: { replicas: replicas.repoServer, metrics },
         applicationSet: { replicas: replicas.applicationSet, metrics },
         ...args.extraValues,
+    };
+}
+
+/**
+ * Notification triggers and templates for the two failures a platform team must hear about: a
+ * sync that failed and an app that turned Degraded. Without recipients no subscription is made.
+ */
+export function renderNotifications(recipients: readonly string[]): Record<string, unknown> {
+    return {
+        enabled: true,
+        triggers: {
+            "trigger.on-sync-failed": [
+                "- description: Application syncing has failed",
+                "  send: [app-sync-failed]",
+                "  when: app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']",
+            ].join("\n"),
+            "trigger.on-health-degraded": [
+                "- description: Application has degraded",
+                "  send: [app-health-degraded]",
+                "  when: app.status.health.status == 'Degraded'",
+            ].join("\n"),
+        },
+        templates: {
+            "template.app-sync-failed": "message: |\n  Sync of {{.app.metadata.name}} failed at {{.app.status.operationState.finishedAt}}: {{.app.status.operationState.message}}\n",
+            "template.app-health-degraded": "message: |\n  {{.app.metadata.name}} is Degraded (revision {{.app.status.sync.revision}}).\n",
+        },
+        subscriptions: recipients.length > 0 ? [{ recipients: [...recipients], triggers: ["on-sync-failed", "on-health-degraded"] }] : [],
     };
 }
 

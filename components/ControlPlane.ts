@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AdmissionGuardrails, AdmissionGuardrailsArgs } from "./AdmissionGuardrails";
 import { ArgoCd, ArgoCdArgs } from "./ArgoCd";
+import { ArgoCdAlerts, ArgoCdAlertsArgs } from "./ArgoCdAlerts";
 import { check } from "./errors";
 import * as random from "@pulumi/random";
 import { GitHubPreviewHooks, GitHubPreviewHooksArgs } from "./GitHubPreviewHooks";
@@ -23,6 +24,8 @@ export interface ControlPlaneArgs {
      * and set in argocd-secret. @default none (no github provider is loaded)
      */
     readonly github?: Omit<GitHubPreviewHooksArgs, "webhookSecret">;
+    /** Prometheus alerts (needs the Prometheus Operator CRDs). @default none */
+    readonly alerts?: Omit<ArgoCdAlertsArgs, "provider" | "namespace">;
     /** Orphan-preview cleanup; created when set (stacks set it when a service has previews). @default none */
     readonly previewJanitor?: Omit<PreviewJanitorArgs, "provider" | "namespace">;
     /** Kubernetes provider for every child. */
@@ -54,6 +57,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly services: Record<string, GitOpsService> = {};
     readonly previewJanitor?: PreviewJanitor;
     readonly github?: GitHubPreviewHooks;
+    readonly alerts?: ArgoCdAlerts;
     readonly argoNamespace: pulumi.Output<string>;
     /** Argo CD admin password (secret). */
     readonly adminPassword: pulumi.Output<string>;
@@ -88,6 +92,9 @@ export class ControlPlane extends pulumi.ComponentResource {
                 // Applications need the Argo CD CRDs and namespace.
                 { parent: this, dependsOn: [this.argoCd] },
             );
+        }
+        if (args.alerts) {
+            this.alerts = new ArgoCdAlerts(`${name}-alerts`, { ...args.alerts, namespace: argoNamespace, provider }, { parent: this, dependsOn: [this.argoCd] });
         }
         if (args.previewJanitor) {
             this.previewJanitor = new PreviewJanitor(

@@ -6,6 +6,7 @@
 export * from "./AdmissionGuardrails";
 export * from "./AppProject";
 export * from "./ArgoCd";
+export * from "./ArgoCdAlerts";
 export * from "./ControlPlane";
 export * from "./errors";
 export * from "./GitHubPreviewHooks";

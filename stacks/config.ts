@@ -273,8 +273,10 @@ export function buildControlPlaneArgs(
         ...(argo.replicas ? { replicas: argo.replicas } : {}),
         ...(argo.settings ? { settings: argo.settings } : {}),
         ...(argo.metrics ? { metrics: argo.metrics } : {}),
+        ...(argo.notifications ? { notifications: argo.notifications } : {}),
     };
     const janitor = config.previewJanitor;
+    const alerts = argo.alerts;
     const previewRepos = services.flatMap((s) => (s.args.previews ? [s.args.previews.github.repo] : []));
     const gh = config.github;
     // GitHub is managed only when fully configured: without it the github plugin is never loaded.
@@ -282,6 +284,16 @@ export function buildControlPlaneArgs(
     return {
         argoCd,
         services,
+        ...(alerts?.enabled
+            ? {
+                  alerts: {
+                      ...(alerts.outOfSyncMinutes !== undefined ? { outOfSyncMinutes: alerts.outOfSyncMinutes } : {}),
+                      ...(alerts.degradedMinutes !== undefined ? { degradedMinutes: alerts.degradedMinutes } : {}),
+                      ...(alerts.ruleLabels ? { ruleLabels: alerts.ruleLabels } : {}),
+                      previewTtlHours: janitor.ttlHours ?? 72,
+                  },
+              }
+            : {}),
         ...(manageGitHub
             ? {
                   github: {

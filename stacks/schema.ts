@@ -130,6 +130,17 @@ export const stackConfigSchema = z.strictObject({
                 .partial()
                 .optional(),
             metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional(),
+            /** PrometheusRule alerts; only where the Prometheus Operator CRDs exist. */
+            alerts: z
+                .strictObject({
+                    enabled: z.boolean(),
+                    outOfSyncMinutes: z.int(),
+                    degradedMinutes: z.int(),
+                    ruleLabels: z.record(z.string(), z.string()),
+                })
+                .partial()
+                .optional(),
+            notifications: z.strictObject({ recipients: z.array(z.string()) }).optional(),
             dex: z.boolean().optional(),
         })
         .default({ namespace: "argocd" }),

@@ -94,6 +94,29 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         assert.deepEqual(resources.filter((r) => r.type.startsWith("github:") || r.type === "pulumi:providers:github"), []);
     });
 
+    it("alerts on OutOfSync/Degraded apps, failed syncs, a silent controller and stale previews", () => {
+        const [rule] = ofType("kubernetes:monitoring.coreos.com/v1:PrometheusRule");
+        assert.equal(rule.inputs.metadata.labels.release, "kube-prometheus-stack");
+        const rules = rule.inputs.spec.groups[0].rules as { alert: string; for: string; expr: string }[];
+        assert.deepEqual(rules.map((r) => `${r.alert}/${r.for}`), [
+            "ArgoCdAppOutOfSync/15m",
+            "ArgoCdAppDegraded/10m",
+            "ArgoCdSyncFailures/0m",
+            "ArgoCdReconcileErrors/30m",
+            "PreviewNamespaceTooOld/1h",
+        ]);
+        assert.match(rules[4].expr, /> 259200$/);
+    });
+
+    it("notifies the platform channel on sync failures and degraded health; metrics scraped", () => {
+        const [chart] = ofType("kubernetes:helm.sh/v4:Chart");
+        const n = chart.inputs.values.notifications;
+        assert.deepEqual(n.subscriptions, [{ recipients: ["slack:platform-alerts"], triggers: ["on-sync-failed", "on-health-degraded"] }]);
+        assert.match(n.triggers["trigger.on-sync-failed"], /operationState.phase in \['Error', 'Failed'\]/);
+        assert.match(n.triggers["trigger.on-health-degraded"], /health.status == 'Degraded'/);
+        assert.deepEqual(chart.inputs.values.controller.metrics, { enabled: true, serviceMonitor: { enabled: true } });
+    });
+
     it("every Kubernetes resource uses the stack's explicit provider", () => {
         const k8sResources = resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers"));
         assert.ok(k8sResources.length > 5);
