@@ -2,7 +2,7 @@ import type { IAppProject } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, goDuration, requireDnsLabel } from "./errors";
-import { gitRepoURL, inClusterServer, labels, managedByValue } from "./labels";
+import { forceOwnership, gitRepoURL, inClusterServer, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
 
 /** A Kubernetes kind, by API group ("" for core). */
@@ -106,7 +106,7 @@ export function renderAppProject(name: string, args: AppProjectArgs): IAppProjec
             name,
             namespace: args.argoNamespace,
             labels: { [labels.managedBy]: managedByValue },
-            ...(args.annotations && Object.keys(args.annotations).length > 0 ? { annotations: { ...args.annotations } } : {}),
+            annotations: { ...forceOwnership, ...args.annotations },
         },
         spec: {
             description: args.description ?? "Managed by gitops-control",

@@ -3,7 +3,7 @@ import type { IApplicationSource } from "@kubernetes-models/argo-cd/argoproj.io/
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
-import { cascadeDeleteFinalizer, gitRepoURL, inClusterServer, managedByValue, labels } from "./labels";
+import { cascadeDeleteFinalizer, forceOwnership, gitRepoURL, inClusterServer, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
 import { ManagedNamespaceMetadata, SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
 
@@ -177,7 +177,7 @@ export function renderApplication(name: string, args: GitOpsApplicationArgs): IA
             name,
             namespace: args.argoNamespace,
             labels: { [labels.managedBy]: managedByValue, ...args.labels },
-            ...(args.annotations && Object.keys(args.annotations).length > 0 ? { annotations: { ...args.annotations } } : {}),
+            annotations: { ...forceOwnership, ...args.annotations },
             // Omitted rather than empty when off: the API server drops an empty list, which would
             // show as a perpetual diff.
             ...((args.cascadeDelete ?? true) ? { finalizers: [cascadeDeleteFinalizer] } : {}),

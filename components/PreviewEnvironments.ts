@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { ApplicationSourceArgs, renderSource, validateSource } from "./GitOpsApplication";
-import { cascadeDeleteFinalizer, inClusterServer, labels, managedByValue } from "./labels";
+import { cascadeDeleteFinalizer, forceOwnership, inClusterServer, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
 import { SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
 
@@ -136,7 +136,12 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
     return {
         apiVersion: "argoproj.io/v1alpha1",
         kind: "ApplicationSet",
-        metadata: { name, namespace: args.argoNamespace, labels: { [labels.service]: args.service, [labels.managedBy]: managedByValue } },
+        metadata: {
+            name,
+            namespace: args.argoNamespace,
+            labels: { [labels.service]: args.service, [labels.managedBy]: managedByValue },
+            annotations: { ...forceOwnership },
+        },
         spec: {
             goTemplate: true,
             // A typo in the template fails the generation instead of rendering "<no value>" names.

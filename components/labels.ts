@@ -25,6 +25,13 @@ export const annotations = {
 
 export const managedByValue = "gitops-control";
 
+/**
+ * On objects the program owns and people may edit live (Applications, AppProjects,
+ * ApplicationSets): server-side apply then takes fields back from `kubectl edit/patch` instead of
+ * failing with a field-manager conflict, so `pulumi up --refresh` heals drift (the program wins).
+ */
+export const forceOwnership = { "pulumi.com/patchForce": "true" } as const;
+
 /** Argo CD finalizer that makes deleting an Application delete the resources it deployed. */
 export const cascadeDeleteFinalizer = "resources-finalizer.argocd.argoproj.io";
 
