@@ -198,26 +198,22 @@ export class PreviewEnvironments extends pulumi.ComponentResource {
     constructor(name: string, args: PreviewEnvironmentsArgs, opts?: pulumi.ComponentResourceOptions) {
         validatePreviewArgs(name, args);
         super("gitops-control:argocd:PreviewEnvironments", name, {}, opts);
-        let tokenRef = args.github.tokenRef;
+        // validatePreviewArgs guarantees exactly one of `token` and `tokenRef`.
+        const tokenRef = args.github.tokenRef ?? { secretName: `${args.service}-scm-token`, key: scmTokenKey };
         if (args.github.token !== undefined) {
-            const secretName = `${args.service}-scm-token`;
             this.tokenSecret = new k8s.core.v1.Secret(
                 `${name}-scm-token`,
                 {
                     metadata: {
-                        name: secretName,
+                        name: tokenRef.secretName,
                         namespace: args.argoNamespace,
                         labels: { "argocd.argoproj.io/secret-type": "scm-creds", [labels.managedBy]: managedByValue },
                     },
                     type: "Opaque",
-                    stringData: { [scmTokenKey]: pulumi.secret(args.github.token) },
+                    stringData: { [tokenRef.key]: pulumi.secret(args.github.token) },
                 },
                 childOptions(this, args.provider, { additionalSecretOutputs: ["data", "stringData"] }),
             );
-            tokenRef = { secretName, key: scmTokenKey };
-        }
-        if (!tokenRef) {
-            throw new Error("unreachable: validatePreviewArgs requires token or tokenRef");
         }
         const rendered = renderPreviewApplicationSet(name, args, tokenRef);
         this.applicationSet = new k8s.apiextensions.CustomResource(
