@@ -32,14 +32,15 @@ if [[ -z "${KUBECONFIG:-}" && ! -f "$HOME/.kube/config" ]]; then
   echo "[run-local] local API server: KUBECONFIG=$KUBECONFIG (stop: bash scripts/local-cluster.sh stop $cluster_dir)"
 fi
 
-pulumi stack select local 2>/dev/null || pulumi stack init local --secrets-provider passphrase
+# The engine runs the program inline through the Automation API: no Node.js language host could be
+# built from the Go module proxy (see README). Same CLI, plugins, state and secrets as `pulumi up`.
 case "$action" in
   up)
-    pulumi up --yes --non-interactive
-    pulumi stack output
+    tsx scripts/run-local.ts up local
+    echo "[run-local] admin password: PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL pulumi stack output --show-secrets argocdAdminPassword --stack local"
     ;;
   destroy)
-    pulumi destroy --yes --non-interactive
+    tsx scripts/run-local.ts destroy local
     if [[ -f "$cluster_dir/kubeconfig" ]]; then bash scripts/local-cluster.sh stop "$cluster_dir"; fi
     ;;
   *) echo "usage: $0 [up|destroy]" >&2; exit 2 ;;
