@@ -2,13 +2,12 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parse } from "yaml";
 import { GuardrailBinding, policyName, renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
 import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser, resourceOf } from "../../components/guardrails/evaluate";
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
 import { labels, managedByValue } from "../../components/labels";
-import { loadManifests } from "../../scripts/lib/manifests";
+import { Expectation, fixtureRules, readFixture, readFixtureFolder } from "../support/guardrailFixtures";
 import { KubectlResult, LocalCluster, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
 
 /**
@@ -42,8 +41,7 @@ import { KubectlResult, LocalCluster, eventually, kubectl, kubectlOk, repoRoot, 
  *   what shows the rules are written for the defaulted object.
  */
 
-const fixturesDir = path.join(repoRoot, "tests", "fixtures", "guardrails");
-const argoCrd = "/work/shared/fixtures/argo-cd/v3.4.4/crds/application-crd.yaml";
+const argoCrd = path.join(repoRoot, "..", "shared", "fixtures", "argo-cd", "v3.4.4", "crds", "application-crd.yaml");
 /** The placeholder namespace of the fixtures, and the namespace they are replayed in. */
 const placeholder = "guardrails-fixtures";
 const namespace = "guardrails-replay";
@@ -53,16 +51,6 @@ const failurePolicy = "Fail" as const;
 /** The prod binding of the README: what the offline evaluator assumes and what is deployed here. */
 const prodBinding: GuardrailBinding = { environment: "prod", validationActions: ["Deny", "Audit"] };
 
-interface Expectation {
-    readonly verdict: "Allow" | "Deny";
-    readonly message?: string;
-    readonly operation?: Operation;
-    readonly userInfo?: UserInfo;
-    readonly dryRun?: boolean;
-    readonly auditAnnotations?: Record<string, string>;
-    readonly skippedBy?: string;
-    readonly note?: string;
-}
 
 interface Case {
     readonly rule: string;
@@ -96,22 +84,15 @@ const offline = new GuardrailEvaluator(rules, { binding: prodBinding, environmen
 const policyNames = rules.map((r) => policyName(prefix, r));
 
 function loadCases(): Case[] {
-    const dirs = fs
-        .readdirSync(fixturesDir, { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name)
-        .sort();
+    const dirs = fixtureRules();
     assert.deepEqual(dirs, rules.map((r) => r.name).sort(), "one fixture folder per rule of defaultRules()");
     return dirs.flatMap((rule) => {
-        const dir = path.join(fixturesDir, rule);
-        const expectations = parse(fs.readFileSync(path.join(dir, "expectations.yaml"), "utf8")) as { rule: string; cases: Record<string, Expectation> };
-        assert.equal(expectations.rule, rule, `${dir}/expectations.yaml names its rule`);
-        const files = fs.readdirSync(dir).filter((f) => /^(good|bad)-.*\.yaml$/.test(f)).sort();
-        assert.deepEqual(Object.keys(expectations.cases).sort(), files, `${rule}: one expectation per fixture`);
+        const { dir, declaredRule, cases, files } = readFixtureFolder(rule);
+        assert.equal(declaredRule, rule, `${dir}/expectations.yaml names its rule`);
+        assert.deepEqual(Object.keys(cases).sort(), files, `${rule}: one expectation per fixture`);
+        const expectations = { cases };
         return files.map((file): Case => {
-            const { manifests } = loadManifests([path.join(dir, file)]);
-            assert.equal(manifests.length, 1, `${rule}/${file} holds one object`);
-            const fixture = manifests[0].object;
+            const fixture = readFixture(path.join(dir, file));
             assert.equal(fixture.metadata?.namespace, placeholder, `${rule}/${file} sits in the placeholder namespace`);
             const e = expectations.cases[file];
             return {

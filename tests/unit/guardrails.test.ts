@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { parse } from "yaml";
 import { renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
 import {
     AdmissionRequest,
@@ -25,31 +24,15 @@ import {
     requireResources,
     restrictWorkloadWriters,
 } from "../../components/guardrails/rules";
-import { GuardrailRule, Operation } from "../../components/guardrails/types";
-import { loadManifests } from "../../scripts/lib/manifests";
+import { GuardrailRule } from "../../components/guardrails/types";
 import { docsPath, rulesTable } from "../../scripts/rules-table";
+import { Expectation, fixtureRules, readFixture, readFixtureFolder } from "../support/guardrailFixtures";
 
-const fixtures = path.join(__dirname, "..", "fixtures", "guardrails");
 const prodNamespace = { "gitops-control.io/environment": "prod" };
 const rules = defaultRules();
 const prod = new GuardrailEvaluator(rules);
 
-interface Expectation {
-    readonly verdict: "Allow" | "Deny";
-    readonly message?: string;
-    readonly operation?: Operation;
-    readonly userInfo?: UserInfo;
-    readonly dryRun?: boolean;
-    readonly auditAnnotations?: Record<string, string>;
-    readonly skippedBy?: string;
-    readonly note?: string;
-}
 
-function readFixture(file: string): KubeObject {
-    const { manifests } = loadManifests([file]);
-    assert.equal(manifests.length, 1, `${file} holds exactly one object`);
-    return manifests[0].object;
-}
 
 function requestFor(object: KubeObject, e: Pick<Expectation, "operation" | "userInfo" | "dryRun">): AdmissionRequest {
     return admissionRequest(object, {
@@ -88,11 +71,7 @@ function deployment(overrides: { replicas?: number; name?: string } = {}): KubeO
     };
 }
 
-const ruleDirs = fs
-    .readdirSync(fixtures, { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .sort();
+const ruleDirs = fixtureRules();
 
 describe("guardrail fixtures", () => {
     it("every rule of defaultRules() has a fixture folder, and every folder a rule", () => {
@@ -100,9 +79,8 @@ describe("guardrail fixtures", () => {
     });
 
     for (const rule of ruleDirs) {
-        const dir = path.join(fixtures, rule);
-        const expectations = parse(fs.readFileSync(path.join(dir, "expectations.yaml"), "utf8")) as { rule: string; cases: Record<string, Expectation> };
-        const files = fs.readdirSync(dir).filter((f) => /^(good|bad)-.*\.yaml$/.test(f)).sort();
+        const { dir, declaredRule, cases, files } = readFixtureFolder(rule);
+        const expectations = { rule: declaredRule, cases };
 
         describe(rule, () => {
             it("has at least 3 good and 3 bad fixtures, each with an expectation", () => {

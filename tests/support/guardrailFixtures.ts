@@ -1,0 +1,51 @@
+/**
+ * The guardrail fixtures (tests/fixtures/guardrails/<rule>/) and their expectations.yaml, read the
+ * same way by the offline unit tests and by the replay against a real API server.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import type { KubeObject, UserInfo } from "../../components/guardrails/evaluate";
+import type { Operation } from "../../components/guardrails/types";
+import { loadManifests } from "../../scripts/lib/manifests";
+
+export const fixturesRoot = path.join(__dirname, "..", "fixtures", "guardrails");
+/** Namespace every fixture sits in; replays substitute their own. */
+export const placeholderNamespace = "guardrails-fixtures";
+
+/** One case of expectations.yaml (format: tests/fixtures/guardrails/README.md). */
+export interface Expectation {
+    readonly verdict: "Allow" | "Deny";
+    readonly message?: string;
+    readonly operation?: Operation;
+    readonly userInfo?: UserInfo;
+    readonly dryRun?: boolean;
+    readonly auditAnnotations?: Record<string, string>;
+    readonly skippedBy?: string;
+    readonly note?: string;
+}
+
+/** Fixture folders, one per rule, sorted. */
+export function fixtureRules(): string[] {
+    return fs
+        .readdirSync(fixturesRoot, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort();
+}
+
+/** A rule's folder: the rule its expectations.yaml names, its cases, and its fixture files. */
+export function readFixtureFolder(rule: string): { dir: string; declaredRule: string; cases: Record<string, Expectation>; files: string[] } {
+    const dir = path.join(fixturesRoot, rule);
+    const expectations = parse(fs.readFileSync(path.join(dir, "expectations.yaml"), "utf8")) as { rule: string; cases: Record<string, Expectation> };
+    const files = fs.readdirSync(dir).filter((f) => /^(good|bad)-.*\.yaml$/.test(f)).sort();
+    return { dir, declaredRule: expectations.rule, cases: expectations.cases, files };
+}
+
+/** The one object a fixture file holds. */
+export function readFixture(file: string): KubeObject {
+    const { manifests } = loadManifests([file]);
+    assert.equal(manifests.length, 1, `${file} holds exactly one object`);
+    return manifests[0].object;
+}
