@@ -1,0 +1,129 @@
+/**
+ * One real Pulumi operation (CLI + kubernetes plugin against the local API server, file backend),
+ * the program served inline through the Automation API (scripts/lib/engine.ts), in this fresh
+ * process. Prints one JSON line with the duration of each operation.
+ *
+ *   node --import tsx bench/realPreview.ts '<json Job>'
+ *
+ * Programs (`variant`):
+ *   ours    controlPlaneProgram with `services` benchmark services (bench/services.ts), Argo CD's
+ *           chart replaced by an empty local chart (its cost is measured on its own: `argocd`)
+ *   floor   the very same Kubernetes objects (type, name, inputs: recorded from `ours` under mocks),
+ *           registered as plain @pulumi/kubernetes resources at the stack root: no components, no
+ *           config parsing, no validation, no dependsOn, no outputs
+ *   argocd  only the ArgoCd component (pinned fixture chart, rendered by the provider)
+ *   empty   an empty program (the fixed cost of CLI, plugins and engine)
+ */
+import * as k8s from "@pulumi/kubernetes";
+import { LocalWorkspace, PulumiFn } from "@pulumi/pulumi/automation";
+import { ArgoCd } from "../components/ArgoCd";
+import { repoRoot } from "../scripts/lib/engine";
+import { controlPlaneProgram } from "../stacks/program";
+import { fixtureChartPath } from "../stacks/config";
+import { applyExperiments } from "./experiments";
+import { floorProgram, readRecorded } from "./floor";
+import { benchServices } from "./services";
+
+export type Variant = "ours" | "floor" | "argocd" | "empty";
+export type Operation = "preview" | "up";
+
+export interface Job {
+    readonly variant: Variant;
+    readonly services: number;
+    readonly op: Operation;
+    /** `up`: how many consecutive updates (the second one is the no-op). @default 1 */
+    readonly repeat?: number;
+    readonly stateDir: string;
+    readonly kubeconfig: string;
+    /** Argo CD namespace (`up` runs use a fresh one each, so they never collide). @default "argocd" */
+    readonly argoNamespace?: string;
+    /** ours: local chart that replaces Argo CD's. */
+    readonly emptyChart?: string;
+    /** What-if runtime switches (bench/experiments.ts). @default none */
+    readonly experiments?: readonly string[];
+    /** Extra environment of the CLI (what-ifs such as PULUMI_SKIP_CHECKPOINTS). @default none */
+    readonly engineEnv?: Readonly<Record<string, string>>;
+    /** floor: recorded resources of `ours` (bench/mockEval.ts --dump). */
+    readonly floorResources?: string;
+}
+
+export interface JobResult {
+    readonly variant: Variant;
+    readonly services: number;
+    readonly op: Operation;
+    readonly experiments: readonly string[];
+    /** Duration of each `stack.preview()` / `stack.up()` call, ms. */
+    readonly opMs: number[];
+    /** Resource steps the engine reported for each operation (same/create/...). */
+    readonly changes: Record<string, number>[];
+    /** CPU time of this Node.js process during each operation (program, SDK, Automation API), ms. */
+    readonly opNodeCpuMs: number[];
+    /** CPU time of this Node.js process over its whole life (module loading included), ms. */
+    readonly nodeCpuMs: number;
+    /** Time to create/select the stack (pulumi stack init/select), ms. */
+    readonly stackMs: number;
+    readonly peakRssMB: number;
+}
+
+function program(job: Job): PulumiFn {
+    switch (job.variant) {
+        case "ours":
+            return async () =>
+                controlPlaneProgram({
+                    services: benchServices(job.services),
+                    argocd: { namespace: job.argoNamespace ?? "argocd", ...(job.emptyChart ? { chart: { path: job.emptyChart } } : {}) },
+                });
+        case "floor": {
+            const recorded = readRecorded(job.floorResources!);
+            return async () => {
+                floorProgram(recorded);
+                return {};
+            };
+        }
+        case "argocd":
+            return async () => {
+                const provider = new k8s.Provider("kubernetes", {});
+                const argo = new ArgoCd("gitops-argocd", { namespace: job.argoNamespace ?? "argocd", chart: { kind: "local", path: fixtureChartPath }, skipAwait: true, provider });
+                return { namespace: argo.namespaceName };
+            };
+        case "empty":
+            return async () => ({});
+    }
+}
+
+async function main(): Promise<void> {
+    const job = JSON.parse(process.argv[2]) as Job;
+    const experiments = applyExperiments(job.experiments?.join(","));
+    const envVars: Record<string, string> = {
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+        PULUMI_BACKEND_URL: `file://${job.stateDir}`,
+        PULUMI_CONFIG_PASSPHRASE: "gitops-control-local",
+        KUBECONFIG: job.kubeconfig,
+        ...job.engineEnv,
+    };
+    let t = performance.now();
+    // Same project, stack and stack file (Pulumi.local.yaml) for every variant, as scripts/lib/engine.ts opens it.
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName: "local", projectName: "gitops-control", program: program(job) }, { workDir: repoRoot, envVars });
+    const stackMs = performance.now() - t;
+    const opMs: number[] = [];
+    const changes: Record<string, number>[] = [];
+    const opNodeCpuMs: number[] = [];
+    const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+    for (let i = 0; i < (job.repeat ?? 1); i++) {
+        const cpu0 = process.cpuUsage();
+        t = performance.now();
+        const summary = job.op === "preview" ? (await stack.preview()).changeSummary : (await stack.up()).summary.resourceChanges;
+        opMs.push(performance.now() - t);
+        opNodeCpuMs.push(cpuMs(process.cpuUsage(cpu0)));
+        changes.push(Object.fromEntries(Object.entries(summary ?? {}).map(([k, v]) => [k, v ?? 0])));
+    }
+    const out: JobResult = { variant: job.variant, services: job.services, op: job.op, experiments, opMs, opNodeCpuMs, nodeCpuMs: cpuMs(process.cpuUsage()), changes, stackMs, peakRssMB: process.resourceUsage().maxRSS / 1024 };
+    console.log(JSON.stringify(out));
+}
+
+main().catch((e: Error) => {
+    console.error(e.stack ?? e.message);
+    process.exit(1);
+});

@@ -1,0 +1,419 @@
+/**
+ * `npm run bench` (bench/run.sh): how the program's cost grows with the number of services, side
+ * by side with a floor program, in one run. Writes bench/RESULTS.md, bench/results.json and
+ * bench/time-vs-services.svg. Not part of the test suite.
+ *
+ *   npm run bench [-- --reps 5] [-- --sections mocks,profile,real,up,chart,cel] [-- --no-up-floor]
+ *   npm run bench -- --report-only     re-render RESULTS.md and the chart from bench/results.json
+ *
+ * 1. mocks    program evaluation under Pulumi's mocks (bench/mockEval.ts), 1/10/100/500 services,
+ *             each run in a fresh process; the floor program (bench/floor.ts) and a what-if
+ *             (source maps off) at the larger sizes
+ *    profile  one CPU profile of the 500-service evaluation, attributed (bench/profile.ts)
+ * 2. real     `pulumi preview` (CLI, kubernetes plugin, file backend, local API server) of ours
+ *             vs the floor at 10/50/200 services (bench/realPreview.ts)
+ *    up       `pulumi up` of 50 services: first run and second (no-op) run
+ * 3. cel      bench/cel.ts (guardrail CEL throughput)
+ * 4. chart    preview of the ArgoCd component alone (pinned chart) vs an empty program
+ *
+ * Variants that are compared run interleaved (alternating order) in every repetition, so load from
+ * other processes on the machine hits them alike; the load average is recorded with every run.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { LocalCluster } from "../tests/integration/support";
+import { kubectlOk } from "../tests/integration/support";
+import { renderChart } from "./chart";
+import { emptyChart, startBenchCluster } from "./cluster";
+import type { MockEvalResult } from "./mockEval";
+import { ProfileSummary, summarizeProfile } from "./profile";
+import type { Job, JobResult } from "./realPreview";
+import { renderReport } from "./report";
+import { summarize } from "./stats";
+
+export const benchDir = __dirname;
+const repoRoot = path.resolve(__dirname, "..");
+
+export interface Machine {
+    readonly date: string;
+    readonly cpuModel: string;
+    readonly cores: number;
+    readonly memGiB: number;
+    readonly kernel: string;
+    readonly node: string;
+    readonly pulumi: string;
+    readonly plugins: readonly string[];
+    readonly kubeApiserver: string;
+    readonly etcd: string;
+    readonly sdk: Readonly<Record<string, string>>;
+}
+
+/** One measured child process. */
+export interface Run<T> {
+    readonly rep: number;
+    /** 1-minute load average when the run started. */
+    readonly load: number;
+    /** Wall time of the child process, ms. */
+    readonly childMs: number;
+    /** CPU time of the child and every process it waited for (CLI, plugins), ms. */
+    readonly treeCpuMs: number;
+    /** CPU time of kube-apiserver + etcd during the run (real runs), ms. */
+    readonly apiCpuMs?: number;
+    readonly result: T;
+}
+
+export interface Series<T> {
+    readonly key: string;
+    readonly variant: string;
+    readonly services: number;
+    readonly experiments: readonly string[];
+    readonly runs: Run<T>[];
+}
+
+export interface Results {
+    readonly machine: Machine;
+    readonly reps: number;
+    readonly sections: readonly string[];
+    readonly startedAt: string;
+    finishedAt?: string;
+    totalSeconds?: number;
+    readonly sectionSeconds: Record<string, number>;
+    readonly loadStart: readonly number[];
+    loadEnd?: readonly number[];
+    readonly mocks: Series<MockEvalResult>[];
+    profile?: ProfileSummary & { readonly services: number; readonly file: string };
+    readonly previews: Series<JobResult>[];
+    readonly ups: Series<JobResult>[];
+    readonly chart: Series<JobResult>[];
+    /** managed-by labels of the guardrail policies and bindings after ours' first `up` (client-side-apply provider). */
+    guardrailLabels?: Readonly<Record<string, number>>;
+    cel?: { readonly output: string; readonly objectsPerSecond?: number; readonly evalsPerSecond?: number; readonly load: number };
+    /** Resource counts per size of the real runs (ours registrations / floor resources). */
+    readonly realSizes: readonly number[];
+    readonly mockSizes: readonly number[];
+    readonly upServices: number;
+}
+
+const mockSizes = [1, 10, 100, 500];
+const mockFloorSizes = [100, 500];
+const mockWhatIf = { services: 500, experiments: ["nosourcemaps"] };
+const realSizes = [10, 50, 200];
+const upServices = 50;
+/** Argo CD namespace of previews; `up` runs get their own (`argocd-up-<rep>-<variant index>`). */
+const benchNamespace = "argocd-bench";
+
+function option(name: string): string | undefined {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const started = Date.now();
+function log(message: string): void {
+    const t = new Date().toISOString().slice(11, 19);
+    console.error(`[bench] ${t} +${Math.round((Date.now() - started) / 1000)}s ${message}`);
+}
+
+/** User + system CPU of this process's waited-for children (and theirs), ms. */
+function childrenCpuMs(): number {
+    const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / clockTicks;
+}
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** User + system CPU of running processes by pid, ms (0 for a process that is gone). */
+function processCpuMs(pids: readonly number[]): number {
+    let total = 0;
+    for (const pid of pids) {
+        try {
+            const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+            total += ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+        } catch {
+            // exited
+        }
+    }
+    return total;
+}
+
+function runChild<T>(script: string, args: readonly string[], rep: number, opts: { nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv; apiPids?: readonly number[] } = {}): Run<T> {
+    const load = os.loadavg()[0];
+    const cpu0 = childrenCpuMs();
+    const api0 = opts.apiPids ? processCpuMs(opts.apiPids) : 0;
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", path.join(benchDir, script), ...args], {
+        cwd: repoRoot,
+        encoding: "utf8",
+        env: { ...process.env, ...opts.env },
+        maxBuffer: 1 << 28,
+    });
+    const childMs = performance.now() - t0;
+    if (r.status !== 0) {
+        throw new Error(`${script} ${args.join(" ").slice(0, 300)} failed (exit ${r.status}):\n${(r.stderr ?? "").split("\n").slice(-40).join("\n")}`);
+    }
+    const line = r.stdout.trim().split("\n").pop() ?? "";
+    return {
+        rep,
+        load,
+        childMs,
+        treeCpuMs: childrenCpuMs() - cpu0,
+        ...(opts.apiPids ? { apiCpuMs: processCpuMs(opts.apiPids) - api0 } : {}),
+        result: JSON.parse(line) as T,
+    };
+}
+
+function series<T>(list: Series<T>[], variant: string, services: number, experiments: readonly string[] = []): Series<T> {
+    const key = `${variant}/${services}/${experiments.join("+")}`;
+    let s = list.find((x) => x.key === key);
+    if (!s) {
+        s = { key, variant, services, experiments, runs: [] };
+        list.push(s);
+    }
+    return s;
+}
+
+function version(cmd: string, args: string[], pattern: RegExp): string {
+    const r = spawnSync(cmd, args, { encoding: "utf8" });
+    return ((r.stdout ?? "") + (r.stderr ?? "")).match(pattern)?.[1] ?? "unknown";
+}
+
+function machine(): Machine {
+    const pluginDir = path.join(process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi"), "plugins");
+    const plugins = fs.existsSync(pluginDir) ? fs.readdirSync(pluginDir).filter((d) => !d.endsWith(".lastused") && !d.endsWith(".lock")) : [];
+    const pkg = (name: string) => (JSON.parse(fs.readFileSync(path.join(repoRoot, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+    return {
+        date: new Date().toISOString(),
+        cpuModel: os.cpus()[0]?.model ?? "unknown",
+        cores: os.cpus().length,
+        memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+        kernel: `${os.type()} ${os.release()}`,
+        node: process.version,
+        pulumi: version("pulumi", ["version"], /(v[\d.]+)/),
+        plugins,
+        kubeApiserver: version("kube-apiserver", ["--version"], /Kubernetes (v[\d.]+)/),
+        etcd: version("etcd", ["--version"], /etcd Version: ([\d.]+)/),
+        sdk: Object.fromEntries(["@pulumi/pulumi", "@pulumi/kubernetes", "@pulumi/random", "tsx", "vega", "vega-lite"].map((p) => [p, pkg(p)])),
+    };
+}
+
+/**
+ * Deletes what an `up` run created: its Argo CD namespace and the cluster-scoped objects. Those
+ * created through the client-side-apply guardrails provider carry `managed-by=pulumi` (the
+ * provider overwrites the program's `managed-by=gitops-control` label), the others the program's.
+ */
+function cleanUp(cluster: LocalCluster, namespace: string): void {
+    kubectlOk(cluster, ["delete", "namespace", namespace, "--ignore-not-found", "--wait=false"]);
+    kubectlOk(cluster, [
+        "delete",
+        "validatingadmissionpolicybindings.admissionregistration.k8s.io,validatingadmissionpolicies.admissionregistration.k8s.io,clusterrolebindings.rbac.authorization.k8s.io,clusterroles.rbac.authorization.k8s.io",
+        "-l",
+        "app.kubernetes.io/managed-by in (gitops-control,pulumi)",
+        "--ignore-not-found",
+        "--wait=false",
+    ]);
+}
+
+/** How many ValidatingAdmissionPolicies and bindings carry each app.kubernetes.io/managed-by value. */
+function guardrailLabels(cluster: LocalCluster): Record<string, number> {
+    const out = kubectlOk(cluster, [
+        "get",
+        "validatingadmissionpolicies.admissionregistration.k8s.io,validatingadmissionpolicybindings.admissionregistration.k8s.io",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.labels.app\\.kubernetes\\.io/managed-by}{\"\\n\"}{end}",
+    ]);
+    const counts: Record<string, number> = {};
+    for (const value of out.split("\n").filter((l) => l !== "")) counts[value] = (counts[value] ?? 0) + 1;
+    return counts;
+}
+
+/** Writes RESULTS.md and the chart from the results. */
+async function writeReport(results: Results): Promise<void> {
+    const points = [
+        ...results.mocks.filter((x) => x.experiments.length === 0).map((x) => ({ name: `program evaluation under mocks: ${x.variant}`, services: x.services, s: summarize(x.runs.map((r) => r.result.evalMs / 1000)) })),
+        ...results.previews.map((x) => ({ name: `real pulumi preview: ${x.variant}`, services: x.services, s: summarize(x.runs.map((r) => r.result.opMs[0] / 1000)) })),
+    ].map(({ name, services, s }) => ({ series: name, services, median: s.median, min: s.min, max: s.max }));
+    if (points.length > 0) {
+        fs.writeFileSync(path.join(benchDir, "time-vs-services.svg"), await renderChart(points, "gitops-control: wall time vs services (ours vs floor)"));
+    }
+    fs.writeFileSync(path.join(benchDir, "RESULTS.md"), renderReport(results));
+}
+
+async function main(): Promise<void> {
+    if (process.argv.includes("--report-only")) {
+        await writeReport(JSON.parse(fs.readFileSync(path.join(benchDir, "results.json"), "utf8")) as Results);
+        log("bench/RESULTS.md and bench/time-vs-services.svg written from bench/results.json");
+        return;
+    }
+    const reps = Number(option("reps") ?? 5);
+    if (!Number.isInteger(reps) || reps < 1) throw new Error("--reps must be a whole number ≥ 1");
+    const sections = (option("sections") ?? "mocks,profile,real,up,chart,cel").split(",");
+    const upFloor = !process.argv.includes("--no-up-floor");
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-bench-"));
+    const results: Results = {
+        machine: machine(),
+        reps,
+        sections,
+        startedAt: new Date().toISOString(),
+        sectionSeconds: {},
+        loadStart: os.loadavg(),
+        mocks: [],
+        previews: [],
+        ups: [],
+        chart: [],
+        realSizes,
+        mockSizes,
+        upServices,
+    };
+    log(`${results.machine.cores} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; ${reps} repetitions; sections ${sections.join(",")}; scratch ${tmp}`);
+    const section = async (name: string, body: () => Promise<void> | void) => {
+        if (!sections.includes(name)) return;
+        const t = Date.now();
+        log(`== ${name}`);
+        await body();
+        results.sectionSeconds[name] = Math.round((Date.now() - t) / 100) / 10;
+        log(`== ${name} done in ${results.sectionSeconds[name]}s`);
+    };
+
+    try {
+        // 1. Program evaluation under mocks.
+        await section("mocks", () => {
+            const dumps = new Map(mockFloorSizes.map((n) => [n, path.join(tmp, `mock-floor-${n}.json`)]));
+            for (let rep = 0; rep < reps; rep++) {
+                const jobs: { variant: string; services: number; experiments: string[] }[] = [
+                    ...mockSizes.map((services) => ({ variant: "ours", services, experiments: [] })),
+                    ...mockFloorSizes.map((services) => ({ variant: "floor", services, experiments: [] })),
+                    { variant: "ours", ...mockWhatIf },
+                ];
+                // Rep 0 in this order (ours first: it records the floor's input), then alternating.
+                if (rep % 2 === 1) jobs.reverse();
+                for (const job of jobs) {
+                    const args = [String(job.services)];
+                    if (job.variant === "floor") args.push("--floor", dumps.get(job.services)!);
+                    else if (rep === 0 && job.experiments.length === 0 && dumps.has(job.services)) args.push("--dump", dumps.get(job.services)!);
+                    const run = runChild<MockEvalResult>("mockEval.ts", args, rep, { env: { BENCH_EXP: job.experiments.join(",") } });
+                    series(results.mocks, job.variant, job.services, job.experiments).runs.push(run);
+                    log(`mocks ${rep + 1}/${reps} ${job.variant}${job.experiments.length ? `+${job.experiments}` : ""} ${job.services}: ${(run.result.evalMs / 1000).toFixed(2)} s, ${run.result.peakRssMB.toFixed(0)} MB (load ${run.load.toFixed(2)})`);
+                }
+            }
+        });
+
+        await section("profile", () => {
+            const file = path.join(tmp, "ours-500.cpuprofile");
+            runChild<MockEvalResult>("mockEval.ts", ["500", "--profile", file], 0);
+            results.profile = { ...summarizeProfile(file), services: 500, file };
+        });
+
+        // 2 and 4 need the local API server.
+        if (["real", "up", "chart"].some((x) => sections.includes(x))) {
+            const cluster = startBenchCluster();
+            const apiPids = ["etcd", "kube-apiserver"].map((c) => Number(fs.readFileSync(path.join(cluster.dir, `${c}.pid`), "utf8").trim()));
+            const chart = emptyChart();
+            const real = (variant: Job["variant"], services: number, op: Job["op"], rep: number, extra: Partial<Job> = {}): Run<JobResult> => {
+                const stateDir = fs.mkdtempSync(path.join(tmp, "state-"));
+                try {
+                    const job: Job = { variant, services, op, stateDir, kubeconfig: cluster.kubeconfig, emptyChart: chart, argoNamespace: benchNamespace, ...extra };
+                    return runChild<JobResult>("realPreview.ts", [JSON.stringify(job)], rep, { apiPids });
+                } finally {
+                    fs.rmSync(stateDir, { recursive: true, force: true });
+                }
+            };
+            /** The floor's input: ours' objects recorded under mocks with the same overrides. */
+            const floorDump = (services: number): string => {
+                const file = path.join(tmp, `real-floor-${services}.json`);
+                if (!fs.existsSync(file)) {
+                    runChild<MockEvalResult>("mockEval.ts", [String(services), "--dump", file, "--overrides", JSON.stringify({ argocd: { namespace: benchNamespace, chart: { path: chart } } })], 0);
+                }
+                return file;
+            };
+            try {
+                await section("real", () => {
+                    for (let rep = 0; rep < reps; rep++) {
+                        for (const services of realSizes) {
+                            const dump = floorDump(services);
+                            const order: Job["variant"][] = rep % 2 === 0 ? ["ours", "floor"] : ["floor", "ours"];
+                            for (const variant of order) {
+                                const run = real(variant, services, "preview", rep, variant === "floor" ? { floorResources: dump } : {});
+                                series(results.previews, variant, services).runs.push(run);
+                                log(`preview ${rep + 1}/${reps} ${variant} ${services}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
+                            }
+                        }
+                    }
+                });
+
+                await section("up", () => {
+                    const base = fs.readFileSync(floorDump(upServices), "utf8");
+                    // What-if: the CLI without intermediate checkpoints (the file backend saves the whole state after every step).
+                    const skipCheckpoints = { PULUMI_SKIP_CHECKPOINTS: "true" };
+                    const variants: { variant: Job["variant"]; engineEnv?: Record<string, string> }[] = [
+                        { variant: "ours" },
+                        ...(upFloor ? [{ variant: "floor" as const }] : []),
+                        { variant: "ours", engineEnv: skipCheckpoints },
+                    ];
+                    for (let rep = 0; rep < reps; rep++) {
+                        const order = rep % 2 === 0 ? variants : [...variants].reverse();
+                        for (const [i, { variant, engineEnv }] of order.entries()) {
+                            const namespace = `argocd-up-${rep}-${i}`;
+                            let extra: Partial<Job> = { repeat: 2, argoNamespace: namespace, ...(engineEnv ? { engineEnv } : {}) };
+                            if (variant === "floor") {
+                                const file = path.join(tmp, `up-floor-${rep}.json`);
+                                fs.writeFileSync(file, base.split(benchNamespace).join(namespace));
+                                extra = { ...extra, floorResources: file };
+                            }
+                            const experiments = engineEnv ? Object.entries(engineEnv).map(([k, v]) => `${k}=${v}`) : [];
+                            try {
+                                const run = real(variant, upServices, "up", rep, extra);
+                                series(results.ups, variant, upServices, experiments).runs.push(run);
+                                if (variant === "ours" && !results.guardrailLabels) results.guardrailLabels = guardrailLabels(cluster);
+                                log(`up ${rep + 1}/${reps} ${variant}${experiments.length ? `+${experiments}` : ""} ${upServices}: ${run.result.opMs.map((ms) => (ms / 1000).toFixed(2)).join(" s, then ")} s (load ${run.load.toFixed(2)})`);
+                            } finally {
+                                cleanUp(cluster, namespace);
+                            }
+                        }
+                    }
+                });
+
+                await section("chart", () => {
+                    for (let rep = 0; rep < reps; rep++) {
+                        const order: Job["variant"][] = rep % 2 === 0 ? ["argocd", "empty"] : ["empty", "argocd"];
+                        for (const variant of order) {
+                            const run = real(variant, 0, "preview", rep, { argoNamespace: "argocd" });
+                            series(results.chart, variant, 0).runs.push(run);
+                            log(`chart ${rep + 1}/${reps} ${variant}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
+                        }
+                    }
+                });
+            } finally {
+                cluster.stop();
+            }
+        }
+
+        // 3. Guardrail CEL throughput (bench/cel.ts, unchanged).
+        await section("cel", () => {
+            const load = os.loadavg()[0];
+            const r = spawnSync(process.execPath, ["--import", "tsx", path.join(benchDir, "cel.ts"), "--objects", "10000", "--rounds", "5"], { cwd: repoRoot, encoding: "utf8" });
+            if (r.status !== 0) throw new Error(`bench/cel.ts failed: ${r.stderr}`);
+            const num = (re: RegExp) => {
+                const m = r.stdout.match(re);
+                return m ? Number(m[1].replace(/,/g, "")) : undefined;
+            };
+            results.cel = { output: r.stdout.trimEnd(), objectsPerSecond: num(/object checks:\s+([\d,]+)\/s/), evalsPerSecond: num(/raw CEL:\s+([\d,]+) evals\/s/), load };
+            log(`cel: ${results.cel.objectsPerSecond} object checks/s`);
+        });
+    } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
+
+    results.finishedAt = new Date().toISOString();
+    const totalSeconds = Math.round((Date.now() - started) / 100) / 10;
+    results.totalSeconds = totalSeconds;
+    results.loadEnd = os.loadavg();
+    fs.writeFileSync(path.join(benchDir, "results.json"), `${JSON.stringify(results, null, 1)}\n`);
+    await writeReport(results);
+    if (totalSeconds > 900) log(`WARNING: ${totalSeconds}s is over the 15-minute budget (load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")})`);
+    log(`done in ${totalSeconds}s: bench/RESULTS.md, bench/results.json, bench/time-vs-services.svg`);
+}
+
+main().catch((e: Error) => {
+    console.error(e.stack ?? e.message);
+    process.exit(1);
+});
