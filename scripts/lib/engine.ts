@@ -31,7 +31,18 @@ export async function openStack(options: StackOptions): Promise<Stack> {
         ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}),
     };
     return LocalWorkspace.createOrSelectStack(
-        { stackName: options.stackName, projectName: "gitops-control", program: async () => controlPlaneProgram(options.configOverrides ?? {}) },
+        {
+            stackName: options.stackName,
+            projectName: "gitops-control",
+            program: async () => {
+                // tsx turns source maps on, and the SDK captures a stack trace per resource and per
+                // output: mapping them was 38 % of evaluation CPU (bench/RESULTS.md, "Where the
+                // time goes"). The program's own errors name the field and the fix; stack positions
+                // are not needed to read them.
+                process.setSourceMapsEnabled(false);
+                return controlPlaneProgram(options.configOverrides ?? {});
+            },
+        },
         { workDir: repoRoot, envVars },
     );
 }
