@@ -15,22 +15,12 @@ import * as path from "node:path";
 import { ResourceStep, openStack, repoRoot, stepRecorder } from "./lib/engine";
 import { formatPruneReport, pruneVerdict, stepsFromPreviewJson } from "./lib/drift";
 import { readStackFile } from "./lib/mockRuntime";
-import { parseStackConfig } from "../stacks/config";
+import { decodeConfig, parseStackConfig } from "../stacks/config";
 
 /** The stack's configured budget, read from its stack file. */
 export function stackBudget(stackName: string): number {
     const file = readStackFile(path.join(repoRoot, `Pulumi.${stackName}.yaml`));
-    const raw = Object.fromEntries(
-        Object.entries(file.config)
-            .filter(([k]) => k.startsWith("gitops-control:") && !file.secretKeys.includes(k))
-            .map(([k, v]) => {
-                try {
-                    return [k.slice("gitops-control:".length), JSON.parse(v)];
-                } catch {
-                    return [k.slice("gitops-control:".length), v];
-                }
-            }),
-    );
+    const raw = decodeConfig(file.config, file.secretKeys);
     return parseStackConfig(raw).pruneBudget;
 }
 

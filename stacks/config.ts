@@ -349,9 +349,17 @@ function isConfigSecret(key: string): boolean {
 
 /** Reads this stack's config from the Pulumi runtime, without namespace, JSON values decoded. */
 export function readRawConfig(): Record<string, unknown> {
+    return decodeConfig(pulumi.runtime.allConfig());
+}
+
+/**
+ * Config as Pulumi hands it over (`<namespace>:<key>` → string, structured values as JSON) to raw
+ * values without namespace, ready for {@link parseStackConfig}. Keys in `skip` (secrets) are left out.
+ */
+export function decodeConfig(config: Readonly<Record<string, string>>, skip: readonly string[] = []): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
-        if (!key.startsWith(`${configNamespace}:`)) continue;
+    for (const [key, value] of Object.entries(config)) {
+        if (!key.startsWith(`${configNamespace}:`) || skip.includes(key)) continue;
         const name = key.slice(configNamespace.length + 1);
         try {
             raw[name] = JSON.parse(value);
