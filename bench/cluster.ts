@@ -51,9 +51,9 @@ export function startBenchCluster(): LocalCluster {
     return cluster;
 }
 
-/** A local chart without templates: the ArgoCd component stays, the chart renders nothing. */
-export function emptyChart(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-bench-empty-chart-"));
+/** A local chart without templates, created under `parent`: the ArgoCd component stays, the chart renders nothing. */
+export function emptyChart(parent: string): string {
+    const dir = fs.mkdtempSync(path.join(parent, "empty-chart-"));
     fs.writeFileSync(path.join(dir, "Chart.yaml"), "apiVersion: v2\nname: argo-cd\nversion: 10.1.1\ndescription: empty chart (benchmarks)\n");
     return dir;
 }

@@ -2,7 +2,10 @@
  * The floor program of the comparisons: the very Kubernetes objects `ours` registers (type, name,
  * inputs, provider: recorded under mocks by bench/mockEval.ts --dump), registered as plain
  * @pulumi/kubernetes resources at the stack root. No components, no config parsing, no
- * validation, no dependsOn, no outputs: what any Pulumi program declaring these objects pays.
+ * validation, no outputs, and only the one dependency any correct program declares: objects in a
+ * namespace the program creates wait for that Namespace (without it `up` depends on the provider
+ * retrying "namespace not found", which gives up under load). What any Pulumi program declaring
+ * these objects pays.
  */
 import * as fs from "node:fs";
 import * as k8s from "@pulumi/kubernetes";
@@ -30,10 +33,17 @@ export function floorProgram(recorded: readonly RecordedResource[]): number {
     const provider = new k8s.Provider("kubernetes", {});
     const guardrailsProvider = new k8s.Provider("kubernetes-guardrails", { enableServerSideApply: false });
     let count = 2;
-    for (const r of recorded) {
+    const namespaces = new Map<string, pulumi.Resource>();
+    const isNamespace = (r: RecordedResource) => r.type === "kubernetes:core/v1:Namespace";
+    // Namespaces first, so that objects in them can depend on them.
+    for (const r of [...recorded.filter(isNamespace), ...recorded.filter((x) => !isNamespace(x))]) {
         if (r.type.startsWith("pulumi:providers:")) continue;
         count++;
-        const opts: pulumi.CustomResourceOptions = { provider: r.provider?.includes("::kubernetes-guardrails::") ? guardrailsProvider : provider };
+        const inNamespace = namespaces.get(r.inputs.metadata?.namespace ?? r.inputs.namespace);
+        const opts: pulumi.CustomResourceOptions = {
+            provider: r.provider?.includes("::kubernetes-guardrails::") ? guardrailsProvider : provider,
+            ...(inNamespace ? { dependsOn: [inNamespace] } : {}),
+        };
         const inputs = { ...r.inputs };
         if (r.secretPaths.some((p) => p.startsWith("stringData"))) inputs.stringData = pulumi.secret(inputs.stringData);
         if (r.type === "random:index/randomPassword:RandomPassword") {
@@ -44,7 +54,8 @@ export function floorProgram(recorded: readonly RecordedResource[]): number {
             new k8s.core.v1.Secret(r.name, inputs, { ...opts, additionalSecretOutputs: ["data", "stringData"] });
         } else {
             const cls = kubernetesClass(r.type);
-            if (cls) new cls(r.name, inputs, opts);
+            if (cls && isNamespace(r)) namespaces.set(r.inputs.metadata.name, new cls(r.name, inputs, opts));
+            else if (cls) new cls(r.name, inputs, opts);
             else new k8s.apiextensions.CustomResource(r.name, inputs as k8s.apiextensions.CustomResourceArgs, opts);
         }
     }

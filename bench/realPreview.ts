@@ -10,7 +10,7 @@
  *           chart replaced by an empty local chart (its cost is measured on its own: `argocd`)
  *   floor   the very same Kubernetes objects (type, name, inputs: recorded from `ours` under mocks),
  *           registered as plain @pulumi/kubernetes resources at the stack root: no components, no
- *           config parsing, no validation, no dependsOn, no outputs
+ *           config parsing, no validation, no outputs (bench/floor.ts)
  *   argocd  only the ArgoCd component (pinned fixture chart, rendered by the provider)
  *   empty   an empty program (the fixed cost of CLI, plugins and engine)
  */

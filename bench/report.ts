@@ -62,6 +62,7 @@ export function renderReport(r: Results): string {
         `| API server | kube-apiserver ${m.kubeApiserver}, etcd ${m.etcd} (scripts/local-cluster.sh, loopback) |`,
         `| load average | ${loadLine(r)} |`,
         `| repetitions | ${r.reps} per figure (median, min–max in parentheses); every run in a fresh process; compared variants interleaved in alternating order within each repetition |`,
+        `| runs measured again after a failure | ${r.retries?.length ? r.retries.map((x) => x.replace(/\|/g, "\\|")).join("; ") : "none"} |`,
         `| total run time | ${r.totalSeconds ?? "?"} s (${Object.entries(r.sectionSeconds)
             .map(([k, v]) => `${k} ${v} s`)
             .join(", ")}; budget 900 s: ${(r.totalSeconds ?? Infinity) <= 900 ? "within" : "**over**"}) |`,
@@ -130,7 +131,7 @@ export function renderReport(r: Results): string {
             "The Pulumi CLI with the kubernetes and random plugins, a file backend in a fresh temp dir per run (so every preview is of a new stack: all creates) and the local API server (kube-apiserver + etcd, Argo CD's CRDs installed up front so Applications, AppProjects and ApplicationSets are dry-run against their real schemas). The program runs inline through the Automation API (as in scripts/lib/engine.ts: no Node.js language host could be built), in a fresh Node.js process per run; the time is that of the `stack.preview()` / `stack.up()` call (CLI start, plugin start, program, engine, provider calls to the API server).",
             "",
             "- **ours**: `controlPlaneProgram({ services, argocd: { chart: { path: <empty chart> } } })` — the whole program (config parsing and validation, ControlPlane, ArgoCd with namespace, argocd-secret and generated passwords, guardrails, janitor, every GitOpsService), with Argo CD's Helm chart replaced by an empty local chart: the chart's own cost is measured alone in section 4.",
-            "- **floor**: the very same objects (type, name, inputs and provider, recorded from ours under mocks), registered as plain `@pulumi/kubernetes` resources at the stack root (bench/floor.ts): no components, no config, no validation, no `dependsOn`, no outputs. Same stack, same stack file, same providers (incl. the client-side-apply guardrails provider), same empty chart.",
+            "- **floor**: the very same objects (type, name, inputs and provider, recorded from ours under mocks), registered as plain `@pulumi/kubernetes` resources at the stack root (bench/floor.ts): no components, no config, no validation, no outputs, no `dependsOn` but the Namespace one any correct program has (objects in the Argo CD namespace wait for it). Same stack, same stack file, same providers (incl. the client-side-apply guardrails provider), same empty chart.",
             "",
             "| services | registrations: ours (of which components) / floor | preview ours, s | preview floor, s | ours / floor (paired) | Node.js CPU ours / floor, s | CLI + plugins CPU ours / floor, s | API server CPU ours / floor, s |",
             "| ---: | --- | ---: | ---: | ---: | --- | --- | --- |",
@@ -158,7 +159,7 @@ export function renderReport(r: Results): string {
         out.push(
             `### \`pulumi up\` of ${r.upServices} services`,
             "",
-            "Each run on a fresh stack (file backend) and a fresh Argo CD namespace; the second `up` follows in the same process and changes nothing. The run's objects are deleted afterwards (its namespace and the cluster-scoped objects). The what-if row runs the same program with `PULUMI_SKIP_CHECKPOINTS=true` in the CLI's environment: no intermediate state checkpoints, only the final one. CPU columns cover both `up`s (whole process tree, as in the preview table).",
+            "Each run on a fresh stack (file backend) and a fresh Argo CD namespace; the second `up` follows in the same process and changes nothing. The run's objects are deleted afterwards (its namespace and the cluster-scoped objects). The what-if row runs the same program with `PULUMI_SKIP_CHECKPOINTS=true` in the CLI's environment: no intermediate state checkpoints, only the final one. CPU columns cover the whole process (both `up`s, where there are two) and every process it waited for, as in the preview table.",
             "",
             "| program | first `up` (creates), s | second `up` (no-op), s | Node.js CPU, s | CLI + plugins CPU, s | API server CPU, s | steps of the first / second |",
             "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -168,7 +169,8 @@ export function renderReport(r: Results): string {
                 Object.entries(x.runs[0].result.changes[i] ?? {})
                     .map(([k, v]) => `${k} ${v}`)
                     .join(", ");
-            const name = x.experiments.length > 0 ? `${x.variant}, what-if: ${x.experiments.join(", ")}` : x.variant;
+            const firstOnly = x.runs[0].result.opMs.length === 1 ? " (first `up` only)" : "";
+            const name = x.experiments.length > 0 ? `${x.variant}, what-if: ${x.experiments.join(", ")}${firstOnly}` : x.variant;
             const node = s(x.runs.map((y) => y.result.nodeCpuMs / 1000));
             const engine = s(x.runs.map((y) => (y.treeCpuMs - y.result.nodeCpuMs) / 1000));
             const api = s(x.runs.map((y) => (y.apiCpuMs ?? 0) / 1000));
@@ -317,10 +319,10 @@ function hotSpots(
         "2. **Evaluate programs without source-mapped stack traces.** In the inline entry points (the program of `openStack` in scripts/lib/engine.ts; `installMocks` / `renderProgram` in scripts/lib/mockRuntime.ts, used by the unit tests and \`npm run render\`) call `process.setSourceMapsEnabled(false)` before `controlPlaneProgram(...)`: the program's errors carry their own field-and-fix messages; only stack positions then point at tsx's output. The what-if row of section 1 is the measured effect.",
         "3. **Throwaway stacks without intermediate checkpoints.** For stacks whose state is deleted afterwards (integration tests, `local`), pass `PULUMI_SKIP_CHECKPOINTS: \"true\"` in the Automation API `envVars` (scripts/lib/engine.ts `openStack`, opt-in). Not for staging/prod: a crash mid-update would lose track of what was created. Fix 1 is what shrinks the quadratic term for every stack.",
         "4. **Memory target.** With fixes 1 and 2 the evaluation gets closer to the floor, but the floor itself is above 400 MB at 500 services (registrations in flight); 400 MB at 500 services would need the SDK to bound in-flight registrations, which it does not offer.",
-        "",
     );
     if (r.guardrailLabels && Object.keys(r.guardrailLabels).some((k) => k !== "gitops-control")) {
-        out.push("5. **Guardrail labels** (side finding): select the guardrails by `gitops-control.io/environment` / name prefix, or re-assert the label after creation; do not rely on `managed-by=gitops-control` for objects of the client-side-apply provider.", "");
+        out.push("5. **Guardrail labels** (side finding): select the guardrails by `gitops-control.io/environment` / name prefix, or re-assert the label after creation; do not rely on `managed-by=gitops-control` for objects of the client-side-apply provider.");
     }
+    out.push("");
     return out;
 }
