@@ -173,6 +173,8 @@ export function buildControlPlaneArgs(
     secrets: StackSecrets,
     now: Date = new Date(),
     warn?: (message: string) => void,
+    /** Break-glass states already evaluated at `now` (by loadStack); computed here when omitted. */
+    statuses?: readonly BreakGlassStatus[],
 ): Omit<ControlPlaneArgs, "provider"> {
     const stack = stackPresets[config.environment];
     const names = new Set<string>();
@@ -186,7 +188,7 @@ export function buildControlPlaneArgs(
         check(guardrails.replicaCap > 0, cfg("guardrails.replicaCap"), `is ${guardrails.replicaCap}`, "use a whole number > 0 (20 is the default)");
     }
 
-    const active = breakGlassStatus(config, now, warn).filter((s) => s.state === "active");
+    const active = (statuses ?? breakGlassStatus(config, now, warn)).filter((s) => s.state === "active");
     /** Namespaces under break-glass, per environment class. */
     const exempt = new Map<string, { namespaces: string[]; statuses: Set<BreakGlassStatus> }>();
 
@@ -381,8 +383,10 @@ export function loadStack(now: Date = new Date(), overrides: Record<string, unkn
         throw new GitOpsConfigError(tokenKey, "is stored in plain text in the stack file", `remove it and run \`${setTokenCommand}\``);
     }
     const githubToken = config.githubToken !== undefined ? new pulumi.Config(configNamespace).requireSecret("githubToken") : undefined;
-    const args = buildControlPlaneArgs({ ...config, githubToken: undefined }, githubToken ? { githubToken } : {}, now, (message) => {
+    // Evaluated once: expiry warnings are logged once, and the same states feed the model and the output.
+    const statuses = breakGlassStatus(config, now, (message) => {
         void pulumi.log.warn(message);
     });
-    return { config, args, reconcileDebt: reconcileDebt(breakGlassStatus(config, now)) };
+    const args = buildControlPlaneArgs({ ...config, githubToken: undefined }, githubToken ? { githubToken } : {}, now, undefined, statuses);
+    return { config, args, reconcileDebt: reconcileDebt(statuses) };
 }
