@@ -2,7 +2,8 @@ import type { IAppProject } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, goDuration, requireDnsLabel } from "./errors";
-import { forceOwnership, gitRepoURL, inClusterServer, labels, managedByValue } from "./labels";
+import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
+import { forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
 
 /** A Kubernetes kind, by API group ("" for core). */
@@ -14,8 +15,8 @@ export interface GroupKind {
 /** Where the project's Applications may deploy. `namespace` may be a glob ("payments-*"). */
 export interface ProjectDestination {
     readonly namespace: string;
-    /** @default "https://kubernetes.default.svc" */
-    readonly server?: string;
+    /** Cluster, by registered name or API URL. @default the cluster Argo CD runs in */
+    readonly cluster?: ClusterRef;
 }
 
 /** An Argo CD sync window. */
@@ -83,14 +84,15 @@ export function validateAppProjectArgs(name: string, args: AppProjectArgs, field
         ),
     );
     check(args.destinations.length > 0, `${field}.destinations`, "is empty", "list the namespaces the team deploys to");
-    args.destinations.forEach((d, i) =>
+    args.destinations.forEach((d, i) => {
         check(
             d.namespace !== "*" && d.namespace.trim() !== "",
             `${field}.destinations[${i}].namespace`,
             `is "${d.namespace}", which would let the project deploy into every namespace (kube-system too)`,
             'name the namespaces or a team prefix glob, e.g. "payments-*"',
-        ),
-    );
+        );
+        if (d.cluster) validateClusterRef(d.cluster, `${field}.destinations[${i}].cluster`);
+    });
     (args.syncWindows ?? []).forEach((w, i) => {
         check(w.schedule.trim().split(/\s+/).length === 5, `${field}.syncWindows[${i}].schedule`, `is "${w.schedule}"`, 'use a 5-field cron expression, e.g. "0 22 * * *"');
         check(goDuration.test(w.duration), `${field}.syncWindows[${i}].duration`, `is "${w.duration}"`, 'use a Go duration, e.g. "1h"');
@@ -111,7 +113,7 @@ export function renderAppProject(name: string, args: AppProjectArgs): IAppProjec
         spec: {
             description: args.description ?? "Managed by gitops-control",
             sourceRepos: [...args.sourceRepos],
-            destinations: args.destinations.map((d) => ({ server: d.server ?? inClusterServer, namespace: d.namespace })),
+            destinations: args.destinations.map((d) => renderDestination(d.cluster, d.namespace)),
             clusterResourceWhitelist: (args.clusterResourceWhitelist ?? []).map((g) => ({ group: g.group, kind: g.kind })),
             namespaceResourceBlacklist: (args.namespaceResourceBlacklist ?? defaultNamespaceResourceBlacklist).map((g) => ({ group: g.group, kind: g.kind })),
             orphanedResources: { warn: args.orphanedResourcesWarn ?? true },

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AppProject, SyncWindow } from "./AppProject";
+import { ClusterRef } from "./destinations";
 import { check, requireDnsLabel } from "./errors";
 import { ApplicationSourceArgs, GitOpsApplication, IgnoreDifference } from "./GitOpsApplication";
 import { labels } from "./labels";
@@ -23,6 +24,8 @@ export interface ServiceEnvironment {
     readonly revisionHistoryLimit?: number;
     /** Annotations on the Application (break-glass audit). @default {} */
     readonly annotations?: Readonly<Record<string, string>>;
+    /** Cluster of this environment. @default the service's `cluster` */
+    readonly cluster?: ClusterRef;
 }
 
 /** Pull-request previews for the service. */
@@ -50,6 +53,10 @@ export interface GitOpsServiceArgs {
     readonly ignoreDifferences?: readonly IgnoreDifference[];
     /** Applications carry Argo CD's cascade-delete finalizer (see GitOpsApplication). @default true */
     readonly cascadeDelete?: boolean;
+    /** Cluster every environment and preview deploys to, unless an environment names its own. @default the cluster Argo CD runs in */
+    readonly cluster?: ClusterRef;
+    /** `pulumi up` waits for each Application to be Synced and Healthy (see GitOpsApplication). @default off */
+    readonly waitForSync?: { readonly timeoutSeconds: number };
     /** Extra project settings. @default none */
     readonly project?: { readonly syncWindows?: readonly SyncWindow[]; readonly annotations?: Readonly<Record<string, string>> };
     /** @default the ambient provider */
@@ -88,13 +95,20 @@ export class GitOpsService extends pulumi.ComponentResource {
         const argoNamespace = args.argoNamespace ?? "argocd";
         const namespaceOf = (env: ServiceEnvironment): string => env.namespace ?? `${name}-${env.name}`;
         const previewGlob = `${name}-pr-*`;
+        const clusterOf = (env: ServiceEnvironment | undefined): { cluster?: ClusterRef } => {
+            const cluster = env?.cluster ?? args.cluster;
+            return cluster ? { cluster } : {};
+        };
         this.project = new AppProject(
             name,
             {
                 argoNamespace,
                 description: `${name} (team ${args.team}), managed by gitops-control`,
                 sourceRepos: [args.source.repoURL],
-                destinations: [...args.environments.map((env) => ({ namespace: namespaceOf(env) })), ...(args.previews ? [{ namespace: previewGlob }] : [])],
+                destinations: [
+                    ...args.environments.map((env) => ({ namespace: namespaceOf(env), ...clusterOf(env) })),
+                    ...(args.previews ? [{ namespace: previewGlob, ...clusterOf(undefined) }] : []),
+                ],
                 syncWindows: args.project?.syncWindows ?? [],
                 annotations: args.project?.annotations ?? {},
                 provider: args.provider,
@@ -113,7 +127,8 @@ export class GitOpsService extends pulumi.ComponentResource {
                         targetRevision: env.targetRevision,
                         ...(helm ? { helm: { ...helm, valueFiles: env.valueFiles ?? helm.valueFiles ?? [`values-${env.name}.yaml`] } } : {}),
                     },
-                    destination: { namespace: namespaceOf(env) },
+                    destination: { namespace: namespaceOf(env), ...clusterOf(env) },
+                    ...(args.waitForSync ? { waitForSync: args.waitForSync } : {}),
                     syncPolicy: env.syncPolicy,
                     managedNamespaceMetadata: {
                         labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name },
@@ -143,6 +158,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                         ...(args.source.kustomize ? {} : { helm: { ...args.source.helm, valueFiles: args.source.helm?.valueFiles ?? ["values-preview.yaml"] } }),
                     },
                     syncPolicy: args.previews.syncPolicy,
+                    ...clusterOf(undefined),
                     provider: args.provider,
                 },
                 { parent: this, dependsOn: [this.project] },

@@ -1,10 +1,14 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { ArgoCdArgs, ChartSource } from "../components/ArgoCd";
-import { pinnedChart } from "../components/ArgoCd";
+import type { ArgoCdArgs, ChartSource, CrdSource } from "../components/ArgoCd";
+import { argoCdVersion, pinnedChart } from "../components/ArgoCd";
 import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
 import { GitOpsConfigError, check, requireDnsLabel } from "../components/errors";
 import { validateSource } from "../components/GitOpsApplication";
+import type { ClusterRef } from "../components/destinations";
+import { validateDestinationClusterArgs } from "../components/DestinationCluster";
+import { RepositoryAuth, RepositoryCredentialsArgs, validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { DefaultRulesOptions, defaultRules } from "../components/guardrails/rules";
 import type { ServiceEnvironment } from "../components/GitOpsService";
 import { minRequeueAfterSeconds } from "../components/PreviewEnvironments";
@@ -18,6 +22,9 @@ export const configNamespace = "gitops-control";
 
 /** The fixture chart, used by the local stack when no chart is configured. */
 export const fixtureChartPath = path.join("..", "shared", "fixtures", "argo-cd", "charts", `argo-cd-${pinnedChart.version}.tgz`);
+
+/** The v3.6.1 CRDs beside a development checkout (shared/fixtures). */
+export const fixtureCrdDir = path.join("..", "shared", "fixtures", "argo-cd", argoCdVersion, "crds");
 
 /** How to set the token; quoted in every error about it. */
 export const setTokenCommand = `pulumi config set --secret ${configNamespace}:githubToken <token>`;
@@ -37,7 +44,18 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
 /** Secrets the model needs, as Pulumi secrets. */
 export interface StackSecrets {
     readonly githubToken?: pulumi.Input<string>;
+    /** Bearer token per registered destination cluster. */
+    readonly destinationTokens?: Readonly<Record<string, pulumi.Input<string>>>;
+    /** Token, SSH key or GitHub App key per repository credential. */
+    readonly repositorySecrets?: Readonly<Record<string, pulumi.Input<string>>>;
 }
+
+/** The command that stores one entry of a secret map; quoted in errors about it. */
+export const setSecretEntryCommand = (key: "destinationTokens" | "repositorySecrets", name: string): string =>
+    `pulumi config set --secret --path '${configNamespace}:${key}.${name}' <value>`;
+
+/** Keys whose values are read only as secrets (never from the decoded plain config). */
+export const secretKeys = ["githubToken", "destinationTokens", "repositorySecrets"] as const;
 
 const cfg = (field: string): string => `${configNamespace}:${field}`;
 
@@ -52,6 +70,16 @@ function checkService(config: StackConfig, service: ServiceConfig, i: number, se
     requireDnsLabel(service.name, `${field}.name`, 48);
     requireDnsLabel(service.team, `${field}.team`);
     validateSource({ ...service, targetRevision: service.targetRevision }, field);
+    const clusters = new Set(["in-cluster", ...config.destinations.map((d) => d.name)]);
+    const clusterFix = `declare it in \`${cfg("destinations")}\` or use one of ${[...clusters].join(", ")}`;
+    if (service.cluster !== undefined) {
+        check(clusters.has(service.cluster), `${field}.cluster`, `is "${service.cluster}", not a registered cluster`, clusterFix);
+    }
+    environmentsOf(service, stack.defaultEnvironments).forEach((env, j) => {
+        if ("cluster" in env && env.cluster !== undefined) {
+            check(clusters.has(env.cluster), `${field}.environments[${j}].cluster`, `is "${env.cluster}", not a registered cluster`, clusterFix);
+        }
+    });
     for (const env of environmentsOf(service, stack.defaultEnvironments)) {
         const policy = mergeSyncPolicy(environmentPresets[env.name].syncPolicy, service.syncPolicy);
         validateSyncPolicy(policy, `${field}.syncPolicy`);
@@ -85,6 +113,62 @@ function checkService(config: StackConfig, service: ServiceConfig, i: number, se
             `run \`${setTokenCommand}\``,
         );
     }
+}
+
+/** A cluster name from the stack file as the components take it; "in-cluster" is Argo CD's own. */
+function clusterRef(name: string | undefined): ClusterRef | undefined {
+    return name === undefined || name === "in-cluster" ? undefined : { name };
+}
+
+/** Registered clusters with their tokens; every error names the stack-file key and the fix. */
+function destinationArgs(config: StackConfig, secrets: StackSecrets): NonNullable<ControlPlaneArgs["destinations"]> {
+    const seen = new Set<string>();
+    return config.destinations.map((d, i) => {
+        const field = cfg(`destinations[${i}]`);
+        requireDnsLabel(d.name, `${field}.name`);
+        check(!seen.has(d.name), `${field}.name`, `repeats "${d.name}"`, "give every cluster a unique name");
+        seen.add(d.name);
+        const token = secrets.destinationTokens?.[d.name];
+        check(token !== undefined, cfg(`destinationTokens.${d.name}`), `is not set, so Argo CD cannot authenticate to cluster "${d.name}"`, `run \`${setSecretEntryCommand("destinationTokens", d.name)}\``);
+        const args = { clusterName: d.name, server: d.server, bearerToken: token, ...(d.caData ? { caData: d.caData } : {}), ...(d.namespaces ? { namespaces: d.namespaces } : {}) };
+        validateDestinationClusterArgs({ ...args, argoNamespace: config.argocd.namespace }, field);
+        return args;
+    });
+}
+
+/** Repository credentials with their secret parts. */
+function repositoryCredentialArgs(config: StackConfig, secrets: StackSecrets): NonNullable<ControlPlaneArgs["repositoryCredentials"]> {
+    const result: Record<string, Omit<RepositoryCredentialsArgs, "provider" | "argoNamespace">> = {};
+    config.repositoryCredentials.forEach((c, i) => {
+        const field = cfg(`repositoryCredentials[${i}]`);
+        check(result[c.name] === undefined, `${field}.name`, `repeats "${c.name}"`, "give every credential a unique name");
+        const secret = secrets.repositorySecrets?.[c.name];
+        check(secret !== undefined, cfg(`repositorySecrets.${c.name}`), `is not set, so the credential "${c.name}" has nothing to authenticate with`, `run \`${setSecretEntryCommand("repositorySecrets", c.name)}\``);
+        let auth: RepositoryAuth;
+        if (c.type === "githubApp") {
+            check(c.githubAppId !== undefined && c.githubAppInstallationId !== undefined, field, "is a GitHub App credential without `githubAppId` and `githubAppInstallationId`", "set both (numbers from the App's settings page)");
+            auth = { kind: "githubApp", appId: c.githubAppId, installationId: c.githubAppInstallationId, privateKey: secret, ...(c.githubAppEnterpriseBaseUrl ? { enterpriseBaseUrl: c.githubAppEnterpriseBaseUrl } : {}) };
+        } else if (c.type === "ssh") {
+            auth = { kind: "ssh", sshPrivateKey: secret };
+        } else {
+            auth = { kind: "https", username: c.username ?? "git", password: secret };
+        }
+        validateRepositoryCredentialsArgs(c.name, { argoNamespace: config.argocd.namespace, url: c.url, auth }, field);
+        result[c.name] = { url: c.url, auth };
+    });
+    return result;
+}
+
+/**
+ * The Argo CD CRDs: a configured directory; for the local stack the fixture beside a development
+ * checkout, else the copy the toolchain extracted from the argo-cd Go module; else the release by URL.
+ */
+function crdSource(config: StackConfig): CrdSource | undefined {
+    if (config.argocd.crds) return { kind: "local", dir: config.argocd.crds.path };
+    if (config.environment !== "local") return undefined;
+    const candidates = [fixtureCrdDir, process.env.GITOPS_ARGOCD_CRDS].filter((d): d is string => d !== undefined && d !== "");
+    const found = candidates.find((dir) => fs.existsSync(path.join(dir, "application-crd.yaml")));
+    return found ? { kind: "local", dir: found } : undefined;
 }
 
 function chartSource(config: StackConfig): ChartSource | undefined {
@@ -183,6 +267,10 @@ export function buildControlPlaneArgs(
         names.add(service.name);
         checkService(config, service, i, secrets);
     });
+    if (config.defaultCluster !== undefined) {
+        const known = ["in-cluster", ...config.destinations.map((d) => d.name)];
+        check(known.includes(config.defaultCluster), cfg("defaultCluster"), `is "${config.defaultCluster}", not a registered cluster`, `declare it in \`${cfg("destinations")}\` or use one of ${known.join(", ")}`);
+    }
     const guardrails = config.guardrails;
     if (guardrails.replicaCap !== undefined) {
         check(guardrails.replicaCap > 0, cfg("guardrails.replicaCap"), `is ${guardrails.replicaCap}`, "use a whole number > 0 (20 is the default)");
@@ -213,8 +301,10 @@ export function buildControlPlaneArgs(
                 namespace,
                 ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
                 ...(glass ? { annotations: breakGlassAnnotations(glass.entry) } : {}),
+                ...("cluster" in env && clusterRef(env.cluster) ? { cluster: clusterRef(env.cluster) } : {}),
             };
         });
+        const serviceCluster = clusterRef(service.cluster ?? config.defaultCluster);
         const previews = service.previews;
         return {
             name: service.name,
@@ -229,6 +319,8 @@ export function buildControlPlaneArgs(
                 environments,
                 ignoreDifferences: service.ignoreDifferences ?? [],
                 cascadeDelete: stack.cascadeDelete,
+                ...(serviceCluster ? { cluster: serviceCluster } : {}),
+                ...(config.waitForSync.enabled ? { waitForSync: { timeoutSeconds: config.waitForSync.timeoutSeconds ?? 600 } } : {}),
                 ...(previews && secrets.githubToken !== undefined
                     ? {
                           previews: {
@@ -272,6 +364,7 @@ export function buildControlPlaneArgs(
         skipAwait: stack.skipAwait,
         dex: argo.dex ?? false,
         ...(chartSource(config) ? { chart: chartSource(config) } : {}),
+        ...(crdSource(config) ? { crds: crdSource(config) } : {}),
         ...(argo.replicas ? { replicas: argo.replicas } : {}),
         ...(argo.settings ? { settings: argo.settings } : {}),
         ...(argo.metrics ? { metrics: argo.metrics } : {}),
@@ -283,9 +376,13 @@ export function buildControlPlaneArgs(
     const gh = config.github;
     // GitHub is managed only when fully configured: without it the github plugin is never loaded.
     const manageGitHub = gh?.owner !== undefined && gh.webhookUrl !== undefined && secrets.githubToken !== undefined && previewRepos.length > 0;
+    const destinations = destinationArgs(config, secrets);
+    const repositoryCredentials = repositoryCredentialArgs(config, secrets);
     return {
         argoCd,
         services,
+        ...(destinations.length > 0 ? { destinations } : {}),
+        ...(Object.keys(repositoryCredentials).length > 0 ? { repositoryCredentials } : {}),
         ...(alerts?.enabled
             ? {
                   alerts: {
@@ -376,17 +473,43 @@ export function decodeConfig(config: Readonly<Record<string, string>>, skip: rea
  * Loads, validates and models the current stack's config. Throws before any resource is
  * registered when something is wrong.
  */
-export function loadStack(now: Date = new Date(), overrides: Record<string, unknown> = {}): { config: StackConfig; args: Omit<ControlPlaneArgs, "provider">; reconcileDebt: ReconcileDebt } {
+export function loadStack(
+    now: Date = new Date(),
+    overrides: Record<string, unknown> = {},
+    /**
+     * Secret keys (`destinationTokens`, `repositorySecrets`) supplied for this run only, as an
+     * Automation-API caller holds them; wrapped as Pulumi secrets here. @default none
+     */
+    secretOverrides: Partial<Record<"destinationTokens" | "repositorySecrets", Record<string, string>>> = {},
+): { config: StackConfig; args: Omit<ControlPlaneArgs, "provider">; reconcileDebt: ReconcileDebt } {
     const config = parseStackConfig({ ...readRawConfig(), ...overrides });
-    const tokenKey = `${configNamespace}:githubToken`;
-    if (config.githubToken !== undefined && !isConfigSecret(tokenKey)) {
-        throw new GitOpsConfigError(tokenKey, "is stored in plain text in the stack file", `remove it and run \`${setTokenCommand}\``);
+    for (const key of secretKeys) {
+        const full = `${configNamespace}:${key}`;
+        if (config[key] !== undefined && !isConfigSecret(full)) {
+            const fix = key === "githubToken" ? setTokenCommand : `pulumi config set --secret --path '${full}.<name>' <value>`;
+            throw new GitOpsConfigError(full, "is stored in plain text in the stack file", `remove it and run \`${fix}\``);
+        }
     }
-    const githubToken = config.githubToken !== undefined ? new pulumi.Config(configNamespace).requireSecret("githubToken") : undefined;
+    const stackConfig = new pulumi.Config(configNamespace);
+    const githubToken = config.githubToken !== undefined ? stackConfig.requireSecret("githubToken") : undefined;
+    const secretMap = (key: "destinationTokens" | "repositorySecrets"): Record<string, pulumi.Input<string>> | undefined => {
+        const names = Object.keys(secretOverrides[key] ?? config[key] ?? {});
+        if (names.length === 0) return undefined;
+        const values = secretOverrides[key] ? pulumi.secret(secretOverrides[key]) : stackConfig.requireSecretObject<Record<string, string>>(key);
+        return Object.fromEntries(names.map((name) => [name, values.apply((m) => m[name] ?? "")]));
+    };
+    const destinationTokens = secretMap("destinationTokens");
+    const repositorySecrets = secretMap("repositorySecrets");
     // Evaluated once: expiry warnings are logged once, and the same states feed the model and the output.
     const statuses = breakGlassStatus(config, now, (message) => {
         void pulumi.log.warn(message);
     });
-    const args = buildControlPlaneArgs({ ...config, githubToken: undefined }, githubToken ? { githubToken } : {}, now, undefined, statuses);
+    const args = buildControlPlaneArgs(
+        { ...config, githubToken: undefined, destinationTokens: undefined, repositorySecrets: undefined },
+        { ...(githubToken ? { githubToken } : {}), ...(destinationTokens ? { destinationTokens } : {}), ...(repositorySecrets ? { repositorySecrets } : {}) },
+        now,
+        undefined,
+        statuses,
+    );
     return { config, args, reconcileDebt: reconcileDebt(statuses) };
 }

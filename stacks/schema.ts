@@ -53,6 +53,8 @@ const serviceEnvironment = z.union([
         targetRevision: z.string().optional(),
         namespace: z.string().optional(),
         valueFiles: z.array(z.string()).optional(),
+        /** Registered cluster of this environment. @default the service's `cluster` */
+        cluster: z.string().optional(),
     }),
 ]);
 
@@ -84,6 +86,8 @@ export const serviceSchema = z.strictObject({
         .optional(),
     kustomize: z.strictObject({ images: z.array(z.string()).optional(), namePrefix: z.string().optional() }).optional(),
     syncPolicy: syncPolicyOverrides.optional(),
+    /** Registered cluster (`gitops-control:destinations[].name`) every environment deploys to. @default `defaultCluster` */
+    cluster: z.string().optional(),
     /** Required to weaken a prod sync policy (no prune, no self-heal, allowEmpty). Name the ticket. */
     unsafeSyncPolicyReason: z.string().optional(),
     ignoreDifferences: z.array(ignoreDifference).optional(),
@@ -142,6 +146,8 @@ export const stackConfigSchema = z.strictObject({
                 .optional(),
             notifications: z.strictObject({ recipients: z.array(z.string()) }).optional(),
             dex: z.boolean().optional(),
+            /** Directory with the Argo CD CRDs (air-gapped installs). @default the release manifests by URL */
+            crds: z.strictObject({ path: z.string() }).optional(),
         })
         .default({ namespace: "argocd" }),
     github: z
@@ -155,6 +161,51 @@ export const stackConfigSchema = z.strictObject({
     /** Present only as a secret; the value itself is read with `requireSecret`, never from here. */
     githubToken: z.string().optional(),
     services: z.array(serviceSchema).default([]),
+    /**
+     * Clusters registered with Argo CD (cluster Secrets). Each one's bearer token is a secret:
+     * `pulumi config set --secret --path 'gitops-control:destinationTokens.<name>' <token>`.
+     */
+    destinations: z
+        .array(
+            z.strictObject({
+                name: z.string(),
+                server: z.string(),
+                /** Base64 PEM of the API server's CA. */
+                caData: z.string().optional(),
+                namespaces: z.array(z.string()).optional(),
+            }),
+        )
+        .default([]),
+    /** Present only as a secret (a map of destination name to bearer token); read with `requireSecretObject`. */
+    destinationTokens: z.record(z.string(), z.string()).optional(),
+    /** Cluster every service deploys to unless it names one. @default the cluster Argo CD runs in */
+    defaultCluster: z.string().optional(),
+    /**
+     * Credentials for private repositories, by URL prefix. Each one's secret part (token, SSH key or
+     * GitHub App key) is a secret: `pulumi config set --secret --path 'gitops-control:repositorySecrets.<name>' <value>`.
+     */
+    repositoryCredentials: z
+        .array(
+            z.strictObject({
+                name: z.string(),
+                /** URL prefix, e.g. https://github.com/acme/ or git@github.com:acme/ */
+                url: z.string(),
+                type: z.enum(["https", "ssh", "githubApp"]),
+                /** HTTPS only. @default "git" */
+                username: z.string().optional(),
+                githubAppId: z.int().optional(),
+                githubAppInstallationId: z.int().optional(),
+                githubAppEnterpriseBaseUrl: z.string().optional(),
+            }),
+        )
+        .default([]),
+    /** Present only as a secret (a map of credential name to token, SSH key or App key); read with `requireSecretObject`. */
+    repositorySecrets: z.record(z.string(), z.string()).optional(),
+    /**
+     * `pulumi up` waits until every Application is Synced and Healthy, and fails with Argo CD's
+     * message after the timeout. On for deploys; off where Argo CD cannot run yet.
+     */
+    waitForSync: z.strictObject({ enabled: z.boolean(), timeoutSeconds: z.int().optional() }).default({ enabled: false }),
     /** Orphan-preview cleanup (a CronJob), on whenever a service has previews. */
     previewJanitor: z
         .strictObject({ image: z.string(), schedule: z.string(), ttlHours: z.int() })

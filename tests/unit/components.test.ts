@@ -11,6 +11,9 @@ import {
     AdmissionGuardrails,
     AppProject,
     ArgoCd,
+    argoCdCrdFiles,
+    argoCdVersion,
+    crdFiles,
     GitOpsApplication,
     PreviewEnvironments,
     capReplicas,
@@ -308,7 +311,16 @@ describe("ArgoCd", () => {
         assert.equal(chart().values.server.replicas, 1);
         assert.match(chart().chart, /argo-cd-10\.1\.1\.tgz$/);
         assert.equal(chart().skipAwait, true);
-        assert.deepEqual(chart().values.crds, { install: true, keep: true });
+        // The program installs the v3.6.1 CRDs itself; the chart's (v3.4.4) are off, and its images are v3.6.1.
+        assert.deepEqual(chart().values.crds, { install: false, keep: true });
+        assert.equal(chart().values.global.image.tag, argoCdVersion);
+    });
+
+    it("installs the CRDs of the one Argo CD version from the release, before the chart", () => {
+        const crds = byName("kubernetes:yaml/v2:ConfigGroup", "argocd-crds")!.inputs;
+        assert.deepEqual(crds.files, argoCdCrdFiles.map((f) => `https://raw.githubusercontent.com/argoproj/argo-cd/${argoCdVersion}/manifests/crds/${f}`));
+        assert.deepEqual(crdFiles({ kind: "local", dir: "/x" }), ["/x/application-crd.yaml", "/x/applicationset-crd.yaml", "/x/appproject-crd.yaml"]);
+        assert.throws(() => new ArgoCd("bad-crds", { crds: { kind: "local", dir: "/nonexistent" } }), /`args\.crds\.dir` is "\/nonexistent", which lacks application-crd\.yaml/);
     });
 
     it("argocd-cm settings are typed and explicit", () => {
