@@ -265,7 +265,7 @@ export function protectCrds(args: pulumi.ResourceTransformArgs): pulumi.Resource
     if (!protectedKinds.has(args.type)) {
         return undefined;
     }
-    return { props: args.props, opts: pulumi.mergeOptions(args.opts, { protect: true, retainOnDelete: true }) };
+    return { props: withKeepAnnotation(args.props), opts: pulumi.mergeOptions(args.opts, { protect: true, retainOnDelete: true }) };
 }
 
 /** Resource transform for the CRDs outside prod: retained on delete (as the chart's `crds.keep` did), not protected. */
@@ -273,7 +273,18 @@ export function retainCrds(args: pulumi.ResourceTransformArgs): pulumi.ResourceT
     if (!protectedKinds.has(args.type)) {
         return undefined;
     }
-    return { props: args.props, opts: pulumi.mergeOptions(args.opts, { retainOnDelete: true }) };
+    return { props: withKeepAnnotation(args.props), opts: pulumi.mergeOptions(args.opts, { retainOnDelete: true }) };
+}
+
+/**
+ * Marks a CRD with the ecosystem's "keep on uninstall" annotation (what Chart v4 maps to
+ * retainOnDelete): `retainOnDelete` itself is invisible to policy packs and to `kubectl`, the
+ * annotation lets both see the promise.
+ */
+function withKeepAnnotation(props: pulumi.Inputs): pulumi.Inputs {
+    const metadata = (props.metadata ?? {}) as Record<string, unknown>;
+    const annotations = (metadata.annotations ?? {}) as Record<string, string>;
+    return { ...props, metadata: { ...metadata, annotations: { ...annotations, "helm.sh/resource-policy": "keep" } } };
 }
 
 /**

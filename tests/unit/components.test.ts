@@ -20,6 +20,7 @@ import {
     environmentPresets,
     protectCrds,
     requirePodSecurityContext,
+    retainCrds,
 } from "../../components";
 
 const byName = (type: string, name: string) => recorded.find((r) => r.type === type && r.name === name);
@@ -347,7 +348,11 @@ describe("ArgoCd", () => {
         assert.ok(registeredTransforms.slice(transformsBefore).includes(protectCrds));
         const crd = protectCrds({ type: "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", name: "crd", props: {}, opts: {}, custom: true });
         assert.deepEqual({ protect: crd?.opts.protect, retain: crd?.opts.retainOnDelete }, { protect: true, retain: true });
+        assert.equal((crd?.props.metadata as { annotations: Record<string, string> }).annotations["helm.sh/resource-policy"], "keep");
         assert.equal(protectCrds({ type: "kubernetes:apps/v1:Deployment", name: "d", props: {}, opts: {}, custom: true }), undefined);
+        // Outside prod the CRDs are still retained on delete, but not protected.
+        const kept = retainCrds({ type: "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", name: "crd", props: {}, opts: {}, custom: true });
+        assert.deepEqual({ protect: kept?.opts.protect, retain: kept?.opts.retainOnDelete }, { protect: undefined, retain: true });
     });
 
     it("rejects a floating chart version and a missing local chart", () => {
