@@ -13,6 +13,14 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${GITOPS_CONTROL_CACHE:-$HOME/.cache/gitops-control}"
 start=$(date +%s)
+mkdir -p "$CACHE"
+# One build at a time per cache: a second caller (another checkout, a parallel test run) waits
+# here, then finds everything built.
+exec 9>"$CACHE/.install.lock"
+if ! flock -n 9; then
+  echo "[toolchain] another install is running on $CACHE; waiting for it..." >&2
+  flock 9
+fi
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v git >/dev/null 2>&1 || missing+=(git)
