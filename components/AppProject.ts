@@ -12,6 +12,22 @@ export interface GroupKind {
     readonly kind: string;
 }
 
+/** A cluster-scoped kind, optionally narrowed to names (Go filepath.Match globs, Argo CD ≥ 3.x). */
+export interface ClusterResource extends GroupKind {
+    /** @default every object of the kind */
+    readonly name?: string;
+}
+
+/**
+ * What `CreateNamespace=true` with `managedNamespaceMetadata` needs: Argo CD applies the
+ * destination Namespace itself, as a cluster-scoped resource of the project (measured with the
+ * v3.6.1 controller: "resource :Namespace is not permitted in project"). Narrowed by name, so the
+ * project may create and label its own namespaces and no other.
+ */
+export function ownNamespaces(namespaces: readonly string[]): ClusterResource[] {
+    return [...new Set(namespaces)].map((name) => ({ group: "", kind: "Namespace", name }));
+}
+
 /** Where the project's Applications may deploy. `namespace` may be a glob ("payments-*"). */
 export interface ProjectDestination {
     readonly namespace: string;
@@ -55,8 +71,8 @@ export interface AppProjectArgs {
     readonly sourceRepos: readonly string[];
     /** Where the project may deploy. At least one. */
     readonly destinations: readonly ProjectDestination[];
-    /** Cluster-scoped kinds the project may manage. @default [] (none: least privilege) */
-    readonly clusterResourceWhitelist?: readonly GroupKind[];
+    /** Cluster-scoped kinds (and names) the project may manage. @default [] (none: least privilege) */
+    readonly clusterResourceWhitelist?: readonly ClusterResource[];
     /** Namespaced kinds the project may not manage. @default {@link defaultNamespaceResourceBlacklist} */
     readonly namespaceResourceBlacklist?: readonly GroupKind[];
     /** @default [] */
@@ -114,7 +130,7 @@ export function renderAppProject(name: string, args: AppProjectArgs): IAppProjec
             description: args.description ?? "Managed by gitops-control",
             sourceRepos: [...args.sourceRepos],
             destinations: args.destinations.map((d) => renderDestination(d.cluster, d.namespace)),
-            clusterResourceWhitelist: (args.clusterResourceWhitelist ?? []).map((g) => ({ group: g.group, kind: g.kind })),
+            clusterResourceWhitelist: (args.clusterResourceWhitelist ?? []).map((g) => ({ group: g.group, kind: g.kind, ...(g.name !== undefined ? { name: g.name } : {}) })),
             namespaceResourceBlacklist: (args.namespaceResourceBlacklist ?? defaultNamespaceResourceBlacklist).map((g) => ({ group: g.group, kind: g.kind })),
             orphanedResources: { warn: args.orphanedResourcesWarn ?? true },
             syncWindows: (args.syncWindows ?? []).map((w) => ({

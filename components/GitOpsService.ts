@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppProject, SyncWindow } from "./AppProject";
+import { AppProject, SyncWindow, ownNamespaces } from "./AppProject";
 import { ClusterRef } from "./destinations";
 import { check, requireDnsLabel } from "./errors";
 import { ApplicationSourceArgs, GitOpsApplication, IgnoreDifference } from "./GitOpsApplication";
@@ -109,6 +109,8 @@ export class GitOpsService extends pulumi.ComponentResource {
                     ...args.environments.map((env) => ({ namespace: namespaceOf(env), ...clusterOf(env) })),
                     ...(args.previews ? [{ namespace: previewGlob, ...clusterOf(undefined) }] : []),
                 ],
+                // Argo CD creates and labels each environment's namespace (and each preview's).
+                clusterResourceWhitelist: ownNamespaces([...args.environments.map(namespaceOf), ...(args.previews ? [previewGlob] : [])]),
                 syncWindows: args.project?.syncWindows ?? [],
                 annotations: args.project?.annotations ?? {},
                 provider: args.provider,

@@ -276,6 +276,7 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
         await waitFor("application controller metrics", 90, () => httpOk(`http://127.0.0.1:${ports.controllerMetrics}/metrics`), tails);
 
         log("ApplicationSet controller");
+        // Its controller-runtime manager reads KUBECONFIG (not --kubeconfig).
         launch("applicationset-controller", path.join(bin, "argocd-applicationset-controller"), [
             "--kubeconfig", kubeconfigs.applicationSet,
             "--namespace", namespace,
@@ -287,7 +288,7 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
             ...(options.allowedScmProviders ? ["--allowed-scm-providers", options.allowedScmProviders.join(",")] : []),
             "--enable-leader-election=false",
             "--loglevel", "info",
-        ]);
+        ], { KUBECONFIG: kubeconfigs.applicationSet });
         await waitFor("ApplicationSet controller", 90, () => httpOk(`http://127.0.0.1:${ports.applicationSetProbe}/healthz`), tails);
     } catch (error) {
         stopReconcilers(dir);

@@ -162,3 +162,26 @@ describe("one Argo CD version everywhere", () => {
         assert.equal(values.crds.install, false, "the chart's CRDs are another version's");
     });
 });
+
+describe("projects let Argo CD create their own namespaces, and only those", () => {
+    it("CreateNamespace with managedNamespaceMetadata needs the Namespace kind, narrowed to the service's namespaces and preview glob", async () => {
+        const { GitOpsService, environmentPresets } = await import("../../components/index.js");
+        const svc = new GitOpsService("cart", {
+            team: "storefront",
+            source: { repoURL: "https://github.com/acme/cart.git", path: "deploy/chart" },
+            environments: [
+                { name: "prod", targetRevision: "v1", syncPolicy: environmentPresets.prod.syncPolicy },
+                { name: "staging", targetRevision: "main", syncPolicy: environmentPresets.staging.syncPolicy, namespace: "cart-stg" },
+            ],
+            previews: { github: { owner: "acme", repo: "cart", token: pulumi.secret("t") }, syncPolicy: environmentPresets.preview.syncPolicy },
+        });
+        await valueOf(svc.projectName);
+        await settle(recorded);
+        const spec = byName("kubernetes:argoproj.io/v1alpha1:AppProject", "cart-project")!.inputs.spec;
+        assert.deepEqual(spec.clusterResourceWhitelist, [
+            { group: "", kind: "Namespace", name: "cart-prod" },
+            { group: "", kind: "Namespace", name: "cart-stg" },
+            { group: "", kind: "Namespace", name: "cart-pr-*" },
+        ]);
+    });
+});
