@@ -41,13 +41,16 @@ export function argoProblems(applications: readonly ApplicationObject[]): ArgoPr
         const reasons = [
             ...(app.status?.conditions ?? []).map((c) => `${c.type}: ${c.message}`),
             ...(op && ["Failed", "Error"].includes(op.phase ?? "") ? [`last sync ${op.phase}: ${op.message ?? ""}`.trim()] : []),
+            ...(op?.phase === "Running" && /retrying/i.test(op.message ?? "") ? [`sync retrying: ${op.message}`] : []),
             ...(op?.syncResult?.resources ?? [])
                 .filter((r) => r.status === "SyncFailed")
                 .map((r) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${r.name}: ${r.message ?? "failed"}`),
             ...(health !== "Healthy" && app.status?.health?.message ? [`health: ${app.status.health.message}`] : []),
         ];
         const paused = app.spec.syncPolicy?.automated?.enabled === false;
-        const kind = op && ["Failed", "Error"].includes(op.phase ?? "")
+        // A failed sync that Argo CD is retrying shows phase Running: its failed resources tell.
+        const failed = op !== undefined && (["Failed", "Error"].includes(op.phase ?? "") || (op.syncResult?.resources ?? []).some((r) => r.status === "SyncFailed"));
+        const kind = failed
             ? "SyncFailed"
             : paused
               ? "Paused"

@@ -289,7 +289,7 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
             "--enable-leader-election=false",
             "--loglevel", "info",
         ], { KUBECONFIG: kubeconfigs.applicationSet });
-        await waitFor("ApplicationSet controller", 90, () => httpOk(`http://127.0.0.1:${ports.applicationSetProbe}/healthz`), tails);
+        await waitFor("ApplicationSet controller", 90, () => httpOk(`http://127.0.0.1:${ports.applicationSetMetrics}/metrics`), tails);
     } catch (error) {
         stopReconcilers(dir);
         throw error;
