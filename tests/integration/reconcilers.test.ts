@@ -131,9 +131,17 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-argocd-"));
         stateDir = path.join(workDir, "state");
         fs.mkdirSync(stateDir);
-        // The deployment controller reports rollouts (observedGeneration, replicas): Argo CD's
-        // health verdict for a Deployment reads them.
-        cluster = startCluster({ LOCAL_CLUSTER_AUDIT_LOG: "1", LOCAL_CLUSTER_EXTRA_CONTROLLERS: "deployment-controller" });
+        // The workload controllers, under their own identities as on a real cluster: the deployment
+        // controller reports rollouts (Argo CD's health verdict reads them), the garbage collector
+        // finishes foreground deletes (prod prunes with PrunePropagationPolicy=foreground).
+        cluster = startCluster({ LOCAL_CLUSTER_AUDIT_LOG: "1", LOCAL_CLUSTER_WORKLOAD_CONTROLLERS: "1" });
+        // RBAC as a platform grants it (the aggregated `edit` role stays empty without the
+        // aggregation controller): the on-call group may edit workloads, and the guardrails decide
+        // where; the autoscaler reads the Deployments it scales.
+        kubectlOk(cluster, ["create", "clusterrole", "test-break-glass", "--verb=get,list,watch,patch,update", "--resource=configmaps,deployments,deployments/scale"]);
+        kubectlOk(cluster, ["create", "clusterrolebinding", "test-break-glass", "--clusterrole=test-break-glass", "--group=gitops-control:break-glass"]);
+        kubectlOk(cluster, ["create", "clusterrole", "test-read-deployments", "--verb=get,list", "--resource=deployments"]);
+        kubectlOk(cluster, ["create", "clusterrolebinding", "test-autoscaler-reads", "--clusterrole=test-read-deployments", "--serviceaccount=kube-system:horizontal-pod-autoscaler"]);
         git = await GitServer.start(path.join(workDir, "git"));
         shopSha = git.createRepo("shop", chartFiles({ service: "shop", team: "storefront" }));
         git.createRepo("ledger", chartFiles({ service: "ledger", team: "finance" }), { private: ledgerCredentials });
@@ -250,7 +258,7 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         const metrics = await (await fetch(`http://127.0.0.1:${reconcilers.ports.controllerMetrics}/metrics`)).text();
         const exported = new Set([...metrics.matchAll(/^([a-z_:]+?)(?:\{|\s)/gm)].map((m) => m[1]));
         const rules = [...renderAlertRules({}).map((r) => r.expr), ...renderRecordingRules().map((r) => r.expr)];
-        const used = new Set(rules.flatMap((expr) => [...expr.matchAll(/\b(argocd_[a-z_]+)/g)].map((m) => m[1])));
+        const used = new Set(rules.flatMap((expr) => [...expr.matchAll(/\b(argocd_[a-z0-9_]+)/g)].map((m) => m[1])));
         assert.ok(used.size >= 4, [...used].join(", "));
         for (const name of used) assert.ok(exported.has(name), `${name} is not exported by the controller`);
         // The prune-volume alert counts successful, non-dry-run deletes per Application: the prune above is one.
