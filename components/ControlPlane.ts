@@ -8,6 +8,7 @@ import * as random from "@pulumi/random";
 import { GitHubPreviewHooks, GitHubPreviewHooksArgs } from "./GitHubPreviewHooks";
 import { GitOpsService, GitOpsServiceArgs } from "./GitOpsService";
 import { PreviewJanitor, PreviewJanitorArgs } from "./PreviewJanitor";
+import { defaults } from "./defaults";
 
 /** One service of the control plane. */
 export interface ControlPlaneService {
@@ -84,7 +85,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         }
         // Guardrails do not depend on Argo CD: they protect the cluster even if the install fails.
         this.guardrails = new AdmissionGuardrails(`${name}-guardrails`, { ...args.guardrails, provider: args.guardrailsProvider ?? provider }, { parent: this });
-        const argoNamespace = args.argoCd.namespace ?? "argocd";
+        const argoNamespace = args.argoCd.namespace ?? defaults.argoNamespace;
         for (const service of args.services) {
             this.services[service.name] = new GitOpsService(
                 service.name,

@@ -6,6 +6,7 @@ import { ApplicationSourceArgs, renderSource, validateSource } from "./GitOpsApp
 import { cascadeDeleteFinalizer, forceOwnership, inClusterServer, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
 import { SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
+import { bounds, defaults } from "./defaults";
 
 /** Reference to a Secret key holding the GitHub token, in the Argo CD namespace. */
 export interface SecretKeyRef {
@@ -63,7 +64,7 @@ export interface PreviewEnvironmentsArgs {
 }
 
 /** Lowest polling interval accepted: below it the GitHub API rate limit is exhausted by a few services. */
-export const minRequeueAfterSeconds = 30;
+export const minRequeueAfterSeconds = bounds.minRequeueAfterSeconds;
 /** Key of the token in the created scm-creds Secret. */
 export const scmTokenKey = "token";
 
@@ -87,12 +88,12 @@ export function validatePreviewArgs(name: string, args: PreviewEnvironmentsArgs,
         args.github.token === undefined ? "has neither `token` nor `tokenRef`" : "has both `token` and `tokenRef`",
         "pass the stack's GitHub token as `token` (a Secret is created) or point `tokenRef` at an existing Secret",
     );
-    const requeue = args.requeueAfterSeconds ?? 300;
+    const requeue = args.requeueAfterSeconds ?? defaults.requeueAfterSeconds;
     check(
         Number.isInteger(requeue) && requeue >= minRequeueAfterSeconds,
         `${field}.requeueAfterSeconds`,
         `is ${requeue}; polling that often exhausts the GitHub API rate limit`,
-        `use at least ${minRequeueAfterSeconds} (300 is usual; add the webhook for instant previews)`,
+        `use at least ${minRequeueAfterSeconds} (${defaults.requeueAfterSeconds} is usual; add the webhook for instant previews)`,
     );
     check(
         args.syncPolicy.syncOptions.includes("CreateNamespace=true"),
@@ -121,7 +122,7 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
             ? {
                   helm: {
                       ...helm,
-                      parameters: [...(helm?.parameters ?? []), { name: args.imageTagParameter ?? "image.tag", value: tag, forceString: true }],
+                      parameters: [...(helm?.parameters ?? []), { name: args.imageTagParameter ?? defaults.imageTagParameter, value: tag, forceString: true }],
                   },
               }
             : {}),
@@ -157,7 +158,7 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
                             ...(args.github.api ? { api: args.github.api } : {}),
                             ...(args.github.appSecretName ? { appSecretName: args.github.appSecretName } : {}),
                         },
-                        requeueAfterSeconds: args.requeueAfterSeconds ?? 300,
+                        requeueAfterSeconds: args.requeueAfterSeconds ?? defaults.requeueAfterSeconds,
                     },
                 },
             ],

@@ -3,10 +3,8 @@
  * resource it registers. Used by the unit tests and by `npm run render`, so reviewers and PR checks
  * see the exact Kubernetes objects a stack asks for without a cluster or the Pulumi CLI.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse } from "yaml";
 
 export interface RecordedResource {
     readonly type: string;
@@ -114,21 +112,8 @@ export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((v) => resolve(v)));
 }
 
-/** Stack config from `Pulumi.<stack>.yaml`: plain values as Pulumi stores them, secure values as placeholders. */
-export function readStackFile(file: string): { config: Record<string, string>; secretKeys: string[] } {
-    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-    const config: Record<string, string> = {};
-    const secretKeys: string[] = [];
-    for (const [key, value] of Object.entries(doc.config ?? {})) {
-        if (value !== null && typeof value === "object" && "secure" in value) {
-            config[key] = `<secret ${key}>`;
-            secretKeys.push(key);
-        } else {
-            config[key] = typeof value === "string" ? value : JSON.stringify(value);
-        }
-    }
-    return { config, secretKeys };
-}
+// Reading a stack file is the pipeline's first step (stacks/read.ts); re-exported for scripts and tests.
+export { readStackFile } from "../../stacks/read";
 
 /**
  * Renders the whole program for a stack file under mocks: sets its config, imports `index.ts`,

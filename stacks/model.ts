@@ -1,0 +1,215 @@
+/**
+ * Pipeline steps 3 and 5: resolve (stack defaults, break-glass, derived values, once) and build
+ * (the control plane's typed args). Validation (step 4) is in validate.ts and runs between them.
+ */
+import type { ArgoCdArgs, ChartSource } from "../components/ArgoCd";
+import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
+import { defaults } from "../components/defaults";
+import { defaultRules } from "../components/guardrails/rules";
+import { EnvironmentClass, environmentPresets } from "../components/presets";
+import type { ServiceEnvironment } from "../components/serviceSpec";
+import { gitHubRepoOf } from "../components/serviceSpec";
+import { BreakGlassStatus, breakGlassAnnotations, covers } from "./breakGlass";
+import { resolveChart } from "./chart";
+import { stackPresets } from "./presets";
+import type { IndexedService, StackSecrets } from "./read";
+import type { ServiceConfig, StackConfig } from "./schema";
+
+/** A stack entry resolved to GitOpsService args, with where it came from. */
+export interface ModelService extends ControlPlaneService {
+    /** Index in `gitops-control:services`. */
+    readonly index: number;
+    readonly config: ServiceConfig;
+}
+
+/** The services' environment entries as objects (a bare class name is `{ name }`). */
+export function environmentsOf(service: ServiceConfig, stack: StackConfig["environment"]) {
+    return (service.environments ?? stackPresets[stack].defaultEnvironments).map((e) => (typeof e === "string" ? { name: e } : e));
+}
+
+/** Option key of a rule: its name in camelCase (`cap-replicas` → `capReplicas`). */
+export const ruleOptionKey = (rule: string): string => rule.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Rule names of the library, as `defaultRules` builds them (the one list, in components/guardrails/rules.ts). */
+export function libraryRuleNames(): string[] {
+    return defaultRules().map((r) => r.name);
+}
+
+/** The stack's guardrail rules: the whole library, tuned and trimmed by `gitops-control:guardrails`. */
+export function guardrailRules(config: StackConfig) {
+    const g = config.guardrails;
+    const known = new Set(libraryRuleNames());
+    const off = Object.fromEntries((g.disabledRules ?? []).filter((n) => known.has(n)).map((n) => [ruleOptionKey(n), false]));
+    return defaultRules({
+        argoCdNamespace: config.argocd.namespace,
+        capReplicas: { max: g.replicaCap ?? defaults.replicaCap },
+        ...(g.requiredLabels ? { requireLabels: { labels: g.requiredLabels } } : {}),
+        ...off,
+    });
+}
+
+/**
+ * Resolves each parsed service to GitOpsService args: environment classes and their overrides
+ * (the component applies the presets), active break-glass (pause + audit annotations), and the
+ * preview owner (from `previews.owner`, else the GitHub repoURL, else `github.owner`).
+ */
+export function resolveServices(config: StackConfig, services: readonly IndexedService[], secrets: StackSecrets, active: readonly BreakGlassStatus[]): ModelService[] {
+    const stack = stackPresets[config.environment];
+    return services.map(({ index, service }) => {
+        const environments: ServiceEnvironment[] = environmentsOf(service, config.environment).map((env) => {
+            const glass = active.find((s) => covers(s.entry, service.name, env.name));
+            return {
+                name: env.name,
+                targetRevision: env.targetRevision ?? service.targetRevision,
+                ...(service.syncPolicy ? { syncPolicy: service.syncPolicy } : {}),
+                ...(service.unsafeSyncPolicyReason !== undefined ? { unsafeSyncPolicyReason: service.unsafeSyncPolicyReason } : {}),
+                ...(env.namespace !== undefined ? { namespace: env.namespace } : {}),
+                ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
+                ...(glass ? { pauseAutomatedSync: true, annotations: breakGlassAnnotations(glass.entry) } : {}),
+            };
+        });
+        const previews = service.previews;
+        const owner = previews?.owner ?? (gitHubRepoOf(service.repoURL) ? undefined : config.github?.owner);
+        return {
+            index,
+            config: service,
+            name: service.name,
+            args: {
+                team: service.team,
+                source: {
+                    repoURL: service.repoURL,
+                    path: service.path,
+                    ...(service.helm ? { helm: service.helm } : {}),
+                    ...(service.kustomize ? { kustomize: service.kustomize } : {}),
+                },
+                environments,
+                ignoreDifferences: service.ignoreDifferences ?? [],
+                cascadeDelete: stack.cascadeDelete,
+                ...(previews && secrets.githubToken !== undefined
+                    ? {
+                          previews: {
+                              github: {
+                                  ...(owner !== undefined ? { owner } : {}),
+                                  ...(previews.repo !== undefined ? { repo: previews.repo } : {}),
+                                  ...(previews.labels ? { labels: previews.labels } : {}),
+                                  ...(config.github?.api ? { api: config.github.api } : {}),
+                                  token: secrets.githubToken,
+                              },
+                              ...(previews.requeueAfterSeconds !== undefined ? { requeueAfterSeconds: previews.requeueAfterSeconds } : {}),
+                              ...(previews.imageTagParameter !== undefined ? { imageTagParameter: previews.imageTagParameter } : {}),
+                          },
+                      }
+                    : {}),
+            },
+        };
+    });
+}
+
+/** The Argo CD install's args. */
+export function argoCdArgs(config: StackConfig, chart: ChartSource | undefined): Omit<ArgoCdArgs, "provider"> {
+    const stack = stackPresets[config.environment];
+    const argo = config.argocd;
+    return {
+        namespace: argo.namespace,
+        ha: argo.ha ?? stack.ha,
+        protect: stack.protect,
+        skipAwait: stack.skipAwait,
+        dex: argo.dex ?? false,
+        ...(chart ? { chart } : {}),
+        ...(argo.replicas ? { replicas: argo.replicas } : {}),
+        ...(argo.settings ? { settings: argo.settings } : {}),
+        ...(argo.metrics ? { metrics: argo.metrics } : {}),
+        ...(argo.notifications ? { notifications: argo.notifications } : {}),
+    };
+}
+
+/**
+ * Builds the control plane's typed args from a config the rules have passed: services, guardrails
+ * bound per environment class (break-glass namespaces moved to their own Warn binding), Argo CD,
+ * GitHub wiring, alerts and the preview janitor.
+ */
+export function buildArgs(
+    config: StackConfig,
+    services: readonly ModelService[],
+    secrets: StackSecrets,
+    active: readonly BreakGlassStatus[],
+    previewRepos: readonly string[],
+): Omit<ControlPlaneArgs, "provider"> {
+    const stack = stackPresets[config.environment];
+    /** Namespaces under break-glass, per environment class. */
+    const exempt = new Map<string, { namespaces: string[]; statuses: Set<BreakGlassStatus> }>();
+    for (const s of services) {
+        for (const env of s.args.environments) {
+            const glass = active.find((g) => covers(g.entry, s.name, env.name));
+            if (!glass) continue;
+            const slot = exempt.get(env.name) ?? { namespaces: [], statuses: new Set() };
+            slot.namespaces.push(env.namespace ?? `${s.name}-${env.name}`);
+            slot.statuses.add(glass);
+            exempt.set(env.name, slot);
+        }
+    }
+    // Bind the guardrails in every environment class a service deploys to, plus the stack's own.
+    const classes = new Set<EnvironmentClass>(stack.defaultEnvironments);
+    services.forEach((s) => s.args.environments.forEach((e) => classes.add(e.name)));
+    const bindingOrder: EnvironmentClass[] = ["prod", "staging"];
+    const janitor = config.previewJanitor;
+    const alerts = config.argocd.alerts;
+    const gh = config.github;
+    // GitHub is managed only when fully configured: without it the github plugin is never loaded.
+    const manageGitHub = gh?.owner !== undefined && gh.webhookUrl !== undefined && secrets.githubToken !== undefined && previewRepos.length > 0;
+    return {
+        argoCd: argoCdArgs(config, resolveChart(config).source),
+        services: services.map(({ name, args }) => ({ name, args })),
+        ...(alerts?.enabled
+            ? {
+                  alerts: {
+                      ...(alerts.outOfSyncMinutes !== undefined ? { outOfSyncMinutes: alerts.outOfSyncMinutes } : {}),
+                      ...(alerts.degradedMinutes !== undefined ? { degradedMinutes: alerts.degradedMinutes } : {}),
+                      ...(alerts.ruleLabels ? { ruleLabels: alerts.ruleLabels } : {}),
+                      previewTtlHours: janitor.ttlHours ?? defaults.previewTtlHours,
+                  },
+              }
+            : {}),
+        ...(manageGitHub
+            ? {
+                  github: {
+                      owner: gh.owner!,
+                      token: secrets.githubToken!,
+                      repositories: [...new Set(previewRepos)],
+                      webhookUrl: gh.webhookUrl!,
+                      ...(gh.api ? { baseUrl: gh.api } : {}),
+                  },
+              }
+            : {}),
+        ...(services.some((s) => s.args.previews)
+            ? {
+                  previewJanitor: {
+                      ...(janitor.image ? { image: janitor.image } : {}),
+                      ...(janitor.schedule ? { schedule: janitor.schedule } : {}),
+                      ...(janitor.ttlHours !== undefined ? { ttlHours: janitor.ttlHours } : {}),
+                  },
+              }
+            : {}),
+        guardrails: {
+            rules: guardrailRules(config),
+            bindings: [
+                ...bindingOrder
+                    .filter((c) => classes.has(c))
+                    .map((c) => ({
+                        environment: c,
+                        validationActions: environmentPresets[c].validationActions,
+                        excludeNamespaces: exempt.get(c)?.namespaces ?? [],
+                    })),
+                // One binding per active break-glass entry: its namespaces warn instead of deny.
+                ...active.map((glass) => ({
+                    environment: `break-glass-${glass.entry.ticket.toLowerCase()}`,
+                    validationActions: ["Warn", "Audit"] as const,
+                    namespaces: [...exempt.values()].flatMap((slot) => (slot.statuses.has(glass) ? slot.namespaces : [])),
+                    annotations: breakGlassAnnotations(glass.entry),
+                })),
+            ],
+            failurePolicy: config.guardrails.failurePolicy ?? defaults.failurePolicy,
+            protect: stack.protect,
+        },
+    };
+}

@@ -1,0 +1,155 @@
+/**
+ * Pipeline step 4: every cross-field and safety rule, all problems collected. Component rules run
+ * through the components' own validators (the very functions their constructors run), and their
+ * problems are translated to the stack-file key, naming the service and the component arg.
+ */
+import type { ControlPlaneArgs } from "../components/ControlPlane";
+import { validateArgoCdArgs } from "../components/ArgoCd";
+import { validateGuardrailArgs } from "../components/AdmissionGuardrails";
+import { GitOpsConfigError, check, collectProblems } from "../components/errors";
+import { validateGitHubArgs } from "../components/GitHubPreviewHooks";
+import { validateJanitorArgs } from "../components/PreviewJanitor";
+import { resolveService } from "../components/serviceSpec";
+import { BreakGlassStatus, covers } from "./breakGlass";
+import { ModelService, environmentsOf, libraryRuleNames } from "./model";
+import { stackPresets } from "./presets";
+import { StackSecrets, setTokenCommand, stackKey } from "./read";
+import type { ServiceConfig, StackConfig } from "./schema";
+
+/** A component arg path (after `args.`) → the key of a service entry that sets it. */
+function serviceField(service: ServiceConfig, arg: string): string {
+    const env = /^environments\[(\d+)\](?:\.(\w+))?(.*)$/.exec(arg);
+    if (env) {
+        const [, j, key = "", rest] = env;
+        if (key === "syncPolicy" || key === "unsafeSyncPolicyReason") return `${key}${rest}`;
+        const entry = service.environments?.[Number(j)];
+        if (key === "targetRevision" && (entry === undefined || typeof entry === "string" || entry.targetRevision === undefined)) return "targetRevision";
+        if (key === "namespace" && (entry === undefined || typeof entry === "string" || entry.namespace === undefined)) return service.environments ? `environments[${j}]` : "name";
+        return service.environments ? `environments[${j}]${key && typeof entry === "object" ? `.${key}${rest}` : ""}` : "environments";
+    }
+    return arg
+        .replace(/^source\.?/, "")
+        .replace(/^previews\.github\.(owner|repo|labels)/, "previews.$1")
+        .replace(/^previews\.github$/, "previews");
+}
+
+/** Rewrites a component problem to the stack key of the entry at `index`; `args.x` in the fix is rewritten too. */
+function toStackProblem(problem: GitOpsConfigError, index: number, service: ServiceConfig, component: string): GitOpsConfigError {
+    const arg = problem.field.replace(/^args\.?/, "");
+    const key = (a: string) => (a === "argoNamespace" ? stackKey("argocd.namespace") : stackKey(`services[${index}]${serviceField(service, a) ? `.${serviceField(service, a)}` : ""}`.replace(/\.\[/, "[")));
+    const fix = problem.fix.replace(/`args\.([^`]*)`/g, (_, a: string) => `\`${key(a)}\``);
+    return new GitOpsConfigError(key(arg), `(service "${service.name}", ${component} arg \`${arg || "(args)"}\`) ${problem.problem}`, fix);
+}
+
+/** Rewrites problems of a stack-wide component (Argo CD, guardrails, GitHub, janitor) to its stack key. */
+function toStackKey(problems: readonly GitOpsConfigError[], component: string, keyOf: (arg: string) => string): GitOpsConfigError[] {
+    return problems.map((p) => {
+        const arg = p.field.replace(/^args\.?/, "").replace(/^defaultRules\./, "");
+        return new GitOpsConfigError(stackKey(keyOf(arg)), `(${component} arg \`${arg}\`) ${p.problem}`, p.fix);
+    });
+}
+
+/** Rules across services and across keys: what no single component can see. */
+function stackRules(config: StackConfig, services: readonly ModelService[], secrets: StackSecrets, active: readonly BreakGlassStatus[]): void {
+    const stack = stackPresets[config.environment];
+    const first = new Map<string, ModelService>();
+    const namespaces = new Map<string, { service: ModelService; env: string }>();
+    const repos = new Map<string, ModelService>();
+    for (const s of services) {
+        const f = `services[${s.index}]`;
+        const other = first.get(s.name);
+        check(
+            other === undefined,
+            stackKey(`${f}.name`),
+            `repeats "${s.name}", already the name of \`${stackKey(`services[${other?.index}]`)}\` (team ${other?.config.team})`,
+            "give every service a unique name; if both teams deploy the same service, one entry must go",
+        );
+        first.set(s.name, s);
+        environmentsOf(s.config, config.environment).forEach((env, j) => {
+            check(
+                stack.allowedEnvironments.includes(env.name),
+                stackKey(s.config.environments ? `${f}.environments[${j}]` : `${f}.environments`),
+                `(service "${s.name}") is "${env.name}", which a ${config.environment} stack does not deploy`,
+                `deploy ${env.name} from the ${env.name} stack (Pulumi.${env.name}.yaml); here use ${stack.allowedEnvironments.map((e) => `"${e}"`).join(" or ")}`,
+            );
+            const namespace = env.namespace ?? `${s.name}-${env.name}`;
+            const taken = namespaces.get(namespace);
+            check(
+                taken === undefined || taken.service === s,
+                stackKey(s.config.environments ? `${f}.environments[${j}]` : `${f}.name`),
+                `(service "${s.name}", ${env.name}) deploys to namespace "${namespace}", which service "${taken?.service.name}" (${taken?.env}) deploys to`,
+                "give each service its own namespaces: an AppProject allowing another team's namespace lets it deploy there",
+            );
+            namespaces.set(namespace, { service: s, env: env.name });
+        });
+        const repo = s.config.repoURL.replace(/\.git$|\/$/g, "").toLowerCase();
+        const owner = repos.get(repo);
+        check(
+            owner === undefined || (s.config.sharedRepository === true && owner.config.sharedRepository === true),
+            stackKey(`${f}.repoURL`),
+            `(service "${s.name}") is the repository of service "${owner?.name}" too`,
+            `if both deploy from one repository on purpose, set \`sharedRepository: true\` on both entries; otherwise correct the URL`,
+        );
+        if (!repos.has(repo)) repos.set(repo, s);
+        if (s.config.previews) {
+            check(stack.previews, stackKey(`${f}.previews`), `(service "${s.name}") is set on a ${config.environment} stack, which runs no previews`, "move previews to the staging stack's service entry");
+            check(secrets.githubToken !== undefined, stackKey("githubToken"), `is not set, and ${s.name} has previews (the pull-request generator needs it)`, `run \`${setTokenCommand}\``);
+        }
+    }
+    // Preview namespaces (`<service>-pr-<n>`) of one service must not match another's namespaces.
+    for (const s of services.filter((x) => x.config.previews)) {
+        for (const [namespace, owner] of namespaces) {
+            check(
+                owner.service === s || !new RegExp(`^${s.name}-pr-[0-9]+$`).test(namespace),
+                stackKey(`services[${owner.service.index}]`),
+                `(service "${owner.service.name}") deploys to "${namespace}", a preview namespace of service "${s.name}"`,
+                "rename the namespace: previews of the other service would deploy into it",
+            );
+        }
+    }
+    const rules = new Set(libraryRuleNames());
+    (config.guardrails.disabledRules ?? []).forEach((name, i) =>
+        check(rules.has(name), stackKey(`guardrails.disabledRules[${i}]`), `is "${name}", not a rule of the library`, `use one of ${[...rules].join(", ")}`),
+    );
+    active.forEach((glass) => {
+        const i = config.breakGlass.findIndex((e) => e === glass.entry);
+        check(
+            glass.entry.environments === undefined || services.some((s) => s.args.environments.some((e) => covers(glass.entry, s.name, e.name))),
+            stackKey(`breakGlass[${i}].environments`),
+            `matches no environment of the named services (${JSON.stringify(glass.entry.environments)} of ${glass.entry.services.join(", ")})`,
+            "drop `environments` or name one the services deploy to",
+        );
+    });
+}
+
+/** Every problem of the resolved stack, each naming the stack key (and the service and component arg where there is one). */
+export function validateStack(
+    config: StackConfig,
+    services: readonly ModelService[],
+    secrets: StackSecrets,
+    active: readonly BreakGlassStatus[],
+    build: () => Omit<ControlPlaneArgs, "provider">,
+): GitOpsConfigError[] {
+    const problems = collectProblems(() => stackRules(config, services, secrets, active));
+    for (const s of services) {
+        const { problems: found } = resolveService(s.name, { ...s.args, argoNamespace: config.argocd.namespace });
+        problems.push(...found.map((p) => toStackProblem(p, s.index, s.config, "GitOpsService")));
+    }
+    if (problems.length > 0) return problems;
+    // The stack-wide components, on the args they will get.
+    let args: Omit<ControlPlaneArgs, "provider"> | undefined;
+    problems.push(...toStackKey(collectProblems(() => (args = build())), "guardrails", (arg) => (arg === "argoCdNamespace" ? "argocd.namespace" : `guardrails.${arg}`)));
+    if (!args) return problems;
+    const built = args;
+    problems.push(...toStackKey(collectProblems(() => validateArgoCdArgs(built.argoCd)), "ArgoCd", (arg) => `argocd.${arg}`));
+    problems.push(...toStackKey(collectProblems(() => validateGuardrailArgs(built.guardrails)), "AdmissionGuardrails", (arg) => `guardrails.${arg}`));
+    if (built.github) {
+        const github = built.github;
+        problems.push(...toStackKey(collectProblems(() => validateGitHubArgs({ ...github, webhookSecret: "x" })), "GitHubPreviewHooks", (arg) => `github.${arg.replace(/^baseUrl/, "api")}`));
+    }
+    if (built.previewJanitor) {
+        const janitor = built.previewJanitor;
+        problems.push(...toStackKey(collectProblems(() => validateJanitorArgs({ ...janitor, namespace: config.argocd.namespace })), "PreviewJanitor", (arg) => `previewJanitor.${arg}`));
+    }
+    return problems;
+}
