@@ -129,15 +129,21 @@ export function validateApplicationArgs(name: string, args: GitOpsApplicationArg
     validateSyncPolicy(args.syncPolicy, `${field}.syncPolicy`);
     const limit = args.revisionHistoryLimit ?? 10;
     check(Number.isInteger(limit) && limit >= 1, `${field}.revisionHistoryLimit`, `is ${limit}`, "use a whole number ≥ 1 (10 is usual)");
-    (args.ignoreDifferences ?? []).forEach((d, i) => {
+    validateIgnoreDifferences(args.ignoreDifferences ?? [], `${field}.ignoreDifferences`);
+}
+
+/** Checks ignoreDifferences entries; `field` names the list. Shared with GitOpsService's resolve step. */
+export function validateIgnoreDifferences(list: readonly IgnoreDifference[], field: string): void {
+    list.forEach((d, i) => {
+        check(d.kind.trim() !== "", `${field}[${i}].kind`, "is empty", 'name the kind whose field is ignored, e.g. "Deployment"');
         check(
             (d.jsonPointers?.length ?? 0) + (d.jqPathExpressions?.length ?? 0) + (d.managedFieldsManagers?.length ?? 0) > 0,
-            `${field}.ignoreDifferences[${i}]`,
+            `${field}[${i}]`,
             `ignores nothing on ${d.kind}`,
             "add jsonPointers (e.g. /spec/replicas), jqPathExpressions or managedFieldsManagers",
         );
         (d.jsonPointers ?? []).forEach((p, j) =>
-            check(p.startsWith("/"), `${field}.ignoreDifferences[${i}].jsonPointers[${j}]`, `is "${p}"`, 'start the pointer with "/", e.g. "/spec/replicas"'),
+            check(p.startsWith("/"), `${field}[${i}].jsonPointers[${j}]`, `is "${p}"`, 'start the pointer with "/", e.g. "/spec/replicas"'),
         );
     });
 }

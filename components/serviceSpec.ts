@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { bounds, defaults } from "./defaults";
 import { GitOpsConfigError, GitOpsConfigErrors, check, collectProblems, requireDnsLabel } from "./errors";
 import type { ApplicationSourceArgs, IgnoreDifference } from "./GitOpsApplication";
-import { validateSource } from "./GitOpsApplication";
+import { validateIgnoreDifferences, validateSource } from "./GitOpsApplication";
 import type { GitHubPullRequestSource } from "./PreviewEnvironments";
 import { EnvironmentClass, environmentClasses, environmentPresets } from "./presets";
 import { SyncPolicy, SyncPolicyOverrides, mergeSyncPolicy, validateSyncPolicy, weakenedSwitches } from "./syncPolicy";
@@ -223,9 +223,7 @@ function checkSource(spec: ServiceSpec, field: string): void {
     (s.kustomize?.images ?? []).forEach((image, j) =>
         check(kustomizeImage.test(image), `${f}.kustomize.images[${j}]`, `is "${image}", not a Kustomize image override`, 'write "name:tag", "name@sha256:<digest>" or "name=new-name:tag"'),
     );
-    (spec.ignoreDifferences ?? []).forEach((d, i) =>
-        check(d.kind.trim() !== "", `${field}.ignoreDifferences[${i}].kind`, "is empty", 'name the kind whose field is ignored, e.g. "Deployment"'),
-    );
+    validateIgnoreDifferences(spec.ignoreDifferences ?? [], `${field}.ignoreDifferences`);
 }
 
 const memo = new WeakMap<object, Map<string, { resolved?: ResolvedService; problems: GitOpsConfigError[] }>>();

@@ -131,9 +131,19 @@ export function readRuntimeStack(overrides: Record<string, unknown> = {}): RawSt
 }
 
 /** One problem per zod issue, each naming the stack-file key and the fix. */
-export function issueProblems(error: z.ZodError, prefix: readonly PropertyKey[] = []): GitOpsConfigError[] {
-    return error.issues.map((issue) => {
-        const field = stackKey(formatPath([...prefix, ...issue.path]));
+export function issueProblems(error: z.ZodError, raw: Record<string, unknown> = {}): GitOpsConfigError[] {
+    return error.issues.map((issue) => withService(issueProblem(issue), issue.path, raw));
+}
+
+/** Names the service of a problem under `services[i]` (`(service "checkout") ...`). */
+function withService(problem: GitOpsConfigError, path: readonly PropertyKey[], raw: Record<string, unknown>): GitOpsConfigError {
+    const entry = path[0] === "services" && typeof path[1] === "number" && Array.isArray(raw.services) ? (raw.services[path[1]] as { name?: unknown } | undefined) : undefined;
+    return typeof entry?.name === "string" ? new GitOpsConfigError(problem.field, `(service "${entry.name}") ${problem.problem}`, problem.fix) : problem;
+}
+
+function issueProblem(issue: z.core.$ZodIssue): GitOpsConfigError {
+    {
+        const field = stackKey(formatPath(issue.path));
         switch (issue.code) {
             case "unrecognized_keys":
                 return new GitOpsConfigError(field, `has unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`, "remove them or correct the spelling (see the config reference in README.md)");
@@ -151,7 +161,7 @@ export function issueProblems(error: z.ZodError, prefix: readonly PropertyKey[] 
             default:
                 return new GitOpsConfigError(field, issue.message, "correct the value in Pulumi.<stack>.yaml");
         }
-    });
+    }
 }
 
 /** A service that parsed, with its index in the stack file. */
@@ -177,7 +187,7 @@ export function parseStack(raw: Record<string, unknown>): ParsedStack {
     if (result.success) {
         return { config: result.data, services: result.data.services.map((service, index) => ({ index, service })), problems: [] };
     }
-    const problems = issueProblems(result.error);
+    const problems = issueProblems(result.error, raw);
     const shape = stackConfigSchema.shape;
     const partial: Record<string, unknown> = {};
     for (const [key, schema] of Object.entries(shape)) {

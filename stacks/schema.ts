@@ -141,8 +141,8 @@ export const stackConfigSchema = z.strictObject({
             alerts: z
                 .strictObject({
                     enabled: z.boolean(),
-                    outOfSyncMinutes: z.int(),
-                    degradedMinutes: z.int(),
+                    outOfSyncMinutes: z.int().min(1).max(1440),
+                    degradedMinutes: z.int().min(1).max(1440),
                     ruleLabels: z.record(z.string(), z.string()),
                 })
                 .partial()

@@ -116,17 +116,19 @@ export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
 export { readStackFile } from "../../stacks/read";
 
 /**
- * Renders the whole program for a stack file under mocks: sets its config, imports `index.ts`,
- * waits for registration. Returns the recorded resources and the program's exports.
+ * Renders a program under mocks: sets its config, imports its entry (`index.ts` of this repository
+ * by default, or a team program's), calls it when it exports a function, waits for registration.
+ * Returns the recorded resources and the program's exports.
  */
 export async function renderProgram(
     stack: string,
     stackFile: { config: Record<string, string>; secretKeys: string[] },
+    program: { entry: string; project: string } = { entry: path.join(repoRoot, "index.ts"), project: "gitops-control" },
 ): Promise<{ resources: RecordedResource[]; exports: Record<string, unknown> }> {
-    const resources = installMocks(stack);
+    const resources = installMocks(stack, { project: program.project });
     pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
-    const entry = (await import(path.join(repoRoot, "index.ts"))) as { default: () => Record<string, unknown> };
-    const exports = entry.default();
+    const entry = (await import(program.entry)) as { default?: unknown } & Record<string, unknown>;
+    const exports = typeof entry.default === "function" ? (entry.default as () => Record<string, unknown>)() : entry;
     await settle(resources);
     return { resources, exports };
 }
