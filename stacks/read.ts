@@ -132,7 +132,24 @@ export function readRuntimeStack(overrides: Record<string, unknown> = {}): RawSt
 
 /** One problem per zod issue, each naming the stack-file key and the fix. */
 export function issueProblems(error: z.ZodError, raw: Record<string, unknown> = {}): GitOpsConfigError[] {
-    return error.issues.map((issue) => withService(issueProblem(issue), issue.path, raw));
+    return error.issues.flatMap((issue) => specific(issue)).map((issue) => withService(issueProblem(issue), issue.path, raw));
+}
+
+/**
+ * A union issue ("matches none of the forms") replaced by the issues of the one form the input was
+ * meant as: the only branch that did not fail on the input itself (a `{ name, ... }` object for an
+ * environment is not meant as a bare class name), else the only one of the input's type. Ambiguous
+ * unions keep their own message.
+ */
+function specific(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+    if (issue.code !== "invalid_union" || !("errors" in issue) || !Array.isArray(issue.errors)) return [issue];
+    const branches = issue.errors as z.core.$ZodIssue[][];
+    const failsAtRoot = (branch: z.core.$ZodIssue[], codes: readonly string[]) => branch.some((i) => i.path.length === 0 && codes.includes(i.code));
+    let meant = branches.filter((branch) => !failsAtRoot(branch, ["invalid_type", "invalid_value"]));
+    // Else the branch of the input's type whose value is wrong ("qa" for an environment class).
+    if (meant.length !== 1) meant = branches.filter((branch) => !failsAtRoot(branch, ["invalid_type"]));
+    if (meant.length !== 1) return [issue];
+    return meant[0].flatMap((i) => specific({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue));
 }
 
 /** Names the service of a problem under `services[i]` (`(service "checkout") ...`). */
@@ -192,8 +209,10 @@ export function parseStack(raw: Record<string, unknown>): ParsedStack {
     const partial: Record<string, unknown> = {};
     for (const [key, schema] of Object.entries(shape)) {
         if (key === "services") continue;
+        // A key that did not parse falls back to its default, so the other rules can still run.
         const one = (schema as z.ZodType).safeParse(raw[key]);
-        if (one.success) partial[key] = one.data;
+        const fallback = one.success ? one : (schema as z.ZodType).safeParse(undefined);
+        if (fallback.success) partial[key] = fallback.data;
     }
     const services = (Array.isArray(raw.services) ? raw.services : []).flatMap((s, index) => {
         const one = serviceSchema.safeParse(s);

@@ -22,7 +22,7 @@ describe("stack config: every mistake fails before any resource, naming the fiel
         assert.throws(() => parseStackConfig({ environment: "prod", servces: [] }), /`gitops-control` has unknown key\(s\) "servces".*Fix: remove them or correct the spelling/);
         assert.throws(
             () => parseStackConfig({ environment: "prod", services: [{ ...service, syncPolicy: { automated: { selfheal: true } } }] }),
-            /`gitops-control:services\[0\]\.syncPolicy\.automated` has unknown key\(s\) "selfheal"/,
+            /`gitops-control:services\[0\]\.syncPolicy\.automated` \(service "payments-api"\) has unknown key\(s\) "selfheal"/,
         );
     });
 
@@ -33,7 +33,7 @@ describe("stack config: every mistake fails before any resource, naming the fiel
 
     it("wrong types", () => {
         assert.throws(() => parseStackConfig({ environment: "prod", guardrails: { replicaCap: "twenty" } }), /`gitops-control:guardrails\.replicaCap` must be number/);
-        assert.throws(() => parseStackConfig({ environment: "prod", services: [{ ...service, syncPolicy: { syncOptions: ["CreateNamespace=yes"] } }] }), /`gitops-control:services\[0\]\.syncPolicy\.syncOptions\[0\]` is "CreateNamespace=yes"/);
+        assert.throws(() => parseStackConfig({ environment: "prod", services: [{ ...service, syncPolicy: { syncOptions: ["CreateNamespace=yes"] } }] }), /`gitops-control:services\[0\]\.syncPolicy\.syncOptions\[0\]` \(service "payments-api"\) is "CreateNamespace=yes"/);
     });
 
     it("a prod stack with allowEmpty: true needs a documented reason", () => {
