@@ -111,20 +111,24 @@ const chart = z.union(
 );
 
 export const stackConfigSchema = z.strictObject({
-    environment: z.enum(stackKinds).describe("Stack kind: picks HA, protection, default environments and previews."),
+    environment: z.enum(stackKinds).describe("Stack kind: prod (strict, HA, protected), staging (lenient, previews) or local (local API server, fixture chart when beside a dev checkout)."),
     kubernetes: z
-        .strictObject({ kubeconfig: z.string().optional(), context: z.string().optional() })
+        .strictObject({
+            kubeconfig: z.string().optional().describe("Path or contents of a kubeconfig."),
+            context: z.string().optional().describe("Context in it."),
+        })
         .default({})
         .describe("Cluster to deploy to; default: the ambient kubeconfig."),
     argocd: z
         .strictObject({
-            namespace: z.string().default(defaults.argoNamespace),
+            namespace: z.string().default(defaults.argoNamespace).describe("Namespace Argo CD is installed in (and its Applications live in)."),
             chart: chart.optional().describe(`Argo CD chart; default: ${pinnedChart.name} ${pinnedChart.version} from its repository (local stack: the fixture beside a dev checkout).`),
-            ha: z.boolean().optional(),
+            ha: z.boolean().optional().describe("Highly available install (redis-ha, 2× server, repo-server, ApplicationSet). Default: the stack preset (prod only)."),
             replicas: z
                 .strictObject({ controller: z.int(), server: z.int(), repoServer: z.int(), applicationSet: z.int() })
                 .partial()
-                .optional(),
+                .optional()
+                .describe("Replica counts. Default: HA 1/2/2/2, else 1."),
             settings: z
                 .strictObject({
                     reconciliationTimeout: z.string(),
@@ -136,8 +140,9 @@ export const stackConfigSchema = z.strictObject({
                     ),
                 })
                 .partial()
-                .optional(),
-            metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional(),
+                .optional()
+                .describe('Typed argocd-cm. Defaults: reconciliationTimeout "180s", reconciliationJitter "60s", statusBadge false.'),
+            metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional().describe("Metrics (default on) and ServiceMonitors (default off)."),
             alerts: z
                 .strictObject({
                     enabled: z.boolean(),
@@ -149,14 +154,14 @@ export const stackConfigSchema = z.strictObject({
                 .optional()
                 .describe("PrometheusRule alerts; only where the Prometheus Operator CRDs exist."),
             notifications: z.strictObject({ recipients: z.array(z.string()) }).optional().describe('Notification recipients, "<service>:<recipient>".'),
-            dex: z.boolean().optional(),
+            dex: z.boolean().optional().describe("Run Dex (SSO). Default: false."),
         })
         .default({ namespace: defaults.argoNamespace })
         .describe("The Argo CD install."),
     github: z
         .strictObject({
-            owner: z.string().optional(),
-            api: z.url().optional(),
+            owner: z.string().optional().describe("Organisation of the preview repositories whose repoURL is not on GitHub."),
+            api: z.url().optional().describe("GitHub Enterprise API URL. Default: GitHub.com."),
             webhookUrl: z.string().optional().describe("ApplicationSet webhook endpoint; with it (and a token), labels and webhooks are managed on GitHub."),
         })
         .optional()
@@ -164,7 +169,11 @@ export const stackConfigSchema = z.strictObject({
     githubToken: z.string().optional().describe("Secret only: `pulumi config set --secret gitops-control:githubToken <token>`."),
     services: z.array(serviceSchema).default([]).describe("The services Argo CD deploys."),
     previewJanitor: z
-        .strictObject({ image: z.string(), schedule: z.string(), ttlHours: z.int().min(1).max(bounds.maxPreviewTtlHours) })
+        .strictObject({
+            image: z.string().describe(`Pinned image with sh, GNU date and kubectl. Default: ${defaults.janitorImage}.`),
+            schedule: z.string().describe(`Cron schedule. Default: "${defaults.janitorSchedule}".`),
+            ttlHours: z.int().min(1).max(bounds.maxPreviewTtlHours).describe(`Previews older than this are deleted. Default: ${defaults.previewTtlHours}.`),
+        })
         .partial()
         .default({})
         .describe(`Orphan-preview cleanup (a CronJob), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`),
@@ -172,26 +181,29 @@ export const stackConfigSchema = z.strictObject({
     breakGlass: z
         .array(
             z.strictObject({
-                services: z.array(z.string()),
-                environments: z.array(environmentClass).optional(),
-                reason: z.string(),
-                ticket: z.string(),
-                requestedBy: z.string(),
-                requestedAt: z.string(),
-                expires: z.string(),
+                services: z.array(z.string()).describe("Services whose namespaces and Applications are affected."),
+                environments: z.array(environmentClass).optional().describe("Environments affected. Default: all of those services'."),
+                reason: z.string().describe("What is broken and what the hotfix does (10+ characters)."),
+                ticket: z.string().describe("Incident or change ticket, e.g. INC-4711."),
+                requestedBy: z.string().describe("Who pulled the break-glass."),
+                requestedAt: z.string().describe('When it was granted, ISO-8601 with zone ("2026-11-24T10:00:00Z").'),
+                expires: z.string().describe("When it ends, at most breakGlassPolicy.maxHours after requestedAt."),
             }),
         )
         .default([])
         .describe("Active and past break-glass exceptions; see stacks/breakGlass.ts."),
     breakGlassPolicy: z
-        .strictObject({ maxHours: z.number().positive().max(bounds.maxBreakGlassHours), onExpiry: z.enum(["fail", "revert"]) })
+        .strictObject({
+            maxHours: z.number().positive().max(bounds.maxBreakGlassHours).describe(`Longest exception. Default: ${defaults.breakGlassMaxHours}.`),
+            onExpiry: z.enum(["fail", "revert"]).describe(`After expiry: fail stops every preview/up; revert drops the entry with a warning. Default: ${defaults.breakGlassOnExpiry}.`),
+        })
         .partial()
         .default({})
         .describe(`Break-glass limits. Defaults: maxHours ${defaults.breakGlassMaxHours}, onExpiry "${defaults.breakGlassOnExpiry}".`),
     guardrails: z
         .strictObject({
-            replicaCap: z.int().positive().max(bounds.maxReplicaCap),
-            failurePolicy: z.enum(["Fail", "Ignore"]),
+            replicaCap: z.int().positive().max(bounds.maxReplicaCap).describe(`Most replicas a workload may ask for. Default: ${defaults.replicaCap}.`),
+            failurePolicy: z.enum(["Fail", "Ignore"]).describe(`When a policy cannot be evaluated. Default: ${defaults.failurePolicy}.`),
             disabledRules: z.array(z.string()).describe("Rule names to leave out of the library (see docs/guardrails.md)."),
             requiredLabels: z.array(z.string()).min(1).describe("Labels every workload must carry."),
         })
