@@ -76,7 +76,8 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
  */
 export function installMocks(stack: string, options: { preview?: boolean; project?: string } = {}): RecordedResource[] {
     const recorded: RecordedResource[] = [];
-    pulumi.runtime.setMocks(
+    // `setMocks` is async by signature only: its body has no await, so the mocks are in place on return.
+    void pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 const secretPaths: string[] = [];
