@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { checkStack } from "../../scripts/check-chart";
 import { repoRoot } from "../../scripts/lib/mockRuntime";
 
@@ -17,7 +17,7 @@ function freshClone(): string {
     const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "fresh-")), "gitops-control");
     const files = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: repoRoot, encoding: "utf8" }).stdout.split("\0").filter(Boolean);
     for (const file of files) {
-        if (!fs.existsSync(path.join(repoRoot, file))) continue;
+        if (!fs.lstatSync(path.join(repoRoot, file), { throwIfNoEntry: false })?.isFile()) continue;
         fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
         fs.copyFileSync(path.join(repoRoot, file), path.join(dir, file));
     }
@@ -26,7 +26,10 @@ function freshClone(): string {
 }
 
 describe("fresh machine: the chart is resolved before anything slow", () => {
-    const clone = freshClone();
+    let clone = "";
+    before(() => {
+        clone = freshClone();
+    });
 
     it("without ../shared and with the chart repository unreachable, the local stack names the chart and the fix", async () => {
         const probed: string[] = [];
