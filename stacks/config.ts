@@ -51,9 +51,21 @@ export function runPipeline(read: RawStack, now: Date = new Date(), warn: (messa
     const active = statuses.filter((s) => s.state === "active");
     const services = resolveServices(config, parsed.services, read.secrets, active);
     const build = () => buildArgs(config, services, read.secrets, active, previewRepos(services));
-    problems.push(...validateStack(config, services, read.secrets, active, build));
-    if (problems.length > 0) throw new StackConfigError(problems);
+    const breakGlassValid = !problems.some((p) => p.field.startsWith(stackKey("breakGlass")));
+    problems.push(...validateStack(config, services, read.secrets, active, build, breakGlassValid));
+    if (problems.length > 0) throw new StackConfigError(distinct(problems));
     return { config, args: build(), reconcileDebt: reconcileDebt(statuses), services };
+}
+
+/** One problem per key and message: `argocd.namespace` is checked for every service and for Argo CD itself. */
+function distinct(problems: readonly GitOpsConfigError[]): GitOpsConfigError[] {
+    const seen = new Set<string>();
+    return problems.filter((p) => {
+        const key = `${p.field}\u0000${p.problem.replace(/^\([^)]*\) /, "")}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+    });
 }
 
 /** Repositories that get previews, as resolved by GitOpsService (derived from repoURL when not given). */

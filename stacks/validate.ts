@@ -129,13 +129,15 @@ export function validateStack(
     secrets: StackSecrets,
     active: readonly BreakGlassStatus[],
     build: () => Omit<ControlPlaneArgs, "provider">,
+    /** False when break-glass entries are invalid: the bindings built from them would only echo those problems. */
+    checkBuilt = true,
 ): GitOpsConfigError[] {
     const problems = collectProblems(() => stackRules(config, services, secrets, active));
     for (const s of services) {
         const { problems: found } = resolveService(s.name, { ...s.args, argoNamespace: config.argocd.namespace });
         problems.push(...found.map((p) => toStackProblem(p, s.index, s.config, "GitOpsService")));
     }
-    if (problems.length > 0) return problems;
+    if (!checkBuilt) return problems;
     // The stack-wide components, on the args they will get.
     let args: Omit<ControlPlaneArgs, "provider"> | undefined;
     problems.push(...toStackKey(collectProblems(() => (args = build())), "guardrails", (arg) => (arg === "argoCdNamespace" ? "argocd.namespace" : `guardrails.${arg}`)));

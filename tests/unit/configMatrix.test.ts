@@ -111,7 +111,7 @@ const cases: Case[] = [
     { was: "vague", name: "unknown service environment", config: withSvc({ environments: ["qa"] }), expect: 'services[0].environments[0]` (service "payments-api") is "qa"' },
     { was: "vague", name: "targetRevision 1.10 unquoted", config: withSvc({ targetRevision: 1.1 }), expect: 'Quote it, e.g. "1.1"', service: S },
     { was: "vague", name: "environment targetRevision unquoted", config: withSvc({ environments: [{ name: "prod", targetRevision: 2 }] }), expect: "Quote it", service: S },
-    { was: "vague", name: "duplicate break-glass ticket", config: { services: [svc, other], breakGlass: [glass, { ...glass, services: ["checkout"] }] }, expect: '`gitops-control:breakGlass[1].ticket` repeats "INC-4711"' },
+    { was: "vague", name: "duplicate break-glass ticket", config: { services: [svc, other], breakGlass: [glass, { ...glass, services: ["checkout"] }] }, expect: 'Invalid stack config (1 problem):\n- `gitops-control:breakGlass[1].ticket` repeats "INC-4711"' },
     { was: "vague", name: "a service name that exists", config: { services: [svc, { ...other, name: "payments-api" }] }, expect: "already the name of `gitops-control:services[0]` (team payments)" },
     { was: "vague", name: "missing stack environment", config: { environment: undefined }, expect: "`gitops-control:environment` is missing" },
     { was: "vague", name: "services not a list", config: { services: "payments-api" }, expect: "`gitops-control:services` must be array" },
