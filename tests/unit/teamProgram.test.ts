@@ -7,6 +7,7 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parseAllDocuments } from "yaml";
 import { RecordedResource, installMocks, repoRoot, settle, valueOf } from "../../scripts/lib/mockRuntime";
+import { controlPlaneProgram } from "../../stacks/program";
 
 let resources: RecordedResource[];
 let exports: Record<string, unknown>;
@@ -89,5 +90,45 @@ describe("the team route is first-class", () => {
         // A TypeScript loader, as Pulumi's Node.js runtime brings one (this repository's tsx here).
         const out = execFileSync(process.execPath, ["--import", require.resolve("tsx"), "index.ts"], { cwd: consumer, encoding: "utf8" });
         assert.equal(out.trim(), "function 20");
+    });
+});
+
+describe("both routes share one resolve/validate path", () => {
+    it("a stack entry and the same service from a team program render the same Application and AppProject specs", async () => {
+        const entry = {
+            name: "checkout",
+            team: "storefront",
+            repoURL: "https://github.com/acme/checkout.git",
+            path: "deploy/chart",
+            targetRevision: "v5.2.0",
+            syncPolicy: { retry: { limit: 8 }, syncOptions: ["ServerSideApply=false"] },
+        };
+        const specs = (resources: RecordedResource[]) =>
+            resources
+                .filter((r) => r.type.startsWith("kubernetes:argoproj.io/v1alpha1:") && r.inputs.metadata.name.startsWith("checkout"))
+                .map((r) => [r.inputs.kind ?? r.type.split(":").pop(), r.inputs.metadata.name, r.inputs.spec])
+                .sort((a, b) => String(a[1]).localeCompare(String(b[1])));
+
+        const stackRoute = installMocks("prod");
+        pulumi.runtime.setAllConfig({ "gitops-control:environment": "prod", "gitops-control:services": JSON.stringify([entry]) }, []);
+        controlPlaneProgram();
+        await settle(stackRoute);
+
+        const teamRoute = installMocks("dev", { project: "team" });
+        const { GitOpsService } = await import("gitops-control/components");
+        new GitOpsService(entry.name, {
+            team: entry.team,
+            source: { repoURL: entry.repoURL, path: entry.path },
+            environments: [{ name: "prod", targetRevision: entry.targetRevision, syncPolicy: { retry: { limit: 8 }, syncOptions: ["ServerSideApply=false"] } }],
+        });
+        await settle(teamRoute);
+
+        const fromStack = specs(stackRoute);
+        assert.deepEqual(fromStack.map((s) => s[1]), ["checkout", "checkout-prod"]);
+        assert.deepEqual(specs(teamRoute), fromStack);
+        const app = fromStack[1][2] as { syncPolicy: { retry: { limit: number }; syncOptions: string[] }; revisionHistoryLimit: number };
+        assert.equal(app.syncPolicy.retry.limit, 8);
+        assert.ok(app.syncPolicy.syncOptions.includes("ServerSideApply=false") && !app.syncPolicy.syncOptions.includes("ServerSideApply=true"));
+        assert.equal(app.revisionHistoryLimit, 20);
     });
 });
