@@ -75,7 +75,7 @@ export interface GitOpsApplicationArgs {
         /** Cluster API URL. @default "https://kubernetes.default.svc" */
         readonly server?: string;
     };
-    /** The complete sync policy; usually an environment preset, see `stacks/presets.ts`. */
+    /** The complete sync policy; usually an environment preset, see `components/presets.ts`. */
     readonly syncPolicy: SyncPolicy;
     /** Labels and annotations for the destination namespace (with `CreateNamespace=true`). @default none */
     readonly managedNamespaceMetadata?: ManagedNamespaceMetadata;

@@ -51,6 +51,12 @@ describe("a team's own program (examples/team-service) using GitOpsService", () 
 });
 
 describe("the team route is first-class", () => {
+    it("components/ imports nothing from stacks/: the library stands alone", () => {
+        const files = fs.readdirSync(path.join(repoRoot, "components"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+        assert.ok(files.length > 10);
+        for (const file of files) assert.doesNotMatch(fs.readFileSync(path.join(repoRoot, "components", file), "utf8"), /from "(\.\.\/)+stacks\//, file);
+    });
+
     it("GitOpsService applies the prod checks itself: prune: false without a reason is refused, nothing registered", async () => {
         const recorded = installMocks("dev", { project: "team-checks" });
         const { GitOpsService } = await import("gitops-control/components");
