@@ -226,18 +226,34 @@ function checkSource(spec: ServiceSpec, field: string): void {
     validateIgnoreDifferences(spec.ignoreDifferences ?? [], `${field}.ignoreDifferences`);
 }
 
-const memo = new WeakMap<object, Map<string, { resolved?: ResolvedService; problems: GitOpsConfigError[] }>>();
+interface Memo {
+    readonly name: string;
+    readonly field: string;
+    readonly spec: ServiceSpec;
+    readonly result: { resolved?: ResolvedService; problems: GitOpsConfigError[] };
+}
+
+const memo = new WeakMap<object, Memo[]>();
+
+/** Same service args: equal scalars, the same (===) nested objects, as `{ ...args, provider }` keeps them. */
+const sameSpec = (a: ServiceSpec, b: ServiceSpec): boolean =>
+    a.team === b.team &&
+    (a.argoNamespace ?? defaults.argoNamespace) === (b.argoNamespace ?? defaults.argoNamespace) &&
+    a.source === b.source &&
+    a.environments === b.environments &&
+    a.previews === b.previews &&
+    a.ignoreDifferences === b.ignoreDifferences;
 
 /**
  * Applies the presets and checks everything about one service. Returns the resolved service and
  * every problem found (fields prefixed with `field`); memoised, so the stack route (which resolves
- * before building) and the component constructor share one run.
+ * before building) and the component constructor share one run. A hit needs the very same nested
+ * objects (a spread such as `{ ...args, provider }` keeps them), so changed args always resolve anew.
  */
 export function resolveService(name: string, spec: ServiceSpec, field = "args"): { resolved?: ResolvedService; problems: readonly GitOpsConfigError[] } {
-    // Keyed by the environments array, which survives `{ ...args, provider }` spreads (ControlPlane).
-    const key = `${name}\u0000${field}\u0000${spec.argoNamespace ?? ""}\u0000${spec.team}\u0000${JSON.stringify(spec.source)}`;
-    const cached = memo.get(spec.environments)?.get(key);
-    if (cached) return cached;
+    const entries = memo.get(spec.environments) ?? [];
+    const cached = entries.find((m) => m.name === name && m.field === field && sameSpec(m.spec, spec));
+    if (cached) return cached.result;
     let resolved: ResolvedService | undefined;
     const problems = collectProblems(() => {
         requireDnsLabel(name, `${field}.name`, 48);
@@ -269,8 +285,7 @@ export function resolveService(name: string, spec: ServiceSpec, field = "args"):
         resolved = { argoNamespace, environments, ...(previews ? { previews } : {}) };
     });
     const result = problems.length === 0 ? { resolved, problems } : { problems };
-    if (!memo.has(spec.environments)) memo.set(spec.environments, new Map());
-    memo.get(spec.environments)!.set(key, result);
+    memo.set(spec.environments, [...entries, { name, field, spec, result }]);
     return result;
 }
 

@@ -7,6 +7,7 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { parseAllDocuments } from "yaml";
 import { RecordedResource, installMocks, repoRoot, settle, valueOf } from "../../scripts/lib/mockRuntime";
+import { resolveService } from "../../components/serviceSpec";
 import { controlPlaneProgram } from "../../stacks/program";
 
 let resources: RecordedResource[];
@@ -100,6 +101,14 @@ describe("the team route is first-class", () => {
 });
 
 describe("both routes share one resolve/validate path", () => {
+    it("resolved once per service: the component's spread of the pipeline's args hits the memo, changed args do not", () => {
+        const spec = { team: "t", source: { repoURL: "https://github.com/acme/x.git", path: "." }, environments: [{ name: "prod" as const, targetRevision: "v1" }] };
+        const first = resolveService("x", spec);
+        assert.equal(resolveService("x", { ...spec, argoNamespace: "argocd" }), first, "as ControlPlane passes it: { ...args, argoNamespace, provider }");
+        assert.notEqual(resolveService("x", { ...spec, source: { ...spec.source, path: "deploy" } }), first);
+        assert.notEqual(resolveService("x", { ...spec, argoNamespace: "gitops" }), first);
+    });
+
     it("a stack entry and the same service from a team program render the same Application and AppProject specs", async () => {
         const entry = {
             name: "checkout",
