@@ -2,7 +2,8 @@ import type { IAppProject } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, goDuration, requireDnsLabel } from "./errors";
-import { forceOwnership, gitRepoURL, inClusterServer, labels, managedByValue } from "./labels";
+import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
+import { forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
 
 /** A Kubernetes kind, by API group ("" for core). */
@@ -11,11 +12,27 @@ export interface GroupKind {
     readonly kind: string;
 }
 
+/** A cluster-scoped kind, optionally narrowed to names (Go filepath.Match globs, Argo CD ≥ 3.x). */
+export interface ClusterResource extends GroupKind {
+    /** @default every object of the kind */
+    readonly name?: string;
+}
+
+/**
+ * What `CreateNamespace=true` with `managedNamespaceMetadata` needs: Argo CD applies the
+ * destination Namespace itself, as a cluster-scoped resource of the project (measured with the
+ * v3.6.1 controller: "resource :Namespace is not permitted in project"). Narrowed by name, so the
+ * project may create and label its own namespaces and no other.
+ */
+export function ownNamespaces(namespaces: readonly string[]): ClusterResource[] {
+    return [...new Set(namespaces)].map((name) => ({ group: "", kind: "Namespace", name }));
+}
+
 /** Where the project's Applications may deploy. `namespace` may be a glob ("payments-*"). */
 export interface ProjectDestination {
     readonly namespace: string;
-    /** @default "https://kubernetes.default.svc" */
-    readonly server?: string;
+    /** Cluster, by registered name or API URL. @default the cluster Argo CD runs in */
+    readonly cluster?: ClusterRef;
 }
 
 /** An Argo CD sync window. */
@@ -54,8 +71,8 @@ export interface AppProjectArgs {
     readonly sourceRepos: readonly string[];
     /** Where the project may deploy. At least one. */
     readonly destinations: readonly ProjectDestination[];
-    /** Cluster-scoped kinds the project may manage. @default [] (none: least privilege) */
-    readonly clusterResourceWhitelist?: readonly GroupKind[];
+    /** Cluster-scoped kinds (and names) the project may manage. @default [] (none: least privilege) */
+    readonly clusterResourceWhitelist?: readonly ClusterResource[];
     /** Namespaced kinds the project may not manage. @default {@link defaultNamespaceResourceBlacklist} */
     readonly namespaceResourceBlacklist?: readonly GroupKind[];
     /** @default [] */
@@ -83,14 +100,15 @@ export function validateAppProjectArgs(name: string, args: AppProjectArgs, field
         ),
     );
     check(args.destinations.length > 0, `${field}.destinations`, "is empty", "list the namespaces the team deploys to");
-    args.destinations.forEach((d, i) =>
+    args.destinations.forEach((d, i) => {
         check(
             d.namespace !== "*" && d.namespace.trim() !== "",
             `${field}.destinations[${i}].namespace`,
             `is "${d.namespace}", which would let the project deploy into every namespace (kube-system too)`,
             'name the namespaces or a team prefix glob, e.g. "payments-*"',
-        ),
-    );
+        );
+        if (d.cluster) validateClusterRef(d.cluster, `${field}.destinations[${i}].cluster`);
+    });
     (args.syncWindows ?? []).forEach((w, i) => {
         check(w.schedule.trim().split(/\s+/).length === 5, `${field}.syncWindows[${i}].schedule`, `is "${w.schedule}"`, 'use a 5-field cron expression, e.g. "0 22 * * *"');
         check(goDuration.test(w.duration), `${field}.syncWindows[${i}].duration`, `is "${w.duration}"`, 'use a Go duration, e.g. "1h"');
@@ -111,8 +129,8 @@ export function renderAppProject(name: string, args: AppProjectArgs): IAppProjec
         spec: {
             description: args.description ?? "Managed by gitops-control",
             sourceRepos: [...args.sourceRepos],
-            destinations: args.destinations.map((d) => ({ server: d.server ?? inClusterServer, namespace: d.namespace })),
-            clusterResourceWhitelist: (args.clusterResourceWhitelist ?? []).map((g) => ({ group: g.group, kind: g.kind })),
+            destinations: args.destinations.map((d) => renderDestination(d.cluster, d.namespace)),
+            clusterResourceWhitelist: (args.clusterResourceWhitelist ?? []).map((g) => ({ group: g.group, kind: g.kind, ...(g.name !== undefined ? { name: g.name } : {}) })),
             namespaceResourceBlacklist: (args.namespaceResourceBlacklist ?? defaultNamespaceResourceBlacklist).map((g) => ({ group: g.group, kind: g.kind })),
             orphanedResources: { warn: args.orphanedResourcesWarn ?? true },
             syncWindows: (args.syncWindows ?? []).map((w) => ({

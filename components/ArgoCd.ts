@@ -7,13 +7,38 @@ import { check, goDuration, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
 import { childOptions, protection } from "./options";
 
-/** The pinned argo-cd Helm chart (Argo CD v3.4.4). */
+/** The pinned argo-cd Helm chart. Its templates ship Argo CD v3.4.4; see {@link argoCdVersion}. */
 export const pinnedChart = {
     name: "argo-cd",
     version: "10.1.1",
     appVersion: "v3.4.4",
     repo: "https://argoproj.github.io/argo-helm",
 } as const;
+
+/**
+ * The one Argo CD version of the product: the images the chart deploys, the CRDs the program
+ * installs, and the reconcilers the end-to-end tests build from Go modules
+ * (scripts/toolchain/versions.env pins the same). The chart's own CRDs (v3.4.4) are not installed.
+ */
+export const argoCdVersion = "v3.6.1";
+
+/** The three CRD files of an Argo CD release (`manifests/crds/` in its repository and Go module). */
+export const argoCdCrdFiles = ["application-crd.yaml", "applicationset-crd.yaml", "appproject-crd.yaml"] as const;
+
+/**
+ * Where the CRDs of {@link argoCdVersion} come from: the release's manifests (by URL), or a local
+ * directory holding the three files (air-gapped installs, tests).
+ */
+export type CrdSource = { readonly kind: "release" } | { readonly kind: "local"; readonly dir: string };
+
+/** The CRD manifest paths or URLs of a source. Pure. */
+export function crdFiles(source: CrdSource | undefined): string[] {
+    return argoCdCrdFiles.map((file) =>
+        source?.kind === "local"
+            ? path.resolve(source.dir, file)
+            : `https://raw.githubusercontent.com/argoproj/argo-cd/${argoCdVersion}/manifests/crds/${file}`,
+    );
+}
 
 /**
  * Where the chart comes from: the official repository at a pinned version, or a local chart
@@ -62,6 +87,8 @@ export interface ArgoCdArgs {
     readonly namespace?: string;
     /** @default the official repository at {@link pinnedChart} */
     readonly chart?: ChartSource;
+    /** The Argo CD CRDs, at {@link argoCdVersion}. @default the release manifests by URL */
+    readonly crds?: CrdSource;
     /** HA: redis-ha and several replicas of server, repo-server and ApplicationSet controller. @default false */
     readonly ha?: boolean;
     /** @default {@link ArgoCdReplicas} defaults when `ha`, 1 each otherwise */
@@ -111,6 +138,16 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
             `${field}.chart.version`,
             `is "${chart.version}", not an exact version: a floating chart version upgrades Argo CD behind your back`,
             `pin an exact version, e.g. "${pinnedChart.version}"`,
+        );
+    }
+    if (args.crds?.kind === "local") {
+        const dir = args.crds.dir;
+        const missing = argoCdCrdFiles.filter((f) => !fs.existsSync(path.join(dir, f)));
+        check(
+            missing.length === 0,
+            `${field}.crds.dir`,
+            `is "${dir}", which lacks ${missing.join(", ")}`,
+            `point it at a directory with the ${argoCdVersion} CRDs (manifests/crds of the argo-cd release), or use the release source`,
         );
     }
     for (const [key, value] of Object.entries(args.replicas ?? {})) {
@@ -173,9 +210,12 @@ export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
     }
     return {
         notifications: renderNotifications(args.notifications?.recipients ?? []),
-        // Keep CRDs on uninstall in every environment: deleting them deletes every Application.
-        crds: { install: true, keep: true },
-        global: { domain: settings.url ? new URL(settings.url).host : "argocd.local" },
+        // The program installs the CRDs of argoCdVersion itself (the chart's are v3.4.4's), and keeps
+        // them on uninstall in every environment: deleting them deletes every Application.
+        crds: { install: false, keep: true },
+        // Images of argoCdVersion (the 3.4 -> 3.6 upgrade notes need no other value change here:
+        // GnuPG, mTLS and OTLP changes concern features this install leaves off).
+        global: { domain: settings.url ? new URL(settings.url).host : "argocd.local", image: { tag: argoCdVersion } },
         configs: { cm, secret: { createSecret: false } },
         dex: { enabled: args.dex ?? false },
         "redis-ha": { enabled: ha },
@@ -214,18 +254,37 @@ export function renderNotifications(recipients: readonly string[]): Record<strin
     };
 }
 
-/** Chart children that must survive `pulumi destroy` and refuse accidental deletion in prod. */
+/** Children that must survive `pulumi destroy` and, in prod, refuse accidental deletion. */
 const protectedKinds = new Set(["kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"]);
 
 /**
- * Resource transform for the chart's children: in prod, CRDs are protected and retained on delete.
- * Exported for unit tests (mocks do not run remote components' transforms).
+ * Resource transform for the CRDs in prod: protected and retained on delete. Exported for unit
+ * tests (mocks do not run remote components' transforms).
  */
 export function protectCrds(args: pulumi.ResourceTransformArgs): pulumi.ResourceTransformResult | undefined {
     if (!protectedKinds.has(args.type)) {
         return undefined;
     }
-    return { props: args.props, opts: pulumi.mergeOptions(args.opts, { protect: true, retainOnDelete: true }) };
+    return { props: withKeepAnnotation(args.props), opts: pulumi.mergeOptions(args.opts, { protect: true, retainOnDelete: true }) };
+}
+
+/** Resource transform for the CRDs outside prod: retained on delete (as the chart's `crds.keep` did), not protected. */
+export function retainCrds(args: pulumi.ResourceTransformArgs): pulumi.ResourceTransformResult | undefined {
+    if (!protectedKinds.has(args.type)) {
+        return undefined;
+    }
+    return { props: withKeepAnnotation(args.props), opts: pulumi.mergeOptions(args.opts, { retainOnDelete: true }) };
+}
+
+/**
+ * Marks a CRD with the ecosystem's "keep on uninstall" annotation (what Chart v4 maps to
+ * retainOnDelete): `retainOnDelete` itself is invisible to policy packs and to `kubectl`, the
+ * annotation lets both see the promise.
+ */
+function withKeepAnnotation(props: pulumi.Inputs): pulumi.Inputs {
+    const metadata = (props.metadata ?? {}) as Record<string, unknown>;
+    const annotations = (metadata.annotations ?? {}) as Record<string, string>;
+    return { ...props, metadata: { ...metadata, annotations: { ...annotations, "helm.sh/resource-policy": "keep" } } };
 }
 
 /**
@@ -241,6 +300,8 @@ export class ArgoCd extends pulumi.ComponentResource {
     readonly chartVersion: pulumi.Output<string>;
     readonly namespace: k8s.core.v1.Namespace;
     readonly chart: k8s.helm.v4.Chart;
+    /** The Argo CD CRDs of {@link argoCdVersion}. */
+    readonly crds: k8s.yaml.v2.ConfigGroup;
     /** argocd-secret: admin password hash, server key, webhook secret. */
     readonly adminSecret: k8s.core.v1.Secret;
 
@@ -281,6 +342,13 @@ export class ArgoCd extends pulumi.ComponentResource {
             childOptions(this, args.provider, { additionalSecretOutputs: ["data", "stringData"] }),
         );
 
+        this.crds = new k8s.yaml.v2.ConfigGroup(
+            `${name}-crds`,
+            { files: crdFiles(args.crds) },
+            // CRDs are cluster-wide and outlive the release: retained on delete everywhere (removing
+            // one deletes every object of its kind), and protected in prod.
+            childOptions(this, args.provider, { transforms: [protect ? protectCrds : retainCrds] }),
+        );
         this.chart = new k8s.helm.v4.Chart(
             `${name}-chart`,
             {
@@ -289,7 +357,7 @@ export class ArgoCd extends pulumi.ComponentResource {
                 skipAwait: args.skipAwait ?? false,
                 values: renderArgoCdValues(args),
             },
-            childOptions(this, args.provider, { dependsOn: [this.adminSecret], ...(protect ? { transforms: [protectCrds] } : {}) }),
+            childOptions(this, args.provider, { dependsOn: [this.adminSecret, this.crds] }),
         );
         const password = pulumi.secret(generated.result);
         this.namespaceName = this.namespace.metadata.name;

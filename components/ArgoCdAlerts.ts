@@ -14,6 +14,11 @@ export interface ArgoCdAlertsArgs {
     readonly degradedMinutes?: number;
     /** Preview namespaces older than this alert (the janitor should have removed them). @default 72 */
     readonly previewTtlHours?: number;
+    /**
+     * More deletes than this by the application controller for one Application within 15 minutes
+     * alert: a bad path or a renamed chart prunes far more than a normal release. @default 10
+     */
+    readonly pruneVolumeThreshold?: number;
     /** Labels the Prometheus Operator selects rules by, e.g. { release: "kube-prometheus-stack" }. @default {} */
     readonly ruleLabels?: Readonly<Record<string, string>>;
     /** @default the ambient provider */
@@ -26,6 +31,37 @@ interface AlertRule {
     for: string;
     labels: Record<string, string>;
     annotations: Record<string, string>;
+}
+
+/** A Prometheus recording rule. */
+interface RecordingRule {
+    record: string;
+    expr: string;
+}
+
+/** Per Application: 1 while Argo CD reports it OutOfSync, 0 otherwise (argocd_app_info carries the status as a label). */
+export const outOfSyncRecord = "gitops_control:argocd_app_out_of_sync";
+/** Mean drift time-to-repair over a day, per Application, in seconds. */
+export const driftRepairRecord = "gitops_control:argocd_app_drift_repair_seconds:mean1d";
+
+/**
+ * Recording rules for drift time-to-repair, the SRE metric of a GitOps loop: how long Applications
+ * stay OutOfSync before they are Synced again. Time OutOfSync over the day (a 1-minute subquery),
+ * divided by the number of OutOfSync episodes that started in it (rising edges: half the changes,
+ * rounded up, at least one). Built only on what the v3.6.1 controller exports (`argocd_app_info`).
+ */
+export function renderRecordingRules(): RecordingRule[] {
+    const byApp = "namespace, name, project";
+    return [
+        {
+            record: outOfSyncRecord,
+            expr: `max by (${byApp}) (argocd_app_info{sync_status="OutOfSync"}) or (max by (${byApp}) (argocd_app_info) * 0)`,
+        },
+        {
+            record: driftRepairRecord,
+            expr: `60 * sum_over_time(${outOfSyncRecord}[1d:1m]) / clamp_min(ceil(changes(${outOfSyncRecord}[1d]) / 2), 1) and max_over_time(${outOfSyncRecord}[1d]) > 0`,
+        },
+    ];
 }
 
 /** The alert rules, as the PrometheusRule `spec.groups[0].rules`. Pure. */
@@ -63,6 +99,15 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
             annotations: { summary: "The application controller has not reconciled any Application for 30 minutes." },
         },
         {
+            alert: "ArgoCdUnusualPruneVolume",
+            expr: `sum by (namespace, name, project) (increase(argocd_app_k8s_request_total{verb="Delete", dry_run="false", response_code=~"2.."}[15m])) > ${args.pruneVolumeThreshold ?? 10}`,
+            for: "0m",
+            labels: { severity: "critical" },
+            annotations: {
+                summary: "Argo CD deleted more than " + (args.pruneVolumeThreshold ?? 10) + " objects of {{ $labels.name }} in 15 minutes: check the last commit's path and chart before the next sync.",
+            },
+        },
+        {
             alert: "PreviewNamespaceTooOld",
             expr: `(time() - kube_namespace_created{namespace=~".+-pr-[0-9]+"}) > ${ttl * 3600}`,
             for: "1h",
@@ -82,7 +127,7 @@ export class ArgoCdAlerts extends pulumi.ComponentResource {
 
     constructor(name: string, args: ArgoCdAlertsArgs, opts?: pulumi.ComponentResourceOptions) {
         requireDnsLabel(args.namespace, "args.namespace");
-        for (const key of ["outOfSyncMinutes", "degradedMinutes", "previewTtlHours"] as const) {
+        for (const key of ["outOfSyncMinutes", "degradedMinutes", "previewTtlHours", "pruneVolumeThreshold"] as const) {
             const v = args[key];
             if (v !== undefined) check(Number.isInteger(v) && v >= 1, `args.${key}`, `is ${v}`, "use a whole number ≥ 1");
         }
@@ -93,7 +138,12 @@ export class ArgoCdAlerts extends pulumi.ComponentResource {
                 apiVersion: "monitoring.coreos.com/v1",
                 kind: "PrometheusRule",
                 metadata: { name: "gitops-control-argocd", namespace: args.namespace, labels: { [labels.managedBy]: managedByValue, ...args.ruleLabels } },
-                spec: { groups: [{ name: "gitops-control.argocd", rules: renderAlertRules(args) }] },
+                spec: {
+                    groups: [
+                        { name: "gitops-control.argocd", rules: renderAlertRules(args) },
+                        { name: "gitops-control.argocd.records", interval: "1m", rules: renderRecordingRules() },
+                    ],
+                },
             },
             childOptions(this, args.provider),
         );

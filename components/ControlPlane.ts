@@ -3,11 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdmissionGuardrails, AdmissionGuardrailsArgs } from "./AdmissionGuardrails";
 import { ArgoCd, ArgoCdArgs } from "./ArgoCd";
 import { ArgoCdAlerts, ArgoCdAlertsArgs } from "./ArgoCdAlerts";
+import { DestinationCluster, DestinationClusterArgs } from "./DestinationCluster";
 import { check } from "./errors";
 import * as random from "@pulumi/random";
 import { GitHubPreviewHooks, GitHubPreviewHooksArgs } from "./GitHubPreviewHooks";
 import { GitOpsService, GitOpsServiceArgs } from "./GitOpsService";
 import { PreviewJanitor, PreviewJanitorArgs } from "./PreviewJanitor";
+import { RepositoryCredentials, RepositoryCredentialsArgs } from "./RepositoryCredentials";
 import { defaults } from "./defaults";
 
 /** One service of the control plane. */
@@ -19,6 +21,10 @@ export interface ControlPlaneService {
 export interface ControlPlaneArgs {
     readonly argoCd: Omit<ArgoCdArgs, "provider">;
     readonly services: readonly ControlPlaneService[];
+    /** Clusters registered with Argo CD, which Applications address by name. @default none (in-cluster only) */
+    readonly destinations?: readonly Omit<DestinationClusterArgs, "provider" | "argoNamespace">[];
+    /** Credentials for private repositories, by name. @default none (public repositories only) */
+    readonly repositoryCredentials?: Readonly<Record<string, Omit<RepositoryCredentialsArgs, "provider" | "argoNamespace">>>;
     readonly guardrails: Omit<AdmissionGuardrailsArgs, "provider">;
     /**
      * GitHub wiring of previews (label + webhook per repository); the webhook secret is generated
@@ -59,6 +65,8 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly previewJanitor?: PreviewJanitor;
     readonly github?: GitHubPreviewHooks;
     readonly alerts?: ArgoCdAlerts;
+    readonly destinations: Record<string, DestinationCluster> = {};
+    readonly repositoryCredentials: Record<string, RepositoryCredentials> = {};
     readonly argoNamespace: pulumi.Output<string>;
     /** Argo CD admin password (secret). */
     readonly adminPassword: pulumi.Output<string>;
@@ -86,13 +94,24 @@ export class ControlPlane extends pulumi.ComponentResource {
         // Guardrails do not depend on Argo CD: they protect the cluster even if the install fails.
         this.guardrails = new AdmissionGuardrails(`${name}-guardrails`, { ...args.guardrails, provider: args.guardrailsProvider ?? provider }, { parent: this });
         const argoNamespace = args.argoCd.namespace ?? defaults.argoNamespace;
-        for (const service of args.services) {
-            this.services[service.name] = new GitOpsService(
-                service.name,
-                { ...service.args, argoNamespace, provider },
-                // Applications need the Argo CD CRDs and namespace.
+        for (const destination of args.destinations ?? []) {
+            this.destinations[destination.clusterName] = new DestinationCluster(
+                `${name}-cluster-${destination.clusterName}`,
+                { ...destination, argoNamespace, provider },
                 { parent: this, dependsOn: [this.argoCd] },
             );
+        }
+        for (const [credentialName, credential] of Object.entries(args.repositoryCredentials ?? {})) {
+            this.repositoryCredentials[credentialName] = new RepositoryCredentials(
+                credentialName,
+                { ...credential, argoNamespace, provider },
+                { parent: this, dependsOn: [this.argoCd] },
+            );
+        }
+        // Applications need the Argo CD CRDs and namespace, their cluster and their credentials.
+        const serviceDependencies = [this.argoCd, ...Object.values(this.destinations), ...Object.values(this.repositoryCredentials)];
+        for (const service of args.services) {
+            this.services[service.name] = new GitOpsService(service.name, { ...service.args, argoNamespace, provider }, { parent: this, dependsOn: serviceDependencies });
         }
         if (args.alerts) {
             this.alerts = new ArgoCdAlerts(`${name}-alerts`, { ...args.alerts, namespace: argoNamespace, provider }, { parent: this, dependsOn: [this.argoCd] });

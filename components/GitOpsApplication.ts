@@ -3,7 +3,8 @@ import type { IApplicationSource } from "@kubernetes-models/argo-cd/argoproj.io/
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
-import { cascadeDeleteFinalizer, forceOwnership, gitRepoURL, inClusterServer, labels, managedByValue } from "./labels";
+import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
+import { cascadeDeleteFinalizer, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
 import { ManagedNamespaceMetadata, SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
 
@@ -72,8 +73,8 @@ export interface GitOpsApplicationArgs {
     readonly destination: {
         /** Target namespace. */
         readonly namespace: string;
-        /** Cluster API URL. @default "https://kubernetes.default.svc" */
-        readonly server?: string;
+        /** Target cluster, by registered name or API URL. @default the cluster Argo CD runs in */
+        readonly cluster?: ClusterRef;
     };
     /** The complete sync policy; usually an environment preset, see `components/presets.ts`. */
     readonly syncPolicy: SyncPolicy;
@@ -92,8 +93,40 @@ export interface GitOpsApplicationArgs {
     readonly labels?: Readonly<Record<string, string>>;
     /** Extra annotations on the Application object (e.g. break-glass audit). @default {} */
     readonly annotations?: Readonly<Record<string, string>>;
+    /**
+     * Make `pulumi up` wait until Argo CD reports the Application Synced and Healthy at this
+     * source, and fail after `timeoutSeconds` otherwise (the `pulumi.com/waitFor` annotation). Off
+     * for a first install, whose controller is not running yet. @default off
+     */
+    readonly waitForSync?: { readonly timeoutSeconds: number };
     /** Kubernetes provider for the Application object. @default the ambient provider */
     readonly provider?: k8s.Provider;
+}
+
+/** Longest `waitForSync.timeoutSeconds` accepted: an `up` that waits longer hides a stuck rollout. */
+export const maxWaitForSyncSeconds = 3600;
+
+/**
+ * Annotations that make the Kubernetes provider wait for Argo CD. The source conditions tie the
+ * verdict to the spec just applied: right after an update, the status may still describe the
+ * previous revision as Synced.
+ */
+export function waitForSyncAnnotations(source: ApplicationSourceArgs, timeoutSeconds: number): Record<string, string> {
+    return {
+        "pulumi.com/waitFor": JSON.stringify([
+            `jsonpath={.status.sync.comparedTo.source.targetRevision}=${source.targetRevision}`,
+            `jsonpath={.status.sync.comparedTo.source.path}=${source.path}`,
+            "jsonpath={.status.sync.status}=Synced",
+            "jsonpath={.status.health.status}=Healthy",
+        ]),
+        "pulumi.com/timeoutSeconds": String(timeoutSeconds),
+    };
+}
+
+/** Checks a `waitForSync` setting; `field` names it. Shared with GitOpsService's resolve step. */
+export function validateWaitForSync(waitForSync: { readonly timeoutSeconds: number }, field: string): void {
+    const t = waitForSync.timeoutSeconds;
+    check(Number.isInteger(t) && t >= 30 && t <= maxWaitForSyncSeconds, `${field}.timeoutSeconds`, `is ${t}`, `use a whole number of seconds from 30 to ${maxWaitForSyncSeconds} (600 is usual)`);
 }
 
 /** Checks source args; `field` prefixes messages. Shared by Applications and preview templates. */
@@ -125,6 +158,8 @@ export function validateApplicationArgs(name: string, args: GitOpsApplicationArg
     requireDnsLabel(args.argoNamespace, `${field}.argoNamespace`);
     requireDnsLabel(args.project, `${field}.project`);
     requireDnsLabel(args.destination.namespace, `${field}.destination.namespace`);
+    if (args.destination.cluster) validateClusterRef(args.destination.cluster, `${field}.destination.cluster`);
+    if (args.waitForSync) validateWaitForSync(args.waitForSync, `${field}.waitForSync`);
     validateSource(args.source, `${field}.source`);
     validateSyncPolicy(args.syncPolicy, `${field}.syncPolicy`);
     const limit = args.revisionHistoryLimit ?? 10;
@@ -183,7 +218,11 @@ export function renderApplication(name: string, args: GitOpsApplicationArgs): IA
             name,
             namespace: args.argoNamespace,
             labels: { [labels.managedBy]: managedByValue, ...args.labels },
-            annotations: { ...forceOwnership, ...args.annotations },
+            annotations: {
+                ...forceOwnership,
+                ...(args.waitForSync ? waitForSyncAnnotations(args.source, args.waitForSync.timeoutSeconds) : {}),
+                ...args.annotations,
+            },
             // Omitted rather than empty when off: the API server drops an empty list, which would
             // show as a perpetual diff.
             ...((args.cascadeDelete ?? true) ? { finalizers: [cascadeDeleteFinalizer] } : {}),
@@ -191,7 +230,7 @@ export function renderApplication(name: string, args: GitOpsApplicationArgs): IA
         spec: {
             project: args.project,
             source: renderSource(args.source),
-            destination: { server: args.destination.server ?? inClusterServer, namespace: args.destination.namespace },
+            destination: renderDestination(args.destination.cluster, args.destination.namespace),
             syncPolicy: renderSyncPolicy(args.syncPolicy, args.managedNamespaceMetadata),
             ignoreDifferences: (args.ignoreDifferences ?? []).map((d) => ({
                 group: d.group ?? "",

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppProject, SyncWindow } from "./AppProject";
+import { AppProject, SyncWindow, ownNamespaces } from "./AppProject";
+import { ClusterRef } from "./destinations";
 import { GitOpsApplication } from "./GitOpsApplication";
 import { labels } from "./labels";
 import { PreviewEnvironments } from "./PreviewEnvironments";
@@ -10,7 +11,7 @@ import { ResolvedEnvironment, ResolvedService, ServiceSpec, requireResolvedServi
 // shared with the stack pipeline live in serviceSpec.ts.
 export type { ServiceEnvironment, ServicePreviews } from "./serviceSpec";
 
-/** Team, source, environments, previews and ignoreDifferences: see {@link ServiceSpec}. */
+/** Team, source, environments, previews, ignoreDifferences, cluster and waitForSync: see {@link ServiceSpec}. */
 export interface GitOpsServiceArgs extends ServiceSpec {
     /** Applications carry Argo CD's cascade-delete finalizer (see GitOpsApplication). @default true */
     readonly cascadeDelete?: boolean;
@@ -50,13 +51,20 @@ export class GitOpsService extends pulumi.ComponentResource {
         const argoNamespace = resolved.argoNamespace;
         const namespaceOf = (env: ResolvedEnvironment): string => env.namespace;
         const previewGlob = `${name}-pr-*`;
+        // Resolved: an environment's own cluster, else the service's; previews deploy to the service's.
+        const clusterOf = (target: { readonly cluster?: ClusterRef }): { cluster?: ClusterRef } => (target.cluster ? { cluster: target.cluster } : {});
         this.project = new AppProject(
             name,
             {
                 argoNamespace,
                 description: `${name} (team ${args.team}), managed by gitops-control`,
                 sourceRepos: [args.source.repoURL],
-                destinations: [...resolved.environments.map((env) => ({ namespace: namespaceOf(env) })), ...(resolved.previews ? [{ namespace: previewGlob }] : [])],
+                destinations: [
+                    ...resolved.environments.map((env) => ({ namespace: namespaceOf(env), ...clusterOf(env) })),
+                    ...(resolved.previews ? [{ namespace: previewGlob, ...clusterOf(resolved.previews) }] : []),
+                ],
+                // Argo CD creates and labels each environment's namespace (and each preview's).
+                clusterResourceWhitelist: ownNamespaces([...resolved.environments.map(namespaceOf), ...(resolved.previews ? [previewGlob] : [])]),
                 syncWindows: args.project?.syncWindows ?? [],
                 annotations: args.project?.annotations ?? {},
                 provider: args.provider,
@@ -75,7 +83,8 @@ export class GitOpsService extends pulumi.ComponentResource {
                         targetRevision: env.targetRevision,
                         ...(helm ? { helm: { ...helm, valueFiles: env.valueFiles ?? helm.valueFiles ?? [`values-${env.name}.yaml`] } } : {}),
                     },
-                    destination: { namespace: namespaceOf(env) },
+                    destination: { namespace: namespaceOf(env), ...clusterOf(env) },
+                    ...(args.waitForSync ? { waitForSync: args.waitForSync } : {}),
                     syncPolicy: env.syncPolicy,
                     managedNamespaceMetadata: {
                         labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name },
@@ -105,6 +114,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                         ...(args.source.kustomize ? {} : { helm: { ...args.source.helm, valueFiles: args.source.helm?.valueFiles ?? ["values-preview.yaml"] } }),
                     },
                     syncPolicy: resolved.previews.syncPolicy,
+                    ...clusterOf(resolved.previews),
                     provider: args.provider,
                 },
                 { parent: this, dependsOn: [this.project] },

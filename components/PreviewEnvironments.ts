@@ -3,7 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { ApplicationSourceArgs, renderSource, validateSource } from "./GitOpsApplication";
-import { cascadeDeleteFinalizer, forceOwnership, inClusterServer, labels, managedByValue } from "./labels";
+import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
+import { cascadeDeleteFinalizer, forceOwnership, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
 import { SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
 import { bounds, defaults } from "./defaults";
@@ -57,8 +58,8 @@ export interface PreviewEnvironmentsArgs {
     readonly imageTagParameter?: string;
     /** The previews' sync policy (the environment preset). `CreateNamespace=true` is required. */
     readonly syncPolicy: SyncPolicy;
-    /** @default "https://kubernetes.default.svc" */
-    readonly destinationServer?: string;
+    /** Cluster the previews deploy to, by registered name or API URL. @default the cluster Argo CD runs in */
+    readonly cluster?: ClusterRef;
     /** @default the ambient provider */
     readonly provider?: k8s.Provider;
 }
@@ -103,6 +104,7 @@ export function validatePreviewArgs(name: string, args: PreviewEnvironmentsArgs,
     );
     validateSource({ ...args.source, targetRevision: args.source.targetRevision ?? "{{.head_sha}}" }, `${field}.source`);
     validateSyncPolicy(args.syncPolicy, `${field}.syncPolicy`);
+    if (args.cluster) validateClusterRef(args.cluster, `${field}.cluster`);
 }
 
 /** Go-template expression for a preview's name and namespace: `<service>-pr-<number>`. */
@@ -169,7 +171,7 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
                 spec: {
                     project: args.project,
                     source,
-                    destination: { server: args.destinationServer ?? inClusterServer, namespace: preview },
+                    destination: renderDestination(args.cluster, preview),
                     syncPolicy: renderSyncPolicy(args.syncPolicy, {
                         labels: previewLabels,
                         // Argo CD never deletes a namespace it created with CreateNamespace=true. The

@@ -38,5 +38,12 @@ export const cascadeDeleteFinalizer = "resources-finalizer.argocd.argoproj.io";
 /** The in-cluster destination every Argo CD install knows. */
 export const inClusterServer = "https://kubernetes.default.svc";
 
-/** Git repository URL forms Argo CD clones: https, ssh://, or scp-like git@host:org/repo. */
-export const gitRepoURL = /^(https:\/\/[^\s/]+\/\S+|ssh:\/\/\S+@[^\s/]+\/\S+|[a-zA-Z0-9._-]+@[^\s:/]+:\S+)$/;
+/**
+ * Git repository URL forms Argo CD clones: https, ssh://, or scp-like git@host:org/repo. Plain-text
+ * transports (http://, git://) only on the loopback host: a Git server on the same machine (the
+ * reconciler tests, a local mirror), where nothing crosses a network.
+ */
+export const gitRepoURL = /^(https:\/\/[^\s/]+\/\S+|(http|git):\/\/(127\.0\.0\.1|localhost)(:[0-9]+)?\/\S+|ssh:\/\/\S+@[^\s/]+\/\S+|[a-zA-Z0-9._-]+@[^\s:/]+:\S+)$/;
+
+/** URL prefixes credentials may be sent to: https anywhere, http only on the loopback host. */
+export const credentialURLPrefix = /^(https:\/\/[^\s/@]+\/\S*|http:\/\/(127\.0\.0\.1|localhost)(:[0-9]+)?\/\S*)$/;

@@ -1,8 +1,9 @@
 import * as path from "node:path";
 import { bounds, defaults } from "./defaults";
+import { ClusterRef, validateClusterRef } from "./destinations";
 import { GitOpsConfigError, GitOpsConfigErrors, check, collectProblems, requireDnsLabel } from "./errors";
 import type { ApplicationSourceArgs, IgnoreDifference } from "./GitOpsApplication";
-import { validateIgnoreDifferences, validateSource } from "./GitOpsApplication";
+import { validateIgnoreDifferences, validateSource, validateWaitForSync } from "./GitOpsApplication";
 import type { GitHubPullRequestSource } from "./PreviewEnvironments";
 import { EnvironmentClass, environmentClasses, environmentPresets } from "./presets";
 import { SyncPolicy, SyncPolicyOverrides, mergeSyncPolicy, validateSyncPolicy, weakenedSwitches } from "./syncPolicy";
@@ -34,6 +35,8 @@ export interface ServiceEnvironment {
     readonly pauseAutomatedSync?: boolean;
     /** Annotations on the Application (break-glass audit). @default {} */
     readonly annotations?: Readonly<Record<string, string>>;
+    /** Cluster of this environment. @default the service's `cluster` */
+    readonly cluster?: ClusterRef;
 }
 
 /** Pull-request previews for the service. */
@@ -62,6 +65,10 @@ export interface ServiceSpec {
     readonly previews?: ServicePreviews;
     /** @default [] */
     readonly ignoreDifferences?: readonly IgnoreDifference[];
+    /** Cluster every environment and preview deploys to, unless an environment names its own. @default the cluster Argo CD runs in */
+    readonly cluster?: ClusterRef;
+    /** `pulumi up` waits for each Application to be Synced and Healthy (see GitOpsApplication). @default off */
+    readonly waitForSync?: { readonly timeoutSeconds: number };
 }
 
 export interface ResolvedEnvironment {
@@ -72,6 +79,8 @@ export interface ResolvedEnvironment {
     readonly valueFiles?: readonly string[];
     readonly revisionHistoryLimit: number;
     readonly annotations: Readonly<Record<string, string>>;
+    /** The environment's cluster, else the service's. @default the cluster Argo CD runs in */
+    readonly cluster?: ClusterRef;
 }
 
 export interface ResolvedPreviews {
@@ -81,6 +90,8 @@ export interface ResolvedPreviews {
     readonly imageTagParameter: string;
     /** Namespaces previews deploy to. */
     readonly namespaceGlob: string;
+    /** The service's cluster. @default the cluster Argo CD runs in */
+    readonly cluster?: ClusterRef;
 }
 
 export interface ResolvedService {
@@ -150,6 +161,8 @@ function resolveEnvironment(service: string, spec: ServiceSpec, env: ServiceEnvi
         `is ${limit}`,
         `use a whole number from 1 to ${bounds.maxRevisionHistoryLimit} (the ${env.name} preset uses ${preset.revisionHistoryLimit})`,
     );
+    if (env.cluster) validateClusterRef(env.cluster, `${f}.cluster`);
+    const cluster = env.cluster ?? spec.cluster;
     return {
         name: env.name,
         targetRevision: env.targetRevision,
@@ -160,6 +173,7 @@ function resolveEnvironment(service: string, spec: ServiceSpec, env: ServiceEnvi
         ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
         revisionHistoryLimit: limit,
         annotations: env.annotations ?? {},
+        ...(cluster ? { cluster } : {}),
     };
 }
 
@@ -205,6 +219,7 @@ function resolvePreviews(service: string, spec: ServiceSpec, previews: ServicePr
         requeueAfterSeconds: requeue,
         imageTagParameter,
         namespaceGlob: `${service}-pr-*`,
+        ...(spec.cluster ? { cluster: spec.cluster } : {}),
     };
 }
 
@@ -242,7 +257,9 @@ const sameSpec = (a: ServiceSpec, b: ServiceSpec): boolean =>
     a.source === b.source &&
     a.environments === b.environments &&
     a.previews === b.previews &&
-    a.ignoreDifferences === b.ignoreDifferences;
+    a.ignoreDifferences === b.ignoreDifferences &&
+    a.cluster === b.cluster &&
+    a.waitForSync === b.waitForSync;
 
 /**
  * Applies the presets and checks everything about one service. Returns the resolved service and
@@ -261,6 +278,8 @@ export function resolveService(name: string, spec: ServiceSpec, field = "args"):
         const argoNamespace = spec.argoNamespace ?? defaults.argoNamespace;
         requireDnsLabel(argoNamespace, `${field}.argoNamespace`);
         checkSource(spec, field);
+        if (spec.cluster) validateClusterRef(spec.cluster, `${field}.cluster`);
+        if (spec.waitForSync) validateWaitForSync(spec.waitForSync, `${field}.waitForSync`);
         check(spec.environments.length > 0, `${field}.environments`, "is empty", 'deploy the service to at least one environment, e.g. ["staging"]');
         const environments: ResolvedEnvironment[] = [];
         spec.environments.forEach((env, i) => {

@@ -354,7 +354,7 @@ export function prodCrdsRetained(enforcementLevel: EnforcementLevel = "mandatory
                 stacks: { type: "array", items: { type: "string" }, default: [prod], description: "Stacks whose CRDs must be protected and retained." },
             },
         },
-        remediationSteps: "Install Argo CD with protect: true (the prod stack preset): CRDs get protect + retainOnDelete, and the chart's crds.keep stays on.",
+        remediationSteps: "Install Argo CD with protect: true (the prod stack preset): the program's CRDs get protect + retainOnDelete and the keep annotation.",
         validateResource: validateResourceOfKind<CrdProps>(resourceTypes.crd, (crd, args, reportViolation) => {
             const stacks = args.getConfig<ProdCrdsRetainedConfig>().stacks ?? [prod];
             const stack = stackOfUrn(args.urn);
@@ -364,7 +364,7 @@ export function prodCrdsRetained(enforcementLevel: EnforcementLevel = "mandatory
                 reportViolation(`CRD "${name}" in stack "${stack}" is not protected: a destroy or a removed chart deletes every object of its kind. Fix: protect: true (ArgoCd protect).`);
             }
             if (crd.metadata?.annotations?.[helmKeepAnnotation] !== "keep") {
-                reportViolation(`CRD "${name}" in stack "${stack}" lacks ${helmKeepAnnotation}: keep, so it is not retained on delete. Fix: keep the chart value crds.keep: true.`);
+                reportViolation(`CRD "${name}" in stack "${stack}" lacks ${helmKeepAnnotation}: keep, so it is not retained on delete. Fix: install the CRDs through the ArgoCd component, whose transform marks them kept.`);
             }
         }),
     };

@@ -1,23 +1,35 @@
 /**
  * Drift check: `npm run drift -- <stack>` runs `preview --refresh --expect-no-changes` for the stack
  * and prints which resources drifted, which fields, and since when (from the live object's
- * managedFields). Exit codes: 0 no drift, 1 drift, 2 error. `--json` prints the items as JSON.
+ * managedFields); then what Argo CD says of the Applications: OutOfSync, last sync failed, paused,
+ * degraded, with Argo CD's reason. Exit codes: 0 no drift, 1 drift (either layer), 2 error.
+ * `--json` prints both lists as JSON.
  *
  * Backend, passphrase and cluster come from the environment (PULUMI_BACKEND_URL,
  * PULUMI_CONFIG_PASSPHRASE, KUBECONFIG), as for any Pulumi command.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
+import { ArgoProblem, argoProblems, formatArgoProblems, readApplications } from "./lib/argocdStatus";
 import { openStack, stepRecorder } from "./lib/engine";
 import { DriftItem, driftItems, formatDriftReport } from "./lib/drift";
 
 export interface DriftResult {
     readonly drifted: boolean;
     readonly items: readonly DriftItem[];
+    /** Applications Argo CD reports out of sync, failed, paused or unhealthy; empty when not asked. */
+    readonly argo: readonly ArgoProblem[];
     readonly report: string;
 }
 
+/** Where to read Argo CD's Applications for the reconciler half of the report. */
+export interface ArgoSource {
+    readonly argoNamespace: string;
+    /** @default $KUBECONFIG */
+    readonly kubeconfig?: string;
+}
+
 /** Refreshes and previews the stack; never changes the cluster or the state. */
-export async function detectDrift(stack: Stack, onOutput?: (out: string) => void): Promise<DriftResult> {
+export async function detectDrift(stack: Stack, onOutput?: (out: string) => void, argoSource?: ArgoSource): Promise<DriftResult> {
     const recorder = stepRecorder();
     let drifted = false;
     try {
@@ -30,7 +42,16 @@ export async function detectDrift(stack: Stack, onOutput?: (out: string) => void
     if (drifted && items.length === 0) {
         throw new Error("the engine reported changes but no resource step was recorded");
     }
-    return { drifted, items, report: formatDriftReport(stack.name, items) };
+    const argo = argoSource ? argoProblems(readApplications(argoSource.argoNamespace, argoSource.kubeconfig)) : [];
+    const report = [formatDriftReport(stack.name, items), ...(argoSource ? [formatArgoProblems(argo)] : [])].join("\n");
+    return { drifted: drifted || argo.length > 0, items, argo, report };
+}
+
+/** The stack's Argo CD namespace, from its last `up` (the reconciler half needs the cluster to exist). */
+async function argoSourceOf(stack: Stack): Promise<ArgoSource | undefined> {
+    const outputs = await stack.outputs();
+    const ns = outputs.argocdNamespace?.value;
+    return typeof ns === "string" ? { argoNamespace: ns } : undefined;
 }
 
 async function main(): Promise<number> {
@@ -40,8 +61,9 @@ async function main(): Promise<number> {
         console.error("usage: npm run drift -- <stack> [--json]");
         return 2;
     }
-    const result = await detectDrift(await openStack({ stackName }));
-    console.log(args.includes("--json") ? JSON.stringify(result.items, null, 2) : result.report);
+    const stack = await openStack({ stackName });
+    const result = await detectDrift(stack, undefined, await argoSourceOf(stack));
+    console.log(args.includes("--json") ? JSON.stringify({ pulumi: result.items, argo: result.argo }, null, 2) : result.report);
     return result.drifted ? 1 : 0;
 }
 

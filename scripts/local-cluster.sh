@@ -29,7 +29,9 @@
 #
 # Environment: LOCAL_CLUSTER_TIMEOUT (seconds to wait for readiness, default 120),
 #              LOCAL_CLUSTER_NO_CONTROLLER_MANAGER=1 to skip the controller-manager,
-#              LOCAL_CLUSTER_AUDIT_LOG=1 to write <dir>/audit.log.
+#              LOCAL_CLUSTER_AUDIT_LOG=1 to write <dir>/audit.log,
+#              LOCAL_CLUSTER_EXTRA_CONTROLLERS=deployment-controller,... more controllers to run (the
+#              reconciler tests add the deployment controller, which reports rollouts as Argo CD reads them).
 set -euo pipefail
 
 CACHE="${GITOPS_CONTROL_CACHE:-$HOME/.cache/gitops-control}"
@@ -260,7 +262,7 @@ EOF
     # --secure-port=0: no serving endpoint, so no extra port and no delegated auth lookups.
     launch "$DIR" kube-controller-manager "$KCM" \
       --kubeconfig "$DIR/kubeconfig" \
-      --controllers namespace-controller,garbage-collector-controller,serviceaccount-controller \
+      --controllers "namespace-controller,garbage-collector-controller,serviceaccount-controller${LOCAL_CLUSTER_EXTRA_CONTROLLERS:+,$LOCAL_CLUSTER_EXTRA_CONTROLLERS}" \
       --use-service-account-credentials=false \
       --leader-elect=false \
       --secure-port 0 \

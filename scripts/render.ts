@@ -12,7 +12,8 @@ import { RecordedResource, readStackFile, renderProgram, repoRoot } from "./lib/
 /** A recorded resource as the Kubernetes object it becomes; secret paths redacted. */
 export function toManifest(r: RecordedResource): Record<string, unknown> | undefined {
     const [pkg, module, kind] = r.type.split(":");
-    if (pkg !== "kubernetes" || module === "helm.sh/v4") {
+    // Charts and manifest files are rendered by the provider at deploy time: listed as comments.
+    if (pkg !== "kubernetes" || module === "helm.sh/v4" || module === "yaml/v2") {
         return undefined;
     }
     const inputs = structuredClone(r.inputs);
@@ -74,6 +75,9 @@ async function main(): Promise<void> {
     const charts = resources.filter((r) => r.type === "kubernetes:helm.sh/v4:Chart");
     for (const chart of charts) {
         console.log(`# Helm chart ${chart.name}: ${chart.inputs.chart} ${chart.inputs.version ?? ""} (rendered by the provider at deploy time)`);
+    }
+    for (const group of resources.filter((r) => r.type === "kubernetes:yaml/v2:ConfigGroup")) {
+        console.log(`# Manifests ${group.name}: ${(group.inputs.files as string[] | undefined)?.join(", ") ?? "inline"} (read by the provider at deploy time)`);
     }
     for (const manifest of resources.map(toManifest)) {
         if (manifest) console.log(`---\n${stringify(manifest, { lineWidth: 0 }).trimEnd()}`);

@@ -7,6 +7,9 @@
 #   bash scripts/run-local.sh destroy    tear the stack down (and stop the local API server)
 #
 # State:   .local/state (file backend)      Cluster: .local/cluster (when started here)
+# Argo CD: a local API server has no kubelet to run the chart's pods, so Argo CD's own reconcilers
+#          (application controller, repo-server, ApplicationSet controller, built from Go modules)
+#          run out of cluster as the chart's ServiceAccounts, state and logs in .local/reconcilers.
 # Secrets: the local stack's public passphrase unless PULUMI_CONFIG_PASSPHRASE is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +29,10 @@ export PULUMI_BACKEND_URL="file://$root/.local/state"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE:-gitops-control-local}"
 
 cluster_dir="$root/.local/cluster"
+reconcilers_dir="$root/.local/reconcilers"
+local_cluster=0
 if [[ -z "${KUBECONFIG:-}" && ! -f "$HOME/.kube/config" ]]; then
+  local_cluster=1
   if ! bash scripts/local-cluster.sh status "$cluster_dir" >/dev/null 2>&1; then
     rm -rf "$cluster_dir"
     bash scripts/local-cluster.sh start "$cluster_dir"
@@ -37,13 +43,26 @@ fi
 
 # The engine runs the program inline through the Automation API: no Node.js language host could be
 # built from the Go module proxy (see README). Same CLI, plugins, state and secrets as `pulumi up`.
+# (Re)starts the out-of-cluster reconcilers of the local API server; they need the chart's
+# ServiceAccounts, so after the first `up`.
+start_reconcilers() {
+  [[ "$local_cluster" == 1 ]] || return 0
+  tsx scripts/lib/reconcilers.ts stop "$reconcilers_dir"
+  tsx scripts/lib/reconcilers.ts start "$reconcilers_dir" "$KUBECONFIG"
+  echo "[run-local] Argo CD reconcilers: logs in $reconcilers_dir (stop: tsx scripts/lib/reconcilers.ts stop $reconcilers_dir)"
+}
+
 case "$action" in
   up)
     tsx scripts/run-local.ts up local
+    start_reconcilers
     echo "[run-local] admin password: PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL pulumi stack output --show-secrets argocdAdminPassword --stack local"
     ;;
   destroy)
+    # Applications carry the cascade finalizer: a running controller deletes what they deployed.
+    if [[ "$local_cluster" == 1 && -d "$reconcilers_dir" ]]; then start_reconcilers; fi
     tsx scripts/run-local.ts destroy local
+    tsx scripts/lib/reconcilers.ts stop "$reconcilers_dir"
     if [[ -f "$cluster_dir/kubeconfig" ]]; then bash scripts/local-cluster.sh stop "$cluster_dir"; fi
     ;;
   *) echo "usage: $0 [up|destroy]" >&2; exit 2 ;;

@@ -6,6 +6,7 @@
  *   tsx scripts/run-local.ts up [stack]       preview, then up; prints the outputs (secrets hidden)
  *   tsx scripts/run-local.ts destroy [stack]
  */
+import { argoProblems, formatArgoProblems, readApplications } from "./lib/argocdStatus";
 import { openStack } from "./lib/engine";
 
 async function main(): Promise<void> {
@@ -20,7 +21,22 @@ async function main(): Promise<void> {
         throw new Error(`unknown action "${action}": use up or destroy`);
     }
     await stack.preview({ onOutput });
-    const result = await stack.up({ onOutput });
+    let result;
+    try {
+        result = await stack.up({ onOutput });
+    } catch (error) {
+        // With waitForSync on, a timed-out Application is Argo CD's verdict: print Argo CD's reasons.
+        const outputs = await stack.outputs().catch(() => ({}) as Awaited<ReturnType<typeof stack.outputs>>);
+        const ns = outputs.argocdNamespace?.value;
+        if (typeof ns === "string") {
+            try {
+                console.error(formatArgoProblems(argoProblems(readApplications(ns))));
+            } catch {
+                // Argo CD not reachable: the engine's error stands alone.
+            }
+        }
+        throw error;
+    }
     console.log("\nOutputs:");
     for (const [name, output] of Object.entries(result.outputs)) {
         console.log(`  ${name}: ${output.secret ? "[secret]" : JSON.stringify(output.value)}`);

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ChartSource } from "../components/ArgoCd";
-import { pinnedChart } from "../components/ArgoCd";
+import type { ChartSource, CrdSource } from "../components/ArgoCd";
+import { argoCdVersion, pinnedChart } from "../components/ArgoCd";
 import type { StackConfig } from "./schema";
 
 /** Repository root (where Pulumi.yaml is); stack-file paths are relative to it. */
@@ -9,6 +9,22 @@ const projectRoot = path.resolve(__dirname, "..");
 
 /** The fixture chart beside a development checkout (`../shared`), used by the local stack when no chart is configured. */
 export const fixtureChartPath = path.join("..", "shared", "fixtures", "argo-cd", "charts", `argo-cd-${pinnedChart.version}.tgz`);
+
+/** The Argo CD CRDs beside a development checkout (shared/fixtures), at {@link argoCdVersion}. */
+export const fixtureCrdDir = path.join("..", "shared", "fixtures", "argo-cd", argoCdVersion, "crds");
+
+/**
+ * The Argo CD CRDs: a configured directory; for the local stack the fixture beside a development
+ * checkout, else the copy the toolchain extracted from the argo-cd Go module (`GITOPS_ARGOCD_CRDS`);
+ * else `undefined`, the release by URL (the component's default).
+ */
+export function crdSource(config: Pick<StackConfig, "argocd" | "environment">, root: string = projectRoot): CrdSource | undefined {
+    if (config.argocd.crds) return { kind: "local", dir: config.argocd.crds.path };
+    if (config.environment !== "local") return undefined;
+    const candidates = [fixtureCrdDir, process.env.GITOPS_ARGOCD_CRDS].filter((d): d is string => d !== undefined && d !== "");
+    const found = candidates.find((dir) => fs.existsSync(path.resolve(root, dir, "application-crd.yaml")));
+    return found ? { kind: "local", dir: found } : undefined;
+}
 
 /** Where the stack's Argo CD chart comes from, and how to say it in one line. */
 export interface ResolvedChart {

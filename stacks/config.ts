@@ -12,16 +12,16 @@ import type { ControlPlaneArgs } from "../components/ControlPlane";
 import { GitOpsConfigError, GitOpsConfigErrors, collectProblems } from "../components/errors";
 import { BreakGlassStatus, ReconcileDebt, breakGlassStatus as evaluateStatuses, reconcileDebt } from "./breakGlass";
 import { ModelService, buildArgs, resolveServices } from "./model";
-import { RawStack, StackSecrets, parseStack, readRuntimeStack, stackKey } from "./read";
+import { RawStack, SecretOverrides, StackSecrets, parseStack, readRuntimeStack, stackKey } from "./read";
 import type { StackConfig } from "./schema";
 import { validateStack } from "./validate";
 
 export { reconcileDebt } from "./breakGlass";
 export type { ReconcileDebt } from "./breakGlass";
-export { fixtureChartPath } from "./chart";
+export { fixtureChartPath, fixtureCrdDir } from "./chart";
 export { guardrailRules } from "./model";
-export { configNamespace, decodeConfig, setTokenCommand } from "./read";
-export type { StackSecrets } from "./read";
+export { configNamespace, decodeConfig, secretKeys, setSecretEntryCommand, setTokenCommand } from "./read";
+export type { SecretOverrides, StackSecrets } from "./read";
 
 /** Thrown when the stack config has problems: all of them, each naming its key and fix. */
 export class StackConfigError extends GitOpsConfigErrors {
@@ -78,9 +78,13 @@ function previewRepos(services: readonly ModelService[]): string[] {
     });
 }
 
-/** Loads, validates and models the current stack's config from the Pulumi runtime. */
-export function loadStack(now: Date = new Date(), overrides: Record<string, unknown> = {}): LoadedStack {
-    return runPipeline(readRuntimeStack(overrides), now, (message) => {
+/**
+ * Loads, validates and models the current stack's config from the Pulumi runtime. `overrides`
+ * replace config keys for this run; `secretOverrides` supply the secret maps (`destinationTokens`,
+ * `repositorySecrets`) as an Automation-API caller holds them, wrapped as Pulumi secrets.
+ */
+export function loadStack(now: Date = new Date(), overrides: Record<string, unknown> = {}, secretOverrides: SecretOverrides = {}): LoadedStack {
+    return runPipeline(readRuntimeStack(overrides, secretOverrides), now, (message) => {
         void pulumi.log.warn(message);
     });
 }

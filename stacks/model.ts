@@ -5,12 +5,15 @@
 import type { ArgoCdArgs, ChartSource } from "../components/ArgoCd";
 import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
 import { defaults } from "../components/defaults";
+import type { ClusterRef } from "../components/destinations";
+import type { DestinationClusterArgs } from "../components/DestinationCluster";
+import type { RepositoryAuth, RepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { defaultRules } from "../components/guardrails/rules";
 import { EnvironmentClass, environmentPresets } from "../components/presets";
 import type { ServiceEnvironment } from "../components/serviceSpec";
 import { gitHubRepoOf } from "../components/serviceSpec";
 import { BreakGlassStatus, breakGlassAnnotations, covers } from "./breakGlass";
-import { resolveChart } from "./chart";
+import { crdSource, resolveChart } from "./chart";
 import { stackPresets } from "./presets";
 import type { IndexedService, StackSecrets } from "./read";
 import type { ServiceConfig, StackConfig } from "./schema";
@@ -26,6 +29,22 @@ export interface ModelService extends ControlPlaneService {
 export function environmentsOf(service: ServiceConfig, stack: StackConfig["environment"]) {
     return (service.environments ?? stackPresets[stack].defaultEnvironments).map((e) => (typeof e === "string" ? { name: e } : e));
 }
+
+/** Argo CD's name for the cluster it runs in; a valid `cluster` everywhere. */
+export const inClusterName = "in-cluster";
+
+/** Cluster names a service, environment or `defaultCluster` may name: in-cluster and the declared destinations. */
+export function clusterNames(config: Pick<StackConfig, "destinations">): string[] {
+    return [inClusterName, ...config.destinations.map((d) => d.name)];
+}
+
+/** A cluster name from the stack file as the components take it; "in-cluster" is Argo CD's own (rendered by server). */
+export function clusterRef(name: string | undefined): ClusterRef | undefined {
+    return name === undefined || name === inClusterName ? undefined : { name };
+}
+
+/** Default `waitForSync.timeoutSeconds`. */
+export const defaultWaitForSyncSeconds = 600;
 
 /** Option key of a rule: its name in camelCase (`cap-replicas` → `capReplicas`). */
 export const ruleOptionKey = (rule: string): string => rule.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -55,6 +74,8 @@ export function guardrailRules(config: StackConfig) {
  */
 export function resolveServices(config: StackConfig, services: readonly IndexedService[], secrets: StackSecrets, active: readonly BreakGlassStatus[]): ModelService[] {
     const stack = stackPresets[config.environment];
+    // One object for every service: the stack-wide setting.
+    const waitForSync = config.waitForSync.enabled ? { timeoutSeconds: config.waitForSync.timeoutSeconds ?? defaultWaitForSyncSeconds } : undefined;
     return services.map(({ index, service }) => {
         const environments: ServiceEnvironment[] = environmentsOf(service, config.environment).map((env) => {
             const glass = active.find((s) => covers(s.entry, service.name, env.name));
@@ -66,8 +87,10 @@ export function resolveServices(config: StackConfig, services: readonly IndexedS
                 ...(env.namespace !== undefined ? { namespace: env.namespace } : {}),
                 ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
                 ...(glass ? { pauseAutomatedSync: true, annotations: breakGlassAnnotations(glass.entry) } : {}),
+                ...("cluster" in env && clusterRef(env.cluster) ? { cluster: clusterRef(env.cluster) } : {}),
             };
         });
+        const cluster = clusterRef(service.cluster ?? config.defaultCluster);
         const previews = service.previews;
         const owner = previews?.owner ?? (gitHubRepoOf(service.repoURL) ? undefined : config.github?.owner);
         return {
@@ -85,6 +108,8 @@ export function resolveServices(config: StackConfig, services: readonly IndexedS
                 environments,
                 ignoreDifferences: service.ignoreDifferences ?? [],
                 cascadeDelete: stack.cascadeDelete,
+                ...(cluster ? { cluster } : {}),
+                ...(waitForSync ? { waitForSync } : {}),
                 ...(previews && secrets.githubToken !== undefined
                     ? {
                           previews: {
@@ -105,6 +130,41 @@ export function resolveServices(config: StackConfig, services: readonly IndexedS
     });
 }
 
+/** A registered cluster as the control plane takes it (its token from the secrets; checked in validate.ts). */
+export type DestinationArgs = NonNullable<ControlPlaneArgs["destinations"]>[number];
+
+/** Registered clusters with their bearer tokens. */
+export function destinationArgs(config: StackConfig, secrets: StackSecrets): DestinationArgs[] {
+    return config.destinations.map(
+        (d): Omit<DestinationClusterArgs, "provider" | "argoNamespace"> => ({
+            clusterName: d.name,
+            server: d.server,
+            bearerToken: secrets.destinationTokens?.[d.name] ?? "",
+            ...(d.caData ? { caData: d.caData } : {}),
+            ...(d.namespaces ? { namespaces: d.namespaces } : {}),
+        }),
+    );
+}
+
+/** One repository credential entry as the RepositoryCredentials component takes it, its secret part from the secrets. */
+export function repositoryCredentialArg(c: StackConfig["repositoryCredentials"][number], secrets: StackSecrets): Omit<RepositoryCredentialsArgs, "provider" | "argoNamespace"> {
+    const secret = secrets.repositorySecrets?.[c.name] ?? "";
+    let auth: RepositoryAuth;
+    if (c.type === "githubApp") {
+        auth = { kind: "githubApp", appId: c.githubAppId ?? 0, installationId: c.githubAppInstallationId ?? 0, privateKey: secret, ...(c.githubAppEnterpriseBaseUrl ? { enterpriseBaseUrl: c.githubAppEnterpriseBaseUrl } : {}) };
+    } else if (c.type === "ssh") {
+        auth = { kind: "ssh", sshPrivateKey: secret };
+    } else {
+        auth = { kind: "https", username: c.username ?? "git", password: secret };
+    }
+    return { url: c.url, auth };
+}
+
+/** Repository credentials by name. */
+export function repositoryCredentialArgs(config: StackConfig, secrets: StackSecrets): NonNullable<ControlPlaneArgs["repositoryCredentials"]> {
+    return Object.fromEntries(config.repositoryCredentials.map((c) => [c.name, repositoryCredentialArg(c, secrets)]));
+}
+
 /** The Argo CD install's args. */
 export function argoCdArgs(config: StackConfig, chart: ChartSource | undefined): Omit<ArgoCdArgs, "provider"> {
     const stack = stackPresets[config.environment];
@@ -116,6 +176,7 @@ export function argoCdArgs(config: StackConfig, chart: ChartSource | undefined):
         skipAwait: stack.skipAwait,
         dex: argo.dex ?? false,
         ...(chart ? { chart } : {}),
+        ...(crdSource(config) ? { crds: crdSource(config) } : {}),
         ...(argo.replicas ? { replicas: argo.replicas } : {}),
         ...(argo.settings ? { settings: argo.settings } : {}),
         ...(argo.metrics ? { metrics: argo.metrics } : {}),
@@ -125,8 +186,9 @@ export function argoCdArgs(config: StackConfig, chart: ChartSource | undefined):
 
 /**
  * Builds the control plane's typed args from a config the rules have passed: services, guardrails
- * bound per environment class (break-glass namespaces moved to their own Warn binding), Argo CD,
- * GitHub wiring, alerts and the preview janitor.
+ * bound per environment class (break-glass namespaces moved to their own Warn binding), Argo CD
+ * (with its CRDs), registered clusters, repository credentials, GitHub wiring, alerts and the
+ * preview janitor.
  */
 export function buildArgs(
     config: StackConfig,
@@ -157,9 +219,13 @@ export function buildArgs(
     const gh = config.github;
     // GitHub is managed only when fully configured: without it the github plugin is never loaded.
     const manageGitHub = gh?.owner !== undefined && gh.webhookUrl !== undefined && secrets.githubToken !== undefined && previewRepos.length > 0;
+    const destinations = destinationArgs(config, secrets);
+    const repositoryCredentials = repositoryCredentialArgs(config, secrets);
     return {
         argoCd: argoCdArgs(config, resolveChart(config).source),
         services: services.map(({ name, args }) => ({ name, args })),
+        ...(destinations.length > 0 ? { destinations } : {}),
+        ...(Object.keys(repositoryCredentials).length > 0 ? { repositoryCredentials } : {}),
         ...(alerts?.enabled
             ? {
                   alerts: {

@@ -23,8 +23,9 @@ export interface StackPreset {
     /** Do not wait for workloads (no kubelet on the local API server). */
     readonly skipAwait: boolean;
     /**
-     * Applications carry Argo CD's cascade-delete finalizer. Off only where no Argo CD controller
-     * runs to remove it (the local API server): there it would block every delete forever.
+     * Applications carry Argo CD's cascade-delete finalizer, so deleting one deletes what it
+     * deployed. On everywhere: the local stack runs Argo CD's reconcilers out of cluster
+     * (scripts/lib/reconcilers.ts), which remove the finalizer as in-cluster Argo CD does.
      */
     readonly cascadeDelete: boolean;
 }
@@ -32,5 +33,5 @@ export interface StackPreset {
 export const stackPresets: Readonly<Record<StackKind, StackPreset>> = {
     prod: { defaultEnvironments: ["prod"], allowedEnvironments: ["prod"], ha: true, protect: true, previews: false, skipAwait: false, cascadeDelete: true },
     staging: { defaultEnvironments: ["staging"], allowedEnvironments: ["staging"], ha: false, protect: false, previews: true, skipAwait: false, cascadeDelete: true },
-    local: { defaultEnvironments: ["staging", "prod"], allowedEnvironments: ["staging", "prod"], ha: false, protect: false, previews: true, skipAwait: true, cascadeDelete: false },
+    local: { defaultEnvironments: ["staging", "prod"], allowedEnvironments: ["staging", "prod"], ha: false, protect: false, previews: true, skipAwait: true, cascadeDelete: true },
 };

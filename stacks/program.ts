@@ -8,8 +8,8 @@ import { loadStack } from "./config";
  * from `index.ts` (the CLI) and inline from the Automation API (tests, scripts). `overrides`
  * replace stack config keys for this run only (what-if previews such as the prune-budget test).
  */
-export function controlPlaneProgram(overrides: Record<string, unknown> = {}) {
-    const { config, args, reconcileDebt } = loadStack(new Date(), overrides);
+export function controlPlaneProgram(overrides: Record<string, unknown> = {}, secretOverrides: Parameters<typeof loadStack>[2] = {}) {
+    const { config, args, reconcileDebt } = loadStack(new Date(), overrides, secretOverrides);
 
     const cluster = {
         ...(config.kubernetes.kubeconfig ? { kubeconfig: config.kubernetes.kubeconfig } : {}),

@@ -104,7 +104,26 @@ function isConfigSecret(key: string): boolean {
 /** Secrets the model needs, as Pulumi secrets. Kept apart from the parsed config. */
 export interface StackSecrets {
     readonly githubToken?: pulumi.Input<string>;
+    /** Bearer token per registered destination cluster. */
+    readonly destinationTokens?: Readonly<Record<string, pulumi.Input<string>>>;
+    /** Token, SSH key or GitHub App key per repository credential. */
+    readonly repositorySecrets?: Readonly<Record<string, pulumi.Input<string>>>;
 }
+
+/** Secret maps: one secret per name, set with `--path`. */
+export type SecretMapKey = "destinationTokens" | "repositorySecrets";
+
+/** Keys whose values are read only as secrets (never from the decoded plain config). */
+export const secretKeys = ["githubToken", "destinationTokens", "repositorySecrets"] as const;
+
+/** The command that stores one entry of a secret map; quoted in errors about it. */
+export const setSecretEntryCommand = (key: SecretMapKey, name: string): string => `pulumi config set --secret --path '${configNamespace}:${key}.${name}' <value>`;
+
+/**
+ * Secret maps supplied for one program run, as an Automation-API caller holds them (tests, scripts);
+ * wrapped as Pulumi secrets on reading. @default none
+ */
+export type SecretOverrides = Partial<Record<SecretMapKey, Record<string, string>>>;
 
 /** What the read step hands on: raw values, secrets apart, and problems found while reading. */
 export interface RawStack {
@@ -113,20 +132,44 @@ export interface RawStack {
     readonly problems: readonly GitOpsConfigError[];
 }
 
-/** Reads this stack's config from the Pulumi runtime. */
-export function readRuntimeStack(overrides: Record<string, unknown> = {}): RawStack {
+/**
+ * Reads this stack's config from the Pulumi runtime. Secret keys must be stored as secrets; their
+ * values are read with `requireSecret`/`requireSecretObject` (or taken from `secretOverrides`) and
+ * kept out of the raw values, so they stay Pulumi secrets end to end.
+ */
+export function readRuntimeStack(overrides: Record<string, unknown> = {}, secretOverrides: SecretOverrides = {}): RawStack {
     const all = pulumi.runtime.allConfig();
-    const raw = { ...decodeConfig(all), ...overrides };
+    const raw: Record<string, unknown> = { ...decodeConfig(all), ...overrides };
     const problems = misspeltNamespaceProblems(all);
-    const tokenKey = stackKey("githubToken");
-    let secrets: StackSecrets = {};
-    if (raw.githubToken !== undefined) {
-        if (!isConfigSecret(tokenKey)) {
-            problems.push(new GitOpsConfigError(tokenKey, "is stored in plain text in the stack file", `remove it and run \`${setTokenCommand}\``));
-        } else {
-            secrets = { githubToken: new pulumi.Config(configNamespace).requireSecret("githubToken") };
+    const stackConfig = new pulumi.Config(configNamespace);
+    const plain = new Set<string>();
+    for (const key of secretKeys) {
+        const full = stackKey(key);
+        if (raw[key] !== undefined && !isConfigSecret(full)) {
+            const fix = key === "githubToken" ? setTokenCommand : `pulumi config set --secret --path '${full}.<name>' <value>`;
+            problems.push(new GitOpsConfigError(full, "is stored in plain text in the stack file", `remove it and run \`${fix}\``));
+            plain.add(key);
         }
     }
+    const githubToken = raw.githubToken !== undefined && !plain.has("githubToken") ? stackConfig.requireSecret("githubToken") : undefined;
+    const secretMap = (key: SecretMapKey): Record<string, pulumi.Input<string>> | undefined => {
+        const override = secretOverrides[key];
+        if (!override && plain.has(key)) return undefined;
+        const stored = raw[key];
+        const names = Object.keys(override ?? (stored !== null && typeof stored === "object" ? stored : {}));
+        if (names.length === 0) return undefined;
+        const values = override ? pulumi.secret(override) : stackConfig.requireSecretObject<Record<string, string>>(key);
+        return Object.fromEntries(names.map((name) => [name, values.apply((m) => m[name] ?? "")]));
+    };
+    const destinationTokens = secretMap("destinationTokens");
+    const repositorySecrets = secretMap("repositorySecrets");
+    // Secret values never reach the parsed config: only the secrets hold them.
+    for (const key of secretKeys) delete raw[key];
+    const secrets: StackSecrets = {
+        ...(githubToken ? { githubToken } : {}),
+        ...(destinationTokens ? { destinationTokens } : {}),
+        ...(repositorySecrets ? { repositorySecrets } : {}),
+    };
     return { raw, secrets, problems };
 }
 

@@ -53,6 +53,7 @@ const serviceEnvironment = z.union([
         targetRevision: revision("Revision deployed in this environment.").optional(),
         namespace: z.string().optional(),
         valueFiles: z.array(z.string()).optional(),
+        cluster: z.string().optional().describe("Registered cluster of this environment (a `destinations` name or in-cluster); default: the service's `cluster`."),
     }),
 ]);
 
@@ -87,6 +88,7 @@ export const serviceSchema = z.strictObject({
         .describe("Helm rendering (default when kustomize is not set)."),
     kustomize: z.strictObject({ images: z.array(z.string()).optional(), namePrefix: z.string().optional() }).optional().describe("Kustomize rendering."),
     syncPolicy: syncPolicyOverrides.optional(),
+    cluster: z.string().optional().describe("Registered cluster (a `destinations` name, or in-cluster) every environment deploys to; default: `defaultCluster`."),
     unsafeSyncPolicyReason: z.string().optional().describe("Required to weaken a guarded sync switch (prod: all four; staging: allowEmpty). Name the ticket."),
     sharedRepository: z.boolean().optional().describe("Set on every service that deploys from the same repoURL as another service, to say it is on purpose."),
     ignoreDifferences: z.array(ignoreDifference).optional().describe("Fields Argo CD must not treat as drift."),
@@ -155,6 +157,10 @@ export const stackConfigSchema = z.strictObject({
                 .describe("PrometheusRule alerts; only where the Prometheus Operator CRDs exist."),
             notifications: z.strictObject({ recipients: z.array(z.string()) }).optional().describe('Notification recipients, "<service>:<recipient>".'),
             dex: z.boolean().optional().describe("Run Dex (SSO). Default: false."),
+            crds: z
+                .strictObject({ path: z.string().describe("Directory holding application-crd.yaml and the other CRDs of the installed Argo CD version.") })
+                .optional()
+                .describe("Directory with the Argo CD CRDs the program installs (air-gapped installs). Default: the release manifests by URL; the local stack uses the fixture copy when present."),
         })
         .default({ namespace: defaults.argoNamespace })
         .describe("The Argo CD install."),
@@ -168,6 +174,44 @@ export const stackConfigSchema = z.strictObject({
         .describe("GitHub organisation, API and webhook of the previews."),
     githubToken: z.string().optional().describe("Secret only: `pulumi config set --secret gitops-control:githubToken <token>`."),
     services: z.array(serviceSchema).default([]).describe("The services Argo CD deploys."),
+    destinations: z
+        .array(
+            z.strictObject({
+                name: z.string().describe("Name Applications use (`cluster` of a service or environment); not in-cluster."),
+                server: z.string().describe("The cluster's API server URL (https)."),
+                caData: z.string().optional().describe("Base64 PEM of the API server's CA; default: the system roots."),
+                namespaces: z.array(z.string()).optional().describe("Namespaces Argo CD may manage there; default: the whole cluster."),
+            }),
+        )
+        .default([])
+        .describe("Clusters registered with Argo CD (cluster Secrets). Each one's bearer token is a secret in `destinationTokens`."),
+    destinationTokens: z
+        .record(z.string(), z.string())
+        .optional()
+        .describe("Secret only, a map of destination name to bearer token: `pulumi config set --secret --path 'gitops-control:destinationTokens.<name>' <token>`."),
+    defaultCluster: z.string().optional().describe("Cluster every service deploys to unless it names one (a `destinations` name or in-cluster). Default: the cluster Argo CD runs in."),
+    repositoryCredentials: z
+        .array(
+            z.strictObject({
+                name: z.string().describe("Credential name; its secret part is `repositorySecrets.<name>`."),
+                url: z.string().describe("URL prefix, e.g. https://github.com/acme/ or git@github.com:acme/."),
+                type: z.enum(["https", "ssh", "githubApp"]),
+                username: z.string().optional().describe('HTTPS only; default: "git".'),
+                githubAppId: z.int().optional(),
+                githubAppInstallationId: z.int().optional(),
+                githubAppEnterpriseBaseUrl: z.string().optional(),
+            }),
+        )
+        .default([])
+        .describe("Credentials for private repositories, by URL prefix. Each one's secret part (token, SSH key or GitHub App key) is in `repositorySecrets`."),
+    repositorySecrets: z
+        .record(z.string(), z.string())
+        .optional()
+        .describe("Secret only, a map of credential name to token, SSH key or App key: `pulumi config set --secret --path 'gitops-control:repositorySecrets.<name>' <value>`."),
+    waitForSync: z
+        .strictObject({ enabled: z.boolean(), timeoutSeconds: z.int().optional().describe("Default: 600.") })
+        .default({ enabled: false })
+        .describe("`pulumi up` waits until every Application is Synced and Healthy, and fails with Argo CD's message after the timeout. On for deploys; off where Argo CD cannot run yet."),
     previewJanitor: z
         .strictObject({
             image: z.string().describe(`Pinned image with sh, GNU date and kubectl. Default: ${defaults.janitorImage}.`),

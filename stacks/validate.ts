@@ -6,14 +6,16 @@
 import type { ControlPlaneArgs } from "../components/ControlPlane";
 import { validateArgoCdArgs } from "../components/ArgoCd";
 import { validateGuardrailArgs } from "../components/AdmissionGuardrails";
+import { validateDestinationClusterArgs } from "../components/DestinationCluster";
 import { GitOpsConfigError, check, collectProblems } from "../components/errors";
 import { validateGitHubArgs } from "../components/GitHubPreviewHooks";
 import { validateJanitorArgs } from "../components/PreviewJanitor";
+import { validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { resolveService } from "../components/serviceSpec";
 import { BreakGlassStatus, covers } from "./breakGlass";
-import { ModelService, environmentsOf, libraryRuleNames } from "./model";
+import { ModelService, clusterNames, destinationArgs, environmentsOf, libraryRuleNames, repositoryCredentialArg } from "./model";
 import { stackPresets } from "./presets";
-import { StackSecrets, setTokenCommand, stackKey } from "./read";
+import { StackSecrets, setSecretEntryCommand, setTokenCommand, stackKey } from "./read";
 import type { ServiceConfig, StackConfig } from "./schema";
 
 /** A component arg path (after `args.`) → the key of a service entry that sets it. */
@@ -36,7 +38,14 @@ function serviceField(service: ServiceConfig, arg: string): string {
 /** Rewrites a component problem to the stack key of the entry at `index`; `args.x` in the fix is rewritten too. */
 function toStackProblem(problem: GitOpsConfigError, index: number, service: ServiceConfig, component: string): GitOpsConfigError {
     const arg = problem.field.replace(/^args\.?/, "");
-    const key = (a: string) => (a === "argoNamespace" ? stackKey("argocd.namespace") : stackKey(`services[${index}]${serviceField(service, a) ? `.${serviceField(service, a)}` : ""}`.replace(/\.\[/, "[")));
+    const key = (a: string) => {
+        if (a === "argoNamespace") return stackKey("argocd.namespace");
+        // Stack-wide settings every service gets.
+        if (a.startsWith("waitForSync")) return stackKey(a);
+        if (a.startsWith("cluster") && service.cluster === undefined) return stackKey("defaultCluster");
+        const f = serviceField(service, a).replace(/(^|\.)cluster\.(name|server)$/, "$1cluster");
+        return stackKey(`services[${index}]${f ? `.${f}` : ""}`.replace(/\.\[/, "["));
+    };
     const fix = problem.fix.replace(/`args\.([^`]*)`/g, (_, a: string) => `\`${key(a)}\``);
     return new GitOpsConfigError(key(arg), `(service "${service.name}", ${component} arg \`${arg || "(args)"}\`) ${problem.problem}`, fix);
 }
@@ -52,6 +61,8 @@ function toStackKey(problems: readonly GitOpsConfigError[], component: string, k
 /** Rules across services and across keys: what no single component can see. */
 function stackRules(config: StackConfig, services: readonly ModelService[], secrets: StackSecrets, active: readonly BreakGlassStatus[]): void {
     const stack = stackPresets[config.environment];
+    const clusters = clusterNames(config);
+    const clusterFix = `declare it in \`${stackKey("destinations")}\` or use one of ${clusters.join(", ")}`;
     const first = new Map<string, ModelService>();
     const namespaces = new Map<string, { service: ModelService; env: string }>();
     const repos = new Map<string, ModelService>();
@@ -65,7 +76,13 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
             "give every service a unique name; if both teams deploy the same service, one entry must go",
         );
         first.set(s.name, s);
+        if (s.config.cluster !== undefined) {
+            check(clusters.includes(s.config.cluster), stackKey(`${f}.cluster`), `(service "${s.name}") is "${s.config.cluster}", not a registered cluster`, clusterFix);
+        }
         environmentsOf(s.config, config.environment).forEach((env, j) => {
+            if ("cluster" in env && env.cluster !== undefined) {
+                check(clusters.includes(env.cluster), stackKey(`${f}.environments[${j}].cluster`), `(service "${s.name}", ${env.name}) is "${env.cluster}", not a registered cluster`, clusterFix);
+            }
             check(
                 stack.allowedEnvironments.includes(env.name),
                 stackKey(s.config.environments ? `${f}.environments[${j}]` : `${f}.environments`),
@@ -107,6 +124,9 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
             );
         }
     }
+    if (config.defaultCluster !== undefined) {
+        check(clusters.includes(config.defaultCluster), stackKey("defaultCluster"), `is "${config.defaultCluster}", not a registered cluster`, clusterFix);
+    }
     const rules = new Set(libraryRuleNames());
     (config.guardrails.disabledRules ?? []).forEach((name, i) =>
         check(rules.has(name), stackKey(`guardrails.disabledRules[${i}]`), `is "${name}", not a rule of the library`, `use one of ${[...rules].join(", ")}`),
@@ -122,6 +142,67 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
     });
 }
 
+/** Registered clusters: unique names, a token each, and the DestinationCluster component's own checks. */
+function destinationProblems(config: StackConfig, secrets: StackSecrets): GitOpsConfigError[] {
+    const seen = new Set<string>();
+    const built = destinationArgs(config, secrets);
+    return config.destinations.flatMap((d, i) => {
+        const field = `destinations[${i}]`;
+        return [
+            ...collectProblems(() => {
+                check(!seen.has(d.name), stackKey(`${field}.name`), `repeats "${d.name}"`, "give every cluster a unique name");
+                seen.add(d.name);
+                check(
+                    secrets.destinationTokens?.[d.name] !== undefined,
+                    stackKey(`destinationTokens.${d.name}`),
+                    `is not set, so Argo CD cannot authenticate to cluster "${d.name}"`,
+                    `run \`${setSecretEntryCommand("destinationTokens", d.name)}\``,
+                );
+            }),
+            ...toStackKey(
+                collectProblems(() => validateDestinationClusterArgs({ ...built[i], argoNamespace: config.argocd.namespace })),
+                "DestinationCluster",
+                (arg) => (arg === "argoNamespace" ? "argocd.namespace" : `${field}.${arg.replace(/^clusterName/, "name")}`),
+            ),
+        ];
+    });
+}
+
+/** Repository credentials: unique names, a secret each, GitHub App ids, and the RepositoryCredentials component's own checks. */
+function credentialProblems(config: StackConfig, secrets: StackSecrets): GitOpsConfigError[] {
+    const seen = new Set<string>();
+    const appArgs: Record<string, string> = { appId: "githubAppId", installationId: "githubAppInstallationId" };
+    return config.repositoryCredentials.flatMap((c, i) => {
+        const field = `repositoryCredentials[${i}]`;
+        const own = collectProblems(() => {
+            check(!seen.has(c.name), stackKey(`${field}.name`), `repeats "${c.name}"`, "give every credential a unique name");
+            seen.add(c.name);
+            check(
+                secrets.repositorySecrets?.[c.name] !== undefined,
+                stackKey(`repositorySecrets.${c.name}`),
+                `is not set, so the credential "${c.name}" has nothing to authenticate with`,
+                `run \`${setSecretEntryCommand("repositorySecrets", c.name)}\``,
+            );
+            check(
+                c.type !== "githubApp" || (c.githubAppId !== undefined && c.githubAppInstallationId !== undefined),
+                stackKey(field),
+                "is a GitHub App credential without `githubAppId` and `githubAppInstallationId`",
+                "set both (numbers from the App's settings page)",
+            );
+        });
+        // Missing App ids are reported above; the component would only echo them as 0.
+        const missingIds = c.type === "githubApp" && (c.githubAppId === undefined || c.githubAppInstallationId === undefined);
+        const component = missingIds
+            ? []
+            : toStackKey(
+                  collectProblems(() => validateRepositoryCredentialsArgs(c.name, { ...repositoryCredentialArg(c, secrets), argoNamespace: config.argocd.namespace })),
+                  "RepositoryCredentials",
+                  (arg) => (arg === "argoNamespace" ? "argocd.namespace" : `${field}.${appArgs[arg] ?? arg}`),
+              );
+        return [...own, ...component];
+    });
+}
+
 /** Every problem of the resolved stack, each naming the stack key (and the service and component arg where there is one). */
 export function validateStack(
     config: StackConfig,
@@ -133,6 +214,7 @@ export function validateStack(
     checkBuilt = true,
 ): GitOpsConfigError[] {
     const problems = collectProblems(() => stackRules(config, services, secrets, active));
+    problems.push(...destinationProblems(config, secrets), ...credentialProblems(config, secrets));
     for (const s of services) {
         const { problems: found } = resolveService(s.name, { ...s.args, argoNamespace: config.argocd.namespace });
         problems.push(...found.map((p) => toStackProblem(p, s.index, s.config, "GitOpsService")));

@@ -19,6 +19,8 @@ export interface StackOptions {
     readonly kubeconfig?: string;
     /** Stack config keys (without namespace) replaced for this program run only. @default none */
     readonly configOverrides?: Record<string, unknown>;
+    /** Secret maps (`destinationTokens`, `repositorySecrets`) for this program run only; kept secret. @default none */
+    readonly secretOverrides?: Parameters<typeof controlPlaneProgram>[1];
 }
 
 export async function openStack(options: StackOptions): Promise<Stack> {
@@ -40,7 +42,7 @@ export async function openStack(options: StackOptions): Promise<Stack> {
                 // time goes"). The program's own errors name the field and the fix; stack positions
                 // are not needed to read them.
                 process.setSourceMapsEnabled(false);
-                return controlPlaneProgram(options.configOverrides ?? {});
+                return controlPlaneProgram(options.configOverrides ?? {}, options.secretOverrides ?? {});
             },
         },
         { workDir: repoRoot, envVars },

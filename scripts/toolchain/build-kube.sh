@@ -42,8 +42,8 @@ KUBE_SRC="$CACHE/src/kube-${KUBERNETES_VERSION}"
 ETCD_SRC="$CACHE/src/etcd-${ETCD_VERSION}"
 ENV_FILE="$CACHE/kube-env.sh"
 
-log() { echo "[toolchain] $*" >&2; }
-die() { echo "[toolchain] ERROR: $*" >&2; exit 1; }
+# shellcheck source=scripts/toolchain/common.sh
+source "${SCRIPT_DIR}/common.sh"
 
 command -v go >/dev/null 2>&1 || die "go is not on PATH (need ${GO_TOOLCHAIN_MIN:-a recent Go})"
 mkdir -p "$GOMODCACHE" "$GOCACHE" "$CACHE/src" "$KUBE_DIR/bin" "$ETCD_DIR/bin"
@@ -64,20 +64,7 @@ go_mod_download() {
   echo "$gomod"
 }
 
-# run_logged LOGFILE WHAT cmd... : run, keep output in LOGFILE, on failure show its tail and
-# name the modules the proxy refused, if any.
-run_logged() {
-  local logfile="$1" what="$2"; shift 2
-  if ! "$@" >"$logfile" 2>&1; then
-    tail -n 40 "$logfile" >&2
-    local refused
-    refused="$(grep -oE '([a-z0-9.-]+/[^ :@]+)@v[^ :]+: (reading|verifying|not found|invalid)[^\n]*' "$logfile" | head -n 5 || true)"
-    [[ -n "$refused" ]] && echo "[toolchain] module errors:" >&2 && echo "$refused" >&2
-    die "${what} failed (full log: ${logfile})"
-  fi
-}
 
-elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
 
 # ---------------------------------------------------------------------------------------------
 # kube-apiserver + kube-controller-manager

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { detectDrift } from "../../scripts/drift";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { Reconcilers, startReconcilers } from "../../scripts/lib/reconcilers";
 import { janitorScript } from "../../components/PreviewJanitor";
 import { formatPruneReport, pruneVerdict } from "../../scripts/lib/drift";
 import { openStack, repoRoot, stepRecorder } from "../../scripts/lib/engine";
@@ -17,6 +20,7 @@ import { LocalCluster, LocalStack, eventually, kubectl, kubectlOk, localPassphra
 
 let cluster: LocalCluster;
 let local: LocalStack;
+let reconcilers: Reconcilers | undefined;
 const onOutput = (out: string) => local.log.push(out);
 
 /** Argo CD's application controller: the one identity the guardrails let write prod workloads. */
@@ -62,6 +66,8 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         if (process.exitCode && local) {
             console.log(local.log.join("").split("\n").slice(-80).join("\n"));
         }
+        reconcilers?.stop();
+        if (reconcilers) fs.rmSync(reconcilers.dir, { recursive: true, force: true });
         local?.remove();
         cluster?.stop();
     });
@@ -84,9 +90,16 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         const result = await local.stack.up({ onOutput });
         step(`up: ${JSON.stringify(result.summary.resourceChanges)}`);
         assert.equal(result.summary.result, "succeeded");
+        // Argo CD's reconcilers, out of cluster as the chart's ServiceAccounts: the local stack's
+        // Applications carry the cascade finalizer, which only a running controller removes.
+        reconcilers = await startReconcilers({ dir: fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-reconcilers-")), adminKubeconfig: cluster.kubeconfig });
+        await eventually("the application controller to reconcile payments-api-prod", 120, () => {
+            const r = kubectl(cluster, ["get", "application", "payments-api-prod", "-n", "argocd", "-o", "jsonpath={.status.reconciledAt}"]);
+            return r.code === 0 && r.stdout !== "";
+        });
     });
 
-    it("the API server stored the chart's Argo CD CRDs and accepted the Argo CD objects", () => {
+    it("the API server stored the v3.6.1 Argo CD CRDs and accepted the Argo CD objects", () => {
         const crds = kubectlOk(cluster, ["get", "crd", "-o", "name"]);
         for (const crd of ["applications.argoproj.io", "applicationsets.argoproj.io", "appprojects.argoproj.io"]) {
             assert.match(crds, new RegExp(crd));
@@ -245,7 +258,7 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         }
     });
 
-    it("pulumi destroy removes everything but the CRDs kept by design", async () => {
+    it("pulumi destroy removes everything but the CRDs kept by design, Applications through the cascade finalizer", async () => {
         step("pulumi destroy");
         await local.stack.destroy({ onOutput });
         for (const kind of ["applications", "applicationsets", "appprojects"]) {
@@ -253,7 +266,7 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         }
         assert.doesNotMatch(kubectlOk(cluster, ["get", "validatingadmissionpolicies", "-o", "name"]), /gitops-control/);
         assert.doesNotMatch(kubectlOk(cluster, ["get", "validatingadmissionpolicybindings", "-o", "name"]), /gitops-control/);
-        // helm.sh/resource-policy: keep (crds.keep) makes the chart's CRDs retainOnDelete.
+        // The program installs the CRDs with retainOnDelete: deleting one deletes every object of its kind.
         assert.match(kubectlOk(cluster, ["get", "crd", "-o", "name"]), /applications\.argoproj\.io/);
         await eventually("the argocd namespace to be deleted", 120, () => kubectl(cluster, ["get", "namespace", "argocd"]).code !== 0);
     });

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { openStack } from "../../scripts/lib/engine";
+import { StackOptions, openStack } from "../../scripts/lib/engine";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 /** Public passphrase of the local stack's secrets (see Pulumi.local.yaml). */
@@ -26,12 +26,15 @@ export interface LocalCluster {
     stop(): void;
 }
 
-/** Starts etcd + kube-apiserver (+ controller-manager) on loopback; stop() kills only those. */
-export function startCluster(): LocalCluster {
+/**
+ * Starts etcd + kube-apiserver (+ controller-manager) on loopback; stop() kills only those. `env`
+ * passes scripts/local-cluster.sh options (LOCAL_CLUSTER_AUDIT_LOG, LOCAL_CLUSTER_EXTRA_CONTROLLERS).
+ */
+export function startCluster(env: Readonly<Record<string, string>> = {}): LocalCluster {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-cluster-"));
     const script = path.join(repoRoot, "scripts", "local-cluster.sh");
     step(`starting local API server in ${dir}`);
-    const result = spawnSync("bash", [script, "start", dir], { encoding: "utf8", stdio: ["ignore", "inherit", "inherit"] });
+    const result = spawnSync("bash", [script, "start", dir], { encoding: "utf8", stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
     const stop = () => {
         spawnSync("bash", [script, "stop", dir], { stdio: "inherit" });
         fs.rmSync(dir, { recursive: true, force: true });
@@ -80,11 +83,14 @@ export interface LocalStack {
     remove(): void;
 }
 
-/** The `local` stack of this project on a fresh file backend, pointed at the cluster. */
-export async function openLocalStack(cluster: LocalCluster): Promise<LocalStack> {
-    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-state-"));
+/**
+ * The `local` stack of this project on a fresh file backend, pointed at the cluster. `program`
+ * replaces stack config for every run of this stack object (see StackOptions).
+ */
+export async function openLocalStack(cluster: LocalCluster, program: Pick<StackOptions, "configOverrides" | "secretOverrides"> = {}, stateDir?: string): Promise<LocalStack> {
+    stateDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-state-"));
     step(`file backend in ${stateDir}`);
-    const stack = await openStack({ stackName: "local", backendUrl: `file://${stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig });
+    const stack = await openStack({ stackName: "local", backendUrl: `file://${stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig, ...program });
     return {
         stack,
         stateDir,

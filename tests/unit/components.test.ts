@@ -11,12 +11,16 @@ import {
     AdmissionGuardrails,
     AppProject,
     ArgoCd,
+    argoCdCrdFiles,
+    argoCdVersion,
+    crdFiles,
     GitOpsApplication,
     PreviewEnvironments,
     capReplicas,
     environmentPresets,
     protectCrds,
     requirePodSecurityContext,
+    retainCrds,
 } from "../../components";
 
 const byName = (type: string, name: string) => recorded.find((r) => r.type === type && r.name === name);
@@ -308,7 +312,16 @@ describe("ArgoCd", () => {
         assert.equal(chart().values.server.replicas, 1);
         assert.match(chart().chart, /argo-cd-10\.1\.1\.tgz$/);
         assert.equal(chart().skipAwait, true);
-        assert.deepEqual(chart().values.crds, { install: true, keep: true });
+        // The program installs the v3.6.1 CRDs itself; the chart's (v3.4.4) are off, and its images are v3.6.1.
+        assert.deepEqual(chart().values.crds, { install: false, keep: true });
+        assert.equal(chart().values.global.image.tag, argoCdVersion);
+    });
+
+    it("installs the CRDs of the one Argo CD version from the release, before the chart", () => {
+        const crds = byName("kubernetes:yaml/v2:ConfigGroup", "argocd-crds")!.inputs;
+        assert.deepEqual(crds.files, argoCdCrdFiles.map((f) => `https://raw.githubusercontent.com/argoproj/argo-cd/${argoCdVersion}/manifests/crds/${f}`));
+        assert.deepEqual(crdFiles({ kind: "local", dir: "/x" }), ["/x/application-crd.yaml", "/x/applicationset-crd.yaml", "/x/appproject-crd.yaml"]);
+        assert.throws(() => new ArgoCd("bad-crds", { crds: { kind: "local", dir: "/nonexistent" } }), /`args\.crds\.dir` is "\/nonexistent", which lacks application-crd\.yaml/);
     });
 
     it("argocd-cm settings are typed and explicit", () => {
@@ -335,7 +348,11 @@ describe("ArgoCd", () => {
         assert.ok(registeredTransforms.slice(transformsBefore).includes(protectCrds));
         const crd = protectCrds({ type: "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", name: "crd", props: {}, opts: {}, custom: true });
         assert.deepEqual({ protect: crd?.opts.protect, retain: crd?.opts.retainOnDelete }, { protect: true, retain: true });
+        assert.equal((crd?.props.metadata as { annotations: Record<string, string> }).annotations["helm.sh/resource-policy"], "keep");
         assert.equal(protectCrds({ type: "kubernetes:apps/v1:Deployment", name: "d", props: {}, opts: {}, custom: true }), undefined);
+        // Outside prod the CRDs are still retained on delete, but not protected.
+        const kept = retainCrds({ type: "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", name: "crd", props: {}, opts: {}, custom: true });
+        assert.deepEqual({ protect: kept?.opts.protect, retain: kept?.opts.retainOnDelete }, { protect: undefined, retain: true });
     });
 
     it("rejects a floating chart version and a missing local chart", () => {

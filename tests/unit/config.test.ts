@@ -127,8 +127,8 @@ describe("stack config: presets", () => {
         ]);
         assert.deepEqual(args.argoCd.chart, { kind: "local", path: "../shared/fixtures/argo-cd/charts/argo-cd-10.1.1.tgz" });
         assert.equal(args.argoCd.skipAwait, true);
-        // No Argo CD controller runs there to remove the cascade finalizer.
-        assert.equal(args.services[0].args.cascadeDelete, false);
+        // Argo CD's reconcilers run out of cluster there (scripts/lib/reconcilers.ts): destroy works as in prod.
+        assert.equal(args.services[0].args.cascadeDelete, true);
         assert.equal(renderApplication("a", { argoNamespace: "argocd", project: "p", source: { ...service, helm: {} }, destination: { namespace: "n" }, syncPolicy: resolvedEnvironments(args, 0)[0].syncPolicy, cascadeDelete: false }).metadata?.finalizers, undefined);
         assert.equal(build({ environment: "prod", services: [service] }).services[0].args.cascadeDelete, true);
     });

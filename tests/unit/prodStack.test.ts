@@ -85,8 +85,9 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         const ns = ofType("kubernetes:core/v1:Namespace").find((n) => n.inputs.metadata.name === "argocd");
         assert.ok(ns, "argocd namespace managed");
         const [chart] = ofType("kubernetes:helm.sh/v4:Chart");
-        // helm.sh/resource-policy: keep on the chart's CRDs becomes retainOnDelete in Chart v4.
-        assert.deepEqual(chart.inputs.values.crds, { install: true, keep: true });
+        // The CRDs come from the program (protected and retained by the transform), not the chart.
+        assert.deepEqual(chart.inputs.values.crds, { install: false, keep: true });
+        assert.equal(ofType("kubernetes:yaml/v2:ConfigGroup").length, 1);
     });
 
     it("runs no preview janitor and manages nothing on GitHub (no previews in prod), so no github plugin is needed", () => {
@@ -103,9 +104,14 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "ArgoCdAppDegraded/10m",
             "ArgoCdSyncFailures/0m",
             "ArgoCdReconcileErrors/30m",
+            "ArgoCdUnusualPruneVolume/0m",
             "PreviewNamespaceTooOld/1h",
         ]);
-        assert.match(rules[4].expr, /> 259200$/);
+        assert.match(rules[5].expr, /> 259200$/);
+        assert.match(rules[4].expr, /argocd_app_k8s_request_total\{verb="Delete", dry_run="false"[^}]*\}\[15m\]\)\) > 10$/);
+        const records = rule.inputs.spec.groups[1].rules as { record: string; expr: string }[];
+        assert.deepEqual(records.map((r) => r.record), ["gitops_control:argocd_app_out_of_sync", "gitops_control:argocd_app_drift_repair_seconds:mean1d"]);
+        assert.match(records[1].expr, /sum_over_time\(gitops_control:argocd_app_out_of_sync\[1d:1m\]\)/);
     });
 
     it("notifies the platform channel on sync failures and degraded health; metrics scraped", () => {

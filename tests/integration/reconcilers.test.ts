@@ -1,0 +1,392 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { renderAlertRules, renderRecordingRules } from "../../components/ArgoCdAlerts";
+import { detectDrift } from "../../scripts/drift";
+import type { StackOptions } from "../../scripts/lib/engine";
+import { argoProblems, readApplications } from "../../scripts/lib/argocdStatus";
+import { Reconcilers, startReconcilers } from "../../scripts/lib/reconcilers";
+import { chartFiles } from "../support/charts";
+import { GitServer } from "../support/gitServer";
+import { LocalCluster, LocalStack, kubectl, kubectlOk, localPassphrase, openLocalStack, pathsContaining, readStateFile, startCluster, step } from "./support";
+
+/**
+ * The reconciler layer: Argo CD v3.6.1's own application controller, repo-server and
+ * ApplicationSet controller (built from Go modules, run out of cluster as the chart's
+ * ServiceAccounts) against a stack provisioned by `pulumi up` through the real engine, cloning
+ * from a real Git server on loopback. Every promise of the sync policy is checked by what the
+ * controller does, with convergence times measured (printed as `[measure]` lines).
+ *
+ * Git changes reach Argo CD through the `argocd.argoproj.io/refresh` annotation, as a Git webhook
+ * would deliver them; live changes reach it through its watch on the cluster.
+ */
+
+const argoNs = "argocd";
+const controllerIdentity = "system:serviceaccount:argocd:argocd-application-controller";
+const breakGlass = ["--as", "oncall@example.com", "--as-group", "gitops-control:break-glass"];
+const autoscaler = ["--as", "system:serviceaccount:kube-system:horizontal-pod-autoscaler"];
+const ledgerCredentials = { username: "argocd", password: "ledger-repo-secret-0b7c1d" };
+
+let cluster: LocalCluster;
+let git: GitServer;
+let reconcilers: Reconcilers | undefined;
+let stateDir: string;
+let workDir: string;
+const log: string[] = [];
+const measured: Record<string, number> = {};
+
+function measure(what: string, since: number): number {
+    const seconds = Math.round((Date.now() - since) / 100) / 10;
+    measured[what] = seconds;
+    step(`[measure] ${what}: ${seconds}s`);
+    return seconds;
+}
+
+interface App {
+    spec: { syncPolicy?: { automated?: { enabled?: boolean } } };
+    status?: {
+        sync?: { status?: string; revision?: string };
+        health?: { status?: string };
+        conditions?: { type: string; message: string }[];
+        operationState?: { phase?: string; message?: string; syncResult?: { revision?: string; resources?: { kind: string; name: string; status?: string; message?: string }[] } };
+    };
+}
+
+function app(name: string): App | undefined {
+    const r = kubectl(cluster, ["get", "applications.argoproj.io", name, "-n", argoNs, "-o", "json"]);
+    return r.code === 0 ? (JSON.parse(r.stdout) as App) : undefined;
+}
+
+/** Asks Argo CD to compare with Git now (what a Git webhook triggers). */
+function refresh(name: string): void {
+    kubectlOk(cluster, ["annotate", "applications.argoproj.io", name, "-n", argoNs, "argocd.argoproj.io/refresh=normal", "--overwrite"]);
+}
+
+async function until<T>(what: string, seconds: number, probe: () => T | undefined | false, every = 500): Promise<T> {
+    const deadline = Date.now() + seconds * 1000;
+    let last: T | undefined | false;
+    while (Date.now() < deadline) {
+        last = probe();
+        if (last) return last;
+        await new Promise((r) => setTimeout(r, every));
+    }
+    throw new Error(`timed out after ${seconds}s waiting for ${what}${reconcilers ? `\n${reconcilers.tails(15)}` : ""}`);
+}
+
+const synced = (name: string, revision?: string) => () => {
+    const a = app(name);
+    return a?.status?.sync?.status === "Synced" && a.status.health?.status === "Healthy" && (revision === undefined || a.status.sync.revision === revision) && a;
+};
+
+function configMessage(namespace: string, name: string): string | undefined {
+    const r = kubectl(cluster, ["get", "configmap", name, "-n", namespace, "-o", "jsonpath={.data.message}"]);
+    return r.code === 0 ? r.stdout : undefined;
+}
+
+interface AuditEvent {
+    verb: string;
+    user: { username: string };
+    objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+    responseStatus?: { code?: number };
+    stageTimestamp: string;
+    stage: string;
+}
+
+/** Completed writes from the API server's audit log (the real identity of every writer). */
+function auditEvents(): AuditEvent[] {
+    return fs
+        .readFileSync(path.join(cluster.dir, "audit.log"), "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as AuditEvent)
+        .filter((e) => e.stage === "ResponseComplete");
+}
+
+const shopService = (repoURL: string) => ({
+    name: "shop",
+    team: "storefront",
+    repoURL,
+    path: "deploy/chart",
+    targetRevision: "main",
+    environments: ["prod", "staging"],
+    // An autoscaler owns the replica count: neither a diff nor a sync may fight it.
+    ignoreDifferences: [{ group: "apps", kind: "Deployment", jsonPointers: ["/spec/replicas"] }],
+});
+
+/** One `pulumi up` of the local stack with these services and stack keys (same state throughout). */
+async function up(config: Record<string, unknown>, secrets: StackOptions["secretOverrides"] = {}): Promise<LocalStack> {
+    const local = await openLocalStack(cluster, { configOverrides: config, secretOverrides: secrets }, stateDir);
+    const t0 = Date.now();
+    await local.stack.up({ onOutput: (out) => log.push(out) });
+    step(`pulumi up in ${Math.round((Date.now() - t0) / 1000)}s`);
+    return local;
+}
+
+describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)", { timeout: 50 * 60 * 1000 }, () => {
+    let shopSha: string;
+
+    before(async () => {
+        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-argocd-"));
+        stateDir = path.join(workDir, "state");
+        fs.mkdirSync(stateDir);
+        // The deployment controller reports rollouts (observedGeneration, replicas): Argo CD's
+        // health verdict for a Deployment reads them.
+        cluster = startCluster({ LOCAL_CLUSTER_AUDIT_LOG: "1", LOCAL_CLUSTER_EXTRA_CONTROLLERS: "deployment-controller" });
+        git = await GitServer.start(path.join(workDir, "git"));
+        shopSha = git.createRepo("shop", chartFiles({ service: "shop", team: "storefront" }));
+        git.createRepo("ledger", chartFiles({ service: "ledger", team: "finance" }), { private: ledgerCredentials });
+        git.createRepo("broken", chartFiles({ service: "broken", team: "storefront", broken: true }));
+        step("pulumi up: Argo CD, guardrails, the shop service in prod and staging");
+        await up({ services: [shopService(git.url("shop"))] });
+        // The controllers authenticate as the chart's ServiceAccounts, which exist from here on.
+        reconcilers = await startReconcilers({ dir: path.join(workDir, "reconcilers"), adminKubeconfig: cluster.kubeconfig, appResyncSeconds: 60 });
+    });
+
+    after(async () => {
+        if (process.exitCode || Object.keys(measured).length < 10) {
+            console.log(log.join("").split("\n").slice(-60).join("\n"));
+            if (reconcilers) console.log(reconcilers.tails(40));
+        }
+        step(`[measure] summary ${JSON.stringify(measured)}`);
+        reconcilers?.stop();
+        await git?.stop();
+        cluster?.stop();
+        fs.rmSync(workDir, { recursive: true, force: true });
+    });
+
+    it("a prod Application syncs its Helm chart from Git: labelled namespace, objects written by the controller's identity and admitted, Synced and Healthy", async () => {
+        const t0 = Date.now();
+        const prod = await until("shop-prod Synced and Healthy", 240, synced("shop-prod", shopSha));
+        measure("first sync, controller start to Synced+Healthy (prod)", t0);
+        await until("shop-staging Synced and Healthy", 120, synced("shop-staging", shopSha));
+        assert.equal(prod.status?.operationState?.phase, "Succeeded");
+
+        const ns = JSON.parse(kubectlOk(cluster, ["get", "namespace", "shop-prod", "-o", "json"])) as { metadata: { labels: Record<string, string> } };
+        assert.equal(ns.metadata.labels["gitops-control.io/environment"], "prod");
+        assert.equal(ns.metadata.labels["gitops-control.io/team"], "storefront");
+        assert.equal(ns.metadata.labels["gitops-control.io/service"], "shop");
+
+        const deploymentWrites = auditEvents().filter((e) => e.objectRef?.resource === "deployments" && e.objectRef.namespace === "shop-prod" && e.objectRef.name === "shop" && e.objectRef.subresource === undefined && ["create", "patch", "update"].includes(e.verb));
+        assert.ok(deploymentWrites.length > 0, "the API server saw the Deployment written");
+        assert.deepEqual([...new Set(deploymentWrites.map((e) => e.user.username))], [controllerIdentity], "only the controller's ServiceAccount wrote it");
+        assert.equal(configMessage("shop-prod", "shop-config"), "hello");
+        assert.equal(configMessage("shop-prod", "shop-extra"), "extra");
+    });
+
+    it("a commit that breaks a guardrail fails the prod sync with the guardrail's message, which the drift report shows", async () => {
+        const bad = git.commit("shop", chartFiles({ service: "shop", team: "storefront", unsafe: true }), "add a debug deployment on :latest");
+        const t0 = Date.now();
+        refresh("shop-prod");
+        // Argo CD retries a failed sync (prod preset: 5 times with backoff), so the phase flips back
+        // to Running; the failed resource and its message stay in the sync result.
+        const failed = await until("shop-prod sync to fail", 180, () => {
+            const op = app("shop-prod")?.status?.operationState;
+            const denied = (op?.syncResult?.resources ?? []).find((r) => r.name === "shop-debug" && r.status === "SyncFailed");
+            return op?.syncResult?.revision === bad && denied;
+        });
+        measure("guardrail denial visible in the Application status", t0);
+        assert.match(failed.message ?? "", /ValidatingAdmissionPolicy 'gitops-control-disallow-latest-image'.*\(guardrail disallow-latest-image\)/);
+        assert.equal(kubectl(cluster, ["get", "deployment", "shop-debug", "-n", "shop-prod"]).code, 1, "nothing of the failed sync reached prod");
+
+        const local = await openLocalStack(cluster, { configOverrides: { services: [shopService(git.url("shop"))] } }, stateDir);
+        const drift = await detectDrift(local.stack, (out) => log.push(out), { argoNamespace: argoNs, kubeconfig: cluster.kubeconfig });
+        const entry = drift.argo.find((p) => p.application === "shop-prod");
+        assert.ok(entry, `drift report lists shop-prod:\n${drift.report}`);
+        assert.equal(entry.kind, "SyncFailed");
+        assert.match(entry.reasons.join("\n"), /guardrail disallow-latest-image/);
+        assert.match(drift.report, /shop-prod/);
+        assert.equal(drift.drifted, true);
+
+        // Back to a safe revision; end the retrying operation as `argocd app terminate-op` does.
+        const good = git.commit("shop", chartFiles({ service: "shop", team: "storefront" }), "remove the debug deployment");
+        kubectlOk(cluster, ["patch", "applications.argoproj.io", "shop-prod", "-n", argoNs, "--type", "merge", "-p", '{"status":{"operationState":{"phase":"Terminating"}}}']);
+        refresh("shop-prod");
+        refresh("shop-staging");
+        await until("shop-prod back to Synced", 240, () => {
+            refresh("shop-prod");
+            return synced("shop-prod", good)();
+        }, 3000);
+        shopSha = good;
+    });
+
+    it("prod self-heals a live change by the break-glass group; staging keeps it and reports OutOfSync", async () => {
+        await until("shop-staging synced at the current revision", 180, synced("shop-staging", shopSha));
+        const patch = ["patch", "configmap", "shop-config", "--type", "merge", "-p", '{"data":{"message":"hotfix"}}', ...breakGlass];
+        kubectlOk(cluster, [...patch, "-n", "shop-prod"]);
+        kubectlOk(cluster, [...patch, "-n", "shop-staging"]);
+        const t0 = Date.now();
+        await until("prod ConfigMap reverted to Git", 90, () => configMessage("shop-prod", "shop-config") === "hello");
+        const healed = measure("prod self-heal of a live edit", t0);
+        assert.ok(healed < 60, `self-heal took ${healed}s`);
+        // Staging has no self-heal: well past prod's heal time, the edit still stands and is reported.
+        await new Promise((r) => setTimeout(r, Math.max(15000, healed * 2000)));
+        refresh("shop-staging");
+        await until("shop-staging reports OutOfSync", 60, () => app("shop-staging")?.status?.sync?.status === "OutOfSync");
+        assert.equal(configMessage("shop-staging", "shop-config"), "hotfix");
+    });
+
+    it("a manifest removed from Git is pruned after the rest of the sync (PruneLast), by the controller", async () => {
+        const since = new Date().toISOString();
+        const sha = git.commit("shop", chartFiles({ service: "shop", team: "storefront", message: "v2", extra: false }), "v2, drop the extra ConfigMap");
+        const t0 = Date.now();
+        refresh("shop-prod");
+        await until("shop-extra pruned in prod", 180, () => kubectl(cluster, ["get", "configmap", "shop-extra", "-n", "shop-prod"]).code !== 0 && configMessage("shop-prod", "shop-config") === "v2");
+        measure("prune after a commit (refresh to object gone)", t0);
+        await until("shop-prod Synced at v2", 60, synced("shop-prod", sha));
+        shopSha = sha;
+        const events = auditEvents().filter((e) => e.stageTimestamp >= since && e.objectRef?.namespace === "shop-prod" && e.user.username === controllerIdentity);
+        const applied = events.findIndex((e) => e.objectRef?.name === "shop-config" && e.verb === "patch" && e.responseStatus?.code === 200 && !/dryRun/.test(JSON.stringify(e)));
+        const pruned = events.findIndex((e) => e.objectRef?.name === "shop-extra" && e.verb === "delete");
+        assert.ok(pruned >= 0, "the controller deleted shop-extra");
+        assert.ok(applied >= 0 && applied < pruned, `shop-config was applied (event ${applied}) before shop-extra was pruned (event ${pruned})`);
+        const result = app("shop-prod")?.status?.operationState?.syncResult?.resources ?? [];
+        assert.ok(result.some((r) => r.name === "shop-extra" && r.status === "Pruned"), JSON.stringify(result));
+    });
+
+    it("every Argo CD metric the alert and recording rules use is exported by the running v3.6.1 controller", async () => {
+        assert.ok(reconcilers);
+        const metrics = await (await fetch(`http://127.0.0.1:${reconcilers.ports.controllerMetrics}/metrics`)).text();
+        const exported = new Set([...metrics.matchAll(/^([a-z_:]+?)(?:\{|\s)/gm)].map((m) => m[1]));
+        const rules = [...renderAlertRules({}).map((r) => r.expr), ...renderRecordingRules().map((r) => r.expr)];
+        const used = new Set(rules.flatMap((expr) => [...expr.matchAll(/\b(argocd_[a-z_]+)/g)].map((m) => m[1])));
+        assert.ok(used.size >= 4, [...used].join(", "));
+        for (const name of used) assert.ok(exported.has(name), `${name} is not exported by the controller`);
+        // The prune-volume alert counts successful, non-dry-run deletes per Application: the prune above is one.
+        assert.match(metrics, /argocd_app_k8s_request_total\{[^}]*name="shop-prod"[^}]*verb="Delete"/);
+        assert.match(metrics, /argocd_app_info\{[^}]*name="shop-prod"[^}]*sync_status="Synced"/);
+    });
+
+    it("ignoreDifferences with RespectIgnoreDifferences: replicas set by an autoscaler are neither reported nor reverted", async () => {
+        kubectlOk(cluster, ["scale", "deployment", "shop", "-n", "shop-prod", "--replicas", "2", ...autoscaler]);
+        refresh("shop-prod");
+        await new Promise((r) => setTimeout(r, 15000));
+        refresh("shop-prod");
+        await new Promise((r) => setTimeout(r, 5000));
+        assert.equal(kubectlOk(cluster, ["get", "deployment", "shop", "-n", "shop-prod", "-o", "jsonpath={.spec.replicas}"]), "2");
+        assert.equal(app("shop-prod")?.status?.sync?.status, "Synced");
+        kubectlOk(cluster, ["scale", "deployment", "shop", "-n", "shop-prod", "--replicas", "0", ...autoscaler]);
+        await until("shop-prod Healthy again", 60, synced("shop-prod"));
+    });
+
+    it("allowEmpty: false: a commit that renders nothing prunes nothing, and the status says why", async () => {
+        const empty = git.commit("shop", chartFiles({ service: "shop", team: "storefront", empty: true }), "oops: templates deleted");
+        const t0 = Date.now();
+        refresh("shop-prod");
+        const refused = await until("auto-sync refused", 120, () => {
+            const a = app("shop-prod");
+            const c = (a?.status?.conditions ?? []).find((x) => x.type === "SyncError" && /wipe out all resources/.test(x.message));
+            return a?.status?.sync?.revision === empty && c;
+        });
+        measure("empty render refused (refresh to condition)", t0);
+        assert.match(refused.message, new RegExp(empty));
+        await new Promise((r) => setTimeout(r, 5000));
+        assert.equal(configMessage("shop-prod", "shop-config"), "v2", "nothing was pruned");
+        assert.equal(kubectl(cluster, ["get", "deployment", "shop", "-n", "shop-prod"]).code, 0);
+        const good = git.commit("shop", chartFiles({ service: "shop", team: "storefront", message: "v2", extra: false }), "restore the templates");
+        refresh("shop-prod");
+        await until("shop-prod Synced again", 120, () => {
+            refresh("shop-prod");
+            return synced("shop-prod", good)();
+        }, 3000);
+        shopSha = good;
+    });
+
+    it("break-glass pauses automated sync: a live hotfix stays; removing the entry and running up lets Git win", async () => {
+        const now = Date.now();
+        const entry = {
+            services: ["shop"],
+            environments: ["prod"],
+            reason: "hotfix for a broken payment provider callback",
+            ticket: "INC-4711",
+            requestedBy: "oncall@example.com",
+            requestedAt: new Date(now - 60_000).toISOString(),
+            expires: new Date(now + 2 * 3600_000).toISOString(),
+        };
+        await up({ services: [shopService(git.url("shop"))], breakGlass: [entry] });
+        assert.equal(app("shop-prod")?.spec.syncPolicy?.automated?.enabled, false);
+        kubectlOk(cluster, ["patch", "configmap", "shop-config", "-n", "shop-prod", "--type", "merge", "-p", '{"data":{"message":"hotfix"}}', ...breakGlass]);
+        await new Promise((r) => setTimeout(r, 20000));
+        refresh("shop-prod");
+        await until("shop-prod OutOfSync with the hotfix standing", 60, () => app("shop-prod")?.status?.sync?.status === "OutOfSync");
+        assert.equal(configMessage("shop-prod", "shop-config"), "hotfix");
+        const paused = argoProblems(readApplications(argoNs, cluster.kubeconfig)).find((p) => p.application === "shop-prod");
+        assert.equal(paused?.kind, "Paused");
+
+        const t0 = Date.now();
+        await up({ services: [shopService(git.url("shop"))] });
+        await until("Git wins after the entry is removed", 120, () => configMessage("shop-prod", "shop-config") === "v2");
+        measure("break-glass removed: up to Git restored", t0);
+    });
+
+    it("a private repository: without credentials the Application reports the authentication error; with the program's repository Secret it syncs (to a registered cluster)", async () => {
+        assert.ok(reconcilers);
+        const ledger = { name: "ledger", team: "finance", repoURL: git.url("ledger"), path: "deploy/chart", targetRevision: "main", environments: ["staging"], cluster: "local" };
+        const registered = { destinations: [{ name: "local", server: reconcilers.server, caData: reconcilers.caData }] };
+        const tokens = { destinationTokens: { local: reconcilers.tokens.controller } };
+        await up({ services: [shopService(git.url("shop")), ledger], ...registered }, tokens);
+        const denied = await until("ledger-staging to report the authentication error", 120, () => {
+            const c = (app("ledger-staging")?.status?.conditions ?? []).find((x) => x.type === "ComparisonError");
+            return c && /auth|401|credentials|Username/i.test(c.message) && c;
+        });
+        step(`without credentials: ${denied.message.slice(0, 200)}`);
+        assert.ok(git.requests.some((r) => r.repo === "ledger" && r.status === 401));
+
+        const t0 = Date.now();
+        await up(
+            { services: [shopService(git.url("shop")), ledger], ...registered, repositoryCredentials: [{ name: "local-git", url: git.urlPrefix, type: "https", username: ledgerCredentials.username }] },
+            { ...tokens, repositorySecrets: { "local-git": ledgerCredentials.password } },
+        );
+        refresh("ledger-staging");
+        const ledgerApp = await until("ledger-staging Synced and Healthy", 180, () => {
+            refresh("ledger-staging");
+            return synced("ledger-staging")();
+        }, 3000);
+        measure("private repo: credentials up to Synced", t0);
+        assert.ok(git.requests.some((r) => r.repo === "ledger" && r.user === ledgerCredentials.username && r.status === 200));
+        assert.equal(configMessage("ledger-staging", "ledger-config"), "hello");
+        assert.equal(ledgerApp.status?.sync?.status, "Synced");
+        const destination = JSON.parse(kubectlOk(cluster, ["get", "applications.argoproj.io", "ledger-staging", "-n", argoNs, "-o", "jsonpath={.spec.destination}"])) as Record<string, string>;
+        assert.deepEqual(destination, { name: "local", namespace: "ledger-staging" });
+
+        // Secrets stay secret in state: the repository password and the cluster token.
+        const state = readStateFile(stateDir);
+        for (const secret of [ledgerCredentials.password, reconcilers.tokens.controller]) {
+            assert.deepEqual(pathsContaining(state, secret), [], "secret in state in plain text");
+            assert.deepEqual(pathsContaining(state, Buffer.from(secret).toString("base64")), [], "secret in state base64-encoded");
+        }
+        assert.ok(fs.readFileSync(path.join(stateDir, ".pulumi", "stacks", "gitops-control", "local.json"), "utf8").length > 0);
+        assert.equal(localPassphrase.length > 0, true);
+    });
+
+    it("up with waiting on fails with Argo CD's message when the chart in Git is broken, and waits for healthy ones", async () => {
+        assert.ok(reconcilers);
+        const broken = { name: "broken", team: "storefront", repoURL: git.url("broken"), path: "deploy/chart", targetRevision: "main", environments: ["staging"] };
+        const t0 = Date.now();
+        await assert.rejects(
+            up({ services: [shopService(git.url("shop")), broken], waitForSync: { enabled: true, timeoutSeconds: 30 } }),
+            (error: Error) => {
+                assert.match(error.message, /broken-staging/);
+                assert.doesNotMatch(error.message, /shop-prod-app[^\n]*(timed out|failed)/);
+                return true;
+            },
+        );
+        measure("up with waitForSync: broken chart to failure", t0);
+        const problem = argoProblems(readApplications(argoNs, cluster.kubeconfig)).find((p) => p.application === "broken-staging");
+        assert.ok(problem, "Argo CD reports the broken Application");
+        assert.match(problem.reasons.join("\n"), /nosuchfunction/, "the reason is Helm's error as Argo CD reports it");
+    });
+
+    it("destroy removes Applications and their workloads through the real cascade finalizer, without hanging", async () => {
+        const local = await openLocalStack(cluster, { configOverrides: { services: [shopService(git.url("shop"))] } }, stateDir);
+        const t0 = Date.now();
+        await local.stack.destroy({ onOutput: (out) => log.push(out) });
+        const took = measure("destroy with cascade finalizers", t0);
+        assert.ok(took < 600);
+        assert.equal(kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", argoNs, "-o", "name"]), "");
+        for (const ns of ["shop-prod", "shop-staging"]) {
+            assert.equal(kubectlOk(cluster, ["get", "deployments,configmaps", "-n", ns, "-l", "app.kubernetes.io/name", "-o", "name"]), "", `workloads left in ${ns}`);
+        }
+    });
+});

@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/lib/mockRuntime";
+
+// Mocks first, then the code under test.
+const recorded: RecordedResource[] = installMocks("unit");
+
+import { DestinationCluster, RepositoryCredentials, argoCdVersion, renderApplication, renderArgoCdValues, renderDestination, waitForSyncAnnotations } from "../../components";
+import { buildControlPlaneArgs, parseStackConfig } from "../../stacks/config";
+import { argoProblems } from "../../scripts/lib/argocdStatus";
+
+const caData = Buffer.from("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").toString("base64");
+const service = { name: "shop", team: "storefront", repoURL: "https://github.com/acme/shop.git", path: "deploy/chart", targetRevision: "v1.0.0" };
+const build = (raw: Record<string, unknown>, secrets = {}) => buildControlPlaneArgs(parseStackConfig(raw), secrets);
+const byName = (type: string, name: string) => recorded.find((r) => r.type === type && r.name === name);
+/** The value at `path` is secret (itself or an enclosing object). */
+const isSecret = (r: RecordedResource, path: string) => r.secretPaths.some((p) => path === p || path.startsWith(`${p}.`));
+
+describe("destinations: clusters registered with Argo CD, addressed by name", () => {
+    let cluster: DestinationCluster;
+    before(async () => {
+        cluster = new DestinationCluster("edge", { argoNamespace: "argocd", clusterName: "edge", server: "https://10.0.0.1:6443", bearerToken: pulumi.secret("edge-token"), caData });
+        await valueOf(cluster.clusterName);
+        await settle(recorded);
+    });
+
+    it("a cluster Secret labelled for Argo CD, its config (with the token) a Pulumi secret", () => {
+        const secret = byName("kubernetes:core/v1:Secret", "edge-cluster")!;
+        assert.equal(secret.inputs.metadata.labels["argocd.argoproj.io/secret-type"], "cluster");
+        assert.equal(secret.inputs.stringData.name, "edge");
+        assert.equal(secret.inputs.stringData.server, "https://10.0.0.1:6443");
+        assert.deepEqual(JSON.parse(secret.inputs.stringData.config), { bearerToken: "edge-token", tlsClientConfig: { insecure: false, caData } });
+        assert.ok(isSecret(secret, "stringData.config"), `secret paths: ${secret.secretPaths.join(", ")}`);
+    });
+
+    it("Applications and projects render the destination by name; in-cluster by server", () => {
+        assert.deepEqual(renderDestination({ name: "edge" }, "shop-prod"), { name: "edge", namespace: "shop-prod" });
+        assert.deepEqual(renderDestination(undefined, "shop-prod"), { server: "https://kubernetes.default.svc", namespace: "shop-prod" });
+    });
+
+    it("bad cluster args are refused before anything is registered", () => {
+        assert.throws(() => new DestinationCluster("x", { argoNamespace: "argocd", clusterName: "in-cluster", server: "https://a", bearerToken: "t" }), /`args\.clusterName` is "in-cluster"/);
+        assert.throws(() => new DestinationCluster("x", { argoNamespace: "argocd", clusterName: "a", server: "http://a", bearerToken: "t" }), /`args\.server` is "http:\/\/a"/);
+        assert.throws(() => new DestinationCluster("x", { argoNamespace: "argocd", clusterName: "a", server: "https://a", bearerToken: "t", caData: "bm9wZQ==" }), /`args\.caData` is not a base64-encoded PEM/);
+    });
+
+    it("stack config: services deploy to declared clusters; a missing token names the exact command", () => {
+        const raw = { environment: "staging", destinations: [{ name: "edge", server: "https://10.0.0.1:6443", caData }], defaultCluster: "edge", services: [service] };
+        const args = build(raw, { destinationTokens: { edge: pulumi.secret("t") } });
+        assert.deepEqual(args.services[0].args.cluster, { name: "edge" });
+        assert.equal(args.destinations?.[0].clusterName, "edge");
+        assert.throws(() => build(raw), /`gitops-control:destinationTokens\.edge` is not set.*pulumi config set --secret --path 'gitops-control:destinationTokens\.edge' <value>/);
+        assert.throws(
+            () => build({ environment: "staging", services: [{ ...service, cluster: "nowhere" }] }),
+            /`gitops-control:services\[0\]\.cluster` is "nowhere", not a registered cluster\. Fix: declare it in `gitops-control:destinations` or use one of in-cluster/,
+        );
+        assert.throws(() => build({ environment: "staging", defaultCluster: "edge" }), /`gitops-control:defaultCluster` is "edge", not a registered cluster/);
+        // "in-cluster" is Argo CD's own cluster: the default destination, rendered by server.
+        assert.equal(build({ environment: "staging", services: [{ ...service, cluster: "in-cluster" }] }).services[0].args.cluster, undefined);
+    });
+});
+
+describe("repository credentials: private repositories by URL prefix, secret end to end", () => {
+    before(async () => {
+        const creds = new RepositoryCredentials("acme", { argoNamespace: "argocd", url: "https://github.com/acme/", auth: { kind: "https", username: "git", password: pulumi.secret("ghp_x") } });
+        await valueOf(creds.secretName);
+        new RepositoryCredentials("infra", { argoNamespace: "argocd", url: "git@github.com:acme/", auth: { kind: "ssh", sshPrivateKey: pulumi.secret("KEY") } });
+        await settle(recorded);
+    });
+
+    it("a repo-creds template Secret whose password is a Pulumi secret", () => {
+        const secret = byName("kubernetes:core/v1:Secret", "acme-repo-creds")!;
+        assert.equal(secret.inputs.metadata.labels["argocd.argoproj.io/secret-type"], "repo-creds");
+        assert.deepEqual({ ...secret.inputs.stringData }, { type: "git", url: "https://github.com/acme/", username: "git", password: "ghp_x" });
+        assert.ok(isSecret(secret, "stringData.password"));
+        const ssh = byName("kubernetes:core/v1:Secret", "infra-repo-creds")!;
+        assert.equal(ssh.inputs.stringData.sshPrivateKey, "KEY");
+        assert.ok(isSecret(ssh, "stringData.sshPrivateKey"));
+    });
+
+    it("credentials in the URL, plain http to another host and a wrong SSH prefix are refused", () => {
+        const https = (url: string) => new RepositoryCredentials("x", { argoNamespace: "argocd", url, auth: { kind: "https", username: "git", password: "p" } });
+        assert.throws(() => https("https://user:token@github.com/acme/"), /`args\.url` is "https:\/\/user:token@github\.com\/acme\/", not an HTTPS URL prefix without credentials/);
+        assert.throws(() => https("http://git.example.com/acme/"), /not an HTTPS URL prefix/);
+        assert.throws(() => new RepositoryCredentials("x", { argoNamespace: "argocd", url: "https://github.com/acme/", auth: { kind: "ssh", sshPrivateKey: "k" } }), /not an SSH URL prefix/);
+    });
+
+    it("stack config: each credential needs its secret; GitHub Apps need their ids", () => {
+        const raw = { environment: "prod", repositoryCredentials: [{ name: "acme", url: "https://github.com/acme/", type: "https" }] };
+        assert.throws(() => build(raw), /`gitops-control:repositorySecrets\.acme` is not set.*pulumi config set --secret --path 'gitops-control:repositorySecrets\.acme' <value>/);
+        const args = build(raw, { repositorySecrets: { acme: pulumi.secret("ghp") } });
+        assert.deepEqual(args.repositoryCredentials?.acme.url, "https://github.com/acme/");
+        assert.equal(args.repositoryCredentials?.acme.auth.kind, "https");
+        assert.throws(
+            () => build({ environment: "prod", repositoryCredentials: [{ name: "app", url: "https://github.com/acme/", type: "githubApp" }] }, { repositorySecrets: { app: "k" } }),
+            /`gitops-control:repositoryCredentials\[0\]` is a GitHub App credential without `githubAppId`/,
+        );
+    });
+});
+
+describe("up waits for Argo CD where asked", () => {
+    const source = { repoURL: service.repoURL, targetRevision: "v1.0.0", path: "deploy/chart" };
+    const base = { argoNamespace: "argocd", project: "shop", source, destination: { namespace: "shop-prod" }, syncPolicy: { automated: { enabled: true, prune: true, selfHeal: true, allowEmpty: false }, syncOptions: [], retry: { limit: 1, backoff: { duration: "5s", factor: 2, maxDuration: "1m" }, refresh: false } } } as const;
+
+    it("waitFor conditions: Synced and Healthy at the source just applied, with the timeout", () => {
+        const annotations = renderApplication("shop-prod", { ...base, waitForSync: { timeoutSeconds: 300 } }).metadata!.annotations!;
+        assert.deepEqual(JSON.parse(annotations["pulumi.com/waitFor"]), [
+            "jsonpath={.status.sync.comparedTo.source.targetRevision}=v1.0.0",
+            "jsonpath={.status.sync.comparedTo.source.path}=deploy/chart",
+            "jsonpath={.status.sync.status}=Synced",
+            "jsonpath={.status.health.status}=Healthy",
+        ]);
+        assert.equal(annotations["pulumi.com/timeoutSeconds"], "300");
+        assert.deepEqual(waitForSyncAnnotations(source, 60)["pulumi.com/timeoutSeconds"], "60");
+        assert.equal(renderApplication("shop-prod", base).metadata!.annotations!["pulumi.com/waitFor"], undefined);
+    });
+
+    it("stack key waitForSync reaches every Application; absurd timeouts are refused", () => {
+        const args = build({ environment: "staging", waitForSync: { enabled: true }, services: [service] });
+        assert.deepEqual(args.services[0].args.waitForSync, { timeoutSeconds: 600 });
+        assert.equal(build({ environment: "staging", services: [service] }).services[0].args.waitForSync, undefined);
+        assert.throws(() => renderApplicationChecked({ timeoutSeconds: 5 }), /`args\.waitForSync\.timeoutSeconds` is 5/);
+        assert.throws(() => renderApplicationChecked({ timeoutSeconds: 86400 }), /`args\.waitForSync\.timeoutSeconds` is 86400/);
+    });
+
+    function renderApplicationChecked(waitForSync: { timeoutSeconds: number }) {
+        // The component validates before registering anything.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { GitOpsApplication } = require("../../components/GitOpsApplication") as typeof import("../../components/GitOpsApplication");
+        return new GitOpsApplication("shop-prod", { ...base, waitForSync });
+    }
+});
+
+describe("drift report: what Argo CD says of the Applications", () => {
+    const app = (name: string, status: Record<string, unknown>, automated: Record<string, unknown> = { enabled: true }) => ({ metadata: { name }, spec: { syncPolicy: { automated } }, status });
+
+    it("names OutOfSync, failed, paused and degraded Applications with Argo CD's reasons; healthy ones are not listed", () => {
+        const problems = argoProblems([
+            app("ok", { sync: { status: "Synced" }, health: { status: "Healthy" } }),
+            app("drifted", { sync: { status: "OutOfSync" }, health: { status: "Healthy" } }),
+            app("failed", { sync: { status: "OutOfSync" }, health: { status: "Healthy" }, operationState: { phase: "Failed", message: "one or more objects failed to apply", syncResult: { resources: [{ kind: "Deployment", name: "debug", namespace: "shop-prod", status: "SyncFailed", message: "denied (guardrail disallow-latest-image)" }] } } }),
+            app("paused", { sync: { status: "OutOfSync" }, health: { status: "Healthy" } }, { enabled: false }),
+            app("broken", { sync: { status: "Unknown" }, health: { status: "Healthy" }, conditions: [{ type: "ComparisonError", message: "helm template failed: nosuchfunction" }] }),
+            app("sick", { sync: { status: "Synced" }, health: { status: "Degraded", message: "crash loop" } }),
+        ]);
+        assert.deepEqual(problems.map((p) => `${p.application}:${p.kind}`), ["drifted:OutOfSync", "failed:SyncFailed", "paused:Paused", "broken:Unknown", "sick:Degraded"]);
+        assert.match(problems[1].reasons.join("\n"), /Deployment shop-prod\/debug: denied \(guardrail disallow-latest-image\)/);
+        assert.match(problems[3].reasons.join("\n"), /ComparisonError: helm template failed: nosuchfunction/);
+        assert.match(problems[2].reasons[0], /paused/);
+    });
+});
+
+describe("one Argo CD version everywhere", () => {
+    it("the version the program installs (images, CRDs) is the one the toolchain builds the reconcilers from", () => {
+        const versions = fs.readFileSync(path.join(__dirname, "..", "..", "scripts", "toolchain", "versions.env"), "utf8");
+        assert.equal(`v${/^ARGOCD_VERSION=(\S+)$/m.exec(versions)?.[1]}`, argoCdVersion);
+        const values = renderArgoCdValues({}) as { global: { image: { tag: string } }; crds: { install: boolean } };
+        assert.equal(values.global.image.tag, argoCdVersion);
+        assert.equal(values.crds.install, false, "the chart's CRDs are another version's");
+    });
+});
+
+describe("projects let Argo CD create their own namespaces, and only those", () => {
+    it("CreateNamespace with managedNamespaceMetadata needs the Namespace kind, narrowed to the service's namespaces and preview glob", async () => {
+        const { GitOpsService, environmentPresets } = await import("../../components/index.js");
+        const svc = new GitOpsService("cart", {
+            team: "storefront",
+            source: { repoURL: "https://github.com/acme/cart.git", path: "deploy/chart" },
+            environments: [
+                { name: "prod", targetRevision: "v1", syncPolicy: environmentPresets.prod.syncPolicy },
+                { name: "staging", targetRevision: "main", syncPolicy: environmentPresets.staging.syncPolicy, namespace: "cart-stg" },
+            ],
+            previews: { github: { owner: "acme", repo: "cart", token: pulumi.secret("t") }, syncPolicy: environmentPresets.preview.syncPolicy },
+        });
+        await valueOf(svc.projectName);
+        await settle(recorded);
+        const spec = byName("kubernetes:argoproj.io/v1alpha1:AppProject", "cart-project")!.inputs.spec;
+        assert.deepEqual(spec.clusterResourceWhitelist, [
+            { group: "", kind: "Namespace", name: "cart-prod" },
+            { group: "", kind: "Namespace", name: "cart-stg" },
+            { group: "", kind: "Namespace", name: "cart-pr-*" },
+        ]);
+    });
+});
