@@ -5,7 +5,7 @@
 import type { ArgoCdArgs, ChartSource } from "../components/ArgoCd";
 import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
 import { defaults } from "../components/defaults";
-import type { ClusterRef } from "../components/destinations";
+import { ClusterRef, inCluster } from "../components/destinations";
 import type { DestinationClusterArgs } from "../components/DestinationCluster";
 import type { RepositoryAuth, RepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { defaultRules } from "../components/guardrails/rules";
@@ -46,6 +46,11 @@ export function clusterRef(name: string | undefined): ClusterRef | undefined {
 /** Default `waitForSync.timeoutSeconds`. */
 export const defaultWaitForSyncSeconds = 600;
 
+/** The stack's `waitForSync` as GitOpsService takes it; `undefined` when off. */
+export function waitForSyncArg(config: Pick<StackConfig, "waitForSync">): { timeoutSeconds: number } | undefined {
+    return config.waitForSync.enabled ? { timeoutSeconds: config.waitForSync.timeoutSeconds ?? defaultWaitForSyncSeconds } : undefined;
+}
+
 /** Option key of a rule: its name in camelCase (`cap-replicas` → `capReplicas`). */
 export const ruleOptionKey = (rule: string): string => rule.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -75,7 +80,7 @@ export function guardrailRules(config: StackConfig) {
 export function resolveServices(config: StackConfig, services: readonly IndexedService[], secrets: StackSecrets, active: readonly BreakGlassStatus[]): ModelService[] {
     const stack = stackPresets[config.environment];
     // One object for every service: the stack-wide setting.
-    const waitForSync = config.waitForSync.enabled ? { timeoutSeconds: config.waitForSync.timeoutSeconds ?? defaultWaitForSyncSeconds } : undefined;
+    const waitForSync = waitForSyncArg(config);
     return services.map(({ index, service }) => {
         const environments: ServiceEnvironment[] = environmentsOf(service, config.environment).map((env) => {
             const glass = active.find((s) => covers(s.entry, service.name, env.name));
@@ -87,7 +92,8 @@ export function resolveServices(config: StackConfig, services: readonly IndexedS
                 ...(env.namespace !== undefined ? { namespace: env.namespace } : {}),
                 ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
                 ...(glass ? { pauseAutomatedSync: true, annotations: breakGlassAnnotations(glass.entry) } : {}),
-                ...("cluster" in env && clusterRef(env.cluster) ? { cluster: clusterRef(env.cluster) } : {}),
+                // Named per environment, in-cluster too: it overrides the service's cluster.
+                ...("cluster" in env && env.cluster !== undefined ? { cluster: clusterRef(env.cluster) ?? inCluster } : {}),
             };
         });
         const cluster = clusterRef(service.cluster ?? config.defaultCluster);

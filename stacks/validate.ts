@@ -9,11 +9,12 @@ import { validateGuardrailArgs } from "../components/AdmissionGuardrails";
 import { validateDestinationClusterArgs } from "../components/DestinationCluster";
 import { GitOpsConfigError, check, collectProblems } from "../components/errors";
 import { validateGitHubArgs } from "../components/GitHubPreviewHooks";
+import { validateWaitForSync } from "../components/GitOpsApplication";
 import { validateJanitorArgs } from "../components/PreviewJanitor";
 import { validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { resolveService } from "../components/serviceSpec";
 import { BreakGlassStatus, covers } from "./breakGlass";
-import { ModelService, clusterNames, destinationArgs, environmentsOf, libraryRuleNames, repositoryCredentialArg } from "./model";
+import { ModelService, clusterNames, destinationArgs, environmentsOf, libraryRuleNames, repositoryCredentialArg, waitForSyncArg } from "./model";
 import { stackPresets } from "./presets";
 import { StackSecrets, setSecretEntryCommand, setTokenCommand, stackKey } from "./read";
 import type { ServiceConfig, StackConfig } from "./schema";
@@ -215,6 +216,9 @@ export function validateStack(
 ): GitOpsConfigError[] {
     const problems = collectProblems(() => stackRules(config, services, secrets, active));
     problems.push(...destinationProblems(config, secrets), ...credentialProblems(config, secrets));
+    // Checked once for the stack too: a stack without services must not accept a bad timeout either.
+    const waitForSync = waitForSyncArg(config);
+    if (waitForSync) problems.push(...toStackKey(collectProblems(() => validateWaitForSync(waitForSync, "args.waitForSync")), "GitOpsApplication", (arg) => arg));
     for (const s of services) {
         const { problems: found } = resolveService(s.name, { ...s.args, argoNamespace: config.argocd.namespace });
         problems.push(...found.map((p) => toStackProblem(p, s.index, s.config, "GitOpsService")));

@@ -47,6 +47,7 @@ const glass = { services: ["payments-api"], reason: "INC-4711: hotfix for card d
 const withGlass = (change: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ services: [svc, other], breakGlass: [{ ...glass, ...change }], ...extra });
 const previews = (change: Record<string, unknown> = {}) => withSvc({ previews: change });
 const S = "payments-api";
+const EDGE = { name: "edge", server: "https://10.0.0.1:6443" };
 
 const cases: Case[] = [
     // ── Accepted silently before ────────────────────────────────────────────────────────────────
@@ -171,6 +172,20 @@ const cases: Case[] = [
     { was: "clear", name: "break-glass expired", config: withGlass({ requestedAt: hoursFromNow(-10), expires: hoursFromNow(-2) }), expect: "break-glass expired: back-port the fix to Git" },
     { was: "clear", name: "break-glass maxHours above a week", config: { breakGlassPolicy: { maxHours: 1000 } }, expect: "breakGlassPolicy.maxHours" },
     { was: "clear", name: "break-glass onExpiry unknown", config: { breakGlassPolicy: { onExpiry: "ignore" } }, expect: 'use one of "fail", "revert"' },
+
+    // ── Issue 13's keys (clusters, repository credentials, waitForSync), clear on main, kept clear ──
+    { was: "clear", name: "service cluster not registered", config: withSvc({ cluster: "nowhere" }), expect: '`gitops-control:services[0].cluster` (service "payments-api") is "nowhere", not a registered cluster', service: S },
+    { was: "clear", name: "environment cluster not registered", config: withSvc({ environments: [{ name: "prod", cluster: "edge" }] }), expect: '`gitops-control:services[0].environments[0].cluster` (service "payments-api", prod) is "edge"', service: S },
+    { was: "clear", name: "defaultCluster not registered", config: { defaultCluster: "edge" }, expect: '`gitops-control:defaultCluster` is "edge", not a registered cluster' },
+    { was: "clear", name: "destination without its token", config: { destinations: [EDGE] }, expect: "pulumi config set --secret --path 'gitops-control:destinationTokens.edge' <value>" },
+    { was: "clear", name: "destination token in plain text", config: { destinations: [EDGE] }, rawConfig: { "gitops-control:destinationTokens": '{"edge":"plain"}' }, expect: "`gitops-control:destinationTokens` is stored in plain text" },
+    { was: "clear", name: "destination over http", config: { destinations: [{ ...EDGE, server: "http://10.0.0.1:6443" }] }, expect: '`gitops-control:destinations[0].server` (DestinationCluster arg `server`) is "http://10.0.0.1:6443"' },
+    { was: "clear", name: "destination named in-cluster", config: { destinations: [{ ...EDGE, name: "in-cluster" }] }, expect: '`gitops-control:destinations[0].name` (DestinationCluster arg `clusterName`) is "in-cluster"' },
+    { was: "clear", name: "destination name twice", config: { destinations: [EDGE, EDGE] }, expect: '`gitops-control:destinations[1].name` repeats "edge"' },
+    { was: "clear", name: "repository credential without its secret", config: { repositoryCredentials: [{ name: "acme", url: "https://github.com/acme/", type: "https" }] }, expect: "pulumi config set --secret --path 'gitops-control:repositorySecrets.acme' <value>" },
+    { was: "clear", name: "GitHub App credential without ids", config: { repositoryCredentials: [{ name: "app", url: "https://github.com/acme/", type: "githubApp" }] }, expect: "`gitops-control:repositoryCredentials[0]` is a GitHub App credential without `githubAppId`" },
+    { was: "clear", name: "repository credential URL with a token in it", config: { repositoryCredentials: [{ name: "acme", url: "https://user:token@github.com/acme/", type: "https" }] }, expect: "`gitops-control:repositoryCredentials[0].url` (RepositoryCredentials arg `url`)" },
+    { was: "clear", name: "waitForSync timeout of 5 s", config: { waitForSync: { enabled: true, timeoutSeconds: 5 } }, expect: "`gitops-control:waitForSync.timeoutSeconds` (GitOpsApplication arg `waitForSync.timeoutSeconds`) is 5" },
 ];
 
 let registered = 0;

@@ -68,7 +68,7 @@ describe("README commands that run offline work as written", () => {
     for (const command of commands) {
         it(command, () => {
             const out = execSync(command, { cwd: repoRoot, shell: "/bin/bash", encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-            if (/render -- [\w-]+$|render -- --program/.test(command)) assert.match(out, /^(# Helm chart .*\n)*---\napiVersion: /, "stdout is YAML only");
+            if (/render -- [\w-]+$|render -- --program/.test(command)) assert.match(out, /^(# (Helm chart|Manifests) .*\n)*---\napiVersion: /, "stdout is YAML only");
         });
     }
 });
