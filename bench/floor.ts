@@ -13,15 +13,15 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { RecordedResource } from "../scripts/lib/mockRuntime";
 
-type ResourceClass = new (name: string, args: any, opts: pulumi.CustomResourceOptions) => pulumi.Resource;
+type ResourceClass = new (name: string, args: Record<string, unknown>, opts: pulumi.CustomResourceOptions) => pulumi.Resource;
 
 /** The plain class of a type token: kubernetes:rbac.authorization.k8s.io/v1:ClusterRole → k8s.rbac.v1.ClusterRole. */
 function kubernetesClass(type: string): ResourceClass | undefined {
     const [, module, kind] = type.split(":");
     const [group, version] = module.includes("/") ? module.split("/") : ["core", module];
     const ns = group.endsWith(".k8s.io") || !group.includes(".") ? group.split(".")[0] : undefined;
-    const cls = ns ? (k8s as any)[ns]?.[version]?.[kind] : undefined;
-    return typeof cls === "function" ? cls : undefined;
+    const cls = ns ? (k8s as unknown as Record<string, Record<string, Record<string, unknown>> | undefined>)[ns]?.[version]?.[kind] : undefined;
+    return typeof cls === "function" ? (cls as ResourceClass) : undefined;
 }
 
 export function readRecorded(file: string): RecordedResource[] {

@@ -49,11 +49,11 @@ async function startProfiler(): Promise<{ stop(): Promise<unknown> }> {
     const session = new inspector.Session();
     session.connect();
     const post = (method: string, params?: object) =>
-        new Promise<any>((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
+        new Promise<unknown>((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
     await post("Profiler.enable");
     await post("Profiler.setSamplingInterval", { interval: 200 });
     await post("Profiler.start");
-    return { stop: async () => (await post("Profiler.stop")).profile };
+    return { stop: async () => ((await post("Profiler.stop")) as { profile: unknown }).profile };
 }
 
 async function main(): Promise<void> {

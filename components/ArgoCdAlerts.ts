@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
+import { defaults } from "./defaults";
 
 export interface ArgoCdAlertsArgs {
     /** Namespace of the PrometheusRule (Argo CD's). */
@@ -67,7 +68,7 @@ export function renderRecordingRules(): RecordingRule[] {
 export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "namespace">): AlertRule[] {
     const outOfSync = args.outOfSyncMinutes ?? 15;
     const degraded = args.degradedMinutes ?? 10;
-    const ttl = args.previewTtlHours ?? 72;
+    const ttl = args.previewTtlHours ?? defaults.previewTtlHours;
     return [
         {
             alert: "ArgoCdAppOutOfSync",

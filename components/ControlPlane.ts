@@ -10,6 +10,7 @@ import { GitHubPreviewHooks, GitHubPreviewHooksArgs } from "./GitHubPreviewHooks
 import { GitOpsService, GitOpsServiceArgs } from "./GitOpsService";
 import { PreviewJanitor, PreviewJanitorArgs } from "./PreviewJanitor";
 import { RepositoryCredentials, RepositoryCredentialsArgs } from "./RepositoryCredentials";
+import { defaults } from "./defaults";
 
 /** One service of the control plane. */
 export interface ControlPlaneService {
@@ -92,7 +93,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         }
         // Guardrails do not depend on Argo CD: they protect the cluster even if the install fails.
         this.guardrails = new AdmissionGuardrails(`${name}-guardrails`, { ...args.guardrails, provider: args.guardrailsProvider ?? provider }, { parent: this });
-        const argoNamespace = args.argoCd.namespace ?? "argocd";
+        const argoNamespace = args.argoCd.namespace ?? defaults.argoNamespace;
         for (const destination of args.destinations ?? []) {
             this.destinations[destination.clusterName] = new DestinationCluster(
                 `${name}-cluster-${destination.clusterName}`,

@@ -76,7 +76,7 @@ export interface GitOpsApplicationArgs {
         /** Target cluster, by registered name or API URL. @default the cluster Argo CD runs in */
         readonly cluster?: ClusterRef;
     };
-    /** The complete sync policy; usually an environment preset, see `stacks/presets.ts`. */
+    /** The complete sync policy; usually an environment preset, see `components/presets.ts`. */
     readonly syncPolicy: SyncPolicy;
     /** Labels and annotations for the destination namespace (with `CreateNamespace=true`). @default none */
     readonly managedNamespaceMetadata?: ManagedNamespaceMetadata;
@@ -123,6 +123,12 @@ export function waitForSyncAnnotations(source: ApplicationSourceArgs, timeoutSec
     };
 }
 
+/** Checks a `waitForSync` setting; `field` names it. Shared with GitOpsService's resolve step. */
+export function validateWaitForSync(waitForSync: { readonly timeoutSeconds: number }, field: string): void {
+    const t = waitForSync.timeoutSeconds;
+    check(Number.isInteger(t) && t >= 30 && t <= maxWaitForSyncSeconds, `${field}.timeoutSeconds`, `is ${t}`, `use a whole number of seconds from 30 to ${maxWaitForSyncSeconds} (600 is usual)`);
+}
+
 /** Checks source args; `field` prefixes messages. Shared by Applications and preview templates. */
 export function validateSource(source: ApplicationSourceArgs, field: string): void {
     check(
@@ -153,23 +159,26 @@ export function validateApplicationArgs(name: string, args: GitOpsApplicationArg
     requireDnsLabel(args.project, `${field}.project`);
     requireDnsLabel(args.destination.namespace, `${field}.destination.namespace`);
     if (args.destination.cluster) validateClusterRef(args.destination.cluster, `${field}.destination.cluster`);
-    if (args.waitForSync) {
-        const t = args.waitForSync.timeoutSeconds;
-        check(Number.isInteger(t) && t >= 30 && t <= maxWaitForSyncSeconds, `${field}.waitForSync.timeoutSeconds`, `is ${t}`, `use a whole number of seconds from 30 to ${maxWaitForSyncSeconds} (600 is usual)`);
-    }
+    if (args.waitForSync) validateWaitForSync(args.waitForSync, `${field}.waitForSync`);
     validateSource(args.source, `${field}.source`);
     validateSyncPolicy(args.syncPolicy, `${field}.syncPolicy`);
     const limit = args.revisionHistoryLimit ?? 10;
     check(Number.isInteger(limit) && limit >= 1, `${field}.revisionHistoryLimit`, `is ${limit}`, "use a whole number ≥ 1 (10 is usual)");
-    (args.ignoreDifferences ?? []).forEach((d, i) => {
+    validateIgnoreDifferences(args.ignoreDifferences ?? [], `${field}.ignoreDifferences`);
+}
+
+/** Checks ignoreDifferences entries; `field` names the list. Shared with GitOpsService's resolve step. */
+export function validateIgnoreDifferences(list: readonly IgnoreDifference[], field: string): void {
+    list.forEach((d, i) => {
+        check(d.kind.trim() !== "", `${field}[${i}].kind`, "is empty", 'name the kind whose field is ignored, e.g. "Deployment"');
         check(
             (d.jsonPointers?.length ?? 0) + (d.jqPathExpressions?.length ?? 0) + (d.managedFieldsManagers?.length ?? 0) > 0,
-            `${field}.ignoreDifferences[${i}]`,
+            `${field}[${i}]`,
             `ignores nothing on ${d.kind}`,
             "add jsonPointers (e.g. /spec/replicas), jqPathExpressions or managedFieldsManagers",
         );
         (d.jsonPointers ?? []).forEach((p, j) =>
-            check(p.startsWith("/"), `${field}.ignoreDifferences[${i}].jsonPointers[${j}]`, `is "${p}"`, 'start the pointer with "/", e.g. "/spec/replicas"'),
+            check(p.startsWith("/"), `${field}[${i}].jsonPointers[${j}]`, `is "${p}"`, 'start the pointer with "/", e.g. "/spec/replicas"'),
         );
     });
 }

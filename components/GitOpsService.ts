@@ -2,82 +2,38 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AppProject, SyncWindow, ownNamespaces } from "./AppProject";
 import { ClusterRef } from "./destinations";
-import { check, requireDnsLabel } from "./errors";
-import { ApplicationSourceArgs, GitOpsApplication, IgnoreDifference } from "./GitOpsApplication";
+import { GitOpsApplication } from "./GitOpsApplication";
 import { labels } from "./labels";
-import { GitHubPullRequestSource, PreviewEnvironments } from "./PreviewEnvironments";
-import { SyncPolicy } from "./syncPolicy";
+import { PreviewEnvironments } from "./PreviewEnvironments";
+import { ResolvedEnvironment, ResolvedService, ServiceSpec, requireResolvedService } from "./serviceSpec";
 
-/** One environment a service deploys to. */
-export interface ServiceEnvironment {
-    /** Environment class (`prod`, `staging`); labels the namespace, which selects the guardrails. */
-    readonly name: string;
-    /** Branch, tag or commit deployed there. */
-    readonly targetRevision: string;
-    /** The environment's sync policy (its preset, plus any service override). */
-    readonly syncPolicy: SyncPolicy;
-    /** @default `<service>-<name>` */
-    readonly namespace?: string;
-    /** Helm values files for this environment. @default [`values-<name>.yaml`] when the source uses Helm */
-    readonly valueFiles?: readonly string[];
-    /** @default 10 */
-    readonly revisionHistoryLimit?: number;
-    /** Annotations on the Application (break-glass audit). @default {} */
-    readonly annotations?: Readonly<Record<string, string>>;
-    /** Cluster of this environment. @default the service's `cluster` */
-    readonly cluster?: ClusterRef;
-}
+// The environment and preview args (environment class + overrides) and the resolve/validate path
+// shared with the stack pipeline live in serviceSpec.ts.
+export type { ServiceEnvironment, ServicePreviews } from "./serviceSpec";
 
-/** Pull-request previews for the service. */
-export interface ServicePreviews {
-    readonly github: GitHubPullRequestSource;
-    readonly syncPolicy: SyncPolicy;
-    /** @default 300 */
-    readonly requeueAfterSeconds?: number;
-    /** @default "image.tag" */
-    readonly imageTagParameter?: string;
-}
-
-export interface GitOpsServiceArgs {
-    /** Owning team; labels every namespace. */
-    readonly team: string;
-    /** Namespace Argo CD runs in. @default "argocd" */
-    readonly argoNamespace?: string;
-    /** Repository and path of the service's deploy manifests (no revision: that is per environment). */
-    readonly source: Omit<ApplicationSourceArgs, "targetRevision">;
-    /** At least one. */
-    readonly environments: readonly ServiceEnvironment[];
-    /** @default no previews */
-    readonly previews?: ServicePreviews;
-    /** @default [] */
-    readonly ignoreDifferences?: readonly IgnoreDifference[];
+/** Team, source, environments, previews, ignoreDifferences, cluster and waitForSync: see {@link ServiceSpec}. */
+export interface GitOpsServiceArgs extends ServiceSpec {
     /** Applications carry Argo CD's cascade-delete finalizer (see GitOpsApplication). @default true */
     readonly cascadeDelete?: boolean;
-    /** Cluster every environment and preview deploys to, unless an environment names its own. @default the cluster Argo CD runs in */
-    readonly cluster?: ClusterRef;
-    /** `pulumi up` waits for each Application to be Synced and Healthy (see GitOpsApplication). @default off */
-    readonly waitForSync?: { readonly timeoutSeconds: number };
     /** Extra project settings. @default none */
     readonly project?: { readonly syncWindows?: readonly SyncWindow[]; readonly annotations?: Readonly<Record<string, string>> };
     /** @default the ambient provider */
     readonly provider?: k8s.Provider;
 }
 
-/** Checks what is not checked by the child components. */
-export function validateServiceArgs(name: string, args: GitOpsServiceArgs, field = "args"): void {
-    requireDnsLabel(name, `${field}.name`, 48);
-    requireDnsLabel(args.team, `${field}.team`);
-    check(args.environments.length > 0, `${field}.environments`, "is empty", 'deploy the service to at least one environment, e.g. ["staging"]');
-    const seen = new Set<string>();
-    args.environments.forEach((env, i) => {
-        check(!seen.has(env.name), `${field}.environments[${i}].name`, `repeats "${env.name}"`, "list each environment once");
-        seen.add(env.name);
-    });
+/**
+ * Applies the environment presets and checks every argument (the same path the stack pipeline
+ * runs); throws every problem together.
+ */
+export function validateServiceArgs(name: string, args: GitOpsServiceArgs, field = "args"): ResolvedService {
+    return requireResolvedService(name, args, field);
 }
 
 /**
  * What a team instantiates for one service: a least-privilege AppProject, one Application per
- * environment with that environment's sync preset, and optionally pull-request previews.
+ * environment with that environment's sync preset, and optionally pull-request previews. Each
+ * environment names its class (`prod`, `staging`) plus overrides; the component applies the preset
+ * and the class's safety checks itself, so a team program gets exactly the checks a stack entry gets.
  */
 export class GitOpsService extends pulumi.ComponentResource {
     readonly projectName: pulumi.Output<string>;
@@ -90,15 +46,13 @@ export class GitOpsService extends pulumi.ComponentResource {
     readonly previews?: PreviewEnvironments;
 
     constructor(name: string, args: GitOpsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
-        validateServiceArgs(name, args);
+        const resolved = validateServiceArgs(name, args);
         super("gitops-control:service:GitOpsService", name, {}, opts);
-        const argoNamespace = args.argoNamespace ?? "argocd";
-        const namespaceOf = (env: ServiceEnvironment): string => env.namespace ?? `${name}-${env.name}`;
+        const argoNamespace = resolved.argoNamespace;
+        const namespaceOf = (env: ResolvedEnvironment): string => env.namespace;
         const previewGlob = `${name}-pr-*`;
-        const clusterOf = (env: ServiceEnvironment | undefined): { cluster?: ClusterRef } => {
-            const cluster = env?.cluster ?? args.cluster;
-            return cluster ? { cluster } : {};
-        };
+        // Resolved: an environment's own cluster, else the service's; previews deploy to the service's.
+        const clusterOf = (target: { readonly cluster?: ClusterRef }): { cluster?: ClusterRef } => (target.cluster ? { cluster: target.cluster } : {});
         this.project = new AppProject(
             name,
             {
@@ -106,18 +60,18 @@ export class GitOpsService extends pulumi.ComponentResource {
                 description: `${name} (team ${args.team}), managed by gitops-control`,
                 sourceRepos: [args.source.repoURL],
                 destinations: [
-                    ...args.environments.map((env) => ({ namespace: namespaceOf(env), ...clusterOf(env) })),
-                    ...(args.previews ? [{ namespace: previewGlob, ...clusterOf(undefined) }] : []),
+                    ...resolved.environments.map((env) => ({ namespace: namespaceOf(env), ...clusterOf(env) })),
+                    ...(resolved.previews ? [{ namespace: previewGlob, ...clusterOf(resolved.previews) }] : []),
                 ],
                 // Argo CD creates and labels each environment's namespace (and each preview's).
-                clusterResourceWhitelist: ownNamespaces([...args.environments.map(namespaceOf), ...(args.previews ? [previewGlob] : [])]),
+                clusterResourceWhitelist: ownNamespaces([...resolved.environments.map(namespaceOf), ...(resolved.previews ? [previewGlob] : [])]),
                 syncWindows: args.project?.syncWindows ?? [],
                 annotations: args.project?.annotations ?? {},
                 provider: args.provider,
             },
             { parent: this },
         );
-        for (const env of args.environments) {
+        for (const env of resolved.environments) {
             const helm = args.source.helm ?? (args.source.kustomize ? undefined : {});
             this.applications[env.name] = new GitOpsApplication(
                 `${name}-${env.name}`,
@@ -136,31 +90,31 @@ export class GitOpsService extends pulumi.ComponentResource {
                         labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name },
                     },
                     ignoreDifferences: args.ignoreDifferences ?? [],
-                    revisionHistoryLimit: env.revisionHistoryLimit ?? 10,
+                    revisionHistoryLimit: env.revisionHistoryLimit,
                     cascadeDelete: args.cascadeDelete ?? true,
                     labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name },
-                    annotations: env.annotations ?? {},
+                    annotations: env.annotations,
                     provider: args.provider,
                 },
                 { parent: this, dependsOn: [this.project] },
             );
         }
-        if (args.previews) {
+        if (resolved.previews) {
             this.previews = new PreviewEnvironments(
                 `${name}-previews`,
                 {
                     service: name,
                     argoNamespace,
                     project: name,
-                    github: args.previews.github,
-                    requeueAfterSeconds: args.previews.requeueAfterSeconds ?? 300,
-                    imageTagParameter: args.previews.imageTagParameter ?? "image.tag",
+                    github: resolved.previews.github,
+                    requeueAfterSeconds: resolved.previews.requeueAfterSeconds,
+                    imageTagParameter: resolved.previews.imageTagParameter,
                     source: {
                         ...args.source,
                         ...(args.source.kustomize ? {} : { helm: { ...args.source.helm, valueFiles: args.source.helm?.valueFiles ?? ["values-preview.yaml"] } }),
                     },
-                    syncPolicy: args.previews.syncPolicy,
-                    ...clusterOf(undefined),
+                    syncPolicy: resolved.previews.syncPolicy,
+                    ...clusterOf(resolved.previews),
                     provider: args.provider,
                 },
                 { parent: this, dependsOn: [this.project] },

@@ -7,6 +7,7 @@ import { ClusterRef, renderDestination, validateClusterRef } from "./destination
 import { cascadeDeleteFinalizer, forceOwnership, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
 import { SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
+import { bounds, defaults } from "./defaults";
 
 /** Reference to a Secret key holding the GitHub token, in the Argo CD namespace. */
 export interface SecretKeyRef {
@@ -64,7 +65,7 @@ export interface PreviewEnvironmentsArgs {
 }
 
 /** Lowest polling interval accepted: below it the GitHub API rate limit is exhausted by a few services. */
-export const minRequeueAfterSeconds = 30;
+export const minRequeueAfterSeconds = bounds.minRequeueAfterSeconds;
 /** Key of the token in the created scm-creds Secret. */
 export const scmTokenKey = "token";
 
@@ -88,12 +89,12 @@ export function validatePreviewArgs(name: string, args: PreviewEnvironmentsArgs,
         args.github.token === undefined ? "has neither `token` nor `tokenRef`" : "has both `token` and `tokenRef`",
         "pass the stack's GitHub token as `token` (a Secret is created) or point `tokenRef` at an existing Secret",
     );
-    const requeue = args.requeueAfterSeconds ?? 300;
+    const requeue = args.requeueAfterSeconds ?? defaults.requeueAfterSeconds;
     check(
         Number.isInteger(requeue) && requeue >= minRequeueAfterSeconds,
         `${field}.requeueAfterSeconds`,
         `is ${requeue}; polling that often exhausts the GitHub API rate limit`,
-        `use at least ${minRequeueAfterSeconds} (300 is usual; add the webhook for instant previews)`,
+        `use at least ${minRequeueAfterSeconds} (${defaults.requeueAfterSeconds} is usual; add the webhook for instant previews)`,
     );
     check(
         args.syncPolicy.syncOptions.includes("CreateNamespace=true"),
@@ -123,7 +124,7 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
             ? {
                   helm: {
                       ...helm,
-                      parameters: [...(helm?.parameters ?? []), { name: args.imageTagParameter ?? "image.tag", value: tag, forceString: true }],
+                      parameters: [...(helm?.parameters ?? []), { name: args.imageTagParameter ?? defaults.imageTagParameter, value: tag, forceString: true }],
                   },
               }
             : {}),
@@ -159,7 +160,7 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
                             ...(args.github.api ? { api: args.github.api } : {}),
                             ...(args.github.appSecretName ? { appSecretName: args.github.appSecretName } : {}),
                         },
-                        requeueAfterSeconds: args.requeueAfterSeconds ?? 300,
+                        requeueAfterSeconds: args.requeueAfterSeconds ?? defaults.requeueAfterSeconds,
                     },
                 },
             ],

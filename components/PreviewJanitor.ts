@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
+import { defaults } from "./defaults";
 
 export interface PreviewJanitorArgs {
     /** Namespace the janitor runs in (Argo CD's). */
@@ -54,11 +55,11 @@ done
 /** Checks every argument before any resource is registered. */
 export function validateJanitorArgs(args: PreviewJanitorArgs, field = "args"): void {
     requireDnsLabel(args.namespace, `${field}.namespace`);
-    const image = args.image ?? "bitnami/kubectl:1.36.3";
-    check(/:[A-Za-z0-9._-]+$|@sha256:[a-f0-9]{64}$/.test(image) && !image.endsWith(":latest"), `${field}.image`, `is "${image}", not pinned`, 'pin a tag or digest, e.g. "bitnami/kubectl:1.36.3"');
-    const ttl = args.ttlHours ?? 72;
+    const image = args.image ?? defaults.janitorImage;
+    check(/:[A-Za-z0-9._-]+$|@sha256:[a-f0-9]{64}$/.test(image) && !image.endsWith(":latest"), `${field}.image`, `is "${image}", not pinned`, `pin a tag or digest, e.g. "${defaults.janitorImage}"`);
+    const ttl = args.ttlHours ?? defaults.previewTtlHours;
     check(Number.isInteger(ttl) && ttl >= 1, `${field}.ttlHours`, `is ${ttl}`, "use a whole number of hours ≥ 1 (72 is the default)");
-    check((args.schedule ?? "*/30 * * * *").trim().split(/\s+/).length === 5, `${field}.schedule`, `is "${args.schedule}"`, 'use a 5-field cron expression, e.g. "*/30 * * * *"');
+    check((args.schedule ?? defaults.janitorSchedule).trim().split(/\s+/).length === 5, `${field}.schedule`, `is "${args.schedule}"`, 'use a 5-field cron expression, e.g. "*/30 * * * *"');
 }
 
 /**
@@ -133,7 +134,7 @@ export class PreviewJanitor extends pulumi.ComponentResource {
             {
                 metadata: { name: janitorServiceAccount, namespace: args.namespace, labels: meta },
                 spec: {
-                    schedule: args.schedule ?? "*/30 * * * *",
+                    schedule: args.schedule ?? defaults.janitorSchedule,
                     concurrencyPolicy: "Forbid",
                     successfulJobsHistoryLimit: 3,
                     failedJobsHistoryLimit: 3,
@@ -149,10 +150,10 @@ export class PreviewJanitor extends pulumi.ComponentResource {
                                     containers: [
                                         {
                                             name: "janitor",
-                                            image: args.image ?? "bitnami/kubectl:1.36.3",
+                                            image: args.image ?? defaults.janitorImage,
                                             command: ["/bin/sh", "-c", janitorScript()],
                                             env: [
-                                                { name: "PREVIEW_TTL_HOURS", value: String(args.ttlHours ?? 72) },
+                                                { name: "PREVIEW_TTL_HOURS", value: String(args.ttlHours ?? defaults.previewTtlHours) },
                                                 { name: "PREVIEW_SELECTOR", value: `${selector.key}=${selector.value}` },
                                             ],
                                             resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },

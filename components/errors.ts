@@ -16,11 +16,60 @@ export class GitOpsConfigError extends Error {
     }
 }
 
-/** Throws a {@link GitOpsConfigError} unless `condition` holds. */
+/** Several problems found in one run, reported together. */
+export class GitOpsConfigErrors extends Error {
+    constructor(
+        readonly problems: readonly GitOpsConfigError[],
+        heading = `${problems.length} problem(s) in the configuration`,
+    ) {
+        super(`${heading}:\n${problems.map((p) => `- ${p.message}`).join("\n")}`);
+        this.name = "GitOpsConfigErrors";
+    }
+}
+
+/** Where {@link check} records problems while {@link collectProblems} runs; throws otherwise. */
+let collector: GitOpsConfigError[] | undefined;
+
+/**
+ * Throws a {@link GitOpsConfigError} unless `condition` holds. Inside {@link collectProblems} the
+ * problem is recorded instead and checking goes on, so one run reports every problem.
+ */
 export function check(condition: boolean, field: string, problem: string, fix: string): asserts condition {
     if (!condition) {
-        throw new GitOpsConfigError(field, problem, fix);
+        const error = new GitOpsConfigError(field, problem, fix);
+        if (collector) {
+            collector.push(error);
+            return;
+        }
+        throw error;
     }
+}
+
+/**
+ * Runs validation code and returns every problem it found (none: valid). A crash after a recorded
+ * problem is its consequence (a check let a bad value through to later code) and is dropped; a
+ * crash without one is a bug and is rethrown.
+ */
+export function collectProblems(run: () => void): GitOpsConfigError[] {
+    const outer = collector;
+    const found: GitOpsConfigError[] = [];
+    collector = found;
+    try {
+        run();
+    } catch (e) {
+        if (e instanceof GitOpsConfigError) found.push(e);
+        else if (e instanceof GitOpsConfigErrors) found.push(...e.problems);
+        else if (found.length === 0) throw e;
+    } finally {
+        collector = outer;
+    }
+    return found;
+}
+
+/** Throws all problems found by `run` together, or returns quietly. */
+export function checkAll(run: () => void, heading?: string): void {
+    const problems = collectProblems(run);
+    if (problems.length > 0) throw new GitOpsConfigErrors(problems, heading);
 }
 
 /** Kubernetes object names (RFC 1123 labels): what Argo CD and the API server accept for names and namespaces. */

@@ -1,7 +1,7 @@
 /**
  * The gitops-control component library. A team's own Pulumi program imports from here:
  *
- *     import { GitOpsService, environmentPresets } from "gitops-control/components";
+ *     import { GitOpsService } from "gitops-control/components";
  */
 export * from "./AdmissionGuardrails";
 export * from "./AppProject";
@@ -21,5 +21,6 @@ export * from "./PreviewEnvironments";
 export * from "./PreviewJanitor";
 export * from "./RepositoryCredentials";
 export * from "./syncPolicy";
-export { environmentPresets, stackPresets } from "../stacks/presets";
-export type { EnvironmentClass, EnvironmentPreset, StackKind, StackPreset } from "../stacks/presets";
+export * from "./defaults";
+export * from "./presets";
+export * from "./serviceSpec";

@@ -6,27 +6,33 @@ export type PrunePropagationPolicy = "foreground" | "background" | "orphan";
 
 /**
  * Every Application-level sync option Argo CD 3.x understands, spelled exactly as Argo CD reads it.
- * See https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/.
+ * See https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/. The one closed list: the
+ * stack schema and the docs read it from here.
  */
-export type SyncOption =
-    | "CreateNamespace=true"
-    | "PruneLast=true"
-    | "RespectIgnoreDifferences=true"
-    | "ApplyOutOfSyncOnly=true"
-    | "ServerSideApply=true"
-    | "ServerSideApply=false"
-    | "ClientSideApplyMigration=false"
-    | `PrunePropagationPolicy=${PrunePropagationPolicy}`
-    | "FailOnSharedResource=true"
-    | "Validate=true"
-    | "Validate=false"
-    | "SkipDryRunOnMissingResource=true"
-    | "Prune=false"
-    | "Prune=confirm"
-    | "Delete=false"
-    | "Delete=confirm"
-    | "Replace=true"
-    | "Force=true";
+export const syncOptions = [
+    "CreateNamespace=true",
+    "PruneLast=true",
+    "RespectIgnoreDifferences=true",
+    "ApplyOutOfSyncOnly=true",
+    "ServerSideApply=true",
+    "ServerSideApply=false",
+    "ClientSideApplyMigration=false",
+    "PrunePropagationPolicy=foreground",
+    "PrunePropagationPolicy=background",
+    "PrunePropagationPolicy=orphan",
+    "FailOnSharedResource=true",
+    "Validate=true",
+    "Validate=false",
+    "SkipDryRunOnMissingResource=true",
+    "Prune=false",
+    "Prune=confirm",
+    "Delete=false",
+    "Delete=confirm",
+    "Replace=true",
+    "Force=true",
+] as const satisfies readonly (`${string}=${string}`)[];
+
+export type SyncOption = (typeof syncOptions)[number];
 
 /** Automated sync switches. All four are always rendered: no switch is left to an Argo CD default. */
 export interface AutomatedSync {
@@ -140,14 +146,22 @@ export function validateSyncPolicy(policy: SyncPolicy, field: string): void {
     }
 }
 
+/** Why each weakened switch is unsafe, keyed by the switch. */
+const weakened = {
+    "automated.enabled": (p: SyncPolicy) => (!p.automated.enabled ? "automated.enabled is false (Git no longer reconciles)" : undefined),
+    "automated.prune": (p: SyncPolicy) => (!p.automated.prune ? "automated.prune is false (deleted manifests stay as ghost objects)" : undefined),
+    "automated.selfHeal": (p: SyncPolicy) => (!p.automated.selfHeal ? "automated.selfHeal is false (live edits stay as drift)" : undefined),
+    "automated.allowEmpty": (p: SyncPolicy) => (p.automated.allowEmpty ? "automated.allowEmpty is true (a bad path can prune everything)" : undefined),
+} as const;
+
+/** The switches of `policy` among `guarded` that are weakened, each with why it is unsafe. */
+export function weakenedSwitches(policy: SyncPolicy, guarded: readonly (keyof typeof weakened)[] = Object.keys(weakened) as (keyof typeof weakened)[]): string[] {
+    return guarded.flatMap((key) => weakened[key](policy) ?? []);
+}
+
 /** True when the policy would let Argo CD sync an empty desired state or leave ghosts behind. */
 export function unsafeForProduction(policy: SyncPolicy): string[] {
-    const problems: string[] = [];
-    if (!policy.automated.enabled) problems.push("automated.enabled is false (Git no longer reconciles)");
-    if (!policy.automated.prune) problems.push("automated.prune is false (deleted manifests stay as ghost objects)");
-    if (!policy.automated.selfHeal) problems.push("automated.selfHeal is false (live edits stay as drift)");
-    if (policy.automated.allowEmpty) problems.push("automated.allowEmpty is true (a bad path can prune everything)");
-    return problems;
+    return weakenedSwitches(policy);
 }
 
 /**

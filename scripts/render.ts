@@ -1,10 +1,12 @@
 /**
  * Prints the Kubernetes objects a stack asks for, as multi-document YAML, without a cluster or the
- * Pulumi CLI: `npm run render -- prod` (or a path to a stack file). Secret values are redacted.
+ * Pulumi CLI: `npm run --silent render -- prod` (or a path to a stack file), or a team's own program:
+ * `npm run --silent render -- --program examples/team-service`. Secret values are redacted.
  * Reviewers read it; PR checks diff it and feed it to `policy:check`.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { RecordedResource, readStackFile, renderProgram, repoRoot } from "./lib/mockRuntime";
 
 /** A recorded resource as the Kubernetes object it becomes; secret paths redacted. */
@@ -27,15 +29,49 @@ export function toManifest(r: RecordedResource): Record<string, unknown> | undef
     return { apiVersion: inputs.apiVersion ?? (group === "core" ? version : `${group}/${version}`), kind: inputs.kind ?? kind, ...inputs };
 }
 
-async function main(): Promise<void> {
-    const arg = process.argv[2];
-    if (!arg) {
-        console.error("usage: npm run render -- <stack name | path to Pulumi.<stack>.yaml>");
-        process.exit(2);
+const usage = "usage: npm run --silent render -- <stack | path to Pulumi.<stack>.yaml> | --program <dir> [--stack <name>]";
+
+/** Stacks of this repository (`Pulumi.<stack>.yaml` beside Pulumi.yaml). */
+export function knownStacks(dir: string = repoRoot): string[] {
+    return fs
+        .readdirSync(dir)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort();
+}
+
+/** What to render: the platform program on a stack file, or a team program directory. */
+export function renderTarget(argv: readonly string[]): { stack: string; file: string | undefined; entry: string; project: string } {
+    const programAt = argv.indexOf("--program");
+    if (programAt >= 0) {
+        const dir = path.resolve(argv[programAt + 1] ?? "");
+        const stackAt = argv.indexOf("--stack");
+        const stack = stackAt >= 0 ? argv[stackAt + 1] : "dev";
+        const projectFile = path.join(dir, "Pulumi.yaml");
+        if (!argv[programAt + 1] || !fs.existsSync(projectFile)) {
+            throw new Error(`--program needs a Pulumi program directory (with Pulumi.yaml and index.ts), not "${argv[programAt + 1] ?? ""}". Fix: npm run --silent render -- --program examples/team-service`);
+        }
+        const project = (parse(fs.readFileSync(projectFile, "utf8")) as { name: string }).name;
+        const file = path.join(dir, `Pulumi.${stack}.yaml`);
+        return { stack, file: fs.existsSync(file) ? file : undefined, entry: path.join(dir, "index.ts"), project };
     }
+    const arg = argv[0];
+    if (!arg) throw new Error(usage);
     const file = arg.endsWith(".yaml") ? path.resolve(arg) : path.join(repoRoot, `Pulumi.${arg}.yaml`);
-    const stack = path.basename(file).replace(/^Pulumi\.|\.yaml$/g, "");
-    const { resources } = await renderProgram(stack, readStackFile(file));
+    if (!fs.existsSync(file)) {
+        throw new Error(`no stack file ${file}: the stacks here are ${knownStacks().join(", ")}. Fix: npm run --silent render -- <stack>, or give the path of a Pulumi.<stack>.yaml`);
+    }
+    return { stack: path.basename(file).replace(/^Pulumi\.|\.yaml$/g, ""), file, entry: path.join(repoRoot, "index.ts"), project: "gitops-control" };
+}
+
+/**
+ * Only YAML goes to stdout (diagnostics go to stderr), so the output can be piped or redirected.
+ * `npm run` itself prints a banner to stdout unless `--silent` is given: hence `npm run --silent`.
+ */
+async function main(): Promise<void> {
+    const target = renderTarget(process.argv.slice(2));
+    const stackFile = target.file ? readStackFile(target.file) : { config: {}, secretKeys: [] };
+    const { resources } = await renderProgram(target.stack, stackFile, target);
     const charts = resources.filter((r) => r.type === "kubernetes:helm.sh/v4:Chart");
     for (const chart of charts) {
         console.log(`# Helm chart ${chart.name}: ${chart.inputs.chart} ${chart.inputs.version ?? ""} (rendered by the provider at deploy time)`);

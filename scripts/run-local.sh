@@ -18,6 +18,9 @@ action="${1:-up}"
 [[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
 # Node 22 from node_modules first: the Pulumi language host runs the `node` it finds on PATH.
 export PATH="$root/node_modules/.bin:$PATH"
+# Before anything slow: the stack file parses and the Argo CD chart is reachable (configured path,
+# else ../shared's fixture, else the chart repository). Otherwise one line with the fix, in seconds.
+if [[ "$action" == up ]]; then tsx scripts/check-chart.ts local; fi
 # shellcheck disable=SC1090
 source "$(bash scripts/toolchain/install.sh --print-env)"
 

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 [[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
 echo "[test] typecheck"
 node_modules/.bin/tsc --noEmit -p .
+echo "[test] lint (eslint.config.mjs) and formatting (.prettierrc.json)"
+node_modules/.bin/eslint .
+node_modules/.bin/prettier --check --log-level warn "**/*.{ts,mjs}" || { echo "[test] formatting differs: run npm run format" >&2; exit 1; }
 echo "[test] toolchain (built once, then cached)"
 # shellcheck disable=SC1090
 source "$(bash scripts/toolchain/install.sh --print-env)"

@@ -1,3 +1,4 @@
+import { defaults } from "../components/defaults";
 import { check } from "../components/errors";
 import { annotations } from "../components/labels";
 
@@ -54,8 +55,12 @@ export function evaluateBreakGlass(
     now: Date,
     field: string,
 ): BreakGlassStatus[] {
+    const tickets = new Map<string, number>();
     return entries.map((entry, i) => {
         const f = `${field}[${i}]`;
+        const earlier = tickets.get(entry.ticket);
+        check(earlier === undefined, `${f}.ticket`, `repeats "${entry.ticket}" of \`${field}[${earlier}]\``, "merge the two entries into one (list all services in it), or use the ticket of the second incident");
+        tickets.set(entry.ticket, i);
         check(entry.services.length > 0, `${f}.services`, "is empty", "name the services the hotfix touches");
         entry.services.forEach((s, j) => check(knownServices.has(s), `${f}.services[${j}]`, `is "${s}", which is not a service of this stack`, "use a name from `gitops-control:services`"));
         check(ticketPattern.test(entry.ticket), `${f}.ticket`, `is "${entry.ticket}"`, "reference the incident or change ticket, e.g. INC-4711");
@@ -96,4 +101,51 @@ export function breakGlassAnnotations(entry: BreakGlassEntry): Record<string, st
 /** Does the entry cover this service in this environment? */
 export function covers(entry: BreakGlassEntry, service: string, environment: string): boolean {
     return entry.services.includes(service) && (entry.environments === undefined || entry.environments.includes(environment));
+}
+
+/** Reconcile debt: break-glass exceptions still open, and those past their expiry. */
+export interface ReconcileDebt {
+    readonly active: readonly { ticket: string; services: readonly string[]; expires: string; hoursLeft: number }[];
+    readonly overdue: readonly { ticket: string; services: readonly string[]; expires: string; hoursOverdue: number }[];
+}
+
+/** The stack config break-glass reads. */
+export interface BreakGlassConfig {
+    readonly breakGlass: readonly BreakGlassEntry[];
+    readonly breakGlassPolicy: Partial<BreakGlassPolicy>;
+}
+
+/**
+ * Validates the break-glass entries (`field` names the stack key) and classifies them at `now`.
+ * Expired entries stop the program (`onExpiry: fail`, the default) or are dropped with a warning
+ * (`revert`).
+ */
+export function breakGlassStatus(
+    config: BreakGlassConfig,
+    serviceNames: ReadonlySet<string>,
+    now: Date,
+    field: string,
+    warn: (message: string) => void = () => undefined,
+): BreakGlassStatus[] {
+    const onExpiry = config.breakGlassPolicy.onExpiry ?? defaults.breakGlassOnExpiry;
+    const statuses = evaluateBreakGlass(config.breakGlass, { maxHours: config.breakGlassPolicy.maxHours ?? defaults.breakGlassMaxHours, onExpiry }, serviceNames, now, field);
+    statuses.forEach((status, i) => {
+        if (status.state !== "expired") return;
+        const message = expiredMessage(status, `${field}[${i}]`);
+        check(onExpiry !== "fail", `${field}[${i}].expires`, `has passed: ${message}`, "back-port the fix to Git, then remove the entry");
+        warn(`${message} (reverted automatically: guardrails and automated sync are back)`);
+    });
+    return statuses;
+}
+
+/** The reconcile-debt stack output. */
+export function reconcileDebt(statuses: readonly BreakGlassStatus[]): ReconcileDebt {
+    return {
+        active: statuses
+            .filter((s) => s.state === "active")
+            .map((s) => ({ ticket: s.entry.ticket, services: s.entry.services, expires: s.entry.expires, hoursLeft: s.hoursLeft })),
+        overdue: statuses
+            .filter((s) => s.state === "expired")
+            .map((s) => ({ ticket: s.entry.ticket, services: s.entry.services, expires: s.entry.expires, hoursOverdue: -s.hoursLeft })),
+    };
 }

@@ -1,515 +1,110 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
+/**
+ * The stack config pipeline, run once per program run before any resource is registered:
+ *
+ *   read (read.ts) → parse (schema.ts, read.ts) → resolve (model.ts, breakGlass.ts)
+ *     → validate (validate.ts; every problem of the run, together) → build (model.ts)
+ *
+ * The same resolve/validate path of a service runs inside `GitOpsService` (components/serviceSpec.ts),
+ * so a team program calling the component gets the checks a stack entry gets.
+ */
 import * as pulumi from "@pulumi/pulumi";
-import type { ArgoCdArgs, ChartSource, CrdSource } from "../components/ArgoCd";
-import { argoCdVersion, pinnedChart } from "../components/ArgoCd";
-import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
-import { GitOpsConfigError, check, requireDnsLabel } from "../components/errors";
-import { validateSource } from "../components/GitOpsApplication";
-import type { ClusterRef } from "../components/destinations";
-import { validateDestinationClusterArgs } from "../components/DestinationCluster";
-import { RepositoryAuth, RepositoryCredentialsArgs, validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
-import { DefaultRulesOptions, defaultRules } from "../components/guardrails/rules";
-import type { ServiceEnvironment } from "../components/GitOpsService";
-import { minRequeueAfterSeconds } from "../components/PreviewEnvironments";
-import { mergeSyncPolicy, unsafeForProduction, validateSyncPolicy } from "../components/syncPolicy";
-import { BreakGlassStatus, breakGlassAnnotations, covers, evaluateBreakGlass, expiredMessage } from "./breakGlass";
-import { EnvironmentClass, environmentPresets, stackPresets } from "./presets";
-import { ServiceConfig, StackConfig, formatIssues, stackConfigSchema } from "./schema";
+import type { ControlPlaneArgs } from "../components/ControlPlane";
+import { GitOpsConfigError, GitOpsConfigErrors, collectProblems } from "../components/errors";
+import { BreakGlassStatus, ReconcileDebt, breakGlassStatus as evaluateStatuses, reconcileDebt } from "./breakGlass";
+import { ModelService, buildArgs, resolveServices } from "./model";
+import { RawStack, SecretOverrides, StackSecrets, parseStack, readRuntimeStack, stackKey } from "./read";
+import type { StackConfig } from "./schema";
+import { validateStack } from "./validate";
 
-/** The project's config namespace (`<namespace>:<key>` in stack files). */
-export const configNamespace = "gitops-control";
+export { reconcileDebt } from "./breakGlass";
+export type { ReconcileDebt } from "./breakGlass";
+export { fixtureChartPath, fixtureCrdDir } from "./chart";
+export { guardrailRules } from "./model";
+export { configNamespace, decodeConfig, secretKeys, setSecretEntryCommand, setTokenCommand } from "./read";
+export type { SecretOverrides, StackSecrets } from "./read";
 
-/** The fixture chart, used by the local stack when no chart is configured. */
-export const fixtureChartPath = path.join("..", "shared", "fixtures", "argo-cd", "charts", `argo-cd-${pinnedChart.version}.tgz`);
-
-/** The v3.6.1 CRDs beside a development checkout (shared/fixtures). */
-export const fixtureCrdDir = path.join("..", "shared", "fixtures", "argo-cd", argoCdVersion, "crds");
-
-/** How to set the token; quoted in every error about it. */
-export const setTokenCommand = `pulumi config set --secret ${configNamespace}:githubToken <token>`;
-
-/**
- * Parses raw config (key → value, without namespace) into the typed stack config, or throws one
- * error listing every problem with its field and fix.
- */
-export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
-    const result = stackConfigSchema.safeParse(raw, { reportInput: true });
-    if (!result.success) {
-        throw new Error(`Invalid stack config:\n${formatIssues(result.error, configNamespace)}`);
-    }
-    return result.data;
-}
-
-/** Secrets the model needs, as Pulumi secrets. */
-export interface StackSecrets {
-    readonly githubToken?: pulumi.Input<string>;
-    /** Bearer token per registered destination cluster. */
-    readonly destinationTokens?: Readonly<Record<string, pulumi.Input<string>>>;
-    /** Token, SSH key or GitHub App key per repository credential. */
-    readonly repositorySecrets?: Readonly<Record<string, pulumi.Input<string>>>;
-}
-
-/** The command that stores one entry of a secret map; quoted in errors about it. */
-export const setSecretEntryCommand = (key: "destinationTokens" | "repositorySecrets", name: string): string =>
-    `pulumi config set --secret --path '${configNamespace}:${key}.${name}' <value>`;
-
-/** Keys whose values are read only as secrets (never from the decoded plain config). */
-export const secretKeys = ["githubToken", "destinationTokens", "repositorySecrets"] as const;
-
-const cfg = (field: string): string => `${configNamespace}:${field}`;
-
-function environmentsOf(service: ServiceConfig, defaults: readonly EnvironmentClass[]) {
-    return (service.environments ?? defaults).map((e) => (typeof e === "string" ? { name: e } : e));
-}
-
-/** Checks a service's config; field names are the stack-file paths. */
-function checkService(config: StackConfig, service: ServiceConfig, i: number, secrets: StackSecrets): void {
-    const field = cfg(`services[${i}]`);
-    const stack = stackPresets[config.environment];
-    requireDnsLabel(service.name, `${field}.name`, 48);
-    requireDnsLabel(service.team, `${field}.team`);
-    validateSource({ ...service, targetRevision: service.targetRevision }, field);
-    const clusters = new Set(["in-cluster", ...config.destinations.map((d) => d.name)]);
-    const clusterFix = `declare it in \`${cfg("destinations")}\` or use one of ${[...clusters].join(", ")}`;
-    if (service.cluster !== undefined) {
-        check(clusters.has(service.cluster), `${field}.cluster`, `is "${service.cluster}", not a registered cluster`, clusterFix);
-    }
-    environmentsOf(service, stack.defaultEnvironments).forEach((env, j) => {
-        if ("cluster" in env && env.cluster !== undefined) {
-            check(clusters.has(env.cluster), `${field}.environments[${j}].cluster`, `is "${env.cluster}", not a registered cluster`, clusterFix);
-        }
-    });
-    for (const env of environmentsOf(service, stack.defaultEnvironments)) {
-        const policy = mergeSyncPolicy(environmentPresets[env.name].syncPolicy, service.syncPolicy);
-        validateSyncPolicy(policy, `${field}.syncPolicy`);
-        const problems = environmentPresets[env.name].requireSafeSyncPolicy ? unsafeForProduction(policy) : [];
-        check(
-            problems.length === 0 || (service.unsafeSyncPolicyReason ?? "").trim().length >= 10,
-            `${field}.syncPolicy`,
-            `weakens the ${env.name} sync policy: ${problems.join("; ")}`,
-            `restore the preset, or document the exception in \`${field}.unsafeSyncPolicyReason\` (reason and ticket, at least 10 characters)`,
-        );
-    }
-    if (service.previews) {
-        check(stack.previews, `${field}.previews`, `is set on a ${config.environment} stack, which runs no previews`, "move previews to the staging stack's service entry");
-        check(
-            (service.previews.owner ?? config.github?.owner) !== undefined,
-            `${field}.previews.owner`,
-            "is not set and there is no `gitops-control:github.owner`",
-            `set \`${cfg("github")}\` to { owner: <org> } or the service's previews.owner`,
-        );
-        const requeue = service.previews.requeueAfterSeconds ?? 300;
-        check(
-            requeue >= minRequeueAfterSeconds,
-            `${field}.previews.requeueAfterSeconds`,
-            `is ${requeue}; polling GitHub that often exhausts its API rate limit`,
-            `use at least ${minRequeueAfterSeconds} (300 is usual; the webhook makes previews instant)`,
-        );
-        check(
-            secrets.githubToken !== undefined,
-            cfg("githubToken"),
-            `is not set, and ${service.name} has previews (the pull-request generator needs it)`,
-            `run \`${setTokenCommand}\``,
-        );
+/** Thrown when the stack config has problems: all of them, each naming its key and fix. */
+export class StackConfigError extends GitOpsConfigErrors {
+    constructor(problems: readonly GitOpsConfigError[]) {
+        super(problems, `Invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"})`);
+        this.name = "StackConfigError";
     }
 }
 
-/** A cluster name from the stack file as the components take it; "in-cluster" is Argo CD's own. */
-function clusterRef(name: string | undefined): ClusterRef | undefined {
-    return name === undefined || name === "in-cluster" ? undefined : { name };
+/** The pipeline's result: the typed config, the control plane's args and the break-glass debt. */
+export interface LoadedStack {
+    readonly config: StackConfig;
+    readonly args: Omit<ControlPlaneArgs, "provider">;
+    readonly reconcileDebt: ReconcileDebt;
+    /** The services as resolved from their entries (index in the stack file, GitOpsService args). */
+    readonly services: readonly ModelService[];
 }
 
-/** Registered clusters with their tokens; every error names the stack-file key and the fix. */
-function destinationArgs(config: StackConfig, secrets: StackSecrets): NonNullable<ControlPlaneArgs["destinations"]> {
+/** Runs parse → resolve → validate → build on raw values; throws every problem at once. */
+export function runPipeline(read: RawStack, now: Date = new Date(), warn: (message: string) => void = () => undefined): LoadedStack {
+    const parsed = parseStack(read.raw);
+    const problems = [...read.problems, ...parsed.problems];
+    const config = parsed.config;
+    if (!config) throw new StackConfigError(problems);
+    let statuses: BreakGlassStatus[] = [];
+    problems.push(...collectProblems(() => (statuses = evaluateStatuses(config, new Set(parsed.services.map((s) => s.service.name)), now, stackKey("breakGlass"), warn))));
+    const active = statuses.filter((s) => s.state === "active");
+    const services = resolveServices(config, parsed.services, read.secrets, active);
+    const build = () => buildArgs(config, services, read.secrets, active, previewRepos(services));
+    const breakGlassValid = !problems.some((p) => p.field.startsWith(stackKey("breakGlass")));
+    problems.push(...validateStack(config, services, read.secrets, active, build, breakGlassValid));
+    if (problems.length > 0) throw new StackConfigError(distinct(problems));
+    return { config, args: build(), reconcileDebt: reconcileDebt(statuses), services };
+}
+
+/** One problem per key and message: `argocd.namespace` is checked for every service and for Argo CD itself. */
+function distinct(problems: readonly GitOpsConfigError[]): GitOpsConfigError[] {
     const seen = new Set<string>();
-    return config.destinations.map((d, i) => {
-        const field = cfg(`destinations[${i}]`);
-        requireDnsLabel(d.name, `${field}.name`);
-        check(!seen.has(d.name), `${field}.name`, `repeats "${d.name}"`, "give every cluster a unique name");
-        seen.add(d.name);
-        const token = secrets.destinationTokens?.[d.name];
-        check(token !== undefined, cfg(`destinationTokens.${d.name}`), `is not set, so Argo CD cannot authenticate to cluster "${d.name}"`, `run \`${setSecretEntryCommand("destinationTokens", d.name)}\``);
-        const args = { clusterName: d.name, server: d.server, bearerToken: token, ...(d.caData ? { caData: d.caData } : {}), ...(d.namespaces ? { namespaces: d.namespaces } : {}) };
-        validateDestinationClusterArgs({ ...args, argoNamespace: config.argocd.namespace }, field);
-        return args;
+    return problems.filter((p) => {
+        const key = `${p.field}\u0000${p.problem.replace(/^\([^)]*\) /, "")}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
     });
 }
 
-/** Repository credentials with their secret parts. */
-function repositoryCredentialArgs(config: StackConfig, secrets: StackSecrets): NonNullable<ControlPlaneArgs["repositoryCredentials"]> {
-    const result: Record<string, Omit<RepositoryCredentialsArgs, "provider" | "argoNamespace">> = {};
-    config.repositoryCredentials.forEach((c, i) => {
-        const field = cfg(`repositoryCredentials[${i}]`);
-        check(result[c.name] === undefined, `${field}.name`, `repeats "${c.name}"`, "give every credential a unique name");
-        const secret = secrets.repositorySecrets?.[c.name];
-        check(secret !== undefined, cfg(`repositorySecrets.${c.name}`), `is not set, so the credential "${c.name}" has nothing to authenticate with`, `run \`${setSecretEntryCommand("repositorySecrets", c.name)}\``);
-        let auth: RepositoryAuth;
-        if (c.type === "githubApp") {
-            check(c.githubAppId !== undefined && c.githubAppInstallationId !== undefined, field, "is a GitHub App credential without `githubAppId` and `githubAppInstallationId`", "set both (numbers from the App's settings page)");
-            auth = { kind: "githubApp", appId: c.githubAppId, installationId: c.githubAppInstallationId, privateKey: secret, ...(c.githubAppEnterpriseBaseUrl ? { enterpriseBaseUrl: c.githubAppEnterpriseBaseUrl } : {}) };
-        } else if (c.type === "ssh") {
-            auth = { kind: "ssh", sshPrivateKey: secret };
-        } else {
-            auth = { kind: "https", username: c.username ?? "git", password: secret };
-        }
-        validateRepositoryCredentialsArgs(c.name, { argoNamespace: config.argocd.namespace, url: c.url, auth }, field);
-        result[c.name] = { url: c.url, auth };
+/** Repositories that get previews, as resolved by GitOpsService (derived from repoURL when not given). */
+function previewRepos(services: readonly ModelService[]): string[] {
+    return services.flatMap((s) => {
+        const github = s.args.previews?.github;
+        if (!github) return [];
+        const derived = /\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(s.args.source.repoURL)?.[1];
+        return github.repo ?? derived ?? [];
     });
-    return result;
 }
 
 /**
- * The Argo CD CRDs: a configured directory; for the local stack the fixture beside a development
- * checkout, else the copy the toolchain extracted from the argo-cd Go module; else the release by URL.
+ * Loads, validates and models the current stack's config from the Pulumi runtime. `overrides`
+ * replace config keys for this run; `secretOverrides` supply the secret maps (`destinationTokens`,
+ * `repositorySecrets`) as an Automation-API caller holds them, wrapped as Pulumi secrets.
  */
-function crdSource(config: StackConfig): CrdSource | undefined {
-    if (config.argocd.crds) return { kind: "local", dir: config.argocd.crds.path };
-    if (config.environment !== "local") return undefined;
-    const candidates = [fixtureCrdDir, process.env.GITOPS_ARGOCD_CRDS].filter((d): d is string => d !== undefined && d !== "");
-    const found = candidates.find((dir) => fs.existsSync(path.join(dir, "application-crd.yaml")));
-    return found ? { kind: "local", dir: found } : undefined;
-}
-
-function chartSource(config: StackConfig): ChartSource | undefined {
-    const chart = config.argocd.chart;
-    if (chart && "path" in chart) return { kind: "local", path: chart.path };
-    if (chart) return { kind: "repository", repo: chart.repo ?? pinnedChart.repo, version: chart.version };
-    return config.environment === "local" ? { kind: "local", path: fixtureChartPath } : undefined;
-}
-
-/** Option key of each rule of the library, by rule name. */
-const ruleOptionKeys: Readonly<Record<string, keyof Omit<DefaultRulesOptions, "argoCdNamespace">>> = {
-    "require-pod-security-context": "requirePodSecurityContext",
-    "cap-replicas": "capReplicas",
-    "disallow-latest-image": "disallowLatestImage",
-    "require-resources": "requireResources",
-    "disallow-host-access": "disallowHostAccess",
-    "require-labels": "requireLabels",
-    "restrict-workload-writers": "restrictWorkloadWriters",
-    "protect-sync-policy": "protectSyncPolicy",
-};
-
-/** The stack's guardrail rules: the whole library, tuned and trimmed by `gitops-control:guardrails`. */
-export function guardrailRules(config: StackConfig) {
-    const g = config.guardrails;
-    const off: Partial<Record<keyof Omit<DefaultRulesOptions, "argoCdNamespace">, false>> = {};
-    (g.disabledRules ?? []).forEach((name, i) => {
-        const key = ruleOptionKeys[name];
-        check(key !== undefined, cfg(`guardrails.disabledRules[${i}]`), `is "${name}", not a rule of the library`, `use one of ${Object.keys(ruleOptionKeys).join(", ")}`);
-        off[key] = false;
-    });
-    return defaultRules({
-        argoCdNamespace: config.argocd.namespace,
-        capReplicas: { max: g.replicaCap ?? 20 },
-        ...(g.requiredLabels ? { requireLabels: { labels: g.requiredLabels } } : {}),
-        ...off,
-    });
-}
-
-/** Reconcile debt: break-glass exceptions still open, and those past their expiry. */
-export interface ReconcileDebt {
-    readonly active: readonly { ticket: string; services: readonly string[]; expires: string; hoursLeft: number }[];
-    readonly overdue: readonly { ticket: string; services: readonly string[]; expires: string; hoursOverdue: number }[];
-}
-
-/**
- * Validates the break-glass entries and classifies them at `now`. Expired entries stop the program
- * (`onExpiry: fail`, the default) or are dropped with a warning (`revert`).
- */
-export function breakGlassStatus(config: StackConfig, now: Date, warn: (message: string) => void = () => undefined): BreakGlassStatus[] {
-    const statuses = evaluateBreakGlass(
-        config.breakGlass,
-        { maxHours: config.breakGlassPolicy.maxHours ?? 24, onExpiry: config.breakGlassPolicy.onExpiry ?? "fail" },
-        new Set(config.services.map((s) => s.name)),
-        now,
-        cfg("breakGlass"),
-    );
-    statuses.forEach((status, i) => {
-        if (status.state !== "expired") return;
-        const message = expiredMessage(status, cfg(`breakGlass[${i}]`));
-        if ((config.breakGlassPolicy.onExpiry ?? "fail") === "fail") {
-            throw new Error(message);
-        }
-        warn(`${message} (reverted automatically: guardrails and automated sync are back)`);
-    });
-    return statuses;
-}
-
-/** The reconcile-debt stack output. */
-export function reconcileDebt(statuses: readonly BreakGlassStatus[]): ReconcileDebt {
-    return {
-        active: statuses
-            .filter((s) => s.state === "active")
-            .map((s) => ({ ticket: s.entry.ticket, services: s.entry.services, expires: s.entry.expires, hoursLeft: s.hoursLeft })),
-        overdue: statuses
-            .filter((s) => s.state === "expired")
-            .map((s) => ({ ticket: s.entry.ticket, services: s.entry.services, expires: s.entry.expires, hoursOverdue: -s.hoursLeft })),
-    };
-}
-
-/**
- * Turns validated stack config into the control plane's typed args: presets applied, services
- * expanded per environment, guardrails bound per environment class, active break-glass applied.
- */
-export function buildControlPlaneArgs(
-    config: StackConfig,
-    secrets: StackSecrets,
-    now: Date = new Date(),
-    warn?: (message: string) => void,
-    /** Break-glass states already evaluated at `now` (by loadStack); computed here when omitted. */
-    statuses?: readonly BreakGlassStatus[],
-): Omit<ControlPlaneArgs, "provider"> {
-    const stack = stackPresets[config.environment];
-    const names = new Set<string>();
-    config.services.forEach((service, i) => {
-        check(!names.has(service.name), cfg(`services[${i}].name`), `repeats "${service.name}"`, "give every service a unique name");
-        names.add(service.name);
-        checkService(config, service, i, secrets);
-    });
-    if (config.defaultCluster !== undefined) {
-        const known = ["in-cluster", ...config.destinations.map((d) => d.name)];
-        check(known.includes(config.defaultCluster), cfg("defaultCluster"), `is "${config.defaultCluster}", not a registered cluster`, `declare it in \`${cfg("destinations")}\` or use one of ${known.join(", ")}`);
-    }
-    const guardrails = config.guardrails;
-    if (guardrails.replicaCap !== undefined) {
-        check(guardrails.replicaCap > 0, cfg("guardrails.replicaCap"), `is ${guardrails.replicaCap}`, "use a whole number > 0 (20 is the default)");
-    }
-
-    const active = (statuses ?? breakGlassStatus(config, now, warn)).filter((s) => s.state === "active");
-    /** Namespaces under break-glass, per environment class. */
-    const exempt = new Map<string, { namespaces: string[]; statuses: Set<BreakGlassStatus> }>();
-
-    const services: ControlPlaneService[] = config.services.map((service) => {
-        const environments: ServiceEnvironment[] = environmentsOf(service, stack.defaultEnvironments).map((env) => {
-            const namespace = env.namespace ?? `${service.name}-${env.name}`;
-            const glass = active.find((s) => covers(s.entry, service.name, env.name));
-            const preset = mergeSyncPolicy(environmentPresets[env.name].syncPolicy, service.syncPolicy);
-            if (glass) {
-                const slot = exempt.get(env.name) ?? { namespaces: [], statuses: new Set() };
-                slot.namespaces.push(namespace);
-                slot.statuses.add(glass);
-                exempt.set(env.name, slot);
-            }
-            return {
-                name: env.name,
-                targetRevision: env.targetRevision ?? service.targetRevision,
-                // Break-glass pauses automated sync (keeping every other switch) so the live hotfix
-                // is not reverted mid-incident.
-                syncPolicy: glass ? mergeSyncPolicy(preset, { automated: { enabled: false } }) : preset,
-                revisionHistoryLimit: environmentPresets[env.name].revisionHistoryLimit,
-                namespace,
-                ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
-                ...(glass ? { annotations: breakGlassAnnotations(glass.entry) } : {}),
-                ...("cluster" in env && clusterRef(env.cluster) ? { cluster: clusterRef(env.cluster) } : {}),
-            };
-        });
-        const serviceCluster = clusterRef(service.cluster ?? config.defaultCluster);
-        const previews = service.previews;
-        return {
-            name: service.name,
-            args: {
-                team: service.team,
-                source: {
-                    repoURL: service.repoURL,
-                    path: service.path,
-                    ...(service.helm ? { helm: service.helm } : {}),
-                    ...(service.kustomize ? { kustomize: service.kustomize } : {}),
-                },
-                environments,
-                ignoreDifferences: service.ignoreDifferences ?? [],
-                cascadeDelete: stack.cascadeDelete,
-                ...(serviceCluster ? { cluster: serviceCluster } : {}),
-                ...(config.waitForSync.enabled ? { waitForSync: { timeoutSeconds: config.waitForSync.timeoutSeconds ?? 600 } } : {}),
-                ...(previews && secrets.githubToken !== undefined
-                    ? {
-                          previews: {
-                              github: {
-                                  owner: previews.owner ?? config.github?.owner ?? "",
-                                  repo: previews.repo ?? service.name,
-                                  labels: previews.labels ?? ["preview"],
-                                  ...(config.github?.api ? { api: config.github.api } : {}),
-                                  token: secrets.githubToken,
-                              },
-                              syncPolicy: environmentPresets.preview.syncPolicy,
-                              requeueAfterSeconds: previews.requeueAfterSeconds ?? 300,
-                              imageTagParameter: previews.imageTagParameter ?? "image.tag",
-                          },
-                      }
-                    : {}),
-            },
-        };
-    });
-
-    active.forEach((glass) => {
-        const i = config.breakGlass.findIndex((entry) => entry === glass.entry);
-        check(
-            [...exempt.values()].some((slot) => slot.statuses.has(glass)),
-            cfg(`breakGlass[${i}].environments`),
-            "matches no environment of the named services",
-            "drop `environments` or name one the services deploy to",
-        );
-    });
-
-    // Bind the guardrails in every environment class a service deploys to, plus the stack's own.
-    const classes = new Set<EnvironmentClass>(stack.defaultEnvironments);
-    services.forEach((s) => s.args.environments.forEach((e) => classes.add(e.name as EnvironmentClass)));
-    const bindingOrder: EnvironmentClass[] = ["prod", "staging"];
-
-    const argo = config.argocd;
-    const argoCd: Omit<ArgoCdArgs, "provider"> = {
-        namespace: argo.namespace,
-        ha: argo.ha ?? stack.ha,
-        protect: stack.protect,
-        skipAwait: stack.skipAwait,
-        dex: argo.dex ?? false,
-        ...(chartSource(config) ? { chart: chartSource(config) } : {}),
-        ...(crdSource(config) ? { crds: crdSource(config) } : {}),
-        ...(argo.replicas ? { replicas: argo.replicas } : {}),
-        ...(argo.settings ? { settings: argo.settings } : {}),
-        ...(argo.metrics ? { metrics: argo.metrics } : {}),
-        ...(argo.notifications ? { notifications: argo.notifications } : {}),
-    };
-    const janitor = config.previewJanitor;
-    const alerts = argo.alerts;
-    const previewRepos = services.flatMap((s) => (s.args.previews ? [s.args.previews.github.repo] : []));
-    const gh = config.github;
-    // GitHub is managed only when fully configured: without it the github plugin is never loaded.
-    const manageGitHub = gh?.owner !== undefined && gh.webhookUrl !== undefined && secrets.githubToken !== undefined && previewRepos.length > 0;
-    const destinations = destinationArgs(config, secrets);
-    const repositoryCredentials = repositoryCredentialArgs(config, secrets);
-    return {
-        argoCd,
-        services,
-        ...(destinations.length > 0 ? { destinations } : {}),
-        ...(Object.keys(repositoryCredentials).length > 0 ? { repositoryCredentials } : {}),
-        ...(alerts?.enabled
-            ? {
-                  alerts: {
-                      ...(alerts.outOfSyncMinutes !== undefined ? { outOfSyncMinutes: alerts.outOfSyncMinutes } : {}),
-                      ...(alerts.degradedMinutes !== undefined ? { degradedMinutes: alerts.degradedMinutes } : {}),
-                      ...(alerts.ruleLabels ? { ruleLabels: alerts.ruleLabels } : {}),
-                      previewTtlHours: janitor.ttlHours ?? 72,
-                  },
-              }
-            : {}),
-        ...(manageGitHub
-            ? {
-                  github: {
-                      owner: gh.owner!,
-                      token: secrets.githubToken!,
-                      repositories: [...new Set(previewRepos)],
-                      webhookUrl: gh.webhookUrl!,
-                      ...(gh.api ? { baseUrl: gh.api } : {}),
-                  },
-              }
-            : {}),
-        ...(services.some((s) => s.args.previews)
-            ? {
-                  previewJanitor: {
-                      ...(janitor.image ? { image: janitor.image } : {}),
-                      ...(janitor.schedule ? { schedule: janitor.schedule } : {}),
-                      ...(janitor.ttlHours !== undefined ? { ttlHours: janitor.ttlHours } : {}),
-                  },
-              }
-            : {}),
-        guardrails: {
-            rules: guardrailRules(config),
-            bindings: [
-                ...bindingOrder
-                    .filter((c) => classes.has(c))
-                    .map((c) => ({
-                        environment: c,
-                        validationActions: environmentPresets[c].validationActions,
-                        excludeNamespaces: exempt.get(c)?.namespaces ?? [],
-                    })),
-                // One binding per active break-glass entry: its namespaces warn instead of deny.
-                ...active.map((glass) => ({
-                    environment: `break-glass-${glass.entry.ticket.toLowerCase()}`,
-                    validationActions: ["Warn", "Audit"] as const,
-                    namespaces: [...exempt.values()].flatMap((slot) => (slot.statuses.has(glass) ? slot.namespaces : [])),
-                    annotations: breakGlassAnnotations(glass.entry),
-                })),
-            ],
-            failurePolicy: guardrails.failurePolicy ?? "Fail",
-            protect: stack.protect,
-        },
-    };
-}
-
-/** `pulumi.runtime.isConfigSecret` exists at run time but is missing from the SDK's type declarations. */
-function isConfigSecret(key: string): boolean {
-    const runtime = pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean };
-    if (typeof runtime.isConfigSecret !== "function") {
-        throw new Error("@pulumi/pulumi no longer exports runtime.isConfigSecret: update stacks/config.ts");
-    }
-    return runtime.isConfigSecret(key);
-}
-
-/** Reads this stack's config from the Pulumi runtime, without namespace, JSON values decoded. */
-export function readRawConfig(): Record<string, unknown> {
-    return decodeConfig(pulumi.runtime.allConfig());
-}
-
-/**
- * Config as Pulumi hands it over (`<namespace>:<key>` → string, structured values as JSON) to raw
- * values without namespace, ready for {@link parseStackConfig}. Keys in `skip` (secrets) are left out.
- */
-export function decodeConfig(config: Readonly<Record<string, string>>, skip: readonly string[] = []): Record<string, unknown> {
-    const raw: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(config)) {
-        if (!key.startsWith(`${configNamespace}:`) || skip.includes(key)) continue;
-        const name = key.slice(configNamespace.length + 1);
-        try {
-            raw[name] = JSON.parse(value);
-        } catch {
-            raw[name] = value;
-        }
-    }
-    return raw;
-}
-
-/**
- * Loads, validates and models the current stack's config. Throws before any resource is
- * registered when something is wrong.
- */
-export function loadStack(
-    now: Date = new Date(),
-    overrides: Record<string, unknown> = {},
-    /**
-     * Secret keys (`destinationTokens`, `repositorySecrets`) supplied for this run only, as an
-     * Automation-API caller holds them; wrapped as Pulumi secrets here. @default none
-     */
-    secretOverrides: Partial<Record<"destinationTokens" | "repositorySecrets", Record<string, string>>> = {},
-): { config: StackConfig; args: Omit<ControlPlaneArgs, "provider">; reconcileDebt: ReconcileDebt } {
-    const config = parseStackConfig({ ...readRawConfig(), ...overrides });
-    for (const key of secretKeys) {
-        const full = `${configNamespace}:${key}`;
-        if (config[key] !== undefined && !isConfigSecret(full)) {
-            const fix = key === "githubToken" ? setTokenCommand : `pulumi config set --secret --path '${full}.<name>' <value>`;
-            throw new GitOpsConfigError(full, "is stored in plain text in the stack file", `remove it and run \`${fix}\``);
-        }
-    }
-    const stackConfig = new pulumi.Config(configNamespace);
-    const githubToken = config.githubToken !== undefined ? stackConfig.requireSecret("githubToken") : undefined;
-    const secretMap = (key: "destinationTokens" | "repositorySecrets"): Record<string, pulumi.Input<string>> | undefined => {
-        const names = Object.keys(secretOverrides[key] ?? config[key] ?? {});
-        if (names.length === 0) return undefined;
-        const values = secretOverrides[key] ? pulumi.secret(secretOverrides[key]) : stackConfig.requireSecretObject<Record<string, string>>(key);
-        return Object.fromEntries(names.map((name) => [name, values.apply((m) => m[name] ?? "")]));
-    };
-    const destinationTokens = secretMap("destinationTokens");
-    const repositorySecrets = secretMap("repositorySecrets");
-    // Evaluated once: expiry warnings are logged once, and the same states feed the model and the output.
-    const statuses = breakGlassStatus(config, now, (message) => {
+export function loadStack(now: Date = new Date(), overrides: Record<string, unknown> = {}, secretOverrides: SecretOverrides = {}): LoadedStack {
+    return runPipeline(readRuntimeStack(overrides, secretOverrides), now, (message) => {
         void pulumi.log.warn(message);
     });
-    const args = buildControlPlaneArgs(
-        { ...config, githubToken: undefined, destinationTokens: undefined, repositorySecrets: undefined },
-        { ...(githubToken ? { githubToken } : {}), ...(destinationTokens ? { destinationTokens } : {}), ...(repositorySecrets ? { repositorySecrets } : {}) },
-        now,
-        undefined,
-        statuses,
-    );
-    return { config, args, reconcileDebt: reconcileDebt(statuses) };
+}
+
+/** Parses raw config (key → value, without namespace) into the typed stack config; throws every schema problem. */
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+    const parsed = parseStack(raw);
+    if (parsed.problems.length > 0 || !parsed.config) throw new StackConfigError(parsed.problems);
+    return parsed.config;
+}
+
+/** Resolve → validate → build on an already parsed config (tests, what-if checks). */
+export function buildControlPlaneArgs(config: StackConfig, secrets: StackSecrets, now: Date = new Date(), warn?: (message: string) => void): Omit<ControlPlaneArgs, "provider"> {
+    return runPipeline({ raw: config as unknown as Record<string, unknown>, secrets, problems: [] }, now, warn).args;
+}
+
+/** Break-glass states of a parsed config at `now`; throws when an entry is invalid or expired (`onExpiry: fail`). */
+export function breakGlassStatus(config: StackConfig, now: Date, warn?: (message: string) => void): BreakGlassStatus[] {
+    let statuses: BreakGlassStatus[] = [];
+    const problems = collectProblems(() => (statuses = evaluateStatuses(config, new Set(config.services.map((s) => s.name)), now, stackKey("breakGlass"), warn)));
+    if (problems.length > 0) throw new StackConfigError(problems);
+    return statuses;
 }

@@ -1,60 +1,59 @@
 import { z } from "zod";
+import { pinnedChart } from "../components/ArgoCd";
+import { bounds, defaults } from "../components/defaults";
+import { environmentClasses } from "../components/presets";
+import { syncOptions } from "../components/syncPolicy";
+import { stackKinds } from "./presets";
 
 /**
- * The stack config schema: every key the program reads, in one place. Strict objects reject unknown
- * keys, so a typo (`selfheal`) fails the preview instead of being silently ignored.
+ * The stack config schema: every key the program reads, in one place, each with its description
+ * (the README's config table and Pulumi.yaml's key descriptions are generated from it:
+ * `npm run docs:config`). Strict objects reject unknown keys, so a typo (`selfheal`) fails the
+ * preview instead of being silently ignored. Closed lists and defaults come from the component
+ * library (components/defaults.ts, presets.ts, syncPolicy.ts); nothing is repeated here.
  */
 
-const syncOptions = [
-    "CreateNamespace=true",
-    "PruneLast=true",
-    "RespectIgnoreDifferences=true",
-    "ApplyOutOfSyncOnly=true",
-    "ServerSideApply=true",
-    "ServerSideApply=false",
-    "ClientSideApplyMigration=false",
-    "PrunePropagationPolicy=foreground",
-    "PrunePropagationPolicy=background",
-    "PrunePropagationPolicy=orphan",
-    "FailOnSharedResource=true",
-    "Validate=true",
-    "Validate=false",
-    "SkipDryRunOnMissingResource=true",
-    "Prune=false",
-    "Prune=confirm",
-    "Delete=false",
-    "Delete=confirm",
-    "Replace=true",
-    "Force=true",
-] as const;
-
-const environmentClass = z.enum(["prod", "staging"]);
-
-const syncPolicyOverrides = z.strictObject({
-    automated: z
-        .strictObject({ enabled: z.boolean(), prune: z.boolean(), selfHeal: z.boolean(), allowEmpty: z.boolean() })
-        .partial()
-        .optional(),
-    syncOptions: z.array(z.enum(syncOptions)).optional(),
-    retry: z
-        .strictObject({
-            limit: z.int().min(0),
-            refresh: z.boolean(),
-            backoff: z.strictObject({ duration: z.string(), factor: z.int().min(1), maxDuration: z.string() }).partial(),
+/** A string that must be written as a string: `1.10` unquoted in YAML is the number 1.1. */
+const revision = (description: string) =>
+    z
+        .string({
+            error: (issue) =>
+                typeof issue.input === "number"
+                    ? `is the number ${issue.input}: YAML read an unquoted version as a number. Quote it, e.g. "${issue.input}"`
+                    : undefined,
         })
-        .partial()
-        .optional(),
-});
+        .describe(description);
+
+const environmentClass = z.enum(environmentClasses);
+
+const syncPolicyOverrides = z
+    .strictObject({
+        automated: z
+            .strictObject({ enabled: z.boolean(), prune: z.boolean(), selfHeal: z.boolean(), allowEmpty: z.boolean() })
+            .partial()
+            .optional()
+            .describe("Automated sync switches to change."),
+        syncOptions: z.array(z.enum(syncOptions)).optional().describe("Sync options; each replaces the preset's option with the same key."),
+        retry: z
+            .strictObject({
+                limit: z.int().min(0).max(100),
+                refresh: z.boolean(),
+                backoff: z.strictObject({ duration: z.string(), factor: z.int().min(1).max(10), maxDuration: z.string() }).partial(),
+            })
+            .partial()
+            .optional()
+            .describe("Retry of failed syncs."),
+    })
+    .describe("Changes on top of the environment preset (components/presets.ts).");
 
 const serviceEnvironment = z.union([
     environmentClass,
     z.strictObject({
         name: environmentClass,
-        targetRevision: z.string().optional(),
+        targetRevision: revision("Revision deployed in this environment.").optional(),
         namespace: z.string().optional(),
         valueFiles: z.array(z.string()).optional(),
-        /** Registered cluster of this environment. @default the service's `cluster` */
-        cluster: z.string().optional(),
+        cluster: z.string().optional().describe("Registered cluster of this environment (a `destinations` name or in-cluster); default: the service's `cluster`."),
     }),
 ]);
 
@@ -69,58 +68,69 @@ const ignoreDifference = z.strictObject({
 });
 
 export const serviceSchema = z.strictObject({
-    /** Service name: Applications are `<name>-<env>`, previews `<name>-pr-<n>`. */
-    name: z.string(),
-    team: z.string(),
-    repoURL: z.string(),
-    path: z.string().default("."),
-    /** Default revision for every environment. */
-    targetRevision: z.string().default("HEAD"),
-    environments: z.array(serviceEnvironment).min(1).optional(),
+    name: z.string().describe("Service name: AppProject `<name>`, Applications `<name>-<env>`, previews `<name>-pr-<n>`."),
+    team: z.string().describe("Owning team; labels every namespace."),
+    repoURL: z.string().describe("Git repository of the deploy manifests (https, ssh:// or git@host:org/repo; no credentials)."),
+    path: z.string().default(defaults.sourcePath).describe("Directory of the manifests inside the repository."),
+    targetRevision: revision("Default revision for every environment.").default(defaults.targetRevision),
+    environments: z
+        .array(serviceEnvironment)
+        .min(1)
+        .optional()
+        .describe("Environment classes (or { name, targetRevision, namespace, valueFiles }). Default: the stack's (prod: prod, staging: staging, local: both)."),
     helm: z
         .strictObject({
             valueFiles: z.array(z.string()).optional(),
             parameters: z.array(z.strictObject({ name: z.string(), value: z.string(), forceString: z.boolean().optional() })).optional(),
             releaseName: z.string().optional(),
         })
-        .optional(),
-    kustomize: z.strictObject({ images: z.array(z.string()).optional(), namePrefix: z.string().optional() }).optional(),
+        .optional()
+        .describe("Helm rendering (default when kustomize is not set)."),
+    kustomize: z.strictObject({ images: z.array(z.string()).optional(), namePrefix: z.string().optional() }).optional().describe("Kustomize rendering."),
     syncPolicy: syncPolicyOverrides.optional(),
-    /** Registered cluster (`gitops-control:destinations[].name`) every environment deploys to. @default `defaultCluster` */
-    cluster: z.string().optional(),
-    /** Required to weaken a prod sync policy (no prune, no self-heal, allowEmpty). Name the ticket. */
-    unsafeSyncPolicyReason: z.string().optional(),
-    ignoreDifferences: z.array(ignoreDifference).optional(),
+    cluster: z.string().optional().describe("Registered cluster (a `destinations` name, or in-cluster) every environment deploys to; default: `defaultCluster`."),
+    unsafeSyncPolicyReason: z.string().optional().describe("Required to weaken a guarded sync switch (prod: all four; staging: allowEmpty). Name the ticket."),
+    sharedRepository: z.boolean().optional().describe("Set on every service that deploys from the same repoURL as another service, to say it is on purpose."),
+    ignoreDifferences: z.array(ignoreDifference).optional().describe("Fields Argo CD must not treat as drift."),
     previews: z
         .strictObject({
-            /** GitHub repository of the service. @default the service name */
-            repo: z.string().optional(),
-            /** @default `github.owner` */
-            owner: z.string().optional(),
+            repo: z.string().optional().describe("GitHub repository; default: the one in repoURL."),
+            owner: z.string().optional().describe("GitHub owner; default: the one in repoURL, else github.owner."),
             labels: z.array(z.string()).min(1).optional(),
             requeueAfterSeconds: z.int().optional(),
             imageTagParameter: z.string().optional(),
         })
-        .optional(),
+        .optional()
+        .describe("Pull-request previews (staging and local stacks only)."),
 });
 
+const chart = z.union(
+    [
+        z.strictObject({ version: z.string(), repo: z.string().optional() }),
+        z.strictObject({ path: z.string() }),
+    ],
+    { error: () => 'must be { version, repo? } (a chart repository) or { path } (a local chart), not both and nothing else' },
+);
+
 export const stackConfigSchema = z.strictObject({
-    environment: z.enum(["prod", "staging", "local"]),
-    kubernetes: z.strictObject({ kubeconfig: z.string().optional(), context: z.string().optional() }).default({}),
+    environment: z.enum(stackKinds).describe("Stack kind: prod (strict, HA, protected), staging (lenient, previews) or local (local API server, fixture chart when beside a dev checkout)."),
+    kubernetes: z
+        .strictObject({
+            kubeconfig: z.string().optional().describe("Path or contents of a kubeconfig."),
+            context: z.string().optional().describe("Context in it."),
+        })
+        .default({})
+        .describe("Cluster to deploy to; default: the ambient kubeconfig."),
     argocd: z
         .strictObject({
-            namespace: z.string().default("argocd"),
-            chart: z
-                .union([
-                    z.strictObject({ version: z.string(), repo: z.string().optional() }),
-                    z.strictObject({ path: z.string() }),
-                ])
-                .optional(),
-            ha: z.boolean().optional(),
+            namespace: z.string().default(defaults.argoNamespace).describe("Namespace Argo CD is installed in (and its Applications live in)."),
+            chart: chart.optional().describe(`Argo CD chart; default: ${pinnedChart.name} ${pinnedChart.version} from its repository (local stack: the fixture beside a dev checkout).`),
+            ha: z.boolean().optional().describe("Highly available install (redis-ha, 2× server, repo-server, ApplicationSet). Default: the stack preset (prod only)."),
             replicas: z
                 .strictObject({ controller: z.int(), server: z.int(), repoServer: z.int(), applicationSet: z.int() })
                 .partial()
-                .optional(),
+                .optional()
+                .describe("Replica counts. Default: HA 1/2/2/2, else 1."),
             settings: z
                 .strictObject({
                     reconciliationTimeout: z.string(),
@@ -132,116 +142,118 @@ export const stackConfigSchema = z.strictObject({
                     ),
                 })
                 .partial()
-                .optional(),
-            metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional(),
-            /** PrometheusRule alerts; only where the Prometheus Operator CRDs exist. */
+                .optional()
+                .describe('Typed argocd-cm. Defaults: reconciliationTimeout "180s", reconciliationJitter "60s", statusBadge false.'),
+            metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional().describe("Metrics (default on) and ServiceMonitors (default off)."),
             alerts: z
                 .strictObject({
                     enabled: z.boolean(),
-                    outOfSyncMinutes: z.int(),
-                    degradedMinutes: z.int(),
+                    outOfSyncMinutes: z.int().min(1).max(1440),
+                    degradedMinutes: z.int().min(1).max(1440),
                     ruleLabels: z.record(z.string(), z.string()),
                 })
                 .partial()
-                .optional(),
-            notifications: z.strictObject({ recipients: z.array(z.string()) }).optional(),
-            dex: z.boolean().optional(),
-            /** Directory with the Argo CD CRDs (air-gapped installs). @default the release manifests by URL */
-            crds: z.strictObject({ path: z.string() }).optional(),
+                .optional()
+                .describe("PrometheusRule alerts; only where the Prometheus Operator CRDs exist."),
+            notifications: z.strictObject({ recipients: z.array(z.string()) }).optional().describe('Notification recipients, "<service>:<recipient>".'),
+            dex: z.boolean().optional().describe("Run Dex (SSO). Default: false."),
+            crds: z
+                .strictObject({ path: z.string().describe("Directory holding application-crd.yaml and the other CRDs of the installed Argo CD version.") })
+                .optional()
+                .describe("Directory with the Argo CD CRDs the program installs (air-gapped installs). Default: the release manifests by URL; the local stack uses the fixture copy when present."),
         })
-        .default({ namespace: "argocd" }),
+        .default({ namespace: defaults.argoNamespace })
+        .describe("The Argo CD install."),
     github: z
         .strictObject({
-            owner: z.string().optional(),
-            api: z.url().optional(),
-            /** ApplicationSet webhook endpoint; with it (and a token), labels and webhooks are managed on GitHub. */
-            webhookUrl: z.string().optional(),
+            owner: z.string().optional().describe("Organisation of the preview repositories whose repoURL is not on GitHub."),
+            api: z.url().optional().describe("GitHub Enterprise API URL. Default: GitHub.com."),
+            webhookUrl: z.string().optional().describe("ApplicationSet webhook endpoint; with it (and a token), labels and webhooks are managed on GitHub."),
         })
-        .optional(),
-    /** Present only as a secret; the value itself is read with `requireSecret`, never from here. */
-    githubToken: z.string().optional(),
-    services: z.array(serviceSchema).default([]),
-    /**
-     * Clusters registered with Argo CD (cluster Secrets). Each one's bearer token is a secret:
-     * `pulumi config set --secret --path 'gitops-control:destinationTokens.<name>' <token>`.
-     */
+        .optional()
+        .describe("GitHub organisation, API and webhook of the previews."),
+    githubToken: z.string().optional().describe("Secret only: `pulumi config set --secret gitops-control:githubToken <token>`."),
+    services: z.array(serviceSchema).default([]).describe("The services Argo CD deploys."),
     destinations: z
         .array(
             z.strictObject({
-                name: z.string(),
-                server: z.string(),
-                /** Base64 PEM of the API server's CA. */
-                caData: z.string().optional(),
-                namespaces: z.array(z.string()).optional(),
+                name: z.string().describe("Name Applications use (`cluster` of a service or environment); not in-cluster."),
+                server: z.string().describe("The cluster's API server URL (https)."),
+                caData: z.string().optional().describe("Base64 PEM of the API server's CA; default: the system roots."),
+                namespaces: z.array(z.string()).optional().describe("Namespaces Argo CD may manage there; default: the whole cluster."),
             }),
         )
-        .default([]),
-    /** Present only as a secret (a map of destination name to bearer token); read with `requireSecretObject`. */
-    destinationTokens: z.record(z.string(), z.string()).optional(),
-    /** Cluster every service deploys to unless it names one. @default the cluster Argo CD runs in */
-    defaultCluster: z.string().optional(),
-    /**
-     * Credentials for private repositories, by URL prefix. Each one's secret part (token, SSH key or
-     * GitHub App key) is a secret: `pulumi config set --secret --path 'gitops-control:repositorySecrets.<name>' <value>`.
-     */
+        .default([])
+        .describe("Clusters registered with Argo CD (cluster Secrets). Each one's bearer token is a secret in `destinationTokens`."),
+    destinationTokens: z
+        .record(z.string(), z.string())
+        .optional()
+        .describe("Secret only, a map of destination name to bearer token: `pulumi config set --secret --path 'gitops-control:destinationTokens.<name>' <token>`."),
+    defaultCluster: z.string().optional().describe("Cluster every service deploys to unless it names one (a `destinations` name or in-cluster). Default: the cluster Argo CD runs in."),
     repositoryCredentials: z
         .array(
             z.strictObject({
-                name: z.string(),
-                /** URL prefix, e.g. https://github.com/acme/ or git@github.com:acme/ */
-                url: z.string(),
+                name: z.string().describe("Credential name; its secret part is `repositorySecrets.<name>`."),
+                url: z.string().describe("URL prefix, e.g. https://github.com/acme/ or git@github.com:acme/."),
                 type: z.enum(["https", "ssh", "githubApp"]),
-                /** HTTPS only. @default "git" */
-                username: z.string().optional(),
+                username: z.string().optional().describe('HTTPS only; default: "git".'),
                 githubAppId: z.int().optional(),
                 githubAppInstallationId: z.int().optional(),
                 githubAppEnterpriseBaseUrl: z.string().optional(),
             }),
         )
-        .default([]),
-    /** Present only as a secret (a map of credential name to token, SSH key or App key); read with `requireSecretObject`. */
-    repositorySecrets: z.record(z.string(), z.string()).optional(),
-    /**
-     * `pulumi up` waits until every Application is Synced and Healthy, and fails with Argo CD's
-     * message after the timeout. On for deploys; off where Argo CD cannot run yet.
-     */
-    waitForSync: z.strictObject({ enabled: z.boolean(), timeoutSeconds: z.int().optional() }).default({ enabled: false }),
-    /** Orphan-preview cleanup (a CronJob), on whenever a service has previews. */
+        .default([])
+        .describe("Credentials for private repositories, by URL prefix. Each one's secret part (token, SSH key or GitHub App key) is in `repositorySecrets`."),
+    repositorySecrets: z
+        .record(z.string(), z.string())
+        .optional()
+        .describe("Secret only, a map of credential name to token, SSH key or App key: `pulumi config set --secret --path 'gitops-control:repositorySecrets.<name>' <value>`."),
+    waitForSync: z
+        .strictObject({ enabled: z.boolean(), timeoutSeconds: z.int().optional().describe("Default: 600.") })
+        .default({ enabled: false })
+        .describe("`pulumi up` waits until every Application is Synced and Healthy, and fails with Argo CD's message after the timeout. On for deploys; off where Argo CD cannot run yet."),
     previewJanitor: z
-        .strictObject({ image: z.string(), schedule: z.string(), ttlHours: z.int() })
+        .strictObject({
+            image: z.string().describe(`Pinned image with sh, GNU date and kubectl. Default: ${defaults.janitorImage}.`),
+            schedule: z.string().describe(`Cron schedule. Default: "${defaults.janitorSchedule}".`),
+            ttlHours: z.int().min(1).max(bounds.maxPreviewTtlHours).describe(`Previews older than this are deleted. Default: ${defaults.previewTtlHours}.`),
+        })
         .partial()
-        .default({}),
-    /** Most deletes + replaces a PR's preview may propose without the prune-approved label. */
-    pruneBudget: z.int().min(0).default(3),
-    /** Active and past break-glass exceptions; see stacks/breakGlass.ts. */
+        .default({})
+        .describe(`Orphan-preview cleanup (a CronJob), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`),
+    pruneBudget: z.int().min(0).max(1000).default(defaults.pruneBudget).describe("Most deletes + replaces a PR's preview may propose without the prune-approved label."),
     breakGlass: z
         .array(
             z.strictObject({
-                services: z.array(z.string()),
-                environments: z.array(environmentClass).optional(),
-                reason: z.string(),
-                ticket: z.string(),
-                requestedBy: z.string(),
-                requestedAt: z.string(),
-                expires: z.string(),
+                services: z.array(z.string()).describe("Services whose namespaces and Applications are affected."),
+                environments: z.array(environmentClass).optional().describe("Environments affected. Default: all of those services'."),
+                reason: z.string().describe("What is broken and what the hotfix does (10+ characters)."),
+                ticket: z.string().describe("Incident or change ticket, e.g. INC-4711."),
+                requestedBy: z.string().describe("Who pulled the break-glass."),
+                requestedAt: z.string().describe('When it was granted, ISO-8601 with zone ("2026-11-24T10:00:00Z").'),
+                expires: z.string().describe("When it ends, at most breakGlassPolicy.maxHours after requestedAt."),
             }),
         )
-        .default([]),
+        .default([])
+        .describe("Active and past break-glass exceptions; see stacks/breakGlass.ts."),
     breakGlassPolicy: z
-        .strictObject({ maxHours: z.number().positive().max(168), onExpiry: z.enum(["fail", "revert"]) })
-        .partial()
-        .default({}),
-    guardrails: z
         .strictObject({
-            replicaCap: z.int().positive(),
-            failurePolicy: z.enum(["Fail", "Ignore"]),
-            /** Rule names to leave out of the library (see docs/guardrails.md). */
-            disabledRules: z.array(z.string()),
-            /** Labels every workload must carry. */
-            requiredLabels: z.array(z.string()).min(1),
+            maxHours: z.number().positive().max(bounds.maxBreakGlassHours).describe(`Longest exception. Default: ${defaults.breakGlassMaxHours}.`),
+            onExpiry: z.enum(["fail", "revert"]).describe(`After expiry: fail stops every preview/up; revert drops the entry with a warning. Default: ${defaults.breakGlassOnExpiry}.`),
         })
         .partial()
-        .default({}),
+        .default({})
+        .describe(`Break-glass limits. Defaults: maxHours ${defaults.breakGlassMaxHours}, onExpiry "${defaults.breakGlassOnExpiry}".`),
+    guardrails: z
+        .strictObject({
+            replicaCap: z.int().positive().max(bounds.maxReplicaCap).describe(`Most replicas a workload may ask for. Default: ${defaults.replicaCap}.`),
+            failurePolicy: z.enum(["Fail", "Ignore"]).describe(`When a policy cannot be evaluated. Default: ${defaults.failurePolicy}.`),
+            disabledRules: z.array(z.string()).describe("Rule names to leave out of the library (see docs/guardrails.md)."),
+            requiredLabels: z.array(z.string()).min(1).describe("Labels every workload must carry."),
+        })
+        .partial()
+        .default({})
+        .describe(`Admission guardrails. Defaults: replicaCap ${defaults.replicaCap}, failurePolicy "${defaults.failurePolicy}".`),
 });
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
@@ -250,23 +262,4 @@ export type ServiceConfig = z.infer<typeof serviceSchema>;
 /** `services[1].repoURL` from a zod path. */
 export function formatPath(path: readonly PropertyKey[]): string {
     return path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), "");
-}
-
-/** One readable line per problem, each naming the field and the fix. */
-export function formatIssues(error: z.ZodError, namespace: string): string {
-    return error.issues
-        .map((issue) => {
-            const field = `${namespace}:${formatPath(issue.path)}`.replace(/:$/, "");
-            switch (issue.code) {
-                case "unrecognized_keys":
-                    return `- \`${field}\` has unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}. Fix: remove them or correct the spelling (see the config reference in README.md).`;
-                case "invalid_type":
-                    return `- \`${field}\` ${issue.input === undefined ? "is missing" : `must be ${issue.expected}, not ${JSON.stringify(issue.input)}`}. Fix: set it in Pulumi.<stack>.yaml (see the config reference in README.md).`;
-                case "invalid_value":
-                    return `- \`${field}\` ${issue.input === undefined ? "is missing" : `is ${JSON.stringify(issue.input)}`}. Fix: use one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}.`;
-                default:
-                    return `- \`${field}\` ${issue.message}. Fix: correct the value in Pulumi.<stack>.yaml.`;
-            }
-        })
-        .join("\n");
 }

@@ -27,6 +27,7 @@ import { re2Problem } from "./cel";
 import { FailurePolicy, GuardrailRule, LabelSelector, Operation, ResourceRule, ValidationAction } from "./types";
 
 // require(esm): Node 22 loads the ESM-only package synchronously, so evaluation stays synchronous.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous require of an ESM package, on purpose
 const cel = require("@marcbachmann/cel-js") as typeof Cel;
 
 /**

@@ -1,11 +1,13 @@
 /**
  * How a team onboards a service from its own Pulumi program, without touching the platform stack:
- * import the components, pick the environment presets, instantiate one GitOpsService.
+ * instantiate one GitOpsService, naming each environment's class (`prod`, `staging`) and what the
+ * service changes. The component applies the class preset and its safety checks (prod refuses
+ * `prune: false` without `unsafeSyncPolicyReason`), exactly as for a platform stack entry.
  * (The other way is one entry in the platform stack's `gitops-control:services` list.)
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { GitOpsService, environmentPresets, mergeSyncPolicy } from "../../components";
+import { GitOpsService } from "gitops-control/components";
 
 const config = new pulumi.Config();
 const provider = new k8s.Provider("cluster", {});
@@ -16,19 +18,12 @@ export const service = new GitOpsService(
         team: "fulfilment",
         source: { repoURL: "https://github.com/acme/inventory.git", path: "deploy/chart", helm: { parameters: [{ name: "replicaCount", value: "3" }] } },
         environments: [
-            { name: "staging", targetRevision: "main", syncPolicy: environmentPresets.staging.syncPolicy },
-            {
-                name: "prod",
-                targetRevision: config.get("prodRevision") ?? "v3.1.0",
-                // Overrides go through the same merge the platform stack uses.
-                syncPolicy: mergeSyncPolicy(environmentPresets.prod.syncPolicy, { retry: { limit: 8 } }),
-                revisionHistoryLimit: environmentPresets.prod.revisionHistoryLimit,
-            },
+            { name: "staging", targetRevision: "main" },
+            // Overrides go on top of the prod preset, through the same merge the platform stack uses.
+            { name: "prod", targetRevision: config.get("prodRevision") ?? "v3.1.0", syncPolicy: { retry: { limit: 8 } } },
         ],
-        previews: {
-            github: { owner: "acme", repo: "inventory", token: config.requireSecret("githubToken") },
-            syncPolicy: environmentPresets.preview.syncPolicy,
-        },
+        // Owner and repo come from the GitHub repoURL.
+        previews: { github: { token: config.requireSecret("githubToken") } },
         provider,
     },
 );

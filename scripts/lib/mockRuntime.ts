@@ -3,10 +3,8 @@
  * resource it registers. Used by the unit tests and by `npm run render`, so reviewers and PR checks
  * see the exact Kubernetes objects a stack asks for without a cluster or the Pulumi CLI.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse } from "yaml";
 
 export interface RecordedResource {
     readonly type: string;
@@ -78,7 +76,8 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
  */
 export function installMocks(stack: string, options: { preview?: boolean; project?: string } = {}): RecordedResource[] {
     const recorded: RecordedResource[] = [];
-    pulumi.runtime.setMocks(
+    // `setMocks` is async by signature only: its body has no await, so the mocks are in place on return.
+    void pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 const secretPaths: string[] = [];
@@ -114,34 +113,23 @@ export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((v) => resolve(v)));
 }
 
-/** Stack config from `Pulumi.<stack>.yaml`: plain values as Pulumi stores them, secure values as placeholders. */
-export function readStackFile(file: string): { config: Record<string, string>; secretKeys: string[] } {
-    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-    const config: Record<string, string> = {};
-    const secretKeys: string[] = [];
-    for (const [key, value] of Object.entries(doc.config ?? {})) {
-        if (value !== null && typeof value === "object" && "secure" in value) {
-            config[key] = `<secret ${key}>`;
-            secretKeys.push(key);
-        } else {
-            config[key] = typeof value === "string" ? value : JSON.stringify(value);
-        }
-    }
-    return { config, secretKeys };
-}
+// Reading a stack file is the pipeline's first step (stacks/read.ts); re-exported for scripts and tests.
+export { readStackFile } from "../../stacks/read";
 
 /**
- * Renders the whole program for a stack file under mocks: sets its config, imports `index.ts`,
- * waits for registration. Returns the recorded resources and the program's exports.
+ * Renders a program under mocks: sets its config, imports its entry (`index.ts` of this repository
+ * by default, or a team program's), calls it when it exports a function, waits for registration.
+ * Returns the recorded resources and the program's exports.
  */
 export async function renderProgram(
     stack: string,
     stackFile: { config: Record<string, string>; secretKeys: string[] },
+    program: { entry: string; project: string } = { entry: path.join(repoRoot, "index.ts"), project: "gitops-control" },
 ): Promise<{ resources: RecordedResource[]; exports: Record<string, unknown> }> {
-    const resources = installMocks(stack);
+    const resources = installMocks(stack, { project: program.project });
     pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
-    const entry = (await import(path.join(repoRoot, "index.ts"))) as { default: () => Record<string, unknown> };
-    const exports = entry.default();
+    const entry = (await import(program.entry)) as { default?: unknown } & Record<string, unknown>;
+    const exports = typeof entry.default === "function" ? (entry.default as () => Record<string, unknown>)() : entry;
     await settle(resources);
     return { resources, exports };
 }

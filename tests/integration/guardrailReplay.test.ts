@@ -241,7 +241,7 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                     return last.verdict === "Deny" && last.policy === policy;
                 });
             } catch (e) {
-                throw new Error(`${(e as Error).message}; the last answer was ${describeOutcome(last)}${last.message ? `: ${last.message}` : ""}`);
+                throw new Error(`${(e as Error).message}; the last answer was ${describeOutcome(last)}${last.message ? `: ${last.message}` : ""}`, { cause: e });
             }
             step(`enforced: ${policy}`);
         }

@@ -45,10 +45,10 @@ export class GitServer {
     static async start(dir: string): Promise<GitServer> {
         fs.mkdirSync(path.join(dir, "repos"), { recursive: true });
         fs.mkdirSync(path.join(dir, "work"), { recursive: true });
-        let self: GitServer | undefined;
-        const server = http.createServer((req, res) => self!.handle(req, res));
+        const server = http.createServer();
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-        self = new GitServer(dir, server, (server.address() as AddressInfo).port);
+        const self = new GitServer(dir, server, (server.address() as AddressInfo).port);
+        server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => self.handle(req, res));
         return self;
     }
 

@@ -9,7 +9,7 @@ import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/l
 const recorded: RecordedResource[] = installMocks("unit");
 
 import { DestinationCluster, RepositoryCredentials, argoCdVersion, renderApplication, renderArgoCdValues, renderDestination, waitForSyncAnnotations } from "../../components";
-import { buildControlPlaneArgs, parseStackConfig } from "../../stacks/config";
+import { buildControlPlaneArgs, loadStack, parseStackConfig } from "../../stacks/config";
 import { argoProblems } from "../../scripts/lib/argocdStatus";
 
 const caData = Buffer.from("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").toString("base64");
@@ -55,11 +55,43 @@ describe("destinations: clusters registered with Argo CD, addressed by name", ()
         assert.throws(() => build(raw), /`gitops-control:destinationTokens\.edge` is not set.*pulumi config set --secret --path 'gitops-control:destinationTokens\.edge' <value>/);
         assert.throws(
             () => build({ environment: "staging", services: [{ ...service, cluster: "nowhere" }] }),
-            /`gitops-control:services\[0\]\.cluster` is "nowhere", not a registered cluster\. Fix: declare it in `gitops-control:destinations` or use one of in-cluster/,
+            /`gitops-control:services\[0\]\.cluster` \(service "shop"\) is "nowhere", not a registered cluster\. Fix: declare it in `gitops-control:destinations` or use one of in-cluster/,
         );
         assert.throws(() => build({ environment: "staging", defaultCluster: "edge" }), /`gitops-control:defaultCluster` is "edge", not a registered cluster/);
         // "in-cluster" is Argo CD's own cluster: the default destination, rendered by server.
         assert.equal(build({ environment: "staging", services: [{ ...service, cluster: "in-cluster" }] }).services[0].args.cluster, undefined);
+        // An environment's cluster overrides the service's (defaultCluster here), in-cluster included.
+        const envs = build({ ...raw, services: [{ ...service, environments: [{ name: "staging", cluster: "in-cluster" }] }] }, { destinationTokens: { edge: pulumi.secret("t") } }).services[0].args.environments;
+        assert.deepEqual(envs[0].cluster, { server: "https://kubernetes.default.svc" });
+    });
+});
+
+describe("secret maps: read as Pulumi secrets, never as plain config", () => {
+    const edge = { name: "edge", server: "https://10.0.0.1:6443" };
+    const stackConfig = (extra: Record<string, string>, secretKeys: string[]) =>
+        pulumi.runtime.setAllConfig({ "gitops-control:environment": "staging", "gitops-control:destinations": JSON.stringify([edge]), ...extra }, secretKeys);
+
+    it("a stored secret map is read with requireSecretObject: each token a secret Output, absent from the parsed config", async () => {
+        stackConfig({ "gitops-control:destinationTokens": '{"edge":"stored-token"}' }, ["gitops-control:destinationTokens"]);
+        const { args, config } = loadStack();
+        const token = args.destinations![0].bearerToken as pulumi.Output<string>;
+        assert.equal(await pulumi.isSecret(token), true);
+        assert.equal(await valueOf(token), "stored-token");
+        assert.equal((config as Record<string, unknown>).destinationTokens, undefined);
+    });
+
+    it("a secret map in plain text is refused with the command that stores it", () => {
+        stackConfig({ "gitops-control:destinationTokens": '{"edge":"plain"}' }, []);
+        assert.throws(() => loadStack(), /`gitops-control:destinationTokens` is stored in plain text.*pulumi config set --secret --path 'gitops-control:destinationTokens\.<name>'/s);
+    });
+
+    it("secretOverrides (Automation-API callers) supply the map for one run, wrapped as secrets", async () => {
+        stackConfig({}, []);
+        assert.throws(() => loadStack(), /`gitops-control:destinationTokens\.edge` is not set/);
+        const { args } = loadStack(new Date(), {}, { destinationTokens: { edge: "run-token" } });
+        const token = args.destinations![0].bearerToken as pulumi.Output<string>;
+        assert.equal(await pulumi.isSecret(token), true);
+        assert.equal(await valueOf(token), "run-token");
     });
 });
 
@@ -160,6 +192,38 @@ describe("one Argo CD version everywhere", () => {
         const values = renderArgoCdValues({}) as { global: { image: { tag: string } }; crds: { install: boolean } };
         assert.equal(values.global.image.tag, argoCdVersion);
         assert.equal(values.crds.install, false, "the chart's CRDs are another version's");
+    });
+});
+
+describe("GitOpsService deploys each environment to its cluster", () => {
+    it("environments name their cluster or take the service's; previews take the service's; project destinations match", async () => {
+        const { GitOpsService } = await import("../../components/index.js");
+        const svc = new GitOpsService("basket", {
+            team: "storefront",
+            source: { repoURL: "https://github.com/acme/basket.git", path: "deploy/chart" },
+            cluster: { name: "edge" },
+            environments: [
+                { name: "prod", targetRevision: "v1" },
+                { name: "staging", targetRevision: "main", cluster: { name: "lab" } },
+            ],
+            previews: { github: { owner: "acme", repo: "basket", token: pulumi.secret("t") } },
+        });
+        await valueOf(svc.projectName);
+        await settle(recorded);
+        const destination = (name: string) => byName("kubernetes:argoproj.io/v1alpha1:Application", `${name}-app`)!.inputs.spec.destination;
+        assert.deepEqual(destination("basket-prod"), { name: "edge", namespace: "basket-prod" });
+        assert.deepEqual(destination("basket-staging"), { name: "lab", namespace: "basket-staging" });
+        const appSet = byName("kubernetes:argoproj.io/v1alpha1:ApplicationSet", "basket-previews-appset")!.inputs.spec.template.spec.destination;
+        assert.equal(appSet.name, "edge");
+        assert.deepEqual(byName("kubernetes:argoproj.io/v1alpha1:AppProject", "basket-project")!.inputs.spec.destinations, [
+            { name: "edge", namespace: "basket-prod" },
+            { name: "lab", namespace: "basket-staging" },
+            { name: "edge", namespace: "basket-pr-*" },
+        ]);
+        assert.throws(
+            () => new GitOpsService("bad", { team: "t", source: { repoURL: "https://github.com/acme/bad.git", path: "." }, cluster: { server: "http://x" }, environments: [{ name: "prod", targetRevision: "v1" }] }),
+            /`args\.cluster\.server` is "http:\/\/x"/,
+        );
     });
 });
 

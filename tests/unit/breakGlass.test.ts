@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { renderBindingSpec } from "../../components/AdmissionGuardrails";
+import { requireResolvedService } from "../../components/serviceSpec";
 import { breakGlassStatus, buildControlPlaneArgs, parseStackConfig, reconcileDebt } from "../../stacks/config";
 
+/** The environments of service `i` as GitOpsService resolves them (presets applied). */
+const resolvedEnvironments = (args: ReturnType<typeof buildControlPlaneArgs>, i: number) =>
+    requireResolvedService(args.services[i].name, { ...args.services[i].args, argoNamespace: args.argoCd.namespace }).environments;
 const now = new Date("2026-11-24T12:00:00Z");
 const service = { name: "payments-api", team: "payments", repoURL: "https://github.com/acme/payments-api.git", path: "deploy/chart", targetRevision: "v1.0.0" };
 const entry = {
@@ -14,12 +18,12 @@ const entry = {
     expires: "2026-11-24T16:00:00Z",
 };
 const stack = (breakGlass: unknown[], extra: Record<string, unknown> = {}) =>
-    parseStackConfig({ environment: "prod", services: [service, { ...service, name: "checkout" }], breakGlass, ...extra });
+    parseStackConfig({ environment: "prod", services: [service, { ...service, name: "checkout", repoURL: "https://github.com/acme/checkout.git" }], breakGlass, ...extra });
 
 describe("break-glass", () => {
     it("an active exception pauses automated sync of the service and annotates its Application", () => {
         const args = buildControlPlaneArgs(stack([entry]), {}, now);
-        const [payments, checkout] = args.services.map((s) => s.args.environments[0]);
+        const [payments, checkout] = args.services.map((_, i) => resolvedEnvironments(args, i)[0]);
         assert.equal(payments.syncPolicy.automated.enabled, false);
         // Only `enabled` changes: prune/selfHeal are kept for when the exception ends.
         assert.deepEqual(payments.syncPolicy.automated, { enabled: false, prune: true, selfHeal: true, allowEmpty: false });
@@ -30,7 +34,7 @@ describe("break-glass", () => {
             "gitops-control.io/break-glass-requested-by": "alice@acme.example",
         });
         assert.equal(checkout.syncPolicy.automated.enabled, true, "other services untouched");
-        assert.equal(checkout.annotations, undefined);
+        assert.deepEqual(checkout.annotations, {});
     });
 
     it("an active exception switches the guardrails of its namespaces to [Warn, Audit], audited", () => {
@@ -73,7 +77,7 @@ describe("break-glass", () => {
         const warnings: string[] = [];
         const config = stack([entry], { breakGlassPolicy: { onExpiry: "revert" } });
         const args = buildControlPlaneArgs(config, {}, later, (m) => warnings.push(m));
-        assert.equal(args.services[0].args.environments[0].syncPolicy.automated.enabled, true);
+        assert.equal(resolvedEnvironments(args, 0)[0].syncPolicy.automated.enabled, true);
         assert.deepEqual(args.guardrails.bindings.map((b) => b.environment), ["prod"]);
         assert.match(warnings[0], /break-glass expired: back-port the fix to Git.*reverted automatically/);
         assert.deepEqual(reconcileDebt(breakGlassStatus(config, later)).overdue, [{ ticket: "INC-4711", services: ["payments-api"], expires: entry.expires, hoursOverdue: 2.5 }]);

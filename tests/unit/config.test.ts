@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { renderApplication } from "../../components/GitOpsApplication";
+import { requireResolvedService } from "../../components/serviceSpec";
 import { buildControlPlaneArgs, loadStack, parseStackConfig } from "../../stacks/config";
 
 const service = {
@@ -12,6 +13,8 @@ const service = {
     targetRevision: "v1.0.0",
 };
 const token = { githubToken: pulumi.secret("t") };
+const resolvedEnvironments = (args: ReturnType<typeof buildControlPlaneArgs>, i: number) =>
+    requireResolvedService(args.services[i].name, { ...args.services[i].args, argoNamespace: args.argoCd.namespace }).environments;
 const build = (raw: Record<string, unknown>, secrets = {}) => buildControlPlaneArgs(parseStackConfig(raw), secrets);
 
 describe("stack config: every mistake fails before any resource, naming the field and the fix", () => {
@@ -19,7 +22,7 @@ describe("stack config: every mistake fails before any resource, naming the fiel
         assert.throws(() => parseStackConfig({ environment: "prod", servces: [] }), /`gitops-control` has unknown key\(s\) "servces".*Fix: remove them or correct the spelling/);
         assert.throws(
             () => parseStackConfig({ environment: "prod", services: [{ ...service, syncPolicy: { automated: { selfheal: true } } }] }),
-            /`gitops-control:services\[0\]\.syncPolicy\.automated` has unknown key\(s\) "selfheal"/,
+            /`gitops-control:services\[0\]\.syncPolicy\.automated` \(service "payments-api"\) has unknown key\(s\) "selfheal"/,
         );
     });
 
@@ -30,17 +33,17 @@ describe("stack config: every mistake fails before any resource, naming the fiel
 
     it("wrong types", () => {
         assert.throws(() => parseStackConfig({ environment: "prod", guardrails: { replicaCap: "twenty" } }), /`gitops-control:guardrails\.replicaCap` must be number/);
-        assert.throws(() => parseStackConfig({ environment: "prod", services: [{ ...service, syncPolicy: { syncOptions: ["CreateNamespace=yes"] } }] }), /`gitops-control:services\[0\]\.syncPolicy\.syncOptions\[0\]` is "CreateNamespace=yes"/);
+        assert.throws(() => parseStackConfig({ environment: "prod", services: [{ ...service, syncPolicy: { syncOptions: ["CreateNamespace=yes"] } }] }), /`gitops-control:services\[0\]\.syncPolicy\.syncOptions\[0\]` \(service "payments-api"\) is "CreateNamespace=yes"/);
     });
 
     it("a prod stack with allowEmpty: true needs a documented reason", () => {
         const weak = { ...service, syncPolicy: { automated: { allowEmpty: true } } };
         assert.throws(
             () => build({ environment: "prod", services: [weak] }),
-            /`gitops-control:services\[0\]\.syncPolicy` weakens the prod sync policy: automated\.allowEmpty is true.*Fix: .*unsafeSyncPolicyReason/,
+            /`gitops-control:services\[0\]\.syncPolicy` \(service "payments-api", GitOpsService arg `environments\[0\]\.syncPolicy`\) weakens the prod sync policy: automated\.allowEmpty is true.*Fix: .*unsafeSyncPolicyReason/,
         );
         const args = build({ environment: "prod", services: [{ ...weak, unsafeSyncPolicyReason: "OPS-991: migration empties the app" }] });
-        assert.equal(args.services[0].args.environments[0].syncPolicy.automated.allowEmpty, true);
+        assert.equal(resolvedEnvironments(args, 0)[0].syncPolicy.automated.allowEmpty, true);
     });
 
     it("a prod stack with prune: false or selfHeal: false needs a documented reason", () => {
@@ -48,22 +51,22 @@ describe("stack config: every mistake fails before any resource, naming the fiel
         assert.throws(() => build({ environment: "prod", services: [{ ...service, syncPolicy: { automated: { selfHeal: false } } }] }), /automated\.selfHeal is false/);
         // Staging is lenient: the same override is fine there.
         const args = build({ environment: "staging", services: [{ ...service, syncPolicy: { automated: { prune: false } } }] });
-        assert.equal(args.services[0].args.environments[0].syncPolicy.automated.prune, false);
+        assert.equal(resolvedEnvironments(args, 0)[0].syncPolicy.automated.prune, false);
     });
 
     it("a malformed repo URL", () => {
-        assert.throws(() => build({ environment: "prod", services: [{ ...service, repoURL: "acme/payments-api" }] }), /`gitops-control:services\[0\]\.repoURL` is "acme\/payments-api", not a Git URL Argo CD can clone. Fix: use "https:/);
+        assert.throws(() => build({ environment: "prod", services: [{ ...service, repoURL: "acme/payments-api" }] }), /`gitops-control:services\[0\]\.repoURL` \(service "payments-api", GitOpsService arg `source\.repoURL`\) is "acme\/payments-api", not a Git URL Argo CD can clone. Fix: use "https:/);
     });
 
     it("a requeueAfterSeconds below the floor", () => {
         assert.throws(
             () => build({ environment: "staging", github: { owner: "acme" }, services: [{ ...service, previews: { requeueAfterSeconds: 10 } }] }, token),
-            /`gitops-control:services\[0\]\.previews\.requeueAfterSeconds` is 10.*Fix: use at least 30/,
+            /`gitops-control:services\[0\]\.previews\.requeueAfterSeconds` \(service "payments-api".*\) is 10.*Fix: use a whole number from 30/,
         );
     });
 
     it("a replica cap of zero or below", () => {
-        assert.throws(() => parseStackConfig({ environment: "prod", guardrails: { replicaCap: 0 } }), /`gitops-control:guardrails\.replicaCap` Too small/);
+        assert.throws(() => parseStackConfig({ environment: "prod", guardrails: { replicaCap: 0 } }), /`gitops-control:guardrails\.replicaCap` is 0: Too small/);
         assert.throws(() => parseStackConfig({ environment: "prod", guardrails: { replicaCap: -3 } }), /guardrails\.replicaCap/);
     });
 
@@ -80,7 +83,7 @@ describe("stack config: every mistake fails before any resource, naming the fiel
     });
 
     it("service names that are not Kubernetes names", () => {
-        assert.throws(() => build({ environment: "prod", services: [{ ...service, name: "Payments_API" }] }), /`gitops-control:services\[0\]\.name` is "Payments_API".*Fix: rename it, e.g. "payments-api"/);
+        assert.throws(() => build({ environment: "prod", services: [{ ...service, name: "Payments_API" }] }), /`gitops-control:services\[0\]\.name` \(service "Payments_API", GitOpsService arg `name`\) is "Payments_API".*Fix: rename it, e.g. "payments-api"/);
     });
 
     it("previews without a GitHub token name the command to set it", () => {
@@ -91,7 +94,7 @@ describe("stack config: every mistake fails before any resource, naming the fiel
     });
 
     it("previews on a prod stack", () => {
-        assert.throws(() => build({ environment: "prod", github: { owner: "acme" }, services: [{ ...service, previews: {} }] }, token), /`gitops-control:services\[0\]\.previews` is set on a prod stack/);
+        assert.throws(() => build({ environment: "prod", github: { owner: "acme" }, services: [{ ...service, previews: {} }] }, token), /`gitops-control:services\[0\]\.previews` \(service "payments-api"\) is set on a prod stack/);
     });
 
     it("a token stored in plain text", () => {
@@ -126,7 +129,7 @@ describe("stack config: presets", () => {
         assert.equal(args.argoCd.skipAwait, true);
         // Argo CD's reconcilers run out of cluster there (scripts/lib/reconcilers.ts): destroy works as in prod.
         assert.equal(args.services[0].args.cascadeDelete, true);
-        assert.equal(renderApplication("a", { argoNamespace: "argocd", project: "p", source: { ...service, helm: {} }, destination: { namespace: "n" }, syncPolicy: args.services[0].args.environments[0].syncPolicy, cascadeDelete: false }).metadata?.finalizers, undefined);
+        assert.equal(renderApplication("a", { argoNamespace: "argocd", project: "p", source: { ...service, helm: {} }, destination: { namespace: "n" }, syncPolicy: resolvedEnvironments(args, 0)[0].syncPolicy, cascadeDelete: false }).metadata?.finalizers, undefined);
         assert.equal(build({ environment: "prod", services: [service] }).services[0].args.cascadeDelete, true);
     });
 
@@ -139,7 +142,7 @@ describe("stack config: presets", () => {
 
     it("a service sync override replaces an option by key and keeps the rest", () => {
         const args = build({ environment: "staging", services: [{ ...service, syncPolicy: { syncOptions: ["ServerSideApply=false"], retry: { limit: 1 } } }] });
-        const policy = args.services[0].args.environments[0].syncPolicy;
+        const policy = resolvedEnvironments(args, 0)[0].syncPolicy;
         assert.deepEqual(policy.syncOptions, ["CreateNamespace=true", "PruneLast=true", "RespectIgnoreDifferences=true", "ApplyOutOfSyncOnly=true", "ServerSideApply=false"]);
         assert.equal(policy.retry.limit, 1);
         assert.equal(policy.retry.backoff.duration, "10s");

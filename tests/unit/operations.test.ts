@@ -96,7 +96,7 @@ describe("drift report", () => {
         ]);
         const report = formatDriftReport("local", items);
         assert.match(report, /Drift in stack local: 1 resource\(s\) differ/);
-        assert.match(report, /since:  2026-11-24T11:30:00Z \(written by kubectl-patch\)/);
+        assert.match(report, /since: {2}2026-11-24T11:30:00Z \(written by kubectl-patch\)/);
         assert.match(report, /Heal: pulumi up --refresh --stack local/);
     });
 

@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { parseAllDocuments } from "yaml";
 import { RecordedResource, installMocks, repoRoot, settle, valueOf } from "../../scripts/lib/mockRuntime";
+import { resolveService } from "../../components/serviceSpec";
+import { controlPlaneProgram } from "../../stacks/program";
 
 let resources: RecordedResource[];
 let exports: Record<string, unknown>;
@@ -42,5 +48,102 @@ describe("a team's own program (examples/team-service) using GitOpsService", () 
         for (const r of resources.filter((x) => x.type.startsWith("kubernetes:"))) {
             assert.match(r.provider ?? "", /::cluster::/, `${r.type} ${r.name}`);
         }
+    });
+});
+
+describe("the team route is first-class", () => {
+    it("components/ imports nothing from stacks/: the library stands alone", () => {
+        const files = fs.readdirSync(path.join(repoRoot, "components"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+        assert.ok(files.length > 10);
+        for (const file of files) assert.doesNotMatch(fs.readFileSync(path.join(repoRoot, "components", file), "utf8"), /from "(\.\.\/)+stacks\//, file);
+    });
+
+    it("GitOpsService applies the prod checks itself: prune: false without a reason is refused, nothing registered", async () => {
+        const recorded = installMocks("dev", { project: "team-checks" });
+        const { GitOpsService } = await import("gitops-control/components");
+        const args = {
+            team: "fulfilment",
+            source: { repoURL: "https://github.com/acme/inventory.git", path: "deploy/chart" },
+            environments: [{ name: "prod" as const, targetRevision: "v1", syncPolicy: { automated: { prune: false } } }],
+        };
+        assert.throws(
+            () => new GitOpsService("inventory", args),
+            /GitOpsService "inventory": 1 problem\(s\):\n- `args\.environments\[0\]\.syncPolicy` weakens the prod sync policy: automated\.prune is false.*Fix: .*`args\.environments\[0\]\.unsafeSyncPolicyReason`/,
+        );
+        assert.throws(() => new GitOpsService("inventory", { ...args, environments: [{ name: "production" as "prod", targetRevision: "v1" }] }), /`args\.environments\[0\]\.name` is "production", not an environment class/);
+        const reasoned = new GitOpsService("inventory", { ...args, environments: [{ ...args.environments[0], unsafeSyncPolicyReason: "OPS-12: migration keeps old objects" }] });
+        await settle(recorded);
+        assert.ok(reasoned);
+        assert.equal(recorded.filter((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application").length, 1, "only the reasoned one registered");
+    });
+
+    it("`npm run --silent render -- --program examples/team-service` renders the team program offline, YAML only", () => {
+        const output = execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts"), "--program", "examples/team-service"], { cwd: repoRoot, encoding: "utf8" });
+        const kinds = parseAllDocuments(output).map((d) => d.toJS() as { kind: string; metadata: { name: string } }).map((d) => `${d.kind}/${d.metadata.name}`);
+        assert.deepEqual(kinds.filter((k) => !k.startsWith("Secret/")).sort(), ["AppProject/inventory", "Application/inventory-prod", "Application/inventory-staging", "ApplicationSet/inventory-previews"]);
+    });
+
+    it('a consumer project resolves `import { GitOpsService } from "gitops-control/components"` (package exports)', () => {
+        const consumer = fs.mkdtempSync(path.join(os.tmpdir(), "consumer-"));
+        fs.mkdirSync(path.join(consumer, "node_modules", "@pulumi"), { recursive: true });
+        // What `npm install <path to gitops-control>` creates: a link to the package.
+        fs.symlinkSync(repoRoot, path.join(consumer, "node_modules", "gitops-control"));
+        for (const dep of ["pulumi", "kubernetes"]) fs.symlinkSync(path.join(repoRoot, "node_modules", "@pulumi", dep), path.join(consumer, "node_modules", "@pulumi", dep));
+        fs.writeFileSync(path.join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, dependencies: { "gitops-control": "file:../gitops-control" } }));
+        fs.writeFileSync(
+            path.join(consumer, "index.ts"),
+            'import { GitOpsService, environmentPresets } from "gitops-control/components";\nconsole.log(typeof GitOpsService, environmentPresets.prod.revisionHistoryLimit);\n',
+        );
+        // A TypeScript loader, as Pulumi's Node.js runtime brings one (this repository's tsx here).
+        const out = execFileSync(process.execPath, ["--import", require.resolve("tsx"), "index.ts"], { cwd: consumer, encoding: "utf8" });
+        assert.equal(out.trim(), "function 20");
+    });
+});
+
+describe("both routes share one resolve/validate path", () => {
+    it("resolved once per service: the component's spread of the pipeline's args hits the memo, changed args do not", () => {
+        const spec = { team: "t", source: { repoURL: "https://github.com/acme/x.git", path: "." }, environments: [{ name: "prod" as const, targetRevision: "v1" }] };
+        const first = resolveService("x", spec);
+        assert.equal(resolveService("x", { ...spec, argoNamespace: "argocd" }), first, "as ControlPlane passes it: { ...args, argoNamespace, provider }");
+        assert.notEqual(resolveService("x", { ...spec, source: { ...spec.source, path: "deploy" } }), first);
+        assert.notEqual(resolveService("x", { ...spec, argoNamespace: "gitops" }), first);
+    });
+
+    it("a stack entry and the same service from a team program render the same Application and AppProject specs", async () => {
+        const entry = {
+            name: "checkout",
+            team: "storefront",
+            repoURL: "https://github.com/acme/checkout.git",
+            path: "deploy/chart",
+            targetRevision: "v5.2.0",
+            syncPolicy: { retry: { limit: 8 }, syncOptions: ["ServerSideApply=false"] },
+        };
+        const specs = (resources: RecordedResource[]) =>
+            resources
+                .filter((r) => r.type.startsWith("kubernetes:argoproj.io/v1alpha1:") && r.inputs.metadata.name.startsWith("checkout"))
+                .map((r) => [r.inputs.kind ?? r.type.split(":").pop(), r.inputs.metadata.name, r.inputs.spec])
+                .sort((a, b) => String(a[1]).localeCompare(String(b[1])));
+
+        const stackRoute = installMocks("prod");
+        pulumi.runtime.setAllConfig({ "gitops-control:environment": "prod", "gitops-control:services": JSON.stringify([entry]) }, []);
+        controlPlaneProgram();
+        await settle(stackRoute);
+
+        const teamRoute = installMocks("dev", { project: "team" });
+        const { GitOpsService } = await import("gitops-control/components");
+        new GitOpsService(entry.name, {
+            team: entry.team,
+            source: { repoURL: entry.repoURL, path: entry.path },
+            environments: [{ name: "prod", targetRevision: entry.targetRevision, syncPolicy: { retry: { limit: 8 }, syncOptions: ["ServerSideApply=false"] } }],
+        });
+        await settle(teamRoute);
+
+        const fromStack = specs(stackRoute);
+        assert.deepEqual(fromStack.map((s) => s[1]), ["checkout", "checkout-prod"]);
+        assert.deepEqual(specs(teamRoute), fromStack);
+        const app = fromStack[1][2] as { syncPolicy: { retry: { limit: number }; syncOptions: string[] }; revisionHistoryLimit: number };
+        assert.equal(app.syncPolicy.retry.limit, 8);
+        assert.ok(app.syncPolicy.syncOptions.includes("ServerSideApply=false") && !app.syncPolicy.syncOptions.includes("ServerSideApply=true"));
+        assert.equal(app.revisionHistoryLimit, 20);
     });
 });

@@ -1,0 +1,52 @@
+/**
+ * Every default of the library and of the stack config, written once. Components, the stack
+ * pipeline, the schema (for its generated documentation) and the README table read them from here.
+ */
+export const defaults = {
+    /** Namespace Argo CD runs in. */
+    argoNamespace: "argocd",
+    /** Directory of a service's manifests inside its repository. */
+    sourcePath: ".",
+    /** Revision deployed when an environment names none. */
+    targetRevision: "HEAD",
+    /** Sync history kept on an Application outside the environment presets. */
+    revisionHistoryLimit: 10,
+    /** Seconds between two polls of GitHub by the pull-request generator. */
+    requeueAfterSeconds: 300,
+    /** Helm parameter that receives a preview's image tag. */
+    imageTagParameter: "image.tag",
+    /** Labels a PR must carry to get a preview. */
+    previewLabels: ["preview"] as readonly string[],
+    /** Hours after which a preview namespace is deleted (janitor) and alerts (alerts). */
+    previewTtlHours: 72,
+    /** Janitor image: `sh`, GNU `date` and `kubectl`, pinned by tag. */
+    janitorImage: "bitnami/kubectl:1.36.3",
+    /** Janitor cron schedule. */
+    janitorSchedule: "*/30 * * * *",
+    /** Most replicas a workload may ask for (cap-replicas guardrail). */
+    replicaCap: 20,
+    /** What the API server does when a guardrail cannot be evaluated. */
+    failurePolicy: "Fail" as "Fail" | "Ignore",
+    /** Longest break-glass exception, in hours. */
+    breakGlassMaxHours: 24,
+    /** What happens when a break-glass entry expires. */
+    breakGlassOnExpiry: "fail" as "fail" | "revert",
+    /** Deletes + replaces a PR's preview may propose without the prune-approved label. */
+    pruneBudget: 3,
+} as const;
+
+/** Upper and lower bounds of numbers a stack file or a component accepts. */
+export const bounds = {
+    /** Below it a few services exhaust GitHub's API rate limit. */
+    minRequeueAfterSeconds: 30,
+    /** Above it (1 day) a missed webhook leaves a PR without preview for too long. */
+    maxRequeueAfterSeconds: 86_400,
+    /** A replica cap above this is no cap. */
+    maxReplicaCap: 1_000,
+    /** A week: break-glass is for incidents, not for standing exceptions. */
+    maxBreakGlassHours: 168,
+    /** A week: previews older than that are abandoned. */
+    maxPreviewTtlHours: 168 * 4,
+    /** Argo CD keeps the history in the Application object; more makes it large. */
+    maxRevisionHistoryLimit: 100,
+} as const;

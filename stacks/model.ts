@@ -1,0 +1,287 @@
+/**
+ * Pipeline steps 3 and 5: resolve (stack defaults, break-glass, derived values, once) and build
+ * (the control plane's typed args). Validation (step 4) is in validate.ts and runs between them.
+ */
+import type { ArgoCdArgs, ChartSource } from "../components/ArgoCd";
+import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
+import { defaults } from "../components/defaults";
+import { ClusterRef, inCluster } from "../components/destinations";
+import type { DestinationClusterArgs } from "../components/DestinationCluster";
+import type { RepositoryAuth, RepositoryCredentialsArgs } from "../components/RepositoryCredentials";
+import { defaultRules } from "../components/guardrails/rules";
+import { EnvironmentClass, environmentPresets } from "../components/presets";
+import type { ServiceEnvironment } from "../components/serviceSpec";
+import { gitHubRepoOf } from "../components/serviceSpec";
+import { BreakGlassStatus, breakGlassAnnotations, covers } from "./breakGlass";
+import { crdSource, resolveChart } from "./chart";
+import { stackPresets } from "./presets";
+import type { IndexedService, StackSecrets } from "./read";
+import type { ServiceConfig, StackConfig } from "./schema";
+
+/** A stack entry resolved to GitOpsService args, with where it came from. */
+export interface ModelService extends ControlPlaneService {
+    /** Index in `gitops-control:services`. */
+    readonly index: number;
+    readonly config: ServiceConfig;
+}
+
+/** The services' environment entries as objects (a bare class name is `{ name }`). */
+export function environmentsOf(service: ServiceConfig, stack: StackConfig["environment"]) {
+    return (service.environments ?? stackPresets[stack].defaultEnvironments).map((e) => (typeof e === "string" ? { name: e } : e));
+}
+
+/** Argo CD's name for the cluster it runs in; a valid `cluster` everywhere. */
+export const inClusterName = "in-cluster";
+
+/** Cluster names a service, environment or `defaultCluster` may name: in-cluster and the declared destinations. */
+export function clusterNames(config: Pick<StackConfig, "destinations">): string[] {
+    return [inClusterName, ...config.destinations.map((d) => d.name)];
+}
+
+/** A cluster name from the stack file as the components take it; "in-cluster" is Argo CD's own (rendered by server). */
+export function clusterRef(name: string | undefined): ClusterRef | undefined {
+    return name === undefined || name === inClusterName ? undefined : { name };
+}
+
+/** Default `waitForSync.timeoutSeconds`. */
+export const defaultWaitForSyncSeconds = 600;
+
+/** The stack's `waitForSync` as GitOpsService takes it; `undefined` when off. */
+export function waitForSyncArg(config: Pick<StackConfig, "waitForSync">): { timeoutSeconds: number } | undefined {
+    return config.waitForSync.enabled ? { timeoutSeconds: config.waitForSync.timeoutSeconds ?? defaultWaitForSyncSeconds } : undefined;
+}
+
+/** Option key of a rule: its name in camelCase (`cap-replicas` → `capReplicas`). */
+export const ruleOptionKey = (rule: string): string => rule.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** Rule names of the library, as `defaultRules` builds them (the one list, in components/guardrails/rules.ts). */
+export function libraryRuleNames(): string[] {
+    return defaultRules().map((r) => r.name);
+}
+
+/** The stack's guardrail rules: the whole library, tuned and trimmed by `gitops-control:guardrails`. */
+export function guardrailRules(config: StackConfig) {
+    const g = config.guardrails;
+    const known = new Set(libraryRuleNames());
+    const off = Object.fromEntries((g.disabledRules ?? []).filter((n) => known.has(n)).map((n) => [ruleOptionKey(n), false]));
+    return defaultRules({
+        argoCdNamespace: config.argocd.namespace,
+        capReplicas: { max: g.replicaCap ?? defaults.replicaCap },
+        ...(g.requiredLabels ? { requireLabels: { labels: g.requiredLabels } } : {}),
+        ...off,
+    });
+}
+
+/**
+ * Resolves each parsed service to GitOpsService args: environment classes and their overrides
+ * (the component applies the presets), active break-glass (pause + audit annotations), and the
+ * preview owner (from `previews.owner`, else the GitHub repoURL, else `github.owner`).
+ */
+export function resolveServices(config: StackConfig, services: readonly IndexedService[], secrets: StackSecrets, active: readonly BreakGlassStatus[]): ModelService[] {
+    const stack = stackPresets[config.environment];
+    // One object for every service: the stack-wide setting.
+    const waitForSync = waitForSyncArg(config);
+    return services.map(({ index, service }) => {
+        const environments: ServiceEnvironment[] = environmentsOf(service, config.environment).map((env) => {
+            const glass = active.find((s) => covers(s.entry, service.name, env.name));
+            return {
+                name: env.name,
+                targetRevision: env.targetRevision ?? service.targetRevision,
+                ...(service.syncPolicy ? { syncPolicy: service.syncPolicy } : {}),
+                ...(service.unsafeSyncPolicyReason !== undefined ? { unsafeSyncPolicyReason: service.unsafeSyncPolicyReason } : {}),
+                ...(env.namespace !== undefined ? { namespace: env.namespace } : {}),
+                ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
+                ...(glass ? { pauseAutomatedSync: true, annotations: breakGlassAnnotations(glass.entry) } : {}),
+                // Named per environment, in-cluster too: it overrides the service's cluster.
+                ...("cluster" in env && env.cluster !== undefined ? { cluster: clusterRef(env.cluster) ?? inCluster } : {}),
+            };
+        });
+        const cluster = clusterRef(service.cluster ?? config.defaultCluster);
+        const previews = service.previews;
+        const owner = previews?.owner ?? (gitHubRepoOf(service.repoURL) ? undefined : config.github?.owner);
+        return {
+            index,
+            config: service,
+            name: service.name,
+            args: {
+                team: service.team,
+                source: {
+                    repoURL: service.repoURL,
+                    path: service.path,
+                    ...(service.helm ? { helm: service.helm } : {}),
+                    ...(service.kustomize ? { kustomize: service.kustomize } : {}),
+                },
+                environments,
+                ignoreDifferences: service.ignoreDifferences ?? [],
+                cascadeDelete: stack.cascadeDelete,
+                ...(cluster ? { cluster } : {}),
+                ...(waitForSync ? { waitForSync } : {}),
+                ...(previews && secrets.githubToken !== undefined
+                    ? {
+                          previews: {
+                              github: {
+                                  ...(owner !== undefined ? { owner } : {}),
+                                  ...(previews.repo !== undefined ? { repo: previews.repo } : {}),
+                                  ...(previews.labels ? { labels: previews.labels } : {}),
+                                  ...(config.github?.api ? { api: config.github.api } : {}),
+                                  token: secrets.githubToken,
+                              },
+                              ...(previews.requeueAfterSeconds !== undefined ? { requeueAfterSeconds: previews.requeueAfterSeconds } : {}),
+                              ...(previews.imageTagParameter !== undefined ? { imageTagParameter: previews.imageTagParameter } : {}),
+                          },
+                      }
+                    : {}),
+            },
+        };
+    });
+}
+
+/** A registered cluster as the control plane takes it (its token from the secrets; checked in validate.ts). */
+export type DestinationArgs = NonNullable<ControlPlaneArgs["destinations"]>[number];
+
+/** Registered clusters with their bearer tokens. */
+export function destinationArgs(config: StackConfig, secrets: StackSecrets): DestinationArgs[] {
+    return config.destinations.map(
+        (d): Omit<DestinationClusterArgs, "provider" | "argoNamespace"> => ({
+            clusterName: d.name,
+            server: d.server,
+            bearerToken: secrets.destinationTokens?.[d.name] ?? "",
+            ...(d.caData ? { caData: d.caData } : {}),
+            ...(d.namespaces ? { namespaces: d.namespaces } : {}),
+        }),
+    );
+}
+
+/** One repository credential entry as the RepositoryCredentials component takes it, its secret part from the secrets. */
+export function repositoryCredentialArg(c: StackConfig["repositoryCredentials"][number], secrets: StackSecrets): Omit<RepositoryCredentialsArgs, "provider" | "argoNamespace"> {
+    const secret = secrets.repositorySecrets?.[c.name] ?? "";
+    let auth: RepositoryAuth;
+    if (c.type === "githubApp") {
+        auth = { kind: "githubApp", appId: c.githubAppId ?? 0, installationId: c.githubAppInstallationId ?? 0, privateKey: secret, ...(c.githubAppEnterpriseBaseUrl ? { enterpriseBaseUrl: c.githubAppEnterpriseBaseUrl } : {}) };
+    } else if (c.type === "ssh") {
+        auth = { kind: "ssh", sshPrivateKey: secret };
+    } else {
+        auth = { kind: "https", username: c.username ?? "git", password: secret };
+    }
+    return { url: c.url, auth };
+}
+
+/** Repository credentials by name. */
+export function repositoryCredentialArgs(config: StackConfig, secrets: StackSecrets): NonNullable<ControlPlaneArgs["repositoryCredentials"]> {
+    return Object.fromEntries(config.repositoryCredentials.map((c) => [c.name, repositoryCredentialArg(c, secrets)]));
+}
+
+/** The Argo CD install's args. */
+export function argoCdArgs(config: StackConfig, chart: ChartSource | undefined): Omit<ArgoCdArgs, "provider"> {
+    const stack = stackPresets[config.environment];
+    const argo = config.argocd;
+    return {
+        namespace: argo.namespace,
+        ha: argo.ha ?? stack.ha,
+        protect: stack.protect,
+        skipAwait: stack.skipAwait,
+        dex: argo.dex ?? false,
+        ...(chart ? { chart } : {}),
+        ...(crdSource(config) ? { crds: crdSource(config) } : {}),
+        ...(argo.replicas ? { replicas: argo.replicas } : {}),
+        ...(argo.settings ? { settings: argo.settings } : {}),
+        ...(argo.metrics ? { metrics: argo.metrics } : {}),
+        ...(argo.notifications ? { notifications: argo.notifications } : {}),
+    };
+}
+
+/**
+ * Builds the control plane's typed args from a config the rules have passed: services, guardrails
+ * bound per environment class (break-glass namespaces moved to their own Warn binding), Argo CD
+ * (with its CRDs), registered clusters, repository credentials, GitHub wiring, alerts and the
+ * preview janitor.
+ */
+export function buildArgs(
+    config: StackConfig,
+    services: readonly ModelService[],
+    secrets: StackSecrets,
+    active: readonly BreakGlassStatus[],
+    previewRepos: readonly string[],
+): Omit<ControlPlaneArgs, "provider"> {
+    const stack = stackPresets[config.environment];
+    /** Namespaces under break-glass, per environment class. */
+    const exempt = new Map<string, { namespaces: string[]; statuses: Set<BreakGlassStatus> }>();
+    for (const s of services) {
+        for (const env of s.args.environments) {
+            const glass = active.find((g) => covers(g.entry, s.name, env.name));
+            if (!glass) continue;
+            const slot = exempt.get(env.name) ?? { namespaces: [], statuses: new Set() };
+            slot.namespaces.push(env.namespace ?? `${s.name}-${env.name}`);
+            slot.statuses.add(glass);
+            exempt.set(env.name, slot);
+        }
+    }
+    // Bind the guardrails in every environment class a service deploys to, plus the stack's own.
+    const classes = new Set<EnvironmentClass>(stack.defaultEnvironments);
+    services.forEach((s) => s.args.environments.forEach((e) => classes.add(e.name)));
+    const bindingOrder: EnvironmentClass[] = ["prod", "staging"];
+    const janitor = config.previewJanitor;
+    const alerts = config.argocd.alerts;
+    const gh = config.github;
+    // GitHub is managed only when fully configured: without it the github plugin is never loaded.
+    const manageGitHub = gh?.owner !== undefined && gh.webhookUrl !== undefined && secrets.githubToken !== undefined && previewRepos.length > 0;
+    const destinations = destinationArgs(config, secrets);
+    const repositoryCredentials = repositoryCredentialArgs(config, secrets);
+    return {
+        argoCd: argoCdArgs(config, resolveChart(config).source),
+        services: services.map(({ name, args }) => ({ name, args })),
+        ...(destinations.length > 0 ? { destinations } : {}),
+        ...(Object.keys(repositoryCredentials).length > 0 ? { repositoryCredentials } : {}),
+        ...(alerts?.enabled
+            ? {
+                  alerts: {
+                      ...(alerts.outOfSyncMinutes !== undefined ? { outOfSyncMinutes: alerts.outOfSyncMinutes } : {}),
+                      ...(alerts.degradedMinutes !== undefined ? { degradedMinutes: alerts.degradedMinutes } : {}),
+                      ...(alerts.ruleLabels ? { ruleLabels: alerts.ruleLabels } : {}),
+                      previewTtlHours: janitor.ttlHours ?? defaults.previewTtlHours,
+                  },
+              }
+            : {}),
+        ...(manageGitHub
+            ? {
+                  github: {
+                      owner: gh.owner!,
+                      token: secrets.githubToken!,
+                      repositories: [...new Set(previewRepos)],
+                      webhookUrl: gh.webhookUrl!,
+                      ...(gh.api ? { baseUrl: gh.api } : {}),
+                  },
+              }
+            : {}),
+        ...(services.some((s) => s.args.previews)
+            ? {
+                  previewJanitor: {
+                      ...(janitor.image ? { image: janitor.image } : {}),
+                      ...(janitor.schedule ? { schedule: janitor.schedule } : {}),
+                      ...(janitor.ttlHours !== undefined ? { ttlHours: janitor.ttlHours } : {}),
+                  },
+              }
+            : {}),
+        guardrails: {
+            rules: guardrailRules(config),
+            bindings: [
+                ...bindingOrder
+                    .filter((c) => classes.has(c))
+                    .map((c) => ({
+                        environment: c,
+                        validationActions: environmentPresets[c].validationActions,
+                        excludeNamespaces: exempt.get(c)?.namespaces ?? [],
+                    })),
+                // One binding per active break-glass entry: its namespaces warn instead of deny.
+                ...active.map((glass) => ({
+                    environment: `break-glass-${glass.entry.ticket.toLowerCase()}`,
+                    validationActions: ["Warn", "Audit"] as const,
+                    namespaces: [...exempt.values()].flatMap((slot) => (slot.statuses.has(glass) ? slot.namespaces : [])),
+                    annotations: breakGlassAnnotations(glass.entry),
+                })),
+            ],
+            failurePolicy: config.guardrails.failurePolicy ?? defaults.failurePolicy,
+            protect: stack.protect,
+        },
+    };
+}

@@ -1,0 +1,294 @@
+/**
+ * The bad-input matrix (issue 11): every case is one stack input a user can write, run through the
+ * whole program (index.ts → stacks/program.ts) under Pulumi's mock monitor, whose resource
+ * registration is the spy. Each case must
+ *   - fail (nothing accepted silently),
+ *   - before any resource is registered (zero registrations, checked after the event loop settles),
+ *   - with a message that names the stack-file key (`gitops-control:…`), the fix (`Fix:`), the
+ *     service when the key is under `services[i]`, and the case's own fragment (nothing vague).
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, repoRoot, settle } from "../../scripts/lib/mockRuntime";
+import { renderTarget } from "../../scripts/render";
+import { readStackFile } from "../../stacks/read";
+import { controlPlaneProgram } from "../../stacks/program";
+
+type Stack = "prod" | "staging" | "local";
+
+interface Case {
+    /** What the user wrote wrong. */
+    readonly name: string;
+    /** How the issue classed it before the fix (for the report): accepted silently, vague, late (after resources), wrong, or already clear. */
+    readonly was: "silent" | "vague" | "late" | "wrong" | "clear";
+    readonly stack?: Stack;
+    /** Stack config keys (without namespace) replacing the base. */
+    readonly config: Record<string, unknown>;
+    /** Raw Pulumi config entries added as they are (other namespaces, plain-text secrets). */
+    readonly rawConfig?: Record<string, string>;
+    /** No GitHub token secret. */
+    readonly noToken?: boolean;
+    /** Fragment the message must contain. */
+    readonly expect: string;
+    /** Service the message must name. */
+    readonly service?: string;
+}
+
+const now = new Date();
+const hoursFromNow = (h: number) => new Date(now.getTime() + h * 3_600_000).toISOString().replace(/\.\d+Z$/, "Z");
+const svc = { name: "payments-api", team: "payments", repoURL: "https://github.com/acme/payments-api.git", path: "deploy/chart", targetRevision: "v1.0.0" };
+const other = { name: "checkout", team: "storefront", repoURL: "https://github.com/acme/checkout.git", path: "deploy", targetRevision: "v5.2.0" };
+const withSvc = (change: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ services: [{ ...svc, ...change }], ...extra });
+const glass = { services: ["payments-api"], reason: "INC-4711: hotfix for card declines", ticket: "INC-4711", requestedBy: "alice@acme.example", requestedAt: hoursFromNow(-1), expires: hoursFromNow(3) };
+const withGlass = (change: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ services: [svc, other], breakGlass: [{ ...glass, ...change }], ...extra });
+const previews = (change: Record<string, unknown> = {}) => withSvc({ previews: change });
+const S = "payments-api";
+const EDGE = { name: "edge", server: "https://10.0.0.1:6443" };
+
+const cases: Case[] = [
+    // ── Accepted silently before ────────────────────────────────────────────────────────────────
+    { was: "silent", name: "service namespace argocd", config: withSvc({ environments: [{ name: "prod", namespace: "argocd" }] }), expect: "a system namespace", service: S },
+    { was: "silent", name: "service namespace kube-system", config: withSvc({ environments: [{ name: "prod", namespace: "kube-system" }] }), expect: "a system namespace", service: S },
+    { was: "silent", name: "service namespace kube-public", config: withSvc({ environments: [{ name: "prod", namespace: "kube-public" }] }), expect: "a system namespace", service: S },
+    { was: "silent", name: "service namespace default", config: withSvc({ environments: [{ name: "prod", namespace: "default" }] }), expect: "a system namespace", service: S },
+    { was: "silent", name: "service namespace kube-node-lease", config: withSvc({ environments: [{ name: "prod", namespace: "kube-node-lease" }] }), expect: "a system namespace", service: S },
+    { was: "silent", name: "service namespace = a custom Argo CD namespace", config: { argocd: { namespace: "gitops" }, ...withSvc({ environments: [{ name: "prod", namespace: "gitops" }] }) }, expect: "a system namespace", service: S },
+    { was: "silent", name: "another service's namespace", config: { services: [svc, { ...other, environments: [{ name: "prod", namespace: "payments-api-prod" }] }] }, expect: 'which service "payments-api" (prod) deploys to', service: "checkout" },
+    { was: "silent", name: "two services, one explicit namespace", config: { services: [{ ...svc, environments: [{ name: "prod", namespace: "shop" }] }, { ...other, environments: [{ name: "prod", namespace: "shop" }] }] }, expect: 'namespace "shop"', service: "checkout" },
+    { was: "silent", name: "two environments, one namespace", stack: "local", config: withSvc({ environments: [{ name: "staging", namespace: "pay" }, { name: "prod", namespace: "pay" }] }), expect: "the namespace of environments[0] too", service: S },
+    { was: "silent", name: "a namespace inside another service's preview range", stack: "staging", config: { github: { owner: "acme" }, services: [{ ...svc, previews: {} }, { ...other, environments: [{ name: "staging", namespace: "payments-api-pr-7" }] }] }, expect: 'a preview namespace of service "payments-api"', service: "checkout" },
+    { was: "silent", name: "user:token credentials in repoURL", config: withSvc({ repoURL: "https://bob:ghp_secret@github.com/acme/payments-api.git" }), expect: "carries credentials", service: S },
+    { was: "silent", name: "token credentials in repoURL", config: withSvc({ repoURL: "https://ghp_secret@github.com/acme/payments-api.git" }), expect: "carries credentials", service: S },
+    { was: "silent", name: "an organisation URL", config: withSvc({ repoURL: "https://github.com/acme" }), expect: "an organisation, not a repository", service: S },
+    { was: "silent", name: "an organisation URL with slash", config: withSvc({ repoURL: "https://github.com/acme/" }), expect: "an organisation, not a repository", service: S },
+    { was: "silent", name: "one repository for two services, unsaid", config: { services: [svc, { ...other, repoURL: svc.repoURL }] }, expect: "sharedRepository: true", service: "checkout" },
+    { was: "silent", name: "one repository, said on one entry only", config: { services: [svc, { ...other, repoURL: svc.repoURL.replace(".git", ""), sharedRepository: true }] }, expect: 'is the repository of service "payments-api" too', service: "checkout" },
+    { was: "silent", name: 'path: ""', config: withSvc({ path: "" }), expect: '`gitops-control:services[0].path` (service "payments-api", GitOpsService arg `source.path`) is empty', service: S },
+    { was: "silent", name: "path escaping the repository", config: withSvc({ path: "../other-repo" }), expect: "which leaves the repository", service: S },
+    { was: "silent", name: "path escaping after a folder", config: withSvc({ path: "deploy/../../x" }), expect: "which leaves the repository", service: S },
+    { was: "silent", name: "environment valueFiles escaping", config: withSvc({ environments: [{ name: "prod", valueFiles: ["../../../secrets.yaml"] }] }), expect: "services[0].environments[0].valueFiles[0]", service: S },
+    { was: "silent", name: "helm valueFiles escaping", config: withSvc({ helm: { valueFiles: ["../../../../values.yaml"] } }), expect: "services[0].helm.valueFiles[0]", service: S },
+    { was: "silent", name: "empty environment value file", config: withSvc({ environments: [{ name: "prod", valueFiles: [""] }] }), expect: "services[0].environments[0].valueFiles[0]", service: S },
+    { was: "silent", name: "empty imageTagParameter", stack: "staging", config: { github: { owner: "acme" }, ...previews({ imageTagParameter: "" }) }, expect: "services[0].previews.imageTagParameter", service: S },
+    { was: "silent", name: "kustomize image with empty tag", config: withSvc({ kustomize: { images: ["ghcr.io/acme/api:"] } }), expect: "not a Kustomize image override", service: S },
+    { was: "silent", name: "kustomize image with a space", config: withSvc({ kustomize: { images: ["ghcr.io/acme/api 1.2"] } }), expect: "not a Kustomize image override", service: S },
+    { was: "silent", name: "kustomize image with two =", config: withSvc({ kustomize: { images: ["a=b=c:1"] } }), expect: "services[0].kustomize.images[0]", service: S },
+    { was: "silent", name: "empty ignoreDifferences kind", config: withSvc({ ignoreDifferences: [{ kind: "", jsonPointers: ["/spec/replicas"] }] }), expect: "services[0].ignoreDifferences[0].kind", service: S },
+    { was: "silent", name: "a prod environment on the staging stack", stack: "staging", config: withSvc({ environments: ["prod"] }), expect: 'is "prod", which a staging stack does not deploy', service: S },
+    { was: "silent", name: "a staging environment on the prod stack", config: withSvc({ environments: ["staging"] }), expect: 'is "staging", which a prod stack does not deploy', service: S },
+    { was: "silent", name: "replicaCap 1e9", config: { guardrails: { replicaCap: 1e9 } }, expect: "gitops-control:guardrails.replicaCap` is 1000000000" },
+    { was: "silent", name: "requeueAfterSeconds 1e8", stack: "staging", config: { github: { owner: "acme" }, ...previews({ requeueAfterSeconds: 1e8 }) }, expect: "use a whole number from 30 to 86400", service: S },
+    { was: "silent", name: "retry limit 1e6", config: withSvc({ syncPolicy: { retry: { limit: 1e6 } } }), expect: "services[0].syncPolicy.retry.limit", service: S },
+    { was: "silent", name: "previewJanitor.ttlHours 1e6", config: { previewJanitor: { ttlHours: 1e6 } }, expect: "previewJanitor.ttlHours" },
+    { was: "silent", name: "pruneBudget 1e9", config: { pruneBudget: 1e9 }, expect: "gitops-control:pruneBudget" },
+    { was: "silent", name: "misspelt namespace gitops-contrl", config: {}, rawConfig: { "gitops-contrl:guardrails": '{"replicaCap":5}' }, expect: 'did you mean "gitops-control"' },
+    { was: "silent", name: "misspelt namespace gitops_control", config: {}, rawConfig: { "gitops_control:pruneBudget": "5" }, expect: "rename the key to `gitops-control:pruneBudget`" },
+    { was: "silent", name: "misspelt namespace gitop-control", config: {}, rawConfig: { "gitop-control:services": "[]" }, expect: '"gitop-control"' },
+    { was: "silent", name: "allowEmpty: true in staging", stack: "staging", config: withSvc({ syncPolicy: { automated: { allowEmpty: true } } }), expect: "weakens the staging sync policy: automated.allowEmpty is true", service: S },
+    { was: "silent", name: "allowEmpty with a too short reason in staging", stack: "staging", config: withSvc({ syncPolicy: { automated: { allowEmpty: true } }, unsafeSyncPolicyReason: "test" }), expect: "unsafeSyncPolicyReason", service: S },
+
+    // ── Vague before: internal paths, "Invalid input", no service, no file ──────────────────────
+    { was: "late", name: "chart version not exact", config: { argocd: { chart: { version: "10.1" } } }, expect: "`gitops-control:argocd.chart.version` (ArgoCd arg `chart.version`)" },
+    { was: "late", name: "chart version with range", config: { argocd: { chart: { version: "^10.1.1" } } }, expect: "argocd.chart.version" },
+    { was: "late", name: "chart repository not https/oci", config: { argocd: { chart: { version: "10.1.1", repo: "ftp://charts.example" } } }, expect: "argocd.chart.repo" },
+    { was: "late", name: "chart path that does not exist", config: { argocd: { chart: { path: "charts/nope.tgz" } } }, expect: "`gitops-control:argocd.chart.path`" },
+    { was: "vague", name: "chart with both version and path", config: { argocd: { chart: { version: "10.1.1", path: "x.tgz" } } }, expect: "not both" },
+    { was: "late", name: "ignoreDifferences pointer without /", config: withSvc({ ignoreDifferences: [{ kind: "Deployment", jsonPointers: ["spec/replicas"] }] }), expect: "`gitops-control:services[0].ignoreDifferences[0].jsonPointers[0]`", service: S },
+    { was: "late", name: "ignoreDifferences that ignores nothing", config: withSvc({ ignoreDifferences: [{ kind: "Deployment" }] }), expect: "ignores nothing on Deployment", service: S },
+    { was: "late", name: "Argo CD namespace not a name", config: { argocd: { namespace: "Argo_CD" } }, expect: "`gitops-control:argocd.namespace`" },
+    { was: "late", name: "Argo CD namespace not a name, with services", config: { argocd: { namespace: "Argo_CD" }, services: [svc] }, expect: "`gitops-control:argocd.namespace`", service: S },
+    { was: "late", name: "Argo CD replicas 0", config: { argocd: { replicas: { server: 0 } } }, expect: "argocd.replicas.server" },
+    { was: "late", name: "reconciliation timeout not a duration", config: { argocd: { settings: { reconciliationTimeout: "3 minutes" } } }, expect: "argocd.settings.reconciliationTimeout" },
+    { was: "late", name: "notification recipient without service", config: { argocd: { notifications: { recipients: ["platform-alerts"] } } }, expect: "argocd.notifications.recipients[0]" },
+    { was: "late", name: "resource exclusion without kinds", config: { argocd: { settings: { resourceExclusions: [{ apiGroups: ["cilium.io"], kinds: [] }] } } }, expect: "argocd.settings.resourceExclusions[0]" },
+    { was: "late", name: "janitor image :latest", stack: "staging", config: { github: { owner: "acme" }, previewJanitor: { image: "bitnami/kubectl:latest" }, ...previews() }, expect: "`gitops-control:previewJanitor.image`" },
+    { was: "late", name: "janitor schedule not cron", stack: "staging", config: { github: { owner: "acme" }, previewJanitor: { schedule: "hourly" }, ...previews() }, expect: "previewJanitor.schedule" },
+    { was: "late", name: "webhook URL over http", stack: "staging", config: { github: { owner: "acme", webhookUrl: "http://argocd.example.com/api/webhook" }, ...previews() }, expect: "`gitops-control:github.webhookUrl`" },
+    { was: "vague", name: "unknown stack environment", config: { environment: "production" }, expect: 'use one of "prod", "staging", "local"' },
+    { was: "vague", name: "unknown service environment", config: withSvc({ environments: ["qa"] }), expect: 'services[0].environments[0]` (service "payments-api") is "qa"' },
+    { was: "vague", name: "targetRevision 1.10 unquoted", config: withSvc({ targetRevision: 1.1 }), expect: 'Quote it, e.g. "1.1"', service: S },
+    { was: "vague", name: "environment targetRevision unquoted", config: withSvc({ environments: [{ name: "prod", targetRevision: 2 }] }), expect: "Quote it", service: S },
+    { was: "vague", name: "duplicate break-glass ticket", config: { services: [svc, other], breakGlass: [glass, { ...glass, services: ["checkout"] }] }, expect: 'Invalid stack config (1 problem):\n- `gitops-control:breakGlass[1].ticket` repeats "INC-4711"' },
+    { was: "vague", name: "a service name that exists", config: { services: [svc, { ...other, name: "payments-api" }] }, expect: "already the name of `gitops-control:services[0]` (team payments)" },
+    { was: "vague", name: "missing stack environment", config: { environment: undefined }, expect: "`gitops-control:environment` is missing" },
+    { was: "vague", name: "services not a list", config: { services: "payments-api" }, expect: "`gitops-control:services` must be array" },
+    { was: "vague", name: "helm parameter without value", config: withSvc({ helm: { parameters: [{ name: "replicaCount" }] } }), expect: 'services[0].helm.parameters[0].value` (service "payments-api") is missing' },
+    { was: "vague", name: "alerts minutes 0", config: { argocd: { alerts: { enabled: true, outOfSyncMinutes: 0 } } }, expect: "argocd.alerts.outOfSyncMinutes" },
+
+    // ── Wrong behaviour before ──────────────────────────────────────────────────────────────────
+    { was: "wrong", name: "previews on a non-GitHub repository without previews.repo", stack: "staging", config: { github: { owner: "acme" }, services: [{ ...svc, repoURL: "https://gitlab.example.com/acme/payments-api.git", previews: {} }] }, expect: "cannot be derived", service: S },
+    { was: "wrong", name: "previews.repo with an owner in it", stack: "staging", config: { github: { owner: "acme" }, ...previews({ repo: "acme/payments-api" }) }, expect: "services[0].previews.repo", service: S },
+    { was: "wrong", name: "previews.owner with a space", stack: "staging", config: previews({ owner: "acme corp" }), expect: "services[0].previews.owner", service: S },
+
+    // ── Clear before (tests/unit/config.test.ts and more), kept clear ───────────────────────────
+    { was: "clear", name: "unknown top-level key", config: { servces: [] }, expect: '`gitops-control` has unknown key(s) "servces"' },
+    { was: "clear", name: "unknown nested key", config: withSvc({ syncPolicy: { automated: { selfheal: true } } }), expect: 'services[0].syncPolicy.automated` (service "payments-api") has unknown key(s) "selfheal"' },
+    { was: "clear", name: "unknown service key", config: withSvc({ repo: "x" }), expect: 'has unknown key(s) "repo"', service: S },
+    { was: "clear", name: "replicaCap a word", config: { guardrails: { replicaCap: "twenty" } }, expect: "`gitops-control:guardrails.replicaCap` must be number" },
+    { was: "clear", name: "replicaCap 0", config: { guardrails: { replicaCap: 0 } }, expect: "`gitops-control:guardrails.replicaCap` is 0" },
+    { was: "clear", name: "replicaCap -3", config: { guardrails: { replicaCap: -3 } }, expect: "`gitops-control:guardrails.replicaCap` is -3" },
+    { was: "clear", name: "unknown sync option", config: withSvc({ syncPolicy: { syncOptions: ["CreateNamespace=yes"] } }), expect: 'syncOptions[0]` (service "payments-api") is "CreateNamespace=yes"' },
+    { was: "clear", name: "one sync option twice", config: withSvc({ syncPolicy: { syncOptions: ["ServerSideApply=false", "ServerSideApply=true"] } }), expect: "sets ServerSideApply twice", service: S },
+    { was: "clear", name: "prod allowEmpty without reason", config: withSvc({ syncPolicy: { automated: { allowEmpty: true } } }), expect: "weakens the prod sync policy: automated.allowEmpty is true", service: S },
+    { was: "clear", name: "prod prune: false", config: withSvc({ syncPolicy: { automated: { prune: false } } }), expect: "automated.prune is false", service: S },
+    { was: "clear", name: "prod selfHeal: false", config: withSvc({ syncPolicy: { automated: { selfHeal: false } } }), expect: "automated.selfHeal is false", service: S },
+    { was: "clear", name: "prod automated sync off", config: withSvc({ syncPolicy: { automated: { enabled: false } } }), expect: "automated.enabled is false", service: S },
+    { was: "clear", name: "prod weakening with a too short reason", config: withSvc({ syncPolicy: { automated: { prune: false } }, unsafeSyncPolicyReason: "because" }), expect: "services[0].unsafeSyncPolicyReason", service: S },
+    { was: "clear", name: "backoff not a Go duration", config: withSvc({ syncPolicy: { retry: { backoff: { duration: "10 seconds" } } } }), expect: "not a Go duration", service: S },
+    { was: "clear", name: "backoff factor 0", config: withSvc({ syncPolicy: { retry: { backoff: { factor: 0 } } } }), expect: "services[0].syncPolicy.retry.backoff.factor" },
+    { was: "clear", name: "repoURL without scheme", config: withSvc({ repoURL: "acme/payments-api" }), expect: 'is "acme/payments-api", not a Git URL Argo CD can clone', service: S },
+    { was: "clear", name: "repoURL over http", config: withSvc({ repoURL: "http://github.com/acme/payments-api.git" }), expect: "not a Git URL Argo CD can clone", service: S },
+    { was: "clear", name: "empty targetRevision", config: withSvc({ targetRevision: "" }), expect: "targetRevision` (service \"payments-api\", GitOpsService arg `environments[0].targetRevision`) is empty", service: S },
+    { was: "clear", name: "helm and kustomize both", config: withSvc({ helm: {}, kustomize: {} }), expect: "sets both `helm` and `kustomize`", service: S },
+    { was: "clear", name: "requeueAfterSeconds 10", stack: "staging", config: { github: { owner: "acme" }, ...previews({ requeueAfterSeconds: 10 }) }, expect: "polling GitHub that often exhausts its API rate limit", service: S },
+    { was: "clear", name: "service name not a Kubernetes name", config: withSvc({ name: "Payments_API" }), expect: 'rename it, e.g. "payments-api"', service: "Payments_API" },
+    { was: "clear", name: "service name too long", config: withSvc({ name: "a".repeat(49) }), expect: "at most 48 characters", service: "a".repeat(49) },
+    { was: "clear", name: "team not a Kubernetes name", config: withSvc({ team: "Payments Team" }), expect: "services[0].team", service: S },
+    { was: "clear", name: "no environments", config: withSvc({ environments: [] }), expect: "services[0].environments" },
+    { was: "clear", name: "one environment twice", config: withSvc({ environments: ["prod", "prod"] }), expect: 'repeats "prod"', service: S },
+    { was: "clear", name: "previews without a token", stack: "staging", noToken: true, config: { github: { owner: "acme" }, ...previews() }, expect: "`gitops-control:githubToken` is not set, and payments-api has previews" },
+    { was: "clear", name: "previews on the prod stack", config: { github: { owner: "acme" }, ...previews() }, expect: "is set on a prod stack, which runs no previews", service: S },
+    { was: "clear", name: "preview labels empty", stack: "staging", config: previews({ labels: [] }), expect: "services[0].previews.labels" },
+    { was: "clear", name: "token in plain text", stack: "staging", noToken: true, config: {}, rawConfig: { "gitops-control:githubToken": "ghp_plain" }, expect: "`gitops-control:githubToken` is stored in plain text" },
+    { was: "clear", name: "unknown rule disabled", config: { guardrails: { disabledRules: ["no-latest"] } }, expect: '`gitops-control:guardrails.disabledRules[0]` is "no-latest", not a rule of the library' },
+    { was: "clear", name: "no required labels", config: { guardrails: { requiredLabels: [] } }, expect: "guardrails.requiredLabels" },
+    { was: "clear", name: "unknown failure policy", config: { guardrails: { failurePolicy: "Deny" } }, expect: 'use one of "Fail", "Ignore"' },
+    { was: "clear", name: "kubernetes context a number", config: { kubernetes: { context: 5 } }, expect: "`gitops-control:kubernetes.context` must be string" },
+    { was: "clear", name: "GitHub API not a URL", config: { github: { api: "github enterprise" } }, expect: "gitops-control:github.api" },
+    { was: "clear", name: "Argo CD URL not a URL", config: { argocd: { settings: { url: "argocd" } } }, expect: "gitops-control:argocd.settings.url" },
+    { was: "clear", name: "metrics enabled a word", config: { argocd: { metrics: { enabled: "yes" } } }, expect: "argocd.metrics.enabled` must be boolean" },
+    { was: "clear", name: "break-glass ticket not a ticket", config: withGlass({ ticket: "hotfix" }), expect: '`gitops-control:breakGlass[0].ticket` is "hotfix"' },
+    { was: "clear", name: "break-glass reason too short", config: withGlass({ reason: "fix" }), expect: "breakGlass[0].reason` is too short to audit" },
+    { was: "clear", name: "break-glass unknown service", config: withGlass({ services: ["billing"] }), expect: 'breakGlass[0].services[0]` is "billing", which is not a service of this stack' },
+    { was: "clear", name: "break-glass expiry before request", config: withGlass({ expires: hoursFromNow(-2) }), expect: "breakGlass[0].expires` is not after requestedAt" },
+    { was: "clear", name: "break-glass longer than allowed", config: withGlass({ expires: hoursFromNow(30) }), expect: "more than the 24 h allowed" },
+    { was: "clear", name: "break-glass expiry not ISO-8601", config: withGlass({ expires: "tomorrow" }), expect: 'is "tomorrow", not an ISO-8601 time' },
+    { was: "clear", name: "break-glass requested in the future", config: withGlass({ requestedAt: hoursFromNow(1), expires: hoursFromNow(2) }), expect: "breakGlass[0].requestedAt` is in the future" },
+    { was: "clear", name: "break-glass environment the services lack", config: withGlass({ environments: ["staging"] }), expect: "breakGlass[0].environments` matches no environment" },
+    { was: "clear", name: "break-glass expired", config: withGlass({ requestedAt: hoursFromNow(-10), expires: hoursFromNow(-2) }), expect: "break-glass expired: back-port the fix to Git" },
+    { was: "clear", name: "break-glass maxHours above a week", config: { breakGlassPolicy: { maxHours: 1000 } }, expect: "breakGlassPolicy.maxHours" },
+    { was: "clear", name: "break-glass onExpiry unknown", config: { breakGlassPolicy: { onExpiry: "ignore" } }, expect: 'use one of "fail", "revert"' },
+
+    // ── Issue 13's keys (clusters, repository credentials, waitForSync), clear on main, kept clear ──
+    { was: "clear", name: "service cluster not registered", config: withSvc({ cluster: "nowhere" }), expect: '`gitops-control:services[0].cluster` (service "payments-api") is "nowhere", not a registered cluster', service: S },
+    { was: "clear", name: "environment cluster not registered", config: withSvc({ environments: [{ name: "prod", cluster: "edge" }] }), expect: '`gitops-control:services[0].environments[0].cluster` (service "payments-api", prod) is "edge"', service: S },
+    { was: "clear", name: "defaultCluster not registered", config: { defaultCluster: "edge" }, expect: '`gitops-control:defaultCluster` is "edge", not a registered cluster' },
+    { was: "clear", name: "destination without its token", config: { destinations: [EDGE] }, expect: "pulumi config set --secret --path 'gitops-control:destinationTokens.edge' <value>" },
+    { was: "clear", name: "destination token in plain text", config: { destinations: [EDGE] }, rawConfig: { "gitops-control:destinationTokens": '{"edge":"plain"}' }, expect: "`gitops-control:destinationTokens` is stored in plain text" },
+    { was: "clear", name: "destination over http", config: { destinations: [{ ...EDGE, server: "http://10.0.0.1:6443" }] }, expect: '`gitops-control:destinations[0].server` (DestinationCluster arg `server`) is "http://10.0.0.1:6443"' },
+    { was: "clear", name: "destination named in-cluster", config: { destinations: [{ ...EDGE, name: "in-cluster" }] }, expect: '`gitops-control:destinations[0].name` (DestinationCluster arg `clusterName`) is "in-cluster"' },
+    { was: "clear", name: "destination name twice", config: { destinations: [EDGE, EDGE] }, expect: '`gitops-control:destinations[1].name` repeats "edge"' },
+    { was: "clear", name: "repository credential without its secret", config: { repositoryCredentials: [{ name: "acme", url: "https://github.com/acme/", type: "https" }] }, expect: "pulumi config set --secret --path 'gitops-control:repositorySecrets.acme' <value>" },
+    { was: "clear", name: "GitHub App credential without ids", config: { repositoryCredentials: [{ name: "app", url: "https://github.com/acme/", type: "githubApp" }] }, expect: "`gitops-control:repositoryCredentials[0]` is a GitHub App credential without `githubAppId`" },
+    { was: "clear", name: "repository credential URL with a token in it", config: { repositoryCredentials: [{ name: "acme", url: "https://user:token@github.com/acme/", type: "https" }] }, expect: "`gitops-control:repositoryCredentials[0].url` (RepositoryCredentials arg `url`)" },
+    { was: "clear", name: "waitForSync timeout of 5 s", config: { waitForSync: { enabled: true, timeoutSeconds: 5 } }, expect: "`gitops-control:waitForSync.timeoutSeconds` (GitOpsApplication arg `waitForSync.timeoutSeconds`) is 5" },
+];
+
+let registered = 0;
+
+/** Runs the program on one case; returns the error message, or "" when the program did not fail. */
+async function run(c: Case): Promise<{ message: string; resources: number }> {
+    const stack = c.stack ?? "prod";
+    const recorded = installMocks(stack);
+    const config: Record<string, string> = {};
+    for (const [key, value] of Object.entries({ environment: stack, ...c.config })) {
+        if (value !== undefined) config[`gitops-control:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    const secretKeys: string[] = [];
+    if (!c.noToken) {
+        config["gitops-control:githubToken"] = "ghp_test";
+        secretKeys.push("gitops-control:githubToken");
+    }
+    Object.assign(config, c.rawConfig ?? {});
+    pulumi.runtime.setAllConfig(config, secretKeys);
+    let message = "";
+    try {
+        controlPlaneProgram();
+    } catch (e) {
+        message = (e as Error).message;
+    }
+    await settle(recorded);
+    registered += recorded.length;
+    return { message, resources: recorded.length };
+}
+
+describe("the bad-input matrix: every case stopped before any resource, with key, service, fix", () => {
+    it("holds at least 108 cases (the issue's matrix: silently accepted, vague, late, wrong and clear ones)", () => {
+        // The issue's 108 inputs, rebuilt from its lists, plus the cases of tests/unit/config.test.ts.
+        assert.ok(cases.length + fileCases.length >= 108, `${cases.length + fileCases.length} cases`);
+        assert.equal(new Set(cases.map((c) => c.name)).size, cases.length, "case names are unique");
+    });
+
+    for (const c of cases) {
+        it(`${c.was}: ${c.name}`, async () => {
+            const { message, resources } = await run(c);
+            assert.notEqual(message, "", "accepted silently");
+            assert.equal(resources, 0, `${resources} resources registered before the error`);
+            assert.ok(message.includes(c.expect), `expected «${c.expect}» in:\n${message}`);
+            assert.match(message, /`gitops-control[:`]|`gitops-[a-z_]+:/, "names a stack-file key");
+            assert.match(message, /Fix: /, "says how to fix it");
+            if (c.service) assert.ok(message.includes(`service "${c.service}"`) || message.includes(`${c.service} has`), `names the service ${c.service}:\n${message}`);
+            assert.doesNotMatch(message, /`args\.|`defaultRules\.|Invalid input/, "no internal path, no bare 'Invalid input'");
+        });
+    }
+
+    it("the spy sees registrations: the same harness on a valid stack registers resources", async () => {
+        const { message, resources } = await run({ was: "clear", name: "valid", stack: "staging", config: { github: { owner: "acme" }, services: [{ ...svc, previews: {} }, other] }, expect: "" });
+        assert.equal(message, "");
+        assert.ok(resources > 20, `${resources} resources`);
+        registered -= resources;
+    });
+
+    after(() => assert.equal(registered, 0));
+});
+
+/** Cases about the stack file itself, before the program runs. */
+const fileCases: { name: string; run: () => void; expect: string }[] = [
+    {
+        name: "a YAML syntax error names the file",
+        run: () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-"));
+            const file = path.join(dir, "Pulumi.broken.yaml");
+            fs.writeFileSync(file, "config:\n  gitops-control:environment: prod\n  gitops-control:services: [\n");
+            readStackFile(file);
+        },
+        expect: "Pulumi.broken.yaml is not valid YAML",
+    },
+    { name: "render of a stack that does not exist lists the stacks", run: () => renderTarget(["nosuch"]), expect: "the stacks here are local, prod, staging" },
+];
+
+describe("the bad-input matrix: the stack file", () => {
+    for (const c of fileCases) {
+        it(c.name, () => {
+            assert.throws(c.run, (e: Error) => e.message.includes(c.expect) && /Fix: /.test(e.message));
+        });
+    }
+
+    it("all errors of one run are reported together (schema and rule problems alike)", async () => {
+        const { message, resources } = await run({
+            was: "wrong",
+            name: "many",
+            expect: "",
+            config: {
+                guardrails: { replicaCap: "x" },
+                services: [{ ...svc, path: "" }, { ...other, environments: ["staging"], syncPolicy: { automated: { selfheal: true } } }, { ...svc, name: "third", repoURL: "https://github.com/acme/third.git", syncPolicy: { automated: { prune: false } } }],
+            },
+        });
+        assert.equal(resources, 0);
+        const lines = message.split("\n").filter((l) => l.startsWith("- `"));
+        assert.match(message, /^Invalid stack config \(4 problems\)/);
+        assert.equal(lines.length, 4, message);
+        assert.ok(lines.some((l) => l.includes("guardrails.replicaCap")));
+        assert.ok(lines.some((l) => l.includes("services[0].path")));
+        assert.ok(lines.some((l) => l.includes('services[1].syncPolicy.automated` (service "checkout") has unknown key(s)')));
+        assert.ok(lines.some((l) => l.includes("services[2].syncPolicy") && l.includes("automated.prune is false")));
+    });
+
+    it("the matrix's stack files exist for the stacks it uses", () => {
+        for (const s of ["prod", "staging", "local"]) assert.ok(fs.existsSync(path.join(repoRoot, `Pulumi.${s}.yaml`)));
+    });
+});
