@@ -102,8 +102,16 @@ const yamlString = (text: string): string => JSON.stringify(text);
 /** Pulumi.yaml's `config:` block: every key but the secrets, typed, with its default and description. */
 export function projectConfig(schema: JsonSchema = configJsonSchema()): string {
     const lines = ["config:"];
+    const required = new Set(schema.required ?? []);
+    // Pulumi requires a value for every declared key without a default: optional keys without a
+    // default are listed in a comment instead (declaring one would make every stack set it).
+    const undeclared: string[] = [];
     for (const [key, s] of Object.entries(schema.properties ?? {})) {
         if ((secretKeys as readonly string[]).includes(key)) continue;
+        if (s.default === undefined && !required.has(key)) {
+            undeclared.push(key);
+            continue;
+        }
         const type = s.type ?? "object";
         lines.push(`  ${key}:`, `    type: ${type}`);
         if (type === "array") lines.push("    items:", `      type: ${s.items?.type ?? "object"}`);
@@ -114,6 +122,7 @@ export function projectConfig(schema: JsonSchema = configJsonSchema()): string {
         lines.push(`    description: ${yamlString(`${s.description ?? ""}${keys} See the README's config reference.`.trim())}`);
     }
     lines.push(
+        `# Optional keys without a default (not declared: Pulumi would require them): ${undeclared.join(", ")}.`,
         "# githubToken, destinationTokens and repositorySecrets (secrets) are not declared here: a declared",
         "# key gets a plain default. Set them with",
         "#   pulumi config set --secret gitops-control:githubToken <token>",

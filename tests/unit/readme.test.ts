@@ -23,6 +23,19 @@ describe("README and Pulumi.yaml are generated from the schema", () => {
         assert.equal(project, withProjectConfig(project, projectConfig()));
     });
 
+    it("Pulumi.yaml declares no optional key without a default (the CLI would require it of every stack)", () => {
+        const project = fs.readFileSync(projectPath, "utf8");
+        const declared = [...project.matchAll(/^ {2}([A-Za-z]+):\n {4}type:/gm)].map((m) => m[1]);
+        const schema = configJsonSchema();
+        const required = new Set(schema.required ?? []);
+        for (const key of declared) {
+            const s = schema.properties?.[key];
+            assert.ok(s, `${key} is declared but not in the schema`);
+            assert.ok(required.has(key) || s.default !== undefined, `${key} is declared without a default: every stack would have to set it`);
+        }
+        assert.ok(!declared.includes("defaultCluster") && !declared.includes("github"));
+    });
+
     it("every stack key has a row, and the keys the issue found missing are there", () => {
         const schema = configJsonSchema();
         for (const key of Object.keys(schema.properties ?? {})) assert.match(readme, new RegExp(`^\\| \`${key}\` \\|`, "m"), key);
