@@ -140,7 +140,8 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         // where; the autoscaler reads the Deployments it scales.
         kubectlOk(cluster, ["create", "clusterrole", "test-break-glass", "--verb=get,list,watch,patch,update", "--resource=configmaps,deployments,deployments/scale"]);
         kubectlOk(cluster, ["create", "clusterrolebinding", "test-break-glass", "--clusterrole=test-break-glass", "--group=gitops-control:break-glass"]);
-        kubectlOk(cluster, ["create", "clusterrole", "test-read-deployments", "--verb=get,list", "--resource=deployments"]);
+        // kubectl scale reads the Deployment and patches its scale subresource.
+        kubectlOk(cluster, ["create", "clusterrole", "test-read-deployments", "--verb=get,list,patch", "--resource=deployments,deployments/scale"]);
         kubectlOk(cluster, ["create", "clusterrolebinding", "test-autoscaler-reads", "--clusterrole=test-read-deployments", "--serviceaccount=kube-system:horizontal-pod-autoscaler"]);
         git = await GitServer.start(path.join(workDir, "git"));
         shopSha = git.createRepo("shop", chartFiles({ service: "shop", team: "storefront" }));
@@ -256,7 +257,7 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
     it("every Argo CD metric the alert and recording rules use is exported by the running v3.6.1 controller", async () => {
         assert.ok(reconcilers);
         const metrics = await (await fetch(`http://127.0.0.1:${reconcilers.ports.controllerMetrics}/metrics`)).text();
-        const exported = new Set([...metrics.matchAll(/^([a-z_:]+?)(?:\{|\s)/gm)].map((m) => m[1]));
+        const exported = new Set([...metrics.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{|\s)/gm)].map((m) => m[1]));
         const rules = [...renderAlertRules({}).map((r) => r.expr), ...renderRecordingRules().map((r) => r.expr)];
         const used = new Set(rules.flatMap((expr) => [...expr.matchAll(/\b(argocd_[a-z0-9_]+)/g)].map((m) => m[1])));
         assert.ok(used.size >= 4, [...used].join(", "));
