@@ -137,6 +137,10 @@ const knownKinds: Readonly<Record<string, readonly [resource: string, namespaced
     StatefulSet: ["statefulsets", true],
     DaemonSet: ["daemonsets", true],
     ReplicaSet: ["replicasets", true],
+    ReplicationController: ["replicationcontrollers", true],
+    // Options of CONNECT requests (`kubectl exec`/`attach`): the resource is the Pod they reach.
+    PodExecOptions: ["pods", true],
+    PodAttachOptions: ["pods", true],
     Job: ["jobs", true],
     CronJob: ["cronjobs", true],
     Pod: ["pods", true],
@@ -182,23 +186,42 @@ function splitApiVersion(apiVersion: string): { group: string; version: string }
     return slash < 0 ? { group: "", version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
+/** Options objects that only ever reach admission as CONNECT to a Pod subresource. */
+const connectSubresources: Readonly<Record<string, string>> = { PodExecOptions: "exec", PodAttachOptions: "attach" };
+
+/** A Pod as it was before `kubectl debug` added ephemeral containers to it. */
+function withoutEphemeralContainers(pod: KubeObject): KubeObject {
+    const { ephemeralContainers: _added, ...spec } = (pod.spec ?? {}) as Record<string, unknown>;
+    return { ...pod, spec };
+}
+
 /**
  * Builds the admission request the API server would send for applying `manifest`. DELETE sends the
- * manifest as `oldObject` with a null `object`, as Kubernetes does.
+ * manifest as `oldObject` with a null `object`, as Kubernetes does. An UPDATE of the
+ * `ephemeralcontainers` subresource sends the whole Pod, its old version without the ephemeral
+ * containers (unless `oldObject` says otherwise). CONNECT (`kubectl exec`) sends the exec options
+ * as the object, with the Pod's name.
  */
 export function admissionRequest(manifest: KubeObject, options: RequestOptions = {}): AdmissionRequest {
-    const operation = options.operation ?? "CREATE";
+    const connect = connectSubresources[manifest.kind];
+    const operation = options.operation ?? (connect ? "CONNECT" : "CREATE");
+    const subResource = options.subResource ?? connect ?? "";
     const { group, version } = splitApiVersion(manifest.apiVersion);
     const { resource, namespaced } = resourceOf(manifest.kind);
     const namespace = namespaced ? options.namespace ?? manifest.metadata?.namespace ?? "default" : "";
     return {
         operation,
         object: operation === "DELETE" ? null : manifest,
-        oldObject: operation === "CREATE" ? null : operation === "DELETE" ? manifest : options.oldObject ?? manifest,
+        oldObject:
+            operation === "CREATE" || operation === "CONNECT"
+                ? null
+                : operation === "DELETE"
+                  ? manifest
+                  : options.oldObject ?? (subResource === "ephemeralcontainers" ? withoutEphemeralContainers(manifest) : manifest),
         userInfo: options.userInfo ?? argoCdControllerUser,
         kind: { group, version, kind: manifest.kind },
         resource: { group, version, resource },
-        subResource: options.subResource ?? "",
+        subResource,
         name: manifest.metadata?.name ?? "",
         namespace,
         namespaceLabels: namespace === "" ? {} : { ...options.namespaceLabels, "kubernetes.io/metadata.name": namespace },

@@ -1,40 +1,60 @@
 import { check } from "../errors";
 import { annotations, labels } from "../labels";
 import { celList, celString, metadataValue, qualifiedName, re2Problem } from "./cel";
-import { GuardrailRule, MatchCondition, Operation, ResourceRule, Variable } from "./types";
+import { GuardrailRule, MatchCondition, Operation, ResourceRule, Validation, Variable } from "./types";
 
 const writes = ["CREATE", "UPDATE"] as const;
 const allWrites = ["CREATE", "UPDATE", "DELETE"] as const;
 
-/** Every kind that carries a pod template, with where its pod spec lives. */
+/**
+ * Every way a pod spec enters the cluster, with where its pod spec lives: the kinds that carry a pod
+ * template, bare Pods, and the `pods/ephemeralcontainers` subresource (`kubectl debug` adds an
+ * ephemeral container to a running Pod through it; the request's object is the whole Pod).
+ * Pods created by the cluster's controllers from an admitted template are checked like any other
+ * Pod (no identity exemption from content rules): they carry the template's spec, so they pass.
+ */
 export const podBearingResources: readonly ResourceRule[] = [
-    { apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments", "statefulsets", "daemonsets"], operations: writes },
+    { apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments", "statefulsets", "daemonsets", "replicasets"], operations: writes },
     { apiGroups: ["batch"], apiVersions: ["v1"], resources: ["jobs", "cronjobs"], operations: writes },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods", "replicationcontrollers"], operations: writes },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/ephemeralcontainers"], operations: ["UPDATE"] },
 ];
 
 /** Kinds of {@link podBearingResources}, for rules that may also be given kinds without a pod template. */
-export const podBearingKinds = ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"] as const;
+export const podBearingKinds = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob", "Pod"] as const;
 
 /** `variables.podSpec`: the pod spec of any pod-bearing kind, so validations do not repeat the path. */
 export const podSpecVariable: Variable = {
     name: "podSpec",
-    expression: "object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec",
+    expression: "object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec",
 };
 
-/** `variables.podTemplate`: the pod template (metadata and spec) of any pod-bearing kind. */
+/** `variables.podTemplate`: the pod template (metadata and spec) of any pod-bearing kind; a Pod is its own template. */
 export const podTemplateVariable: Variable = {
     name: "podTemplate",
-    expression: "object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template : object.spec.template",
+    expression: "object.kind == 'Pod' ? object : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template : object.spec.template",
 };
 
 /**
- * `variables.containers`: app and init containers of the pod spec (needs {@link podSpecVariable}).
- * Init containers run with the same node access and count for scheduling, so image, resource and
- * host-access rules look at both. Ephemeral containers cannot be set in a pod template.
+ * `variables.containers`: app, init and ephemeral containers of the pod spec (needs
+ * {@link podSpecVariable}). Init containers run with the same node access and count for
+ * scheduling; ephemeral containers (Pods only) run in the pod's namespaces: every rule about
+ * images, privileges and host access looks at all three.
  */
 export const containersVariable: Variable = {
     name: "containers",
-    expression: "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])",
+    expression:
+        "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])",
+};
+
+/**
+ * Pod UPDATEs that leave the spec alone (a controller adopting or orphaning a Pod, the garbage
+ * collector removing a finalizer) are not re-judged: the Pod was judged when it was created, and a
+ * Pod that predates a rule must still be deletable. Spec changes (image, ephemeral containers) are.
+ */
+export const podSpecChangedCondition: MatchCondition = {
+    name: "pod-spec-may-change",
+    expression: "object.kind != 'Pod' || request.operation != 'UPDATE' || object.spec != oldObject.spec",
 };
 
 /** An annotation key is present and its value matches a ticket pattern. */
@@ -64,27 +84,209 @@ function checkResources(resources: readonly ResourceRule[] | undefined, field: s
 export type RequirePodSecurityContextOptions = PodRuleOptions;
 
 /**
- * Pods must declare a securityContext that refuses to run as root. The API server defaults an absent
- * pod securityContext to `{}`, so "defined" is checked as `runAsNonRoot: true` set explicitly.
+ * A validation that the list `variables.<name>` is empty; its message names the entries:
+ * `<before><entries joined by ", "><after>`.
+ */
+function noneListed(name: string, message: string, before: string, after: string): Validation {
+    return {
+        expression: `size(variables.${name}) == 0`,
+        message,
+        messageExpression: `${celString(before)} + variables.${name}.join(', ') + ${celString(after)}`,
+        reason: "Forbidden",
+    };
+}
+
+/** A container's own securityContext field, else the pod's (how the kubelet resolves it). */
+function effective(field: string, fallback: string): string {
+    return `(has(c.securityContext) && has(c.securityContext.${field}) ? c.securityContext.${field} : ${fallback})`;
+}
+
+/** The pod securityContext's `field`, or `otherwise` when unset. */
+function podSecurityField(field: string, otherwise: string): string {
+    return `(has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.${field}) ? variables.podSpec.securityContext.${field} : ${otherwise})`;
+}
+
+/**
+ * Every container runs as non-root, judged where the kubelet applies it: a container's
+ * `runAsNonRoot`/`runAsUser` override the pod's, so a pod-level `runAsNonRoot: true` with one
+ * container saying `false` is refused, and a container-level `true` in every container is enough.
+ * `runAsUser: 0` is refused at either level (the kubelet would only refuse it at start).
  */
 export function requirePodSecurityContext(options: RequirePodSecurityContextOptions = {}): GuardrailRule {
     checkResources(options.resources, "requirePodSecurityContext.resources");
     return {
         name: "require-pod-security-context",
-        summary: "Workloads whose pod template lacks securityContext.runAsNonRoot: true",
+        summary: "Containers (app, init, ephemeral) whose effective runAsNonRoot is not true, or that run as UID 0",
         why: "A container running as root turns an app bug into a node compromise.",
         params: {},
         resourceRules: options.resources ?? podBearingResources,
-        variables: [podSpecVariable],
+        variables: [
+            podSpecVariable,
+            containersVariable,
+            { name: "podNonRoot", expression: `${podSecurityField("runAsNonRoot", "false")} == true` },
+            { name: "podRootUser", expression: `${podSecurityField("runAsUser", "-1")} == 0` },
+            { name: "mayRunAsRoot", expression: `variables.containers.filter(c, !(${effective("runAsNonRoot", "variables.podNonRoot")} == true)).map(c, c.name)` },
+            {
+                name: "rootUser",
+                expression: "variables.containers.filter(c, has(c.securityContext) && has(c.securityContext.runAsUser) ? c.securityContext.runAsUser == 0 : variables.podRootUser).map(c, c.name)",
+            },
+        ],
         validations: [
             {
-                expression:
-                    "has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.runAsNonRoot) && variables.podSpec.securityContext.runAsNonRoot == true",
-                message: "pod securityContext must set runAsNonRoot: true (guardrail require-pod-security-context)",
+                expression: "size(variables.mayRunAsRoot) == 0",
+                message: "every container must run with runAsNonRoot: true (guardrail require-pod-security-context)",
+                messageExpression:
+                    "'containers ' + variables.mayRunAsRoot.join(', ') + ' may run as root: set runAsNonRoot: true in the pod securityContext and do not override it with false (guardrail require-pod-security-context)'",
+                reason: "Forbidden",
+            },
+            {
+                expression: "size(variables.rootUser) == 0",
+                message: "no container may set runAsUser: 0 (guardrail require-pod-security-context)",
+                messageExpression: "'containers ' + variables.rootUser.join(', ') + ' must not run as UID 0 (runAsUser: 0) (guardrail require-pod-security-context)'",
                 reason: "Forbidden",
             },
         ],
-        matchConditions: [],
+        matchConditions: [podSpecChangedCondition],
+        auditAnnotations: [],
+    };
+}
+
+export interface RestrictContainerPrivilegesOptions extends PodRuleOptions {
+    /**
+     * Capabilities a container may add after dropping ALL, as written in `capabilities.add`
+     * (e.g. `NET_BIND_SERVICE`, the only one Pod Security `restricted` allows). @default [] (none)
+     */
+    readonly allowedCapabilities?: readonly string[];
+}
+
+const capabilityName = /^[A-Z][A-Z0-9_]*$/;
+
+/**
+ * Containers run unprivileged: not `privileged`, `allowPrivilegeEscalation: false` set explicitly
+ * (the kernel default is to allow setuid escalation), capabilities dropped to none and added back
+ * only from an allow-list, and `/proc` masked. Checked per container (app, init, ephemeral).
+ */
+export function restrictContainerPrivileges(options: RestrictContainerPrivilegesOptions = {}): GuardrailRule {
+    checkResources(options.resources, "restrictContainerPrivileges.resources");
+    const allowed = options.allowedCapabilities ?? [];
+    allowed.forEach((cap, i) =>
+        check(capabilityName.test(cap) && cap !== "ALL", `restrictContainerPrivileges.allowedCapabilities[${i}]`, `is "${cap}", not a capability name`, 'use a capability as Kubernetes writes it, e.g. "NET_BIND_SERVICE"'),
+    );
+    const where = "(guardrail restrict-container-privileges)";
+    const caps = "c.securityContext.capabilities";
+    return {
+        name: "restrict-container-privileges",
+        summary: `Privileged containers, privilege escalation, capabilities not dropped to ALL or added beyond ${allowed.length > 0 ? allowed.join(", ") : "none"}, unmasked /proc`,
+        why: "Each one hands a container kernel powers that turn an app compromise into a node compromise.",
+        params: { allowedCapabilities: allowed },
+        resourceRules: options.resources ?? podBearingResources,
+        variables: [
+            podSpecVariable,
+            containersVariable,
+            { name: "privileged", expression: `variables.containers.filter(c, ${effective("privileged", "false")} == true).map(c, c.name)` },
+            // A privileged container always escalates; it is refused by the check above, so not reported twice.
+            { name: "escalating", expression: `variables.containers.filter(c, ${effective("privileged", "false")} != true && ${effective("allowPrivilegeEscalation", "true")} != false).map(c, c.name)` },
+            {
+                name: "keepingCapabilities",
+                expression: `variables.containers.filter(c, !(has(c.securityContext) && has(${caps}) && has(${caps}.drop) && 'ALL' in ${caps}.drop)).map(c, c.name)`,
+            },
+            {
+                name: "addedCapabilities",
+                expression: `variables.containers.filter(c, has(c.securityContext) && has(${caps}) && has(${caps}.add) && ${caps}.add.exists(a, !(a in ${celList(allowed)}))).map(c, c.name + '=' + ${caps}.add.filter(a, !(a in ${celList(allowed)})).join('+'))`,
+            },
+            { name: "unmaskedProc", expression: `variables.containers.filter(c, ${effective("procMount", "'Default'")} == 'Unmasked').map(c, c.name)` },
+        ],
+        validations: [
+            noneListed("privileged", `containers must not set securityContext.privileged: true ${where}`, `containers `, ` must not set securityContext.privileged: true ${where}`),
+            noneListed("escalating", `containers must set securityContext.allowPrivilegeEscalation: false ${where}`, `containers `, ` must set securityContext.allowPrivilegeEscalation: false ${where}`),
+            noneListed("keepingCapabilities", `containers must drop ALL capabilities ${where}`, `containers `, ` must set securityContext.capabilities.drop: [ALL] ${where}`),
+            noneListed("addedCapabilities", `containers may add only the capabilities ${allowed.length > 0 ? allowed.join(", ") : "(none)"} ${where}`, `capabilities added beyond the allow-list (${allowed.length > 0 ? allowed.join(", ") : "none"}): `, ` ${where}`),
+            noneListed("unmaskedProc", `containers must not set securityContext.procMount: Unmasked ${where}`, `containers `, ` must not set securityContext.procMount: Unmasked ${where}`),
+        ],
+        matchConditions: [podSpecChangedCondition],
+        auditAnnotations: [],
+    };
+}
+
+/** SELinux types Pod Security `baseline` allows (an empty type means the runtime's default). */
+export const defaultSELinuxTypes: readonly string[] = ["container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
+
+/** Sysctls Pod Security `baseline` calls safe: namespaced, and unable to affect other pods. */
+export const safeSysctls: readonly string[] = [
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+];
+
+export interface RestrictSecurityProfilesOptions extends PodRuleOptions {
+    /** SELinux types a pod or container may request. @default {@link defaultSELinuxTypes} (spc_t, the unconfined type, is refused) */
+    readonly allowedSELinuxTypes?: readonly string[];
+    /** Sysctls a pod may set. @default {@link safeSysctls} */
+    readonly allowedSysctls?: readonly string[];
+}
+
+/**
+ * The kernel's confinement stays on: seccomp `RuntimeDefault` or `Localhost` in effect for every
+ * container (pod level, or each container), no AppArmor `Unconfined` (field or legacy annotation),
+ * SELinux types only from an allow-list, sysctls only from the safe set.
+ */
+export function restrictSecurityProfiles(options: RestrictSecurityProfilesOptions = {}): GuardrailRule {
+    checkResources(options.resources, "restrictSecurityProfiles.resources");
+    const seLinux = options.allowedSELinuxTypes ?? defaultSELinuxTypes;
+    const sysctls = options.allowedSysctls ?? safeSysctls;
+    seLinux.forEach((t, i) => check(/^[a-z0-9_]+$/.test(t), `restrictSecurityProfiles.allowedSELinuxTypes[${i}]`, `is "${t}", not an SELinux type`, 'use a type such as "container_t"'));
+    check(!seLinux.includes("spc_t"), "restrictSecurityProfiles.allowedSELinuxTypes", "allows spc_t, the unconfined super-privileged type", "remove spc_t");
+    sysctls.forEach((s, i) => check(/^[a-z0-9_.\/-]+$/.test(s), `restrictSecurityProfiles.allowedSysctls[${i}]`, `is "${s}", not a sysctl name`, 'use a name such as "net.ipv4.tcp_syncookies"'));
+    const where = "(guardrail restrict-security-profiles)";
+    const apparmorAnnotation = "container.apparmor.security.beta.kubernetes.io/";
+    const seLinuxType = "(has(c.securityContext) && has(c.securityContext.seLinuxOptions) && has(c.securityContext.seLinuxOptions.type) ? c.securityContext.seLinuxOptions.type : variables.podSELinux)";
+    return {
+        name: "restrict-security-profiles",
+        summary: "Containers without seccomp RuntimeDefault/Localhost, with AppArmor Unconfined, an SELinux type off the allow-list, or unsafe sysctls",
+        why: "seccomp, AppArmor and SELinux are what confine a compromised container to its own pod.",
+        params: { allowedSELinuxTypes: seLinux, allowedSysctls: sysctls },
+        resourceRules: options.resources ?? podBearingResources,
+        variables: [
+            podSpecVariable,
+            podTemplateVariable,
+            containersVariable,
+            { name: "podSeccomp", expression: "has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seccompProfile) ? variables.podSpec.securityContext.seccompProfile.type : ''" },
+            {
+                name: "unconfinedSeccomp",
+                expression: `variables.containers.filter(c, !((has(c.securityContext) && has(c.securityContext.seccompProfile) ? c.securityContext.seccompProfile.type : variables.podSeccomp) in ['RuntimeDefault', 'Localhost'])).map(c, c.name)`,
+            },
+            { name: "podAppArmor", expression: "has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.appArmorProfile) ? variables.podSpec.securityContext.appArmorProfile.type : ''" },
+            {
+                name: "unconfinedAppArmor",
+                expression: `variables.containers.filter(c, (has(c.securityContext) && has(c.securityContext.appArmorProfile) ? c.securityContext.appArmorProfile.type : variables.podAppArmor) == 'Unconfined').map(c, c.name) + (has(variables.podTemplate.metadata) && has(variables.podTemplate.metadata.annotations) ? variables.podTemplate.metadata.annotations.filter(k, k.startsWith(${celString(apparmorAnnotation)}) && variables.podTemplate.metadata.annotations[k] == 'unconfined').map(k, 'annotation ' + k) : [])`,
+            },
+            {
+                name: "podSELinux",
+                expression: "has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seLinuxOptions) && has(variables.podSpec.securityContext.seLinuxOptions.type) ? variables.podSpec.securityContext.seLinuxOptions.type : ''",
+            },
+            {
+                name: "badSELinux",
+                expression: `variables.containers.filter(c, !(${seLinuxType} in ${celList(["", ...seLinux])})).map(c, c.name + '=' + ${seLinuxType})`,
+            },
+            {
+                name: "unsafeSysctls",
+                expression: `has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.sysctls) ? variables.podSpec.securityContext.sysctls.map(s, s.name).filter(n, !(n in ${celList(sysctls)})) : []`,
+            },
+        ],
+        validations: [
+            noneListed("unconfinedSeccomp", `every container needs seccompProfile.type RuntimeDefault or Localhost ${where}`, `containers `, ` run without a seccomp profile: set securityContext.seccompProfile.type: RuntimeDefault (or Localhost) on the pod ${where}`),
+            noneListed("unconfinedAppArmor", `containers must not run AppArmor Unconfined ${where}`, `containers `, ` must not run AppArmor Unconfined ${where}`),
+            noneListed("badSELinux", `SELinux types must be one of ${seLinux.join(", ")} ${where}`, `SELinux types outside the allow-list (${seLinux.join(", ")}): `, ` ${where}`),
+            noneListed("unsafeSysctls", `only safe sysctls may be set ${where}`, `unsafe sysctls `, `: only the Pod Security baseline set is allowed ${where}`),
+        ],
+        matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
 }
@@ -184,7 +386,7 @@ export function disallowLatestImage(options: DisallowLatestImageOptions = {}): G
                 reason: "Forbidden",
             },
         ],
-        matchConditions: [],
+        matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
 }
@@ -228,7 +430,11 @@ export function requireResources(options: RequireResourcesOptions = {}): Guardra
         resourceRules: options.resources ?? podBearingResources,
         variables: [
             podSpecVariable,
-            ...(includeInit ? [containersVariable] : [{ name: "containers", expression: "variables.podSpec.containers" }]),
+            // Not containersVariable: ephemeral containers may not declare resources (the API refuses them).
+            {
+                name: "containers",
+                expression: includeInit ? "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])" : "variables.podSpec.containers",
+            },
             { name: "undeclared", expression: `variables.containers.filter(c, !(${declared})).map(c, c.name)` },
         ],
         validations: [
@@ -239,12 +445,15 @@ export function requireResources(options: RequireResourcesOptions = {}): Guardra
                 reason: "Forbidden",
             },
         ],
-        matchConditions: [],
+        matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
 }
 
-export type DisallowHostAccessOptions = PodRuleOptions;
+export interface DisallowHostAccessOptions extends PodRuleOptions {
+    /** Host ports a container may bind (`ports[].hostPort`). @default [] (none) */
+    readonly allowedHostPorts?: readonly number[];
+}
 
 /** A pod-spec boolean that must not be true. */
 function notSet(field: string): string {
@@ -252,11 +461,14 @@ function notSet(field: string): string {
 }
 
 /**
- * No privileged containers, no host network, PID or IPC namespace, no hostPath volumes: each lets a
- * pod reach the node and everything else scheduled on it.
+ * No host network, PID or IPC namespace, no hostPath volumes, no host ports (beyond an allow-list):
+ * each lets a pod reach the node and everything else scheduled on it. (Privileged containers are
+ * refused by restrict-container-privileges, with the other per-container kernel powers.)
  */
 export function disallowHostAccess(options: DisallowHostAccessOptions = {}): GuardrailRule {
     checkResources(options.resources, "disallowHostAccess.resources");
+    const ports = options.allowedHostPorts ?? [];
+    ports.forEach((p, i) => check(Number.isInteger(p) && p > 0 && p < 65536, `disallowHostAccess.allowedHostPorts[${i}]`, `is ${p}`, "use a port number from 1 to 65535"));
     const hostNamespace = (field: "hostNetwork" | "hostPID" | "hostIPC", what: string) => ({
         expression: notSet(field),
         message: `pod spec must not set ${field}: true (${what}) (guardrail disallow-host-access)`,
@@ -264,26 +476,20 @@ export function disallowHostAccess(options: DisallowHostAccessOptions = {}): Gua
     });
     return {
         name: "disallow-host-access",
-        summary: "Privileged containers, hostNetwork, hostPID, hostIPC and hostPath volumes",
+        summary: `hostNetwork, hostPID, hostIPC, hostPath volumes and host ports${ports.length > 0 ? ` other than ${ports.join(", ")}` : ""}`,
         why: "Each one lets a pod reach the node, and from there every other workload on it.",
-        params: {},
+        params: { allowedHostPorts: ports.map(String) },
         resourceRules: options.resources ?? podBearingResources,
         variables: [
             podSpecVariable,
             containersVariable,
-            {
-                name: "privileged",
-                expression: "variables.containers.filter(c, has(c.securityContext) && has(c.securityContext.privileged) && c.securityContext.privileged == true).map(c, c.name)",
-            },
             { name: "hostPathVolumes", expression: "has(variables.podSpec.volumes) ? variables.podSpec.volumes.filter(v, has(v.hostPath)).map(v, v.name) : []" },
+            {
+                name: "hostPorts",
+                expression: `variables.containers.filter(c, has(c.ports) && c.ports.exists(p, has(p.hostPort) && p.hostPort != 0 && !(p.hostPort in [${ports.join(", ")}]))).map(c, c.name)`,
+            },
         ],
         validations: [
-            {
-                expression: "size(variables.privileged) == 0",
-                message: "containers must not set securityContext.privileged: true (guardrail disallow-host-access)",
-                messageExpression: "'containers ' + variables.privileged.join(', ') + ' must not set securityContext.privileged: true (guardrail disallow-host-access)'",
-                reason: "Forbidden",
-            },
             hostNamespace("hostNetwork", "the node's network"),
             hostNamespace("hostPID", "the node's processes"),
             hostNamespace("hostIPC", "the node's shared memory"),
@@ -293,8 +499,14 @@ export function disallowHostAccess(options: DisallowHostAccessOptions = {}): Gua
                 messageExpression: "'volumes ' + variables.hostPathVolumes.join(', ') + ' must not use hostPath: use an emptyDir, a ConfigMap or a PersistentVolumeClaim (guardrail disallow-host-access)'",
                 reason: "Forbidden",
             },
+            {
+                expression: "size(variables.hostPorts) == 0",
+                message: "containers must not bind host ports (guardrail disallow-host-access)",
+                messageExpression: `'containers ' + variables.hostPorts.join(', ') + ' must not set ports[].hostPort${ports.length > 0 ? ` (allowed: ${ports.join(", ")})` : ""}: expose them through a Service (guardrail disallow-host-access)'`,
+                reason: "Forbidden",
+            },
         ],
-        matchConditions: [],
+        matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
 }
@@ -340,8 +552,8 @@ export function requireLabels(options: RequireLabelsOptions): GuardrailRule {
                       podTemplateVariable,
                       {
                           name: "missingInTemplate",
-                          // Only pod-bearing kinds have a template; podTemplate is evaluated lazily, so other kinds never touch it.
-                          expression: `object.kind in ${celList(podBearingKinds)} ? (has(variables.podTemplate.metadata) ? ${missing("variables.podTemplate.metadata")} : ${keys}) : []`,
+                          // Only kinds with a template (a Pod's labels are its template's); podTemplate is lazy, so other kinds never touch it.
+                          expression: `object.kind in ${celList(podBearingKinds.filter((k) => k !== "Pod"))} ? (has(variables.podTemplate.metadata) ? ${missing("variables.podTemplate.metadata")} : ${keys}) : []`,
                       },
                   ]
                 : []),
@@ -364,7 +576,7 @@ export function requireLabels(options: RequireLabelsOptions): GuardrailRule {
                   ]
                 : []),
         ],
-        matchConditions: [],
+        matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
 }
@@ -394,6 +606,12 @@ export const clusterControllerExemptions: readonly WriterExemption[] = [
     { username: kubeSystem("horizontal-pod-autoscaler"), operations: ["UPDATE"], subresources: ["scale"], why: "autoscaling writes replicas through the scale subresource" },
     { username: kubeSystem("root-ca-cert-publisher"), operations: ["CREATE", "UPDATE"], why: "publishes the kube-root-ca.crt ConfigMap into every namespace" },
     { username: kubeSystem("service-controller"), operations: ["UPDATE"], why: "adds and removes the load-balancer cleanup finalizer on Services" },
+    { username: kubeSystem("deployment-controller"), operations: ["CREATE", "UPDATE", "DELETE"], why: "rolls Deployments out by creating, scaling and deleting their ReplicaSets" },
+    { username: kubeSystem("replicaset-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted ReplicaSet template and adopts or releases them" },
+    { username: kubeSystem("replication-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted ReplicationController template" },
+    { username: kubeSystem("statefulset-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted StatefulSet template" },
+    { username: kubeSystem("daemon-set-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted DaemonSet template" },
+    { username: kubeSystem("job-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of Jobs (which the CronJob controller creates from an admitted CronJob)" },
     {
         username: "system:kube-controller-manager",
         operations: ["CREATE", "UPDATE", "DELETE"],
@@ -401,16 +619,24 @@ export const clusterControllerExemptions: readonly WriterExemption[] = [
     },
 ];
 
-/** What Argo CD deploys and nothing in the cluster should write on its own (see {@link clusterControllerExemptions}). */
+/**
+ * What Argo CD deploys and nothing in the cluster should write on its own (see
+ * {@link clusterControllerExemptions}), and the doors into a running Pod: creating or changing a
+ * Pod, adding an ephemeral container (`kubectl debug`) and `kubectl exec`/`attach` (CONNECT). Pod
+ * deletion is not governed: a controller replaces the Pod from its template, so it is not drift.
+ */
 export const governedResources: readonly ResourceRule[] = [
     {
         apiGroups: ["apps"],
         apiVersions: ["v1"],
-        resources: ["deployments", "statefulsets", "daemonsets", "deployments/scale", "statefulsets/scale"],
+        resources: ["deployments", "statefulsets", "daemonsets", "replicasets", "deployments/scale", "statefulsets/scale", "replicasets/scale"],
         operations: allWrites,
     },
     { apiGroups: ["batch"], apiVersions: ["v1"], resources: ["cronjobs"], operations: allWrites },
-    { apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps", "services"], operations: allWrites },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps", "services", "replicationcontrollers", "replicationcontrollers/scale"], operations: allWrites },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], operations: writes },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/ephemeralcontainers"], operations: ["UPDATE"] },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/exec", "pods/attach"], operations: ["CONNECT"] },
     { apiGroups: ["networking.k8s.io"], apiVersions: ["v1"], resources: ["ingresses"], operations: allWrites },
 ];
 
@@ -586,6 +812,8 @@ export interface DefaultRulesOptions {
     readonly disallowLatestImage?: DisallowLatestImageOptions | false;
     readonly requireResources?: RequireResourcesOptions | false;
     readonly disallowHostAccess?: DisallowHostAccessOptions | false;
+    readonly restrictContainerPrivileges?: RestrictContainerPrivilegesOptions | false;
+    readonly restrictSecurityProfiles?: RestrictSecurityProfilesOptions | false;
     /** @default { labels: ["app.kubernetes.io/name", "gitops-control.io/team"] } */
     readonly requireLabels?: Partial<RequireLabelsOptions> | false;
     /** @default Argo CD's application controller in `argoCdNamespace`, group gitops-control:break-glass */
@@ -612,6 +840,8 @@ export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[]
     add(options.disallowLatestImage, (o) => disallowLatestImage(o));
     add(options.requireResources, (o) => requireResources(o));
     add(options.disallowHostAccess, (o) => disallowHostAccess(o));
+    add(options.restrictContainerPrivileges, (o) => restrictContainerPrivileges(o));
+    add(options.restrictSecurityProfiles, (o) => restrictSecurityProfiles(o));
     add(options.requireLabels, (o) => requireLabels({ ...o, labels: o?.labels ?? defaultRequiredLabels }));
     add(options.restrictWorkloadWriters, (o) =>
         restrictWorkloadWriters({ ...o, allowedUsernames: o?.allowedUsernames ?? [`system:serviceaccount:${argo}:argocd-application-controller`] }),

@@ -19,6 +19,8 @@ export interface Expectation {
     readonly verdict: "Allow" | "Deny";
     readonly message?: string;
     readonly operation?: Operation;
+    /** `ephemeralcontainers` (UPDATE: the fixture is the Pod with them), `exec` (CONNECT: the fixture is PodExecOptions named after the Pod), `scale`. */
+    readonly subResource?: string;
     readonly userInfo?: UserInfo;
     readonly dryRun?: boolean;
     readonly auditAnnotations?: Record<string, string>;

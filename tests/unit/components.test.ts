@@ -258,11 +258,15 @@ describe("AdmissionGuardrails", () => {
             "deployments",
             "statefulsets",
             "daemonsets",
+            "replicasets",
             "jobs",
             "cronjobs",
+            "pods",
+            "replicationcontrollers",
+            "pods/ephemeralcontainers",
         ]);
         assert.equal(spec.variables[0].name, "podSpec");
-        assert.match(spec.validations[0].expression, /variables\.podSpec\.securityContext\.runAsNonRoot == true/);
+        assert.match(spec.variables.find((v: { name: string }) => v.name === "podNonRoot").expression, /variables\.podSpec\.securityContext\.runAsNonRoot/);
         assert.match(spec.validations[0].message, /runAsNonRoot: true/);
     });
 

@@ -40,13 +40,13 @@ describe("npm run policy:check", () => {
             lines.some((l) => /^Deployment guardrails-fixtures\/cap-bad-over-cap\s+cap-replicas\s+Deny\s+replicas 21 exceeds the cap of 20: /.test(l)),
             "the over-cap Deployment is denied with its message",
         );
-        assert.ok(lines.some((l) => /^Deployment guardrails-fixtures\/img-good-tag\s+all 7 rules\s+Allow$/.test(l)), "a compliant object gets one Allow row");
+        assert.ok(lines.some((l) => /^Deployment guardrails-fixtures\/img-good-tag\s+all 9 rules\s+Allow$/.test(l)), "a compliant object gets one Allow row");
         // Requests come from Argo CD's controller, so only the writer rule's fixtures pass; every other bad fixture is denied.
         const bad = fixtureFiles("bad-").filter((f) => !f.startsWith("restrict-workload-writers"));
         assert.equal(lines.filter((l) => /\sDeny\s/.test(l)).length, bad.length);
         const objects = fixtureFiles("good-").length + fixtureFiles("bad-").length;
         assert.match(r.stdout, new RegExp(`^${objects} objects, prod mode: \\d+ rule checks, ${bad.length} denied, 0 warned, \\d+ admitted$`, "m"));
-        assert.match(r.stdout, /skipped 8 documents that are not a Kubernetes object: .*expectations\.yaml/);
+        assert.match(r.stdout, /skipped 10 documents that are not a Kubernetes object: .*expectations\.yaml/);
     });
 
     it("staging mode warns instead of denying and exits 0", () => {
@@ -66,7 +66,7 @@ describe("npm run policy:check", () => {
     it("--verbose lists every rule that applies", () => {
         const r = policyCheck(path.join(fixtures, "cap-replicas", "good-at-cap.yaml"), "--verbose");
         assert.equal(r.status, 0);
-        assert.equal(r.stdout.split("\n").filter((l) => l.startsWith("Deployment guardrails-fixtures/cap-good-at-cap")).length, 7);
+        assert.equal(r.stdout.split("\n").filter((l) => l.startsWith("Deployment guardrails-fixtures/cap-good-at-cap")).length, 9);
     });
 
     it("reads multi-document files and reports every object", () => {
@@ -74,7 +74,7 @@ describe("npm run policy:check", () => {
         const bad = fs.readFileSync(path.join(fixtures, "disallow-latest-image", "bad-untagged.yaml"), "utf8");
         const r = policyCheck(scratch("app.yaml", `${good}---\n${bad}---\n# an empty document\n`));
         assert.equal(r.status, 1);
-        assert.match(r.stdout, /cap-good-at-cap\s+all 7 rules\s+Allow/);
+        assert.match(r.stdout, /cap-good-at-cap\s+all 9 rules\s+Allow/);
         assert.match(r.stdout, /img-bad-untagged\s+disallow-latest-image\s+Deny\s+images must carry a version tag other than latest, or a digest \(@sha256:…\): web=nginx /);
         assert.match(r.stdout, /^2 objects, prod mode/m);
     });

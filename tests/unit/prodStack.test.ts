@@ -56,6 +56,8 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "gitops-control-require-labels-prod",
             "gitops-control-require-pod-security-context-prod",
             "gitops-control-require-resources-prod",
+            "gitops-control-restrict-container-privileges-prod",
+            "gitops-control-restrict-security-profiles-prod",
             "gitops-control-restrict-workload-writers-prod",
         ]);
         for (const b of bindings) {
