@@ -84,15 +84,31 @@ function checkResources(resources: readonly ResourceRule[] | undefined, field: s
 export type RequirePodSecurityContextOptions = PodRuleOptions;
 
 /**
- * A validation that the list `variables.<name>` is empty; its message names the entries:
- * `<before><entries joined by ", "><after>`.
+ * A validation that no container (of `variables.containers`) is `bad`: a single short-circuiting
+ * pass when every container passes; the names (`label` of each offender) are listed only in the
+ * message, which the API server evaluates only on failure. Message: `<before><labels joined by ", "><after>`.
  */
-function noneListed(name: string, message: string, before: string, after: string): Validation {
+function noContainer(bad: string, message: string, before: string, after: string, label = "c.name", clean?: string): Validation {
     return {
-        expression: `size(variables.${name}) == 0`,
+        expression: `${clean ? `variables.${clean} || ` : ""}!variables.containers.exists(c, ${bad})`,
         message,
-        messageExpression: `${celString(before)} + variables.${name}.join(', ') + ${celString(after)}`,
+        messageExpression: `${celString(before)} + variables.containers.filter(c, ${bad}).map(c, ${label}).join(', ') + ${celString(after)}`,
         reason: "Forbidden",
+    };
+}
+
+/**
+ * Several {@link noContainer} checks behind one pass: `variables.<name>` is true when no container
+ * is bad in any way, and each check then passes without its own pass over the containers (the
+ * common case); only a pod with a finding pays for the per-check passes and messages.
+ */
+function containerChecks(
+    name: string,
+    checks: readonly { readonly bad: string; readonly message: string; readonly before: string; readonly after: string; readonly label?: string }[],
+): { readonly variable: Variable; readonly validations: Validation[] } {
+    return {
+        variable: { name, expression: `!variables.containers.exists(c, ${checks.map((k) => `(${k.bad})`).join(" || ")})` },
+        validations: checks.map((k) => noContainer(k.bad, k.message, k.before, k.after, k.label, name)),
     };
 }
 
@@ -114,6 +130,7 @@ function podSecurityField(field: string, otherwise: string): string {
  */
 export function requirePodSecurityContext(options: RequirePodSecurityContextOptions = {}): GuardrailRule {
     checkResources(options.resources, "requirePodSecurityContext.resources");
+    const where = "(guardrail require-pod-security-context)";
     return {
         name: "require-pod-security-context",
         summary: "Containers (app, init, ephemeral) whose effective runAsNonRoot is not true, or that run as UID 0",
@@ -125,26 +142,20 @@ export function requirePodSecurityContext(options: RequirePodSecurityContextOpti
             containersVariable,
             { name: "podNonRoot", expression: `${podSecurityField("runAsNonRoot", "false")} == true` },
             { name: "podRootUser", expression: `${podSecurityField("runAsUser", "-1")} == 0` },
-            { name: "mayRunAsRoot", expression: `variables.containers.filter(c, !(${effective("runAsNonRoot", "variables.podNonRoot")} == true)).map(c, c.name)` },
-            {
-                name: "rootUser",
-                expression: "variables.containers.filter(c, has(c.securityContext) && has(c.securityContext.runAsUser) ? c.securityContext.runAsUser == 0 : variables.podRootUser).map(c, c.name)",
-            },
         ],
         validations: [
-            {
-                expression: "size(variables.mayRunAsRoot) == 0",
-                message: "every container must run with runAsNonRoot: true (guardrail require-pod-security-context)",
-                messageExpression:
-                    "'containers ' + variables.mayRunAsRoot.join(', ') + ' may run as root: set runAsNonRoot: true in the pod securityContext and do not override it with false (guardrail require-pod-security-context)'",
-                reason: "Forbidden",
-            },
-            {
-                expression: "size(variables.rootUser) == 0",
-                message: "no container may set runAsUser: 0 (guardrail require-pod-security-context)",
-                messageExpression: "'containers ' + variables.rootUser.join(', ') + ' must not run as UID 0 (runAsUser: 0) (guardrail require-pod-security-context)'",
-                reason: "Forbidden",
-            },
+            noContainer(
+                `${effective("runAsNonRoot", "variables.podNonRoot")} != true`,
+                `every container must run with runAsNonRoot: true ${where}`,
+                "containers ",
+                ` may run as root: set runAsNonRoot: true in the pod securityContext and do not override it with false ${where}`,
+            ),
+            noContainer(
+                "has(c.securityContext) && has(c.securityContext.runAsUser) ? c.securityContext.runAsUser == 0 : variables.podRootUser",
+                `no container may set runAsUser: 0 ${where}`,
+                "containers ",
+                ` must not run as UID 0 (runAsUser: 0) ${where}`,
+            ),
         ],
         matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
@@ -174,35 +185,45 @@ export function restrictContainerPrivileges(options: RestrictContainerPrivileges
     );
     const where = "(guardrail restrict-container-privileges)";
     const caps = "c.securityContext.capabilities";
+    const notAllowed = `${caps}.add.filter(a, !(a in ${celList(allowed)}))`;
+    const privileged = `${effective("privileged", "false")} == true`;
+    const checks = containerChecks("unprivileged", [
+        { bad: privileged, message: `containers must not set securityContext.privileged: true ${where}`, before: "containers ", after: ` must not set securityContext.privileged: true ${where}` },
+        // A privileged container always escalates; it is refused above, so not reported twice.
+        {
+            bad: `!(${privileged}) && ${effective("allowPrivilegeEscalation", "true")} != false`,
+            message: `containers must set securityContext.allowPrivilegeEscalation: false ${where}`,
+            before: "containers ",
+            after: ` must set securityContext.allowPrivilegeEscalation: false ${where}`,
+        },
+        {
+            bad: `!(has(c.securityContext) && has(${caps}) && has(${caps}.drop) && 'ALL' in ${caps}.drop)`,
+            message: `containers must drop ALL capabilities ${where}`,
+            before: "containers ",
+            after: ` must set securityContext.capabilities.drop: [ALL] ${where}`,
+        },
+        {
+            bad: `has(c.securityContext) && has(${caps}) && has(${caps}.add) && size(${notAllowed}) > 0`,
+            message: `containers may add only the capabilities ${allowed.length > 0 ? allowed.join(", ") : "(none)"} ${where}`,
+            before: `capabilities added beyond the allow-list (${allowed.length > 0 ? allowed.join(", ") : "none"}): `,
+            after: ` ${where}`,
+            label: `c.name + '=' + ${notAllowed}.join('+')`,
+        },
+        {
+            bad: `${effective("procMount", "'Default'")} == 'Unmasked'`,
+            message: `containers must not set securityContext.procMount: Unmasked ${where}`,
+            before: "containers ",
+            after: ` must not set securityContext.procMount: Unmasked ${where}`,
+        },
+    ]);
     return {
         name: "restrict-container-privileges",
         summary: `Privileged containers, privilege escalation, capabilities not dropped to ALL or added beyond ${allowed.length > 0 ? allowed.join(", ") : "none"}, unmasked /proc`,
         why: "Each one hands a container kernel powers that turn an app compromise into a node compromise.",
         params: { allowedCapabilities: allowed },
         resourceRules: options.resources ?? podBearingResources,
-        variables: [
-            podSpecVariable,
-            containersVariable,
-            { name: "privileged", expression: `variables.containers.filter(c, ${effective("privileged", "false")} == true).map(c, c.name)` },
-            // A privileged container always escalates; it is refused by the check above, so not reported twice.
-            { name: "escalating", expression: `variables.containers.filter(c, ${effective("privileged", "false")} != true && ${effective("allowPrivilegeEscalation", "true")} != false).map(c, c.name)` },
-            {
-                name: "keepingCapabilities",
-                expression: `variables.containers.filter(c, !(has(c.securityContext) && has(${caps}) && has(${caps}.drop) && 'ALL' in ${caps}.drop)).map(c, c.name)`,
-            },
-            {
-                name: "addedCapabilities",
-                expression: `variables.containers.filter(c, has(c.securityContext) && has(${caps}) && has(${caps}.add) && ${caps}.add.exists(a, !(a in ${celList(allowed)}))).map(c, c.name + '=' + ${caps}.add.filter(a, !(a in ${celList(allowed)})).join('+'))`,
-            },
-            { name: "unmaskedProc", expression: `variables.containers.filter(c, ${effective("procMount", "'Default'")} == 'Unmasked').map(c, c.name)` },
-        ],
-        validations: [
-            noneListed("privileged", `containers must not set securityContext.privileged: true ${where}`, `containers `, ` must not set securityContext.privileged: true ${where}`),
-            noneListed("escalating", `containers must set securityContext.allowPrivilegeEscalation: false ${where}`, `containers `, ` must set securityContext.allowPrivilegeEscalation: false ${where}`),
-            noneListed("keepingCapabilities", `containers must drop ALL capabilities ${where}`, `containers `, ` must set securityContext.capabilities.drop: [ALL] ${where}`),
-            noneListed("addedCapabilities", `containers may add only the capabilities ${allowed.length > 0 ? allowed.join(", ") : "(none)"} ${where}`, `capabilities added beyond the allow-list (${allowed.length > 0 ? allowed.join(", ") : "none"}): `, ` ${where}`),
-            noneListed("unmaskedProc", `containers must not set securityContext.procMount: Unmasked ${where}`, `containers `, ` must not set securityContext.procMount: Unmasked ${where}`),
-        ],
+        variables: [podSpecVariable, containersVariable, checks.variable],
+        validations: checks.validations,
         matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
@@ -247,6 +268,30 @@ export function restrictSecurityProfiles(options: RestrictSecurityProfilesOption
     const where = "(guardrail restrict-security-profiles)";
     const apparmorAnnotation = "container.apparmor.security.beta.kubernetes.io/";
     const seLinuxType = "(has(c.securityContext) && has(c.securityContext.seLinuxOptions) && has(c.securityContext.seLinuxOptions.type) ? c.securityContext.seLinuxOptions.type : variables.podSELinux)";
+    const podField = (field: string, inner: string) =>
+        `has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.${field})${inner ? ` && has(variables.podSpec.securityContext.${field}.${inner})` : ""} ? variables.podSpec.securityContext.${field}${inner ? `.${inner}` : ".type"} : ''`;
+    const annotations = "variables.podTemplate.metadata.annotations";
+    const profiles = containerChecks("confined", [
+        {
+            bad: "!((has(c.securityContext) && has(c.securityContext.seccompProfile) ? c.securityContext.seccompProfile.type : variables.podSeccomp) in ['RuntimeDefault', 'Localhost'])",
+            message: `every container needs seccompProfile.type RuntimeDefault or Localhost ${where}`,
+            before: "containers ",
+            after: ` run without a seccomp profile: set securityContext.seccompProfile.type: RuntimeDefault (or Localhost) on the pod ${where}`,
+        },
+        {
+            bad: "(has(c.securityContext) && has(c.securityContext.appArmorProfile) ? c.securityContext.appArmorProfile.type : variables.podAppArmor) == 'Unconfined'",
+            message: `containers must not run AppArmor Unconfined ${where}`,
+            before: "containers ",
+            after: ` must not run AppArmor Unconfined ${where}`,
+        },
+        {
+            bad: `!(${seLinuxType} in ${celList(["", ...seLinux])})`,
+            message: `SELinux types must be one of ${seLinux.join(", ")} ${where}`,
+            before: `SELinux types outside the allow-list (${seLinux.join(", ")}): `,
+            after: ` ${where}`,
+            label: `c.name + '=' + ${seLinuxType}`,
+        },
+    ]);
     return {
         name: "restrict-security-profiles",
         summary: "Containers without seccomp RuntimeDefault/Localhost, with AppArmor Unconfined, an SELinux type off the allow-list, or unsafe sysctls",
@@ -257,23 +302,13 @@ export function restrictSecurityProfiles(options: RestrictSecurityProfilesOption
             podSpecVariable,
             podTemplateVariable,
             containersVariable,
-            { name: "podSeccomp", expression: "has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seccompProfile) ? variables.podSpec.securityContext.seccompProfile.type : ''" },
+            { name: "podSeccomp", expression: podField("seccompProfile", "") },
+            { name: "podAppArmor", expression: podField("appArmorProfile", "") },
+            { name: "podSELinux", expression: podField("seLinuxOptions", "type") },
+            profiles.variable,
             {
-                name: "unconfinedSeccomp",
-                expression: `variables.containers.filter(c, !((has(c.securityContext) && has(c.securityContext.seccompProfile) ? c.securityContext.seccompProfile.type : variables.podSeccomp) in ['RuntimeDefault', 'Localhost'])).map(c, c.name)`,
-            },
-            { name: "podAppArmor", expression: "has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.appArmorProfile) ? variables.podSpec.securityContext.appArmorProfile.type : ''" },
-            {
-                name: "unconfinedAppArmor",
-                expression: `variables.containers.filter(c, (has(c.securityContext) && has(c.securityContext.appArmorProfile) ? c.securityContext.appArmorProfile.type : variables.podAppArmor) == 'Unconfined').map(c, c.name) + (has(variables.podTemplate.metadata) && has(variables.podTemplate.metadata.annotations) ? variables.podTemplate.metadata.annotations.filter(k, k.startsWith(${celString(apparmorAnnotation)}) && variables.podTemplate.metadata.annotations[k] == 'unconfined').map(k, 'annotation ' + k) : [])`,
-            },
-            {
-                name: "podSELinux",
-                expression: "has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.seLinuxOptions) && has(variables.podSpec.securityContext.seLinuxOptions.type) ? variables.podSpec.securityContext.seLinuxOptions.type : ''",
-            },
-            {
-                name: "badSELinux",
-                expression: `variables.containers.filter(c, !(${seLinuxType} in ${celList(["", ...seLinux])})).map(c, c.name + '=' + ${seLinuxType})`,
+                name: "unconfinedAnnotations",
+                expression: `has(variables.podTemplate.metadata) && has(${annotations}) ? ${annotations}.filter(k, k.startsWith(${celString(apparmorAnnotation)}) && ${annotations}[k] == 'unconfined') : []`,
             },
             {
                 name: "unsafeSysctls",
@@ -281,10 +316,20 @@ export function restrictSecurityProfiles(options: RestrictSecurityProfilesOption
             },
         ],
         validations: [
-            noneListed("unconfinedSeccomp", `every container needs seccompProfile.type RuntimeDefault or Localhost ${where}`, `containers `, ` run without a seccomp profile: set securityContext.seccompProfile.type: RuntimeDefault (or Localhost) on the pod ${where}`),
-            noneListed("unconfinedAppArmor", `containers must not run AppArmor Unconfined ${where}`, `containers `, ` must not run AppArmor Unconfined ${where}`),
-            noneListed("badSELinux", `SELinux types must be one of ${seLinux.join(", ")} ${where}`, `SELinux types outside the allow-list (${seLinux.join(", ")}): `, ` ${where}`),
-            noneListed("unsafeSysctls", `only safe sysctls may be set ${where}`, `unsafe sysctls `, `: only the Pod Security baseline set is allowed ${where}`),
+            ...profiles.validations.slice(0, 2),
+            {
+                expression: "size(variables.unconfinedAnnotations) == 0",
+                message: `pod annotations must not set AppArmor unconfined ${where}`,
+                messageExpression: `'pod annotations ' + variables.unconfinedAnnotations.join(', ') + ' set AppArmor unconfined: remove them ${where}'`,
+                reason: "Forbidden",
+            },
+            profiles.validations[2],
+            {
+                expression: "size(variables.unsafeSysctls) == 0",
+                message: `only safe sysctls may be set ${where}`,
+                messageExpression: `'unsafe sysctls ' + variables.unsafeSysctls.join(', ') + ': only the Pod Security baseline set is allowed ${where}'`,
+                reason: "Forbidden",
+            },
         ],
         matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
@@ -376,15 +421,15 @@ export function disallowLatestImage(options: DisallowLatestImageOptions = {}): G
         variables: [
             podSpecVariable,
             containersVariable,
-            { name: "unpinned", expression: `variables.containers.filter(c, !has(c.image) || !${pinned}).map(c, c.name + '=' + (has(c.image) ? c.image : '<none>'))` },
         ],
         validations: [
-            {
-                expression: "size(variables.unpinned) == 0",
-                message: `every container image must carry ${want} (guardrail disallow-latest-image)`,
-                messageExpression: `'images must carry ${want}: ' + variables.unpinned.join(', ') + ' (guardrail disallow-latest-image)'`,
-                reason: "Forbidden",
-            },
+            noContainer(
+                `!has(c.image) || !${pinned}`,
+                `every container image must carry ${want} (guardrail disallow-latest-image)`,
+                `images must carry ${want}: `,
+                " (guardrail disallow-latest-image)",
+                "c.name + '=' + (has(c.image) ? c.image : '<none>')",
+            ),
         ],
         matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
@@ -435,15 +480,9 @@ export function requireResources(options: RequireResourcesOptions = {}): Guardra
                 name: "containers",
                 expression: includeInit ? "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])" : "variables.podSpec.containers",
             },
-            { name: "undeclared", expression: `variables.containers.filter(c, !(${declared})).map(c, c.name)` },
         ],
         validations: [
-            {
-                expression: "size(variables.undeclared) == 0",
-                message: `every container must declare ${fieldList} (guardrail require-resources)`,
-                messageExpression: `'containers ' + variables.undeclared.join(', ') + ' must declare ${fieldList} (guardrail require-resources)'`,
-                reason: "Forbidden",
-            },
+            noContainer(`!(${declared})`, `every container must declare ${fieldList} (guardrail require-resources)`, "containers ", ` must declare ${fieldList} (guardrail require-resources)`),
         ],
         matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
@@ -484,10 +523,6 @@ export function disallowHostAccess(options: DisallowHostAccessOptions = {}): Gua
             podSpecVariable,
             containersVariable,
             { name: "hostPathVolumes", expression: "has(variables.podSpec.volumes) ? variables.podSpec.volumes.filter(v, has(v.hostPath)).map(v, v.name) : []" },
-            {
-                name: "hostPorts",
-                expression: `variables.containers.filter(c, has(c.ports) && c.ports.exists(p, has(p.hostPort) && p.hostPort != 0 && !(p.hostPort in [${ports.join(", ")}]))).map(c, c.name)`,
-            },
         ],
         validations: [
             hostNamespace("hostNetwork", "the node's network"),
@@ -499,12 +534,12 @@ export function disallowHostAccess(options: DisallowHostAccessOptions = {}): Gua
                 messageExpression: "'volumes ' + variables.hostPathVolumes.join(', ') + ' must not use hostPath: use an emptyDir, a ConfigMap or a PersistentVolumeClaim (guardrail disallow-host-access)'",
                 reason: "Forbidden",
             },
-            {
-                expression: "size(variables.hostPorts) == 0",
-                message: "containers must not bind host ports (guardrail disallow-host-access)",
-                messageExpression: `'containers ' + variables.hostPorts.join(', ') + ' must not set ports[].hostPort${ports.length > 0 ? ` (allowed: ${ports.join(", ")})` : ""}: expose them through a Service (guardrail disallow-host-access)'`,
-                reason: "Forbidden",
-            },
+            noContainer(
+                `has(c.ports) && c.ports.exists(p, has(p.hostPort) && p.hostPort != 0 && !(p.hostPort in [${ports.join(", ")}]))`,
+                "containers must not bind host ports (guardrail disallow-host-access)",
+                "containers ",
+                ` must not set ports[].hostPort${ports.length > 0 ? ` (allowed: ${ports.join(", ")})` : ""}: expose them through a Service (guardrail disallow-host-access)`,
+            ),
         ],
         matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
@@ -538,6 +573,7 @@ export function requireLabels(options: RequireLabelsOptions): GuardrailRule {
     const podTemplate = options.podTemplate ?? true;
     const keys = celList(options.labels);
     const missing = (ref: string) => `${keys}.filter(k, !has(${ref}.labels) || !(k in ${ref}.labels) || ${ref}.labels[k] == '')`;
+    const complete = (ref: string) => `has(${ref}.labels) && ${options.labels.map((k) => `${celString(k)} in ${ref}.labels && ${ref}.labels[${celString(k)}] != ''`).join(" && ")}`;
     const listed = options.labels.join(", ");
     return {
         name: "require-labels",
@@ -545,32 +581,23 @@ export function requireLabels(options: RequireLabelsOptions): GuardrailRule {
         why: "Unlabelled workloads have no owner to page and no name in metrics, logs or cost reports.",
         params: { labels: options.labels, podTemplate },
         resourceRules: options.resources ?? podBearingResources,
-        variables: [
-            { name: "missing", expression: missing("object.metadata") },
-            ...(podTemplate
-                ? [
-                      podTemplateVariable,
-                      {
-                          name: "missingInTemplate",
-                          // Only kinds with a template (a Pod's labels are its template's); podTemplate is lazy, so other kinds never touch it.
-                          expression: `object.kind in ${celList(podBearingKinds.filter((k) => k !== "Pod"))} ? (has(variables.podTemplate.metadata) ? ${missing("variables.podTemplate.metadata")} : ${keys}) : []`,
-                      },
-                  ]
-                : []),
-        ],
+        // The checks are unrolled over the keys (no macro): the common, passing case costs a few
+        // lookups; the list of missing keys is built only for the message of a failure.
+        variables: podTemplate ? [podTemplateVariable] : [],
         validations: [
             {
-                expression: "size(variables.missing) == 0",
+                expression: complete("object.metadata"),
                 message: `metadata.labels must set ${listed} (guardrail require-labels)`,
-                messageExpression: "'metadata.labels must set ' + variables.missing.join(', ') + ' (guardrail require-labels)'",
+                messageExpression: `'metadata.labels must set ' + ${missing("object.metadata")}.join(', ') + ' (guardrail require-labels)'`,
                 reason: "Forbidden",
             },
             ...(podTemplate
                 ? [
                       {
-                          expression: "size(variables.missingInTemplate) == 0",
+                          // Only kinds with a template (a Pod's labels are its template's); podTemplate is lazy, so other kinds never touch it.
+                          expression: `!(object.kind in ${celList(podBearingKinds.filter((k) => k !== "Pod"))}) || (has(variables.podTemplate.metadata) && ${complete("variables.podTemplate.metadata")})`,
                           message: `the pod template's metadata.labels must set ${listed} (guardrail require-labels)`,
-                          messageExpression: "'the pod template\\'s metadata.labels must set ' + variables.missingInTemplate.join(', ') + ' (guardrail require-labels)'",
+                          messageExpression: `'the pod template\\'s metadata.labels must set ' + (has(variables.podTemplate.metadata) ? ${missing("variables.podTemplate.metadata")} : ${keys}).join(', ') + ' (guardrail require-labels)'`,
                           reason: "Forbidden" as const,
                       },
                   ]
@@ -688,7 +715,15 @@ export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions 
     const who = [...users, ...groups.map((g) => `group ${g}`)].join(", ");
     const matchConditions: MatchCondition[] = [
         ...(allowDryRun ? [{ name: "not-a-dry-run", expression: "!has(request.dryRun) || request.dryRun == false" }] : []),
-        ...(exemptions.length > 0 ? [{ name: "not-a-cluster-controller", expression: `!(${exemptions.map(exemptionCondition).join(" || ")})` }] : []),
+        // The name test first: one list lookup settles it for everyone but the exempt components.
+        ...(exemptions.length > 0
+            ? [
+                  {
+                      name: "not-a-cluster-controller",
+                      expression: `!(request.userInfo.username in ${celList([...new Set(exemptions.map((e) => e.username))])} && (${exemptions.map(exemptionCondition).join(" || ")}))`,
+                  },
+              ]
+            : []),
     ];
     return {
         name: "restrict-workload-writers",
