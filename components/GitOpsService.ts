@@ -4,6 +4,7 @@ import { AppProject, SyncWindow } from "./AppProject";
 import { check, requireDnsLabel } from "./errors";
 import { ApplicationSourceArgs, GitOpsApplication, IgnoreDifference } from "./GitOpsApplication";
 import { labels } from "./labels";
+import { podSecurityLabelsFor } from "./podSecurity";
 import { GitHubPullRequestSource, PreviewEnvironments } from "./PreviewEnvironments";
 import { SyncPolicy } from "./syncPolicy";
 
@@ -116,7 +117,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                     destination: { namespace: namespaceOf(env) },
                     syncPolicy: env.syncPolicy,
                     managedNamespaceMetadata: {
-                        labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name },
+                        labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name, ...podSecurityLabelsFor(env.name) },
                     },
                     ignoreDifferences: args.ignoreDifferences ?? [],
                     revisionHistoryLimit: env.revisionHistoryLimit ?? 10,

@@ -5,6 +5,7 @@ import { check, requireDnsLabel } from "./errors";
 import { ApplicationSourceArgs, renderSource, validateSource } from "./GitOpsApplication";
 import { cascadeDeleteFinalizer, forceOwnership, inClusterServer, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
+import { podSecurityLabelsFor } from "./podSecurity";
 import { SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
 
 /** Reference to a Secret key holding the GitHub token, in the Argo CD namespace. */
@@ -170,7 +171,7 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
                     source,
                     destination: { server: args.destinationServer ?? inClusterServer, namespace: preview },
                     syncPolicy: renderSyncPolicy(args.syncPolicy, {
-                        labels: previewLabels,
+                        labels: { ...previewLabels, ...podSecurityLabelsFor("preview") },
                         // Argo CD never deletes a namespace it created with CreateNamespace=true. The
                         // tracking id makes the namespace one of the Application's own resources, so
                         // the cascade delete of a closed PR's Application removes it too. The

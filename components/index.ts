@@ -16,6 +16,7 @@ export * from "./guardrails/rules";
 export * from "./guardrails/types";
 export * from "./labels";
 export * from "./PreviewEnvironments";
+export * from "./podSecurity";
 export * from "./PreviewJanitor";
 export * from "./syncPolicy";
 export { environmentPresets, stackPresets } from "../stacks/presets";

@@ -205,6 +205,9 @@ describe("PreviewEnvironments", () => {
         assert.ok(sync.syncOptions.includes("CreateNamespace=true"));
         assert.equal(sync.managedNamespaceMetadata.labels.env, "preview");
         assert.equal(sync.managedNamespaceMetadata.labels["gitops-control.io/environment"], "preview");
+        // Previews are held like staging: Pod Security baseline enforced, restricted warned.
+        assert.equal(sync.managedNamespaceMetadata.labels["pod-security.kubernetes.io/enforce"], "baseline");
+        assert.equal(sync.managedNamespaceMetadata.labels["pod-security.kubernetes.io/warn"], "restricted");
         assert.equal(
             sync.managedNamespaceMetadata.annotations["argocd.argoproj.io/tracking-id"],
             "payments-api-pr-{{.number}}:/Namespace:payments-api-pr-{{.number}}/payments-api-pr-{{.number}}",

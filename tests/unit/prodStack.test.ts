@@ -43,6 +43,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "gitops-control.io/environment": "prod",
             "gitops-control.io/team": "payments",
             "gitops-control.io/service": "payments-api",
+            // Pod Security Admission underneath the guardrails: restricted in every mode, enforcement pinned.
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "v1.36",
+            "pod-security.kubernetes.io/audit": "restricted",
+            "pod-security.kubernetes.io/warn": "restricted",
         });
     });
 
