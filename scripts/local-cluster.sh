@@ -29,7 +29,10 @@
 #
 # Environment: LOCAL_CLUSTER_TIMEOUT (seconds to wait for readiness, default 120),
 #              LOCAL_CLUSTER_NO_CONTROLLER_MANAGER=1 to skip the controller-manager,
-#              LOCAL_CLUSTER_AUDIT_LOG=1 to write <dir>/audit.log.
+#              LOCAL_CLUSTER_AUDIT_LOG=1 to write <dir>/audit.log,
+#              LOCAL_CLUSTER_WORKLOAD_CONTROLLERS=1 to also run the deployment, replicaset and
+#              horizontal-pod-autoscaler controllers, each with its own service-account identity
+#              (system:serviceaccount:kube-system:<controller>) as on a real cluster.
 set -euo pipefail
 
 CACHE="${GITOPS_CONTROL_CACHE:-$HOME/.cache/gitops-control}"
@@ -256,12 +259,17 @@ EOF
   chmod 600 "$DIR/cluster.env"
 
   if [[ -n "$KCM" ]]; then
-    log "starting kube-controller-manager (namespace, garbage-collector, serviceaccount)"
+    local kcm_controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller kcm_sa_credentials=false
+    if [[ "${LOCAL_CLUSTER_WORKLOAD_CONTROLLERS:-}" == 1 ]]; then
+      kcm_controllers+=,deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller
+      kcm_sa_credentials=true
+    fi
+    log "starting kube-controller-manager ($kcm_controllers)"
     # --secure-port=0: no serving endpoint, so no extra port and no delegated auth lookups.
     launch "$DIR" kube-controller-manager "$KCM" \
       --kubeconfig "$DIR/kubeconfig" \
-      --controllers namespace-controller,garbage-collector-controller,serviceaccount-controller \
-      --use-service-account-credentials=false \
+      --controllers "$kcm_controllers" \
+      --use-service-account-credentials="$kcm_sa_credentials" \
       --leader-elect=false \
       --secure-port 0 \
       --profiling=false

@@ -211,6 +211,9 @@ describe("guardrail fixtures replayed through admission on a real API server", {
         step(`namespace ${namespace} labelled ${environmentLabel}=${prodBinding.environment}`);
         ok(["create", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { [environmentLabel]: prodBinding.environment } } }));
 
+        // Pods name a ServiceAccount; the controller-manager that would create "default" is not running.
+        ok(["create", "serviceaccount", "default", "-n", namespace]);
+
         step("Argo CD Application CRD (server-side apply)");
         ok(["apply", "--server-side", "-f", argoCrd]);
 
