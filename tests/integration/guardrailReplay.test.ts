@@ -7,7 +7,7 @@ import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionReques
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
 import { labels, managedByValue } from "../../components/labels";
-import { Expectation, fixtureRules, readFixture, readFixtureFolder } from "../support/guardrailFixtures";
+import { Expectation, fixtureRules, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
 import { KubectlResult, LocalCluster, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
 
 /**
@@ -123,12 +123,13 @@ function loadCases(): Case[] {
         const expectations = { cases };
         return files.map((file): Case => {
             const fixture = readFixture(path.join(dir, file));
-            assert.equal(fixture.metadata?.namespace, placeholder, `${rule}/${file} sits in the placeholder namespace`);
+            const namespaced = resourceOf(fixture.kind).namespaced;
+            if (namespaced) assert.equal(fixture.metadata?.namespace, placeholder, `${rule}/${file} sits in the placeholder namespace`);
             const e = expectations.cases[file];
             return {
                 rule,
                 file,
-                object: { ...fixture, metadata: { ...fixture.metadata, namespace } },
+                object: namespaced ? { ...fixture, metadata: { ...fixture.metadata, namespace } } : fixture,
                 expectation: e,
                 operation: e.operation ?? (fixture.kind === "PodExecOptions" ? "CONNECT" : "CREATE"),
                 subResource: e.subResource ?? (fixture.kind === "PodExecOptions" ? "exec" : ""),
@@ -143,6 +144,7 @@ function loadCases(): Case[] {
 function offlineOutcome(c: Case): Outcome & { readonly denials: readonly RuleDecision[] } {
     const decisions = offline.evaluate(
         admissionRequest(c.object, {
+            ...(c.expectation.oldLabels ? { oldObject: storedObject(c.object, c.expectation) } : {}),
             operation: c.operation,
             subResource: c.subResource,
             userInfo: c.user,
@@ -247,6 +249,20 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                     })),
                 },
                 {
+                    // Namespaces are cluster-scoped: the relabelling cases need a cluster-wide grant.
+                    apiVersion: "rbac.authorization.k8s.io/v1",
+                    kind: "ClusterRole",
+                    metadata: { name: "guardrails-replay-namespaces" },
+                    rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "create", "update", "patch"] }],
+                },
+                {
+                    apiVersion: "rbac.authorization.k8s.io/v1",
+                    kind: "ClusterRoleBinding",
+                    metadata: { name: "guardrails-replay-namespaces" },
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-namespaces" },
+                    subjects,
+                },
+                {
                     apiVersion: "rbac.authorization.k8s.io/v1",
                     kind: "RoleBinding",
                     metadata: { name: "guardrails-replay-writer", namespace },
@@ -317,7 +333,8 @@ describe("guardrail fixtures replayed through admission on a real API server", {
             let real: Outcome;
             // UPDATE, DELETE and CONNECT start from the object (for exec: a compliant Pod of that
             // name; for ephemeralcontainers: the Pod without them) created by Argo CD's controller (README).
-            const base = c.subResource === "exec" ? execTarget(c.object) : c.subResource === "ephemeralcontainers" ? withoutEphemeral(c.object) : c.object;
+            const base =
+                c.subResource === "exec" ? execTarget(c.object) : c.subResource === "ephemeralcontainers" ? withoutEphemeral(c.object) : storedObject(c.object, c.expectation);
             const setup = c.operation === "CREATE" ? undefined : realOutcome(apply(base, argoCdControllerUser, false));
             if (setup && setup.verdict !== "Allow") {
                 real = { verdict: "Error", message: `setup (create as Argo CD's controller) failed: ${setup.verdict} ${setup.message}` };
@@ -326,6 +343,10 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                 real = realOutcome(k(["exec", "-n", namespace, ...asUser(c.user), o.metadata?.name ?? "", "-c", o.container ?? "web", "--", ...(o.command ?? ["true"])]));
             } else if (c.subResource === "ephemeralcontainers") {
                 real = realOutcome(addEphemeral(c.object, c.user));
+            } else if (c.expectation.oldLabels) {
+                // A relabel replaces the labels (PUT): server-side apply by another manager would
+                // leave the labels Argo CD's controller owns in place, so a removal would never reach admission.
+                real = realOutcome(k(["replace", ...asUser(c.user), "-f", "-"], JSON.stringify(c.object)));
             } else {
                 real = realOutcome(c.operation === "DELETE" ? remove(c.object, c.user, c.dryRun) : apply(c.object, c.user, c.dryRun));
             }
@@ -370,7 +391,12 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                 .split("\n")
                 .filter((l) => l.trim() !== "")
                 .map((l) => JSON.parse(l) as AuditEvent)
-                .filter((ev) => ev.stage === "ResponseComplete" && ["create", "update", "patch", "delete"].includes(ev.verb) && ev.objectRef?.namespace === namespace);
+                .filter(
+                    (ev) =>
+                        ev.stage === "ResponseComplete" &&
+                        ["create", "update", "patch", "delete"].includes(ev.verb) &&
+                        (ev.objectRef?.namespace === namespace || ev.objectRef?.resource === "namespaces"),
+                );
             let checked = 0;
             for (const c of cases) {
                 const resource = resourceOf(c.object.kind).resource;

@@ -26,7 +26,7 @@ import {
 } from "../../components/guardrails/rules";
 import { GuardrailRule } from "../../components/guardrails/types";
 import { docsPath, rulesTable } from "../../scripts/rules-table";
-import { Expectation, fixtureRules, readFixture, readFixtureFolder } from "../support/guardrailFixtures";
+import { Expectation, fixtureRules, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
 
 const prodNamespace = { "gitops-control.io/environment": "prod" };
 const rules = defaultRules();
@@ -34,9 +34,10 @@ const prod = new GuardrailEvaluator(rules);
 
 
 
-function requestFor(object: KubeObject, e: Pick<Expectation, "operation" | "userInfo" | "dryRun" | "subResource">): AdmissionRequest {
+function requestFor(object: KubeObject, e: Pick<Expectation, "operation" | "userInfo" | "dryRun" | "subResource" | "oldLabels">): AdmissionRequest {
     return admissionRequest(object, {
         namespaceLabels: prodNamespace,
+        ...(e.oldLabels ? { oldObject: storedObject(object, e) } : {}),
         ...(e.operation ? { operation: e.operation } : {}),
         ...(e.subResource ? { subResource: e.subResource } : {}),
         ...(e.userInfo ? { userInfo: e.userInfo } : {}),
@@ -100,7 +101,7 @@ describe("guardrail fixtures", () => {
                 const title = e.verdict === "Deny" ? `denies ${file}: "${e.message}"` : `admits ${file}`;
                 it(title, () => {
                     const object = readFixture(path.join(dir, file));
-                    assert.equal(object.metadata?.namespace, "guardrails-fixtures", "namespaced in the placeholder");
+                    if (object.kind !== "Namespace") assert.equal(object.metadata?.namespace, "guardrails-fixtures", "namespaced in the placeholder");
                     const decisions = prod.evaluate(requestFor(object, e));
                     const d = decisionOf(decisions, rule);
                     if (e.verdict === "Deny") {
@@ -129,8 +130,11 @@ describe("guardrail fixtures", () => {
                     const e = expectations.cases[file];
                     const object = readFixture(path.join(dir, file));
                     const labelled = object.kind === "Application" ? { ...object, metadata: { ...object.metadata, labels: { ...object.metadata?.labels, "gitops-control.io/environment": "staging" } } } : object;
-                    const d = decisionOf(staging.evaluate(admissionRequest(labelled, { ...requestOptions(e), namespaceLabels: { "gitops-control.io/environment": "staging" } })), rule);
-                    if (rule === "protect-sync-policy") {
+                    const d = decisionOf(staging.evaluate(admissionRequest(labelled, { ...requestOptions(e, labelled), namespaceLabels: { "gitops-control.io/environment": "staging" } })), rule);
+                    if (rule === "protect-namespace-labels") {
+                        // Bound by the object's own label: a prod namespace is no staging object, unless relabelled to staging (then it warns).
+                        assert.ok(d.verdict === "NotApplicable" || d.verdict === "Warn", `${file}: ${d.verdict}`);
+                    } else if (rule === "protect-sync-policy") {
                         assert.equal(d.verdict, "NotApplicable", "only prod Applications are protected");
                     } else {
                         assert.equal(d.verdict, "Warn", file);
@@ -142,8 +146,8 @@ describe("guardrail fixtures", () => {
     }
 });
 
-function requestOptions(e: Expectation) {
-    return { ...(e.operation ? { operation: e.operation } : {}), ...(e.subResource ? { subResource: e.subResource } : {}), ...(e.userInfo ? { userInfo: e.userInfo } : {}), ...(e.dryRun ? { dryRun: e.dryRun } : {}) };
+function requestOptions(e: Expectation, object?: KubeObject) {
+    return { ...(object && e.oldLabels ? { oldObject: storedObject(object, e) } : {}), ...(e.operation ? { operation: e.operation } : {}), ...(e.subResource ? { subResource: e.subResource } : {}), ...(e.userInfo ? { userInfo: e.userInfo } : {}), ...(e.dryRun ? { dryRun: e.dryRun } : {}) };
 }
 
 describe("rule builders refuse bad options with the field and the fix", () => {
@@ -184,7 +188,7 @@ describe("defaultRules", () => {
     it("is the whole library in a stable order", () => {
         assert.deepEqual(
             rules.map((r) => r.name),
-            ["require-pod-security-context", "cap-replicas", "disallow-latest-image", "require-resources", "disallow-host-access", "restrict-container-privileges", "restrict-security-profiles", "require-labels", "restrict-workload-writers", "protect-sync-policy"],
+            ["require-pod-security-context", "cap-replicas", "disallow-latest-image", "require-resources", "disallow-host-access", "restrict-container-privileges", "restrict-security-profiles", "require-labels", "restrict-workload-writers", "protect-sync-policy", "protect-namespace-labels"],
         );
     });
 

@@ -41,12 +41,13 @@ describe("npm run policy:check", () => {
             "the over-cap Deployment is denied with its message",
         );
         assert.ok(lines.some((l) => /^Deployment guardrails-fixtures\/img-good-tag\s+all 9 rules\s+Allow$/.test(l)), "a compliant object gets one Allow row");
-        // Requests come from Argo CD's controller, so only the writer rule's fixtures pass; every other bad fixture is denied.
-        const bad = fixtureFiles("bad-").filter((f) => !f.startsWith("restrict-workload-writers"));
+        // Requests are CREATEs by Argo CD's controller, so the writer rule's fixtures pass, and of the namespace-relabelling
+        // fixtures (UPDATEs of a prod namespace) only the one a CREATE can show: a prod namespace that also says env=preview.
+        const bad = fixtureFiles("bad-").filter((f) => !f.startsWith("restrict-workload-writers") && (!f.startsWith("protect-namespace-labels") || f.endsWith("bad-prod-also-preview.yaml")));
         assert.equal(lines.filter((l) => /\sDeny\s/.test(l)).length, bad.length);
         const objects = fixtureFiles("good-").length + fixtureFiles("bad-").length;
         assert.match(r.stdout, new RegExp(`^${objects} objects, prod mode: \\d+ rule checks, ${bad.length} denied, 0 warned, \\d+ admitted$`, "m"));
-        assert.match(r.stdout, /skipped 10 documents that are not a Kubernetes object: .*expectations\.yaml/);
+        assert.match(r.stdout, /skipped 11 documents that are not a Kubernetes object: .*expectations\.yaml/);
     });
 
     it("staging mode warns instead of denying and exits 0", () => {

@@ -57,6 +57,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "gitops-control-cap-replicas-prod",
             "gitops-control-disallow-host-access-prod",
             "gitops-control-disallow-latest-image-prod",
+            "gitops-control-protect-namespace-labels-prod",
             "gitops-control-protect-sync-policy-prod",
             "gitops-control-require-labels-prod",
             "gitops-control-require-pod-security-context-prod",
@@ -68,8 +69,10 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Deny", "Audit"]);
             // Workload rules select namespaces by label; the sync-policy guard selects the prod
-            // Applications themselves (they all live in the argocd namespace).
-            const selector = b.inputs.metadata.name === "gitops-control-protect-sync-policy-prod" ? b.inputs.spec.matchResources.objectSelector : b.inputs.spec.matchResources.namespaceSelector;
+            // Applications themselves (they all live in the argocd namespace), and the label guard the
+            // prod Namespace objects themselves (a namespaceSelector would let the relabel through).
+            const objectScoped = ["gitops-control-protect-sync-policy-prod", "gitops-control-protect-namespace-labels-prod"].includes(b.inputs.metadata.name);
+            const selector = objectScoped ? b.inputs.spec.matchResources.objectSelector : b.inputs.spec.matchResources.namespaceSelector;
             assert.deepEqual(selector.matchLabels, { "gitops-control.io/environment": "prod" }, b.inputs.metadata.name);
         }
         for (const p of ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy")) {

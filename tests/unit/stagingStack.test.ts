@@ -49,7 +49,7 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
         const janitor = all.find((b) => b.inputs.metadata.name === "gitops-control-preview-janitor-scope");
         assert.deepEqual(janitor?.inputs.spec.validationActions, ["Deny"]);
         const bindings = all.filter((b) => b !== janitor);
-        assert.equal(bindings.length, 10);
+        assert.equal(bindings.length, 11);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Warn", "Audit"]);
             const selector = b.inputs.spec.matchResources.namespaceSelector ?? b.inputs.spec.matchResources.objectSelector;
