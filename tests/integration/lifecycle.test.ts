@@ -149,7 +149,7 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         const janitor = "system:serviceaccount:argocd:preview-janitor";
         for (const ns of ["payments-api-pr-7", "payments-api-pr-8"]) {
             kubectlOk(cluster, ["create", "namespace", ns]);
-            kubectlOk(cluster, ["label", "namespace", ns, "env=preview"]);
+            kubectlOk(cluster, ["label", "namespace", ns, "env=preview", "gitops-control.io/environment=preview"]);
         }
         // PR 7 is still open: an Application deploys to its namespace. PR 8 closed and left its namespace.
         kubectlOk(cluster, ["apply", "-f", "-"], JSON.stringify({
