@@ -783,7 +783,7 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
     const changed = (field: "labels" | "annotations", key: string) => `${metadataValue("object", field, key)} != ${metadataValue("oldObject", field, key)}`;
     return {
         name: "protect-sync-policy",
-        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, or with allowEmpty`,
+        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, with allowEmpty, or whose managedNamespaceMetadata relabels the namespace out of its class or below Pod Security restricted`,
         why: "Without prune and self-heal Git stops describing the cluster; allowEmpty lets a bad path prune everything.",
         params: { environments, environmentLabel: envLabel, pauseAnnotation: pause },
         resourceRules: [{ apiGroups: ["argoproj.io"], apiVersions: ["v1alpha1"], resources: ["applications"], operations: writes }],
@@ -792,6 +792,11 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
         variables: [
             { name: "automated", expression: "has(object.spec.syncPolicy) && has(object.spec.syncPolicy.automated) ? object.spec.syncPolicy.automated : null" },
             { name: "paused", expression: `${metadataValue("object", "annotations", pause)} != ''` },
+            {
+                name: "namespaceLabels",
+                expression:
+                    "has(object.spec.syncPolicy) && has(object.spec.syncPolicy.managedNamespaceMetadata) && has(object.spec.syncPolicy.managedNamespaceMetadata.labels) ? object.spec.syncPolicy.managedNamespaceMetadata.labels : null",
+            },
         ],
         validations: [
             {
@@ -812,6 +817,13 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
             {
                 expression: "variables.automated == null || !has(variables.automated.allowEmpty) || variables.automated.allowEmpty == false",
                 message: `spec.syncPolicy.automated.allowEmpty must be false or absent: a wrong path would prune everything ${where}`,
+                reason: "Forbidden",
+            },
+            {
+                // managedNamespaceMetadata is what labels the namespace: a prod Application must not
+                // relabel its namespace into another class or below Pod Security restricted.
+                expression: `variables.namespaceLabels == null || (${celString(envLabel)} in variables.namespaceLabels && variables.namespaceLabels[${celString(envLabel)}] == ${metadataValue("object", "labels", envLabel)} && (!('pod-security.kubernetes.io/enforce' in variables.namespaceLabels) || variables.namespaceLabels['pod-security.kubernetes.io/enforce'] == 'restricted'))`,
+                message: `spec.syncPolicy.managedNamespaceMetadata.labels must keep ${envLabel} equal to the Application's and pod-security.kubernetes.io/enforce at restricted ${where}`,
                 reason: "Forbidden",
             },
             {
