@@ -104,6 +104,9 @@ const ruleOptionKeys: Readonly<Record<string, keyof Omit<DefaultRulesOptions, "a
     "require-labels": "requireLabels",
     "restrict-workload-writers": "restrictWorkloadWriters",
     "protect-sync-policy": "protectSyncPolicy",
+    "restrict-container-privileges": "restrictContainerPrivileges",
+    "restrict-security-profiles": "restrictSecurityProfiles",
+    "protect-namespace-labels": "protectNamespaceLabels",
 };
 
 /** The stack's guardrail rules: the whole library, tuned and trimmed by `gitops-control:guardrails`. */

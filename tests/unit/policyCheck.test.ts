@@ -80,6 +80,38 @@ describe("npm run policy:check", () => {
         assert.match(r.stdout, /^2 objects, prod mode/m);
     });
 
+    it("--stack reads namespace labels from the manifests: an Application's managedNamespaceMetadata governs its namespace, an unlabelled one is reported", () => {
+        const deployment = fs.readFileSync(path.join(fixtures, "cap-replicas", "bad-over-cap.yaml"), "utf8");
+        const app = [
+            "apiVersion: argoproj.io/v1alpha1",
+            "kind: Application",
+            "metadata: {name: shop-prod, namespace: argocd, labels: {gitops-control.io/environment: prod}}",
+            "spec:",
+            "  project: shop",
+            "  destination: {server: https://kubernetes.default.svc, namespace: shop-prod}",
+            "  syncPolicy:",
+            "    automated: {enabled: true, prune: true, selfHeal: true, allowEmpty: false}",
+            "    managedNamespaceMetadata: {labels: {gitops-control.io/environment: prod, pod-security.kubernetes.io/enforce: restricted}}",
+        ].join("\n");
+        const governed = deployment.replace("namespace: guardrails-fixtures", "namespace: shop-prod");
+        const r = policyCheck(scratch("stack.yaml", `${app}\n---\n${governed}---\n${deployment}`), "--stack", "prod");
+        assert.equal(r.status, 1, r.stdout + r.stderr);
+        assert.match(r.stdout, /^Deployment shop-prod\/cap-bad-over-cap\s+cap-replicas\s+Deny\s+replicas 21 exceeds the cap of 20/m);
+        assert.match(r.stdout, /^Deployment guardrails-fixtures\/cap-bad-over-cap\s+-\s+-\s+no guardrail applies \(namespace not governed\)$/m);
+        assert.match(r.stdout, /3 objects, stack prod \(prod mode\)/);
+    });
+
+    it("--as/--as-group/--operation ask whether a person's write would be denied", () => {
+        const good = path.join(fixtures, "cap-replicas", "good-at-cap.yaml");
+        const human = policyCheck(good, "--as", "alice@example.com", "--as-group", "developers", "--operation", "UPDATE");
+        assert.equal(human.status, 1);
+        assert.match(human.stdout, /restrict-workload-writers\s+Deny\s+alice@example\.com may not UPDATE deployments cap-good-at-cap/);
+        const breakGlass = policyCheck(good, "--as", "bob@example.com", "--as-group", "gitops-control:break-glass", "--operation", "UPDATE");
+        assert.equal(breakGlass.status, 0, breakGlass.stdout);
+        assert.match(policyCheck(good, "--as-group", "developers").stderr, /--as-group needs --as <user>/);
+        assert.match(policyCheck(good, "--stack", "qa").stderr, /--stack is "qa": use prod or staging/);
+    });
+
     it("exits 2 with a clear message on bad arguments or broken YAML", () => {
         const unknown = policyCheck(fixtures, "--rules", "no-such-rule");
         assert.equal(unknown.status, 2);
