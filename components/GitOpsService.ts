@@ -4,6 +4,7 @@ import { AppProject, SyncWindow, ownNamespaces } from "./AppProject";
 import { ClusterRef } from "./destinations";
 import { GitOpsApplication } from "./GitOpsApplication";
 import { labels } from "./labels";
+import { podSecurityLabelsFor } from "./podSecurity";
 import { PreviewEnvironments } from "./PreviewEnvironments";
 import { ResolvedEnvironment, ResolvedService, ServiceSpec, requireResolvedService } from "./serviceSpec";
 
@@ -87,7 +88,8 @@ export class GitOpsService extends pulumi.ComponentResource {
                     ...(args.waitForSync ? { waitForSync: args.waitForSync } : {}),
                     syncPolicy: env.syncPolicy,
                     managedNamespaceMetadata: {
-                        labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name },
+                        // The environment label selects the guardrails; Pod Security Admission is the baseline underneath.
+                        labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name, ...podSecurityLabelsFor(env.name) },
                     },
                     ignoreDifferences: args.ignoreDifferences ?? [],
                     revisionHistoryLimit: env.revisionHistoryLimit,

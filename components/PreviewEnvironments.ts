@@ -6,6 +6,7 @@ import { ApplicationSourceArgs, renderSource, validateSource } from "./GitOpsApp
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
 import { cascadeDeleteFinalizer, forceOwnership, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
+import { podSecurityLabelsFor } from "./podSecurity";
 import { SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
 import { bounds, defaults } from "./defaults";
 
@@ -173,7 +174,7 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
                     source,
                     destination: renderDestination(args.cluster, preview),
                     syncPolicy: renderSyncPolicy(args.syncPolicy, {
-                        labels: previewLabels,
+                        labels: { ...previewLabels, ...podSecurityLabelsFor("preview") },
                         // Argo CD never deletes a namespace it created with CreateNamespace=true. The
                         // tracking id makes the namespace one of the Application's own resources, so
                         // the cascade delete of a closed PR's Application removes it too. The

@@ -12,7 +12,10 @@ export interface PreviewJanitorArgs {
     readonly image?: string;
     /** Cron schedule. @default every 30 minutes */
     readonly schedule?: string;
-    /** Previews older than this are deleted even if an Application still owns them. @default 72 */
+    /**
+     * Previews older than this are reported as overdue (`preview_namespace_age_hours`, the
+     * PreviewNamespaceTooOld alert); a namespace an Application still targets is never deleted. @default 72
+     */
     readonly ttlHours?: number;
     /** Label (key=value) that marks preview namespaces. @default "env=preview" */
     readonly previewSelector?: { readonly key: string; readonly value: string };
@@ -25,31 +28,65 @@ export const janitorServiceAccount = "preview-janitor";
 
 /**
  * The janitor's job, as a POSIX shell script. Prints each preview namespace's age as a metric line
- * and deletes those no Application deploys to any more, or past the TTL. `KUBECTL` lets tests run
- * it from outside the cluster (impersonating the service account).
+ * and deletes those no Application deploys to any more. A namespace must carry both preview labels
+ * (the selector) to be considered, and ownership is read again right before each delete, so an
+ * Application created meanwhile keeps its namespace. Past the TTL an owned preview is only reported.
+ * `KUBECTL` lets tests run it from outside the cluster (impersonating the service account).
  */
 export function janitorScript(): string {
     return `set -eu
 K="\${KUBECTL:-kubectl}"
 TTL="\${PREVIEW_TTL_HOURS:-72}"
-SELECTOR="\${PREVIEW_SELECTOR:-env=preview}"
+SELECTOR="\${PREVIEW_SELECTOR:-env=preview,${labels.environment}=preview}"
 now=$(date +%s)
-owned=$($K get applications.argoproj.io -A -o jsonpath='{range .items[*]}{.spec.destination.namespace}{"\\n"}{end}')
+targets() { $K get applications.argoproj.io -A -o jsonpath='{range .items[*]}{.spec.destination.namespace}{"\\n"}{end}'; }
+owned=$(targets)
 $K get namespaces -l "$SELECTOR" -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.metadata.creationTimestamp}{" "}{.status.phase}{"\\n"}{end}' |
 while read -r ns created phase; do
   [ -n "$ns" ] || continue
   [ "$phase" = "Terminating" ] && continue
   age=$(( (now - $(date -d "$created" +%s)) / 3600 ))
   echo "preview_namespace_age_hours{namespace=\\"$ns\\"} $age"
-  reason=""
-  printf '%s\\n' "$owned" | grep -qx "$ns" || reason="no Application deploys to it"
-  [ "$age" -ge "$TTL" ] && reason="older than \${TTL}h"
-  if [ -n "$reason" ]; then
-    echo "deleting namespace $ns: $reason"
-    $K delete namespace "$ns" --wait=false
+  if printf '%s\\n' "$owned" | grep -qx "$ns"; then
+    [ "$age" -ge "$TTL" ] && echo "keeping namespace $ns: older than \${TTL}h, but an Application still deploys to it"
+    continue
   fi
+  if targets | grep -qx "$ns"; then
+    echo "keeping namespace $ns: an Application deploys to it now"
+    continue
+  fi
+  echo "deleting namespace $ns: no Application deploys to it"
+  $K delete namespace "$ns" --wait=false
 done
 `;
+}
+
+/**
+ * The janitor's own admission fence: its service account may delete only namespaces that carry
+ * both the preview selector label and `gitops-control.io/environment=preview` (so adding `env=preview`
+ * to a prod namespace does not aim it; protect-namespace-labels refuses that label on prod anyway).
+ * Whether an Application still targets the namespace is beyond admission (a policy sees only the
+ * request): the script checks it right before each delete. Pure.
+ */
+export function janitorScopePolicySpec(username: string, selector: { readonly key: string; readonly value: string }): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicySpec {
+    const labelled = (key: string, value: string) => `has(oldObject.metadata.labels) && '${key}' in oldObject.metadata.labels && oldObject.metadata.labels['${key}'] == '${value}'`;
+    return {
+        failurePolicy: "Fail",
+        matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["namespaces"], operations: ["DELETE"] }] },
+        matchConditions: [{ name: "is-janitor", expression: `request.userInfo.username == '${username}'` }],
+        validations: [
+            {
+                expression: labelled(selector.key, selector.value),
+                messageExpression: `'the preview janitor may delete only namespaces labelled ${selector.key}=${selector.value}, not ' + oldObject.metadata.name`,
+                reason: "Forbidden",
+            },
+            {
+                expression: labelled(labels.environment, "preview"),
+                messageExpression: `'the preview janitor may delete only namespaces of environment class preview (${labels.environment}=preview), not ' + oldObject.metadata.name`,
+                reason: "Forbidden",
+            },
+        ],
+    };
 }
 
 /** Checks every argument before any resource is registered. */
@@ -105,18 +142,7 @@ export class PreviewJanitor extends pulumi.ComponentResource {
             `${name}-scope`,
             {
                 metadata: { name: `gitops-control-${janitorServiceAccount}-scope`, labels: meta },
-                spec: {
-                    failurePolicy: "Fail",
-                    matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["namespaces"], operations: ["DELETE"] }] },
-                    matchConditions: [{ name: "is-janitor", expression: `request.userInfo.username == '${username}'` }],
-                    validations: [
-                        {
-                            expression: `has(oldObject.metadata.labels) && '${selector.key}' in oldObject.metadata.labels && oldObject.metadata.labels['${selector.key}'] == '${selector.value}'`,
-                            messageExpression: `'the preview janitor may delete only namespaces labelled ${selector.key}=${selector.value}, not ' + oldObject.metadata.name`,
-                            reason: "Forbidden",
-                        },
-                    ],
-                },
+                spec: janitorScopePolicySpec(username, selector),
             },
             o(),
         );
@@ -154,7 +180,7 @@ export class PreviewJanitor extends pulumi.ComponentResource {
                                             command: ["/bin/sh", "-c", janitorScript()],
                                             env: [
                                                 { name: "PREVIEW_TTL_HOURS", value: String(args.ttlHours ?? defaults.previewTtlHours) },
-                                                { name: "PREVIEW_SELECTOR", value: `${selector.key}=${selector.value}` },
+                                                { name: "PREVIEW_SELECTOR", value: `${selector.key}=${selector.value},${labels.environment}=preview` },
                                             ],
                                             resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
                                             securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },

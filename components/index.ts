@@ -18,6 +18,7 @@ export * from "./guardrails/rules";
 export * from "./guardrails/types";
 export * from "./labels";
 export * from "./PreviewEnvironments";
+export * from "./podSecurity";
 export * from "./PreviewJanitor";
 export * from "./RepositoryCredentials";
 export * from "./syncPolicy";

@@ -2,35 +2,60 @@
  * Pre-merge guardrail check: evaluates the admission guardrails offline against manifests, as the
  * API server would when Argo CD applies them.
  *
- *   npm run policy:check -- <file|dir>... [--mode prod|staging] [--rules name,name] [--verbose]
+ *   npm run policy:check -- <file|dir>... [--stack prod|staging | --mode prod|staging] [--rules name,name]
+ *        [--as user [--as-group group]...] [--operation CREATE|UPDATE|DELETE|CONNECT] [--verbose]
  *
  * prod: bound like prod ([Deny, Audit]); any denial exits 1. staging: [Warn, Audit]; exits 0.
+ * `--stack` evaluates the stack's own rules (replicaCap, requiredLabels, disabledRules from
+ * Pulumi.<stack>.yaml, as the deployed policies) and takes every namespace's labels from the
+ * manifests (Namespace objects, Applications' managedNamespaceMetadata): a namespace they do not
+ * label is reported "no guardrail applies (namespace not governed)". `--mode` is for ad-hoc checks:
+ * the default rules, and a namespace the manifests do not describe is assumed to be of that class.
  * One row per denial or warning, one row for an object every rule admits (--verbose: one per rule).
- * Requests are CREATE by Argo CD's application controller in a namespace labelled with the mode's
- * environment. Exit 2: bad arguments, unreadable YAML or a rule the evaluator cannot model.
+ * Requests are CREATE by Argo CD's application controller unless --as/--as-group/--operation say
+ * otherwise ("would a person's kubectl edit be denied"). Exit 2: bad arguments, unreadable YAML or
+ * a rule the evaluator cannot model.
  */
-import { GuardrailEvaluator, RuleDecision, admissionRequest } from "../components/guardrails/evaluate";
+import * as path from "node:path";
+import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser } from "../components/guardrails/evaluate";
 import { defaultRules } from "../components/guardrails/rules";
+import { GuardrailRule, Operation } from "../components/guardrails/types";
+import { labels } from "../components/labels";
+import { decodeConfig, guardrailRules, parseStackConfig } from "../stacks/config";
 import { loadManifests } from "./lib/manifests";
+import { readStackFile } from "./lib/mockRuntime";
 
 export type Mode = "prod" | "staging";
 
 export interface PolicyCheckArgs {
     readonly targets: readonly string[];
     readonly mode: Mode;
+    /** The stack whose rules and namespaces are checked (`--stack`); ad hoc (`--mode`) when absent. */
+    readonly stack?: Mode;
+    /** The requester. @default Argo CD's application controller */
+    readonly user?: UserInfo;
+    /** @default "CREATE" */
+    readonly operation?: Operation;
     /** Rule names; all of defaultRules() when empty. */
     readonly rules: readonly string[];
     /** A row per rule and object, not only per finding. */
     readonly verbose: boolean;
 }
 
-const usage = "usage: npm run policy:check -- <file|dir>... [--mode prod|staging] [--rules name,name] [--verbose]";
+const usage =
+    "usage: npm run policy:check -- <file|dir>... [--stack prod|staging | --mode prod|staging] [--rules name,name] [--as user [--as-group group]...] [--operation CREATE|UPDATE|DELETE|CONNECT] [--verbose]";
+const operations: readonly Operation[] = ["CREATE", "UPDATE", "DELETE", "CONNECT"];
 
 /** Parses the command line; throws a message fit for the user. */
 export function parseArgs(argv: readonly string[]): PolicyCheckArgs {
     const targets: string[] = [];
     const rules: string[] = [];
     let mode: Mode = "prod";
+    let stack: Mode | undefined;
+    let modeGiven = false;
+    let username: string | undefined;
+    const groups: string[] = [];
+    let operation: Operation | undefined;
     let verbose = false;
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
@@ -44,6 +69,19 @@ export function parseArgs(argv: readonly string[]): PolicyCheckArgs {
             const m = value();
             if (m !== "prod" && m !== "staging") throw new Error(`--mode is "${m}": use prod or staging`);
             mode = m;
+            modeGiven = true;
+        } else if (flag === "--stack") {
+            const m = value();
+            if (m !== "prod" && m !== "staging") throw new Error(`--stack is "${m}": use prod or staging (the stack files Pulumi.prod.yaml, Pulumi.staging.yaml)`);
+            stack = m;
+        } else if (flag === "--as") {
+            username = value();
+        } else if (flag === "--as-group") {
+            groups.push(value());
+        } else if (flag === "--operation") {
+            const o = value().toUpperCase() as Operation;
+            if (!operations.includes(o)) throw new Error(`--operation is "${o}": use ${operations.join(", ")}`);
+            operation = o;
         } else if (flag === "--rules") {
             rules.push(...value().split(",").map((r) => r.trim()).filter((r) => r !== ""));
         } else if (flag === "--verbose" || flag === "-v") {
@@ -57,7 +95,10 @@ export function parseArgs(argv: readonly string[]): PolicyCheckArgs {
         }
     }
     if (targets.length === 0) throw new Error(`name at least one manifest file or folder\n${usage}`);
-    return { targets, mode, rules, verbose };
+    if (stack && modeGiven) throw new Error("give --stack or --mode, not both: --stack takes the mode from the stack");
+    if (groups.length > 0 && username === undefined) throw new Error("--as-group needs --as <user>");
+    const user = username === undefined ? undefined : { username, groups: [...groups, "system:authenticated"] };
+    return { targets, mode: stack ?? mode, rules, verbose, ...(stack ? { stack } : {}), ...(user ? { user } : {}), ...(operation ? { operation } : {}) };
 }
 
 /** One line of the report. */
@@ -84,23 +125,47 @@ const examples = (files: readonly string[]): string => {
 };
 
 /** Runs the check; returns the report and the exit code. */
+/** The stack's own rules, as the program deploys them (Pulumi.<stack>.yaml next to package.json). */
+function stackRules(stack: Mode): GuardrailRule[] {
+    const { config, secretKeys } = readStackFile(path.join(__dirname, "..", `Pulumi.${stack}.yaml`));
+    return guardrailRules(parseStackConfig(decodeConfig(config, secretKeys)));
+}
+
+/** Namespace labels as the manifests give them: Namespace objects, and Applications' managedNamespaceMetadata for their destination. */
+function declaredNamespaceLabels(objects: readonly KubeObject[]): Map<string, Readonly<Record<string, string>>> {
+    const out = new Map<string, Readonly<Record<string, string>>>();
+    for (const o of objects) {
+        if (o.kind === "Namespace" && o.metadata?.name) out.set(o.metadata.name, { ...out.get(o.metadata.name), ...o.metadata.labels });
+        const spec = o.kind === "Application" ? (o.spec as { destination?: { namespace?: string }; syncPolicy?: { managedNamespaceMetadata?: { labels?: Record<string, string> } } } | undefined) : undefined;
+        const ns = spec?.destination?.namespace;
+        const managed = spec?.syncPolicy?.managedNamespaceMetadata?.labels;
+        if (ns && managed) out.set(ns, { ...out.get(ns), ...managed });
+    }
+    return out;
+}
+
 export function policyCheck(args: PolicyCheckArgs): { report: string; exitCode: number } {
-    const library = defaultRules();
+    const library = args.stack ? stackRules(args.stack) : defaultRules();
     const unknown = args.rules.filter((r) => !library.some((rule) => rule.name === r));
     if (unknown.length > 0) throw new Error(`unknown rule ${unknown.join(", ")}: use one of ${library.map((r) => r.name).join(", ")}`);
     const rules = args.rules.length > 0 ? library.filter((r) => args.rules.includes(r.name)) : library;
     const binding = args.mode === "prod" ? { environment: "prod", validationActions: ["Deny", "Audit"] as const } : { environment: "staging", validationActions: ["Warn", "Audit"] as const };
     const evaluator = new GuardrailEvaluator(rules, { binding });
-    const namespaceLabels = { "gitops-control.io/environment": args.mode };
-
     const { manifests, skipped } = loadManifests(args.targets);
+    const declared = declaredNamespaceLabels(manifests.map((m) => m.object));
+    // Ad hoc (--mode): a namespace the manifests do not describe is assumed to be of the mode's class.
+    const assumed: Readonly<Record<string, string>> = args.stack ? {} : { [labels.environment]: args.mode };
     const rows: Row[] = [];
     const count = { Deny: 0, Warn: 0, Allow: 0 };
     for (const m of manifests) {
         const meta = m.object.metadata ?? {};
         const object = `${m.object.kind} ${meta.namespace ? `${meta.namespace}/` : ""}${meta.name ?? meta.generateName ?? "<unnamed>"}`;
-        const applied = evaluator.evaluate(admissionRequest(m.object, { namespaceLabels })).filter((d) => d.verdict !== "NotApplicable");
-        if (applied.length === 0) rows.push({ object, rule: "-", verdict: "-", message: "no guardrail applies" });
+        const ns = meta.namespace ?? "default";
+        const namespaceLabels = declared.get(ns) ?? assumed;
+        const governed = m.object.kind === "Namespace" || labels.environment in namespaceLabels || m.object.kind === "Application";
+        const request = admissionRequest(m.object, { namespaceLabels, userInfo: args.user ?? argoCdControllerUser, ...(args.operation ? { operation: args.operation } : {}) });
+        const applied = evaluator.evaluate(request).filter((d) => d.verdict !== "NotApplicable");
+        if (applied.length === 0) rows.push({ object, rule: "-", verdict: "-", message: governed ? "no guardrail applies" : "no guardrail applies (namespace not governed)" });
         for (const d of applied) if (d.verdict === "Deny" || d.verdict === "Warn" || d.verdict === "Allow") count[d.verdict]++;
         const findings = applied.filter((d) => d.violations.length > 0);
         if (!args.verbose && applied.length > 0 && findings.length === 0) rows.push({ object, rule: `all ${plural(applied.length, "rule")}`, verdict: "Allow", message: "" });
@@ -110,7 +175,7 @@ export function policyCheck(args: PolicyCheckArgs): { report: string; exitCode: 
         }
     }
     const summary = [
-        `${plural(manifests.length, "object")}, ${args.mode} mode: ${plural(count.Deny + count.Warn + count.Allow, "rule check")}, ${count.Deny} denied, ${count.Warn} warned, ${count.Allow} admitted`,
+        `${plural(manifests.length, "object")}, ${args.stack ? `stack ${args.stack} (${args.mode} mode)` : `${args.mode} mode`}${args.user ? ` as ${args.user.username}` : ""}${args.operation ? ` (${args.operation})` : ""}: ${plural(count.Deny + count.Warn + count.Allow, "rule check")}, ${count.Deny} denied, ${count.Warn} warned, ${count.Allow} admitted`,
         ...(skipped.length > 0 ? [`skipped ${plural(skipped.length, "document")} that ${skipped.length === 1 ? "is" : "are"} not a Kubernetes object: ${examples(skipped.map((s) => s.file))}`] : []),
     ];
     return { report: `${formatTable(rows)}\n\n${summary.join("\n")}`, exitCode: args.mode === "prod" && count.Deny > 0 ? 1 : 0 };

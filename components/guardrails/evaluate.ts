@@ -138,6 +138,10 @@ const knownKinds: Readonly<Record<string, readonly [resource: string, namespaced
     StatefulSet: ["statefulsets", true],
     DaemonSet: ["daemonsets", true],
     ReplicaSet: ["replicasets", true],
+    ReplicationController: ["replicationcontrollers", true],
+    // Options of CONNECT requests (`kubectl exec`/`attach`): the resource is the Pod they reach.
+    PodExecOptions: ["pods", true],
+    PodAttachOptions: ["pods", true],
     Job: ["jobs", true],
     CronJob: ["cronjobs", true],
     Pod: ["pods", true],
@@ -183,23 +187,42 @@ function splitApiVersion(apiVersion: string): { group: string; version: string }
     return slash < 0 ? { group: "", version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
+/** Options objects that only ever reach admission as CONNECT to a Pod subresource. */
+const connectSubresources: Readonly<Record<string, string>> = { PodExecOptions: "exec", PodAttachOptions: "attach" };
+
+/** A Pod as it was before `kubectl debug` added ephemeral containers to it. */
+function withoutEphemeralContainers(pod: KubeObject): KubeObject {
+    const { ephemeralContainers: _added, ...spec } = (pod.spec ?? {}) as Record<string, unknown>;
+    return { ...pod, spec };
+}
+
 /**
  * Builds the admission request the API server would send for applying `manifest`. DELETE sends the
- * manifest as `oldObject` with a null `object`, as Kubernetes does.
+ * manifest as `oldObject` with a null `object`, as Kubernetes does. An UPDATE of the
+ * `ephemeralcontainers` subresource sends the whole Pod, its old version without the ephemeral
+ * containers (unless `oldObject` says otherwise). CONNECT (`kubectl exec`) sends the exec options
+ * as the object, with the Pod's name.
  */
 export function admissionRequest(manifest: KubeObject, options: RequestOptions = {}): AdmissionRequest {
-    const operation = options.operation ?? "CREATE";
+    const connect = connectSubresources[manifest.kind];
+    const operation = options.operation ?? (connect ? "CONNECT" : "CREATE");
+    const subResource = options.subResource ?? connect ?? "";
     const { group, version } = splitApiVersion(manifest.apiVersion);
     const { resource, namespaced } = resourceOf(manifest.kind);
     const namespace = namespaced ? options.namespace ?? manifest.metadata?.namespace ?? "default" : "";
     return {
         operation,
         object: operation === "DELETE" ? null : manifest,
-        oldObject: operation === "CREATE" ? null : operation === "DELETE" ? manifest : options.oldObject ?? manifest,
+        oldObject:
+            operation === "CREATE" || operation === "CONNECT"
+                ? null
+                : operation === "DELETE"
+                  ? manifest
+                  : options.oldObject ?? (subResource === "ephemeralcontainers" ? withoutEphemeralContainers(manifest) : manifest),
         userInfo: options.userInfo ?? argoCdControllerUser,
         kind: { group, version, kind: manifest.kind },
         resource: { group, version, resource },
-        subResource: options.subResource ?? "",
+        subResource,
         name: manifest.metadata?.name ?? "",
         namespace,
         namespaceLabels: namespace === "" ? {} : { ...options.namespaceLabels, "kubernetes.io/metadata.name": namespace },
@@ -410,8 +433,24 @@ function usableMessage(value: unknown): string | undefined {
     return typeof value === "string" && value.trim() !== "" && !/[\r\n]/.test(value) ? value : undefined;
 }
 
-/** Where a lazily evaluated `variables` map finds its evaluation context. */
-const contextKey = Symbol("context");
+/** Where the evaluation context keeps values shared by every rule for one request. */
+const sharedKey = Symbol("shared");
+/** Where it keeps the request's operation and resource, as the key of each rule's resourceMatches. */
+const requestKey = Symbol("request");
+
+/**
+ * A variable's expression with every `variables.<name>` it reads replaced by that variable's own key:
+ * two variables with equal keys compute the same value from the same request, whichever rule
+ * declares them (every rule about containers declares the same `podSpec` and `containers`).
+ */
+function variableKeys(variables: readonly { readonly name: string; readonly expression: string }[]): string[] {
+    const keys = new Map<string, string>();
+    return variables.map((v) => {
+        const key = v.expression.replace(/\bvariables\.([A-Za-z_][A-Za-z0-9_]*)/g, (m, name: string) => `(${keys.get(name) ?? m})`);
+        keys.set(v.name, key);
+        return key;
+    });
+}
 
 /** A rule compiled together with what its binding selects, and getters for its lazy variables. */
 interface Prepared {
@@ -420,8 +459,51 @@ interface Prepared {
     readonly binding: string;
     readonly namespaceSelector?: LabelSelector;
     readonly objectSelector?: LabelSelector;
-    readonly getters: readonly { readonly name: string; readonly get: (this: Record<string | symbol, unknown>) => unknown }[];
+    readonly variables: ReadonlyMap<string, LazyVariable>;
+    /** resourceRules' answer per operation and resource, computed once each. */
+    readonly resourceMatches: Map<string, boolean>;
 }
+
+interface LazyVariable {
+    /** See {@link variableKeys}. */
+    readonly key: string;
+    readonly program: Program;
+}
+
+/**
+ * `variables` as the rule's expressions see it: computed on first read, like Kubernetes (a variable
+ * that fails only matters where it is used), and shared across the rules of one request through
+ * {@link variableKeys}, so the container list is not rebuilt once per rule. A Map, because the CEL
+ * library reads a Map's entries through get(): no per-request property definitions.
+ */
+class LazyVariables extends Map<string, unknown> {
+    constructor(
+        private readonly declared: ReadonlyMap<string, LazyVariable>,
+        private readonly shared: Map<string, unknown>,
+        private readonly context: Record<string, unknown>,
+    ) {
+        super();
+    }
+
+    override get(name: string): unknown {
+        if (super.has(name)) return super.get(name);
+        const v = this.declared.get(name);
+        if (v === undefined) return undefined;
+        let value = this.shared.get(v.key);
+        if (value === undefined && !this.shared.has(v.key)) {
+            value = v.program(this.context);
+            this.shared.set(v.key, value);
+        }
+        super.set(name, value);
+        return value;
+    }
+
+    override has(name: string): boolean {
+        return this.declared.has(name);
+    }
+}
+// The CEL library types values by their constructor: present this as the plain map it behaves as.
+Object.defineProperty(LazyVariables.prototype, "constructor", { value: Map });
 
 /**
  * Evaluates rules as the API server's ValidatingAdmissionPolicy plugin would, under one binding.
@@ -446,16 +528,9 @@ export class GuardrailEvaluator {
             // offline answer cannot drift from what the API server is given.
             const spec = renderBindingSpec(policy, binding, environmentLabel, compiled.rule.bindingScope);
             const match = spec.matchResources as { namespaceSelector?: LabelSelector; objectSelector?: LabelSelector } | undefined;
-            const getters = compiled.variables.map(({ source, program }) => ({
-                name: source.name,
-                // Lazy and cached, like Kubernetes: a variable that fails only matters where it is used.
-                get(this: Record<string | symbol, unknown>): unknown {
-                    const value = program(this[contextKey] as Record<string, unknown>);
-                    Object.defineProperty(this, source.name, { value, enumerable: true });
-                    return value;
-                },
-            }));
-            return { compiled, policy, binding: `${policy}-${binding.environment}`, namespaceSelector: match?.namespaceSelector, objectSelector: match?.objectSelector, getters };
+            const keys = variableKeys(compiled.variables.map((v) => v.source));
+            const variables = new Map(compiled.variables.map(({ source, program }, i) => [source.name, { key: keys[i], program }] as const));
+            return { compiled, policy, binding: `${policy}-${binding.environment}`, namespaceSelector: match?.namespaceSelector, objectSelector: match?.objectSelector, variables, resourceMatches: new Map() };
         });
     }
 
@@ -467,30 +542,37 @@ export class GuardrailEvaluator {
             oldObject: request.oldObject === request.object ? object : toCel(request.oldObject),
             request: celRequest(request),
             namespaceObject: request.namespace === "" ? null : { metadata: { name: request.namespace, labels: { ...request.namespaceLabels } } },
+            [sharedKey]: new Map<string, unknown>(),
+            [requestKey]: `${request.operation} ${request.resource.group}/${request.resource.version}/${request.resource.resource}/${request.subResource}`,
         };
         const out: RuleDecision[] = [];
         for (const p of this.prepared) out.push(this.decide(p, request, base));
         return out;
     }
 
-    private decide(p: Prepared, request: AdmissionRequest, base: Record<string, unknown>): RuleDecision {
+    private decide(p: Prepared, request: AdmissionRequest, base: Record<string | symbol, unknown>): RuleDecision {
         const c = p.compiled;
-        if (!resourceMatches(c.rule.resourceRules, request)) return notApplicable(p, "resource or operation not matched");
+        const what = base[requestKey] as string;
+        let matched = p.resourceMatches.get(what);
+        if (matched === undefined) p.resourceMatches.set(what, (matched = resourceMatches(c.rule.resourceRules, request)));
+        if (!matched) return notApplicable(p, "resource or operation not matched");
         if (!objectSelectorMatches(c.rule.objectSelector, request)) return notApplicable(p, "policy objectSelector");
         if (!namespaceSelectorMatches(p.namespaceSelector, request)) return notApplicable(p, "binding namespaceSelector");
         if (!objectSelectorMatches(p.objectSelector, request)) return notApplicable(p, "binding objectSelector");
 
-        const variables: Record<string | symbol, unknown> = {};
-        const context: Record<string, unknown> = { object: base.object, oldObject: base.oldObject, request: base.request, namespaceObject: base.namespaceObject, variables };
-        variables[contextKey] = context;
-        for (const g of p.getters) Object.defineProperty(variables, g.name, { enumerable: true, configurable: true, get: g.get });
+        const shared = base[sharedKey] as Map<string, unknown>;
+        const context: Record<string, unknown> = { object: base.object, oldObject: base.oldObject, request: base.request, namespaceObject: base.namespaceObject };
+        context.variables = new LazyVariables(p.variables, shared, context);
 
         const violations: Violation[] = [];
         // matchConditions: any false skips the policy; otherwise an error falls to failurePolicy.
         let conditionError: Violation | undefined;
         for (const m of c.matchConditions) {
             try {
-                const value = m.program(context);
+                // matchConditions cannot read variables: equal expressions give equal answers across rules.
+                const key = m.source.expression;
+                let value = shared.get(key);
+                if (value === undefined) shared.set(key, (value = m.program(context)));
                 if (value === false) return notApplicable(p, `matchCondition ${m.source.name}`);
                 if (value !== true) throw new Error(`matchCondition must evaluate to bool, got ${typeof value}`);
             } catch (e) {

@@ -1,40 +1,60 @@
 import { check } from "../errors";
 import { annotations, labels } from "../labels";
 import { celList, celString, metadataValue, qualifiedName, re2Problem } from "./cel";
-import { GuardrailRule, MatchCondition, Operation, ResourceRule, Variable } from "./types";
+import { GuardrailRule, MatchCondition, Operation, ResourceRule, Validation, Variable } from "./types";
 
 const writes = ["CREATE", "UPDATE"] as const;
 const allWrites = ["CREATE", "UPDATE", "DELETE"] as const;
 
-/** Every kind that carries a pod template, with where its pod spec lives. */
+/**
+ * Every way a pod spec enters the cluster, with where its pod spec lives: the kinds that carry a pod
+ * template, bare Pods, and the `pods/ephemeralcontainers` subresource (`kubectl debug` adds an
+ * ephemeral container to a running Pod through it; the request's object is the whole Pod).
+ * Pods created by the cluster's controllers from an admitted template are checked like any other
+ * Pod (no identity exemption from content rules): they carry the template's spec, so they pass.
+ */
 export const podBearingResources: readonly ResourceRule[] = [
-    { apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments", "statefulsets", "daemonsets"], operations: writes },
+    { apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments", "statefulsets", "daemonsets", "replicasets"], operations: writes },
     { apiGroups: ["batch"], apiVersions: ["v1"], resources: ["jobs", "cronjobs"], operations: writes },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods", "replicationcontrollers"], operations: writes },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/ephemeralcontainers"], operations: ["UPDATE"] },
 ];
 
 /** Kinds of {@link podBearingResources}, for rules that may also be given kinds without a pod template. */
-export const podBearingKinds = ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"] as const;
+export const podBearingKinds = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob", "Pod"] as const;
 
 /** `variables.podSpec`: the pod spec of any pod-bearing kind, so validations do not repeat the path. */
 export const podSpecVariable: Variable = {
     name: "podSpec",
-    expression: "object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec",
+    expression: "object.kind == 'Pod' ? object.spec : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec",
 };
 
-/** `variables.podTemplate`: the pod template (metadata and spec) of any pod-bearing kind. */
+/** `variables.podTemplate`: the pod template (metadata and spec) of any pod-bearing kind; a Pod is its own template. */
 export const podTemplateVariable: Variable = {
     name: "podTemplate",
-    expression: "object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template : object.spec.template",
+    expression: "object.kind == 'Pod' ? object : object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template : object.spec.template",
 };
 
 /**
- * `variables.containers`: app and init containers of the pod spec (needs {@link podSpecVariable}).
- * Init containers run with the same node access and count for scheduling, so image, resource and
- * host-access rules look at both. Ephemeral containers cannot be set in a pod template.
+ * `variables.containers`: app, init and ephemeral containers of the pod spec (needs
+ * {@link podSpecVariable}). Init containers run with the same node access and count for
+ * scheduling; ephemeral containers (Pods only) run in the pod's namespaces: every rule about
+ * images, privileges and host access looks at all three.
  */
 export const containersVariable: Variable = {
     name: "containers",
-    expression: "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])",
+    expression:
+        "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + (has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])",
+};
+
+/**
+ * Pod UPDATEs that leave the spec alone (a controller adopting or orphaning a Pod, the garbage
+ * collector removing a finalizer) are not re-judged: the Pod was judged when it was created, and a
+ * Pod that predates a rule must still be deletable. Spec changes (image, ephemeral containers) are.
+ */
+export const podSpecChangedCondition: MatchCondition = {
+    name: "pod-spec-may-change",
+    expression: "object.kind != 'Pod' || request.operation != 'UPDATE' || object.spec != oldObject.spec",
 };
 
 /** An annotation key is present and its value matches a ticket pattern. */
@@ -64,27 +84,254 @@ function checkResources(resources: readonly ResourceRule[] | undefined, field: s
 export type RequirePodSecurityContextOptions = PodRuleOptions;
 
 /**
- * Pods must declare a securityContext that refuses to run as root. The API server defaults an absent
- * pod securityContext to `{}`, so "defined" is checked as `runAsNonRoot: true` set explicitly.
+ * A validation that no container (of `variables.containers`) is `bad`: a single short-circuiting
+ * pass when every container passes; the names (`label` of each offender) are listed only in the
+ * message, which the API server evaluates only on failure. Message: `<before><labels joined by ", "><after>`.
+ */
+function noContainer(bad: string, message: string, before: string, after: string, label = "c.name", clean?: string): Validation {
+    return {
+        expression: `${clean ? `variables.${clean} || ` : ""}!variables.containers.exists(c, ${bad})`,
+        message,
+        messageExpression: `${celString(before)} + variables.containers.filter(c, ${bad}).map(c, ${label}).join(', ') + ${celString(after)}`,
+        reason: "Forbidden",
+    };
+}
+
+/**
+ * Several {@link noContainer} checks behind one pass: `variables.<name>` is true when no container
+ * is bad in any way, and each check then passes without its own pass over the containers (the
+ * common case); only a pod with a finding pays for the per-check passes and messages.
+ */
+function containerChecks(
+    name: string,
+    checks: readonly { readonly bad: string; readonly message: string; readonly before: string; readonly after: string; readonly label?: string }[],
+): { readonly variable: Variable; readonly validations: Validation[] } {
+    return {
+        variable: { name, expression: `!variables.containers.exists(c, ${checks.map((k) => `(${k.bad})`).join(" || ")})` },
+        validations: checks.map((k) => noContainer(k.bad, k.message, k.before, k.after, k.label, name)),
+    };
+}
+
+/** A container's own securityContext field, else the pod's (how the kubelet resolves it). */
+function effective(field: string, fallback: string): string {
+    return `(has(c.securityContext) && has(c.securityContext.${field}) ? c.securityContext.${field} : ${fallback})`;
+}
+
+/** The pod securityContext's `field`, or `otherwise` when unset. */
+function podSecurityField(field: string, otherwise: string): string {
+    return `(has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.${field}) ? variables.podSpec.securityContext.${field} : ${otherwise})`;
+}
+
+/**
+ * Every container runs as non-root, judged where the kubelet applies it: a container's
+ * `runAsNonRoot`/`runAsUser` override the pod's, so a pod-level `runAsNonRoot: true` with one
+ * container saying `false` is refused, and a container-level `true` in every container is enough.
+ * `runAsUser: 0` is refused at either level (the kubelet would only refuse it at start).
  */
 export function requirePodSecurityContext(options: RequirePodSecurityContextOptions = {}): GuardrailRule {
     checkResources(options.resources, "requirePodSecurityContext.resources");
+    const where = "(guardrail require-pod-security-context)";
     return {
         name: "require-pod-security-context",
-        summary: "Workloads whose pod template lacks securityContext.runAsNonRoot: true",
+        summary: "Containers (app, init, ephemeral) whose effective runAsNonRoot is not true, or that run as UID 0",
         why: "A container running as root turns an app bug into a node compromise.",
         params: {},
         resourceRules: options.resources ?? podBearingResources,
-        variables: [podSpecVariable],
+        variables: [
+            podSpecVariable,
+            containersVariable,
+            { name: "podNonRoot", expression: `${podSecurityField("runAsNonRoot", "false")} == true` },
+            { name: "podRootUser", expression: `${podSecurityField("runAsUser", "-1")} == 0` },
+        ],
         validations: [
+            noContainer(
+                `${effective("runAsNonRoot", "variables.podNonRoot")} != true`,
+                `every container must run with runAsNonRoot: true ${where}`,
+                "containers ",
+                ` may run as root: set runAsNonRoot: true in the pod securityContext and do not override it with false ${where}`,
+            ),
+            noContainer(
+                "has(c.securityContext) && has(c.securityContext.runAsUser) ? c.securityContext.runAsUser == 0 : variables.podRootUser",
+                `no container may set runAsUser: 0 ${where}`,
+                "containers ",
+                ` must not run as UID 0 (runAsUser: 0) ${where}`,
+            ),
+        ],
+        matchConditions: [podSpecChangedCondition],
+        auditAnnotations: [],
+    };
+}
+
+export interface RestrictContainerPrivilegesOptions extends PodRuleOptions {
+    /**
+     * Capabilities a container may add after dropping ALL, as written in `capabilities.add`
+     * (e.g. `NET_BIND_SERVICE`, the only one Pod Security `restricted` allows). @default [] (none)
+     */
+    readonly allowedCapabilities?: readonly string[];
+}
+
+const capabilityName = /^[A-Z][A-Z0-9_]*$/;
+
+/**
+ * Containers run unprivileged: not `privileged`, `allowPrivilegeEscalation: false` set explicitly
+ * (the kernel default is to allow setuid escalation), capabilities dropped to none and added back
+ * only from an allow-list, and `/proc` masked. Checked per container (app, init, ephemeral).
+ */
+export function restrictContainerPrivileges(options: RestrictContainerPrivilegesOptions = {}): GuardrailRule {
+    checkResources(options.resources, "restrictContainerPrivileges.resources");
+    const allowed = options.allowedCapabilities ?? [];
+    allowed.forEach((cap, i) =>
+        check(capabilityName.test(cap) && cap !== "ALL", `restrictContainerPrivileges.allowedCapabilities[${i}]`, `is "${cap}", not a capability name`, 'use a capability as Kubernetes writes it, e.g. "NET_BIND_SERVICE"'),
+    );
+    const where = "(guardrail restrict-container-privileges)";
+    const caps = "c.securityContext.capabilities";
+    const notAllowed = `${caps}.add.filter(a, !(a in ${celList(allowed)}))`;
+    const privileged = `${effective("privileged", "false")} == true`;
+    const checks = containerChecks("unprivileged", [
+        { bad: privileged, message: `containers must not set securityContext.privileged: true ${where}`, before: "containers ", after: ` must not set securityContext.privileged: true ${where}` },
+        // A privileged container always escalates; it is refused above, so not reported twice.
+        {
+            bad: `!(${privileged}) && ${effective("allowPrivilegeEscalation", "true")} != false`,
+            message: `containers must set securityContext.allowPrivilegeEscalation: false ${where}`,
+            before: "containers ",
+            after: ` must set securityContext.allowPrivilegeEscalation: false ${where}`,
+        },
+        {
+            bad: `!(has(c.securityContext) && has(${caps}) && has(${caps}.drop) && 'ALL' in ${caps}.drop)`,
+            message: `containers must drop ALL capabilities ${where}`,
+            before: "containers ",
+            after: ` must set securityContext.capabilities.drop: [ALL] ${where}`,
+        },
+        {
+            bad: `has(c.securityContext) && has(${caps}) && has(${caps}.add) && size(${notAllowed}) > 0`,
+            message: `containers may add only the capabilities ${allowed.length > 0 ? allowed.join(", ") : "(none)"} ${where}`,
+            before: `capabilities added beyond the allow-list (${allowed.length > 0 ? allowed.join(", ") : "none"}): `,
+            after: ` ${where}`,
+            label: `c.name + '=' + ${notAllowed}.join('+')`,
+        },
+        {
+            bad: `${effective("procMount", "'Default'")} == 'Unmasked'`,
+            message: `containers must not set securityContext.procMount: Unmasked ${where}`,
+            before: "containers ",
+            after: ` must not set securityContext.procMount: Unmasked ${where}`,
+        },
+    ]);
+    return {
+        name: "restrict-container-privileges",
+        summary: `Privileged containers, privilege escalation, capabilities not dropped to ALL or added beyond ${allowed.length > 0 ? allowed.join(", ") : "none"}, unmasked /proc`,
+        why: "Each one hands a container kernel powers that turn an app compromise into a node compromise.",
+        params: { allowedCapabilities: allowed },
+        resourceRules: options.resources ?? podBearingResources,
+        variables: [podSpecVariable, containersVariable, checks.variable],
+        validations: checks.validations,
+        matchConditions: [podSpecChangedCondition],
+        auditAnnotations: [],
+    };
+}
+
+/** SELinux types Pod Security `baseline` allows (an empty type means the runtime's default). */
+export const defaultSELinuxTypes: readonly string[] = ["container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
+
+/** Sysctls Pod Security `baseline` calls safe: namespaced, and unable to affect other pods. */
+export const safeSysctls: readonly string[] = [
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+];
+
+export interface RestrictSecurityProfilesOptions extends PodRuleOptions {
+    /** SELinux types a pod or container may request. @default {@link defaultSELinuxTypes} (spc_t, the unconfined type, is refused) */
+    readonly allowedSELinuxTypes?: readonly string[];
+    /** Sysctls a pod may set. @default {@link safeSysctls} */
+    readonly allowedSysctls?: readonly string[];
+}
+
+/**
+ * The kernel's confinement stays on: seccomp `RuntimeDefault` or `Localhost` in effect for every
+ * container (pod level, or each container), no AppArmor `Unconfined` (field or legacy annotation),
+ * SELinux types only from an allow-list, sysctls only from the safe set.
+ */
+export function restrictSecurityProfiles(options: RestrictSecurityProfilesOptions = {}): GuardrailRule {
+    checkResources(options.resources, "restrictSecurityProfiles.resources");
+    const seLinux = options.allowedSELinuxTypes ?? defaultSELinuxTypes;
+    const sysctls = options.allowedSysctls ?? safeSysctls;
+    seLinux.forEach((t, i) => check(/^[a-z0-9_]+$/.test(t), `restrictSecurityProfiles.allowedSELinuxTypes[${i}]`, `is "${t}", not an SELinux type`, 'use a type such as "container_t"'));
+    check(!seLinux.includes("spc_t"), "restrictSecurityProfiles.allowedSELinuxTypes", "allows spc_t, the unconfined super-privileged type", "remove spc_t");
+    sysctls.forEach((s, i) => check(/^[a-z0-9_./-]+$/.test(s), `restrictSecurityProfiles.allowedSysctls[${i}]`, `is "${s}", not a sysctl name`, 'use a name such as "net.ipv4.tcp_syncookies"'));
+    const where = "(guardrail restrict-security-profiles)";
+    const apparmorAnnotation = "container.apparmor.security.beta.kubernetes.io/";
+    const seLinuxType = "(has(c.securityContext) && has(c.securityContext.seLinuxOptions) && has(c.securityContext.seLinuxOptions.type) ? c.securityContext.seLinuxOptions.type : variables.podSELinux)";
+    const podField = (field: string, inner: string) =>
+        `has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.${field})${inner ? ` && has(variables.podSpec.securityContext.${field}.${inner})` : ""} ? variables.podSpec.securityContext.${field}${inner ? `.${inner}` : ".type"} : ''`;
+    const annotations = "variables.podTemplate.metadata.annotations";
+    const profiles = containerChecks("confined", [
+        {
+            bad: "!((has(c.securityContext) && has(c.securityContext.seccompProfile) ? c.securityContext.seccompProfile.type : variables.podSeccomp) in ['RuntimeDefault', 'Localhost'])",
+            message: `every container needs seccompProfile.type RuntimeDefault or Localhost ${where}`,
+            before: "containers ",
+            after: ` run without a seccomp profile: set securityContext.seccompProfile.type: RuntimeDefault (or Localhost) on the pod ${where}`,
+        },
+        {
+            bad: "(has(c.securityContext) && has(c.securityContext.appArmorProfile) ? c.securityContext.appArmorProfile.type : variables.podAppArmor) == 'Unconfined'",
+            message: `containers must not run AppArmor Unconfined ${where}`,
+            before: "containers ",
+            after: ` must not run AppArmor Unconfined ${where}`,
+        },
+        {
+            bad: `!(${seLinuxType} in ${celList(["", ...seLinux])})`,
+            message: `SELinux types must be one of ${seLinux.join(", ")} ${where}`,
+            before: `SELinux types outside the allow-list (${seLinux.join(", ")}): `,
+            after: ` ${where}`,
+            label: `c.name + '=' + ${seLinuxType}`,
+        },
+    ]);
+    return {
+        name: "restrict-security-profiles",
+        summary: "Containers without seccomp RuntimeDefault/Localhost, with AppArmor Unconfined, an SELinux type off the allow-list, or unsafe sysctls",
+        why: "seccomp, AppArmor and SELinux are what confine a compromised container to its own pod.",
+        params: { allowedSELinuxTypes: seLinux, allowedSysctls: sysctls },
+        resourceRules: options.resources ?? podBearingResources,
+        variables: [
+            podSpecVariable,
+            podTemplateVariable,
+            containersVariable,
+            { name: "podSeccomp", expression: podField("seccompProfile", "") },
+            { name: "podAppArmor", expression: podField("appArmorProfile", "") },
+            { name: "podSELinux", expression: podField("seLinuxOptions", "type") },
+            profiles.variable,
             {
-                expression:
-                    "has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.runAsNonRoot) && variables.podSpec.securityContext.runAsNonRoot == true",
-                message: "pod securityContext must set runAsNonRoot: true (guardrail require-pod-security-context)",
+                name: "unconfinedAnnotations",
+                expression: `has(variables.podTemplate.metadata) && has(${annotations}) ? ${annotations}.filter(k, k.startsWith(${celString(apparmorAnnotation)}) && ${annotations}[k] == 'unconfined') : []`,
+            },
+            {
+                name: "unsafeSysctls",
+                expression: `has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.sysctls) ? variables.podSpec.securityContext.sysctls.map(s, s.name).filter(n, !(n in ${celList(sysctls)})) : []`,
+            },
+        ],
+        validations: [
+            ...profiles.validations.slice(0, 2),
+            {
+                expression: "size(variables.unconfinedAnnotations) == 0",
+                message: `pod annotations must not set AppArmor unconfined ${where}`,
+                messageExpression: `'pod annotations ' + variables.unconfinedAnnotations.join(', ') + ' set AppArmor unconfined: remove them ${where}'`,
+                reason: "Forbidden",
+            },
+            profiles.validations[2],
+            {
+                expression: "size(variables.unsafeSysctls) == 0",
+                message: `only safe sysctls may be set ${where}`,
+                messageExpression: `'unsafe sysctls ' + variables.unsafeSysctls.join(', ') + ': only the Pod Security baseline set is allowed ${where}'`,
                 reason: "Forbidden",
             },
         ],
-        matchConditions: [],
+        matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
 }
@@ -174,17 +421,17 @@ export function disallowLatestImage(options: DisallowLatestImageOptions = {}): G
         variables: [
             podSpecVariable,
             containersVariable,
-            { name: "unpinned", expression: `variables.containers.filter(c, !has(c.image) || !${pinned}).map(c, c.name + '=' + (has(c.image) ? c.image : '<none>'))` },
         ],
         validations: [
-            {
-                expression: "size(variables.unpinned) == 0",
-                message: `every container image must carry ${want} (guardrail disallow-latest-image)`,
-                messageExpression: `'images must carry ${want}: ' + variables.unpinned.join(', ') + ' (guardrail disallow-latest-image)'`,
-                reason: "Forbidden",
-            },
+            noContainer(
+                `!has(c.image) || !${pinned}`,
+                `every container image must carry ${want} (guardrail disallow-latest-image)`,
+                `images must carry ${want}: `,
+                " (guardrail disallow-latest-image)",
+                "c.name + '=' + (has(c.image) ? c.image : '<none>')",
+            ),
         ],
-        matchConditions: [],
+        matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
 }
@@ -228,23 +475,24 @@ export function requireResources(options: RequireResourcesOptions = {}): Guardra
         resourceRules: options.resources ?? podBearingResources,
         variables: [
             podSpecVariable,
-            ...(includeInit ? [containersVariable] : [{ name: "containers", expression: "variables.podSpec.containers" }]),
-            { name: "undeclared", expression: `variables.containers.filter(c, !(${declared})).map(c, c.name)` },
-        ],
-        validations: [
+            // Not containersVariable: ephemeral containers may not declare resources (the API refuses them).
             {
-                expression: "size(variables.undeclared) == 0",
-                message: `every container must declare ${fieldList} (guardrail require-resources)`,
-                messageExpression: `'containers ' + variables.undeclared.join(', ') + ' must declare ${fieldList} (guardrail require-resources)'`,
-                reason: "Forbidden",
+                name: "containers",
+                expression: includeInit ? "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])" : "variables.podSpec.containers",
             },
         ],
-        matchConditions: [],
+        validations: [
+            noContainer(`!(${declared})`, `every container must declare ${fieldList} (guardrail require-resources)`, "containers ", ` must declare ${fieldList} (guardrail require-resources)`),
+        ],
+        matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
 }
 
-export type DisallowHostAccessOptions = PodRuleOptions;
+export interface DisallowHostAccessOptions extends PodRuleOptions {
+    /** Host ports a container may bind (`ports[].hostPort`). @default [] (none) */
+    readonly allowedHostPorts?: readonly number[];
+}
 
 /** A pod-spec boolean that must not be true. */
 function notSet(field: string): string {
@@ -252,11 +500,14 @@ function notSet(field: string): string {
 }
 
 /**
- * No privileged containers, no host network, PID or IPC namespace, no hostPath volumes: each lets a
- * pod reach the node and everything else scheduled on it.
+ * No host network, PID or IPC namespace, no hostPath volumes, no host ports (beyond an allow-list):
+ * each lets a pod reach the node and everything else scheduled on it. (Privileged containers are
+ * refused by restrict-container-privileges, with the other per-container kernel powers.)
  */
 export function disallowHostAccess(options: DisallowHostAccessOptions = {}): GuardrailRule {
     checkResources(options.resources, "disallowHostAccess.resources");
+    const ports = options.allowedHostPorts ?? [];
+    ports.forEach((p, i) => check(Number.isInteger(p) && p > 0 && p < 65536, `disallowHostAccess.allowedHostPorts[${i}]`, `is ${p}`, "use a port number from 1 to 65535"));
     const hostNamespace = (field: "hostNetwork" | "hostPID" | "hostIPC", what: string) => ({
         expression: notSet(field),
         message: `pod spec must not set ${field}: true (${what}) (guardrail disallow-host-access)`,
@@ -264,26 +515,16 @@ export function disallowHostAccess(options: DisallowHostAccessOptions = {}): Gua
     });
     return {
         name: "disallow-host-access",
-        summary: "Privileged containers, hostNetwork, hostPID, hostIPC and hostPath volumes",
+        summary: `hostNetwork, hostPID, hostIPC, hostPath volumes and host ports${ports.length > 0 ? ` other than ${ports.join(", ")}` : ""}`,
         why: "Each one lets a pod reach the node, and from there every other workload on it.",
-        params: {},
+        params: { allowedHostPorts: ports.map(String) },
         resourceRules: options.resources ?? podBearingResources,
         variables: [
             podSpecVariable,
             containersVariable,
-            {
-                name: "privileged",
-                expression: "variables.containers.filter(c, has(c.securityContext) && has(c.securityContext.privileged) && c.securityContext.privileged == true).map(c, c.name)",
-            },
             { name: "hostPathVolumes", expression: "has(variables.podSpec.volumes) ? variables.podSpec.volumes.filter(v, has(v.hostPath)).map(v, v.name) : []" },
         ],
         validations: [
-            {
-                expression: "size(variables.privileged) == 0",
-                message: "containers must not set securityContext.privileged: true (guardrail disallow-host-access)",
-                messageExpression: "'containers ' + variables.privileged.join(', ') + ' must not set securityContext.privileged: true (guardrail disallow-host-access)'",
-                reason: "Forbidden",
-            },
             hostNamespace("hostNetwork", "the node's network"),
             hostNamespace("hostPID", "the node's processes"),
             hostNamespace("hostIPC", "the node's shared memory"),
@@ -293,8 +534,14 @@ export function disallowHostAccess(options: DisallowHostAccessOptions = {}): Gua
                 messageExpression: "'volumes ' + variables.hostPathVolumes.join(', ') + ' must not use hostPath: use an emptyDir, a ConfigMap or a PersistentVolumeClaim (guardrail disallow-host-access)'",
                 reason: "Forbidden",
             },
+            noContainer(
+                `has(c.ports) && c.ports.exists(p, has(p.hostPort) && p.hostPort != 0 && !(p.hostPort in [${ports.join(", ")}]))`,
+                "containers must not bind host ports (guardrail disallow-host-access)",
+                "containers ",
+                ` must not set ports[].hostPort${ports.length > 0 ? ` (allowed: ${ports.join(", ")})` : ""}: expose them through a Service (guardrail disallow-host-access)`,
+            ),
         ],
-        matchConditions: [],
+        matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
 }
@@ -326,6 +573,7 @@ export function requireLabels(options: RequireLabelsOptions): GuardrailRule {
     const podTemplate = options.podTemplate ?? true;
     const keys = celList(options.labels);
     const missing = (ref: string) => `${keys}.filter(k, !has(${ref}.labels) || !(k in ${ref}.labels) || ${ref}.labels[k] == '')`;
+    const complete = (ref: string) => `has(${ref}.labels) && ${options.labels.map((k) => `${celString(k)} in ${ref}.labels && ${ref}.labels[${celString(k)}] != ''`).join(" && ")}`;
     const listed = options.labels.join(", ");
     return {
         name: "require-labels",
@@ -333,38 +581,29 @@ export function requireLabels(options: RequireLabelsOptions): GuardrailRule {
         why: "Unlabelled workloads have no owner to page and no name in metrics, logs or cost reports.",
         params: { labels: options.labels, podTemplate },
         resourceRules: options.resources ?? podBearingResources,
-        variables: [
-            { name: "missing", expression: missing("object.metadata") },
-            ...(podTemplate
-                ? [
-                      podTemplateVariable,
-                      {
-                          name: "missingInTemplate",
-                          // Only pod-bearing kinds have a template; podTemplate is evaluated lazily, so other kinds never touch it.
-                          expression: `object.kind in ${celList(podBearingKinds)} ? (has(variables.podTemplate.metadata) ? ${missing("variables.podTemplate.metadata")} : ${keys}) : []`,
-                      },
-                  ]
-                : []),
-        ],
+        // The checks are unrolled over the keys (no macro): the common, passing case costs a few
+        // lookups; the list of missing keys is built only for the message of a failure.
+        variables: podTemplate ? [podTemplateVariable] : [],
         validations: [
             {
-                expression: "size(variables.missing) == 0",
+                expression: complete("object.metadata"),
                 message: `metadata.labels must set ${listed} (guardrail require-labels)`,
-                messageExpression: "'metadata.labels must set ' + variables.missing.join(', ') + ' (guardrail require-labels)'",
+                messageExpression: `'metadata.labels must set ' + ${missing("object.metadata")}.join(', ') + ' (guardrail require-labels)'`,
                 reason: "Forbidden",
             },
             ...(podTemplate
                 ? [
                       {
-                          expression: "size(variables.missingInTemplate) == 0",
+                          // Only kinds with a template (a Pod's labels are its template's); podTemplate is lazy, so other kinds never touch it.
+                          expression: `!(object.kind in ${celList(podBearingKinds.filter((k) => k !== "Pod"))}) || (has(variables.podTemplate.metadata) && ${complete("variables.podTemplate.metadata")})`,
                           message: `the pod template's metadata.labels must set ${listed} (guardrail require-labels)`,
-                          messageExpression: "'the pod template\\'s metadata.labels must set ' + variables.missingInTemplate.join(', ') + ' (guardrail require-labels)'",
+                          messageExpression: `'the pod template\\'s metadata.labels must set ' + (has(variables.podTemplate.metadata) ? ${missing("variables.podTemplate.metadata")} : ${keys}).join(', ') + ' (guardrail require-labels)'`,
                           reason: "Forbidden" as const,
                       },
                   ]
                 : []),
         ],
-        matchConditions: [],
+        matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
     };
 }
@@ -394,6 +633,12 @@ export const clusterControllerExemptions: readonly WriterExemption[] = [
     { username: kubeSystem("horizontal-pod-autoscaler"), operations: ["UPDATE"], subresources: ["scale"], why: "autoscaling writes replicas through the scale subresource" },
     { username: kubeSystem("root-ca-cert-publisher"), operations: ["CREATE", "UPDATE"], why: "publishes the kube-root-ca.crt ConfigMap into every namespace" },
     { username: kubeSystem("service-controller"), operations: ["UPDATE"], why: "adds and removes the load-balancer cleanup finalizer on Services" },
+    { username: kubeSystem("deployment-controller"), operations: ["CREATE", "UPDATE", "DELETE"], why: "rolls Deployments out by creating, scaling and deleting their ReplicaSets" },
+    { username: kubeSystem("replicaset-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted ReplicaSet template and adopts or releases them" },
+    { username: kubeSystem("replication-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted ReplicationController template" },
+    { username: kubeSystem("statefulset-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted StatefulSet template" },
+    { username: kubeSystem("daemon-set-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted DaemonSet template" },
+    { username: kubeSystem("job-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of Jobs (which the CronJob controller creates from an admitted CronJob)" },
     {
         username: "system:kube-controller-manager",
         operations: ["CREATE", "UPDATE", "DELETE"],
@@ -401,16 +646,24 @@ export const clusterControllerExemptions: readonly WriterExemption[] = [
     },
 ];
 
-/** What Argo CD deploys and nothing in the cluster should write on its own (see {@link clusterControllerExemptions}). */
+/**
+ * What Argo CD deploys and nothing in the cluster should write on its own (see
+ * {@link clusterControllerExemptions}), and the doors into a running Pod: creating or changing a
+ * Pod, adding an ephemeral container (`kubectl debug`) and `kubectl exec`/`attach` (CONNECT). Pod
+ * deletion is not governed: a controller replaces the Pod from its template, so it is not drift.
+ */
 export const governedResources: readonly ResourceRule[] = [
     {
         apiGroups: ["apps"],
         apiVersions: ["v1"],
-        resources: ["deployments", "statefulsets", "daemonsets", "deployments/scale", "statefulsets/scale"],
+        resources: ["deployments", "statefulsets", "daemonsets", "replicasets", "deployments/scale", "statefulsets/scale", "replicasets/scale"],
         operations: allWrites,
     },
     { apiGroups: ["batch"], apiVersions: ["v1"], resources: ["cronjobs"], operations: allWrites },
-    { apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps", "services"], operations: allWrites },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["configmaps", "services", "replicationcontrollers", "replicationcontrollers/scale"], operations: allWrites },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], operations: writes },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/ephemeralcontainers"], operations: ["UPDATE"] },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/exec", "pods/attach"], operations: ["CONNECT"] },
     { apiGroups: ["networking.k8s.io"], apiVersions: ["v1"], resources: ["ingresses"], operations: allWrites },
 ];
 
@@ -462,7 +715,15 @@ export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions 
     const who = [...users, ...groups.map((g) => `group ${g}`)].join(", ");
     const matchConditions: MatchCondition[] = [
         ...(allowDryRun ? [{ name: "not-a-dry-run", expression: "!has(request.dryRun) || request.dryRun == false" }] : []),
-        ...(exemptions.length > 0 ? [{ name: "not-a-cluster-controller", expression: `!(${exemptions.map(exemptionCondition).join(" || ")})` }] : []),
+        // The name test first: one list lookup settles it for everyone but the exempt components.
+        ...(exemptions.length > 0
+            ? [
+                  {
+                      name: "not-a-cluster-controller",
+                      expression: `!(request.userInfo.username in ${celList([...new Set(exemptions.map((e) => e.username))])} && (${exemptions.map(exemptionCondition).join(" || ")}))`,
+                  },
+              ]
+            : []),
     ];
     return {
         name: "restrict-workload-writers",
@@ -522,7 +783,7 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
     const changed = (field: "labels" | "annotations", key: string) => `${metadataValue("object", field, key)} != ${metadataValue("oldObject", field, key)}`;
     return {
         name: "protect-sync-policy",
-        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, or with allowEmpty`,
+        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, with allowEmpty, or whose managedNamespaceMetadata relabels the namespace out of its class or below Pod Security restricted`,
         why: "Without prune and self-heal Git stops describing the cluster; allowEmpty lets a bad path prune everything.",
         params: { environments, environmentLabel: envLabel, pauseAnnotation: pause },
         resourceRules: [{ apiGroups: ["argoproj.io"], apiVersions: ["v1alpha1"], resources: ["applications"], operations: writes }],
@@ -531,6 +792,11 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
         variables: [
             { name: "automated", expression: "has(object.spec.syncPolicy) && has(object.spec.syncPolicy.automated) ? object.spec.syncPolicy.automated : null" },
             { name: "paused", expression: `${metadataValue("object", "annotations", pause)} != ''` },
+            {
+                name: "namespaceLabels",
+                expression:
+                    "has(object.spec.syncPolicy) && has(object.spec.syncPolicy.managedNamespaceMetadata) && has(object.spec.syncPolicy.managedNamespaceMetadata.labels) ? object.spec.syncPolicy.managedNamespaceMetadata.labels : null",
+            },
         ],
         validations: [
             {
@@ -551,6 +817,13 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
             {
                 expression: "variables.automated == null || !has(variables.automated.allowEmpty) || variables.automated.allowEmpty == false",
                 message: `spec.syncPolicy.automated.allowEmpty must be false or absent: a wrong path would prune everything ${where}`,
+                reason: "Forbidden",
+            },
+            {
+                // managedNamespaceMetadata is what labels the namespace: a prod Application must not
+                // relabel its namespace into another class or below Pod Security restricted.
+                expression: `variables.namespaceLabels == null || (${celString(envLabel)} in variables.namespaceLabels && variables.namespaceLabels[${celString(envLabel)}] == ${metadataValue("object", "labels", envLabel)} && (!('pod-security.kubernetes.io/enforce' in variables.namespaceLabels) || variables.namespaceLabels['pod-security.kubernetes.io/enforce'] == 'restricted'))`,
+                message: `spec.syncPolicy.managedNamespaceMetadata.labels must keep ${envLabel} equal to the Application's and pod-security.kubernetes.io/enforce at restricted ${where}`,
                 reason: "Forbidden",
             },
             {
@@ -577,6 +850,98 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
     };
 }
 
+export interface ProtectNamespaceLabelsOptions {
+    /** Environment classes whose namespaces are protected (bindings select them by their own label). @default ["prod"] */
+    readonly environments?: readonly string[];
+    /** @default "gitops-control.io/environment" */
+    readonly environmentLabel?: string;
+    /** Labels only the allowed writers may change. @default the team label and the Pod Security labels */
+    readonly guardedLabels?: readonly string[];
+    /**
+     * Who may change guarded labels: Argo CD's application controller (it applies
+     * `managedNamespaceMetadata`) and the Pulumi program's identity.
+     * @default ["system:serviceaccount:argocd:argocd-application-controller"]
+     */
+    readonly allowedUsernames?: readonly string[];
+    /**
+     * Groups that may change guarded labels. The Pulumi program runs with the platform's admin
+     * credentials, which put it in `system:masters` (admission still applies to that group, RBAC
+     * does not); name its own user or group here when it runs as something narrower.
+     * @default ["system:masters", "gitops-control:break-glass"]
+     */
+    readonly allowedGroups?: readonly string[];
+}
+
+const podSecurityModes = ["enforce", "audit", "warn"] as const;
+
+/**
+ * The labels that switch every guardrail binding and Pod Security on are themselves guarded. The
+ * rule binds to the Namespace objects by their own environment label (an objectSelector, which
+ * matches when the old or the new object carries it: a `namespaceSelector` binding would let the
+ * relabel through). For everyone, writers included: a protected namespace keeps its environment
+ * class, its Pod Security levels never weaken, and it never also carries `env=preview` (the
+ * janitor's old selector). Only the allowed writers may change the team and Pod Security labels.
+ */
+export function protectNamespaceLabels(options: ProtectNamespaceLabelsOptions = {}): GuardrailRule {
+    const environments = options.environments ?? ["prod"];
+    const envLabel = options.environmentLabel ?? labels.environment;
+    const guarded = options.guardedLabels ?? [labels.team, ...podSecurityModes.map((m) => `pod-security.kubernetes.io/${m}`), "pod-security.kubernetes.io/enforce-version"];
+    const users = options.allowedUsernames ?? ["system:serviceaccount:argocd:argocd-application-controller"];
+    const groups = options.allowedGroups ?? ["system:masters", "gitops-control:break-glass"];
+    check(environments.length > 0, "protectNamespaceLabels.environments", "is empty, so nothing is protected", 'list at least one environment, e.g. ["prod"]');
+    [envLabel, ...guarded].forEach((k, i) => check(qualifiedName.test(k), `protectNamespaceLabels.guardedLabels[${i}]`, `is "${k}", not a label key`, "use a label key such as gitops-control.io/team"));
+    users.forEach((u, i) => check(username.test(u), `protectNamespaceLabels.allowedUsernames[${i}]`, `is "${u}"`, "use a username without spaces"));
+    groups.forEach((g, i) => check(username.test(g), `protectNamespaceLabels.allowedGroups[${i}]`, `is "${g}"`, "use a group name without spaces"));
+    const where = "(guardrail protect-namespace-labels)";
+    const label = (ref: string, key: string) => metadataValue(ref, "labels", key);
+    /** The label named by the CEL variable `k`. */
+    const labelAt = (ref: string) => `(has(${ref}.metadata.labels) && k in ${ref}.metadata.labels ? ${ref}.metadata.labels[k] : '')`;
+    const strictness = (ref: string, key: string) => `{'privileged': 0, 'baseline': 1, 'restricted': 2}[${label(ref, key) } == '' ? 'privileged' : ${label(ref, key)}]`;
+    const allowed = `request.userInfo.username in ${celList(users)} || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ${celList(groups)}))`;
+    const who = [...users, ...groups.map((g) => `group ${g}`)].join(", ");
+    return {
+        name: "protect-namespace-labels",
+        summary: `Relabelling ${environments.join(", ")} namespaces: environment class changed, Pod Security weakened, env=preview added, or team/Pod Security labels changed by anyone but ${who}`,
+        why: "The namespace labels switch every guardrail and Pod Security on; whoever can change them can switch them off.",
+        params: { environments, environmentLabel: envLabel, guardedLabels: guarded, allowedUsernames: users, allowedGroups: groups },
+        resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["namespaces"], operations: writes }],
+        bindingScope: "object",
+        variables: [
+            {
+                name: "changed",
+                expression: `request.operation == 'UPDATE' ? ${celList(guarded)}.filter(k, ${labelAt("object")} != ${labelAt("oldObject")}) : []`,
+            },
+        ],
+        validations: [
+            {
+                expression: `request.operation != 'UPDATE' || !(${label("oldObject", envLabel)} in ${celList(environments)}) || ${label("object", envLabel)} == ${label("oldObject", envLabel)}`,
+                message: `the environment class of a protected namespace cannot change ${where}`,
+                messageExpression: `'namespace ' + object.metadata.name + ' is ' + ${label("oldObject", envLabel)} + ': ${envLabel} cannot change to "' + ${label("object", envLabel)} + '" ${where}'`,
+                reason: "Forbidden",
+            },
+            {
+                expression: `!(${label("object", envLabel)} in ${celList(environments)}) || ${label("object", "env")} != 'preview'`,
+                message: `a ${environments.join(", ")} namespace cannot also carry env=preview (the preview janitor's label) ${where}`,
+                reason: "Forbidden",
+            },
+            ...podSecurityModes.map((mode) => ({
+                expression: `request.operation != 'UPDATE' || ${strictness("object", `pod-security.kubernetes.io/${mode}`)} >= ${strictness("oldObject", `pod-security.kubernetes.io/${mode}`)}`,
+                message: `pod-security.kubernetes.io/${mode} cannot be weakened on a protected namespace ${where}`,
+                messageExpression: `'pod-security.kubernetes.io/${mode} cannot go from "' + ${label("oldObject", `pod-security.kubernetes.io/${mode}`)} + '" to a weaker level ("' + ${label("object", `pod-security.kubernetes.io/${mode}`)} + '") on namespace ' + object.metadata.name + ' ${where}'`,
+                reason: "Forbidden" as const,
+            })),
+            {
+                expression: `size(variables.changed) == 0 || ${allowed}`,
+                message: `only ${who} may change the labels ${guarded.join(", ")} of a protected namespace ${where}`,
+                messageExpression: `request.userInfo.username + ' may not change ' + variables.changed.join(', ') + ' on namespace ' + object.metadata.name + ${celString(`: only ${who} may ${where}`)}`,
+                reason: "Forbidden",
+            },
+        ],
+        matchConditions: [],
+        auditAnnotations: [],
+    };
+}
+
 /** Per-rule options of {@link defaultRules}; `false` leaves a rule out. */
 export interface DefaultRulesOptions {
     /** Namespace Argo CD runs in: names its application controller, the one allowed writer. @default "argocd" */
@@ -586,11 +951,14 @@ export interface DefaultRulesOptions {
     readonly disallowLatestImage?: DisallowLatestImageOptions | false;
     readonly requireResources?: RequireResourcesOptions | false;
     readonly disallowHostAccess?: DisallowHostAccessOptions | false;
+    readonly restrictContainerPrivileges?: RestrictContainerPrivilegesOptions | false;
+    readonly restrictSecurityProfiles?: RestrictSecurityProfilesOptions | false;
     /** @default { labels: ["app.kubernetes.io/name", "gitops-control.io/team"] } */
     readonly requireLabels?: Partial<RequireLabelsOptions> | false;
     /** @default Argo CD's application controller in `argoCdNamespace`, group gitops-control:break-glass */
     readonly restrictWorkloadWriters?: RestrictWorkloadWritersOptions | false;
     readonly protectSyncPolicy?: ProtectSyncPolicyOptions | false;
+    readonly protectNamespaceLabels?: ProtectNamespaceLabelsOptions | false;
 }
 
 /** Labels {@link defaultRules} requires on workloads. */
@@ -612,10 +980,15 @@ export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[]
     add(options.disallowLatestImage, (o) => disallowLatestImage(o));
     add(options.requireResources, (o) => requireResources(o));
     add(options.disallowHostAccess, (o) => disallowHostAccess(o));
+    add(options.restrictContainerPrivileges, (o) => restrictContainerPrivileges(o));
+    add(options.restrictSecurityProfiles, (o) => restrictSecurityProfiles(o));
     add(options.requireLabels, (o) => requireLabels({ ...o, labels: o?.labels ?? defaultRequiredLabels }));
     add(options.restrictWorkloadWriters, (o) =>
         restrictWorkloadWriters({ ...o, allowedUsernames: o?.allowedUsernames ?? [`system:serviceaccount:${argo}:argocd-application-controller`] }),
     );
     add(options.protectSyncPolicy, (o) => protectSyncPolicy(o));
+    add(options.protectNamespaceLabels, (o) =>
+        protectNamespaceLabels({ ...o, allowedUsernames: o?.allowedUsernames ?? [`system:serviceaccount:${argo}:argocd-application-controller`] }),
+    );
     return rules;
 }

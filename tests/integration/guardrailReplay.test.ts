@@ -7,7 +7,7 @@ import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionReques
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
 import { labels, managedByValue } from "../../components/labels";
-import { Expectation, fixtureRules, readFixture, readFixtureFolder } from "../support/guardrailFixtures";
+import { Expectation, fixtureRules, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
 import { KubectlResult, LocalCluster, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
 
 /**
@@ -59,6 +59,8 @@ interface Case {
     readonly object: KubeObject;
     readonly expectation: Expectation;
     readonly operation: Operation;
+    /** "" for the object itself; `ephemeralcontainers` or `exec` (see tests/fixtures/guardrails/README.md). */
+    readonly subResource: string;
     readonly user: UserInfo;
     readonly dryRun: boolean;
 }
@@ -79,6 +81,34 @@ interface Disagreement {
     readonly message: string;
 }
 
+/** The Pod a `kubectl debug` fixture starts from: the fixture without its ephemeral containers. */
+function withoutEphemeral(pod: KubeObject): KubeObject {
+    const { ephemeralContainers: _added, ...spec } = pod.spec as Record<string, unknown>;
+    return { ...pod, spec };
+}
+
+/** The Pod an exec fixture (PodExecOptions named after its Pod) connects to: compliant with every rule. */
+function execTarget(options: KubeObject): KubeObject {
+    const name = options.metadata?.name ?? "exec-target";
+    const podLabels = { "app.kubernetes.io/name": name, [labels.team]: "payments" };
+    return {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: options.metadata?.namespace, labels: podLabels },
+        spec: {
+            securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+            containers: [
+                {
+                    name: "web",
+                    image: "nginx:1.27.3",
+                    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+                    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                },
+            ],
+        },
+    };
+}
+
 const rules: GuardrailRule[] = defaultRules();
 const offline = new GuardrailEvaluator(rules, { binding: prodBinding, environmentLabel, failurePolicy, namePrefix: prefix });
 const policyNames = rules.map((r) => policyName(prefix, r));
@@ -93,14 +123,16 @@ function loadCases(): Case[] {
         const expectations = { cases };
         return files.map((file): Case => {
             const fixture = readFixture(path.join(dir, file));
-            assert.equal(fixture.metadata?.namespace, placeholder, `${rule}/${file} sits in the placeholder namespace`);
+            const namespaced = resourceOf(fixture.kind).namespaced;
+            if (namespaced) assert.equal(fixture.metadata?.namespace, placeholder, `${rule}/${file} sits in the placeholder namespace`);
             const e = expectations.cases[file];
             return {
                 rule,
                 file,
-                object: { ...fixture, metadata: { ...fixture.metadata, namespace } },
+                object: namespaced ? { ...fixture, metadata: { ...fixture.metadata, namespace } } : fixture,
                 expectation: e,
-                operation: e.operation ?? "CREATE",
+                operation: e.operation ?? (fixture.kind === "PodExecOptions" ? "CONNECT" : "CREATE"),
+                subResource: e.subResource ?? (fixture.kind === "PodExecOptions" ? "exec" : ""),
                 user: e.userInfo ?? argoCdControllerUser,
                 dryRun: e.dryRun ?? false,
             };
@@ -111,7 +143,14 @@ function loadCases(): Case[] {
 /** The offline evaluator's answer for one case: denied if any rule denies (the first, in rule order). */
 function offlineOutcome(c: Case): Outcome & { readonly denials: readonly RuleDecision[] } {
     const decisions = offline.evaluate(
-        admissionRequest(c.object, { operation: c.operation, userInfo: c.user, dryRun: c.dryRun, namespaceLabels: { [environmentLabel]: prodBinding.environment } }),
+        admissionRequest(c.object, {
+            ...(c.expectation.oldLabels ? { oldObject: storedObject(c.object, c.expectation) } : {}),
+            operation: c.operation,
+            subResource: c.subResource,
+            userInfo: c.user,
+            dryRun: c.dryRun,
+            namespaceLabels: { [environmentLabel]: prodBinding.environment },
+        }),
     );
     const auditAnnotations = Object.assign({}, ...decisions.map((d) => d.auditAnnotations)) as Record<string, string>;
     const denials = decisions.filter((d) => d.verdict === "Deny");
@@ -121,11 +160,18 @@ function offlineOutcome(c: Case): Outcome & { readonly denials: readonly RuleDec
 
 const asUser = (u: UserInfo): string[] => [`--as=${u.username}`, ...(u.groups ?? []).map((g) => `--as-group=${g}`)];
 
+/**
+ * What a CONNECT (`kubectl exec`) gets once admission has let it through, on an API server without
+ * nodes: the API server then looks for the Pod's node to proxy to, and there is none.
+ */
+const connectAdmitted = /does not have a host assigned/;
+
 /** Reads the API server's answer: a VAP denial (policy, message after `denied request: `), admitted, or another error. */
 function realOutcome(r: KubectlResult): Outcome {
     if (r.code === 0) return { verdict: "Allow" };
     const denied = /ValidatingAdmissionPolicy '([^']+)' with binding '[^']+' denied request: (.*)$/m.exec(r.stderr);
     if (denied) return { verdict: "Deny", policy: denied[1], message: denied[2] };
+    if (connectAdmitted.test(r.stderr)) return { verdict: "Allow" };
     return { verdict: "Error", message: (r.stderr.trim() || `exit ${r.code}`).split("\n")[0] };
 }
 
@@ -150,6 +196,13 @@ describe("guardrail fixtures replayed through admission on a real API server", {
     const remove = (object: KubeObject, user: UserInfo, dryRun: boolean) =>
         k(["delete", "--wait=false", ...(dryRun ? ["--dry-run=server"] : []), ...asUser(user), "-f", "-"], JSON.stringify(object));
 
+    /** `kubectl debug`'s request: the stored Pod with the fixture's ephemeral containers, PUT to pods/<name>/ephemeralcontainers as `user`. */
+    const addEphemeral = (pod: KubeObject, user: UserInfo) => {
+        const stored = JSON.parse(ok(["get", "pod", "-n", namespace, pod.metadata?.name ?? "", "-o", "json"])) as { spec: Record<string, unknown> };
+        stored.spec.ephemeralContainers = (pod.spec as { ephemeralContainers: unknown[] }).ephemeralContainers;
+        return k(["replace", "--raw", `/api/v1/namespaces/${namespace}/pods/${pod.metadata?.name}/ephemeralcontainers`, ...asUser(user), "-f", "-"], JSON.stringify(stored));
+    };
+
     before(() => {
         // Only the API server is needed: no namespace is ever deleted (the whole cluster is thrown
         // away), so the controller-manager would only take CPU from a 2-core machine.
@@ -159,6 +212,9 @@ describe("guardrail fixtures replayed through admission on a real API server", {
 
         step(`namespace ${namespace} labelled ${environmentLabel}=${prodBinding.environment}`);
         ok(["create", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels: { [environmentLabel]: prodBinding.environment } } }));
+
+        // Pods name a ServiceAccount; the controller-manager that would create "default" is not running.
+        ok(["create", "serviceaccount", "default", "-n", namespace]);
 
         step("Argo CD Application CRD (server-side apply)");
         ok(["apply", "--server-side", "-f", argoCrd]);
@@ -170,6 +226,8 @@ describe("guardrail fixtures replayed through admission on a real API server", {
             const group = c.object.apiVersion.includes("/") ? c.object.apiVersion.split("/")[0] : "";
             kinds.set(group, (kinds.get(group) ?? new Set()).add(resourceOf(c.object.kind).resource));
         }
+        // The doors into a running Pod: kubectl debug and kubectl exec.
+        kinds.set("", (kinds.get("") ?? new Set()).add("pods").add("pods/ephemeralcontainers").add("pods/exec"));
         const users = new Map([argoCdControllerUser, ...cases.map((c) => c.user)].map((u) => [u.username, u]));
         const subjects = [...users.keys()].sort().map((name) => {
             const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(name);
@@ -189,6 +247,20 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                         resources: [...resources].sort(),
                         verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
                     })),
+                },
+                {
+                    // Namespaces are cluster-scoped: the relabelling cases need a cluster-wide grant.
+                    apiVersion: "rbac.authorization.k8s.io/v1",
+                    kind: "ClusterRole",
+                    metadata: { name: "guardrails-replay-namespaces" },
+                    rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "create", "update", "patch"] }],
+                },
+                {
+                    apiVersion: "rbac.authorization.k8s.io/v1",
+                    kind: "ClusterRoleBinding",
+                    metadata: { name: "guardrails-replay-namespaces" },
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-namespaces" },
+                    subjects,
                 },
                 {
                     apiVersion: "rbac.authorization.k8s.io/v1",
@@ -259,10 +331,22 @@ describe("guardrail fixtures replayed through admission on a real API server", {
             const off = offlineOutcome(c);
             offlineOf.set(c, off);
             let real: Outcome;
-            // UPDATE and DELETE start from the object created by Argo CD's controller (README).
-            const setup = c.operation === "CREATE" ? undefined : realOutcome(apply(c.object, argoCdControllerUser, false));
+            // UPDATE, DELETE and CONNECT start from the object (for exec: a compliant Pod of that
+            // name; for ephemeralcontainers: the Pod without them) created by Argo CD's controller (README).
+            const base =
+                c.subResource === "exec" ? execTarget(c.object) : c.subResource === "ephemeralcontainers" ? withoutEphemeral(c.object) : storedObject(c.object, c.expectation);
+            const setup = c.operation === "CREATE" ? undefined : realOutcome(apply(base, argoCdControllerUser, false));
             if (setup && setup.verdict !== "Allow") {
                 real = { verdict: "Error", message: `setup (create as Argo CD's controller) failed: ${setup.verdict} ${setup.message}` };
+            } else if (c.subResource === "exec") {
+                const o = c.object as KubeObject & { container?: string; command?: string[] };
+                real = realOutcome(k(["exec", "-n", namespace, ...asUser(c.user), o.metadata?.name ?? "", "-c", o.container ?? "web", "--", ...(o.command ?? ["true"])]));
+            } else if (c.subResource === "ephemeralcontainers") {
+                real = realOutcome(addEphemeral(c.object, c.user));
+            } else if (c.expectation.oldLabels) {
+                // A relabel replaces the labels (PUT): server-side apply by another manager would
+                // leave the labels Argo CD's controller owns in place, so a removal would never reach admission.
+                real = realOutcome(k(["replace", ...asUser(c.user), "-f", "-"], JSON.stringify(c.object)));
             } else {
                 real = realOutcome(c.operation === "DELETE" ? remove(c.object, c.user, c.dryRun) : apply(c.object, c.user, c.dryRun));
             }
@@ -307,7 +391,12 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                 .split("\n")
                 .filter((l) => l.trim() !== "")
                 .map((l) => JSON.parse(l) as AuditEvent)
-                .filter((ev) => ev.stage === "ResponseComplete" && ["create", "update", "patch", "delete"].includes(ev.verb) && ev.objectRef?.namespace === namespace);
+                .filter(
+                    (ev) =>
+                        ev.stage === "ResponseComplete" &&
+                        ["create", "update", "patch", "delete"].includes(ev.verb) &&
+                        (ev.objectRef?.namespace === namespace || ev.objectRef?.resource === "namespaces"),
+                );
             let checked = 0;
             for (const c of cases) {
                 const resource = resourceOf(c.object.kind).resource;

@@ -39,12 +39,13 @@ function deployment(name: string, namespace: string, opts: { replicas?: number; 
             template: {
                 metadata: { labels },
                 spec: {
-                    ...(opts.nonRoot === false ? {} : { securityContext: { runAsNonRoot: true, runAsUser: 10001 } }),
+                    securityContext: { ...(opts.nonRoot === false ? {} : { runAsNonRoot: true, runAsUser: 10001 }), seccompProfile: { type: "RuntimeDefault" } },
                     containers: [
                         {
                             name: "app",
                             image: "registry.example/app:1.0.0",
                             resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+                            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
                         },
                     ],
                 },
@@ -132,7 +133,7 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
             denied = applyAsArgo(deployment("no-sc", "guardrails-prod", { nonRoot: false }));
             return denied.code !== 0;
         });
-        assert.match(denied.stderr, /pod securityContext must set runAsNonRoot: true \(guardrail require-pod-security-context\)/);
+        assert.match(denied.stderr, /containers app may run as root: set runAsNonRoot: true in the pod securityContext and do not override it with false \(guardrail require-pod-security-context\)/);
         step("compliant Deployment admitted in prod (written by Argo CD)");
         const ok = applyAsArgo(deployment("ok", "guardrails-prod"));
         assert.equal(ok.code, 0, ok.stderr);
@@ -150,7 +151,7 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         step("the same bad Deployment in staging is admitted with a warning");
         const warned = kubectl(cluster, ["apply", "-f", "-"], deployment("no-sc", "guardrails-staging", { nonRoot: false }));
         assert.equal(warned.code, 0, warned.stderr);
-        assert.match(warned.stderr, /Warning: .*pod securityContext must set runAsNonRoot: true/);
+        assert.match(warned.stderr, /Warning: .*containers app may run as root: set runAsNonRoot: true/);
         step("a kubectl edit that disables self-heal on a prod Application is denied");
         const weaken = kubectl(cluster, ["patch", "application", "payments-api-prod", "-n", "argocd", "--type", "merge", "-p", '{"spec":{"syncPolicy":{"automated":{"selfHeal":false}}}}']);
         assert.notEqual(weaken.code, 0);
@@ -161,7 +162,7 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         const janitor = "system:serviceaccount:argocd:preview-janitor";
         for (const ns of ["payments-api-pr-7", "payments-api-pr-8"]) {
             kubectlOk(cluster, ["create", "namespace", ns]);
-            kubectlOk(cluster, ["label", "namespace", ns, "env=preview"]);
+            kubectlOk(cluster, ["label", "namespace", ns, "env=preview", "gitops-control.io/environment=preview"]);
         }
         // PR 7 is still open: an Application deploys to its namespace. PR 8 closed and left its namespace.
         kubectlOk(cluster, ["apply", "-f", "-"], JSON.stringify({

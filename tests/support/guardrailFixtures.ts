@@ -19,6 +19,10 @@ export interface Expectation {
     readonly verdict: "Allow" | "Deny";
     readonly message?: string;
     readonly operation?: Operation;
+    /** `ephemeralcontainers` (UPDATE: the fixture is the Pod with them), `exec` (CONNECT: the fixture is PodExecOptions named after the Pod), `scale`. */
+    readonly subResource?: string;
+    /** UPDATE: the stored object's labels, where they differ from the fixture's (relabelling cases). @default the fixture's */
+    readonly oldLabels?: Readonly<Record<string, string>>;
     readonly userInfo?: UserInfo;
     readonly dryRun?: boolean;
     readonly auditAnnotations?: Record<string, string>;
@@ -48,4 +52,9 @@ export function readFixture(file: string): KubeObject {
     const { manifests } = loadManifests([file]);
     assert.equal(manifests.length, 1, `${file} holds exactly one object`);
     return manifests[0].object;
+}
+
+/** The stored object an UPDATE case starts from: the fixture, with `oldLabels` if the case gives them. */
+export function storedObject(fixture: KubeObject, e: Pick<Expectation, "oldLabels">): KubeObject {
+    return e.oldLabels ? { ...fixture, metadata: { ...fixture.metadata, labels: { ...e.oldLabels } } } : fixture;
 }

@@ -209,6 +209,9 @@ describe("PreviewEnvironments", () => {
         assert.ok(sync.syncOptions.includes("CreateNamespace=true"));
         assert.equal(sync.managedNamespaceMetadata.labels.env, "preview");
         assert.equal(sync.managedNamespaceMetadata.labels["gitops-control.io/environment"], "preview");
+        // Previews are held like staging: Pod Security baseline enforced, restricted warned.
+        assert.equal(sync.managedNamespaceMetadata.labels["pod-security.kubernetes.io/enforce"], "baseline");
+        assert.equal(sync.managedNamespaceMetadata.labels["pod-security.kubernetes.io/warn"], "restricted");
         assert.equal(
             sync.managedNamespaceMetadata.annotations["argocd.argoproj.io/tracking-id"],
             "payments-api-pr-{{.number}}:/Namespace:payments-api-pr-{{.number}}/payments-api-pr-{{.number}}",
@@ -262,11 +265,15 @@ describe("AdmissionGuardrails", () => {
             "deployments",
             "statefulsets",
             "daemonsets",
+            "replicasets",
             "jobs",
             "cronjobs",
+            "pods",
+            "replicationcontrollers",
+            "pods/ephemeralcontainers",
         ]);
         assert.equal(spec.variables[0].name, "podSpec");
-        assert.match(spec.validations[0].expression, /variables\.podSpec\.securityContext\.runAsNonRoot == true/);
+        assert.match(spec.variables.find((v: { name: string }) => v.name === "podNonRoot").expression, /variables\.podSpec\.securityContext\.runAsNonRoot/);
         assert.match(spec.validations[0].message, /runAsNonRoot: true/);
     });
 

@@ -73,7 +73,7 @@ describe("stack config: every mistake fails before any resource, naming the fiel
     it("an unknown rule in guardrails.disabledRules", () => {
         assert.throws(() => build({ environment: "prod", guardrails: { disabledRules: ["no-latest"] } }), /`gitops-control:guardrails\.disabledRules\[0\]` is "no-latest", not a rule of the library. Fix: use one of require-pod-security-context/);
         const rules = build({ environment: "prod", guardrails: { disabledRules: ["restrict-workload-writers"], requiredLabels: ["team"] } }).guardrails.rules;
-        assert.equal(rules.length, 7);
+        assert.equal(rules.length, 10);
         assert.ok(!rules.some((r) => r.name === "restrict-workload-writers"));
         assert.deepEqual(rules.find((r) => r.name === "require-labels")?.params.labels, ["team"]);
     });

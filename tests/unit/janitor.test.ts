@@ -25,7 +25,7 @@ describe("PreviewJanitor", () => {
         assert.equal(pod.containers[0].image, "bitnami/kubectl:1.36.3");
         assert.deepEqual(pod.containers[0].env, [
             { name: "PREVIEW_TTL_HOURS", value: "48" },
-            { name: "PREVIEW_SELECTOR", value: "env=preview" },
+            { name: "PREVIEW_SELECTOR", value: "env=preview,gitops-control.io/environment=preview" },
         ]);
         assert.equal(pod.containers[0].command[2], janitorScript());
     });
@@ -44,16 +44,19 @@ describe("PreviewJanitor", () => {
         const [policy] = byType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy");
         assert.deepEqual(policy.inputs.spec.matchConditions, [{ name: "is-janitor", expression: "request.userInfo.username == 'system:serviceaccount:argocd:preview-janitor'" }]);
         assert.match(policy.inputs.spec.validations[0].expression, /oldObject\.metadata\.labels\['env'\] == 'preview'/);
+        // env=preview alone does not aim it: the environment class must be preview too.
+        assert.match(policy.inputs.spec.validations[1].expression, /oldObject\.metadata\.labels\['gitops-control\.io\/environment'\] == 'preview'/);
         assert.deepEqual(policy.inputs.spec.matchConstraints.resourceRules[0].operations, ["DELETE"]);
         const [binding] = byType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
         assert.deepEqual(binding.inputs.spec.validationActions, ["Deny"]);
     });
 
-    it("the script reports ages and deletes orphaned or expired previews only", () => {
+    it("the script reports ages and deletes orphaned previews only, re-reading ownership before each delete", () => {
         const script = janitorScript();
         assert.match(script, /preview_namespace_age_hours\{namespace=/);
         assert.match(script, /no Application deploys to it/);
-        assert.match(script, /older than \$\{TTL\}h/);
+        assert.match(script, /keeping namespace \$ns: older than \$\{TTL\}h, but an Application still deploys to it/);
+        assert.match(script, /if targets \| grep -qx "\$ns"; then/);
         assert.match(script, /get namespaces -l "\$SELECTOR"/);
     });
 

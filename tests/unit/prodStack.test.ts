@@ -43,6 +43,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "gitops-control.io/environment": "prod",
             "gitops-control.io/team": "payments",
             "gitops-control.io/service": "payments-api",
+            // Pod Security Admission underneath the guardrails: restricted in every mode, enforcement pinned.
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "v1.36",
+            "pod-security.kubernetes.io/audit": "restricted",
+            "pod-security.kubernetes.io/warn": "restricted",
         });
     });
 
@@ -52,17 +57,22 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "gitops-control-cap-replicas-prod",
             "gitops-control-disallow-host-access-prod",
             "gitops-control-disallow-latest-image-prod",
+            "gitops-control-protect-namespace-labels-prod",
             "gitops-control-protect-sync-policy-prod",
             "gitops-control-require-labels-prod",
             "gitops-control-require-pod-security-context-prod",
             "gitops-control-require-resources-prod",
+            "gitops-control-restrict-container-privileges-prod",
+            "gitops-control-restrict-security-profiles-prod",
             "gitops-control-restrict-workload-writers-prod",
         ]);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Deny", "Audit"]);
             // Workload rules select namespaces by label; the sync-policy guard selects the prod
-            // Applications themselves (they all live in the argocd namespace).
-            const selector = b.inputs.metadata.name === "gitops-control-protect-sync-policy-prod" ? b.inputs.spec.matchResources.objectSelector : b.inputs.spec.matchResources.namespaceSelector;
+            // Applications themselves (they all live in the argocd namespace), and the label guard the
+            // prod Namespace objects themselves (a namespaceSelector would let the relabel through).
+            const objectScoped = ["gitops-control-protect-sync-policy-prod", "gitops-control-protect-namespace-labels-prod"].includes(b.inputs.metadata.name);
+            const selector = objectScoped ? b.inputs.spec.matchResources.objectSelector : b.inputs.spec.matchResources.namespaceSelector;
             assert.deepEqual(selector.matchLabels, { "gitops-control.io/environment": "prod" }, b.inputs.metadata.name);
         }
         for (const p of ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy")) {

@@ -32,13 +32,24 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
         }
     });
 
+    it("staging namespaces enforce Pod Security baseline and warn and audit on restricted, pinned to v1.36", () => {
+        for (const app of ofType("kubernetes:argoproj.io/v1alpha1:Application")) {
+            const l = app.inputs.spec.syncPolicy.managedNamespaceMetadata.labels;
+            assert.equal(l["gitops-control.io/environment"], "staging");
+            assert.equal(l["pod-security.kubernetes.io/enforce"], "baseline");
+            assert.equal(l["pod-security.kubernetes.io/enforce-version"], "v1.36");
+            assert.equal(l["pod-security.kubernetes.io/warn"], "restricted");
+            assert.equal(l["pod-security.kubernetes.io/audit"], "restricted");
+        }
+    });
+
     it("guardrails warn and audit in staging", () => {
         const all = ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
         // The preview janitor's own scope policy always denies: it limits a robot, it is no guardrail.
         const janitor = all.find((b) => b.inputs.metadata.name === "gitops-control-preview-janitor-scope");
         assert.deepEqual(janitor?.inputs.spec.validationActions, ["Deny"]);
         const bindings = all.filter((b) => b !== janitor);
-        assert.equal(bindings.length, 8);
+        assert.equal(bindings.length, 11);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Warn", "Audit"]);
             const selector = b.inputs.spec.matchResources.namespaceSelector ?? b.inputs.spec.matchResources.objectSelector;

@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { GuardrailBinding, policyName, renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
+import { KubeObject, UserInfo } from "../../components/guardrails/evaluate";
+import { defaultRules } from "../../components/guardrails/rules";
+import { labels } from "../../components/labels";
+import { podSecurityLabels, podSecurityPresets } from "../../components/podSecurity";
+import { LocalCluster, eventually, kubectl, kubectlOk, startCluster, step } from "./support";
+
+/**
+ * Every door a pod spec enters by, tried against a real kube-apiserver 1.36 with the guardrails
+ * bound as the program binds them, and with the cluster's own deployment and replicaset
+ * controllers running under their own service-account identities (kube-controller-manager with
+ * --use-service-account-credentials): the attack is denied in prod, warned (and admitted) in
+ * staging, and the legitimate path still works. Argo CD's controller is impersonated by its
+ * service-account name (the real controller runs in the reconciler harness of issue 13).
+ */
+
+const prod = "doors-prod";
+const staging = "doors-staging";
+/** A namespace with only the Pod Security labels of the prod class: the floor underneath the guardrails. */
+const psaOnly = "doors-psa-only";
+const prefix = "gitops-control";
+const bindings: GuardrailBinding[] = [
+    { environment: "prod", validationActions: ["Deny", "Audit"] },
+    { environment: "staging", validationActions: ["Warn", "Audit"] },
+];
+
+const sa = (ns: string, name: string): UserInfo => ({
+    username: `system:serviceaccount:${ns}:${name}`,
+    groups: ["system:serviceaccounts", `system:serviceaccounts:${ns}`, "system:authenticated"],
+});
+const argo = sa("argocd", "argocd-application-controller");
+const human: UserInfo = { username: "alice@example.com", groups: ["developers", "system:authenticated"] };
+const breakGlass: UserInfo = { username: "bob@example.com", groups: ["gitops-control:break-glass", "system:authenticated"] };
+const asUser = (u: UserInfo): string[] => [`--as=${u.username}`, ...(u.groups ?? []).map((g) => `--as-group=${g}`)];
+
+const container = (name: string, securityContext: Record<string, unknown> = {}) => ({
+    name,
+    image: "nginx:1.27.3",
+    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, ...securityContext },
+});
+/** A privileged container (the API refuses allowPrivilegeEscalation: false with privileged: true). */
+const privilegedContainer = () => ({ ...container("web"), securityContext: { privileged: true, capabilities: { drop: ["ALL"] } } });
+const podSpec = (extra: Record<string, unknown> = {}) => ({
+    securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } },
+    containers: [container("web")],
+    ...extra,
+});
+const meta = (name: string, namespace: string) => ({ name, namespace, labels: { "app.kubernetes.io/name": name, [labels.team]: "payments" } });
+const pod = (name: string, namespace: string, spec = podSpec()): KubeObject => ({ apiVersion: "v1", kind: "Pod", metadata: meta(name, namespace), spec });
+const deployment = (name: string, namespace: string, replicas: number, spec = podSpec()): KubeObject => ({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: meta(name, namespace),
+    spec: { replicas, selector: { matchLabels: { "app.kubernetes.io/name": name } }, template: { metadata: { labels: meta(name, namespace).labels }, spec } },
+});
+const replicaSet = (name: string, namespace: string, replicas: number, spec = podSpec()): KubeObject => ({ ...deployment(name, namespace, replicas, spec), kind: "ReplicaSet" });
+/** What `kubectl debug --profile=sysadmin` adds: a privileged ephemeral container. */
+const sysadminDebugger = { name: "debugger", image: "busybox:1.37.0", targetContainerName: "web", securityContext: { privileged: true } };
+
+describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers (real API server and controllers)", { timeout: 8 * 60 * 1000 }, () => {
+    let cluster: LocalCluster | undefined;
+    const k = (args: readonly string[], input?: string) => kubectl(cluster!, args, input);
+    const ok = (args: readonly string[], input?: string) => kubectlOk(cluster!, args, input);
+    const create = (o: KubeObject, u: UserInfo) => k(["create", ...asUser(u), "-f", "-"], JSON.stringify(o));
+    const debug = (ns: string, name: string, u: UserInfo, ephemeral: object) => {
+        const stored = JSON.parse(ok(["get", "pod", "-n", ns, name, "-o", "json"])) as { spec: Record<string, unknown> };
+        stored.spec.ephemeralContainers = [ephemeral];
+        return k(["replace", "--raw", `/api/v1/namespaces/${ns}/pods/${name}/ephemeralcontainers`, ...asUser(u), "-f", "-"], JSON.stringify(stored));
+    };
+
+    before(async () => {
+        process.env.LOCAL_CLUSTER_WORKLOAD_CONTROLLERS = "1";
+        process.env.LOCAL_CLUSTER_AUDIT_LOG = "1";
+        cluster = startCluster();
+        step("namespaces: prod, staging (guardrail labels) and one with only the prod Pod Security labels");
+        ok(["apply", "-f", "-"], JSON.stringify({
+            apiVersion: "v1",
+            kind: "List",
+            items: [
+                { apiVersion: "v1", kind: "Namespace", metadata: { name: prod, labels: { [labels.environment]: "prod" } } },
+                { apiVersion: "v1", kind: "Namespace", metadata: { name: staging, labels: { [labels.environment]: "staging" } } },
+                { apiVersion: "v1", kind: "Namespace", metadata: { name: psaOnly, labels: podSecurityLabels(podSecurityPresets.prod) } },
+                {
+                    apiVersion: "rbac.authorization.k8s.io/v1",
+                    kind: "ClusterRole",
+                    metadata: { name: "doors-writer" },
+                    rules: [
+                        { apiGroups: [""], resources: ["pods", "pods/ephemeralcontainers", "pods/exec"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                        { apiGroups: ["apps"], resources: ["deployments", "replicasets", "deployments/scale"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                    ],
+                },
+                {
+                    apiVersion: "rbac.authorization.k8s.io/v1",
+                    kind: "ClusterRoleBinding",
+                    metadata: { name: "doors-writer" },
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "doors-writer" },
+                    subjects: [
+                        { kind: "ServiceAccount", namespace: "argocd", name: "argocd-application-controller" },
+                        { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: human.username },
+                        { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: breakGlass.username },
+                    ],
+                },
+            ],
+        }));
+        const rules = defaultRules();
+        step(`${rules.length} guardrails bound for prod [Deny, Audit] and staging [Warn, Audit], as AdmissionGuardrails renders them`);
+        ok(["apply", "-f", "-"], JSON.stringify({
+            apiVersion: "v1",
+            kind: "List",
+            items: rules.flatMap((rule) => {
+                const name = policyName(prefix, rule);
+                return [
+                    { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name }, spec: renderPolicySpec(rule, "Fail") },
+                    ...bindings.map((b) => ({
+                        apiVersion: "admissionregistration.k8s.io/v1",
+                        kind: "ValidatingAdmissionPolicyBinding",
+                        metadata: { name: `${name}-${b.environment}` },
+                        spec: renderBindingSpec(name, b, labels.environment, rule.bindingScope),
+                    })),
+                ];
+            }),
+        }));
+        for (const ns of [prod, staging, psaOnly]) await eventually(`ServiceAccount default in ${ns}`, 60, () => k(["get", "sa", "default", "-n", ns]).code === 0);
+        // Policies load asynchronously: wait until a privileged Pod is refused in prod.
+        let n = 0;
+        let last = "";
+        await eventually("the guardrails to enforce in prod", 60, () => {
+            const r = create(pod(`probe-${++n}`, prod, podSpec({ containers: [privilegedContainer()] })), argo);
+            last = r.code === 0 ? "admitted" : r.stderr;
+            return r.code !== 0 && /restrict-container-privileges/.test(r.stderr);
+        }).catch((e: Error) => {
+            throw new Error(`${e.message}; last answer: ${last}`);
+        });
+    });
+
+    after(() => {
+        if (cluster) step("stopping the local cluster");
+        cluster?.stop();
+    });
+
+    it("kubectl run of a privileged Pod is denied in prod even for break-glass, warned and admitted in staging", () => {
+        const spec = podSpec({ containers: [privilegedContainer()] });
+        const denied = create(pod("run-privileged", prod, spec), breakGlass);
+        assert.notEqual(denied.code, 0);
+        assert.match(denied.stderr, /containers web must not set securityContext\.privileged: true \(guardrail restrict-container-privileges\)/);
+        const warned = create(pod("run-privileged", staging, spec), breakGlass);
+        assert.equal(warned.code, 0, warned.stderr);
+        assert.match(warned.stderr, /Warning: .*containers web must not set securityContext\.privileged: true/);
+    });
+
+    it("kubectl run of a compliant Pod by a person is denied in prod (not from Git); Argo CD's may create it", () => {
+        const denied = create(pod("run-by-hand", prod), human);
+        assert.notEqual(denied.code, 0);
+        assert.match(denied.stderr, /alice@example\.com may not CREATE pods run-by-hand: .*\(guardrail restrict-workload-writers\)/);
+        const admitted = create(pod("run-by-argo", prod), argo);
+        assert.equal(admitted.code, 0, admitted.stderr);
+    });
+
+    it("kubectl debug --profile=sysadmin (privileged ephemeral container) is denied in prod for break-glass, warned in staging", () => {
+        ok(["create", ...asUser(argo), "-f", "-"], JSON.stringify(pod("debug-target", prod)));
+        ok(["create", ...asUser(argo), "-f", "-"], JSON.stringify(pod("debug-target", staging)));
+        const denied = debug(prod, "debug-target", breakGlass, sysadminDebugger);
+        assert.notEqual(denied.code, 0);
+        assert.match(denied.stderr, /containers debugger must not set securityContext\.privileged: true \(guardrail restrict-container-privileges\)/);
+        const human_ = debug(prod, "debug-target", human, { ...sysadminDebugger, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } } });
+        assert.match(human_.stderr, /alice@example\.com may not UPDATE pods\/ephemeralcontainers debug-target/);
+        const warned = debug(staging, "debug-target", breakGlass, sysadminDebugger);
+        assert.equal(warned.code, 0, warned.stderr);
+        // kubectl replace --raw prints no warnings; the stored Pod shows the admission went through.
+        assert.match(ok(["get", "pod", "-n", staging, "debug-target", "-o", "jsonpath={.spec.ephemeralContainers[0].name}"]), /debugger/);
+    });
+
+    it("kubectl exec by a person is denied in prod; break-glass passes admission (audited)", () => {
+        const denied = k(["exec", "-n", prod, ...asUser(human), "run-by-argo", "--", "date"]);
+        assert.match(denied.stderr, /alice@example\.com may not CONNECT pods\/exec run-by-argo: .*\(guardrail restrict-workload-writers\)/);
+        // Past admission the API server looks for the Pod's node; this cluster has none.
+        const admitted = k(["exec", "-n", prod, ...asUser(breakGlass), "run-by-argo", "--", "date"]);
+        assert.match(admitted.stderr, /does not have a host assigned/);
+        assert.doesNotMatch(admitted.stderr, /ValidatingAdmissionPolicy/);
+    });
+
+    it("a hand-made ReplicaSet with hostPID and 50 replicas is denied in prod, by content and by writer", () => {
+        const unsafe = replicaSet("rs-host-pid", prod, 50, podSpec({ hostPID: true }));
+        const byArgo = create(unsafe, argo);
+        assert.match(byArgo.stderr, /pod spec must not set hostPID: true \(the node's processes\) \(guardrail disallow-host-access\)/);
+        const byHuman = create(replicaSet("rs-by-hand", prod, 1), human);
+        assert.match(byHuman.stderr, /alice@example\.com may not CREATE replicasets rs-by-hand/);
+    });
+
+    it("the legitimate path: a Deployment applied by Argo CD gets its ReplicaSet and Pods from the cluster's own controllers", async () => {
+        ok(["create", ...asUser(argo), "-f", "-"], JSON.stringify(deployment("web", prod, 3)));
+        await eventually("3 Pods of Deployment web created by the replicaset controller", 90, () => {
+            const pods = JSON.parse(ok(["get", "pods", "-n", prod, "-l", "app.kubernetes.io/name=web", "-o", "json"])) as { items: { metadata: { ownerReferences?: { kind: string }[] } }[] };
+            return pods.items.length === 3 && pods.items.every((p) => p.metadata.ownerReferences?.[0]?.kind === "ReplicaSet");
+        });
+        // Who wrote them, from the audit log: the controllers' own service accounts, past every guardrail.
+        interface AuditEvent {
+            readonly stage: string;
+            readonly verb: string;
+            readonly user: { readonly username: string };
+            readonly objectRef?: { readonly namespace?: string; readonly resource?: string; readonly subresource?: string };
+            readonly responseStatus?: { readonly code: number };
+        }
+        const creators = (resource: string) =>
+            fs
+                .readFileSync(path.join(cluster!.dir, "audit.log"), "utf8")
+                .split("\n")
+                .filter((l) => l.trim() !== "")
+                .map((l) => JSON.parse(l) as AuditEvent)
+                .filter((e) => e.stage === "ResponseComplete" && e.verb === "create" && e.objectRef?.namespace === prod && e.objectRef.resource === resource && !e.objectRef.subresource && e.responseStatus?.code === 201)
+                .map((e) => e.user.username);
+        assert.deepEqual([...new Set(creators("replicasets"))], ["system:serviceaccount:kube-system:deployment-controller"]);
+        assert.ok(creators("pods").filter((u) => u === "system:serviceaccount:kube-system:replicaset-controller").length >= 3, creators("pods").join(", "));
+    });
+
+    it("Pod Security Admission underneath: a prod-labelled namespace refuses a privileged Pod by itself (restricted, pinned)", () => {
+        const r = create(pod("psa-privileged", psaOnly, podSpec({ containers: [privilegedContainer()] })), argo);
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /violates PodSecurity "restricted:v1\.36": privileged/);
+        assert.equal(create(pod("psa-compliant", psaOnly), argo).code, 0, "a compliant Pod passes restricted");
+    });
+});
