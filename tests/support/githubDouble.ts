@@ -86,6 +86,11 @@ export class GitHubDouble {
         return `http://127.0.0.1:${this.port}`;
     }
 
+    /** Makes `repo` exist (with no pull requests); unknown repositories answer 404 like GitHub. */
+    addRepo(repo: string): void {
+        if (!this.pulls.has(repo)) this.pulls.set(repo, []);
+    }
+
     /** Opens a pull request; numbers count up per repository from 1. */
     open(repo: string, pr: { title: string; branch: string; headSha: string; labels?: string[]; base?: string; author?: string }): PullRequest {
         const list = this.pulls.get(repo) ?? [];
