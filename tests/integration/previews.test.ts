@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { renderPreviewAlertRules } from "../../components/ArgoCdAlerts";
 import { janitorScript } from "../../components/PreviewJanitor";
 import { Reconcilers, startReconcilers } from "../../scripts/lib/reconcilers";
 import { chartFiles } from "../support/charts";
@@ -62,6 +63,16 @@ function app(name: string): App | undefined {
     return r.code === 0 ? (JSON.parse(r.stdout) as App) : undefined;
 }
 
+async function appSetMetrics(): Promise<string> {
+    assert.ok(reconcilers);
+    return (await fetch(`http://127.0.0.1:${reconcilers.ports.applicationSetMetrics}/metrics`)).text();
+}
+
+/** `resource_update_status` of the preview ApplicationSet in `argocd_appset_info`. */
+async function appSetUpdateStatus(): Promise<string | undefined> {
+    return /argocd_appset_info\{[^}]*name="shop-previews"[^}]*resource_update_status="([^"]*)"/.exec(await appSetMetrics())?.[1];
+}
+
 function previewApps(): string[] {
     return kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", argoNs, "-l", "env=preview", "-o", "jsonpath={.items[*].metadata.name}"]).split(/\s+/).filter(Boolean).sort();
 }
@@ -83,7 +94,7 @@ interface AppSet {
 }
 
 function appSetConditions(): NonNullable<AppSet["status"]>["conditions"] {
-    const r = kubectlOk(cluster, ["get", "applicationsets.argoproj.io", "shop-previews-appset", "-n", argoNs, "-o", "json"]);
+    const r = kubectlOk(cluster, ["get", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, "-o", "json"]);
     return (JSON.parse(r) as AppSet).status?.conditions ?? [];
 }
 
@@ -265,6 +276,8 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
             const error = appSetConditions()?.find((c) => c.type === "ErrorOccurred" && c.status === "True");
             assert.ok(error, `the ApplicationSet reports the error (${fault.kind})`);
             step(`${fault.kind}: ${error.message.slice(0, 160)}`);
+            // What the PreviewGenerationFailing alert fires on.
+            assert.equal(await appSetUpdateStatus(), "ErrorOccurred");
         }
         // PR 4 closed during the outage; GitHub recovers.
         const closed = gh.close(repo, 4);
@@ -275,6 +288,7 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         measure("e: recovery (webhook) → closed-during-outage preview gone", t0);
         assert.deepEqual(previewApps(), ["shop-pr-3"]);
         await until("no error condition", 60, () => !appSetConditions()?.some((c) => c.type === "ErrorOccurred" && c.status === "True"));
+        assert.equal(await appSetUpdateStatus(), "ApplicationSetUpToDate");
     });
 
     it("i. a PR whose branch and title carry template syntax stays its own preview in the fixed project; a PR Argo CD cannot deploy fails alone", async () => {
@@ -328,16 +342,19 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
     });
 
     it("every ApplicationSet metric the preview alerts use is exported by the running v3.6.1 ApplicationSet controller", async () => {
-        assert.ok(reconcilers);
-        const metrics = await (await fetch(`http://127.0.0.1:${reconcilers.ports.applicationSetMetrics}/metrics`)).text();
-        assert.match(metrics, /argocd_appset_owned_applications\{[^}]*name="shop-previews-appset"[^}]*\} 1/);
-        assert.match(metrics, /argocd_appset_info\{[^}]*name="shop-previews-appset"/);
-        assert.match(metrics, /argocd_appset_reconcile_count\{[^}]*name="shop-previews-appset"/);
+        const metrics = await appSetMetrics();
+        const exported = new Set([...metrics.matchAll(/^([a-z_:]+?)(?:\{|\s)/gm)].map((m) => m[1]));
+        const used = new Set(renderPreviewAlertRules({}).flatMap((r) => [...r.expr.matchAll(/\b(argocd_[a-z_]+)/g)].map((m) => m[1])));
+        assert.ok(used.size >= 1);
+        for (const name of used) assert.ok(exported.has(name), `${name} is not exported by the ApplicationSet controller`);
+        assert.match(metrics, /argocd_appset_owned_applications\{[^}]*name="shop-previews"[^}]*\} 1/);
+        assert.match(metrics, /argocd_appset_info\{[^}]*name="shop-previews"/);
+        assert.match(metrics, /argocd_appset_reconcile_count\{[^}]*name="shop-previews"/);
     });
 
     it("f. deleting the ApplicationSet by mistake (kubectl)", async () => {
         const t0 = Date.now();
-        kubectlOk(cluster, ["delete", "applicationsets.argoproj.io", "shop-previews-appset", "-n", argoNs, "--wait=false"]);
+        kubectlOk(cluster, ["delete", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, "--wait=false"]);
         await sleep(20);
         const left = previewApps();
         step(`f: 20s after deleting the ApplicationSet: previews ${JSON.stringify(left)}, namespace shop-pr-3 ${namespaceExists("shop-pr-3") ? "present" : "gone"}, workloads ${kubectl(cluster, ["get", "deployment", "shop", "-n", "shop-pr-3"]).code === 0 ? "present" : "gone"}`);
