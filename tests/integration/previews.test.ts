@@ -73,6 +73,15 @@ async function appSetUpdateStatus(): Promise<string | undefined> {
     return /argocd_appset_info\{[^}]*name="shop-previews"[^}]*resource_update_status="([^"]*)"/.exec(await appSetMetrics())?.[1];
 }
 
+/** Users whose DELETE of Application `name` the API server refused since `since` (its audit log). */
+function refusedDeletes(name: string, since: string): string[] {
+    const lines = fs.readFileSync(path.join(cluster.dir, "audit.log"), "utf8").split("\n").filter((l) => l.includes('"verb":"delete"') && l.includes(`"name":"${name}"`));
+    return lines
+        .map((l) => JSON.parse(l) as { stage: string; stageTimestamp: string; user: { username: string }; objectRef?: { resource?: string }; responseStatus?: { code?: number } })
+        .filter((e) => e.stage === "ResponseComplete" && e.stageTimestamp >= since && e.objectRef?.resource === "applications" && e.responseStatus?.code === 403)
+        .map((e) => e.user.username);
+}
+
 function previewApps(): string[] {
     return kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", argoNs, "-l", "env=preview", "-o", "jsonpath={.items[*].metadata.name}"]).split(/\s+/).filter(Boolean).sort();
 }
@@ -135,7 +144,7 @@ const shopService = () => ({
 describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double, real engine)", { timeout: 40 * 60 * 1000 }, () => {
     before(async () => {
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-previews-"));
-        cluster = startCluster({ LOCAL_CLUSTER_EXTRA_CONTROLLERS: "deployment-controller" });
+        cluster = startCluster({ LOCAL_CLUSTER_AUDIT_LOG: "1", LOCAL_CLUSTER_EXTRA_CONTROLLERS: "deployment-controller" });
         git = await GitServer.start(path.join(workDir, "git"));
         git.createRepo(repo, chartFiles({ service: "shop", team: "storefront" }));
         gh = await GitHubDouble.start(owner, { pageSize: 2 });
@@ -352,13 +361,28 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         assert.match(metrics, /argocd_appset_reconcile_count\{[^}]*name="shop-previews"/);
     });
 
-    it("f. deleting the ApplicationSet by mistake (kubectl)", async () => {
-        const t0 = Date.now();
+    it("f. a mistaken kubectl delete of the ApplicationSet keeps every preview running (admission refuses the collector's deletes); pulumi up re-creates it and it adopts them", async () => {
+        const since = new Date().toISOString();
+        const oldUid = kubectlOk(cluster, ["get", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, "-o", "jsonpath={.metadata.uid}"]);
         kubectlOk(cluster, ["delete", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, "--wait=false"]);
-        await sleep(20);
-        const left = previewApps();
-        step(`f: 20s after deleting the ApplicationSet: previews ${JSON.stringify(left)}, namespace shop-pr-3 ${namespaceExists("shop-pr-3") ? "present" : "gone"}, workloads ${kubectl(cluster, ["get", "deployment", "shop", "-n", "shop-pr-3"]).code === 0 ? "present" : "gone"}`);
-        measure("f: observation window", t0);
-        assert.ok(kubectl(cluster, ["get", "deployment", "shop", "-n", "shop-pr-3"]).code === 0, "the preview's workload survives a mistaken ApplicationSet delete");
+        await until("ApplicationSet gone", 60, () => kubectl(cluster, ["get", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs]).code !== 0);
+        // The garbage collector tries to delete the orphaned previews and is refused.
+        const refused = await until("the collector's delete of shop-pr-3 refused", 120, () => refusedDeletes("shop-pr-3", since)[0]);
+        step(`f: refused delete of shop-pr-3 by ${refused}`);
+        await sleep(10);
+        assert.deepEqual(previewApps(), ["shop-pr-3"]);
+        assert.equal(kubectl(cluster, ["get", "deployment", "shop", "-n", "shop-pr-3"]).code, 0, "the preview's workload survives");
+        const human = kubectl(cluster, ["delete", "applications.argoproj.io", "shop-pr-3", "-n", argoNs, "--wait=false"]);
+        assert.notEqual(human.code, 0);
+        assert.match(human.stderr, /preview shop-pr-3 is removed by the ApplicationSet controller when its PR closes/);
+
+        const t0 = Date.now();
+        const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [shopService()] } }, path.join(workDir, "state"));
+        await local.stack.up({ refresh: true, onOutput: (out) => engineLog.push(out) });
+        const newUid = kubectlOk(cluster, ["get", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, "-o", "jsonpath={.metadata.uid}"]);
+        assert.notEqual(newUid, oldUid);
+        await until("shop-pr-3 adopted by the new ApplicationSet", 120, () => kubectlOk(cluster, ["get", "applications.argoproj.io", "shop-pr-3", "-n", argoNs, "-o", "jsonpath={.metadata.ownerReferences[0].uid}"]) === newUid);
+        measure("f: up re-creates the ApplicationSet → previews adopted", t0);
+        assert.ok(syncedAt("shop-pr-3", gh.pull(repo, 3).headSha)());
     });
 });
