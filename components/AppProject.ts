@@ -12,6 +12,12 @@ export interface GroupKind {
     readonly kind: string;
 }
 
+/** A cluster-scoped kind, optionally only objects whose name matches a glob (Argo CD ≥ v3.x). */
+export interface NamedGroupKind extends GroupKind {
+    /** Name glob (Go's filepath.Match). @default every name */
+    readonly name?: string;
+}
+
 /** Where the project's Applications may deploy. `namespace` may be a glob ("payments-*"). */
 export interface ProjectDestination {
     readonly namespace: string;
@@ -55,8 +61,8 @@ export interface AppProjectArgs {
     readonly sourceRepos: readonly string[];
     /** Where the project may deploy. At least one. */
     readonly destinations: readonly ProjectDestination[];
-    /** Cluster-scoped kinds the project may manage. @default [] (none: least privilege) */
-    readonly clusterResourceWhitelist?: readonly GroupKind[];
+    /** Cluster-scoped kinds the project may manage, optionally by name. @default [] (none: least privilege) */
+    readonly clusterResourceWhitelist?: readonly NamedGroupKind[];
     /** Namespaced kinds the project may not manage. @default {@link defaultNamespaceResourceBlacklist} */
     readonly namespaceResourceBlacklist?: readonly GroupKind[];
     /** @default [] */
@@ -114,7 +120,7 @@ export function renderAppProject(name: string, args: AppProjectArgs): IAppProjec
             description: args.description ?? "Managed by gitops-control",
             sourceRepos: [...args.sourceRepos],
             destinations: args.destinations.map((d) => renderDestination(d.cluster, d.namespace)),
-            clusterResourceWhitelist: (args.clusterResourceWhitelist ?? []).map((g) => ({ group: g.group, kind: g.kind })),
+            clusterResourceWhitelist: (args.clusterResourceWhitelist ?? []).map((g) => ({ group: g.group, kind: g.kind, ...(g.name !== undefined ? { name: g.name } : {}) })),
             namespaceResourceBlacklist: (args.namespaceResourceBlacklist ?? defaultNamespaceResourceBlacklist).map((g) => ({ group: g.group, kind: g.kind })),
             orphanedResources: { warn: args.orphanedResourcesWarn ?? true },
             syncWindows: (args.syncWindows ?? []).map((w) => ({

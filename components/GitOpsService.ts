@@ -109,6 +109,12 @@ export class GitOpsService extends pulumi.ComponentResource {
                     ...args.environments.map((env) => ({ namespace: namespaceOf(env), ...clusterOf(env) })),
                     ...(args.previews ? [{ namespace: previewGlob, ...clusterOf(undefined) }] : []),
                 ],
+                // Argo CD v3.6 checks the namespace it creates (CreateNamespace with
+                // managedNamespaceMetadata) against the project: exactly the service's own namespaces.
+                clusterResourceWhitelist: [
+                    ...args.environments.map((env) => ({ group: "", kind: "Namespace", name: namespaceOf(env) })),
+                    ...(args.previews ? [{ group: "", kind: "Namespace", name: previewGlob }] : []),
+                ],
                 syncWindows: args.project?.syncWindows ?? [],
                 annotations: args.project?.annotations ?? {},
                 provider: args.provider,

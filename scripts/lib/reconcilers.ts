@@ -287,7 +287,8 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
             ...(options.allowedScmProviders ? ["--allowed-scm-providers", options.allowedScmProviders.join(",")] : []),
             "--enable-leader-election=false",
             "--loglevel", "info",
-        ]);
+        // Its manager reads the kubeconfig through controller-runtime (KUBECONFIG), not --kubeconfig.
+        ], { KUBECONFIG: kubeconfigs.applicationSet });
         await waitFor("ApplicationSet controller", 90, () => httpOk(`http://127.0.0.1:${ports.applicationSetProbe}/healthz`), tails);
     } catch (error) {
         stopReconcilers(dir);

@@ -32,6 +32,7 @@ let gh: GitHubDouble;
 let reconcilers: Reconcilers | undefined;
 let workDir: string;
 let webhookSecret: string;
+let stateDir: string;
 const engineLog: string[] = [];
 const times = new Measurements();
 const measure = (what: string, since: number) => times.measure(what, since);
@@ -144,12 +145,14 @@ const shopService = () => ({
 describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double, real engine)", { timeout: 40 * 60 * 1000 }, () => {
     before(async () => {
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-previews-"));
+        stateDir = path.join(workDir, "state");
+        fs.mkdirSync(stateDir);
         cluster = startCluster({ LOCAL_CLUSTER_AUDIT_LOG: "1", LOCAL_CLUSTER_EXTRA_CONTROLLERS: "deployment-controller" });
         git = await GitServer.start(path.join(workDir, "git"));
         git.createRepo(repo, chartFiles({ service: "shop", team: "storefront" }));
         gh = await GitHubDouble.start(owner, { pageSize: 2 });
         gh.addRepo(repo);
-        const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [shopService()] } }, path.join(workDir, "state"));
+        const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [shopService()] } }, stateDir);
         const t0 = Date.now();
         await local.stack.up({ onOutput: (out) => engineLog.push(out) });
         step(`pulumi up in ${Math.round((Date.now() - t0) / 1000)}s`);
@@ -377,7 +380,7 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         assert.match(human.stderr, /preview shop-pr-3 is removed by the ApplicationSet controller when its PR closes/);
 
         const t0 = Date.now();
-        const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [shopService()] } }, path.join(workDir, "state"));
+        const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [shopService()] } }, stateDir);
         await local.stack.up({ refresh: true, onOutput: (out) => engineLog.push(out) });
         const newUid = kubectlOk(cluster, ["get", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, "-o", "jsonpath={.metadata.uid}"]);
         assert.notEqual(newUid, oldUid);
