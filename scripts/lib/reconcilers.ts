@@ -289,7 +289,14 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
             "--loglevel", "info",
         // Its manager reads the kubeconfig through controller-runtime (KUBECONFIG), not --kubeconfig.
         ], { KUBECONFIG: kubeconfigs.applicationSet });
-        await waitFor("ApplicationSet controller", 90, () => httpOk(`http://127.0.0.1:${ports.applicationSetProbe}/healthz`), tails);
+        // v3.6.1 registers no health check on its probe address (/healthz answers 404): wait for its
+        // metrics and its webhook listener instead.
+        await waitFor(
+            "ApplicationSet controller",
+            90,
+            async () => (await httpOk(`http://127.0.0.1:${ports.applicationSetMetrics}/metrics`)) && (await tcpOpen(ports.applicationSetWebhook)),
+            tails,
+        );
     } catch (error) {
         stopReconcilers(dir);
         throw error;

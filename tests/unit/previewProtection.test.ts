@@ -5,6 +5,7 @@ import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/l
 
 const recorded: RecordedResource[] = installMocks("unit");
 
+import { GitOpsService } from "../../components/GitOpsService";
 import { PreviewEnvironments, renderPreviewDeletePolicy } from "../../components/PreviewEnvironments";
 import { environmentPresets } from "../../stacks/presets";
 
@@ -39,5 +40,24 @@ describe("preview Applications outlive a deleted ApplicationSet", () => {
     it("names other groups when asked", () => {
         const rendered = renderPreviewDeletePolicy({ service: "cart", argoNamespace: "gitops", previewDeleteGroups: ["sre"] });
         assert.match(rendered.spec.matchConditions[1]!.expression, /'system:serviceaccount:gitops:argocd-applicationset-controller'[\s\S]*\["sre"\]/);
+    });
+});
+
+describe("a service's project may create exactly its own namespaces", () => {
+    it("whitelists Namespace by name: one per environment, and the preview glob", async () => {
+        const service = new GitOpsService("cart", {
+            team: "storefront",
+            argoNamespace: "argocd",
+            source: { repoURL: "https://github.com/acme/cart.git", path: "deploy/chart" },
+            environments: [{ name: "staging", targetRevision: "main", syncPolicy: environmentPresets.staging.syncPolicy, namespace: "cart-staging" }],
+            previews: { github: { owner: "acme", repo: "cart", token: pulumi.secret("t") }, syncPolicy: environmentPresets.preview.syncPolicy },
+        });
+        await valueOf(service.projectName);
+        await settle(recorded);
+        const project = recorded.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject" && r.inputs.metadata.name === "cart");
+        assert.deepEqual(project?.inputs.spec.clusterResourceWhitelist, [
+            { group: "", kind: "Namespace", name: "cart-staging" },
+            { group: "", kind: "Namespace", name: "cart-pr-*" },
+        ]);
     });
 });
