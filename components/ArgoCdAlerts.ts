@@ -19,6 +19,8 @@ export interface ArgoCdAlertsArgs {
      * alert: a bad path or a renamed chart prunes far more than a normal release. @default 10
      */
     readonly pruneVolumeThreshold?: number;
+    /** The preview ApplicationSet failing to generate for longer than this alerts. @default 15 */
+    readonly previewGenerationFailingMinutes?: number;
     /** Labels the Prometheus Operator selects rules by, e.g. { release: "kube-prometheus-stack" }. @default {} */
     readonly ruleLabels?: Readonly<Record<string, string>>;
     /** @default the ambient provider */
@@ -118,6 +120,32 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
 }
 
 /**
+ * Alerts on the preview lifecycle, from the ApplicationSet controller's own metrics (v3.6.1 exports
+ * `argocd_appset_info` with the `ResourcesUpToDate` condition's reason as `resource_update_status`,
+ * and `argocd_appset_owned_applications`; checked against the running controller by
+ * tests/integration/previews.test.ts). While generation fails the controller keeps every existing
+ * preview (it deletes only after a successful listing), so the risk is silence: closed PRs keep
+ * their previews and new ones get none.
+ */
+export function renderPreviewAlertRules(args: Pick<ArgoCdAlertsArgs, "previewGenerationFailingMinutes">): AlertRule[] {
+    const minutes = args.previewGenerationFailingMinutes ?? 15;
+    return [
+        {
+            alert: "PreviewGenerationFailing",
+            expr: 'max by (namespace, name) (argocd_appset_info{resource_update_status="ErrorOccurred"}) == 1',
+            for: `${minutes}m`,
+            labels: { severity: "warning" },
+            annotations: {
+                summary:
+                    "ApplicationSet {{ $labels.name }} has failed to generate previews for " +
+                    minutes +
+                    " minutes (GitHub unreachable, token rejected, or a template error): existing previews are kept, but opened and closed PRs are not acted on.",
+            },
+        },
+    ];
+}
+
+/**
  * Prometheus alerts on drift and reconciliation health: Applications OutOfSync or Degraded for too
  * long, failed syncs, a silent application controller, and preview namespaces past their TTL.
  * Needs the Prometheus Operator CRDs: enable it only where they exist.
@@ -127,7 +155,7 @@ export class ArgoCdAlerts extends pulumi.ComponentResource {
 
     constructor(name: string, args: ArgoCdAlertsArgs, opts?: pulumi.ComponentResourceOptions) {
         requireDnsLabel(args.namespace, "args.namespace");
-        for (const key of ["outOfSyncMinutes", "degradedMinutes", "previewTtlHours", "pruneVolumeThreshold"] as const) {
+        for (const key of ["outOfSyncMinutes", "degradedMinutes", "previewTtlHours", "pruneVolumeThreshold", "previewGenerationFailingMinutes"] as const) {
             const v = args[key];
             if (v !== undefined) check(Number.isInteger(v) && v >= 1, `args.${key}`, `is ${v}`, "use a whole number ≥ 1");
         }
@@ -142,6 +170,7 @@ export class ArgoCdAlerts extends pulumi.ComponentResource {
                     groups: [
                         { name: "gitops-control.argocd", rules: renderAlertRules(args) },
                         { name: "gitops-control.argocd.records", interval: "1m", rules: renderRecordingRules() },
+                        { name: "gitops-control.previews", rules: renderPreviewAlertRules(args) },
                     ],
                 },
             },

@@ -70,6 +70,11 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly argoNamespace: pulumi.Output<string>;
     /** Argo CD admin password (secret). */
     readonly adminPassword: pulumi.Output<string>;
+    /**
+     * Secret GitHub signs pull_request webhooks with (`webhook.github.secret` in argocd-secret), when
+     * any service has previews; a secret output, for hooks the program does not manage.
+     */
+    readonly githubWebhookSecret: pulumi.Output<string | undefined>;
     readonly serviceSummaries: pulumi.Output<Record<string, ServiceSummary>>;
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -80,9 +85,12 @@ export class ControlPlane extends pulumi.ComponentResource {
         });
         super("gitops-control:index:ControlPlane", name, {}, opts);
         const provider = args.provider;
-        const webhookSecret = args.github
-            ? new random.RandomPassword(`${name}-github-webhook-secret`, { length: 40, special: false }, { parent: this }).result
-            : undefined;
+        // The webhook secret exists whenever previews do, not only when the program manages GitHub:
+        // a hook configured by hand (or by a test's GitHub double) signs with the exported value.
+        const webhookSecret =
+            args.github || args.services.some((s) => s.args.previews)
+                ? new random.RandomPassword(`${name}-github-webhook-secret`, { length: 40, special: false }, { parent: this }).result
+                : undefined;
         this.argoCd = new ArgoCd(
             `${name}-argocd`,
             { ...args.argoCd, provider, ...(webhookSecret ? { githubWebhookSecret: pulumi.secret(webhookSecret) } : {}) },
@@ -125,6 +133,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         }
         this.argoNamespace = this.argoCd.namespaceName;
         this.adminPassword = this.argoCd.adminPassword;
+        this.githubWebhookSecret = webhookSecret ? pulumi.secret(webhookSecret) : pulumi.output(undefined);
         this.serviceSummaries = pulumi.all(
             Object.fromEntries(
                 Object.entries(this.services).map(([serviceName, s]) => [
@@ -135,6 +144,6 @@ export class ControlPlane extends pulumi.ComponentResource {
                 ]),
             ),
         );
-        this.registerOutputs({ argoNamespace: this.argoNamespace, adminPassword: this.adminPassword, serviceSummaries: this.serviceSummaries });
+        this.registerOutputs({ argoNamespace: this.argoNamespace, adminPassword: this.adminPassword, githubWebhookSecret: this.githubWebhookSecret, serviceSummaries: this.serviceSummaries });
     }
 }

@@ -59,6 +59,12 @@ export interface PreviewEnvironmentsArgs {
     readonly imageTagParameter?: string;
     /** The previews' sync policy (the environment preset). `CreateNamespace=true` is required. */
     readonly syncPolicy: SyncPolicy;
+    /**
+     * Groups whose members may delete a preview Application directly; everyone else (the garbage
+     * collector after a mistaken ApplicationSet delete included) is refused by admission, and only the
+     * ApplicationSet controller removes previews, when their PR closes. @default ["gitops-control:break-glass"]
+     */
+    readonly previewDeleteGroups?: readonly string[];
     /** Cluster the previews deploy to, by registered name or API URL. @default the cluster Argo CD runs in */
     readonly cluster?: ClusterRef;
     /** @default the ambient provider */
@@ -69,6 +75,46 @@ export interface PreviewEnvironmentsArgs {
 export const minRequeueAfterSeconds = bounds.minRequeueAfterSeconds;
 /** Key of the token in the created scm-creds Secret. */
 export const scmTokenKey = "token";
+/** ServiceAccount of the chart's ApplicationSet controller: the only writer that deletes previews. */
+export const applicationSetControllerAccount = "argocd-applicationset-controller";
+
+/**
+ * The admission rule that keeps previews alive when their ApplicationSet is deleted by mistake.
+ * Deleting an ApplicationSet makes the garbage collector delete every Application it owns, whose
+ * cascade finalizer then deletes every preview's workloads and namespace. Here only the ApplicationSet
+ * controller (a closed or unlabelled PR) and the named groups may delete a preview Application of
+ * this service; the collector is refused, the previews keep running, and `pulumi up` re-creates the
+ * ApplicationSet, which adopts them again (same name). Pure.
+ */
+export function renderPreviewDeletePolicy(args: Pick<PreviewEnvironmentsArgs, "service" | "argoNamespace" | "previewDeleteGroups">) {
+    const controller = `system:serviceaccount:${args.argoNamespace}:${applicationSetControllerAccount}`;
+    const groups = args.previewDeleteGroups ?? ["gitops-control:break-glass"];
+    const name = `gitops-control-keep-previews-${args.service}`;
+    return {
+        name,
+        spec: {
+            failurePolicy: "Fail" as const,
+            matchConstraints: { resourceRules: [{ apiGroups: ["argoproj.io"], apiVersions: ["*"], resources: ["applications"], operations: ["DELETE" as const] }] },
+            matchConditions: [
+                {
+                    name: "preview-of-service",
+                    expression: `request.namespace == '${args.argoNamespace}' && has(oldObject.metadata.labels) && 'env' in oldObject.metadata.labels && oldObject.metadata.labels['env'] == 'preview' && '${labels.service}' in oldObject.metadata.labels && oldObject.metadata.labels['${labels.service}'] == '${args.service}'`,
+                },
+                {
+                    name: "not-the-applicationset-controller",
+                    expression: `request.userInfo.username != '${controller}' && !(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ${JSON.stringify([...groups])}))`,
+                },
+            ],
+            validations: [
+                {
+                    expression: "false",
+                    messageExpression: `'preview ' + oldObject.metadata.name + ' is removed by the ApplicationSet controller when its PR closes or loses its label, not by ' + request.userInfo.username + ' (a deleted ApplicationSet keeps its previews running: re-create it with pulumi up)'`,
+                    reason: "Forbidden" as const,
+                },
+            ],
+        },
+    };
+}
 
 /** Checks every argument before any resource is registered. */
 export function validatePreviewArgs(name: string, args: PreviewEnvironmentsArgs, field = "args"): void {
@@ -225,6 +271,21 @@ export class PreviewEnvironments extends pulumi.ComponentResource {
             { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "ApplicationSet" },
             // The Secret must exist before the generator first polls GitHub.
             childOptions(this, args.provider, this.tokenSecret ? { dependsOn: [this.tokenSecret] } : {}),
+        );
+        const keep = renderPreviewDeletePolicy(args);
+        const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            `${name}-keep`,
+            { metadata: { name: keep.name, labels: { [labels.service]: args.service, [labels.managedBy]: managedByValue } }, spec: keep.spec },
+            childOptions(this, args.provider),
+        );
+        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            `${name}-keep`,
+            {
+                metadata: { name: keep.name, labels: { [labels.service]: args.service, [labels.managedBy]: managedByValue } },
+                // Always Deny: it limits who removes running previews, it is no environment guardrail.
+                spec: { policyName: policy.metadata.name, validationActions: ["Deny"] },
+            },
+            childOptions(this, args.provider, { dependsOn: [policy] }),
         );
         this.applicationSetName = this.applicationSet.metadata.name;
         this.tokenSecretName = pulumi.output(tokenRef.secretName);

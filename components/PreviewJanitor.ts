@@ -45,6 +45,8 @@ $K get namespaces -l "$SELECTOR" -o jsonpath='{range .items[*]}{.metadata.name}{
 while read -r ns created phase; do
   [ -n "$ns" ] || continue
   [ "$phase" = "Terminating" ] && continue
+  # Only names the ApplicationSet generates (<service>-pr-<n>): a label alone, which anyone may set, never makes a namespace a preview.
+  printf '%s\\n' "$ns" | grep -Eq -- '-pr-[0-9]+$' || continue
   age=$(( (now - $(date -d "$created" +%s)) / 3600 ))
   echo "preview_namespace_age_hours{namespace=\\"$ns\\"} $age"
   if printf '%s\\n' "$owned" | grep -qx "$ns"; then

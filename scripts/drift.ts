@@ -9,7 +9,7 @@
  * PULUMI_CONFIG_PASSPHRASE, KUBECONFIG), as for any Pulumi command.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
-import { ArgoProblem, argoProblems, formatArgoProblems, readApplications } from "./lib/argocdStatus";
+import { ArgoProblem, argoAndPreviewProblems, formatArgoProblems, readApplications, readPreviewNamespaces } from "./lib/argocdStatus";
 import { openStack, stepRecorder } from "./lib/engine";
 import { DriftItem, driftItems, formatDriftReport } from "./lib/drift";
 
@@ -26,6 +26,8 @@ export interface ArgoSource {
     readonly argoNamespace: string;
     /** @default $KUBECONFIG */
     readonly kubeconfig?: string;
+    /** Preview namespaces older than this are drift (the janitor's TTL). @default 72 */
+    readonly previewTtlHours?: number;
 }
 
 /** Refreshes and previews the stack; never changes the cluster or the state. */
@@ -42,7 +44,11 @@ export async function detectDrift(stack: Stack, onOutput?: (out: string) => void
     if (drifted && items.length === 0) {
         throw new Error("the engine reported changes but no resource step was recorded");
     }
-    const argo = argoSource ? argoProblems(readApplications(argoSource.argoNamespace, argoSource.kubeconfig)) : [];
+    const argo = argoSource
+        ? argoAndPreviewProblems(readApplications(argoSource.argoNamespace, argoSource.kubeconfig), readPreviewNamespaces(argoSource.kubeconfig), {
+              ttlHours: argoSource.previewTtlHours ?? 72,
+          })
+        : [];
     const report = [formatDriftReport(stack.name, items), ...(argoSource ? [formatArgoProblems(argo)] : [])].join("\n");
     return { drifted: drifted || argo.length > 0, items, argo, report };
 }
@@ -51,7 +57,9 @@ export async function detectDrift(stack: Stack, onOutput?: (out: string) => void
 async function argoSourceOf(stack: Stack): Promise<ArgoSource | undefined> {
     const outputs = await stack.outputs();
     const ns = outputs.argocdNamespace?.value;
-    return typeof ns === "string" ? { argoNamespace: ns } : undefined;
+    const janitor = (await stack.getAllConfig())["gitops-control:previewJanitor"]?.value;
+    const ttl = janitor ? (JSON.parse(janitor) as { ttlHours?: number }).ttlHours : undefined;
+    return typeof ns === "string" ? { argoNamespace: ns, ...(ttl !== undefined ? { previewTtlHours: ttl } : {}) } : undefined;
 }
 
 async function main(): Promise<number> {

@@ -26,6 +26,8 @@ export function controlPlaneProgram(overrides: Record<string, unknown> = {}, sec
         argocdNamespace: plane.argoNamespace,
         /** Secret: `pulumi stack output --show-secrets argocdAdminPassword`. */
         argocdAdminPassword: plane.adminPassword,
+        /** Secret, when a service has previews: what GitHub signs pull_request webhooks with. */
+        previewWebhookSecret: plane.githubWebhookSecret,
         services: plane.serviceSummaries,
         guardrailPolicies: plane.guardrails.policyNames,
         guardrailBindings: plane.guardrails.bindingNames,

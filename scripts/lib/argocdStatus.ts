@@ -17,7 +17,7 @@ export interface ArgoProblem {
 }
 
 interface ApplicationObject {
-    metadata: { name: string; labels?: Record<string, string> };
+    metadata: { name: string; labels?: Record<string, string>; creationTimestamp?: string };
     spec: { syncPolicy?: { automated?: { enabled?: boolean } } };
     status?: {
         sync?: { status?: string };
@@ -26,6 +26,7 @@ interface ApplicationObject {
         operationState?: {
             phase?: string;
             message?: string;
+            startedAt?: string;
             syncResult?: { resources?: { kind: string; name: string; namespace?: string; status?: string; message?: string }[] };
         };
     };
@@ -82,4 +83,71 @@ export function formatArgoProblems(problems: readonly ArgoProblem[]): string {
         for (const reason of p.reasons) lines.push(`             ${reason.split("\n")[0]}`);
     }
     return lines.join("\n");
+}
+
+/** A namespace as `kubectl get namespaces -o json` lists it. */
+export interface NamespaceObject {
+    metadata: { name: string; creationTimestamp: string; labels?: Record<string, string> };
+}
+
+/** Label every preview Application and namespace carries (the ApplicationSet template sets it). */
+export const previewSelector = "env=preview";
+const isPreviewName = (name: string) => /-pr-[0-9]+$/.test(name);
+const isPreview = (labels: Record<string, string> | undefined, name: string) => labels?.env === "preview" && isPreviewName(name);
+
+export interface PreviewCheckOptions {
+    /** Preview namespaces older than this are reported (the janitor's TTL). */
+    readonly ttlHours: number;
+    /** A preview not Synced and Healthy, or syncing, for longer than this is stuck. @default 15 */
+    readonly stuckMinutes?: number;
+    readonly now?: Date;
+}
+
+/**
+ * Previews that need a human: failed syncs (`PreviewSyncFailed`), previews not Synced and Healthy
+ * (or with a sync running) for longer than `stuckMinutes` (`PreviewStuck`), and preview namespaces
+ * older than the TTL (`PreviewTooOld`, a PR left open or a janitor not running). Pure.
+ */
+export function previewProblems(applications: readonly ApplicationObject[], namespaces: readonly NamespaceObject[], options: PreviewCheckOptions): ArgoProblem[] {
+    const now = (options.now ?? new Date()).getTime();
+    const stuckMs = (options.stuckMinutes ?? 15) * 60_000;
+    const since = (t: string | undefined) => (t ? now - Date.parse(t) : 0);
+    const problems: ArgoProblem[] = [];
+    for (const app of applications.filter((a) => isPreview(a.metadata.labels, a.metadata.name))) {
+        const [problem] = argoProblems([app]);
+        const op = app.status?.operationState;
+        const running = op?.phase === "Running" && since(op.startedAt) > stuckMs;
+        if (problem?.kind === "SyncFailed") {
+            problems.push({ ...problem, kind: "PreviewSyncFailed" });
+        } else if (running || (problem && since(app.metadata.creationTimestamp) > stuckMs)) {
+            const sync = app.status?.sync?.status ?? "Unknown";
+            const health = app.status?.health?.status ?? "Unknown";
+            const minutes = Math.round(since(running ? op?.startedAt : app.metadata.creationTimestamp) / 60_000);
+            const reasons = [running ? `sync running for ${minutes} min` : `not Synced and Healthy ${minutes} min after creation`, ...(problem?.reasons ?? [])];
+            problems.push({ application: app.metadata.name, kind: "PreviewStuck", sync, health, reasons });
+        }
+    }
+    for (const ns of namespaces.filter((n) => isPreview(n.metadata.labels, n.metadata.name))) {
+        const hours = Math.floor(since(ns.metadata.creationTimestamp) / 3_600_000);
+        if (hours >= options.ttlHours) {
+            problems.push({ application: ns.metadata.name, kind: "PreviewTooOld", sync: "-", health: "-", reasons: [`namespace ${ns.metadata.name} is ${hours}h old (TTL ${options.ttlHours}h): close the PR or check the preview janitor`] });
+        }
+    }
+    return problems;
+}
+
+/** Preview namespaces, read with kubectl (KUBECONFIG or `kubeconfig`). */
+export function readPreviewNamespaces(kubeconfig?: string): NamespaceObject[] {
+    const r = spawnSync("kubectl", [...(kubeconfig ? ["--kubeconfig", kubeconfig] : []), "get", "namespaces", "-l", previewSelector, "-o", "json"], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`reading preview namespaces failed: ${r.stderr.trim()}`);
+    return (JSON.parse(r.stdout) as { items: NamespaceObject[] }).items;
+}
+
+/**
+ * Everything Argo CD reports for the drift report: problems of the environments' Applications, and
+ * of previews (failed, stuck, older than the TTL).
+ */
+export function argoAndPreviewProblems(applications: readonly ApplicationObject[], namespaces: readonly NamespaceObject[], options: PreviewCheckOptions): ArgoProblem[] {
+    const environments = applications.filter((a) => !isPreview(a.metadata.labels, a.metadata.name));
+    return [...argoProblems(environments), ...previewProblems(applications, namespaces, options)];
 }

@@ -276,7 +276,6 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
         await waitFor("application controller metrics", 90, () => httpOk(`http://127.0.0.1:${ports.controllerMetrics}/metrics`), tails);
 
         log("ApplicationSet controller");
-        // Its controller-runtime manager reads KUBECONFIG (not --kubeconfig).
         launch("applicationset-controller", path.join(bin, "argocd-applicationset-controller"), [
             "--kubeconfig", kubeconfigs.applicationSet,
             "--namespace", namespace,
@@ -288,8 +287,16 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
             ...(options.allowedScmProviders ? ["--allowed-scm-providers", options.allowedScmProviders.join(",")] : []),
             "--enable-leader-election=false",
             "--loglevel", "info",
+        // Its manager reads the kubeconfig through controller-runtime (KUBECONFIG), not --kubeconfig.
         ], { KUBECONFIG: kubeconfigs.applicationSet });
-        await waitFor("ApplicationSet controller", 90, () => httpOk(`http://127.0.0.1:${ports.applicationSetMetrics}/metrics`), tails);
+        // v3.6.1 registers no health check on its probe address (/healthz answers 404): wait for its
+        // metrics and its webhook listener instead.
+        await waitFor(
+            "ApplicationSet controller",
+            90,
+            async () => (await httpOk(`http://127.0.0.1:${ports.applicationSetMetrics}/metrics`)) && (await tcpOpen(ports.applicationSetWebhook)),
+            tails,
+        );
     } catch (error) {
         stopReconcilers(dir);
         throw error;

@@ -116,3 +116,20 @@ export function readStateFile(stateDir: string): unknown {
     if (!file) throw new Error(`no state file for stack local in ${dir}: ${fs.readdirSync(dir).join(", ")}`);
     return JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
 }
+
+/** Convergence times of a test file, printed as `[measure]` lines and summarised at the end. */
+export class Measurements {
+    readonly values: Record<string, number> = {};
+
+    /** Records and prints the seconds since `since` (epoch ms), to 0.1 s. */
+    measure(what: string, since: number): number {
+        const seconds = Math.round((Date.now() - since) / 100) / 10;
+        this.values[what] = seconds;
+        step(`[measure] ${what}: ${seconds}s`);
+        return seconds;
+    }
+
+    summary(): string {
+        return `[measure] summary ${JSON.stringify(this.values)}`;
+    }
+}

@@ -1,4 +1,8 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/lib/mockRuntime";
 
@@ -58,6 +62,28 @@ describe("PreviewJanitor", () => {
         assert.match(script, /keeping namespace \$ns: older than \$\{TTL\}h, but an Application still deploys to it/);
         assert.match(script, /if targets \| grep -qx "\$ns"; then/);
         assert.match(script, /get namespaces -l "\$SELECTOR"/);
+    });
+
+    it("the script never deletes a namespace that is a preview by label only, not by its generated name", () => {
+        // A stand-in kubectl: one Application (deploying to shop-pr-1), four namespaces labelled env=preview.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "janitor-"));
+        const fake = path.join(dir, "kubectl");
+        const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+        fs.writeFileSync(
+            fake,
+            `#!/bin/sh
+case "$*" in
+  *applications*) echo shop-pr-1 ;;
+  *"get namespaces"*) printf '%s\\n' "shop-pr-1 ${now} Active" "shop-pr-2 ${now} Active" "team-sandbox ${now} Active" "shop-pr-9x ${now} Active" ;;
+  *delete*) echo "$*" >> "${dir}/deleted" ;;
+esac
+`,
+            { mode: 0o755 },
+        );
+        const run = spawnSync("sh", ["-c", janitorScript()], { encoding: "utf8", env: { ...process.env, KUBECTL: fake } });
+        assert.equal(run.status, 0, run.stderr);
+        assert.equal(fs.readFileSync(path.join(dir, "deleted"), "utf8").trim(), "delete namespace shop-pr-2 --wait=false");
+        fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it("rejects an unpinned image and a zero TTL", () => {

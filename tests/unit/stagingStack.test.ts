@@ -48,7 +48,13 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
         // The preview janitor's own scope policy always denies: it limits a robot, it is no guardrail.
         const janitor = all.find((b) => b.inputs.metadata.name === "gitops-control-preview-janitor-scope");
         assert.deepEqual(janitor?.inputs.spec.validationActions, ["Deny"]);
-        const bindings = all.filter((b) => b !== janitor);
+        // So do the per-service rules that keep previews alive when their ApplicationSet is deleted.
+        const keep = all.filter((b) => String(b.inputs.metadata.name).startsWith("gitops-control-keep-previews-"));
+        assert.deepEqual(keep.map((b) => `${b.inputs.metadata.name}:${b.inputs.spec.validationActions}`).sort(), [
+            "gitops-control-keep-previews-checkout:Deny",
+            "gitops-control-keep-previews-payments-api:Deny",
+        ]);
+        const bindings = all.filter((b) => b !== janitor && !keep.includes(b));
         assert.equal(bindings.length, 11);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Warn", "Audit"]);

@@ -23,7 +23,15 @@ describe("a team's own program (examples/team-service) using GitOpsService", () 
 
     it("creates the project, one Application per environment and the previews", async () => {
         const types = resources.filter((r) => r.type.startsWith("kubernetes:argoproj.io")).map((r) => `${r.type.split(":").pop()}/${r.inputs.metadata.name}`);
-        assert.deepEqual(types.sort(), ["AppProject/inventory", "Application/inventory-prod", "Application/inventory-staging", "ApplicationSet/inventory-previews"]);
+        assert.deepEqual(types.sort(), [
+            "AppProject/inventory",
+            "Application/inventory-prod",
+            "Application/inventory-staging",
+            "ApplicationSet/inventory-previews",
+            // A team's previews get the same protection against a mistaken ApplicationSet delete.
+            "ValidatingAdmissionPolicy/gitops-control-keep-previews-inventory",
+            "ValidatingAdmissionPolicyBinding/gitops-control-keep-previews-inventory",
+        ]);
         assert.deepEqual(await valueOf(exports.applications as pulumi.Output<Record<string, string>>), { staging: "inventory-staging", prod: "inventory-prod" });
         assert.equal(await valueOf(exports.previews as pulumi.Output<string>), "inventory-previews");
     });
@@ -80,7 +88,15 @@ describe("the team route is first-class", () => {
     it("`npm run --silent render -- --program examples/team-service` renders the team program offline, YAML only", () => {
         const output = execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts"), "--program", "examples/team-service"], { cwd: repoRoot, encoding: "utf8" });
         const kinds = parseAllDocuments(output).map((d) => d.toJS() as { kind: string; metadata: { name: string } }).map((d) => `${d.kind}/${d.metadata.name}`);
-        assert.deepEqual(kinds.filter((k) => !k.startsWith("Secret/")).sort(), ["AppProject/inventory", "Application/inventory-prod", "Application/inventory-staging", "ApplicationSet/inventory-previews"]);
+        assert.deepEqual(kinds.filter((k) => !k.startsWith("Secret/")).sort(), [
+            "AppProject/inventory",
+            "Application/inventory-prod",
+            "Application/inventory-staging",
+            "ApplicationSet/inventory-previews",
+            // A team's previews get the same protection against a mistaken ApplicationSet delete.
+            "ValidatingAdmissionPolicy/gitops-control-keep-previews-inventory",
+            "ValidatingAdmissionPolicyBinding/gitops-control-keep-previews-inventory",
+        ]);
     });
 
     it('a consumer project resolves `import { GitOpsService } from "gitops-control/components"` (package exports)', () => {
