@@ -28,9 +28,6 @@ describe("a team's own program (examples/team-service) using GitOpsService", () 
             "Application/inventory-prod",
             "Application/inventory-staging",
             "ApplicationSet/inventory-previews",
-            // A team's previews get the same protection against a mistaken ApplicationSet delete.
-            "ValidatingAdmissionPolicy/gitops-control-keep-previews-inventory",
-            "ValidatingAdmissionPolicyBinding/gitops-control-keep-previews-inventory",
         ]);
         assert.deepEqual(await valueOf(exports.applications as pulumi.Output<Record<string, string>>), { staging: "inventory-staging", prod: "inventory-prod" });
         assert.equal(await valueOf(exports.previews as pulumi.Output<string>), "inventory-previews");
