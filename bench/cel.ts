@@ -39,13 +39,18 @@ function generate(count: number): KubeObject[] {
     const objects: KubeObject[] = [];
     for (let i = 0; i < count; i++) {
         const name = `svc-${i}`;
-        const labels: Record<string, string> = next() < 0.9 ? { "app.kubernetes.io/name": name, "gitops-control.io/team": pick(["payments", "search", "identity"]) } : { "app.kubernetes.io/name": name };
+        const labels: Record<string, string> =
+            next() < 0.9 ? { "app.kubernetes.io/name": name, "gitops-control.io/team": pick(["payments", "search", "identity"]) } : { "app.kubernetes.io/name": name };
         const metadata = { name, namespace: `team-${i % 50}`, labels };
         const container = (n: string) => ({
             name: n,
             image: next() < 0.85 ? pick(images.slice(0, 4)) : pick(images),
             ...(next() < 0.9 ? { resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } } } : {}),
-            ...(next() < 0.03 ? { securityContext: { privileged: true } } : next() < 0.95 ? { securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } } } : {}),
+            ...(next() < 0.03
+                ? { securityContext: { privileged: true } }
+                : next() < 0.95
+                  ? { securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } } }
+                  : {}),
         });
         const podSpec = {
             ...(next() < 0.93 ? { securityContext: { runAsNonRoot: true, ...(next() < 0.95 ? { seccompProfile: { type: "RuntimeDefault" } } : {}) } } : {}),
@@ -57,11 +62,26 @@ function generate(count: number): KubeObject[] {
         const template = { metadata: { labels }, spec: podSpec };
         const kind = next();
         if (kind < 0.55) {
-            objects.push({ apiVersion: "apps/v1", kind: "Deployment", metadata, spec: { replicas: Math.floor(next() * 30) + 1, selector: { matchLabels: { "app.kubernetes.io/name": name } }, template } });
+            objects.push({
+                apiVersion: "apps/v1",
+                kind: "Deployment",
+                metadata,
+                spec: { replicas: Math.floor(next() * 30) + 1, selector: { matchLabels: { "app.kubernetes.io/name": name } }, template },
+            });
         } else if (kind < 0.65) {
-            objects.push({ apiVersion: "apps/v1", kind: "StatefulSet", metadata, spec: { replicas: 3, serviceName: name, selector: { matchLabels: { "app.kubernetes.io/name": name } }, template } });
+            objects.push({
+                apiVersion: "apps/v1",
+                kind: "StatefulSet",
+                metadata,
+                spec: { replicas: 3, serviceName: name, selector: { matchLabels: { "app.kubernetes.io/name": name } }, template },
+            });
         } else if (kind < 0.7) {
-            objects.push({ apiVersion: "batch/v1", kind: "CronJob", metadata, spec: { schedule: "0 3 * * *", jobTemplate: { spec: { template: { ...template, spec: { restartPolicy: "OnFailure", ...podSpec } } } } } });
+            objects.push({
+                apiVersion: "batch/v1",
+                kind: "CronJob",
+                metadata,
+                spec: { schedule: "0 3 * * *", jobTemplate: { spec: { template: { ...template, spec: { restartPolicy: "OnFailure", ...podSpec } } } } },
+            });
         } else if (kind < 0.8) {
             objects.push({ apiVersion: "v1", kind: "ConfigMap", metadata, data: { LOG_LEVEL: "info" } });
         } else if (kind < 0.9) {
@@ -106,7 +126,12 @@ function main(): void {
     // Raw CEL speed: one compiled validation on one container list.
     const image = compileRule(disallowLatestImage());
     const context = {
-        variables: { containers: toCel([{ name: "a", image: "nginx:1.27.3" }, { name: "b", image: `acme/w@sha256:${"ab12".repeat(16)}` }]) },
+        variables: {
+            containers: toCel([
+                { name: "a", image: "nginx:1.27.3" },
+                { name: "b", image: `acme/w@sha256:${"ab12".repeat(16)}` },
+            ]),
+        },
     };
     const unpinned = image.validations[0].check.program;
     const n = 200_000;

@@ -18,7 +18,13 @@ export async function renderChart(points: readonly ChartPoint[], title: string):
     // ESM-only packages, loaded from this CommonJS module.
     const vega = await import("vega");
     const vegaLite = await import("vega-lite");
-    const x = { field: "services", type: "quantitative", title: "services (each: prod + staging Application; previews on every third)", scale: { type: "log", domain: [1, 500], nice: false }, axis: { values: [1, 10, 50, 100, 200, 500] } };
+    const x = {
+        field: "services",
+        type: "quantitative",
+        title: "services (each: prod + staging Application; previews on every third)",
+        scale: { type: "log", domain: [1, 500], nice: false },
+        axis: { values: [1, 10, 50, 100, 200, 500] },
+    };
     const color = { field: "series", type: "nominal", title: null, legend: { orient: "top-left", direction: "vertical" } };
     const spec = {
         title: { text: title, fontSize: 13 },

@@ -34,7 +34,10 @@ export interface ProfileSummary {
 }
 
 const label = (n: ProfileNode): string => {
-    const url = n.callFrame.url.replace(/^file:\/\//, "").replace(/^.*node_modules\//, "").replace(/^.*\/(components|stacks|bench|scripts)\//, "$1/");
+    const url = n.callFrame.url
+        .replace(/^file:\/\//, "")
+        .replace(/^.*node_modules\//, "")
+        .replace(/^.*\/(components|stacks|bench|scripts)\//, "$1/");
     return `${n.callFrame.functionName || "(anonymous)"} ${url}${url ? `:${n.callFrame.lineNumber + 1}` : ""}`;
 };
 

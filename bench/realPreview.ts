@@ -119,7 +119,18 @@ async function main(): Promise<void> {
         opNodeCpuMs.push(cpuMs(process.cpuUsage(cpu0)));
         changes.push(Object.fromEntries(Object.entries(summary ?? {}).map(([k, v]) => [k, v ?? 0])));
     }
-    const out: JobResult = { variant: job.variant, services: job.services, op: job.op, experiments, opMs, opNodeCpuMs, nodeCpuMs: cpuMs(process.cpuUsage()), changes, stackMs, peakRssMB: process.resourceUsage().maxRSS / 1024 };
+    const out: JobResult = {
+        variant: job.variant,
+        services: job.services,
+        op: job.op,
+        experiments,
+        opMs,
+        opNodeCpuMs,
+        nodeCpuMs: cpuMs(process.cpuUsage()),
+        changes,
+        stackMs,
+        peakRssMB: process.resourceUsage().maxRSS / 1024,
+    };
     console.log(JSON.stringify(out));
 }
 

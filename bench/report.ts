@@ -84,8 +84,12 @@ export function renderReport(r: Results): string {
             rows.push(`| growth close to linear (×10 per 10× services) | ×${g.toFixed(1)} per 10× between 100 and 500 services | ${met(g <= 12.5)} |`);
         }
     }
-    if (ratio200.n > 0) rows.push(`| real preview, ours / floor at ${targets.ratioServices} services ≤ ${targets.ratio}× | ${fmt(ratio200)}× | ${met(ratio200.median <= targets.ratio)} |`);
-    if (r.cel?.objectsPerSecond !== undefined) rows.push(`| guardrail CEL ≥ ${targets.celPerSecond.toLocaleString("en-US")} object checks/s | ${r.cel.objectsPerSecond.toLocaleString("en-US")}/s | ${met(r.cel.objectsPerSecond >= targets.celPerSecond)} |`);
+    if (ratio200.n > 0)
+        rows.push(`| real preview, ours / floor at ${targets.ratioServices} services ≤ ${targets.ratio}× | ${fmt(ratio200)}× | ${met(ratio200.median <= targets.ratio)} |`);
+    if (r.cel?.objectsPerSecond !== undefined)
+        rows.push(
+            `| guardrail CEL ≥ ${targets.celPerSecond.toLocaleString("en-US")} object checks/s | ${r.cel.objectsPerSecond.toLocaleString("en-US")}/s | ${met(r.cel.objectsPerSecond >= targets.celPerSecond)} |`,
+        );
     if (rows.length > 0) out.push("## Targets", "", "| target | measured | |", "| --- | --- | --- |", ...rows, "");
 
     // 1. Mocks.
@@ -189,7 +193,16 @@ export function renderReport(r: Results): string {
 
     // 3. CEL.
     if (r.cel) {
-        out.push("## 3. Guardrail CEL throughput", "", `\`bench/cel.ts --objects 10000 --rounds 5\` (also \`npm run bench:cel\`), load ${r.cel.load.toFixed(2)} at its start:`, "", "```", r.cel.output, "```", "");
+        out.push(
+            "## 3. Guardrail CEL throughput",
+            "",
+            `\`bench/cel.ts --objects 10000 --rounds 5\` (also \`npm run bench:cel\`), load ${r.cel.load.toFixed(2)} at its start:`,
+            "",
+            "```",
+            r.cel.output,
+            "```",
+            "",
+        );
     }
 
     // 4. Chart.
@@ -207,11 +220,16 @@ export function renderReport(r: Results): string {
         for (const x of [a, e]) {
             if (!x) continue;
             const steps = Object.values(x.runs[0].result.changes[0]).reduce((p, q) => p + q, 0);
-            out.push(`| ${x.variant === "argocd" ? "ArgoCd only" : "empty"} | ${fmt(opSecs(x.runs))} | ${steps} | ${s(x.runs.map((y) => (y.treeCpuMs - y.result.nodeCpuMs) / 1000)).median.toFixed(1)} |`);
+            out.push(
+                `| ${x.variant === "argocd" ? "ArgoCd only" : "empty"} | ${fmt(opSecs(x.runs))} | ${steps} | ${s(x.runs.map((y) => (y.treeCpuMs - y.result.nodeCpuMs) / 1000)).median.toFixed(1)} |`,
+            );
         }
         if (a && e) {
             const diff = s(a.runs.map((x) => x.result.opMs[0] - (e.runs.find((y) => y.rep === x.rep)?.result.opMs[0] ?? NaN)).map((ms) => ms / 1000));
-            out.push("", `Chart cost (ArgoCd − empty, paired): ${fmt(diff)} s, paid once per preview/up of a stack, whatever the number of services; with the real chart, every service waits for it (\`dependsOn: [argoCd]\`: Applications need the CRDs).`);
+            out.push(
+                "",
+                `Chart cost (ArgoCd − empty, paired): ${fmt(diff)} s, paid once per preview/up of a stack, whatever the number of services; with the real chart, every service waits for it (\`dependsOn: [argoCd]\`: Applications need the CRDs).`,
+            );
         }
         out.push("");
     }
@@ -220,10 +238,7 @@ export function renderReport(r: Results): string {
     return `${out.join("\n")}\n`;
 }
 
-function hotSpots(
-    r: Results,
-    x: { ours500?: Series<MockEvalResult>; floor500?: Series<MockEvalResult>; whatIf500?: Series<MockEvalResult>; ratio200: Summary },
-): string[] {
+function hotSpots(r: Results, x: { ours500?: Series<MockEvalResult>; floor500?: Series<MockEvalResult>; whatIf500?: Series<MockEvalResult>; ratio200: Summary }): string[] {
     const out = ["## Where the time goes", ""];
     const p = r.profile;
     if (p) {
@@ -315,13 +330,17 @@ function hotSpots(
         "## Proposed fixes (for the lead; files outside bench/)",
         "",
         "1. **Flatten the one-resource wrappers on the hot path.** `GitOpsService` registers the AppProject and Application `CustomResource`s itself (with `renderAppProject` / `renderApplication`, already pure and exported), keeping `AppProject` / `GitOpsApplication` as public components for teams that use them alone; existing stacks keep their objects through `aliases` (old parent) on the moved resources." +
-            (Number.isNaN(perService) ? "" : ` That removes 3 of the ${perService.toFixed(1)} registrations per service (≈ ${((300 / perService) | 0)} %), and with them about that share of evaluation time and peak memory, of preview steps, and more than that of \`up\` time (checkpoints are quadratic).`),
+            (Number.isNaN(perService)
+                ? ""
+                : ` That removes 3 of the ${perService.toFixed(1)} registrations per service (≈ ${(300 / perService) | 0} %), and with them about that share of evaluation time and peak memory, of preview steps, and more than that of \`up\` time (checkpoints are quadratic).`),
         "2. **Evaluate programs without source-mapped stack traces.** In the inline entry points (the program of `openStack` in scripts/lib/engine.ts; `installMocks` / `renderProgram` in scripts/lib/mockRuntime.ts, used by the unit tests and `npm run render`) call `process.setSourceMapsEnabled(false)` before `controlPlaneProgram(...)`: the program's errors carry their own field-and-fix messages; only stack positions then point at tsx's output. The what-if row of section 1 is the measured effect.",
-        "3. **Throwaway stacks without intermediate checkpoints.** For stacks whose state is deleted afterwards (integration tests, `local`), pass `PULUMI_SKIP_CHECKPOINTS: \"true\"` in the Automation API `envVars` (scripts/lib/engine.ts `openStack`, opt-in). Not for staging/prod: a crash mid-update would lose track of what was created. Fix 1 is what shrinks the quadratic term for every stack.",
+        '3. **Throwaway stacks without intermediate checkpoints.** For stacks whose state is deleted afterwards (integration tests, `local`), pass `PULUMI_SKIP_CHECKPOINTS: "true"` in the Automation API `envVars` (scripts/lib/engine.ts `openStack`, opt-in). Not for staging/prod: a crash mid-update would lose track of what was created. Fix 1 is what shrinks the quadratic term for every stack.',
         "4. **Memory target.** With fixes 1 and 2 the evaluation gets closer to the floor, but the floor itself is above 400 MB at 500 services (registrations in flight); 400 MB at 500 services would need the SDK to bound in-flight registrations, which it does not offer.",
     );
     if (r.guardrailLabels && Object.keys(r.guardrailLabels).some((k) => k !== "gitops-control")) {
-        out.push("5. **Guardrail labels** (side finding): select the guardrails by `gitops-control.io/environment` / name prefix, or re-assert the label after creation; do not rely on `managed-by=gitops-control` for objects of the client-side-apply provider.");
+        out.push(
+            "5. **Guardrail labels** (side finding): select the guardrails by `gitops-control.io/environment` / name prefix, or re-assert the label after creation; do not rely on `managed-by=gitops-control` for objects of the client-side-apply provider.",
+        );
     }
     out.push("");
     return out;

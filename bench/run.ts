@@ -141,7 +141,12 @@ function processCpuMs(pids: readonly number[]): number {
     return total;
 }
 
-function runChild<T>(script: string, args: readonly string[], rep: number, opts: { nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv; apiPids?: readonly number[] } = {}): Run<T> {
+function runChild<T>(
+    script: string,
+    args: readonly string[],
+    rep: number,
+    opts: { nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv; apiPids?: readonly number[] } = {},
+): Run<T> {
     const load = os.loadavg()[0];
     const cpu0 = childrenCpuMs();
     const api0 = opts.apiPids ? processCpuMs(opts.apiPids) : 0;
@@ -224,7 +229,7 @@ function guardrailLabels(cluster: LocalCluster): Record<string, number> {
         "get",
         "validatingadmissionpolicies.admissionregistration.k8s.io,validatingadmissionpolicybindings.admissionregistration.k8s.io",
         "-o",
-        "jsonpath={range .items[*]}{.metadata.labels.app\\.kubernetes\\.io/managed-by}{\"\\n\"}{end}",
+        'jsonpath={range .items[*]}{.metadata.labels.app\\.kubernetes\\.io/managed-by}{"\\n"}{end}',
     ]);
     const counts: Record<string, number> = {};
     for (const value of out.split("\n").filter((l) => l !== "")) counts[value] = (counts[value] ?? 0) + 1;
@@ -254,7 +259,11 @@ function withRetry<T>(results: Results, what: string, attempt: (n: number) => T)
         return attempt(0);
     } catch (e) {
         const message = (e as Error).message;
-        const reason = message.split("\n").find((l) => /error:/i.test(l))?.trim() ?? message.split("\n")[0];
+        const reason =
+            message
+                .split("\n")
+                .find((l) => /error:/i.test(l))
+                ?.trim() ?? message.split("\n")[0];
         log(`${what} failed, measuring it again: ${reason}`);
         results.retries.push(`${what}: ${reason}`);
         return attempt(1);
@@ -264,7 +273,9 @@ function withRetry<T>(results: Results, what: string, attempt: (n: number) => T)
 /** Writes RESULTS.md and the chart from the results. */
 async function writeReport(results: Results, dir = benchDir): Promise<void> {
     const points = [
-        ...results.mocks.filter((x) => x.experiments.length === 0).map((x) => ({ name: `program evaluation under mocks: ${x.variant}`, services: x.services, s: summarize(x.runs.map((r) => r.result.evalMs / 1000)) })),
+        ...results.mocks
+            .filter((x) => x.experiments.length === 0)
+            .map((x) => ({ name: `program evaluation under mocks: ${x.variant}`, services: x.services, s: summarize(x.runs.map((r) => r.result.evalMs / 1000)) })),
         ...results.previews.map((x) => ({ name: `real pulumi preview: ${x.variant}`, services: x.services, s: summarize(x.runs.map((r) => r.result.opMs[0] / 1000)) })),
     ].map(({ name, services, s }) => ({ series: name, services, median: s.median, min: s.min, max: s.max }));
     if (points.length > 0) {
@@ -302,7 +313,12 @@ async function main(): Promise<void> {
         mockSizes,
         upServices,
     };
-    log(`${results.machine.cores} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; ${reps} repetitions; sections ${sections.join(",")}; scratch ${tmp}`);
+    log(
+        `${results.machine.cores} cores, load ${os
+            .loadavg()
+            .map((l) => l.toFixed(2))
+            .join(" ")}; ${reps} repetitions; sections ${sections.join(",")}; scratch ${tmp}`,
+    );
     const section = async (name: string, body: () => Promise<void> | void) => {
         if (!sections.includes(name)) return;
         const t = Date.now();
@@ -330,7 +346,9 @@ async function main(): Promise<void> {
                     else if (rep === 0 && job.experiments.length === 0 && dumps.has(job.services)) args.push("--dump", dumps.get(job.services)!);
                     const run = runChild<MockEvalResult>("mockEval.ts", args, rep, { env: { BENCH_EXP: job.experiments.join(",") } });
                     series(results.mocks, job.variant, job.services, job.experiments).runs.push(run);
-                    log(`mocks ${rep + 1}/${reps} ${job.variant}${job.experiments.length ? `+${job.experiments}` : ""} ${job.services}: ${(run.result.evalMs / 1000).toFixed(2)} s, ${run.result.peakRssMB.toFixed(0)} MB (load ${run.load.toFixed(2)})`);
+                    log(
+                        `mocks ${rep + 1}/${reps} ${job.variant}${job.experiments.length ? `+${job.experiments}` : ""} ${job.services}: ${(run.result.evalMs / 1000).toFixed(2)} s, ${run.result.peakRssMB.toFixed(0)} MB (load ${run.load.toFixed(2)})`,
+                    );
                 }
             }
         });
@@ -359,7 +377,11 @@ async function main(): Promise<void> {
             const floorDump = (services: number): string => {
                 const file = path.join(tmp, `real-floor-${services}.json`);
                 if (!fs.existsSync(file)) {
-                    runChild<MockEvalResult>("mockEval.ts", [String(services), "--dump", file, "--overrides", JSON.stringify({ argocd: { namespace: benchNamespace, chart: { path: chart } } })], 0);
+                    runChild<MockEvalResult>(
+                        "mockEval.ts",
+                        [String(services), "--dump", file, "--overrides", JSON.stringify({ argocd: { namespace: benchNamespace, chart: { path: chart } } })],
+                        0,
+                    );
                 }
                 return file;
             };
@@ -412,7 +434,9 @@ async function main(): Promise<void> {
                                 }
                             });
                             series(results.ups, variant, upServices, experiments).runs.push(run);
-                            log(`up ${rep + 1}/${reps} ${variant}${experiments.length ? `+${experiments}` : ""} ${upServices}: ${run.result.opMs.map((ms) => (ms / 1000).toFixed(2)).join(" s, then ")} s (load ${run.load.toFixed(2)})`);
+                            log(
+                                `up ${rep + 1}/${reps} ${variant}${experiments.length ? `+${experiments}` : ""} ${upServices}: ${run.result.opMs.map((ms) => (ms / 1000).toFixed(2)).join(" s, then ")} s (load ${run.load.toFixed(2)})`,
+                            );
                         }
                     }
                 });
@@ -455,8 +479,16 @@ async function main(): Promise<void> {
     const dir = outputDir(results);
     fs.writeFileSync(path.join(dir, "results.json"), `${JSON.stringify(results, null, 1)}\n`);
     await writeReport(results, dir);
-    if (totalSeconds > 900) log(`WARNING: ${totalSeconds}s is over the 15-minute budget (load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")})`);
-    log(`done in ${totalSeconds}s: ${dir === benchDir ? "bench" : dir}/RESULTS.md, results.json, time-vs-services.svg${dir === benchDir ? "" : " (partial run: bench/RESULTS.md left as it was)"}`);
+    if (totalSeconds > 900)
+        log(
+            `WARNING: ${totalSeconds}s is over the 15-minute budget (load ${os
+                .loadavg()
+                .map((l) => l.toFixed(2))
+                .join(" ")})`,
+        );
+    log(
+        `done in ${totalSeconds}s: ${dir === benchDir ? "bench" : dir}/RESULTS.md, results.json, time-vs-services.svg${dir === benchDir ? "" : " (partial run: bench/RESULTS.md left as it was)"}`,
+    );
 }
 
 main().catch((e: Error) => {

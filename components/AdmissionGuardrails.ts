@@ -65,7 +65,12 @@ export function validateGuardrailArgs(args: AdmissionGuardrailsArgs, field = "ar
     args.bindings.forEach((b, i) => {
         requireDnsLabel(b.environment, `${field}.bindings[${i}].environment`);
         check(!environments.has(b.environment), `${field}.bindings[${i}].environment`, `repeats "${b.environment}"`, "merge the two bindings");
-        check(b.namespaces === undefined || b.namespaces.length > 0, `${field}.bindings[${i}].namespaces`, "is empty, which selects nothing", "list the namespaces or drop the field");
+        check(
+            b.namespaces === undefined || b.namespaces.length > 0,
+            `${field}.bindings[${i}].namespaces`,
+            "is empty, which selects nothing",
+            "list the namespaces or drop the field",
+        );
         environments.add(b.environment);
         const actions = b.validationActions;
         check(actions.length > 0, `${field}.bindings[${i}].validationActions`, "is empty", 'use ["Deny", "Audit"] (enforce) or ["Warn", "Audit"] (observe)');

@@ -34,9 +34,7 @@ export type CrdSource = { readonly kind: "release" } | { readonly kind: "local";
 /** The CRD manifest paths or URLs of a source. Pure. */
 export function crdFiles(source: CrdSource | undefined): string[] {
     return argoCdCrdFiles.map((file) =>
-        source?.kind === "local"
-            ? path.resolve(source.dir, file)
-            : `https://raw.githubusercontent.com/argoproj/argo-cd/${argoCdVersion}/manifests/crds/${file}`,
+        source?.kind === "local" ? path.resolve(source.dir, file) : `https://raw.githubusercontent.com/argoproj/argo-cd/${argoCdVersion}/manifests/crds/${file}`,
     );
 }
 
@@ -44,9 +42,7 @@ export function crdFiles(source: CrdSource | undefined): string[] {
  * Where the chart comes from: the official repository at a pinned version, or a local chart
  * (directory or .tgz) for air-gapped installs and tests.
  */
-export type ChartSource =
-    | { readonly kind: "repository"; readonly repo: string; readonly version: string }
-    | { readonly kind: "local"; readonly path: string };
+export type ChartSource = { readonly kind: "repository"; readonly repo: string; readonly version: string } | { readonly kind: "local"; readonly path: string };
 
 /** One `resource.exclusions` entry of argocd-cm: kinds Argo CD neither watches nor diffs. */
 export interface ResourceExclusion {
@@ -164,16 +160,19 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
         check(/^[a-z0-9-]+:\S+$/.test(r), `${field}.notifications.recipients[${i}]`, `is "${r}"`, 'use "<service>:<recipient>", e.g. "slack:platform-alerts"'),
     );
     (settings.resourceExclusions ?? []).forEach((e, i) =>
-        check(e.kinds.length > 0 && e.apiGroups.length > 0, `${field}.settings.resourceExclusions[${i}]`, "has no kinds or apiGroups", 'list them, e.g. { apiGroups: ["cilium.io"], kinds: ["CiliumIdentity"] }'),
+        check(
+            e.kinds.length > 0 && e.apiGroups.length > 0,
+            `${field}.settings.resourceExclusions[${i}]`,
+            "has no kinds or apiGroups",
+            'list them, e.g. { apiGroups: ["cilium.io"], kinds: ["CiliumIdentity"] }',
+        ),
     );
 }
 
 /** Chart source resolved to Chart args. */
 export function chartArgs(source: ChartSource | undefined): Pick<k8s.helm.v4.ChartArgs, "chart" | "version" | "repositoryOpts"> {
     const chart = source ?? { kind: "repository", repo: pinnedChart.repo, version: pinnedChart.version };
-    return chart.kind === "local"
-        ? { chart: path.resolve(chart.path) }
-        : { chart: pinnedChart.name, version: chart.version, repositoryOpts: { repo: chart.repo } };
+    return chart.kind === "local" ? { chart: path.resolve(chart.path) } : { chart: pinnedChart.name, version: chart.version, repositoryOpts: { repo: chart.repo } };
 }
 
 /** Renders the chart values from typed args (secrets are added by the component). Pure. */
@@ -240,14 +239,11 @@ export function renderNotifications(recipients: readonly string[]): Record<strin
                 "  send: [app-sync-failed]",
                 "  when: app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']",
             ].join("\n"),
-            "trigger.on-health-degraded": [
-                "- description: Application has degraded",
-                "  send: [app-health-degraded]",
-                "  when: app.status.health.status == 'Degraded'",
-            ].join("\n"),
+            "trigger.on-health-degraded": ["- description: Application has degraded", "  send: [app-health-degraded]", "  when: app.status.health.status == 'Degraded'"].join("\n"),
         },
         templates: {
-            "template.app-sync-failed": "message: |\n  Sync of {{.app.metadata.name}} failed at {{.app.status.operationState.finishedAt}}: {{.app.status.operationState.message}}\n",
+            "template.app-sync-failed":
+                "message: |\n  Sync of {{.app.metadata.name}} failed at {{.app.status.operationState.finishedAt}}: {{.app.status.operationState.message}}\n",
             "template.app-health-degraded": "message: |\n  {{.app.metadata.name}} is Degraded (revision {{.app.status.sync.revision}}).\n",
         },
         subscriptions: recipients.length > 0 ? [{ recipients: [...recipients], triggers: ["on-sync-failed", "on-health-degraded"] }] : [],

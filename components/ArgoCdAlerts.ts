@@ -106,7 +106,10 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
             for: "0m",
             labels: { severity: "critical" },
             annotations: {
-                summary: "Argo CD deleted more than " + (args.pruneVolumeThreshold ?? 10) + " objects of {{ $labels.name }} in 15 minutes: check the last commit's path and chart before the next sync.",
+                summary:
+                    "Argo CD deleted more than " +
+                    (args.pruneVolumeThreshold ?? 10) +
+                    " objects of {{ $labels.name }} in 15 minutes: check the last commit's path and chart before the next sync.",
             },
         },
         {

@@ -91,11 +91,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             args.github || args.services.some((s) => s.args.previews)
                 ? new random.RandomPassword(`${name}-github-webhook-secret`, { length: 40, special: false }, { parent: this }).result
                 : undefined;
-        this.argoCd = new ArgoCd(
-            `${name}-argocd`,
-            { ...args.argoCd, provider, ...(webhookSecret ? { githubWebhookSecret: pulumi.secret(webhookSecret) } : {}) },
-            { parent: this },
-        );
+        this.argoCd = new ArgoCd(`${name}-argocd`, { ...args.argoCd, provider, ...(webhookSecret ? { githubWebhookSecret: pulumi.secret(webhookSecret) } : {}) }, { parent: this });
         if (args.github && webhookSecret) {
             this.github = new GitHubPreviewHooks(`${name}-github`, { ...args.github, webhookSecret: pulumi.secret(webhookSecret) }, { parent: this });
         }
@@ -138,12 +134,17 @@ export class ControlPlane extends pulumi.ComponentResource {
             Object.fromEntries(
                 Object.entries(this.services).map(([serviceName, s]) => [
                     serviceName,
-                    pulumi.all([s.projectName, s.applicationNames, s.previewApplicationSetName]).apply(
-                        ([project, applications, previews]): ServiceSummary => ({ project, applications, previews }),
-                    ),
+                    pulumi
+                        .all([s.projectName, s.applicationNames, s.previewApplicationSetName])
+                        .apply(([project, applications, previews]): ServiceSummary => ({ project, applications, previews })),
                 ]),
             ),
         );
-        this.registerOutputs({ argoNamespace: this.argoNamespace, adminPassword: this.adminPassword, githubWebhookSecret: this.githubWebhookSecret, serviceSummaries: this.serviceSummaries });
+        this.registerOutputs({
+            argoNamespace: this.argoNamespace,
+            adminPassword: this.adminPassword,
+            githubWebhookSecret: this.githubWebhookSecret,
+            serviceSummaries: this.serviceSummaries,
+        });
     }
 }

@@ -27,7 +27,12 @@ export interface GitHubPreviewHooksArgs {
 export function validateGitHubArgs(args: GitHubPreviewHooksArgs, field = "args"): void {
     check(/^[A-Za-z0-9_.-]+$/.test(args.owner), `${field}.owner`, `is "${args.owner}"`, "use the GitHub organisation or user name");
     check(args.repositories.length > 0, `${field}.repositories`, "is empty", "list the repositories that get previews");
-    check(/^https:\/\/\S+\/api\/webhook$/.test(args.webhookUrl), `${field}.webhookUrl`, `is "${args.webhookUrl}"`, 'use the ApplicationSet webhook endpoint over https, e.g. "https://argocd-appset.example.com/api/webhook"');
+    check(
+        /^https:\/\/\S+\/api\/webhook$/.test(args.webhookUrl),
+        `${field}.webhookUrl`,
+        `is "${args.webhookUrl}"`,
+        'use the ApplicationSet webhook endpoint over https, e.g. "https://argocd-appset.example.com/api/webhook"',
+    );
 }
 
 /**

@@ -126,7 +126,12 @@ export function waitForSyncAnnotations(source: ApplicationSourceArgs, timeoutSec
 /** Checks a `waitForSync` setting; `field` names it. Shared with GitOpsService's resolve step. */
 export function validateWaitForSync(waitForSync: { readonly timeoutSeconds: number }, field: string): void {
     const t = waitForSync.timeoutSeconds;
-    check(Number.isInteger(t) && t >= 30 && t <= maxWaitForSyncSeconds, `${field}.timeoutSeconds`, `is ${t}`, `use a whole number of seconds from 30 to ${maxWaitForSyncSeconds} (600 is usual)`);
+    check(
+        Number.isInteger(t) && t >= 30 && t <= maxWaitForSyncSeconds,
+        `${field}.timeoutSeconds`,
+        `is ${t}`,
+        `use a whole number of seconds from 30 to ${maxWaitForSyncSeconds} (600 is usual)`,
+    );
 }
 
 /** Checks source args; `field` prefixes messages. Shared by Applications and preview templates. */
@@ -144,12 +149,7 @@ export function validateSource(source: ApplicationSourceArgs, field: string): vo
         `is "${source.path}", which leaves the repository`,
         'use a path relative to the repository root, e.g. "deploy/chart"',
     );
-    check(
-        !(source.helm && source.kustomize),
-        field,
-        "sets both `helm` and `kustomize`",
-        "keep the one the path is built with",
-    );
+    check(!(source.helm && source.kustomize), field, "sets both `helm` and `kustomize`", "keep the one the path is built with");
 }
 
 /** Checks every argument before any resource is registered. */
@@ -177,9 +177,7 @@ export function validateIgnoreDifferences(list: readonly IgnoreDifference[], fie
             `ignores nothing on ${d.kind}`,
             "add jsonPointers (e.g. /spec/replicas), jqPathExpressions or managedFieldsManagers",
         );
-        (d.jsonPointers ?? []).forEach((p, j) =>
-            check(p.startsWith("/"), `${field}[${i}].jsonPointers[${j}]`, `is "${p}"`, 'start the pointer with "/", e.g. "/spec/replicas"'),
-        );
+        (d.jsonPointers ?? []).forEach((p, j) => check(p.startsWith("/"), `${field}[${i}].jsonPointers[${j}]`, `is "${p}"`, 'start the pointer with "/", e.g. "/spec/replicas"'));
     });
 }
 

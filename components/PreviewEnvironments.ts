@@ -122,12 +122,7 @@ export function validatePreviewArgs(name: string, args: PreviewEnvironmentsArgs,
     requireDnsLabel(args.service, `${field}.service`, 48);
     requireDnsLabel(args.argoNamespace, `${field}.argoNamespace`);
     requireDnsLabel(args.project, `${field}.project`);
-    check(
-        !args.project.includes("{{"),
-        `${field}.project`,
-        "is templated from pull-request data, which lets whoever opens a PR choose the project",
-        "set a fixed project name",
-    );
+    check(!args.project.includes("{{"), `${field}.project`, "is templated from pull-request data, which lets whoever opens a PR choose the project", "set a fixed project name");
     check(/^[A-Za-z0-9_.-]+$/.test(args.github.owner), `${field}.github.owner`, `is "${args.github.owner}"`, "use the GitHub organisation or user name");
     check(/^[A-Za-z0-9_.-]+$/.test(args.github.repo), `${field}.github.repo`, `is "${args.github.repo}"`, "use the repository name without owner or URL");
     check(

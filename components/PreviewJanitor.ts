@@ -70,7 +70,10 @@ done
  * Whether an Application still targets the namespace is beyond admission (a policy sees only the
  * request): the script checks it right before each delete. Pure.
  */
-export function janitorScopePolicySpec(username: string, selector: { readonly key: string; readonly value: string }): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicySpec {
+export function janitorScopePolicySpec(
+    username: string,
+    selector: { readonly key: string; readonly value: string },
+): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicySpec {
     const labelled = (key: string, value: string) => `has(oldObject.metadata.labels) && '${key}' in oldObject.metadata.labels && oldObject.metadata.labels['${key}'] == '${value}'`;
     return {
         failurePolicy: "Fail",
@@ -95,10 +98,20 @@ export function janitorScopePolicySpec(username: string, selector: { readonly ke
 export function validateJanitorArgs(args: PreviewJanitorArgs, field = "args"): void {
     requireDnsLabel(args.namespace, `${field}.namespace`);
     const image = args.image ?? defaults.janitorImage;
-    check(/:[A-Za-z0-9._-]+$|@sha256:[a-f0-9]{64}$/.test(image) && !image.endsWith(":latest"), `${field}.image`, `is "${image}", not pinned`, `pin a tag or digest, e.g. "${defaults.janitorImage}"`);
+    check(
+        /:[A-Za-z0-9._-]+$|@sha256:[a-f0-9]{64}$/.test(image) && !image.endsWith(":latest"),
+        `${field}.image`,
+        `is "${image}", not pinned`,
+        `pin a tag or digest, e.g. "${defaults.janitorImage}"`,
+    );
     const ttl = args.ttlHours ?? defaults.previewTtlHours;
     check(Number.isInteger(ttl) && ttl >= 1, `${field}.ttlHours`, `is ${ttl}`, "use a whole number of hours ≥ 1 (72 is the default)");
-    check((args.schedule ?? defaults.janitorSchedule).trim().split(/\s+/).length === 5, `${field}.schedule`, `is "${args.schedule}"`, 'use a 5-field cron expression, e.g. "*/30 * * * *"');
+    check(
+        (args.schedule ?? defaults.janitorSchedule).trim().split(/\s+/).length === 5,
+        `${field}.schedule`,
+        `is "${args.schedule}"`,
+        'use a 5-field cron expression, e.g. "*/30 * * * *"',
+    );
 }
 
 /**

@@ -33,14 +33,24 @@ export function validateRepositoryCredentialsArgs(name: string, args: Repository
     if (args.auth.kind === "ssh") {
         check(/^(ssh:\/\/\S+@[^\s/]+\/|[A-Za-z0-9._-]+@[^\s:/]+:)\S*$/.test(url), `${field}.url`, `is "${url}", not an SSH URL prefix`, 'use e.g. "git@github.com:acme/"');
     } else {
-        check(credentialURLPrefix.test(url), `${field}.url`, `is "${url}", not an HTTPS URL prefix without credentials`, 'use e.g. "https://github.com/acme/" (the secret goes in the credential, never in the URL)');
+        check(
+            credentialURLPrefix.test(url),
+            `${field}.url`,
+            `is "${url}", not an HTTPS URL prefix without credentials`,
+            'use e.g. "https://github.com/acme/" (the secret goes in the credential, never in the URL)',
+        );
     }
     if (args.auth.kind === "https") {
         check(args.auth.username.trim() !== "", `${field}.username`, "is empty", 'set a username (GitHub accepts any, e.g. "git")');
     }
     if (args.auth.kind === "githubApp") {
         check(Number.isInteger(args.auth.appId) && args.auth.appId > 0, `${field}.appId`, `is ${args.auth.appId}`, "use the GitHub App's numeric id");
-        check(Number.isInteger(args.auth.installationId) && args.auth.installationId > 0, `${field}.installationId`, `is ${args.auth.installationId}`, "use the installation's numeric id");
+        check(
+            Number.isInteger(args.auth.installationId) && args.auth.installationId > 0,
+            `${field}.installationId`,
+            `is ${args.auth.installationId}`,
+            "use the installation's numeric id",
+        );
     }
 }
 

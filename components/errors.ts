@@ -81,7 +81,13 @@ export function requireDnsLabel(value: string, field: string, max = 63): void {
         value.length > 0 && value.length <= max && dnsLabel.test(value),
         field,
         `is "${value}", which is not a valid Kubernetes name (lower-case letters, digits and '-', at most ${max} characters)`,
-        `rename it, e.g. "${value.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, max) || "my-service"}"`,
+        `rename it, e.g. "${
+            value
+                .toLowerCase()
+                .replace(/[^a-z0-9-]+/g, "-")
+                .replace(/^-+|-+$/g, "")
+                .slice(0, max) || "my-service"
+        }"`,
     );
 }
 

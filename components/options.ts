@@ -6,11 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
  * provider passed explicitly (when the caller gave one) so no child silently falls back to the
  * ambient kubeconfig.
  */
-export function childOptions(
-    parent: pulumi.Resource,
-    provider: k8s.Provider | undefined,
-    extra?: pulumi.CustomResourceOptions,
-): pulumi.CustomResourceOptions {
+export function childOptions(parent: pulumi.Resource, provider: k8s.Provider | undefined, extra?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
     return pulumi.mergeOptions({ parent, ...(provider ? { provider } : {}) }, extra ?? {});
 }
 

@@ -204,7 +204,12 @@ function resolvePreviews(service: string, spec: ServiceSpec, previews: ServicePr
         `use a whole number from ${bounds.minRequeueAfterSeconds} to ${bounds.maxRequeueAfterSeconds} (${defaults.requeueAfterSeconds} is usual; the webhook makes previews instant)`,
     );
     const imageTagParameter = previews.imageTagParameter ?? defaults.imageTagParameter;
-    check(/^[A-Za-z0-9_][A-Za-z0-9_.\-[\]]*$/.test(imageTagParameter), `${f}.imageTagParameter`, `is "${imageTagParameter}"`, `name the Helm parameter of the image tag, e.g. "${defaults.imageTagParameter}"`);
+    check(
+        /^[A-Za-z0-9_][A-Za-z0-9_.\-[\]]*$/.test(imageTagParameter),
+        `${f}.imageTagParameter`,
+        `is "${imageTagParameter}"`,
+        `name the Helm parameter of the image tag, e.g. "${defaults.imageTagParameter}"`,
+    );
     const labels = previews.github.labels ?? defaults.previewLabels;
     check(labels.length > 0 && labels.every((l) => l.trim() !== ""), `${f}.github.labels`, "is empty or has an empty label", `list the labels a PR needs, e.g. ["preview"]`);
     const preset = environmentPresets.preview;
@@ -228,15 +233,39 @@ function checkSource(spec: ServiceSpec, field: string): void {
     const s = spec.source;
     const f = `${field}.source`;
     validateSource({ ...s, targetRevision: "HEAD" }, f);
-    check(!/^[a-z+]+:\/\/[^/@\s]+@/.test(s.repoURL) || s.repoURL.startsWith("ssh://"), `${f}.repoURL`, "carries credentials (user:token@)", "remove them from the URL and register the repository's credentials with Argo CD (a repository Secret)");
+    check(
+        !/^[a-z+]+:\/\/[^/@\s]+@/.test(s.repoURL) || s.repoURL.startsWith("ssh://"),
+        `${f}.repoURL`,
+        "carries credentials (user:token@)",
+        "remove them from the URL and register the repository's credentials with Argo CD (a repository Secret)",
+    );
     const https = /^https:\/\/[^/]+\/(.*)$/.exec(s.repoURL);
-    check(!https || https[1].replace(/\.git$|\/$/g, "").split("/").filter(Boolean).length >= 2, `${f}.repoURL`, `is "${s.repoURL}", an organisation, not a repository`, 'name the repository, e.g. "https://github.com/<org>/<repo>.git"');
+    check(
+        !https ||
+            https[1]
+                .replace(/\.git$|\/$/g, "")
+                .split("/")
+                .filter(Boolean).length >= 2,
+        `${f}.repoURL`,
+        `is "${s.repoURL}", an organisation, not a repository`,
+        'name the repository, e.g. "https://github.com/<org>/<repo>.git"',
+    );
     check(s.path.trim() !== "", `${f}.path`, "is empty", 'use "." for the repository root, or the directory of the manifests, e.g. "deploy/chart"');
     (s.helm?.valueFiles ?? []).forEach((file, j) =>
-        check(insideRepository(path.posix.join(s.path || ".", file)), `${f}.helm.valueFiles[${j}]`, `is "${file}", which leaves the repository`, "use a file inside the repository, relative to the source path"),
+        check(
+            insideRepository(path.posix.join(s.path || ".", file)),
+            `${f}.helm.valueFiles[${j}]`,
+            `is "${file}", which leaves the repository`,
+            "use a file inside the repository, relative to the source path",
+        ),
     );
     (s.kustomize?.images ?? []).forEach((image, j) =>
-        check(kustomizeImage.test(image), `${f}.kustomize.images[${j}]`, `is "${image}", not a Kustomize image override`, 'write "name:tag", "name@sha256:<digest>" or "name=new-name:tag"'),
+        check(
+            kustomizeImage.test(image),
+            `${f}.kustomize.images[${j}]`,
+            `is "${image}", not a Kustomize image override`,
+            'write "name:tag", "name@sha256:<digest>" or "name=new-name:tag"',
+        ),
     );
     validateIgnoreDifferences(spec.ignoreDifferences ?? [], `${field}.ignoreDifferences`);
 }

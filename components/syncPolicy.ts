@@ -30,7 +30,7 @@ export const syncOptions = [
     "Delete=confirm",
     "Replace=true",
     "Force=true",
-] as const satisfies readonly (`${string}=${string}`)[];
+] as const satisfies readonly `${string}=${string}`[];
 
 export type SyncOption = (typeof syncOptions)[number];
 
@@ -115,34 +115,14 @@ export function validateSyncPolicy(policy: SyncPolicy, field: string): void {
     for (const option of policy.syncOptions) {
         const key = optionKey(option);
         const earlier = seen.get(key);
-        check(
-            earlier === undefined,
-            `${field}.syncOptions`,
-            `sets ${key} twice ("${earlier}" and "${option}")`,
-            `keep only one ${key} option`,
-        );
+        check(earlier === undefined, `${field}.syncOptions`, `sets ${key} twice ("${earlier}" and "${option}")`, `keep only one ${key} option`);
         seen.set(key, option);
     }
     const { limit, backoff } = policy.retry;
-    check(
-        Number.isInteger(limit) && limit >= 0,
-        `${field}.retry.limit`,
-        `is ${limit}`,
-        "use a whole number ≥ 0 (0 disables retries)",
-    );
-    check(
-        Number.isInteger(backoff.factor) && backoff.factor >= 1,
-        `${field}.retry.backoff.factor`,
-        `is ${backoff.factor}`,
-        "use a whole number ≥ 1",
-    );
+    check(Number.isInteger(limit) && limit >= 0, `${field}.retry.limit`, `is ${limit}`, "use a whole number ≥ 0 (0 disables retries)");
+    check(Number.isInteger(backoff.factor) && backoff.factor >= 1, `${field}.retry.backoff.factor`, `is ${backoff.factor}`, "use a whole number ≥ 1");
     for (const key of ["duration", "maxDuration"] as const) {
-        check(
-            goDuration.test(backoff[key]),
-            `${field}.retry.backoff.${key}`,
-            `is "${backoff[key]}", not a Go duration`,
-            'write it like "5s", "3m" or "1h"',
-        );
+        check(goDuration.test(backoff[key]), `${field}.retry.backoff.${key}`, `is "${backoff[key]}", not a Go duration`, 'write it like "5s", "3m" or "1h"');
     }
 }
 

@@ -150,7 +150,9 @@ export function prodApplicationSyncPolicy(enforcementLevel: EnforcementLevel = "
             const name = nameOf(app.metadata, args.name);
             const automated = app.spec?.syncPolicy?.automated;
             if (!automated) {
-                reportViolation(`prod Application "${name}" has no spec.syncPolicy.automated: Git is not reconciled. Fix: set automated { enabled: true, prune: true, selfHeal: true, allowEmpty: false }.`);
+                reportViolation(
+                    `prod Application "${name}" has no spec.syncPolicy.automated: Git is not reconciled. Fix: set automated { enabled: true, prune: true, selfHeal: true, allowEmpty: false }.`,
+                );
                 return;
             }
             const breakGlass = app.metadata?.annotations?.[annotations.breakGlassTicket] !== undefined;
@@ -160,7 +162,9 @@ export function prodApplicationSyncPolicy(enforcementLevel: EnforcementLevel = "
                 );
             }
             if (automated.prune !== true) {
-                reportViolation(`prod Application "${name}" has automated.prune: ${String(automated.prune)}: resources removed from Git stay in the cluster. Fix: set prune: true.`);
+                reportViolation(
+                    `prod Application "${name}" has automated.prune: ${String(automated.prune)}: resources removed from Git stay in the cluster. Fix: set prune: true.`,
+                );
             }
             if (automated.selfHeal !== true) {
                 reportViolation(`prod Application "${name}" has automated.selfHeal: ${String(automated.selfHeal)}: live edits are not reverted. Fix: set selfHeal: true.`);
@@ -201,9 +205,7 @@ export function applicationSetTemplateSafety(enforcementLevel: EnforcementLevel 
             if (typeof project !== "string" || project.trim() === "") {
                 reportViolation(`ApplicationSet "${name}" has no spec.template.spec.project. Fix: name the service's AppProject.`);
             } else if (project.includes("{{")) {
-                reportViolation(
-                    `ApplicationSet "${name}" templates its project ("${project}"): whoever opens a PR could pick the project. Fix: use a fixed project name.`,
-                );
+                reportViolation(`ApplicationSet "${name}" templates its project ("${project}"): whoever opens a PR could pick the project. Fix: use a fixed project name.`);
             }
             if (spec.templatePatch !== undefined && /(^|[\s{,"'])project["']?\s*:/m.test(spec.templatePatch)) {
                 reportViolation(`ApplicationSet "${name}" sets the project in spec.templatePatch, which bypasses the fixed template project. Fix: remove it from the patch.`);
@@ -281,7 +283,9 @@ export function scmTokenSecretLabelled(enforcementLevel: EnforcementLevel = "man
                 const props = set.props as ApplicationSetProps;
                 const namespace = props.metadata?.namespace;
                 for (const secretName of tokenRefs(props.spec?.generators)) {
-                    const secret = secrets.find((s) => meta(s).name === secretName && (namespace === undefined || meta(s).namespace === undefined || meta(s).namespace === namespace));
+                    const secret = secrets.find(
+                        (s) => meta(s).name === secretName && (namespace === undefined || meta(s).namespace === undefined || meta(s).namespace === namespace),
+                    );
                     if (secret && meta(secret).labels?.[scmCredsLabel.key] !== scmCredsLabel.value) {
                         reportViolation(
                             `Secret "${secretName}", the tokenRef of ApplicationSet "${nameOf(props.metadata, set.name)}", lacks the label ${scmCredsLabel.key}: ${scmCredsLabel.value}: Argo CD will not read the token. Fix: add the label.`,
@@ -361,10 +365,14 @@ export function prodCrdsRetained(enforcementLevel: EnforcementLevel = "mandatory
             if (!stacks.includes(stack)) return;
             const name = nameOf(crd.metadata, args.name);
             if (args.opts.protect !== true) {
-                reportViolation(`CRD "${name}" in stack "${stack}" is not protected: a destroy or a removed chart deletes every object of its kind. Fix: protect: true (ArgoCd protect).`);
+                reportViolation(
+                    `CRD "${name}" in stack "${stack}" is not protected: a destroy or a removed chart deletes every object of its kind. Fix: protect: true (ArgoCd protect).`,
+                );
             }
             if (crd.metadata?.annotations?.[helmKeepAnnotation] !== "keep") {
-                reportViolation(`CRD "${name}" in stack "${stack}" lacks ${helmKeepAnnotation}: keep, so it is not retained on delete. Fix: install the CRDs through the ArgoCd component, whose transform marks them kept.`);
+                reportViolation(
+                    `CRD "${name}" in stack "${stack}" lacks ${helmKeepAnnotation}: keep, so it is not retained on delete. Fix: install the CRDs through the ArgoCd component, whose transform marks them kept.`,
+                );
             }
         }),
     };
@@ -384,7 +392,7 @@ export function chartVersionPinned(enforcementLevel: EnforcementLevel = "mandato
         description: "Helm charts from a repository pin an exact semantic version.",
         enforcementLevel,
         severity: "medium",
-        remediationSteps: "Set version to an exact release, e.g. \"10.1.1\" (gitops-control:argocd.chart.version).",
+        remediationSteps: 'Set version to an exact release, e.g. "10.1.1" (gitops-control:argocd.chart.version).',
         validateResource: validateResourceOfKind<ChartProps>([resourceTypes.chartV4, resourceTypes.releaseV3], (chart, args, reportViolation) => {
             const fromRepository = chart.repositoryOpts?.repo !== undefined || (chart.chart ?? "").startsWith("oci://");
             if (!fromRepository) return;

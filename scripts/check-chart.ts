@@ -30,11 +30,7 @@ export async function reachable(repo: string, ms = 5000): Promise<boolean> {
 }
 
 /** The one-line problem with this stack's inputs of the main job, or undefined when all are there. */
-export async function checkStack(
-    stack: string,
-    probe: (repo: string) => Promise<boolean> = reachable,
-    root: string = repoRoot,
-): Promise<{ problem?: string; chart?: string }> {
+export async function checkStack(stack: string, probe: (repo: string) => Promise<boolean> = reachable, root: string = repoRoot): Promise<{ problem?: string; chart?: string }> {
     const file = path.join(root, `Pulumi.${stack}.yaml`);
     const { config: pulumiConfig, secretKeys } = readStackFile(file);
     const parsed = parseStack(decodeConfig(pulumiConfig, secretKeys));
@@ -42,13 +38,17 @@ export async function checkStack(
     const config = parsed.config;
     const kubeconfig = config.kubernetes.kubeconfig;
     if (kubeconfig && !kubeconfig.trimStart().startsWith("apiVersion") && !fs.existsSync(path.resolve(root, kubeconfig))) {
-        return { problem: `\`gitops-control:kubernetes.kubeconfig\` of stack "${stack}" is "${kubeconfig}", which does not exist. Fix: point it at your kubeconfig, or remove it to use $KUBECONFIG` };
+        return {
+            problem: `\`gitops-control:kubernetes.kubeconfig\` of stack "${stack}" is "${kubeconfig}", which does not exist. Fix: point it at your kubeconfig, or remove it to use $KUBECONFIG`,
+        };
     }
     const chart = resolveChart(config, root);
     if (chart.source?.kind === "local") {
         return fs.existsSync(path.resolve(root, chart.source.path))
             ? { chart: chart.description }
-            : { problem: `\`gitops-control:argocd.chart.path\` of stack "${stack}" is "${chart.source.path}", which does not exist. Fix: point it at argo-cd-${pinnedChart.version}.tgz, or remove it to use the chart repository` };
+            : {
+                  problem: `\`gitops-control:argocd.chart.path\` of stack "${stack}" is "${chart.source.path}", which does not exist. Fix: point it at argo-cd-${pinnedChart.version}.tgz, or remove it to use the chart repository`,
+              };
     }
     const repo = chart.source?.kind === "repository" ? chart.source.repo : pinnedChart.repo;
     return (await probe(repo)) ? { chart: chart.description } : { problem: chartUnreachableMessage(chart, stack) };

@@ -50,7 +50,9 @@ export function typeOf(s: JsonSchema): string {
     }
     if (s.type === "object" && s.properties) {
         const required = new Set(s.required ?? []);
-        return `{ ${Object.keys(s.properties).map((k) => (required.has(k) && s.properties![k].default === undefined ? k : `${k}?`)).join(", ")} }`;
+        return `{ ${Object.keys(s.properties)
+            .map((k) => (required.has(k) && s.properties![k].default === undefined ? k : `${k}?`))
+            .join(", ")} }`;
     }
     if (s.type === "object") return "map of string";
     if (s.type === "string" && s.format === "uri") return "URL";
@@ -65,7 +67,11 @@ export function typeOf(s: JsonSchema): string {
     return s.type ?? "any";
 }
 
-const cell = (text: string): string => text.replace(/\|(?!\|)/g, "\\|").replace(/\\\\\|/g, "\\|").replace(/\n/g, " ");
+const cell = (text: string): string =>
+    text
+        .replace(/\|(?!\|)/g, "\\|")
+        .replace(/\\\\\|/g, "\\|")
+        .replace(/\n/g, " ");
 const defaultOf = (s: JsonSchema): string => (s.default === undefined ? "—" : `\`${JSON.stringify(s.default)}\``);
 
 /** Rows: every top-level key, the keys of top-level objects, and the keys of list entries. */

@@ -83,7 +83,12 @@ export function parseArgs(argv: readonly string[]): PolicyCheckArgs {
             if (!operations.includes(o)) throw new Error(`--operation is "${o}": use ${operations.join(", ")}`);
             operation = o;
         } else if (flag === "--rules") {
-            rules.push(...value().split(",").map((r) => r.trim()).filter((r) => r !== ""));
+            rules.push(
+                ...value()
+                    .split(",")
+                    .map((r) => r.trim())
+                    .filter((r) => r !== ""),
+            );
         } else if (flag === "--verbose" || flag === "-v") {
             verbose = true;
         } else if (flag === "--help" || flag === "-h") {
@@ -136,7 +141,10 @@ function declaredNamespaceLabels(objects: readonly KubeObject[]): Map<string, Re
     const out = new Map<string, Readonly<Record<string, string>>>();
     for (const o of objects) {
         if (o.kind === "Namespace" && o.metadata?.name) out.set(o.metadata.name, { ...out.get(o.metadata.name), ...o.metadata.labels });
-        const spec = o.kind === "Application" ? (o.spec as { destination?: { namespace?: string }; syncPolicy?: { managedNamespaceMetadata?: { labels?: Record<string, string> } } } | undefined) : undefined;
+        const spec =
+            o.kind === "Application"
+                ? (o.spec as { destination?: { namespace?: string }; syncPolicy?: { managedNamespaceMetadata?: { labels?: Record<string, string> } } } | undefined)
+                : undefined;
         const ns = spec?.destination?.namespace;
         const managed = spec?.syncPolicy?.managedNamespaceMetadata?.labels;
         if (ns && managed) out.set(ns, { ...out.get(ns), ...managed });
@@ -149,7 +157,8 @@ export function policyCheck(args: PolicyCheckArgs): { report: string; exitCode: 
     const unknown = args.rules.filter((r) => !library.some((rule) => rule.name === r));
     if (unknown.length > 0) throw new Error(`unknown rule ${unknown.join(", ")}: use one of ${library.map((r) => r.name).join(", ")}`);
     const rules = args.rules.length > 0 ? library.filter((r) => args.rules.includes(r.name)) : library;
-    const binding = args.mode === "prod" ? { environment: "prod", validationActions: ["Deny", "Audit"] as const } : { environment: "staging", validationActions: ["Warn", "Audit"] as const };
+    const binding =
+        args.mode === "prod" ? { environment: "prod", validationActions: ["Deny", "Audit"] as const } : { environment: "staging", validationActions: ["Warn", "Audit"] as const };
     const evaluator = new GuardrailEvaluator(rules, { binding });
     const { manifests, skipped } = loadManifests(args.targets);
     const declared = declaredNamespaceLabels(manifests.map((m) => m.object));
@@ -176,7 +185,9 @@ export function policyCheck(args: PolicyCheckArgs): { report: string; exitCode: 
     }
     const summary = [
         `${plural(manifests.length, "object")}, ${args.stack ? `stack ${args.stack} (${args.mode} mode)` : `${args.mode} mode`}${args.user ? ` as ${args.user.username}` : ""}${args.operation ? ` (${args.operation})` : ""}: ${plural(count.Deny + count.Warn + count.Allow, "rule check")}, ${count.Deny} denied, ${count.Warn} warned, ${count.Allow} admitted`,
-        ...(skipped.length > 0 ? [`skipped ${plural(skipped.length, "document")} that ${skipped.length === 1 ? "is" : "are"} not a Kubernetes object: ${examples(skipped.map((s) => s.file))}`] : []),
+        ...(skipped.length > 0
+            ? [`skipped ${plural(skipped.length, "document")} that ${skipped.length === 1 ? "is" : "are"} not a Kubernetes object: ${examples(skipped.map((s) => s.file))}`]
+            : []),
     ];
     return { report: `${formatTable(rows)}\n\n${summary.join("\n")}`, exitCode: args.mode === "prod" && count.Deny > 0 ? 1 : 0 };
 }

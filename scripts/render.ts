@@ -49,7 +49,9 @@ export function renderTarget(argv: readonly string[]): { stack: string; file: st
         const stack = stackAt >= 0 ? argv[stackAt + 1] : "dev";
         const projectFile = path.join(dir, "Pulumi.yaml");
         if (!argv[programAt + 1] || !fs.existsSync(projectFile)) {
-            throw new Error(`--program needs a Pulumi program directory (with Pulumi.yaml and index.ts), not "${argv[programAt + 1] ?? ""}". Fix: npm run --silent render -- --program examples/team-service`);
+            throw new Error(
+                `--program needs a Pulumi program directory (with Pulumi.yaml and index.ts), not "${argv[programAt + 1] ?? ""}". Fix: npm run --silent render -- --program examples/team-service`,
+            );
         }
         const project = (parse(fs.readFileSync(projectFile, "utf8")) as { name: string }).name;
         const file = path.join(dir, `Pulumi.${stack}.yaml`);
@@ -59,7 +61,9 @@ export function renderTarget(argv: readonly string[]): { stack: string; file: st
     if (!arg) throw new Error(usage);
     const file = arg.endsWith(".yaml") ? path.resolve(arg) : path.join(repoRoot, `Pulumi.${arg}.yaml`);
     if (!fs.existsSync(file)) {
-        throw new Error(`no stack file ${file}: the stacks here are ${knownStacks().join(", ")}. Fix: npm run --silent render -- <stack>, or give the path of a Pulumi.<stack>.yaml`);
+        throw new Error(
+            `no stack file ${file}: the stacks here are ${knownStacks().join(", ")}. Fix: npm run --silent render -- <stack>, or give the path of a Pulumi.<stack>.yaml`,
+        );
     }
     return { stack: path.basename(file).replace(/^Pulumi\.|\.yaml$/g, ""), file, entry: path.join(repoRoot, "index.ts"), project: "gitops-control" };
 }

@@ -83,7 +83,9 @@ export function rulesTable(rules: readonly GuardrailRule[]): string {
         "",
         "| Username | Operations | Why |",
         "| --- | --- | --- |",
-        ...clusterControllerExemptions.map((e) => `| \`${e.username}\` | ${e.operations.join(", ")}${e.subresources ? ` (${e.subresources.map((s) => `\`${s}\``).join(", ")} only)` : ""} | ${cell(e.why)} |`),
+        ...clusterControllerExemptions.map(
+            (e) => `| \`${e.username}\` | ${e.operations.join(", ")}${e.subresources ? ` (${e.subresources.map((s) => `\`${s}\``).join(", ")} only)` : ""} | ${cell(e.why)} |`,
+        ),
         "",
         "## What the offline evaluator does not model",
         "",
@@ -91,7 +93,11 @@ export function rulesTable(rules: readonly GuardrailRule[]): string {
         "Kubernetes CEL features fails to compile offline with an error naming it, so no rule is half-checked in silence:",
         "",
         ...[...new Set(Object.values(kubernetesCelGaps))].map(
-            (gap) => `- ${gap}: ${Object.keys(kubernetesCelGaps).filter((name) => kubernetesCelGaps[name] === gap).map((name) => `\`${name}\``).join(", ")}`,
+            (gap) =>
+                `- ${gap}: ${Object.keys(kubernetesCelGaps)
+                    .filter((name) => kubernetesCelGaps[name] === gap)
+                    .map((name) => `\`${name}\``)
+                    .join(", ")}`,
         ),
         "",
         "Modelled by a shim: the regex library's `find` and `findAll`. Regular expressions run on JavaScript's engine;",

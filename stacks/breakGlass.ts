@@ -59,10 +59,17 @@ export function evaluateBreakGlass(
     return entries.map((entry, i) => {
         const f = `${field}[${i}]`;
         const earlier = tickets.get(entry.ticket);
-        check(earlier === undefined, `${f}.ticket`, `repeats "${entry.ticket}" of \`${field}[${earlier}]\``, "merge the two entries into one (list all services in it), or use the ticket of the second incident");
+        check(
+            earlier === undefined,
+            `${f}.ticket`,
+            `repeats "${entry.ticket}" of \`${field}[${earlier}]\``,
+            "merge the two entries into one (list all services in it), or use the ticket of the second incident",
+        );
         tickets.set(entry.ticket, i);
         check(entry.services.length > 0, `${f}.services`, "is empty", "name the services the hotfix touches");
-        entry.services.forEach((s, j) => check(knownServices.has(s), `${f}.services[${j}]`, `is "${s}", which is not a service of this stack`, "use a name from `gitops-control:services`"));
+        entry.services.forEach((s, j) =>
+            check(knownServices.has(s), `${f}.services[${j}]`, `is "${s}", which is not a service of this stack`, "use a name from `gitops-control:services`"),
+        );
         check(ticketPattern.test(entry.ticket), `${f}.ticket`, `is "${entry.ticket}"`, "reference the incident or change ticket, e.g. INC-4711");
         check(entry.reason.trim().length >= 10, `${f}.reason`, "is too short to audit", "say what is broken and what the hotfix does (10+ characters)");
         check(entry.requestedBy.trim() !== "", `${f}.requestedBy`, "is empty", "name the person who pulled the break-glass");
@@ -141,9 +148,7 @@ export function breakGlassStatus(
 /** The reconcile-debt stack output. */
 export function reconcileDebt(statuses: readonly BreakGlassStatus[]): ReconcileDebt {
     return {
-        active: statuses
-            .filter((s) => s.state === "active")
-            .map((s) => ({ ticket: s.entry.ticket, services: s.entry.services, expires: s.entry.expires, hoursLeft: s.hoursLeft })),
+        active: statuses.filter((s) => s.state === "active").map((s) => ({ ticket: s.entry.ticket, services: s.entry.services, expires: s.entry.expires, hoursLeft: s.hoursLeft })),
         overdue: statuses
             .filter((s) => s.state === "expired")
             .map((s) => ({ ticket: s.entry.ticket, services: s.entry.services, expires: s.entry.expires, hoursOverdue: -s.hoursLeft })),

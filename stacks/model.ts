@@ -141,15 +141,13 @@ export type DestinationArgs = NonNullable<ControlPlaneArgs["destinations"]>[numb
 
 /** Registered clusters with their bearer tokens. */
 export function destinationArgs(config: StackConfig, secrets: StackSecrets): DestinationArgs[] {
-    return config.destinations.map(
-        (d): Omit<DestinationClusterArgs, "provider" | "argoNamespace"> => ({
-            clusterName: d.name,
-            server: d.server,
-            bearerToken: secrets.destinationTokens?.[d.name] ?? "",
-            ...(d.caData ? { caData: d.caData } : {}),
-            ...(d.namespaces ? { namespaces: d.namespaces } : {}),
-        }),
-    );
+    return config.destinations.map((d): Omit<DestinationClusterArgs, "provider" | "argoNamespace"> => ({
+        clusterName: d.name,
+        server: d.server,
+        bearerToken: secrets.destinationTokens?.[d.name] ?? "",
+        ...(d.caData ? { caData: d.caData } : {}),
+        ...(d.namespaces ? { namespaces: d.namespaces } : {}),
+    }));
 }
 
 /** One repository credential entry as the RepositoryCredentials component takes it, its secret part from the secrets. */
@@ -157,7 +155,13 @@ export function repositoryCredentialArg(c: StackConfig["repositoryCredentials"][
     const secret = secrets.repositorySecrets?.[c.name] ?? "";
     let auth: RepositoryAuth;
     if (c.type === "githubApp") {
-        auth = { kind: "githubApp", appId: c.githubAppId ?? 0, installationId: c.githubAppInstallationId ?? 0, privateKey: secret, ...(c.githubAppEnterpriseBaseUrl ? { enterpriseBaseUrl: c.githubAppEnterpriseBaseUrl } : {}) };
+        auth = {
+            kind: "githubApp",
+            appId: c.githubAppId ?? 0,
+            installationId: c.githubAppInstallationId ?? 0,
+            privateKey: secret,
+            ...(c.githubAppEnterpriseBaseUrl ? { enterpriseBaseUrl: c.githubAppEnterpriseBaseUrl } : {}),
+        };
     } else if (c.type === "ssh") {
         auth = { kind: "ssh", sshPrivateKey: secret };
     } else {

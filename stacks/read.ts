@@ -88,7 +88,13 @@ export function misspeltNamespaceProblems(config: Readonly<Record<string, string
         const ns = key.includes(":") ? key.slice(0, key.indexOf(":")) : "";
         if (ns === configNamespace || ns === "" || distance(ns.toLowerCase(), configNamespace) > 3) return [];
         const rest = key.slice(ns.length + 1);
-        return [new GitOpsConfigError(key, `is under the namespace "${ns}", which nothing reads (did you mean "${configNamespace}"?)`, `rename the key to \`${configNamespace}:${rest}\``)];
+        return [
+            new GitOpsConfigError(
+                key,
+                `is under the namespace "${ns}", which nothing reads (did you mean "${configNamespace}"?)`,
+                `rename the key to \`${configNamespace}:${rest}\``,
+            ),
+        ];
     });
 }
 
@@ -206,15 +212,31 @@ function issueProblem(issue: z.core.$ZodIssue): GitOpsConfigError {
         const field = stackKey(formatPath(issue.path));
         switch (issue.code) {
             case "unrecognized_keys":
-                return new GitOpsConfigError(field, `has unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`, "remove them or correct the spelling (see the config reference in README.md)");
+                return new GitOpsConfigError(
+                    field,
+                    `has unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`,
+                    "remove them or correct the spelling (see the config reference in README.md)",
+                );
             case "invalid_type":
                 if (issue.input === undefined) return new GitOpsConfigError(field, "is missing", "set it in Pulumi.<stack>.yaml (see the config reference in README.md)");
                 if (!issue.message.startsWith("Invalid input")) return new GitOpsConfigError(field, issue.message, "correct the value in Pulumi.<stack>.yaml");
-                return new GitOpsConfigError(field, `must be ${issue.expected}, not ${JSON.stringify(issue.input)}`, "correct the value in Pulumi.<stack>.yaml (see the config reference in README.md)");
+                return new GitOpsConfigError(
+                    field,
+                    `must be ${issue.expected}, not ${JSON.stringify(issue.input)}`,
+                    "correct the value in Pulumi.<stack>.yaml (see the config reference in README.md)",
+                );
             case "invalid_value":
-                return new GitOpsConfigError(field, issue.input === undefined ? "is missing" : `is ${JSON.stringify(issue.input)}`, `use one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`);
+                return new GitOpsConfigError(
+                    field,
+                    issue.input === undefined ? "is missing" : `is ${JSON.stringify(issue.input)}`,
+                    `use one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+                );
             case "invalid_union":
-                return new GitOpsConfigError(field, issue.message.startsWith("Invalid input") ? `is ${JSON.stringify(issue.input)}, which matches none of the allowed forms` : issue.message, "see the config reference in README.md for its forms");
+                return new GitOpsConfigError(
+                    field,
+                    issue.message.startsWith("Invalid input") ? `is ${JSON.stringify(issue.input)}, which matches none of the allowed forms` : issue.message,
+                    "see the config reference in README.md for its forms",
+                );
             case "too_big":
             case "too_small":
                 return new GitOpsConfigError(field, `is ${JSON.stringify(issue.input)}: ${issue.message}`, "use a value within the bounds (see the config reference in README.md)");

@@ -18,9 +18,7 @@ const revision = (description: string) =>
     z
         .string({
             error: (issue) =>
-                typeof issue.input === "number"
-                    ? `is the number ${issue.input}: YAML read an unquoted version as a number. Quote it, e.g. "${issue.input}"`
-                    : undefined,
+                typeof issue.input === "number" ? `is the number ${issue.input}: YAML read an unquoted version as a number. Quote it, e.g. "${issue.input}"` : undefined,
         })
         .describe(description);
 
@@ -86,7 +84,10 @@ export const serviceSchema = z.strictObject({
         })
         .optional()
         .describe("Helm rendering (default when kustomize is not set)."),
-    kustomize: z.strictObject({ images: z.array(z.string()).optional(), namePrefix: z.string().optional() }).optional().describe("Kustomize rendering."),
+    kustomize: z
+        .strictObject({ images: z.array(z.string()).optional(), namePrefix: z.string().optional() })
+        .optional()
+        .describe("Kustomize rendering."),
     syncPolicy: syncPolicyOverrides.optional(),
     cluster: z.string().optional().describe("Registered cluster (a `destinations` name, or in-cluster) every environment deploys to; default: `defaultCluster`."),
     unsafeSyncPolicyReason: z.string().optional().describe("Required to weaken a guarded sync switch (prod: all four; staging: allowEmpty). Name the ticket."),
@@ -104,16 +105,14 @@ export const serviceSchema = z.strictObject({
         .describe("Pull-request previews (staging and local stacks only)."),
 });
 
-const chart = z.union(
-    [
-        z.strictObject({ version: z.string(), repo: z.string().optional() }),
-        z.strictObject({ path: z.string() }),
-    ],
-    { error: () => 'must be { version, repo? } (a chart repository) or { path } (a local chart), not both and nothing else' },
-);
+const chart = z.union([z.strictObject({ version: z.string(), repo: z.string().optional() }), z.strictObject({ path: z.string() })], {
+    error: () => "must be { version, repo? } (a chart repository) or { path } (a local chart), not both and nothing else",
+});
 
 export const stackConfigSchema = z.strictObject({
-    environment: z.enum(stackKinds).describe("Stack kind: prod (strict, HA, protected), staging (lenient, previews) or local (local API server, fixture chart when beside a dev checkout)."),
+    environment: z
+        .enum(stackKinds)
+        .describe("Stack kind: prod (strict, HA, protected), staging (lenient, previews) or local (local API server, fixture chart when beside a dev checkout)."),
     kubernetes: z
         .strictObject({
             kubeconfig: z.string().optional().describe("Path or contents of a kubeconfig."),
@@ -124,7 +123,9 @@ export const stackConfigSchema = z.strictObject({
     argocd: z
         .strictObject({
             namespace: z.string().default(defaults.argoNamespace).describe("Namespace Argo CD is installed in (and its Applications live in)."),
-            chart: chart.optional().describe(`Argo CD chart; default: ${pinnedChart.name} ${pinnedChart.version} from its repository (local stack: the fixture beside a dev checkout).`),
+            chart: chart
+                .optional()
+                .describe(`Argo CD chart; default: ${pinnedChart.name} ${pinnedChart.version} from its repository (local stack: the fixture beside a dev checkout).`),
             ha: z.boolean().optional().describe("Highly available install (redis-ha, 2× server, repo-server, ApplicationSet). Default: the stack preset (prod only)."),
             replicas: z
                 .strictObject({ controller: z.int(), server: z.int(), repoServer: z.int(), applicationSet: z.int() })
@@ -137,9 +138,7 @@ export const stackConfigSchema = z.strictObject({
                     reconciliationJitter: z.string(),
                     url: z.url(),
                     statusBadge: z.boolean(),
-                    resourceExclusions: z.array(
-                        z.strictObject({ apiGroups: z.array(z.string()), kinds: z.array(z.string()), clusters: z.array(z.string()).optional() }),
-                    ),
+                    resourceExclusions: z.array(z.strictObject({ apiGroups: z.array(z.string()), kinds: z.array(z.string()), clusters: z.array(z.string()).optional() })),
                 })
                 .partial()
                 .optional()
@@ -155,12 +154,17 @@ export const stackConfigSchema = z.strictObject({
                 .partial()
                 .optional()
                 .describe("PrometheusRule alerts; only where the Prometheus Operator CRDs exist."),
-            notifications: z.strictObject({ recipients: z.array(z.string()) }).optional().describe('Notification recipients, "<service>:<recipient>".'),
+            notifications: z
+                .strictObject({ recipients: z.array(z.string()) })
+                .optional()
+                .describe('Notification recipients, "<service>:<recipient>".'),
             dex: z.boolean().optional().describe("Run Dex (SSO). Default: false."),
             crds: z
                 .strictObject({ path: z.string().describe("Directory holding application-crd.yaml and the other CRDs of the installed Argo CD version.") })
                 .optional()
-                .describe("Directory with the Argo CD CRDs the program installs (air-gapped installs). Default: the release manifests by URL; the local stack uses the fixture copy when present."),
+                .describe(
+                    "Directory with the Argo CD CRDs the program installs (air-gapped installs). Default: the release manifests by URL; the local stack uses the fixture copy when present.",
+                ),
         })
         .default({ namespace: defaults.argoNamespace })
         .describe("The Argo CD install."),
@@ -189,7 +193,10 @@ export const stackConfigSchema = z.strictObject({
         .record(z.string(), z.string())
         .optional()
         .describe("Secret only, a map of destination name to bearer token: `pulumi config set --secret --path 'gitops-control:destinationTokens.<name>' <token>`."),
-    defaultCluster: z.string().optional().describe("Cluster every service deploys to unless it names one (a `destinations` name or in-cluster). Default: the cluster Argo CD runs in."),
+    defaultCluster: z
+        .string()
+        .optional()
+        .describe("Cluster every service deploys to unless it names one (a `destinations` name or in-cluster). Default: the cluster Argo CD runs in."),
     repositoryCredentials: z
         .array(
             z.strictObject({
@@ -211,7 +218,9 @@ export const stackConfigSchema = z.strictObject({
     waitForSync: z
         .strictObject({ enabled: z.boolean(), timeoutSeconds: z.int().optional().describe("Default: 600.") })
         .default({ enabled: false })
-        .describe("`pulumi up` waits until every Application is Synced and Healthy, and fails with Argo CD's message after the timeout. On for deploys; off where Argo CD cannot run yet."),
+        .describe(
+            "`pulumi up` waits until every Application is Synced and Healthy, and fails with Argo CD's message after the timeout. On for deploys; off where Argo CD cannot run yet.",
+        ),
     previewJanitor: z
         .strictObject({
             image: z.string().describe(`Pinned image with sh, GNU date and kubectl. Default: ${defaults.janitorImage}.`),
@@ -220,7 +229,9 @@ export const stackConfigSchema = z.strictObject({
         })
         .partial()
         .default({})
-        .describe(`Orphan-preview cleanup (a CronJob), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`),
+        .describe(
+            `Orphan-preview cleanup (a CronJob), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`,
+        ),
     pruneBudget: z.int().min(0).max(1000).default(defaults.pruneBudget).describe("Most deletes + replaces a PR's preview may propose without the prune-approved label."),
     breakGlass: z
         .array(
@@ -239,7 +250,9 @@ export const stackConfigSchema = z.strictObject({
     breakGlassPolicy: z
         .strictObject({
             maxHours: z.number().positive().max(bounds.maxBreakGlassHours).describe(`Longest exception. Default: ${defaults.breakGlassMaxHours}.`),
-            onExpiry: z.enum(["fail", "revert"]).describe(`After expiry: fail stops every preview/up; revert drops the entry with a warning. Default: ${defaults.breakGlassOnExpiry}.`),
+            onExpiry: z
+                .enum(["fail", "revert"])
+                .describe(`After expiry: fail stops every preview/up; revert drops the entry with a warning. Default: ${defaults.breakGlassOnExpiry}.`),
         })
         .partial()
         .default({})

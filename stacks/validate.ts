@@ -82,7 +82,12 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
         }
         environmentsOf(s.config, config.environment).forEach((env, j) => {
             if ("cluster" in env && env.cluster !== undefined) {
-                check(clusters.includes(env.cluster), stackKey(`${f}.environments[${j}].cluster`), `(service "${s.name}", ${env.name}) is "${env.cluster}", not a registered cluster`, clusterFix);
+                check(
+                    clusters.includes(env.cluster),
+                    stackKey(`${f}.environments[${j}].cluster`),
+                    `(service "${s.name}", ${env.name}) is "${env.cluster}", not a registered cluster`,
+                    clusterFix,
+                );
             }
             check(
                 stack.allowedEnvironments.includes(env.name),
@@ -110,8 +115,18 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
         );
         if (!repos.has(repo)) repos.set(repo, s);
         if (s.config.previews) {
-            check(stack.previews, stackKey(`${f}.previews`), `(service "${s.name}") is set on a ${config.environment} stack, which runs no previews`, "move previews to the staging stack's service entry");
-            check(secrets.githubToken !== undefined, stackKey("githubToken"), `is not set, and ${s.name} has previews (the pull-request generator needs it)`, `run \`${setTokenCommand}\``);
+            check(
+                stack.previews,
+                stackKey(`${f}.previews`),
+                `(service "${s.name}") is set on a ${config.environment} stack, which runs no previews`,
+                "move previews to the staging stack's service entry",
+            );
+            check(
+                secrets.githubToken !== undefined,
+                stackKey("githubToken"),
+                `is not set, and ${s.name} has previews (the pull-request generator needs it)`,
+                `run \`${setTokenCommand}\``,
+            );
         }
     }
     // Preview namespaces (`<service>-pr-<n>`) of one service must not match another's namespaces.
@@ -218,7 +233,14 @@ export function validateStack(
     problems.push(...destinationProblems(config, secrets), ...credentialProblems(config, secrets));
     // Checked once for the stack too: a stack without services must not accept a bad timeout either.
     const waitForSync = waitForSyncArg(config);
-    if (waitForSync) problems.push(...toStackKey(collectProblems(() => validateWaitForSync(waitForSync, "args.waitForSync")), "GitOpsApplication", (arg) => arg));
+    if (waitForSync)
+        problems.push(
+            ...toStackKey(
+                collectProblems(() => validateWaitForSync(waitForSync, "args.waitForSync")),
+                "GitOpsApplication",
+                (arg) => arg,
+            ),
+        );
     for (const s of services) {
         const { problems: found } = resolveService(s.name, { ...s.args, argoNamespace: config.argocd.namespace });
         problems.push(...found.map((p) => toStackProblem(p, s.index, s.config, "GitOpsService")));
@@ -226,18 +248,48 @@ export function validateStack(
     if (!checkBuilt) return problems;
     // The stack-wide components, on the args they will get.
     let args: Omit<ControlPlaneArgs, "provider"> | undefined;
-    problems.push(...toStackKey(collectProblems(() => (args = build())), "guardrails", (arg) => (arg === "argoCdNamespace" ? "argocd.namespace" : `guardrails.${arg}`)));
+    problems.push(
+        ...toStackKey(
+            collectProblems(() => (args = build())),
+            "guardrails",
+            (arg) => (arg === "argoCdNamespace" ? "argocd.namespace" : `guardrails.${arg}`),
+        ),
+    );
     if (!args) return problems;
     const built = args;
-    problems.push(...toStackKey(collectProblems(() => validateArgoCdArgs(built.argoCd)), "ArgoCd", (arg) => `argocd.${arg}`));
-    problems.push(...toStackKey(collectProblems(() => validateGuardrailArgs(built.guardrails)), "AdmissionGuardrails", (arg) => `guardrails.${arg}`));
+    problems.push(
+        ...toStackKey(
+            collectProblems(() => validateArgoCdArgs(built.argoCd)),
+            "ArgoCd",
+            (arg) => `argocd.${arg}`,
+        ),
+    );
+    problems.push(
+        ...toStackKey(
+            collectProblems(() => validateGuardrailArgs(built.guardrails)),
+            "AdmissionGuardrails",
+            (arg) => `guardrails.${arg}`,
+        ),
+    );
     if (built.github) {
         const github = built.github;
-        problems.push(...toStackKey(collectProblems(() => validateGitHubArgs({ ...github, webhookSecret: "x" })), "GitHubPreviewHooks", (arg) => `github.${arg.replace(/^baseUrl/, "api")}`));
+        problems.push(
+            ...toStackKey(
+                collectProblems(() => validateGitHubArgs({ ...github, webhookSecret: "x" })),
+                "GitHubPreviewHooks",
+                (arg) => `github.${arg.replace(/^baseUrl/, "api")}`,
+            ),
+        );
     }
     if (built.previewJanitor) {
         const janitor = built.previewJanitor;
-        problems.push(...toStackKey(collectProblems(() => validateJanitorArgs({ ...janitor, namespace: config.argocd.namespace })), "PreviewJanitor", (arg) => `previewJanitor.${arg}`));
+        problems.push(
+            ...toStackKey(
+                collectProblems(() => validateJanitorArgs({ ...janitor, namespace: config.argocd.namespace })),
+                "PreviewJanitor",
+                (arg) => `previewJanitor.${arg}`,
+            ),
+        );
     }
     return problems;
 }

@@ -209,7 +209,7 @@ export function admissionRequest(manifest: KubeObject, options: RequestOptions =
     const subResource = options.subResource ?? connect ?? "";
     const { group, version } = splitApiVersion(manifest.apiVersion);
     const { resource, namespaced } = resourceOf(manifest.kind);
-    const namespace = namespaced ? options.namespace ?? manifest.metadata?.namespace ?? "default" : "";
+    const namespace = namespaced ? (options.namespace ?? manifest.metadata?.namespace ?? "default") : "";
     return {
         operation,
         object: operation === "DELETE" ? null : manifest,
@@ -218,7 +218,7 @@ export function admissionRequest(manifest: KubeObject, options: RequestOptions =
                 ? null
                 : operation === "DELETE"
                   ? manifest
-                  : options.oldObject ?? (subResource === "ephemeralcontainers" ? withoutEphemeralContainers(manifest) : manifest),
+                  : (options.oldObject ?? (subResource === "ephemeralcontainers" ? withoutEphemeralContainers(manifest) : manifest)),
         userInfo: options.userInfo ?? argoCdControllerUser,
         kind: { group, version, kind: manifest.kind },
         resource: { group, version, resource },
@@ -310,14 +310,20 @@ function compileExpression(expression: string, field: string, declared: Readonly
         if (problem) fail(field, `passes matches() the pattern '${m[1]}', which ${problem}`, "rewrite it in RE2 syntax (no lookaround, no backreferences)");
     }
     for (const m of expression.matchAll(/\bvariables\.([A-Za-z_][A-Za-z0-9_]*)/g)) {
-        if (!declared.has(m[1])) fail(field, `uses variables.${m[1]}, which is not declared before it`, "declare the variable in the rule's `variables`, ahead of every expression that uses it");
+        if (!declared.has(m[1]))
+            fail(field, `uses variables.${m[1]}, which is not declared before it`, "declare the variable in the rule's `variables`, ahead of every expression that uses it");
     }
     const checked = environment.check(expression);
     if (!checked.valid) {
         const message = checked.error?.message.split("\n")[0] ?? "does not type-check";
         const name = /overload for '(?:[a-z<>, ]+\.)?([A-Za-z_]+)\(/.exec(message)?.[1] ?? /Unknown variable: ([A-Za-z_]+)/.exec(message)?.[1];
         const gap = name === undefined ? undefined : kubernetesCelGaps[name];
-        if (gap) fail(field, `uses ${name}, from ${gap}, which the offline evaluator does not model (CEL gap)`, "express the check without it, or test this rule against a real API server only");
+        if (gap)
+            fail(
+                field,
+                `uses ${name}, from ${gap}, which the offline evaluator does not model (CEL gap)`,
+                "express the check without it, or test this rule against a real API server only",
+            );
         fail(field, `does not compile: ${message}`, "fix the CEL expression");
     }
     return environment.parse(expression) as Program;
@@ -332,12 +338,20 @@ export function compileRule(rule: GuardrailRule): CompiledRule {
         declared.add(v.name);
         return { source: v, program, field: `${f}.variables[${i}]` };
     });
-    const matchConditions = rule.matchConditions.map((c, i) => ({ source: c, program: compileExpression(c.expression, `${f}.matchConditions[${i}].expression`, declared), field: `${f}.matchConditions[${i}]` }));
+    const matchConditions = rule.matchConditions.map((c, i) => ({
+        source: c,
+        program: compileExpression(c.expression, `${f}.matchConditions[${i}].expression`, declared),
+        field: `${f}.matchConditions[${i}]`,
+    }));
     const validations = rule.validations.map((v, i) => ({
         check: { source: v, program: compileExpression(v.expression, `${f}.validations[${i}].expression`, declared), field: `${f}.validations[${i}]` },
         ...(v.messageExpression !== undefined ? { message: compileExpression(v.messageExpression, `${f}.validations[${i}].messageExpression`, declared) } : {}),
     }));
-    const auditAnnotations = rule.auditAnnotations.map((a, i) => ({ source: a, program: compileExpression(a.valueExpression, `${f}.auditAnnotations[${i}].valueExpression`, declared), field: `${f}.auditAnnotations[${i}]` }));
+    const auditAnnotations = rule.auditAnnotations.map((a, i) => ({
+        source: a,
+        program: compileExpression(a.valueExpression, `${f}.auditAnnotations[${i}].valueExpression`, declared),
+        field: `${f}.auditAnnotations[${i}]`,
+    }));
     return { rule, variables, matchConditions, validations, auditAnnotations };
 }
 
@@ -384,9 +398,13 @@ function selectorMatches(selector: LabelSelector | undefined, labels: Readonly<R
     for (const e of selector.matchExpressions ?? []) {
         const has = Object.prototype.hasOwnProperty.call(labels, e.key);
         const ok =
-            e.operator === "In" ? has && (e.values ?? []).includes(labels[e.key]) :
-            e.operator === "NotIn" ? !has || !(e.values ?? []).includes(labels[e.key]) :
-            e.operator === "Exists" ? has : !has;
+            e.operator === "In"
+                ? has && (e.values ?? []).includes(labels[e.key])
+                : e.operator === "NotIn"
+                  ? !has || !(e.values ?? []).includes(labels[e.key])
+                  : e.operator === "Exists"
+                    ? has
+                    : !has;
         if (!ok) return false;
     }
     return true;
@@ -530,7 +548,15 @@ export class GuardrailEvaluator {
             const match = spec.matchResources as { namespaceSelector?: LabelSelector; objectSelector?: LabelSelector } | undefined;
             const keys = variableKeys(compiled.variables.map((v) => v.source));
             const variables = new Map(compiled.variables.map(({ source, program }, i) => [source.name, { key: keys[i], program }] as const));
-            return { compiled, policy, binding: `${policy}-${binding.environment}`, namespaceSelector: match?.namespaceSelector, objectSelector: match?.objectSelector, variables, resourceMatches: new Map() };
+            return {
+                compiled,
+                policy,
+                binding: `${policy}-${binding.environment}`,
+                namespaceSelector: match?.namespaceSelector,
+                objectSelector: match?.objectSelector,
+                variables,
+                resourceMatches: new Map(),
+            };
         });
     }
 
@@ -624,7 +650,15 @@ export class GuardrailEvaluator {
 
     private finish(p: Prepared, violations: Violation[], auditAnnotations: Record<string, string>): RuleDecision {
         const verdict: Verdict = violations.length === 0 ? "Allow" : this.actions.includes("Deny") ? "Deny" : this.actions.includes("Warn") ? "Warn" : "Audit";
-        return { rule: p.compiled.rule.name, policy: p.policy, binding: p.binding, verdict, ...(violations.length > 0 ? { message: violations[0].message } : {}), violations, auditAnnotations };
+        return {
+            rule: p.compiled.rule.name,
+            policy: p.policy,
+            binding: p.binding,
+            verdict,
+            ...(violations.length > 0 ? { message: violations[0].message } : {}),
+            violations,
+            auditAnnotations,
+        };
     }
 }
 

@@ -181,14 +181,24 @@ export function restrictContainerPrivileges(options: RestrictContainerPrivileges
     checkResources(options.resources, "restrictContainerPrivileges.resources");
     const allowed = options.allowedCapabilities ?? [];
     allowed.forEach((cap, i) =>
-        check(capabilityName.test(cap) && cap !== "ALL", `restrictContainerPrivileges.allowedCapabilities[${i}]`, `is "${cap}", not a capability name`, 'use a capability as Kubernetes writes it, e.g. "NET_BIND_SERVICE"'),
+        check(
+            capabilityName.test(cap) && cap !== "ALL",
+            `restrictContainerPrivileges.allowedCapabilities[${i}]`,
+            `is "${cap}", not a capability name`,
+            'use a capability as Kubernetes writes it, e.g. "NET_BIND_SERVICE"',
+        ),
     );
     const where = "(guardrail restrict-container-privileges)";
     const caps = "c.securityContext.capabilities";
     const notAllowed = `${caps}.add.filter(a, !(a in ${celList(allowed)}))`;
     const privileged = `${effective("privileged", "false")} == true`;
     const checks = containerChecks("unprivileged", [
-        { bad: privileged, message: `containers must not set securityContext.privileged: true ${where}`, before: "containers ", after: ` must not set securityContext.privileged: true ${where}` },
+        {
+            bad: privileged,
+            message: `containers must not set securityContext.privileged: true ${where}`,
+            before: "containers ",
+            after: ` must not set securityContext.privileged: true ${where}`,
+        },
         // A privileged container always escalates; it is refused above, so not reported twice.
         {
             bad: `!(${privileged}) && ${effective("allowPrivilegeEscalation", "true")} != false`,
@@ -262,12 +272,17 @@ export function restrictSecurityProfiles(options: RestrictSecurityProfilesOption
     checkResources(options.resources, "restrictSecurityProfiles.resources");
     const seLinux = options.allowedSELinuxTypes ?? defaultSELinuxTypes;
     const sysctls = options.allowedSysctls ?? safeSysctls;
-    seLinux.forEach((t, i) => check(/^[a-z0-9_]+$/.test(t), `restrictSecurityProfiles.allowedSELinuxTypes[${i}]`, `is "${t}", not an SELinux type`, 'use a type such as "container_t"'));
+    seLinux.forEach((t, i) =>
+        check(/^[a-z0-9_]+$/.test(t), `restrictSecurityProfiles.allowedSELinuxTypes[${i}]`, `is "${t}", not an SELinux type`, 'use a type such as "container_t"'),
+    );
     check(!seLinux.includes("spc_t"), "restrictSecurityProfiles.allowedSELinuxTypes", "allows spc_t, the unconfined super-privileged type", "remove spc_t");
-    sysctls.forEach((s, i) => check(/^[a-z0-9_./-]+$/.test(s), `restrictSecurityProfiles.allowedSysctls[${i}]`, `is "${s}", not a sysctl name`, 'use a name such as "net.ipv4.tcp_syncookies"'));
+    sysctls.forEach((s, i) =>
+        check(/^[a-z0-9_./-]+$/.test(s), `restrictSecurityProfiles.allowedSysctls[${i}]`, `is "${s}", not a sysctl name`, 'use a name such as "net.ipv4.tcp_syncookies"'),
+    );
     const where = "(guardrail restrict-security-profiles)";
     const apparmorAnnotation = "container.apparmor.security.beta.kubernetes.io/";
-    const seLinuxType = "(has(c.securityContext) && has(c.securityContext.seLinuxOptions) && has(c.securityContext.seLinuxOptions.type) ? c.securityContext.seLinuxOptions.type : variables.podSELinux)";
+    const seLinuxType =
+        "(has(c.securityContext) && has(c.securityContext.seLinuxOptions) && has(c.securityContext.seLinuxOptions.type) ? c.securityContext.seLinuxOptions.type : variables.podSELinux)";
     const podField = (field: string, inner: string) =>
         `has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.${field})${inner ? ` && has(variables.podSpec.securityContext.${field}.${inner})` : ""} ? variables.podSpec.securityContext.${field}${inner ? `.${inner}` : ".type"} : ''`;
     const annotations = "variables.podTemplate.metadata.annotations";
@@ -354,7 +369,12 @@ export function capReplicas(options: CapReplicasOptions = {}): GuardrailRule {
     const annotation = options.overrideAnnotation ?? "gitops-control.io/replicas-approved";
     const ticket = options.ticketPattern ?? "^[A-Z][A-Z0-9]+-[0-9]+$";
     check(Number.isInteger(max) && max > 0, "capReplicas.max", `is ${max}`, "use a whole number > 0 (20 is the default)");
-    check(/^([a-z0-9.-]+\/)?[A-Za-z0-9._-]+$/.test(annotation), "capReplicas.overrideAnnotation", `is "${annotation}"`, 'use an annotation key such as "gitops-control.io/replicas-approved"');
+    check(
+        /^([a-z0-9.-]+\/)?[A-Za-z0-9._-]+$/.test(annotation),
+        "capReplicas.overrideAnnotation",
+        `is "${annotation}"`,
+        'use an annotation key such as "gitops-control.io/replicas-approved"',
+    );
     check(!ticket.includes("'"), "capReplicas.ticketPattern", "contains a single quote", "remove it");
     const problem = re2Problem(ticket);
     check(problem === undefined, "capReplicas.ticketPattern", `"${ticket}" ${problem}`, 'use an RE2 pattern such as "^[A-Z][A-Z0-9]+-[0-9]+$"');
@@ -418,10 +438,7 @@ export function disallowLatestImage(options: DisallowLatestImageOptions = {}): G
         why: "A floating tag makes the running version depend on pull time, so Git no longer says what runs.",
         params: { requireDigest },
         resourceRules: options.resources ?? podBearingResources,
-        variables: [
-            podSpecVariable,
-            containersVariable,
-        ],
+        variables: [podSpecVariable, containersVariable],
         validations: [
             noContainer(
                 `!has(c.image) || !${pinned}`,
@@ -478,11 +495,18 @@ export function requireResources(options: RequireResourcesOptions = {}): Guardra
             // Not containersVariable: ephemeral containers may not declare resources (the API refuses them).
             {
                 name: "containers",
-                expression: includeInit ? "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])" : "variables.podSpec.containers",
+                expression: includeInit
+                    ? "variables.podSpec.containers + (has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : [])"
+                    : "variables.podSpec.containers",
             },
         ],
         validations: [
-            noContainer(`!(${declared})`, `every container must declare ${fieldList} (guardrail require-resources)`, "containers ", ` must declare ${fieldList} (guardrail require-resources)`),
+            noContainer(
+                `!(${declared})`,
+                `every container must declare ${fieldList} (guardrail require-resources)`,
+                "containers ",
+                ` must declare ${fieldList} (guardrail require-resources)`,
+            ),
         ],
         matchConditions: [podSpecChangedCondition],
         auditAnnotations: [],
@@ -531,7 +555,8 @@ export function disallowHostAccess(options: DisallowHostAccessOptions = {}): Gua
             {
                 expression: "size(variables.hostPathVolumes) == 0",
                 message: "volumes must not use hostPath (guardrail disallow-host-access)",
-                messageExpression: "'volumes ' + variables.hostPathVolumes.join(', ') + ' must not use hostPath: use an emptyDir, a ConfigMap or a PersistentVolumeClaim (guardrail disallow-host-access)'",
+                messageExpression:
+                    "'volumes ' + variables.hostPathVolumes.join(', ') + ' must not use hostPath: use an emptyDir, a ConfigMap or a PersistentVolumeClaim (guardrail disallow-host-access)'",
                 reason: "Forbidden",
             },
             noContainer(
@@ -567,7 +592,12 @@ export function requireLabels(options: RequireLabelsOptions): GuardrailRule {
     checkResources(options.resources, "requireLabels.resources");
     check(options.labels.length > 0, "requireLabels.labels", "is empty", 'name at least one label key, e.g. ["app.kubernetes.io/name", "gitops-control.io/team"]');
     options.labels.forEach((key, i) =>
-        check(qualifiedName.test(key), `requireLabels.labels[${i}]`, `is "${key}", not a valid label key`, 'use a key such as "app.kubernetes.io/name" (optional DNS prefix, "/", name of at most 63 characters)'),
+        check(
+            qualifiedName.test(key),
+            `requireLabels.labels[${i}]`,
+            `is "${key}", not a valid label key`,
+            'use a key such as "app.kubernetes.io/name" (optional DNS prefix, "/", name of at most 63 characters)',
+        ),
     );
     check(new Set(options.labels).size === options.labels.length, "requireLabels.labels", "repeats a key", "list each label once");
     const podTemplate = options.podTemplate ?? true;
@@ -628,7 +658,11 @@ const kubeSystem = (name: string) => `system:serviceaccount:kube-system:${name}`
  * (Deployment, StatefulSet, DaemonSet, CronJob, Ingress controllers) need no exemption.
  */
 export const clusterControllerExemptions: readonly WriterExemption[] = [
-    { username: kubeSystem("generic-garbage-collector"), operations: ["UPDATE", "DELETE"], why: "cascading deletion deletes dependents and orphaning rewrites ownerReferences and finalizers" },
+    {
+        username: kubeSystem("generic-garbage-collector"),
+        operations: ["UPDATE", "DELETE"],
+        why: "cascading deletion deletes dependents and orphaning rewrites ownerReferences and finalizers",
+    },
     { username: kubeSystem("namespace-controller"), operations: ["DELETE"], why: "deleting a namespace deletes everything in it" },
     { username: kubeSystem("horizontal-pod-autoscaler"), operations: ["UPDATE"], subresources: ["scale"], why: "autoscaling writes replicas through the scale subresource" },
     { username: kubeSystem("root-ca-cert-publisher"), operations: ["CREATE", "UPDATE"], why: "publishes the kube-root-ca.crt ConfigMap into every namespace" },
@@ -703,9 +737,23 @@ export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions 
     const exemptions = options.exemptions ?? clusterControllerExemptions;
     const allowDryRun = options.allowDryRun ?? true;
     checkResources(options.resources, "restrictWorkloadWriters.resources");
-    check(users.length + groups.length > 0, "restrictWorkloadWriters", "allows no user and no group, so nothing could ever be deployed", "keep Argo CD's application controller in `allowedUsernames`");
-    users.forEach((u, i) => check(username.test(u), `restrictWorkloadWriters.allowedUsernames[${i}]`, `is "${u}"`, 'use a username without spaces, e.g. "system:serviceaccount:argocd:argocd-application-controller"'));
-    groups.forEach((g, i) => check(username.test(g), `restrictWorkloadWriters.allowedGroups[${i}]`, `is "${g}"`, 'use a group name without spaces, e.g. "gitops-control:break-glass"'));
+    check(
+        users.length + groups.length > 0,
+        "restrictWorkloadWriters",
+        "allows no user and no group, so nothing could ever be deployed",
+        "keep Argo CD's application controller in `allowedUsernames`",
+    );
+    users.forEach((u, i) =>
+        check(
+            username.test(u),
+            `restrictWorkloadWriters.allowedUsernames[${i}]`,
+            `is "${u}"`,
+            'use a username without spaces, e.g. "system:serviceaccount:argocd:argocd-application-controller"',
+        ),
+    );
+    groups.forEach((g, i) =>
+        check(username.test(g), `restrictWorkloadWriters.allowedGroups[${i}]`, `is "${g}"`, 'use a group name without spaces, e.g. "gitops-control:break-glass"'),
+    );
     exemptions.forEach((e, i) => {
         check(username.test(e.username), `restrictWorkloadWriters.exemptions[${i}].username`, `is "${e.username}"`, "use the component's exact username");
         check(e.operations.length > 0, `restrictWorkloadWriters.exemptions[${i}].operations`, "is empty", "list the operations the component performs");
@@ -776,7 +824,9 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
     const envLabel = options.environmentLabel ?? labels.environment;
     const pause = options.pauseAnnotation ?? annotations.breakGlassTicket;
     check(environments.length > 0, "protectSyncPolicy.environments", "is empty, so nothing is protected", 'list at least one environment, e.g. ["prod"]');
-    environments.forEach((e, i) => check(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(e), `protectSyncPolicy.environments[${i}]`, `is "${e}", not a label value`, 'use an environment class such as "prod"'));
+    environments.forEach((e, i) =>
+        check(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(e), `protectSyncPolicy.environments[${i}]`, `is "${e}", not a label value`, 'use an environment class such as "prod"'),
+    );
     check(qualifiedName.test(envLabel), "protectSyncPolicy.environmentLabel", `is "${envLabel}", not a label key`, `use "${labels.environment}"`);
     check(qualifiedName.test(pause), "protectSyncPolicy.pauseAnnotation", `is "${pause}", not an annotation key`, `use "${annotations.breakGlassTicket}"`);
     const where = `(guardrail protect-sync-policy)`;
@@ -889,14 +939,16 @@ export function protectNamespaceLabels(options: ProtectNamespaceLabelsOptions = 
     const users = options.allowedUsernames ?? ["system:serviceaccount:argocd:argocd-application-controller"];
     const groups = options.allowedGroups ?? ["system:masters", "gitops-control:break-glass"];
     check(environments.length > 0, "protectNamespaceLabels.environments", "is empty, so nothing is protected", 'list at least one environment, e.g. ["prod"]');
-    [envLabel, ...guarded].forEach((k, i) => check(qualifiedName.test(k), `protectNamespaceLabels.guardedLabels[${i}]`, `is "${k}", not a label key`, "use a label key such as gitops-control.io/team"));
+    [envLabel, ...guarded].forEach((k, i) =>
+        check(qualifiedName.test(k), `protectNamespaceLabels.guardedLabels[${i}]`, `is "${k}", not a label key`, "use a label key such as gitops-control.io/team"),
+    );
     users.forEach((u, i) => check(username.test(u), `protectNamespaceLabels.allowedUsernames[${i}]`, `is "${u}"`, "use a username without spaces"));
     groups.forEach((g, i) => check(username.test(g), `protectNamespaceLabels.allowedGroups[${i}]`, `is "${g}"`, "use a group name without spaces"));
     const where = "(guardrail protect-namespace-labels)";
     const label = (ref: string, key: string) => metadataValue(ref, "labels", key);
     /** The label named by the CEL variable `k`. */
     const labelAt = (ref: string) => `(has(${ref}.metadata.labels) && k in ${ref}.metadata.labels ? ${ref}.metadata.labels[k] : '')`;
-    const strictness = (ref: string, key: string) => `{'privileged': 0, 'baseline': 1, 'restricted': 2}[${label(ref, key) } == '' ? 'privileged' : ${label(ref, key)}]`;
+    const strictness = (ref: string, key: string) => `{'privileged': 0, 'baseline': 1, 'restricted': 2}[${label(ref, key)} == '' ? 'privileged' : ${label(ref, key)}]`;
     const allowed = `request.userInfo.username in ${celList(users)} || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ${celList(groups)}))`;
     const who = [...users, ...groups.map((g) => `group ${g}`)].join(", ");
     return {
@@ -970,7 +1022,12 @@ export const defaultRequiredLabels: readonly string[] = ["app.kubernetes.io/name
  */
 export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[] {
     const argo = options.argoCdNamespace ?? "argocd";
-    check(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(argo), "defaultRules.argoCdNamespace", `is "${argo}", not a namespace name`, 'use the namespace Argo CD is installed in, e.g. "argocd"');
+    check(
+        /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(argo),
+        "defaultRules.argoCdNamespace",
+        `is "${argo}", not a namespace name`,
+        'use the namespace Argo CD is installed in, e.g. "argocd"',
+    );
     const rules: GuardrailRule[] = [];
     const add = <O>(o: O | false | undefined, build: (o: O | undefined) => GuardrailRule) => {
         if (o !== false) rules.push(build(o));

@@ -69,7 +69,9 @@ export function argoProblems(applications: readonly ApplicationObject[]): ArgoPr
 
 /** The Applications in Argo CD's namespace, read with kubectl (KUBECONFIG or `kubeconfig`). */
 export function readApplications(argoNamespace = "argocd", kubeconfig?: string): ApplicationObject[] {
-    const r = spawnSync("kubectl", [...(kubeconfig ? ["--kubeconfig", kubeconfig] : []), "get", "applications.argoproj.io", "-n", argoNamespace, "-o", "json"], { encoding: "utf8" });
+    const r = spawnSync("kubectl", [...(kubeconfig ? ["--kubeconfig", kubeconfig] : []), "get", "applications.argoproj.io", "-n", argoNamespace, "-o", "json"], {
+        encoding: "utf8",
+    });
     if (r.status !== 0) throw new Error(`reading Argo CD Applications failed: ${r.stderr.trim()}`);
     return (JSON.parse(r.stdout) as { items: ApplicationObject[] }).items;
 }
@@ -130,7 +132,13 @@ export function previewProblems(applications: readonly ApplicationObject[], name
     for (const ns of namespaces.filter((n) => isPreview(n.metadata.labels, n.metadata.name))) {
         const hours = Math.floor(since(ns.metadata.creationTimestamp) / 3_600_000);
         if (hours >= options.ttlHours) {
-            problems.push({ application: ns.metadata.name, kind: "PreviewTooOld", sync: "-", health: "-", reasons: [`namespace ${ns.metadata.name} is ${hours}h old (TTL ${options.ttlHours}h): close the PR or check the preview janitor`] });
+            problems.push({
+                application: ns.metadata.name,
+                kind: "PreviewTooOld",
+                sync: "-",
+                health: "-",
+                reasons: [`namespace ${ns.metadata.name} is ${hours}h old (TTL ${options.ttlHours}h): close the PR or check the preview janitor`],
+            });
         }
     }
     return problems;

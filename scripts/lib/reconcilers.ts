@@ -49,7 +49,14 @@ export interface Reconcilers {
     readonly caData: string;
     /** TokenRequest tokens of the chart's ServiceAccounts (the controller's also goes into the destination). */
     readonly tokens: Readonly<Record<keyof typeof reconcilerServiceAccounts, string>>;
-    readonly ports: Readonly<{ redis: number; repoServer: number; controllerMetrics: number; applicationSetMetrics: number; applicationSetWebhook: number; applicationSetProbe: number }>;
+    readonly ports: Readonly<{
+        redis: number;
+        repoServer: number;
+        controllerMetrics: number;
+        applicationSetMetrics: number;
+        applicationSetWebhook: number;
+        applicationSetProbe: number;
+    }>;
     /** `http://127.0.0.1:<port>/api/webhook`: where GitHub's pull_request events go. */
     readonly webhookUrl: string;
     /** Log file of a process. */
@@ -219,9 +226,7 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
     const baseEnv: Record<string, string> = { ...(process.env as Record<string, string>), PATH: toolPath, ...options.env };
     const logOf = (name: ProcessName) => path.join(dir, `${name}.log`);
     const tails = (lines = 30) =>
-        (["redis", "repo-server", "application-controller", "applicationset-controller"] as const)
-            .map((n) => `--- ${n} (${logOf(n)}) ---\n${tail(logOf(n), lines)}`)
-            .join("\n");
+        (["redis", "repo-server", "application-controller", "applicationset-controller"] as const).map((n) => `--- ${n} (${logOf(n)}) ---\n${tail(logOf(n), lines)}`).join("\n");
 
     const launch = (name: ProcessName, command: string, args: readonly string[], env: Record<string, string> = {}) => {
         const out = fs.openSync(logOf(name), "a");
@@ -242,7 +247,21 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
         launch(
             "repo-server",
             path.join(bin, "argocd-repo-server"),
-            ["--port", String(ports.repoServer), "--metrics-port", String(ports.repoServerMetrics), "--address", "127.0.0.1", "--redis", redisAddress, "--disable-tls", "--client-ca-path", "", "--loglevel", "info"],
+            [
+                "--port",
+                String(ports.repoServer),
+                "--metrics-port",
+                String(ports.repoServerMetrics),
+                "--address",
+                "127.0.0.1",
+                "--redis",
+                redisAddress,
+                "--disable-tls",
+                "--client-ca-path",
+                "",
+                "--loglevel",
+                "info",
+            ],
             {
                 ARGOCD_GPG_ENABLED: "false",
                 ARGOCD_SSH_DATA_PATH: state("ssh"),
@@ -263,32 +282,56 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
         // (https://kubernetes.default.svc) is reached through KUBECONFIG, here the controller's
         // own ServiceAccount token, so in-cluster Applications work unchanged.
         const inCluster = { ARGOCD_FAKE_IN_CLUSTER: "true", KUBECONFIG: kubeconfigs.controller };
-        launch("application-controller", path.join(bin, "argocd-application-controller"), [
-            "--kubeconfig", kubeconfigs.controller,
-            "--namespace", namespace,
-            "--redis", redisAddress,
-            "--repo-server", repoServerAddress,
-            "--repo-server-plaintext",
-            "--metrics-port", String(ports.controllerMetrics),
-            "--app-resync", String(options.appResyncSeconds ?? 180),
-            "--loglevel", "info",
-        ], inCluster);
+        launch(
+            "application-controller",
+            path.join(bin, "argocd-application-controller"),
+            [
+                "--kubeconfig",
+                kubeconfigs.controller,
+                "--namespace",
+                namespace,
+                "--redis",
+                redisAddress,
+                "--repo-server",
+                repoServerAddress,
+                "--repo-server-plaintext",
+                "--metrics-port",
+                String(ports.controllerMetrics),
+                "--app-resync",
+                String(options.appResyncSeconds ?? 180),
+                "--loglevel",
+                "info",
+            ],
+            inCluster,
+        );
         await waitFor("application controller metrics", 90, () => httpOk(`http://127.0.0.1:${ports.controllerMetrics}/metrics`), tails);
 
         log("ApplicationSet controller");
-        launch("applicationset-controller", path.join(bin, "argocd-applicationset-controller"), [
-            "--kubeconfig", kubeconfigs.applicationSet,
-            "--namespace", namespace,
-            "--argocd-repo-server", repoServerAddress,
-            "--repo-server-plaintext",
-            "--metrics-addr", `127.0.0.1:${ports.applicationSetMetrics}`,
-            "--probe-addr", `127.0.0.1:${ports.applicationSetProbe}`,
-            "--webhook-addr", `127.0.0.1:${ports.applicationSetWebhook}`,
-            ...(options.allowedScmProviders ? ["--allowed-scm-providers", options.allowedScmProviders.join(",")] : []),
-            "--enable-leader-election=false",
-            "--loglevel", "info",
-        // Its manager reads the kubeconfig through controller-runtime (KUBECONFIG), not --kubeconfig.
-        ], { KUBECONFIG: kubeconfigs.applicationSet });
+        launch(
+            "applicationset-controller",
+            path.join(bin, "argocd-applicationset-controller"),
+            [
+                "--kubeconfig",
+                kubeconfigs.applicationSet,
+                "--namespace",
+                namespace,
+                "--argocd-repo-server",
+                repoServerAddress,
+                "--repo-server-plaintext",
+                "--metrics-addr",
+                `127.0.0.1:${ports.applicationSetMetrics}`,
+                "--probe-addr",
+                `127.0.0.1:${ports.applicationSetProbe}`,
+                "--webhook-addr",
+                `127.0.0.1:${ports.applicationSetWebhook}`,
+                ...(options.allowedScmProviders ? ["--allowed-scm-providers", options.allowedScmProviders.join(",")] : []),
+                "--enable-leader-election=false",
+                "--loglevel",
+                "info",
+                // Its manager reads the kubeconfig through controller-runtime (KUBECONFIG), not --kubeconfig.
+            ],
+            { KUBECONFIG: kubeconfigs.applicationSet },
+        );
         // v3.6.1 registers no health check on its probe address (/healthz answers 404): wait for its
         // metrics and its webhook listener instead.
         await waitFor(

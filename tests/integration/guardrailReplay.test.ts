@@ -51,7 +51,6 @@ const failurePolicy = "Fail" as const;
 /** The prod binding of the README: what the offline evaluator assumes and what is deployed here. */
 const prodBinding: GuardrailBinding = { environment: "prod", validationActions: ["Deny", "Audit"] };
 
-
 interface Case {
     readonly rule: string;
     readonly file: string;
@@ -234,43 +233,46 @@ describe("guardrail fixtures replayed through admission on a real API server", {
             return sa ? { kind: "ServiceAccount", namespace: sa[1], name: sa[2] } : { kind: "User", apiGroup: "rbac.authorization.k8s.io", name };
         });
         step(`RBAC: ClusterRole guardrails-replay-writer bound in ${namespace} to ${subjects.map((s) => s.name).join(", ")}`);
-        ok(["apply", "-f", "-"], JSON.stringify({
-            apiVersion: "v1",
-            kind: "List",
-            items: [
-                {
-                    apiVersion: "rbac.authorization.k8s.io/v1",
-                    kind: "ClusterRole",
-                    metadata: { name: "guardrails-replay-writer" },
-                    rules: [...kinds].map(([group, resources]) => ({
-                        apiGroups: [group],
-                        resources: [...resources].sort(),
-                        verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
-                    })),
-                },
-                {
-                    // Namespaces are cluster-scoped: the relabelling cases need a cluster-wide grant.
-                    apiVersion: "rbac.authorization.k8s.io/v1",
-                    kind: "ClusterRole",
-                    metadata: { name: "guardrails-replay-namespaces" },
-                    rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "create", "update", "patch"] }],
-                },
-                {
-                    apiVersion: "rbac.authorization.k8s.io/v1",
-                    kind: "ClusterRoleBinding",
-                    metadata: { name: "guardrails-replay-namespaces" },
-                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-namespaces" },
-                    subjects,
-                },
-                {
-                    apiVersion: "rbac.authorization.k8s.io/v1",
-                    kind: "RoleBinding",
-                    metadata: { name: "guardrails-replay-writer", namespace },
-                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-writer" },
-                    subjects,
-                },
-            ],
-        }));
+        ok(
+            ["apply", "-f", "-"],
+            JSON.stringify({
+                apiVersion: "v1",
+                kind: "List",
+                items: [
+                    {
+                        apiVersion: "rbac.authorization.k8s.io/v1",
+                        kind: "ClusterRole",
+                        metadata: { name: "guardrails-replay-writer" },
+                        rules: [...kinds].map(([group, resources]) => ({
+                            apiGroups: [group],
+                            resources: [...resources].sort(),
+                            verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+                        })),
+                    },
+                    {
+                        // Namespaces are cluster-scoped: the relabelling cases need a cluster-wide grant.
+                        apiVersion: "rbac.authorization.k8s.io/v1",
+                        kind: "ClusterRole",
+                        metadata: { name: "guardrails-replay-namespaces" },
+                        rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "create", "update", "patch"] }],
+                    },
+                    {
+                        apiVersion: "rbac.authorization.k8s.io/v1",
+                        kind: "ClusterRoleBinding",
+                        metadata: { name: "guardrails-replay-namespaces" },
+                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-namespaces" },
+                        subjects,
+                    },
+                    {
+                        apiVersion: "rbac.authorization.k8s.io/v1",
+                        kind: "RoleBinding",
+                        metadata: { name: "guardrails-replay-writer", namespace },
+                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-writer" },
+                        subjects,
+                    },
+                ],
+            }),
+        );
         ok(["wait", "--for=condition=established", "--timeout=60s", "crd/applications.argoproj.io"]);
 
         // Exactly what AdmissionGuardrails creates for one prod binding: its exported renderers and names.
@@ -358,8 +360,18 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                 if (off.message !== e.message || real.message !== e.message) problems.push("message");
             }
             if (off.denials.length > 1) problems.push(`offline: ${off.denials.length} rules deny (${off.denials.map((d) => d.rule).join(", ")})`);
-            if (real.verdict === "Deny" && real.policy !== policyName(prefix, rules.find((r) => r.name === c.rule)!)) problems.push(`denied by ${real.policy}, not by the folder's rule`);
-            step(`${id(c)}: ${c.operation}${c.dryRun ? " (dry run)" : ""} as ${who} → real ${describeOutcome(real)}, offline ${describeOutcome(off)}${problems.length ? `  ✗ ${problems.join("; ")}` : "  ✓"}`);
+            if (
+                real.verdict === "Deny" &&
+                real.policy !==
+                    policyName(
+                        prefix,
+                        rules.find((r) => r.name === c.rule)!,
+                    )
+            )
+                problems.push(`denied by ${real.policy}, not by the folder's rule`);
+            step(
+                `${id(c)}: ${c.operation}${c.dryRun ? " (dry run)" : ""} as ${who} → real ${describeOutcome(real)}, offline ${describeOutcome(off)}${problems.length ? `  ✗ ${problems.join("; ")}` : "  ✓"}`,
+            );
             if (problems.length > 0) {
                 const messages = new Set([e.message, off.message, real.message].filter((m) => m !== undefined));
                 rows.push({
@@ -402,11 +414,21 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                 const resource = resourceOf(c.object.kind).resource;
                 const last = events.filter((ev) => ev.objectRef?.name === c.object.metadata?.name && ev.objectRef?.resource === resource).at(-1);
                 const fromPolicies = (a: Readonly<Record<string, string>> | undefined) =>
-                    Object.fromEntries(Object.entries(a ?? {}).filter(([key]) => policyNames.some((p) => key.startsWith(`${p}/`))).sort(([x], [y]) => x.localeCompare(y)));
+                    Object.fromEntries(
+                        Object.entries(a ?? {})
+                            .filter(([key]) => policyNames.some((p) => key.startsWith(`${p}/`)))
+                            .sort(([x], [y]) => x.localeCompare(y)),
+                    );
                 const expected = fromPolicies(c.expectation.auditAnnotations);
                 const off = fromPolicies(offlineOf.get(c)?.auditAnnotations);
                 if (!last) {
-                    rows.push({ fixture: id(c), expected: "-", offline: "-", real: "-", message: `no audit event for ${resource}/${c.object.metadata?.name}: audit annotations not checked` });
+                    rows.push({
+                        fixture: id(c),
+                        expected: "-",
+                        offline: "-",
+                        real: "-",
+                        message: `no audit event for ${resource}/${c.object.metadata?.name}: audit annotations not checked`,
+                    });
                     continue;
                 }
                 const real = fromPolicies(last.annotations);

@@ -24,7 +24,10 @@ describe("preview janitor fence (real API server, janitor's identity)", { timeou
     const ok = (args: readonly string[], input?: string) => kubectlOk(cluster!, args, input);
     const namespace = (name: string, l: Record<string, string>) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: l } });
     const runJanitor = () =>
-        spawnSync("sh", ["-c", janitorScript()], { encoding: "utf8", env: { ...process.env, KUBECTL: `kubectl --kubeconfig ${cluster!.kubeconfig} --as ${janitor}`, PREVIEW_TTL_HOURS: "0" } });
+        spawnSync("sh", ["-c", janitorScript()], {
+            encoding: "utf8",
+            env: { ...process.env, KUBECTL: `kubectl --kubeconfig ${cluster!.kubeconfig} --as ${janitor}`, PREVIEW_TTL_HOURS: "0" },
+        });
 
     before(async () => {
         cluster = startCluster();
@@ -32,51 +35,83 @@ describe("preview janitor fence (real API server, janitor's identity)", { timeou
         await eventually("the Application CRD to be established", 60, () => k(["wait", "--for=condition=established", "--timeout=5s", "crd/applications.argoproj.io"]).code === 0);
         const rule = protectNamespaceLabels();
         step("janitor RBAC and fence as PreviewJanitor renders it; protect-namespace-labels bound for prod");
-        ok(["apply", "-f", "-"], JSON.stringify({
-            apiVersion: "v1",
-            kind: "List",
-            items: [
-                { apiVersion: "v1", kind: "Namespace", metadata: { name: "argocd" } },
-                {
-                    apiVersion: "rbac.authorization.k8s.io/v1",
-                    kind: "ClusterRole",
-                    metadata: { name: "janitor" },
-                    rules: [
-                        { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "delete"] },
-                        { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list"] },
-                    ],
-                },
-                {
-                    apiVersion: "rbac.authorization.k8s.io/v1",
-                    kind: "ClusterRoleBinding",
-                    metadata: { name: "janitor" },
-                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "janitor" },
-                    subjects: [{ kind: "ServiceAccount", namespace: "argocd", name: janitorServiceAccount }],
-                },
-                { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name: "janitor-scope" }, spec: janitorScopePolicySpec(janitor, { key: "env", value: "preview" }) },
-                { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicyBinding", metadata: { name: "janitor-scope" }, spec: { policyName: "janitor-scope", validationActions: ["Deny"] } },
-                { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name: policyName("gitops-control", rule) }, spec: renderPolicySpec(rule, "Fail") },
-                {
-                    apiVersion: "admissionregistration.k8s.io/v1",
-                    kind: "ValidatingAdmissionPolicyBinding",
-                    metadata: { name: `${policyName("gitops-control", rule)}-prod` },
-                    spec: renderBindingSpec(policyName("gitops-control", rule), { environment: "prod", validationActions: ["Deny", "Audit"] }, labels.environment, rule.bindingScope),
-                },
-                namespace("shop-prod", { [labels.environment]: "prod" }),
-                // The issue's attack, already in place (e.g. from before the label guard): env=preview on a prod namespace.
-                namespace("legacy-prod", { [labels.environment]: "prod" }),
-                namespace("shop-pr-1", preview),
-                namespace("shop-pr-2", preview),
-            ],
-        }));
+        ok(
+            ["apply", "-f", "-"],
+            JSON.stringify({
+                apiVersion: "v1",
+                kind: "List",
+                items: [
+                    { apiVersion: "v1", kind: "Namespace", metadata: { name: "argocd" } },
+                    {
+                        apiVersion: "rbac.authorization.k8s.io/v1",
+                        kind: "ClusterRole",
+                        metadata: { name: "janitor" },
+                        rules: [
+                            { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "delete"] },
+                            { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list"] },
+                        ],
+                    },
+                    {
+                        apiVersion: "rbac.authorization.k8s.io/v1",
+                        kind: "ClusterRoleBinding",
+                        metadata: { name: "janitor" },
+                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "janitor" },
+                        subjects: [{ kind: "ServiceAccount", namespace: "argocd", name: janitorServiceAccount }],
+                    },
+                    {
+                        apiVersion: "admissionregistration.k8s.io/v1",
+                        kind: "ValidatingAdmissionPolicy",
+                        metadata: { name: "janitor-scope" },
+                        spec: janitorScopePolicySpec(janitor, { key: "env", value: "preview" }),
+                    },
+                    {
+                        apiVersion: "admissionregistration.k8s.io/v1",
+                        kind: "ValidatingAdmissionPolicyBinding",
+                        metadata: { name: "janitor-scope" },
+                        spec: { policyName: "janitor-scope", validationActions: ["Deny"] },
+                    },
+                    {
+                        apiVersion: "admissionregistration.k8s.io/v1",
+                        kind: "ValidatingAdmissionPolicy",
+                        metadata: { name: policyName("gitops-control", rule) },
+                        spec: renderPolicySpec(rule, "Fail"),
+                    },
+                    {
+                        apiVersion: "admissionregistration.k8s.io/v1",
+                        kind: "ValidatingAdmissionPolicyBinding",
+                        metadata: { name: `${policyName("gitops-control", rule)}-prod` },
+                        spec: renderBindingSpec(
+                            policyName("gitops-control", rule),
+                            { environment: "prod", validationActions: ["Deny", "Audit"] },
+                            labels.environment,
+                            rule.bindingScope,
+                        ),
+                    },
+                    namespace("shop-prod", { [labels.environment]: "prod" }),
+                    // The issue's attack, already in place (e.g. from before the label guard): env=preview on a prod namespace.
+                    namespace("legacy-prod", { [labels.environment]: "prod" }),
+                    namespace("shop-pr-1", preview),
+                    namespace("shop-pr-2", preview),
+                ],
+            }),
+        );
         step("shop-pr-1 is still targeted by an Application; shop-pr-2 is orphaned");
-        ok(["apply", "-f", "-"], JSON.stringify({
-            apiVersion: "argoproj.io/v1alpha1",
-            kind: "Application",
-            metadata: { name: "shop-pr-1", namespace: "argocd" },
-            spec: { project: "shop", source: { repoURL: "https://github.com/acme/shop.git", path: ".", targetRevision: "abc123" }, destination: { server: "https://kubernetes.default.svc", namespace: "shop-pr-1" } },
-        }));
-        await eventually("the label guard to refuse env=preview on a prod namespace", 60, () => /protect-namespace-labels/.test(k(["label", "namespace", "shop-prod", "env=preview"]).stderr));
+        ok(
+            ["apply", "-f", "-"],
+            JSON.stringify({
+                apiVersion: "argoproj.io/v1alpha1",
+                kind: "Application",
+                metadata: { name: "shop-pr-1", namespace: "argocd" },
+                spec: {
+                    project: "shop",
+                    source: { repoURL: "https://github.com/acme/shop.git", path: ".", targetRevision: "abc123" },
+                    destination: { server: "https://kubernetes.default.svc", namespace: "shop-pr-1" },
+                },
+            }),
+        );
+        await eventually("the label guard to refuse env=preview on a prod namespace", 60, () =>
+            /protect-namespace-labels/.test(k(["label", "namespace", "shop-prod", "env=preview"]).stderr),
+        );
     });
 
     after(() => cluster?.stop());

@@ -10,7 +10,20 @@ import { janitorScript } from "../../components/PreviewJanitor";
 import { formatPruneReport, pruneVerdict } from "../../scripts/lib/drift";
 import { openStack, repoRoot, stepRecorder } from "../../scripts/lib/engine";
 import { readStackFile } from "../../scripts/lib/mockRuntime";
-import { LocalCluster, LocalStack, eventually, kubectl, kubectlOk, localPassphrase, localToken, openLocalStack, pathsContaining, readStateFile, startCluster, step } from "./support";
+import {
+    LocalCluster,
+    LocalStack,
+    eventually,
+    kubectl,
+    kubectlOk,
+    localPassphrase,
+    localToken,
+    openLocalStack,
+    pathsContaining,
+    readStateFile,
+    startCluster,
+    step,
+} from "./support";
 
 /**
  * The whole lifecycle of the `local` stack with the real engine against a real API server:
@@ -133,7 +146,10 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
             denied = applyAsArgo(deployment("no-sc", "guardrails-prod", { nonRoot: false }));
             return denied.code !== 0;
         });
-        assert.match(denied.stderr, /containers app may run as root: set runAsNonRoot: true in the pod securityContext and do not override it with false \(guardrail require-pod-security-context\)/);
+        assert.match(
+            denied.stderr,
+            /containers app may run as root: set runAsNonRoot: true in the pod securityContext and do not override it with false \(guardrail require-pod-security-context\)/,
+        );
         step("compliant Deployment admitted in prod (written by Argo CD)");
         const ok = applyAsArgo(deployment("ok", "guardrails-prod"));
         assert.equal(ok.code, 0, ok.stderr);
@@ -153,7 +169,17 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         assert.equal(warned.code, 0, warned.stderr);
         assert.match(warned.stderr, /Warning: .*containers app may run as root: set runAsNonRoot: true/);
         step("a kubectl edit that disables self-heal on a prod Application is denied");
-        const weaken = kubectl(cluster, ["patch", "application", "payments-api-prod", "-n", "argocd", "--type", "merge", "-p", '{"spec":{"syncPolicy":{"automated":{"selfHeal":false}}}}']);
+        const weaken = kubectl(cluster, [
+            "patch",
+            "application",
+            "payments-api-prod",
+            "-n",
+            "argocd",
+            "--type",
+            "merge",
+            "-p",
+            '{"spec":{"syncPolicy":{"automated":{"selfHeal":false}}}}',
+        ]);
         assert.notEqual(weaken.code, 0);
         assert.match(weaken.stderr, /guardrail protect-sync-policy/);
     });
@@ -165,12 +191,20 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
             kubectlOk(cluster, ["label", "namespace", ns, "env=preview", "gitops-control.io/environment=preview"]);
         }
         // PR 7 is still open: an Application deploys to its namespace. PR 8 closed and left its namespace.
-        kubectlOk(cluster, ["apply", "-f", "-"], JSON.stringify({
-            apiVersion: "argoproj.io/v1alpha1",
-            kind: "Application",
-            metadata: { name: "payments-api-pr-7", namespace: "argocd" },
-            spec: { project: "payments-api", source: { repoURL: "https://github.com/acme/payments-api.git", path: "deploy/chart", targetRevision: "abc123" }, destination: { server: "https://kubernetes.default.svc", namespace: "payments-api-pr-7" } },
-        }));
+        kubectlOk(
+            cluster,
+            ["apply", "-f", "-"],
+            JSON.stringify({
+                apiVersion: "argoproj.io/v1alpha1",
+                kind: "Application",
+                metadata: { name: "payments-api-pr-7", namespace: "argocd" },
+                spec: {
+                    project: "payments-api",
+                    source: { repoURL: "https://github.com/acme/payments-api.git", path: "deploy/chart", targetRevision: "abc123" },
+                    destination: { server: "https://kubernetes.default.svc", namespace: "payments-api-pr-7" },
+                },
+            }),
+        );
         step("the janitor's service account may not delete a non-preview namespace");
         const denied = kubectl(cluster, ["delete", "namespace", "guardrails-staging", "--as", janitor, "--wait=false"]);
         assert.notEqual(denied.code, 0);
@@ -220,7 +254,15 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
     it("drift from a kubectl edit is caught by the drift check and healed by up --refresh", async () => {
         step("kubectl: turn selfHeal on for payments-api-staging and switch a prod binding to Warn");
         kubectlOk(cluster, ["patch", "application", "payments-api-staging", "-n", "argocd", "--type", "merge", "-p", '{"spec":{"syncPolicy":{"automated":{"selfHeal":true}}}}']);
-        kubectlOk(cluster, ["patch", "validatingadmissionpolicybinding", "gitops-control-cap-replicas-prod", "--type", "merge", "-p", '{"spec":{"validationActions":["Warn","Audit"]}}']);
+        kubectlOk(cluster, [
+            "patch",
+            "validatingadmissionpolicybinding",
+            "gitops-control-cap-replicas-prod",
+            "--type",
+            "merge",
+            "-p",
+            '{"spec":{"validationActions":["Warn","Audit"]}}',
+        ]);
         step("drift check (npm run drift): preview --refresh --expect-no-changes must report both resources");
         const drift = await detectDrift(local.stack, onOutput);
         console.log(drift.report);
@@ -228,7 +270,10 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         const byName = new Map(drift.items.map((i) => [i.name, i]));
         const app = byName.get("payments-api-staging-app");
         assert.ok(app, "the Application is reported");
-        assert.ok(app.fields.some((f) => f.includes("selfHeal")), `fields: ${app.fields.join(", ")}`);
+        assert.ok(
+            app.fields.some((f) => f.includes("selfHeal")),
+            `fields: ${app.fields.join(", ")}`,
+        );
         assert.equal(app.lastForeignWrite?.manager, "kubectl-patch");
         assert.ok(byName.has("gitops-guardrails-cap-replicas-prod"), "the binding is reported");
         step("pulumi up --refresh heals it");

@@ -78,53 +78,59 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
         process.env.LOCAL_CLUSTER_AUDIT_LOG = "1";
         cluster = startCluster();
         step("namespaces: prod, staging (guardrail labels) and one with only the prod Pod Security labels");
-        ok(["apply", "-f", "-"], JSON.stringify({
-            apiVersion: "v1",
-            kind: "List",
-            items: [
-                { apiVersion: "v1", kind: "Namespace", metadata: { name: prod, labels: { [labels.environment]: "prod" } } },
-                { apiVersion: "v1", kind: "Namespace", metadata: { name: staging, labels: { [labels.environment]: "staging" } } },
-                { apiVersion: "v1", kind: "Namespace", metadata: { name: psaOnly, labels: podSecurityLabels(podSecurityPresets.prod) } },
-                {
-                    apiVersion: "rbac.authorization.k8s.io/v1",
-                    kind: "ClusterRole",
-                    metadata: { name: "doors-writer" },
-                    rules: [
-                        { apiGroups: [""], resources: ["pods", "pods/ephemeralcontainers", "pods/exec"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
-                        { apiGroups: ["apps"], resources: ["deployments", "replicasets", "deployments/scale"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
-                    ],
-                },
-                {
-                    apiVersion: "rbac.authorization.k8s.io/v1",
-                    kind: "ClusterRoleBinding",
-                    metadata: { name: "doors-writer" },
-                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "doors-writer" },
-                    subjects: [
-                        { kind: "ServiceAccount", namespace: "argocd", name: "argocd-application-controller" },
-                        { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: human.username },
-                        { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: breakGlass.username },
-                    ],
-                },
-            ],
-        }));
+        ok(
+            ["apply", "-f", "-"],
+            JSON.stringify({
+                apiVersion: "v1",
+                kind: "List",
+                items: [
+                    { apiVersion: "v1", kind: "Namespace", metadata: { name: prod, labels: { [labels.environment]: "prod" } } },
+                    { apiVersion: "v1", kind: "Namespace", metadata: { name: staging, labels: { [labels.environment]: "staging" } } },
+                    { apiVersion: "v1", kind: "Namespace", metadata: { name: psaOnly, labels: podSecurityLabels(podSecurityPresets.prod) } },
+                    {
+                        apiVersion: "rbac.authorization.k8s.io/v1",
+                        kind: "ClusterRole",
+                        metadata: { name: "doors-writer" },
+                        rules: [
+                            { apiGroups: [""], resources: ["pods", "pods/ephemeralcontainers", "pods/exec"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                            { apiGroups: ["apps"], resources: ["deployments", "replicasets", "deployments/scale"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                        ],
+                    },
+                    {
+                        apiVersion: "rbac.authorization.k8s.io/v1",
+                        kind: "ClusterRoleBinding",
+                        metadata: { name: "doors-writer" },
+                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "doors-writer" },
+                        subjects: [
+                            { kind: "ServiceAccount", namespace: "argocd", name: "argocd-application-controller" },
+                            { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: human.username },
+                            { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: breakGlass.username },
+                        ],
+                    },
+                ],
+            }),
+        );
         const rules = defaultRules();
         step(`${rules.length} guardrails bound for prod [Deny, Audit] and staging [Warn, Audit], as AdmissionGuardrails renders them`);
-        ok(["apply", "-f", "-"], JSON.stringify({
-            apiVersion: "v1",
-            kind: "List",
-            items: rules.flatMap((rule) => {
-                const name = policyName(prefix, rule);
-                return [
-                    { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name }, spec: renderPolicySpec(rule, "Fail") },
-                    ...bindings.map((b) => ({
-                        apiVersion: "admissionregistration.k8s.io/v1",
-                        kind: "ValidatingAdmissionPolicyBinding",
-                        metadata: { name: `${name}-${b.environment}` },
-                        spec: renderBindingSpec(name, b, labels.environment, rule.bindingScope),
-                    })),
-                ];
+        ok(
+            ["apply", "-f", "-"],
+            JSON.stringify({
+                apiVersion: "v1",
+                kind: "List",
+                items: rules.flatMap((rule) => {
+                    const name = policyName(prefix, rule);
+                    return [
+                        { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name }, spec: renderPolicySpec(rule, "Fail") },
+                        ...bindings.map((b) => ({
+                            apiVersion: "admissionregistration.k8s.io/v1",
+                            kind: "ValidatingAdmissionPolicyBinding",
+                            metadata: { name: `${name}-${b.environment}` },
+                            spec: renderBindingSpec(name, b, labels.environment, rule.bindingScope),
+                        })),
+                    ];
+                }),
             }),
-        }));
+        );
         for (const ns of [prod, staging, psaOnly]) await eventually(`ServiceAccount default in ${ns}`, 60, () => k(["get", "sa", "default", "-n", ns]).code === 0);
         // Policies load asynchronously: wait until a privileged Pod is refused in prod.
         let n = 0;
@@ -195,7 +201,9 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
     it("the legitimate path: a Deployment applied by Argo CD gets its ReplicaSet and Pods from the cluster's own controllers", async () => {
         ok(["create", ...asUser(argo), "-f", "-"], JSON.stringify(deployment("web", prod, 3)));
         await eventually("3 Pods of Deployment web created by the replicaset controller", 90, () => {
-            const pods = JSON.parse(ok(["get", "pods", "-n", prod, "-l", "app.kubernetes.io/name=web", "-o", "json"])) as { items: { metadata: { ownerReferences?: { kind: string }[] } }[] };
+            const pods = JSON.parse(ok(["get", "pods", "-n", prod, "-l", "app.kubernetes.io/name=web", "-o", "json"])) as {
+                items: { metadata: { ownerReferences?: { kind: string }[] } }[];
+            };
             return pods.items.length === 3 && pods.items.every((p) => p.metadata.ownerReferences?.[0]?.kind === "ReplicaSet");
         });
         // Who wrote them, from the audit log: the controllers' own service accounts, past every guardrail.
@@ -212,7 +220,15 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
                 .split("\n")
                 .filter((l) => l.trim() !== "")
                 .map((l) => JSON.parse(l) as AuditEvent)
-                .filter((e) => e.stage === "ResponseComplete" && e.verb === "create" && e.objectRef?.namespace === prod && e.objectRef.resource === resource && !e.objectRef.subresource && e.responseStatus?.code === 201)
+                .filter(
+                    (e) =>
+                        e.stage === "ResponseComplete" &&
+                        e.verb === "create" &&
+                        e.objectRef?.namespace === prod &&
+                        e.objectRef.resource === resource &&
+                        !e.objectRef.subresource &&
+                        e.responseStatus?.code === 201,
+                )
                 .map((e) => e.user.username);
         assert.deepEqual([...new Set(creators("replicasets"))], ["system:serviceaccount:kube-system:deployment-controller"]);
         assert.ok(creators("pods").filter((u) => u === "system:serviceaccount:kube-system:replicaset-controller").length >= 3, creators("pods").join(", "));

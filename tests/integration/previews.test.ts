@@ -76,7 +76,10 @@ async function appSetUpdateStatus(): Promise<string | undefined> {
 
 /** Users whose DELETE of Application `name` the API server refused since `since` (its audit log). */
 function refusedDeletes(name: string, since: string): string[] {
-    const lines = fs.readFileSync(path.join(cluster.dir, "audit.log"), "utf8").split("\n").filter((l) => l.includes('"verb":"delete"') && l.includes(`"name":"${name}"`));
+    const lines = fs
+        .readFileSync(path.join(cluster.dir, "audit.log"), "utf8")
+        .split("\n")
+        .filter((l) => l.includes('"verb":"delete"') && l.includes(`"name":"${name}"`));
     return lines
         .map((l) => JSON.parse(l) as { stage: string; stageTimestamp: string; user: { username: string }; objectRef?: { resource?: string }; responseStatus?: { code?: number } })
         .filter((e) => e.stage === "ResponseComplete" && e.stageTimestamp >= since && e.objectRef?.resource === "applications" && e.responseStatus?.code === 403)
@@ -84,7 +87,10 @@ function refusedDeletes(name: string, since: string): string[] {
 }
 
 function previewApps(): string[] {
-    return kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", argoNs, "-l", "env=preview", "-o", "jsonpath={.items[*].metadata.name}"]).split(/\s+/).filter(Boolean).sort();
+    return kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", argoNs, "-l", "env=preview", "-o", "jsonpath={.items[*].metadata.name}"])
+        .split(/\s+/)
+        .filter(Boolean)
+        .sort();
 }
 
 function namespaceExists(name: string): boolean {
@@ -111,7 +117,10 @@ function appSetConditions(): NonNullable<AppSet["status"]>["conditions"] {
 /** The ApplicationSet controller's log lines saying a webhook refreshed an ApplicationSet. */
 function webhookRefreshes(): number {
     assert.ok(reconcilers);
-    return fs.readFileSync(reconcilers.logOf("applicationset-controller"), "utf8").split("\n").filter((l) => /from webhook/.test(l)).length;
+    return fs
+        .readFileSync(reconcilers.logOf("applicationset-controller"), "utf8")
+        .split("\n")
+        .filter((l) => /from webhook/.test(l)).length;
 }
 
 /** A PR branch: the chart with its own message and a ConfigMap showing the image tag Helm received. */
@@ -285,7 +294,8 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
                 // lists again. To see each failure kind within the test, force one reconcile per
                 // kind (any other annotation change does), as an operator would.
                 if (fault === faults[0]) await deliver(gh.pull(repo, 3), "synchronize");
-                else kubectlOk(cluster, ["annotate", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, `gitops-control.io/test-reconcile=${fault.kind}`, "--overwrite"]);
+                else
+                    kubectlOk(cluster, ["annotate", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, `gitops-control.io/test-reconcile=${fault.kind}`, "--overwrite"]);
                 await until(`a failed listing (${fault.kind})`, 30, () => gh.listRequests(repo, since).some((r) => r.status !== 200));
                 await sleep(requeueSeconds + 5);
                 assert.deepEqual(previewApps(), before, `previews intact after ${fault.kind}`);
@@ -331,7 +341,10 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         assert.deepEqual(previewApps(), ["shop-pr-3", "shop-pr-5", "shop-pr-6"]);
         assert.ok(syncedAt("shop-pr-3", gh.pull(repo, 3).headSha)(), "the other previews are untouched");
         const projects = kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", argoNs, "-o", "jsonpath={.items[*].spec.project}"]).split(/\s+/);
-        assert.ok(projects.every((p) => p === "shop"), projects.join(","));
+        assert.ok(
+            projects.every((p) => p === "shop"),
+            projects.join(","),
+        );
         gh.close(repo, broken.number);
         await deliver(gh.pull(repo, broken.number), "closed");
         await until("shop-pr-6 gone", 120, gone("shop-pr-6"));
@@ -397,7 +410,11 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         await local.stack.up({ refresh: true, onOutput: (out) => engineLog.push(out) });
         const newUid = kubectlOk(cluster, ["get", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, "-o", "jsonpath={.metadata.uid}"]);
         assert.notEqual(newUid, oldUid);
-        await until("shop-pr-3 adopted by the new ApplicationSet", 120, () => kubectlOk(cluster, ["get", "applications.argoproj.io", "shop-pr-3", "-n", argoNs, "-o", "jsonpath={.metadata.ownerReferences[0].uid}"]) === newUid);
+        await until(
+            "shop-pr-3 adopted by the new ApplicationSet",
+            120,
+            () => kubectlOk(cluster, ["get", "applications.argoproj.io", "shop-pr-3", "-n", argoNs, "-o", "jsonpath={.metadata.ownerReferences[0].uid}"]) === newUid,
+        );
         measure("f: up re-creates the ApplicationSet → previews adopted", t0);
         assert.ok(syncedAt("shop-pr-3", gh.pull(repo, 3).headSha)());
     });

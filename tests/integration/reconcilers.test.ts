@@ -142,7 +142,13 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         kubectlOk(cluster, ["create", "clusterrolebinding", "test-break-glass", "--clusterrole=test-break-glass", "--group=gitops-control:break-glass"]);
         // kubectl scale reads the Deployment and patches its scale subresource.
         kubectlOk(cluster, ["create", "clusterrole", "test-read-deployments", "--verb=get,list,patch", "--resource=deployments,deployments/scale"]);
-        kubectlOk(cluster, ["create", "clusterrolebinding", "test-autoscaler-reads", "--clusterrole=test-read-deployments", "--serviceaccount=kube-system:horizontal-pod-autoscaler"]);
+        kubectlOk(cluster, [
+            "create",
+            "clusterrolebinding",
+            "test-autoscaler-reads",
+            "--clusterrole=test-read-deployments",
+            "--serviceaccount=kube-system:horizontal-pod-autoscaler",
+        ]);
         git = await GitServer.start(path.join(workDir, "git"));
         shopSha = git.createRepo("shop", chartFiles({ service: "shop", team: "storefront" }));
         git.createRepo("ledger", chartFiles({ service: "ledger", team: "finance" }), { private: ledgerCredentials });
@@ -177,7 +183,14 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         assert.equal(ns.metadata.labels["gitops-control.io/team"], "storefront");
         assert.equal(ns.metadata.labels["gitops-control.io/service"], "shop");
 
-        const deploymentWrites = auditEvents().filter((e) => e.objectRef?.resource === "deployments" && e.objectRef.namespace === "shop-prod" && e.objectRef.name === "shop" && e.objectRef.subresource === undefined && ["create", "patch", "update"].includes(e.verb));
+        const deploymentWrites = auditEvents().filter(
+            (e) =>
+                e.objectRef?.resource === "deployments" &&
+                e.objectRef.namespace === "shop-prod" &&
+                e.objectRef.name === "shop" &&
+                e.objectRef.subresource === undefined &&
+                ["create", "patch", "update"].includes(e.verb),
+        );
         assert.ok(deploymentWrites.length > 0, "the API server saw the Deployment written");
         assert.deepEqual([...new Set(deploymentWrites.map((e) => e.user.username))], [controllerIdentity], "only the controller's ServiceAccount wrote it");
         assert.equal(configMessage("shop-prod", "shop-config"), "hello");
@@ -213,10 +226,15 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         kubectlOk(cluster, ["patch", "applications.argoproj.io", "shop-prod", "-n", argoNs, "--type", "merge", "-p", '{"status":{"operationState":{"phase":"Terminating"}}}']);
         refresh("shop-prod");
         refresh("shop-staging");
-        await until("shop-prod back to Synced", 240, () => {
-            refresh("shop-prod");
-            return synced("shop-prod", good)();
-        }, 3000);
+        await until(
+            "shop-prod back to Synced",
+            240,
+            () => {
+                refresh("shop-prod");
+                return synced("shop-prod", good)();
+            },
+            3000,
+        );
         shopSha = good;
     });
 
@@ -241,7 +259,11 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         const sha = git.commit("shop", chartFiles({ service: "shop", team: "storefront", message: "v2", extra: false }), "v2, drop the extra ConfigMap");
         const t0 = Date.now();
         refresh("shop-prod");
-        await until("shop-extra pruned in prod", 180, () => kubectl(cluster, ["get", "configmap", "shop-extra", "-n", "shop-prod"]).code !== 0 && configMessage("shop-prod", "shop-config") === "v2");
+        await until(
+            "shop-extra pruned in prod",
+            180,
+            () => kubectl(cluster, ["get", "configmap", "shop-extra", "-n", "shop-prod"]).code !== 0 && configMessage("shop-prod", "shop-config") === "v2",
+        );
         measure("prune after a commit (refresh to object gone)", t0);
         await until("shop-prod Synced at v2", 60, synced("shop-prod", sha));
         shopSha = sha;
@@ -251,7 +273,10 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         assert.ok(pruned >= 0, "the controller deleted shop-extra");
         assert.ok(applied >= 0 && applied < pruned, `shop-config was applied (event ${applied}) before shop-extra was pruned (event ${pruned})`);
         const result = app("shop-prod")?.status?.operationState?.syncResult?.resources ?? [];
-        assert.ok(result.some((r) => r.name === "shop-extra" && r.status === "Pruned"), JSON.stringify(result));
+        assert.ok(
+            result.some((r) => r.name === "shop-extra" && r.status === "Pruned"),
+            JSON.stringify(result),
+        );
     });
 
     it("every Argo CD metric the alert and recording rules use is exported by the running v3.6.1 controller", async () => {
@@ -295,10 +320,15 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         assert.equal(kubectl(cluster, ["get", "deployment", "shop", "-n", "shop-prod"]).code, 0);
         const good = git.commit("shop", chartFiles({ service: "shop", team: "storefront", message: "v2", extra: false }), "restore the templates");
         refresh("shop-prod");
-        await until("shop-prod Synced again", 120, () => {
-            refresh("shop-prod");
-            return synced("shop-prod", good)();
-        }, 3000);
+        await until(
+            "shop-prod Synced again",
+            120,
+            () => {
+                refresh("shop-prod");
+                return synced("shop-prod", good)();
+            },
+            3000,
+        );
         shopSha = good;
     });
 
@@ -344,19 +374,31 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
 
         const t0 = Date.now();
         await up(
-            { services: [shopService(git.url("shop")), ledger], ...registered, repositoryCredentials: [{ name: "local-git", url: git.urlPrefix, type: "https", username: ledgerCredentials.username }] },
+            {
+                services: [shopService(git.url("shop")), ledger],
+                ...registered,
+                repositoryCredentials: [{ name: "local-git", url: git.urlPrefix, type: "https", username: ledgerCredentials.username }],
+            },
             { ...tokens, repositorySecrets: { "local-git": ledgerCredentials.password } },
         );
         refresh("ledger-staging");
-        const ledgerApp = await until("ledger-staging Synced and Healthy", 180, () => {
-            refresh("ledger-staging");
-            return synced("ledger-staging")();
-        }, 3000);
+        const ledgerApp = await until(
+            "ledger-staging Synced and Healthy",
+            180,
+            () => {
+                refresh("ledger-staging");
+                return synced("ledger-staging")();
+            },
+            3000,
+        );
         measure("private repo: credentials up to Synced", t0);
         assert.ok(git.requests.some((r) => r.repo === "ledger" && r.user === ledgerCredentials.username && r.status === 200));
         assert.equal(configMessage("ledger-staging", "ledger-config"), "hello");
         assert.equal(ledgerApp.status?.sync?.status, "Synced");
-        const destination = JSON.parse(kubectlOk(cluster, ["get", "applications.argoproj.io", "ledger-staging", "-n", argoNs, "-o", "jsonpath={.spec.destination}"])) as Record<string, string>;
+        const destination = JSON.parse(kubectlOk(cluster, ["get", "applications.argoproj.io", "ledger-staging", "-n", argoNs, "-o", "jsonpath={.spec.destination}"])) as Record<
+            string,
+            string
+        >;
         assert.deepEqual(destination, { name: "local", namespace: "ledger-staging" });
 
         // Secrets stay secret in state: the repository password and the cluster token.
@@ -373,14 +415,11 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         assert.ok(reconcilers);
         const broken = { name: "broken", team: "storefront", repoURL: git.url("broken"), path: "deploy/chart", targetRevision: "main", environments: ["staging"] };
         const t0 = Date.now();
-        await assert.rejects(
-            up({ services: [shopService(git.url("shop")), broken], waitForSync: { enabled: true, timeoutSeconds: 30 } }),
-            (error: Error) => {
-                assert.match(error.message, /broken-staging/);
-                assert.doesNotMatch(error.message, /shop-prod-app[^\n]*(timed out|failed)/);
-                return true;
-            },
-        );
+        await assert.rejects(up({ services: [shopService(git.url("shop")), broken], waitForSync: { enabled: true, timeoutSeconds: 30 } }), (error: Error) => {
+            assert.match(error.message, /broken-staging/);
+            assert.doesNotMatch(error.message, /shop-prod-app[^\n]*(timed out|failed)/);
+            return true;
+        });
         measure("up with waitForSync: broken chart to failure", t0);
         const problem = argoProblems(readApplications(argoNs, cluster.kubeconfig)).find((p) => p.application === "broken-staging");
         assert.ok(problem, "Argo CD reports the broken Application");

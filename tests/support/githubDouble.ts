@@ -154,7 +154,14 @@ export class GitHubDouble {
      * Delivers a `pull_request` event for `pr` to `url` as GitHub does: JSON body, `X-GitHub-Event`,
      * `X-GitHub-Delivery`, and `X-Hub-Signature-256` computed with `secret`.
      */
-    async deliver(url: string, secret: string, repo: string, pr: PullRequest, action: "opened" | "closed" | "labeled" | "unlabeled" | "synchronize" | "reopened", label?: string): Promise<WebhookDelivery> {
+    async deliver(
+        url: string,
+        secret: string,
+        repo: string,
+        pr: PullRequest,
+        action: "opened" | "closed" | "labeled" | "unlabeled" | "synchronize" | "reopened",
+        label?: string,
+    ): Promise<WebhookDelivery> {
         const body = JSON.stringify({
             action,
             number: pr.number,

@@ -43,7 +43,10 @@ export function fixtureRules(): string[] {
 export function readFixtureFolder(rule: string): { dir: string; declaredRule: string; cases: Record<string, Expectation>; files: string[] } {
     const dir = path.join(fixturesRoot, rule);
     const expectations = parse(fs.readFileSync(path.join(dir, "expectations.yaml"), "utf8")) as { rule: string; cases: Record<string, Expectation> };
-    const files = fs.readdirSync(dir).filter((f) => /^(good|bad)-.*\.yaml$/.test(f)).sort();
+    const files = fs
+        .readdirSync(dir)
+        .filter((f) => /^(good|bad)-.*\.yaml$/.test(f))
+        .sort();
     return { dir, declaredRule: expectations.rule, cases: expectations.cases, files };
 }
 

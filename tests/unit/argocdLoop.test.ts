@@ -22,7 +22,13 @@ const isSecret = (r: RecordedResource, path: string) => r.secretPaths.some((p) =
 describe("destinations: clusters registered with Argo CD, addressed by name", () => {
     let cluster: DestinationCluster;
     before(async () => {
-        cluster = new DestinationCluster("edge", { argoNamespace: "argocd", clusterName: "edge", server: "https://10.0.0.1:6443", bearerToken: pulumi.secret("edge-token"), caData });
+        cluster = new DestinationCluster("edge", {
+            argoNamespace: "argocd",
+            clusterName: "edge",
+            server: "https://10.0.0.1:6443",
+            bearerToken: pulumi.secret("edge-token"),
+            caData,
+        });
         await valueOf(cluster.clusterName);
         await settle(recorded);
     });
@@ -42,9 +48,15 @@ describe("destinations: clusters registered with Argo CD, addressed by name", ()
     });
 
     it("bad cluster args are refused before anything is registered", () => {
-        assert.throws(() => new DestinationCluster("x", { argoNamespace: "argocd", clusterName: "in-cluster", server: "https://a", bearerToken: "t" }), /`args\.clusterName` is "in-cluster"/);
+        assert.throws(
+            () => new DestinationCluster("x", { argoNamespace: "argocd", clusterName: "in-cluster", server: "https://a", bearerToken: "t" }),
+            /`args\.clusterName` is "in-cluster"/,
+        );
         assert.throws(() => new DestinationCluster("x", { argoNamespace: "argocd", clusterName: "a", server: "http://a", bearerToken: "t" }), /`args\.server` is "http:\/\/a"/);
-        assert.throws(() => new DestinationCluster("x", { argoNamespace: "argocd", clusterName: "a", server: "https://a", bearerToken: "t", caData: "bm9wZQ==" }), /`args\.caData` is not a base64-encoded PEM/);
+        assert.throws(
+            () => new DestinationCluster("x", { argoNamespace: "argocd", clusterName: "a", server: "https://a", bearerToken: "t", caData: "bm9wZQ==" }),
+            /`args\.caData` is not a base64-encoded PEM/,
+        );
     });
 
     it("stack config: services deploy to declared clusters; a missing token names the exact command", () => {
@@ -61,7 +73,8 @@ describe("destinations: clusters registered with Argo CD, addressed by name", ()
         // "in-cluster" is Argo CD's own cluster: the default destination, rendered by server.
         assert.equal(build({ environment: "staging", services: [{ ...service, cluster: "in-cluster" }] }).services[0].args.cluster, undefined);
         // An environment's cluster overrides the service's (defaultCluster here), in-cluster included.
-        const envs = build({ ...raw, services: [{ ...service, environments: [{ name: "staging", cluster: "in-cluster" }] }] }, { destinationTokens: { edge: pulumi.secret("t") } }).services[0].args.environments;
+        const envs = build({ ...raw, services: [{ ...service, environments: [{ name: "staging", cluster: "in-cluster" }] }] }, { destinationTokens: { edge: pulumi.secret("t") } })
+            .services[0].args.environments;
         assert.deepEqual(envs[0].cluster, { server: "https://kubernetes.default.svc" });
     });
 });
@@ -82,7 +95,10 @@ describe("secret maps: read as Pulumi secrets, never as plain config", () => {
 
     it("a secret map in plain text is refused with the command that stores it", () => {
         stackConfig({ "gitops-control:destinationTokens": '{"edge":"plain"}' }, []);
-        assert.throws(() => loadStack(), /`gitops-control:destinationTokens` is stored in plain text.*pulumi config set --secret --path 'gitops-control:destinationTokens\.<name>'/s);
+        assert.throws(
+            () => loadStack(),
+            /`gitops-control:destinationTokens` is stored in plain text.*pulumi config set --secret --path 'gitops-control:destinationTokens\.<name>'/s,
+        );
     });
 
     it("secretOverrides (Automation-API callers) supply the map for one run, wrapped as secrets", async () => {
@@ -97,7 +113,11 @@ describe("secret maps: read as Pulumi secrets, never as plain config", () => {
 
 describe("repository credentials: private repositories by URL prefix, secret end to end", () => {
     before(async () => {
-        const creds = new RepositoryCredentials("acme", { argoNamespace: "argocd", url: "https://github.com/acme/", auth: { kind: "https", username: "git", password: pulumi.secret("ghp_x") } });
+        const creds = new RepositoryCredentials("acme", {
+            argoNamespace: "argocd",
+            url: "https://github.com/acme/",
+            auth: { kind: "https", username: "git", password: pulumi.secret("ghp_x") },
+        });
         await valueOf(creds.secretName);
         new RepositoryCredentials("infra", { argoNamespace: "argocd", url: "git@github.com:acme/", auth: { kind: "ssh", sshPrivateKey: pulumi.secret("KEY") } });
         await settle(recorded);
@@ -117,7 +137,10 @@ describe("repository credentials: private repositories by URL prefix, secret end
         const https = (url: string) => new RepositoryCredentials("x", { argoNamespace: "argocd", url, auth: { kind: "https", username: "git", password: "p" } });
         assert.throws(() => https("https://user:token@github.com/acme/"), /`args\.url` is "https:\/\/user:token@github\.com\/acme\/", not an HTTPS URL prefix without credentials/);
         assert.throws(() => https("http://git.example.com/acme/"), /not an HTTPS URL prefix/);
-        assert.throws(() => new RepositoryCredentials("x", { argoNamespace: "argocd", url: "https://github.com/acme/", auth: { kind: "ssh", sshPrivateKey: "k" } }), /not an SSH URL prefix/);
+        assert.throws(
+            () => new RepositoryCredentials("x", { argoNamespace: "argocd", url: "https://github.com/acme/", auth: { kind: "ssh", sshPrivateKey: "k" } }),
+            /not an SSH URL prefix/,
+        );
     });
 
     it("stack config: each credential needs its secret; GitHub Apps need their ids", () => {
@@ -135,7 +158,17 @@ describe("repository credentials: private repositories by URL prefix, secret end
 
 describe("up waits for Argo CD where asked", () => {
     const source = { repoURL: service.repoURL, targetRevision: "v1.0.0", path: "deploy/chart" };
-    const base = { argoNamespace: "argocd", project: "shop", source, destination: { namespace: "shop-prod" }, syncPolicy: { automated: { enabled: true, prune: true, selfHeal: true, allowEmpty: false }, syncOptions: [], retry: { limit: 1, backoff: { duration: "5s", factor: 2, maxDuration: "1m" }, refresh: false } } } as const;
+    const base = {
+        argoNamespace: "argocd",
+        project: "shop",
+        source,
+        destination: { namespace: "shop-prod" },
+        syncPolicy: {
+            automated: { enabled: true, prune: true, selfHeal: true, allowEmpty: false },
+            syncOptions: [],
+            retry: { limit: 1, backoff: { duration: "5s", factor: 2, maxDuration: "1m" }, refresh: false },
+        },
+    } as const;
 
     it("waitFor conditions: Synced and Healthy at the source just applied, with the timeout", () => {
         const annotations = renderApplication("shop-prod", { ...base, waitForSync: { timeoutSeconds: 300 } }).metadata!.annotations!;
@@ -167,18 +200,39 @@ describe("up waits for Argo CD where asked", () => {
 });
 
 describe("drift report: what Argo CD says of the Applications", () => {
-    const app = (name: string, status: Record<string, unknown>, automated: Record<string, unknown> = { enabled: true }) => ({ metadata: { name }, spec: { syncPolicy: { automated } }, status });
+    const app = (name: string, status: Record<string, unknown>, automated: Record<string, unknown> = { enabled: true }) => ({
+        metadata: { name },
+        spec: { syncPolicy: { automated } },
+        status,
+    });
 
     it("names OutOfSync, failed, paused and degraded Applications with Argo CD's reasons; healthy ones are not listed", () => {
         const problems = argoProblems([
             app("ok", { sync: { status: "Synced" }, health: { status: "Healthy" } }),
             app("drifted", { sync: { status: "OutOfSync" }, health: { status: "Healthy" } }),
-            app("failed", { sync: { status: "OutOfSync" }, health: { status: "Healthy" }, operationState: { phase: "Failed", message: "one or more objects failed to apply", syncResult: { resources: [{ kind: "Deployment", name: "debug", namespace: "shop-prod", status: "SyncFailed", message: "denied (guardrail disallow-latest-image)" }] } } }),
+            app("failed", {
+                sync: { status: "OutOfSync" },
+                health: { status: "Healthy" },
+                operationState: {
+                    phase: "Failed",
+                    message: "one or more objects failed to apply",
+                    syncResult: {
+                        resources: [{ kind: "Deployment", name: "debug", namespace: "shop-prod", status: "SyncFailed", message: "denied (guardrail disallow-latest-image)" }],
+                    },
+                },
+            }),
             app("paused", { sync: { status: "OutOfSync" }, health: { status: "Healthy" } }, { enabled: false }),
-            app("broken", { sync: { status: "Unknown" }, health: { status: "Healthy" }, conditions: [{ type: "ComparisonError", message: "helm template failed: nosuchfunction" }] }),
+            app("broken", {
+                sync: { status: "Unknown" },
+                health: { status: "Healthy" },
+                conditions: [{ type: "ComparisonError", message: "helm template failed: nosuchfunction" }],
+            }),
             app("sick", { sync: { status: "Synced" }, health: { status: "Degraded", message: "crash loop" } }),
         ]);
-        assert.deepEqual(problems.map((p) => `${p.application}:${p.kind}`), ["drifted:OutOfSync", "failed:SyncFailed", "paused:Paused", "broken:Unknown", "sick:Degraded"]);
+        assert.deepEqual(
+            problems.map((p) => `${p.application}:${p.kind}`),
+            ["drifted:OutOfSync", "failed:SyncFailed", "paused:Paused", "broken:Unknown", "sick:Degraded"],
+        );
         assert.match(problems[1].reasons.join("\n"), /Deployment shop-prod\/debug: denied \(guardrail disallow-latest-image\)/);
         assert.match(problems[3].reasons.join("\n"), /ComparisonError: helm template failed: nosuchfunction/);
         assert.match(problems[2].reasons[0], /paused/);
@@ -221,7 +275,13 @@ describe("GitOpsService deploys each environment to its cluster", () => {
             { name: "edge", namespace: "basket-pr-*" },
         ]);
         assert.throws(
-            () => new GitOpsService("bad", { team: "t", source: { repoURL: "https://github.com/acme/bad.git", path: "." }, cluster: { server: "http://x" }, environments: [{ name: "prod", targetRevision: "v1" }] }),
+            () =>
+                new GitOpsService("bad", {
+                    team: "t",
+                    source: { repoURL: "https://github.com/acme/bad.git", path: "." },
+                    cluster: { server: "http://x" },
+                    environments: [{ name: "prod", targetRevision: "v1" }],
+                }),
             /`args\.cluster\.server` is "http:\/\/x"/,
         );
     });

@@ -78,7 +78,10 @@ describe("break-glass", () => {
         const config = stack([entry], { breakGlassPolicy: { onExpiry: "revert" } });
         const args = buildControlPlaneArgs(config, {}, later, (m) => warnings.push(m));
         assert.equal(resolvedEnvironments(args, 0)[0].syncPolicy.automated.enabled, true);
-        assert.deepEqual(args.guardrails.bindings.map((b) => b.environment), ["prod"]);
+        assert.deepEqual(
+            args.guardrails.bindings.map((b) => b.environment),
+            ["prod"],
+        );
         assert.match(warnings[0], /break-glass expired: back-port the fix to Git.*reverted automatically/);
         assert.deepEqual(reconcileDebt(breakGlassStatus(config, later)).overdue, [{ ticket: "INC-4711", services: ["payments-api"], expires: entry.expires, hoursOverdue: 2.5 }]);
     });
@@ -98,6 +101,9 @@ describe("break-glass", () => {
         for (const [change, message] of cases) {
             assert.throws(() => buildControlPlaneArgs(stack([{ ...entry, ...change }]), {}, now), message);
         }
-        assert.throws(() => parseStackConfig({ environment: "prod", breakGlass: [{ ...entry, ticket: undefined }] }), /`gitops-control:breakGlass\[0\]\.ticket` is missing|must be string/);
+        assert.throws(
+            () => parseStackConfig({ environment: "prod", breakGlass: [{ ...entry, ticket: undefined }] }),
+            /`gitops-control:breakGlass\[0\]\.ticket` is missing|must be string/,
+        );
     });
 });

@@ -126,9 +126,7 @@ describe("AppProject", () => {
         assert.deepEqual(spec.orphanedResources, { warn: true });
         assert.deepEqual(spec.sourceRepos, [source.repoURL]);
         assert.deepEqual(spec.destinations, [{ server: "https://kubernetes.default.svc", namespace: "payments-*" }]);
-        assert.deepEqual(spec.syncWindows, [
-            { kind: "deny", schedule: "0 22 * * *", duration: "8h", applications: ["*"], namespaces: [], manualSync: false, timeZone: "UTC" },
-        ]);
+        assert.deepEqual(spec.syncWindows, [{ kind: "deny", schedule: "0 22 * * *", duration: "8h", applications: ["*"], namespaces: [], manualSync: false, timeZone: "UTC" }]);
     });
 
     it("refuses wildcard repositories and destinations", () => {
@@ -261,17 +259,10 @@ describe("AdmissionGuardrails", () => {
     it("securityContext policy: fails closed, covers every pod-bearing kind through a variable", () => {
         const spec = policy("require-pod-security-context").spec;
         assert.equal(spec.failurePolicy, "Fail");
-        assert.deepEqual(spec.matchConstraints.resourceRules.flatMap((r: { resources: string[] }) => r.resources), [
-            "deployments",
-            "statefulsets",
-            "daemonsets",
-            "replicasets",
-            "jobs",
-            "cronjobs",
-            "pods",
-            "replicationcontrollers",
-            "pods/ephemeralcontainers",
-        ]);
+        assert.deepEqual(
+            spec.matchConstraints.resourceRules.flatMap((r: { resources: string[] }) => r.resources),
+            ["deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs", "pods", "replicationcontrollers", "pods/ephemeralcontainers"],
+        );
         assert.equal(spec.variables[0].name, "podSpec");
         assert.match(spec.variables.find((v: { name: string }) => v.name === "podNonRoot").expression, /variables\.podSpec\.securityContext\.runAsNonRoot/);
         assert.match(spec.validations[0].message, /runAsNonRoot: true/);
@@ -308,7 +299,13 @@ describe("ArgoCd", () => {
     let transformsBefore: number;
     before(async () => {
         transformsBefore = registeredTransforms.length;
-        argo = new ArgoCd("argocd", { ha: false, protect: true, skipAwait: true, chart: { kind: "local", path: "../shared/fixtures/argo-cd/charts/argo-cd-10.1.1.tgz" }, githubWebhookSecret: pulumi.secret("hook") });
+        argo = new ArgoCd("argocd", {
+            ha: false,
+            protect: true,
+            skipAwait: true,
+            chart: { kind: "local", path: "../shared/fixtures/argo-cd/charts/argo-cd-10.1.1.tgz" },
+            githubWebhookSecret: pulumi.secret("hook"),
+        });
         await valueOf(argo.namespaceName);
         await settle(recorded);
     });
@@ -326,7 +323,10 @@ describe("ArgoCd", () => {
 
     it("installs the CRDs of the one Argo CD version from the release, before the chart", () => {
         const crds = byName("kubernetes:yaml/v2:ConfigGroup", "argocd-crds")!.inputs;
-        assert.deepEqual(crds.files, argoCdCrdFiles.map((f) => `https://raw.githubusercontent.com/argoproj/argo-cd/${argoCdVersion}/manifests/crds/${f}`));
+        assert.deepEqual(
+            crds.files,
+            argoCdCrdFiles.map((f) => `https://raw.githubusercontent.com/argoproj/argo-cd/${argoCdVersion}/manifests/crds/${f}`),
+        );
         assert.deepEqual(crdFiles({ kind: "local", dir: "/x" }), ["/x/application-crd.yaml", "/x/applicationset-crd.yaml", "/x/appproject-crd.yaml"]);
         assert.throws(() => new ArgoCd("bad-crds", { crds: { kind: "local", dir: "/nonexistent" } }), /`args\.crds\.dir` is "\/nonexistent", which lacks application-crd\.yaml/);
     });
@@ -363,7 +363,10 @@ describe("ArgoCd", () => {
     });
 
     it("rejects a floating chart version and a missing local chart", () => {
-        assert.throws(() => new ArgoCd("a", { chart: { kind: "repository", repo: "https://argoproj.github.io/argo-helm", version: "10.x" } }), /`args.chart.version` is "10.x", not an exact version/);
+        assert.throws(
+            () => new ArgoCd("a", { chart: { kind: "repository", repo: "https://argoproj.github.io/argo-helm", version: "10.x" } }),
+            /`args.chart.version` is "10.x", not an exact version/,
+        );
         assert.throws(() => new ArgoCd("b", { chart: { kind: "local", path: "/nope/argo-cd.tgz" } }), /`args.chart.path` is "\/nope\/argo-cd.tgz", which does not exist/);
     });
 });

@@ -33,7 +33,10 @@ describe("stack config: every mistake fails before any resource, naming the fiel
 
     it("wrong types", () => {
         assert.throws(() => parseStackConfig({ environment: "prod", guardrails: { replicaCap: "twenty" } }), /`gitops-control:guardrails\.replicaCap` must be number/);
-        assert.throws(() => parseStackConfig({ environment: "prod", services: [{ ...service, syncPolicy: { syncOptions: ["CreateNamespace=yes"] } }] }), /`gitops-control:services\[0\]\.syncPolicy\.syncOptions\[0\]` \(service "payments-api"\) is "CreateNamespace=yes"/);
+        assert.throws(
+            () => parseStackConfig({ environment: "prod", services: [{ ...service, syncPolicy: { syncOptions: ["CreateNamespace=yes"] } }] }),
+            /`gitops-control:services\[0\]\.syncPolicy\.syncOptions\[0\]` \(service "payments-api"\) is "CreateNamespace=yes"/,
+        );
     });
 
     it("a prod stack with allowEmpty: true needs a documented reason", () => {
@@ -55,7 +58,10 @@ describe("stack config: every mistake fails before any resource, naming the fiel
     });
 
     it("a malformed repo URL", () => {
-        assert.throws(() => build({ environment: "prod", services: [{ ...service, repoURL: "acme/payments-api" }] }), /`gitops-control:services\[0\]\.repoURL` \(service "payments-api", GitOpsService arg `source\.repoURL`\) is "acme\/payments-api", not a Git URL Argo CD can clone. Fix: use "https:/);
+        assert.throws(
+            () => build({ environment: "prod", services: [{ ...service, repoURL: "acme/payments-api" }] }),
+            /`gitops-control:services\[0\]\.repoURL` \(service "payments-api", GitOpsService arg `source\.repoURL`\) is "acme\/payments-api", not a Git URL Argo CD can clone. Fix: use "https:/,
+        );
     });
 
     it("a requeueAfterSeconds below the floor", () => {
@@ -71,7 +77,10 @@ describe("stack config: every mistake fails before any resource, naming the fiel
     });
 
     it("an unknown rule in guardrails.disabledRules", () => {
-        assert.throws(() => build({ environment: "prod", guardrails: { disabledRules: ["no-latest"] } }), /`gitops-control:guardrails\.disabledRules\[0\]` is "no-latest", not a rule of the library. Fix: use one of require-pod-security-context/);
+        assert.throws(
+            () => build({ environment: "prod", guardrails: { disabledRules: ["no-latest"] } }),
+            /`gitops-control:guardrails\.disabledRules\[0\]` is "no-latest", not a rule of the library. Fix: use one of require-pod-security-context/,
+        );
         const rules = build({ environment: "prod", guardrails: { disabledRules: ["restrict-workload-writers"], requiredLabels: ["team"] } }).guardrails.rules;
         assert.equal(rules.length, 10);
         assert.ok(!rules.some((r) => r.name === "restrict-workload-writers"));
@@ -83,7 +92,10 @@ describe("stack config: every mistake fails before any resource, naming the fiel
     });
 
     it("service names that are not Kubernetes names", () => {
-        assert.throws(() => build({ environment: "prod", services: [{ ...service, name: "Payments_API" }] }), /`gitops-control:services\[0\]\.name` \(service "Payments_API", GitOpsService arg `name`\) is "Payments_API".*Fix: rename it, e.g. "payments-api"/);
+        assert.throws(
+            () => build({ environment: "prod", services: [{ ...service, name: "Payments_API" }] }),
+            /`gitops-control:services\[0\]\.name` \(service "Payments_API", GitOpsService arg `name`\) is "Payments_API".*Fix: rename it, e.g. "payments-api"/,
+        );
     });
 
     it("previews without a GitHub token name the command to set it", () => {
@@ -94,7 +106,10 @@ describe("stack config: every mistake fails before any resource, naming the fiel
     });
 
     it("previews on a prod stack", () => {
-        assert.throws(() => build({ environment: "prod", github: { owner: "acme" }, services: [{ ...service, previews: {} }] }, token), /`gitops-control:services\[0\]\.previews` \(service "payments-api"\) is set on a prod stack/);
+        assert.throws(
+            () => build({ environment: "prod", github: { owner: "acme" }, services: [{ ...service, previews: {} }] }, token),
+            /`gitops-control:services\[0\]\.previews` \(service "payments-api"\) is set on a prod stack/,
+        );
     });
 
     it("a token stored in plain text", () => {
@@ -120,16 +135,32 @@ describe("stack config: every mistake fails before any resource, naming the fiel
 describe("stack config: presets", () => {
     it("the local stack deploys to staging and prod, binds both, uses the fixture chart and skips awaiting", () => {
         const args = build({ environment: "local", services: [service] });
-        assert.deepEqual(args.services[0].args.environments.map((e) => e.name), ["staging", "prod"]);
-        assert.deepEqual(args.guardrails.bindings.map((b) => [b.environment, b.validationActions]), [
-            ["prod", ["Deny", "Audit"]],
-            ["staging", ["Warn", "Audit"]],
-        ]);
+        assert.deepEqual(
+            args.services[0].args.environments.map((e) => e.name),
+            ["staging", "prod"],
+        );
+        assert.deepEqual(
+            args.guardrails.bindings.map((b) => [b.environment, b.validationActions]),
+            [
+                ["prod", ["Deny", "Audit"]],
+                ["staging", ["Warn", "Audit"]],
+            ],
+        );
         assert.deepEqual(args.argoCd.chart, { kind: "local", path: "../shared/fixtures/argo-cd/charts/argo-cd-10.1.1.tgz" });
         assert.equal(args.argoCd.skipAwait, true);
         // Argo CD's reconcilers run out of cluster there (scripts/lib/reconcilers.ts): destroy works as in prod.
         assert.equal(args.services[0].args.cascadeDelete, true);
-        assert.equal(renderApplication("a", { argoNamespace: "argocd", project: "p", source: { ...service, helm: {} }, destination: { namespace: "n" }, syncPolicy: resolvedEnvironments(args, 0)[0].syncPolicy, cascadeDelete: false }).metadata?.finalizers, undefined);
+        assert.equal(
+            renderApplication("a", {
+                argoNamespace: "argocd",
+                project: "p",
+                source: { ...service, helm: {} },
+                destination: { namespace: "n" },
+                syncPolicy: resolvedEnvironments(args, 0)[0].syncPolicy,
+                cascadeDelete: false,
+            }).metadata?.finalizers,
+            undefined,
+        );
         assert.equal(build({ environment: "prod", services: [service] }).services[0].args.cascadeDelete, true);
     });
 

@@ -35,7 +35,10 @@ describe("fresh machine: the chart is resolved before anything slow", () => {
         const probed: string[] = [];
         const { problem } = await checkStack("local", async (repo) => (probed.push(repo), false), clone);
         assert.deepEqual(probed, ["https://argoproj.github.io/argo-helm"], "falls back to the chart repository");
-        assert.match(problem ?? "", /^no Argo CD chart reachable for stack "local": argo-cd 10\.1\.1 from https:\/\/argoproj\.github\.io\/argo-helm cannot be fetched.*Fix: .*gitops-control:argocd\.chart\.path/);
+        assert.match(
+            problem ?? "",
+            /^no Argo CD chart reachable for stack "local": argo-cd 10\.1\.1 from https:\/\/argoproj\.github\.io\/argo-helm cannot be fetched.*Fix: .*gitops-control:argocd\.chart\.path/,
+        );
         assert.equal(problem?.split("\n").length, 1, "one line");
     });
 
@@ -58,9 +61,16 @@ describe("fresh machine: the chart is resolved before anything slow", () => {
         // An unreachable repository (a closed local port) stands in for no network, so the test
         // never depends on whether this machine can reach the real chart repository.
         const stackFile = path.join(clone, "Pulumi.local.yaml");
-        fs.writeFileSync(stackFile, fs.readFileSync(stackFile, "utf8").replace("config:\n", 'config:\n  gitops-control:argocd:\n    chart: { version: "10.1.1", repo: "https://127.0.0.1:9" }\n'));
+        fs.writeFileSync(
+            stackFile,
+            fs.readFileSync(stackFile, "utf8").replace("config:\n", 'config:\n  gitops-control:argocd:\n    chart: { version: "10.1.1", repo: "https://127.0.0.1:9" }\n'),
+        );
         const started = Date.now();
-        const result = spawnSync("bash", ["scripts/run-local.sh"], { cwd: clone, encoding: "utf8", env: { PATH: process.env.PATH ?? "", HOME: fs.mkdtempSync(path.join(os.tmpdir(), "home-")) } });
+        const result = spawnSync("bash", ["scripts/run-local.sh"], {
+            cwd: clone,
+            encoding: "utf8",
+            env: { PATH: process.env.PATH ?? "", HOME: fs.mkdtempSync(path.join(os.tmpdir(), "home-")) },
+        });
         const seconds = (Date.now() - started) / 1000;
         assert.equal(result.status, 1, result.stderr);
         assert.ok(seconds < 30, `${seconds} s`);

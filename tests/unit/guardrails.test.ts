@@ -3,16 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
-import {
-    AdmissionRequest,
-    GuardrailEvaluator,
-    KubeObject,
-    RuleDecision,
-    UserInfo,
-    admissionRequest,
-    compileRule,
-    kubernetesCelGaps,
-} from "../../components/guardrails/evaluate";
+import { AdmissionRequest, GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, compileRule, kubernetesCelGaps } from "../../components/guardrails/evaluate";
 import {
     capReplicas,
     defaultRules,
@@ -31,8 +22,6 @@ import { Expectation, fixtureRules, readFixture, readFixtureFolder, storedObject
 const prodNamespace = { "gitops-control.io/environment": "prod" };
 const rules = defaultRules();
 const prod = new GuardrailEvaluator(rules);
-
-
 
 function requestFor(object: KubeObject, e: Pick<Expectation, "operation" | "userInfo" | "dryRun" | "subResource" | "oldLabels">): AdmissionRequest {
     return admissionRequest(object, {
@@ -129,8 +118,14 @@ describe("guardrail fixtures", () => {
                 for (const file of files.filter((f) => f.startsWith("bad-"))) {
                     const e = expectations.cases[file];
                     const object = readFixture(path.join(dir, file));
-                    const labelled = object.kind === "Application" ? { ...object, metadata: { ...object.metadata, labels: { ...object.metadata?.labels, "gitops-control.io/environment": "staging" } } } : object;
-                    const d = decisionOf(staging.evaluate(admissionRequest(labelled, { ...requestOptions(e, labelled), namespaceLabels: { "gitops-control.io/environment": "staging" } })), rule);
+                    const labelled =
+                        object.kind === "Application"
+                            ? { ...object, metadata: { ...object.metadata, labels: { ...object.metadata?.labels, "gitops-control.io/environment": "staging" } } }
+                            : object;
+                    const d = decisionOf(
+                        staging.evaluate(admissionRequest(labelled, { ...requestOptions(e, labelled), namespaceLabels: { "gitops-control.io/environment": "staging" } })),
+                        rule,
+                    );
                     if (rule === "protect-namespace-labels") {
                         // Bound by the object's own label: a prod namespace is no staging object, unless relabelled to staging (then it warns).
                         assert.ok(d.verdict === "NotApplicable" || d.verdict === "Warn", `${file}: ${d.verdict}`);
@@ -147,15 +142,29 @@ describe("guardrail fixtures", () => {
 });
 
 function requestOptions(e: Expectation, object?: KubeObject) {
-    return { ...(object && e.oldLabels ? { oldObject: storedObject(object, e) } : {}), ...(e.operation ? { operation: e.operation } : {}), ...(e.subResource ? { subResource: e.subResource } : {}), ...(e.userInfo ? { userInfo: e.userInfo } : {}), ...(e.dryRun ? { dryRun: e.dryRun } : {}) };
+    return {
+        ...(object && e.oldLabels ? { oldObject: storedObject(object, e) } : {}),
+        ...(e.operation ? { operation: e.operation } : {}),
+        ...(e.subResource ? { subResource: e.subResource } : {}),
+        ...(e.userInfo ? { userInfo: e.userInfo } : {}),
+        ...(e.dryRun ? { dryRun: e.dryRun } : {}),
+    };
 }
 
 describe("rule builders refuse bad options with the field and the fix", () => {
     const cases: [string, () => unknown, RegExp][] = [
         ["capReplicas.max", () => capReplicas({ max: 0 }), /^`capReplicas\.max` is 0\. Fix: use a whole number > 0/],
-        ["capReplicas.ticketPattern (RE2)", () => capReplicas({ ticketPattern: "^(?!TEST)[A-Z]+-[0-9]+$" }), /^`capReplicas\.ticketPattern` ".*" uses lookaround.*RE2.*\. Fix: use an RE2 pattern/],
+        [
+            "capReplicas.ticketPattern (RE2)",
+            () => capReplicas({ ticketPattern: "^(?!TEST)[A-Z]+-[0-9]+$" }),
+            /^`capReplicas\.ticketPattern` ".*" uses lookaround.*RE2.*\. Fix: use an RE2 pattern/,
+        ],
         ["capReplicas.ticketPattern (invalid)", () => capReplicas({ ticketPattern: "[A-Z" }), /^`capReplicas\.ticketPattern` ".*" is not a valid regular expression/],
-        ["requirePodSecurityContext.resources", () => requirePodSecurityContext({ resources: [] }), /^`requirePodSecurityContext\.resources` is empty, so the rule matches nothing\. Fix:/],
+        [
+            "requirePodSecurityContext.resources",
+            () => requirePodSecurityContext({ resources: [] }),
+            /^`requirePodSecurityContext\.resources` is empty, so the rule matches nothing\. Fix:/,
+        ],
         [
             "disallowLatestImage.resources[0]",
             () => disallowLatestImage({ resources: [{ apiGroups: ["apps"], apiVersions: ["v1"], resources: [], operations: ["CREATE"] }] }),
@@ -167,8 +176,16 @@ describe("rule builders refuse bad options with the field and the fix", () => {
         ["requireLabels.labels (empty)", () => requireLabels({ labels: [] }), /^`requireLabels\.labels` is empty\. Fix: name at least one label key/],
         ["requireLabels.labels[0]", () => requireLabels({ labels: ["team name"] }), /^`requireLabels\.labels\[0\]` is "team name", not a valid label key\. Fix:/],
         ["requireLabels.labels (repeated)", () => requireLabels({ labels: ["team", "team"] }), /^`requireLabels\.labels` repeats a key\. Fix: list each label once/],
-        ["restrictWorkloadWriters (nobody)", () => restrictWorkloadWriters({ allowedUsernames: [], allowedGroups: [] }), /^`restrictWorkloadWriters` allows no user and no group.*\. Fix: keep Argo CD/],
-        ["restrictWorkloadWriters.allowedUsernames[0]", () => restrictWorkloadWriters({ allowedUsernames: ["argo cd"] }), /^`restrictWorkloadWriters\.allowedUsernames\[0\]` is "argo cd"\. Fix:/],
+        [
+            "restrictWorkloadWriters (nobody)",
+            () => restrictWorkloadWriters({ allowedUsernames: [], allowedGroups: [] }),
+            /^`restrictWorkloadWriters` allows no user and no group.*\. Fix: keep Argo CD/,
+        ],
+        [
+            "restrictWorkloadWriters.allowedUsernames[0]",
+            () => restrictWorkloadWriters({ allowedUsernames: ["argo cd"] }),
+            /^`restrictWorkloadWriters\.allowedUsernames\[0\]` is "argo cd"\. Fix:/,
+        ],
         [
             "restrictWorkloadWriters.exemptions[0].operations",
             () => restrictWorkloadWriters({ exemptions: [{ username: "system:kube-scheduler", operations: [], why: "x" }] }),
@@ -176,7 +193,11 @@ describe("rule builders refuse bad options with the field and the fix", () => {
         ],
         ["protectSyncPolicy.environments (empty)", () => protectSyncPolicy({ environments: [] }), /^`protectSyncPolicy\.environments` is empty, so nothing is protected\. Fix:/],
         ["protectSyncPolicy.environments[0]", () => protectSyncPolicy({ environments: ["Prod"] }), /^`protectSyncPolicy\.environments\[0\]` is "Prod", not a label value\. Fix:/],
-        ["protectSyncPolicy.environmentLabel", () => protectSyncPolicy({ environmentLabel: "env label" }), /^`protectSyncPolicy\.environmentLabel` is "env label", not a label key\. Fix:/],
+        [
+            "protectSyncPolicy.environmentLabel",
+            () => protectSyncPolicy({ environmentLabel: "env label" }),
+            /^`protectSyncPolicy\.environmentLabel` is "env label", not a label key\. Fix:/,
+        ],
         ["defaultRules.argoCdNamespace", () => defaultRules({ argoCdNamespace: "Argo CD" }), /^`defaultRules\.argoCdNamespace` is "Argo CD", not a namespace name\. Fix:/],
     ];
     for (const [field, build, message] of cases) {
@@ -188,14 +209,29 @@ describe("defaultRules", () => {
     it("is the whole library in a stable order", () => {
         assert.deepEqual(
             rules.map((r) => r.name),
-            ["require-pod-security-context", "cap-replicas", "disallow-latest-image", "require-resources", "disallow-host-access", "restrict-container-privileges", "restrict-security-profiles", "require-labels", "restrict-workload-writers", "protect-sync-policy", "protect-namespace-labels"],
+            [
+                "require-pod-security-context",
+                "cap-replicas",
+                "disallow-latest-image",
+                "require-resources",
+                "disallow-host-access",
+                "restrict-container-privileges",
+                "restrict-security-profiles",
+                "require-labels",
+                "restrict-workload-writers",
+                "protect-sync-policy",
+                "protect-namespace-labels",
+            ],
         );
     });
 
     it("takes per-rule options, `false` to leave a rule out, and the Argo CD namespace for the allowed writer", () => {
         const tuned = defaultRules({ capReplicas: { max: 5 }, protectSyncPolicy: false, argoCdNamespace: "gitops" });
         assert.equal(tuned.find((r) => r.name === "cap-replicas")?.params.max, 5);
-        assert.equal(tuned.some((r) => r.name === "protect-sync-policy"), false);
+        assert.equal(
+            tuned.some((r) => r.name === "protect-sync-policy"),
+            false,
+        );
         assert.deepEqual(tuned.find((r) => r.name === "restrict-workload-writers")?.params.allowedUsernames, ["system:serviceaccount:gitops:argocd-application-controller"]);
     });
 
@@ -234,7 +270,9 @@ describe("rendering", () => {
         assert.deepEqual(renderBindingSpec("p", { environment: "prod", validationActions: ["Deny"], excludeNamespaces: ["hotfix"] }, "env"), {
             policyName: "p",
             validationActions: ["Deny"],
-            matchResources: { namespaceSelector: { matchLabels: { env: "prod" }, matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["hotfix"] }] } },
+            matchResources: {
+                namespaceSelector: { matchLabels: { env: "prod" }, matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["hotfix"] }] },
+            },
         });
     });
 });
@@ -273,12 +311,18 @@ describe("offline evaluator", () => {
     ] as const) {
         it(`names the CEL gap ${gap} instead of skipping it`, () => {
             assert.ok(kubernetesCelGaps[gap]);
-            assert.throws(() => compileRule(rule({ validations: [{ expression, message: "m" }] })), { name: "GitOpsConfigError", message: new RegExp(`^\`rules\\.test-rule\\.validations\\[0\\]\\.expression\` uses ${gap}, from .* \\(CEL gap\\)\\. Fix:`) });
+            assert.throws(() => compileRule(rule({ validations: [{ expression, message: "m" }] })), {
+                name: "GitOpsConfigError",
+                message: new RegExp(`^\`rules\\.test-rule\\.validations\\[0\\]\\.expression\` uses ${gap}, from .* \\(CEL gap\\)\\. Fix:`),
+            });
         });
     }
 
     it("refuses regular expressions RE2 (the API server) would reject", () => {
-        assert.throws(() => compileRule(rule({ validations: [{ expression: "object.metadata.name.matches('^(?!tmp-).*$')", message: "m" }] })), /passes matches\(\) the pattern .* lookaround/);
+        assert.throws(
+            () => compileRule(rule({ validations: [{ expression: "object.metadata.name.matches('^(?!tmp-).*$')", message: "m" }] })),
+            /passes matches\(\) the pattern .* lookaround/,
+        );
         assert.throws(() => compileRule(rule({ validations: [{ expression: "object.metadata.name.matches('(a)\\\\1')", message: "m" }] })), /backreference/);
     });
 
@@ -344,7 +388,14 @@ describe("restrict-workload-writers", () => {
     });
 
     it("status writes by controllers are not matched (the status subresource is not governed)", () => {
-        const d = writers(admissionRequest(deployment(), { operation: "UPDATE", subResource: "status", userInfo: { username: "system:serviceaccount:kube-system:deployment-controller" }, namespaceLabels: prodNamespace }));
+        const d = writers(
+            admissionRequest(deployment(), {
+                operation: "UPDATE",
+                subResource: "status",
+                userInfo: { username: "system:serviceaccount:kube-system:deployment-controller" },
+                namespaceLabels: prodNamespace,
+            }),
+        );
         assert.equal(d.skipped, "resource or operation not matched");
     });
 
@@ -396,9 +447,15 @@ describe("protect-sync-policy", () => {
     });
 
     it("pausing needs the break-glass annotation; prune and selfHeal stay protected even then", () => {
-        const paused = { ...app({ enabled: false, prune: false, selfHeal: true }), metadata: { name: "x", namespace: "argocd", labels: prodNamespace, annotations: { "gitops-control.io/break-glass-ticket": "INC-1" } } };
+        const paused = {
+            ...app({ enabled: false, prune: false, selfHeal: true }),
+            metadata: { name: "x", namespace: "argocd", labels: prodNamespace, annotations: { "gitops-control.io/break-glass-ticket": "INC-1" } },
+        };
         const d = sync(admissionRequest(paused));
         assert.equal(d.verdict, "Deny");
-        assert.deepEqual(d.violations.map((v) => v.message.split(":")[0]), ["spec.syncPolicy.automated.prune must be true"]);
+        assert.deepEqual(
+            d.violations.map((v) => v.message.split(":")[0]),
+            ["spec.syncPolicy.automated.prune must be true"],
+        );
     });
 });

@@ -23,13 +23,16 @@ function pruneCli(args: string[], env: Record<string, string> = {}) {
 describe("prune budget", () => {
     it("counts each deleted or replaced cluster object once, never components", () => {
         const verdict = pruneVerdict(removeService, 3, false);
-        assert.deepEqual(verdict.destructive.map((d) => `${d.op} ${d.name}`), [
-            "delete checkout-project",
-            "delete checkout-staging-app",
-            "delete checkout-previews-appset",
-            "delete checkout-previews-scm-token",
-            "replace gitops-argocd-argocd-secret",
-        ]);
+        assert.deepEqual(
+            verdict.destructive.map((d) => `${d.op} ${d.name}`),
+            [
+                "delete checkout-project",
+                "delete checkout-staging-app",
+                "delete checkout-previews-appset",
+                "delete checkout-previews-scm-token",
+                "replace gitops-argocd-argocd-secret",
+            ],
+        );
         assert.equal(verdict.ok, false);
         assert.equal(pruneVerdict(removeService, 5, false).ok, true);
         assert.equal(pruneVerdict(removeService, 0, true).ok, true);

@@ -22,8 +22,7 @@ function scratch(name: string, text: string): string {
     return file;
 }
 
-const fixtureFiles = (prefix: string) =>
-    fs.readdirSync(fixtures, { recursive: true, encoding: "utf8" }).filter((f) => path.basename(f).startsWith(prefix) && f.endsWith(".yaml"));
+const fixtureFiles = (prefix: string) => fs.readdirSync(fixtures, { recursive: true, encoding: "utf8" }).filter((f) => path.basename(f).startsWith(prefix) && f.endsWith(".yaml"));
 
 describe("npm run policy:check", () => {
     it("is wired as an npm script", () => {
@@ -40,10 +39,15 @@ describe("npm run policy:check", () => {
             lines.some((l) => /^Deployment guardrails-fixtures\/cap-bad-over-cap\s+cap-replicas\s+Deny\s+replicas 21 exceeds the cap of 20: /.test(l)),
             "the over-cap Deployment is denied with its message",
         );
-        assert.ok(lines.some((l) => /^Deployment guardrails-fixtures\/img-good-tag\s+all 9 rules\s+Allow$/.test(l)), "a compliant object gets one Allow row");
+        assert.ok(
+            lines.some((l) => /^Deployment guardrails-fixtures\/img-good-tag\s+all 9 rules\s+Allow$/.test(l)),
+            "a compliant object gets one Allow row",
+        );
         // Requests are CREATEs by Argo CD's controller, so the writer rule's fixtures pass, and of the namespace-relabelling
         // fixtures (UPDATEs of a prod namespace) only the one a CREATE can show: a prod namespace that also says env=preview.
-        const bad = fixtureFiles("bad-").filter((f) => !f.startsWith("restrict-workload-writers") && (!f.startsWith("protect-namespace-labels") || f.endsWith("bad-prod-also-preview.yaml")));
+        const bad = fixtureFiles("bad-").filter(
+            (f) => !f.startsWith("restrict-workload-writers") && (!f.startsWith("protect-namespace-labels") || f.endsWith("bad-prod-also-preview.yaml")),
+        );
         assert.equal(lines.filter((l) => /\sDeny\s/.test(l)).length, bad.length);
         const objects = fixtureFiles("good-").length + fixtureFiles("bad-").length;
         assert.match(r.stdout, new RegExp(`^${objects} objects, prod mode: \\d+ rule checks, ${bad.length} denied, 0 warned, \\d+ admitted$`, "m"));

@@ -99,9 +99,17 @@ async function stackViolationsOf(policy: StackValidationPolicy, resources: reado
         isType: () => false,
         asType: () => undefined,
     }));
-    await policy.validateStack({ resources: policyResources, stackTags: new Map(), getConfig: <T extends object>() => ({}) as T, notApplicable: () => {
-        throw new Error("not applicable");
-    } }, (message, urn) => found.push({ message, ...(urn ? { urn } : {}) }));
+    await policy.validateStack(
+        {
+            resources: policyResources,
+            stackTags: new Map(),
+            getConfig: <T extends object>() => ({}) as T,
+            notApplicable: () => {
+                throw new Error("not applicable");
+            },
+        },
+        (message, urn) => found.push({ message, ...(urn ? { urn } : {}) }),
+    );
     return found;
 }
 
@@ -185,7 +193,10 @@ describe("policy pack: one factory per policy", () => {
             "chart-version-pinned",
         ]);
         // Importing policy/index.ts would construct the PolicyPack and start its gRPC server.
-        assert.equal(Object.keys(require.cache).some((f) => f === path.join(repoRoot, "policy", "index.ts")), false);
+        assert.equal(
+            Object.keys(require.cache).some((f) => f === path.join(repoRoot, "policy", "index.ts")),
+            false,
+        );
     });
 
     it("PulumiPolicy.yaml declares the nodejs runtime and the launcher for CLIs without a Node.js language host is executable", () => {
@@ -280,11 +291,20 @@ describe("scm-token-secret-labelled (stack policy)", () => {
     });
 
     it("passes when the referenced Secret carries the scm-creds label", async () => {
-        assert.deepEqual(await stackViolationsOf(policy, [[resourceTypes.applicationSet, previewSet()], [resourceTypes.secret, tokenSecret()]]), []);
+        assert.deepEqual(
+            await stackViolationsOf(policy, [
+                [resourceTypes.applicationSet, previewSet()],
+                [resourceTypes.secret, tokenSecret()],
+            ]),
+            [],
+        );
     });
 
     it("rejects an unlabelled Secret a generator reads its token from, naming the Secret's URN", async () => {
-        const found = await stackViolationsOf(policy, [[resourceTypes.applicationSet, previewSet()], [resourceTypes.secret, tokenSecret({})]]);
+        const found = await stackViolationsOf(policy, [
+            [resourceTypes.applicationSet, previewSet()],
+            [resourceTypes.secret, tokenSecret({})],
+        ]);
         assert.equal(found.length, 1);
         assert.match(found[0].message, /Secret "payments-api-scm-token", the tokenRef of ApplicationSet "payments-api-previews", lacks the label/);
         assert.match(found[0].urn ?? "", /kubernetes:core\/v1:Secret::r1$/);
@@ -306,7 +326,11 @@ describe("prod-guardrails-deny", () => {
     });
 
     it("rejects a prod binding that only warns or audits, selected by namespace or by object", async () => {
-        await assertHasViolation(policy, args(binding("prod", ["Warn", "Audit"])), /prod guardrail binding "gitops-control-cap-replicas-prod" has validationActions \["Warn","Audit"\]/);
+        await assertHasViolation(
+            policy,
+            args(binding("prod", ["Warn", "Audit"])),
+            /prod guardrail binding "gitops-control-cap-replicas-prod" has validationActions \["Warn","Audit"\]/,
+        );
         const byObject = binding("prod", ["Audit"], { scope: "object" });
         await assertHasViolation(policy, args({ ...byObject, metadata: { name: "x" } }), /validationActions \["Audit"\]: violations are admitted/);
     });
@@ -314,7 +338,11 @@ describe("prod-guardrails-deny", () => {
     it("recognises prod by an In expression, whatever the binding is called", async () => {
         const props = {
             metadata: { name: "custom-binding" },
-            spec: { policyName: "p", validationActions: ["Warn"], matchResources: { namespaceSelector: { matchExpressions: [{ key: labels.environment, operator: "In", values: ["prod", "prod-eu"] }] } } },
+            spec: {
+                policyName: "p",
+                validationActions: ["Warn"],
+                matchResources: { namespaceSelector: { matchExpressions: [{ key: labels.environment, operator: "In", values: ["prod", "prod-eu"] }] } },
+            },
         };
         await assertHasViolation(policy, args(props), /"custom-binding" has validationActions \["Warn"\]/);
         assert.equal(selectsLabelValue({ matchExpressions: [{ key: labels.environment, operator: "NotIn", values: ["prod"] }] }, labels.environment, "prod"), false);
@@ -361,7 +389,11 @@ describe("chart-version-pinned", () => {
 
     it("rejects a floating or missing version for a repository or OCI chart", async () => {
         for (const version of ["^10.1.0", "10.x", "~10.1", ">=10.0.0", "latest", "10.1"]) {
-            await assertHasViolation(policy, args({ ...chartArgs(undefined), version }), new RegExp(`version "${version.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}", not an exact semantic version`));
+            await assertHasViolation(
+                policy,
+                args({ ...chartArgs(undefined), version }),
+                new RegExp(`version "${version.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}", not an exact semantic version`),
+            );
         }
         await assertHasViolation(policy, args({ chart: "argo-cd", repositoryOpts: { repo: pinnedChart.repo } }), /has no version/);
         await assertHasViolation(policy, args({ chart: "oci://ghcr.io/argoproj/argo-helm/argo-cd" }), /has no version/);
@@ -392,6 +424,12 @@ describe("the program's own renders comply (mock engine)", () => {
     });
 
     it("the prod stack passes the stack policy", async () => {
-        assert.deepEqual(await stackViolationsOf(scmTokenSecretLabelled(), prod.map((r) => [r.type, r.inputs] as const)), []);
+        assert.deepEqual(
+            await stackViolationsOf(
+                scmTokenSecretLabelled(),
+                prod.map((r) => [r.type, r.inputs] as const),
+            ),
+            [],
+        );
     });
 });

@@ -16,8 +16,16 @@ describe("drift report: previews", () => {
     it("lists failed and stuck previews and namespaces past the TTL, and nothing healthy or young", () => {
         const apps = [
             preview("shop-pr-1", ago(120), healthy),
-            preview("shop-pr-2", ago(30), { sync: { status: "OutOfSync" }, health: { status: "Healthy" }, operationState: { phase: "Failed", message: "one or more objects failed to apply" } }),
-            preview("shop-pr-3", ago(40), { sync: { status: "OutOfSync" }, health: { status: "Missing" }, conditions: [{ type: "ComparisonError", message: "unable to resolve revision" }] }),
+            preview("shop-pr-2", ago(30), {
+                sync: { status: "OutOfSync" },
+                health: { status: "Healthy" },
+                operationState: { phase: "Failed", message: "one or more objects failed to apply" },
+            }),
+            preview("shop-pr-3", ago(40), {
+                sync: { status: "OutOfSync" },
+                health: { status: "Missing" },
+                conditions: [{ type: "ComparisonError", message: "unable to resolve revision" }],
+            }),
             preview("shop-pr-4", ago(5), { sync: { status: "OutOfSync" }, health: { status: "Missing" } }),
             preview("shop-pr-5", ago(60), { ...healthy, operationState: { phase: "Running", startedAt: ago(20) } }),
         ];

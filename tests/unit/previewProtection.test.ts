@@ -27,7 +27,9 @@ describe("preview Applications outlive a deleted ApplicationSet", () => {
         const policy = recorded.find((r) => r.type === "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy");
         const binding = recorded.find((r) => r.type === "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
         assert.equal(policy?.inputs.metadata.name, "gitops-control-keep-previews-shop");
-        assert.deepEqual(policy.inputs.spec.matchConstraints.resourceRules, [{ apiGroups: ["argoproj.io"], apiVersions: ["*"], resources: ["applications"], operations: ["DELETE"] }]);
+        assert.deepEqual(policy.inputs.spec.matchConstraints.resourceRules, [
+            { apiGroups: ["argoproj.io"], apiVersions: ["*"], resources: ["applications"], operations: ["DELETE"] },
+        ]);
         const [scope, who] = policy.inputs.spec.matchConditions as { expression: string }[];
         assert.match(scope!.expression, /request.namespace == 'argocd'/);
         assert.match(scope!.expression, /oldObject.metadata.labels\['env'\] == 'preview'/);

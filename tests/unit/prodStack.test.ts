@@ -102,25 +102,27 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
 
     it("runs no preview janitor and manages nothing on GitHub (no previews in prod), so no github plugin is needed", () => {
         assert.equal(ofType("kubernetes:batch/v1:CronJob").length, 0);
-        assert.deepEqual(resources.filter((r) => r.type.startsWith("github:") || r.type === "pulumi:providers:github"), []);
+        assert.deepEqual(
+            resources.filter((r) => r.type.startsWith("github:") || r.type === "pulumi:providers:github"),
+            [],
+        );
     });
 
     it("alerts on OutOfSync/Degraded apps, failed syncs, a silent controller and stale previews", () => {
         const [rule] = ofType("kubernetes:monitoring.coreos.com/v1:PrometheusRule");
         assert.equal(rule.inputs.metadata.labels.release, "kube-prometheus-stack");
         const rules = rule.inputs.spec.groups[0].rules as { alert: string; for: string; expr: string }[];
-        assert.deepEqual(rules.map((r) => `${r.alert}/${r.for}`), [
-            "ArgoCdAppOutOfSync/15m",
-            "ArgoCdAppDegraded/10m",
-            "ArgoCdSyncFailures/0m",
-            "ArgoCdReconcileErrors/30m",
-            "ArgoCdUnusualPruneVolume/0m",
-            "PreviewNamespaceTooOld/1h",
-        ]);
+        assert.deepEqual(
+            rules.map((r) => `${r.alert}/${r.for}`),
+            ["ArgoCdAppOutOfSync/15m", "ArgoCdAppDegraded/10m", "ArgoCdSyncFailures/0m", "ArgoCdReconcileErrors/30m", "ArgoCdUnusualPruneVolume/0m", "PreviewNamespaceTooOld/1h"],
+        );
         assert.match(rules[5].expr, /> 259200$/);
         assert.match(rules[4].expr, /argocd_app_k8s_request_total\{verb="Delete", dry_run="false"[^}]*\}\[15m\]\)\) > 10$/);
         const records = rule.inputs.spec.groups[1].rules as { record: string; expr: string }[];
-        assert.deepEqual(records.map((r) => r.record), ["gitops_control:argocd_app_out_of_sync", "gitops_control:argocd_app_drift_repair_seconds:mean1d"]);
+        assert.deepEqual(
+            records.map((r) => r.record),
+            ["gitops_control:argocd_app_out_of_sync", "gitops_control:argocd_app_drift_repair_seconds:mean1d"],
+        );
         assert.match(records[1].expr, /sum_over_time\(gitops_control:argocd_app_out_of_sync\[1d:1m\]\)/);
     });
 
@@ -137,7 +139,9 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         const k8sResources = resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers"));
         assert.ok(k8sResources.length > 5);
         for (const r of k8sResources) {
-            const expected = r.type.startsWith("kubernetes:admissionregistration") ? /pulumi:providers:kubernetes::kubernetes-guardrails::/ : /pulumi:providers:kubernetes::kubernetes::/;
+            const expected = r.type.startsWith("kubernetes:admissionregistration")
+                ? /pulumi:providers:kubernetes::kubernetes-guardrails::/
+                : /pulumi:providers:kubernetes::kubernetes::/;
             assert.match(r.provider ?? "", expected, `${r.type} ${r.name} has the explicit provider`);
         }
         const guardrailsProvider = resources.find((r) => r.type === "pulumi:providers:kubernetes" && r.name === "kubernetes-guardrails");

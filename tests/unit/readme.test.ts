@@ -39,7 +39,17 @@ describe("README and Pulumi.yaml are generated from the schema", () => {
     it("every stack key has a row, and the keys the issue found missing are there", () => {
         const schema = configJsonSchema();
         for (const key of Object.keys(schema.properties ?? {})) assert.match(readme, new RegExp(`^\\| \`${key}\` \\|`, "m"), key);
-        for (const key of ["argocd.alerts", "argocd.notifications", "github.webhookUrl", "guardrails.disabledRules", "guardrails.requiredLabels", "previewJanitor", "pruneBudget", "breakGlass", "breakGlassPolicy"]) {
+        for (const key of [
+            "argocd.alerts",
+            "argocd.notifications",
+            "github.webhookUrl",
+            "guardrails.disabledRules",
+            "guardrails.requiredLabels",
+            "previewJanitor",
+            "pruneBudget",
+            "breakGlass",
+            "breakGlassPolicy",
+        ]) {
             assert.match(readme, new RegExp(`^\\| \`${key.replace(/\./g, "\\.")}\` \\|`, "m"), key);
         }
     });

@@ -5,8 +5,7 @@ import { describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { repoRoot } from "../../scripts/lib/mockRuntime";
 
-const render = (stack: string) =>
-    execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts"), stack], { cwd: repoRoot, encoding: "utf8" });
+const render = (stack: string) => execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts"), stack], { cwd: repoRoot, encoding: "utf8" });
 
 describe("npm run render", () => {
     const output = render("staging");
@@ -32,12 +31,18 @@ describe("npm run render", () => {
         const secrets = docs.filter((d) => d.kind === "Secret");
         assert.equal(secrets.length, 3);
         for (const s of secrets) {
-            assert.ok(Object.values(s.stringData ?? {}).every((v) => v === "[secret]"), `${s.metadata.name} redacted`);
+            assert.ok(
+                Object.values(s.stringData ?? {}).every((v) => v === "[secret]"),
+                `${s.metadata.name} redacted`,
+            );
         }
         assert.doesNotMatch(output, /mock-password|mockhash|<secret gitops-control:githubToken>/);
     });
 
     it("fails with a usage message without a stack", () => {
-        assert.throws(() => execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts")], { cwd: repoRoot, stdio: "pipe" }), /usage: npm run --silent render/);
+        assert.throws(
+            () => execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts")], { cwd: repoRoot, stdio: "pipe" }),
+            /usage: npm run --silent render/,
+        );
     });
 });

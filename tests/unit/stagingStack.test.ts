@@ -101,7 +101,10 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
             assert.deepEqual(hook.inputs.events, ["pull_request"]);
             assert.equal(hook.inputs.configuration.url, "https://argocd-appset.staging.example.com/api/webhook");
             assert.equal(hook.inputs.configuration.contentType, "json");
-            assert.ok(hook.secretPaths.some((p) => p.startsWith("configuration")), "the webhook secret is a Pulumi secret");
+            assert.ok(
+                hook.secretPaths.some((p) => p.startsWith("configuration")),
+                "the webhook secret is a Pulumi secret",
+            );
             assert.match(hook.provider ?? "", /pulumi:providers:github::gitops-github-github::/);
         }
         const secret = ofType("kubernetes:core/v1:Secret").find((s) => s.inputs.metadata.name === "argocd-secret")!;

@@ -23,12 +23,7 @@ describe("a team's own program (examples/team-service) using GitOpsService", () 
 
     it("creates the project, one Application per environment and the previews", async () => {
         const types = resources.filter((r) => r.type.startsWith("kubernetes:argoproj.io")).map((r) => `${r.type.split(":").pop()}/${r.inputs.metadata.name}`);
-        assert.deepEqual(types.sort(), [
-            "AppProject/inventory",
-            "Application/inventory-prod",
-            "Application/inventory-staging",
-            "ApplicationSet/inventory-previews",
-        ]);
+        assert.deepEqual(types.sort(), ["AppProject/inventory", "Application/inventory-prod", "Application/inventory-staging", "ApplicationSet/inventory-previews"]);
         assert.deepEqual(await valueOf(exports.applications as pulumi.Output<Record<string, string>>), { staging: "inventory-staging", prod: "inventory-prod" });
         assert.equal(await valueOf(exports.previews as pulumi.Output<string>), "inventory-previews");
     });
@@ -46,7 +41,10 @@ describe("a team's own program (examples/team-service) using GitOpsService", () 
     it("keeps the project least-privilege: its repo, its namespaces and its preview glob only", () => {
         const project = resources.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject")!.inputs.spec;
         assert.deepEqual(project.sourceRepos, ["https://github.com/acme/inventory.git"]);
-        assert.deepEqual(project.destinations.map((d: { namespace: string }) => d.namespace), ["inventory-staging", "inventory-prod", "inventory-pr-*"]);
+        assert.deepEqual(
+            project.destinations.map((d: { namespace: string }) => d.namespace),
+            ["inventory-staging", "inventory-prod", "inventory-pr-*"],
+        );
     });
 
     it("passes the team's provider to every Kubernetes child", () => {
@@ -75,7 +73,10 @@ describe("the team route is first-class", () => {
             () => new GitOpsService("inventory", args),
             /GitOpsService "inventory": 1 problem\(s\):\n- `args\.environments\[0\]\.syncPolicy` weakens the prod sync policy: automated\.prune is false.*Fix: .*`args\.environments\[0\]\.unsafeSyncPolicyReason`/,
         );
-        assert.throws(() => new GitOpsService("inventory", { ...args, environments: [{ name: "production" as "prod", targetRevision: "v1" }] }), /`args\.environments\[0\]\.name` is "production", not an environment class/);
+        assert.throws(
+            () => new GitOpsService("inventory", { ...args, environments: [{ name: "production" as "prod", targetRevision: "v1" }] }),
+            /`args\.environments\[0\]\.name` is "production", not an environment class/,
+        );
         const reasoned = new GitOpsService("inventory", { ...args, environments: [{ ...args.environments[0], unsafeSyncPolicyReason: "OPS-12: migration keeps old objects" }] });
         await settle(recorded);
         assert.ok(reasoned);
@@ -83,8 +84,13 @@ describe("the team route is first-class", () => {
     });
 
     it("`npm run --silent render -- --program examples/team-service` renders the team program offline, YAML only", () => {
-        const output = execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts"), "--program", "examples/team-service"], { cwd: repoRoot, encoding: "utf8" });
-        const kinds = parseAllDocuments(output).map((d) => d.toJS() as { kind: string; metadata: { name: string } }).map((d) => `${d.kind}/${d.metadata.name}`);
+        const output = execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts"), "--program", "examples/team-service"], {
+            cwd: repoRoot,
+            encoding: "utf8",
+        });
+        const kinds = parseAllDocuments(output)
+            .map((d) => d.toJS() as { kind: string; metadata: { name: string } })
+            .map((d) => `${d.kind}/${d.metadata.name}`);
         assert.deepEqual(kinds.filter((k) => !k.startsWith("Secret/")).sort(), [
             "AppProject/inventory",
             "Application/inventory-prod",
@@ -152,7 +158,10 @@ describe("both routes share one resolve/validate path", () => {
         await settle(teamRoute);
 
         const fromStack = specs(stackRoute);
-        assert.deepEqual(fromStack.map((s) => s[1]), ["checkout", "checkout-prod"]);
+        assert.deepEqual(
+            fromStack.map((s) => s[1]),
+            ["checkout", "checkout-prod"],
+        );
         assert.deepEqual(specs(teamRoute), fromStack);
         const app = fromStack[1][2] as { syncPolicy: { retry: { limit: number }; syncOptions: string[] }; revisionHistoryLimit: number };
         assert.equal(app.syncPolicy.retry.limit, 8);
