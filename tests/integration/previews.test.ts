@@ -148,7 +148,9 @@ const shopService = () => ({
     path: "deploy/chart",
     targetRevision: "main",
     environments: ["staging"],
-    previews: { labels: ["preview"], requeueAfterSeconds: requeueSeconds },
+    // The test's Git server is not GitHub, so the repository PRs are opened on is named, as the
+    // config pipeline asks when it cannot derive it from repoURL.
+    previews: { owner, repo, labels: ["preview"], requeueAfterSeconds: requeueSeconds },
 });
 
 describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double, real engine)", { timeout: 40 * 60 * 1000 }, () => {
