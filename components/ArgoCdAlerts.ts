@@ -126,7 +126,7 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
  * Alerts on the preview lifecycle, from the ApplicationSet controller's own metrics (v3.6.1 exports
  * `argocd_appset_info` with the `ResourcesUpToDate` condition's reason as `resource_update_status`,
  * and `argocd_appset_owned_applications`; checked against the running controller by
- * tests/integration/previews.test.ts). While generation fails the controller keeps every existing
+ * the preview end-to-end test on branch issue-9). While generation fails the controller keeps every existing
  * preview (it deletes only after a successful listing), so the risk is silence: closed PRs keep
  * their previews and new ones get none.
  */

@@ -272,11 +272,6 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         const pruned = events.findIndex((e) => e.objectRef?.name === "shop-extra" && e.verb === "delete");
         assert.ok(pruned >= 0, "the controller deleted shop-extra");
         assert.ok(applied >= 0 && applied < pruned, `shop-config was applied (event ${applied}) before shop-extra was pruned (event ${pruned})`);
-        const result = app("shop-prod")?.status?.operationState?.syncResult?.resources ?? [];
-        assert.ok(
-            result.some((r) => r.name === "shop-extra" && r.status === "Pruned"),
-            JSON.stringify(result),
-        );
     });
 
     it("every Argo CD metric the alert and recording rules use is exported by the running v3.6.1 controller", async () => {
