@@ -142,6 +142,14 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
         }).catch((e: Error) => {
             throw new Error(`${e.message}; last answer: ${last}`);
         });
+        // Each policy loads on its own: also wait for the writer rule (a person's compliant Pod refused).
+        await eventually("the writer rule to enforce in prod", 60, () => {
+            const r = create(pod(`writer-probe-${++n}`, prod), human);
+            last = r.code === 0 ? "admitted" : r.stderr;
+            return r.code !== 0 && /restrict-workload-writers/.test(r.stderr);
+        }).catch((e: Error) => {
+            throw new Error(`${e.message}; last answer: ${last}`);
+        });
     });
 
     after(() => {
