@@ -176,7 +176,9 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         const prod = await until("shop-prod Synced and Healthy", 240, synced("shop-prod", shopSha));
         measure("first sync, controller start to Synced+Healthy (prod)", t0);
         await until("shop-staging Synced and Healthy", 120, synced("shop-staging", shopSha));
-        assert.equal(prod.status?.operationState?.phase, "Succeeded");
+        // The sync that got there succeeded (a later auto-sync may already be running: wait for its end).
+        await until("shop-prod's last sync to succeed", 60, () => app("shop-prod")?.status?.operationState?.phase === "Succeeded");
+        assert.equal(prod.status?.sync?.revision, shopSha);
 
         const ns = JSON.parse(kubectlOk(cluster, ["get", "namespace", "shop-prod", "-o", "json"])) as { metadata: { labels: Record<string, string> } };
         assert.equal(ns.metadata.labels["gitops-control.io/environment"], "prod");
