@@ -49,7 +49,7 @@ start_reconcilers() {
   [[ "$local_cluster" == 1 ]] || return 0
   tsx scripts/lib/reconcilers.ts stop "$reconcilers_dir"
   tsx scripts/lib/reconcilers.ts start "$reconcilers_dir" "$KUBECONFIG"
-  echo "[run-local] Argo CD reconcilers: logs in $reconcilers_dir (stop: tsx scripts/lib/reconcilers.ts stop $reconcilers_dir)"
+  echo "[run-local] Argo CD reconcilers: logs in $reconcilers_dir (stop: npx tsx scripts/lib/reconcilers.ts stop $reconcilers_dir)"
 }
 
 case "$action" in

@@ -80,6 +80,20 @@ const synced = (name: string, revision?: string) => () => {
     return a?.status?.sync?.status === "Synced" && a.status.health?.status === "Healthy" && (revision === undefined || a.status.sync.revision === revision) && a;
 };
 
+/** Refreshes `name` every 3 s until Argo CD reports it Synced and Healthy (at `revision` when given). */
+function refreshUntilSynced(name: string, seconds: number, revision?: string): Promise<App> {
+    refresh(name);
+    return until(
+        `${name} Synced and Healthy${revision ? ` at ${revision.slice(0, 8)}` : ""}`,
+        seconds,
+        () => {
+            refresh(name);
+            return synced(name, revision)();
+        },
+        3000,
+    );
+}
+
 function configMessage(namespace: string, name: string): string | undefined {
     const r = kubectl(cluster, ["get", "configmap", name, "-n", namespace, "-o", "jsonpath={.data.message}"]);
     return r.code === 0 ? r.stdout : undefined;
@@ -226,17 +240,8 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         // Back to a safe revision; end the retrying operation as `argocd app terminate-op` does.
         const good = git.commit("shop", chartFiles({ service: "shop", team: "storefront" }), "remove the debug deployment");
         kubectlOk(cluster, ["patch", "applications.argoproj.io", "shop-prod", "-n", argoNs, "--type", "merge", "-p", '{"status":{"operationState":{"phase":"Terminating"}}}']);
-        refresh("shop-prod");
         refresh("shop-staging");
-        await until(
-            "shop-prod back to Synced",
-            240,
-            () => {
-                refresh("shop-prod");
-                return synced("shop-prod", good)();
-            },
-            3000,
-        );
+        await refreshUntilSynced("shop-prod", 240, good);
         shopSha = good;
     });
 
@@ -317,16 +322,7 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         assert.equal(configMessage("shop-prod", "shop-config"), "v2", "nothing was pruned");
         assert.equal(kubectl(cluster, ["get", "deployment", "shop", "-n", "shop-prod"]).code, 0);
         const good = git.commit("shop", chartFiles({ service: "shop", team: "storefront", message: "v2", extra: false }), "restore the templates");
-        refresh("shop-prod");
-        await until(
-            "shop-prod Synced again",
-            120,
-            () => {
-                refresh("shop-prod");
-                return synced("shop-prod", good)();
-            },
-            3000,
-        );
+        await refreshUntilSynced("shop-prod", 120, good);
         shopSha = good;
     });
 
@@ -379,16 +375,7 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
             },
             { ...tokens, repositorySecrets: { "local-git": ledgerCredentials.password } },
         );
-        refresh("ledger-staging");
-        const ledgerApp = await until(
-            "ledger-staging Synced and Healthy",
-            180,
-            () => {
-                refresh("ledger-staging");
-                return synced("ledger-staging")();
-            },
-            3000,
-        );
+        const ledgerApp = await refreshUntilSynced("ledger-staging", 180);
         measure("private repo: credentials up to Synced", t0);
         assert.ok(git.requests.some((r) => r.repo === "ledger" && r.user === ledgerCredentials.username && r.status === 200));
         assert.equal(configMessage("ledger-staging", "ledger-config"), "hello");
