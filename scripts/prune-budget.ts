@@ -29,20 +29,35 @@ function option(args: readonly string[], name: string): string | undefined {
     return i >= 0 ? args[i + 1] : undefined;
 }
 
-async function main(): Promise<number> {
-    const args = process.argv.slice(2);
+/** Where the command writes (the unit tests capture it in-process). */
+export interface Io {
+    out(line: string): void;
+    err(line: string): void;
+}
+
+/** The command: exit code 0 within budget or approved, 1 over budget, 2 bad input. */
+export async function runPruneBudget(args: readonly string[], env: NodeJS.ProcessEnv = process.env, io: Io = { out: console.log, err: console.error }): Promise<number> {
+    try {
+        return await pruneBudget(args, env, io);
+    } catch (error) {
+        io.err(`prune budget check failed: ${(error as Error).message}`);
+        return 2;
+    }
+}
+
+async function pruneBudget(args: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
     const stackName = args.find((a, i) => !a.startsWith("--") && !["--preview-json", "--budget"].includes(args[i - 1] ?? ""));
     if (!stackName) {
-        console.error("usage: npm run prune-budget -- <stack> [--preview-json file] [--budget N] [--approved]");
+        io.err("usage: npm run prune-budget -- <stack> [--preview-json file] [--budget N] [--approved]");
         return 2;
     }
     const budgetArg = option(args, "--budget");
     const budget = budgetArg !== undefined ? Number(budgetArg) : stackBudget(stackName);
     if (!Number.isInteger(budget) || budget < 0) {
-        console.error(`--budget is "${budgetArg}": use a whole number ≥ 0`);
+        io.err(`--budget is "${budgetArg}": use a whole number ≥ 0`);
         return 2;
     }
-    const approved = args.includes("--approved") || process.env.PRUNE_BUDGET_APPROVED === "true";
+    const approved = args.includes("--approved") || env.PRUNE_BUDGET_APPROVED === "true";
     const previewFile = option(args, "--preview-json");
     let steps: ResourceStep[];
     if (previewFile) {
@@ -53,16 +68,10 @@ async function main(): Promise<number> {
         steps = recorder.steps;
     }
     const verdict = pruneVerdict(steps, budget, approved);
-    console.log(formatPruneReport(verdict));
+    io.out(formatPruneReport(verdict));
     return verdict.ok ? 0 : 1;
 }
 
 if (require.main === module) {
-    main().then(
-        (code) => process.exit(code),
-        (error: Error) => {
-            console.error(`prune budget check failed: ${error.message}`);
-            process.exit(2);
-        },
-    );
+    void runPruneBudget(process.argv.slice(2)).then((code) => process.exit(code));
 }

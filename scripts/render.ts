@@ -26,27 +26,30 @@ export function toManifest(r: RecordedResource): Record<string, unknown> | undef
     return { apiVersion: inputs.apiVersion ?? (group === "core" ? version : `${group}/${version}`), kind: inputs.kind ?? kind, ...inputs };
 }
 
-async function main(): Promise<void> {
-    const arg = process.argv[2];
-    if (!arg) {
-        console.error("usage: npm run render -- <stack name | path to Pulumi.<stack>.yaml>");
-        process.exit(2);
-    }
+const usage = "usage: npm run render -- <stack name | path to Pulumi.<stack>.yaml>";
+
+/** The YAML `npm run render -- <arg>` prints (the unit tests call it in-process). */
+export async function renderStack(arg: string | undefined): Promise<string> {
+    if (!arg) throw new Error(usage);
     const file = arg.endsWith(".yaml") ? path.resolve(arg) : path.join(repoRoot, `Pulumi.${arg}.yaml`);
     const stack = path.basename(file).replace(/^Pulumi\.|\.yaml$/g, "");
     const { resources } = await renderProgram(stack, readStackFile(file));
-    const charts = resources.filter((r) => r.type === "kubernetes:helm.sh/v4:Chart");
-    for (const chart of charts) {
-        console.log(`# Helm chart ${chart.name}: ${chart.inputs.chart} ${chart.inputs.version ?? ""} (rendered by the provider at deploy time)`);
+    const lines: string[] = [];
+    for (const chart of resources.filter((r) => r.type === "kubernetes:helm.sh/v4:Chart")) {
+        lines.push(`# Helm chart ${chart.name}: ${chart.inputs.chart} ${chart.inputs.version ?? ""} (rendered by the provider at deploy time)`);
     }
     for (const manifest of resources.map(toManifest)) {
-        if (manifest) console.log(`---\n${stringify(manifest, { lineWidth: 0 }).trimEnd()}`);
+        if (manifest) lines.push(`---\n${stringify(manifest, { lineWidth: 0 }).trimEnd()}`);
     }
+    return `${lines.join("\n")}\n`;
 }
 
 if (require.main === module) {
-    main().catch((e: Error) => {
-        console.error(e.message);
-        process.exit(1);
-    });
+    renderStack(process.argv[2]).then(
+        (text) => process.stdout.write(text),
+        (e: Error) => {
+            console.error(e.message);
+            process.exit(e.message === usage ? 2 : 1);
+        },
+    );
 }
