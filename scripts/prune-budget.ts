@@ -4,6 +4,8 @@
  * `prune-approved` label, which the workflow passes as PRUNE_BUDGET_APPROVED=true or --approved).
  * Prints what would be deleted either way.
  *
+ *   npm run prune-budget -- <stack> --event-log events.json        from `pulumi preview --event-log` (PR check:
+ *                                                                  the same preview as the comment and the policy pack)
  *   npm run prune-budget -- <stack> --preview-json preview.json   from `pulumi preview --json`
  *   npm run prune-budget -- <stack>                                runs the preview itself
  *   options: --budget N (overrides the stack's), --approved
@@ -12,7 +14,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ResourceStep, openStack, repoRoot, stepRecorder } from "./lib/engine";
+import { ResourceStep, openStack, repoRoot, stepRecorder, stepsFromEventLog } from "./lib/engine";
 import { formatPruneReport, pruneVerdict, stepsFromPreviewJson } from "./lib/drift";
 import { readStackFile } from "./lib/mockRuntime";
 import { decodeConfig, parseStackConfig } from "../stacks/config";
@@ -46,9 +48,9 @@ export async function runPruneBudget(args: readonly string[], env: NodeJS.Proces
 }
 
 async function pruneBudget(args: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-    const stackName = args.find((a, i) => !a.startsWith("--") && !["--preview-json", "--budget"].includes(args[i - 1] ?? ""));
+    const stackName = args.find((a, i) => !a.startsWith("--") && !["--preview-json", "--event-log", "--budget"].includes(args[i - 1] ?? ""));
     if (!stackName) {
-        io.err("usage: npm run prune-budget -- <stack> [--preview-json file] [--budget N] [--approved]");
+        io.err("usage: npm run prune-budget -- <stack> [--event-log file | --preview-json file] [--budget N] [--approved]");
         return 2;
     }
     const budgetArg = option(args, "--budget");
@@ -59,8 +61,11 @@ async function pruneBudget(args: readonly string[], env: NodeJS.ProcessEnv, io: 
     }
     const approved = args.includes("--approved") || env.PRUNE_BUDGET_APPROVED === "true";
     const previewFile = option(args, "--preview-json");
+    const eventLog = option(args, "--event-log");
     let steps: ResourceStep[];
-    if (previewFile) {
+    if (eventLog) {
+        steps = stepsFromEventLog(fs.readFileSync(eventLog, "utf8"));
+    } else if (previewFile) {
         steps = stepsFromPreviewJson(JSON.parse(fs.readFileSync(previewFile, "utf8")));
     } else {
         const recorder = stepRecorder();

@@ -109,11 +109,26 @@ export function pruneBudgetCases(pruneCli: (args: string[], env?: Record<string,
         assert.equal((await pruneCli(["staging", "--preview-json", previewFixture("remove-service.json"), "--budget", "10"])).code, 0);
     });
 
+    it("reads the steps from the PR preview's event log: the same verdict as from `--json`", async () => {
+        const over = await pruneCli(["staging", "--event-log", previewFixture("remove-service.events.jsonl")]);
+        assert.equal(over.code, 1, over.out);
+        assert.match(over.out, /Prune budget: 5 delete\/replace\(s\), budget 3\./);
+        assert.match(over.out, /delete\s+kubernetes:argoproj.io\/v1alpha1:Application\s+checkout-staging-app/);
+        assert.equal((await pruneCli(["staging", "--event-log", previewFixture("no-changes.events.jsonl")])).code, 0);
+        const truncated = scratch("events.jsonl", fs.readFileSync(previewFixture("remove-service.events.jsonl"), "utf8").split("\n").slice(0, 6).join("\n"));
+        const stopped = await pruneCli(["staging", "--event-log", truncated]);
+        assert.equal(stopped.code, 2, stopped.out);
+        assert.match(stopped.out, /the event log has no summary: the preview did not finish/);
+    });
+
     it("rejects bad input with exit code 2", async () => {
         assert.equal((await pruneCli(["staging", "--preview-json", previewFixture("remove-service.json"), "--budget", "-1"])).code, 2);
         const notJson = await pruneCli(["staging", "--preview-json", path.join(repoRoot, "package.json")]);
         assert.equal(notJson.code, 2);
         assert.match(notJson.out, /not `pulumi preview --json` output/);
+        const notEvents = await pruneCli(["staging", "--event-log", path.join(repoRoot, "package.json")]);
+        assert.equal(notEvents.code, 2);
+        assert.match(notEvents.out, /not a `pulumi preview --event-log` file: line 1 is not/);
     });
 }
 

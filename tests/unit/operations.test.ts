@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { driftItems, formatDriftReport, pruneVerdict, stepsFromPreviewJson } from "../../scripts/lib/drift";
-import type { ResourceStep } from "../../scripts/lib/engine";
+import { ResourceStep, stepsFromEventLog } from "../../scripts/lib/engine";
 import { repoRoot } from "../../scripts/lib/mockRuntime";
 import { runPruneBudget, stackBudget } from "../../scripts/prune-budget";
 import { pruneBudgetCases } from "../support/cliCases";
@@ -24,6 +24,13 @@ describe("prune budget", () => {
         assert.equal(verdict.ok, false);
         assert.equal(pruneVerdict(removeService, 5, false).ok, true);
         assert.equal(pruneVerdict(removeService, 0, true).ok, true);
+    });
+
+    it("the event log of `pulumi preview --event-log` yields the steps of `pulumi preview --json`", () => {
+        const fromLog = stepsFromEventLog(fs.readFileSync(fixture("remove-service.events.jsonl"), "utf8"));
+        const pick = (steps: readonly ResourceStep[]) => steps.map(({ op, urn, type, custom }) => ({ op, urn, type, custom }));
+        assert.deepEqual(pick(fromLog), pick(removeService));
+        assert.deepEqual(pruneVerdict(fromLog, 3, false), pruneVerdict(removeService, 3, false));
     });
 
     it("reads the budget from the stack file", () => {
