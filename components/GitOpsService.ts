@@ -1,9 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppProject, SyncWindow } from "./AppProject";
+import { SyncWindow, appProjectResource, appProjectType } from "./AppProject";
 import { check, requireDnsLabel } from "./errors";
-import { ApplicationSourceArgs, GitOpsApplication, IgnoreDifference } from "./GitOpsApplication";
+import { ApplicationSourceArgs, IgnoreDifference, applicationResource, gitOpsApplicationType } from "./GitOpsApplication";
 import { labels } from "./labels";
+import { movedOutOfComponent } from "./options";
 import { GitHubPullRequestSource, PreviewEnvironments } from "./PreviewEnvironments";
 import { SyncPolicy } from "./syncPolicy";
 
@@ -78,8 +79,10 @@ export class GitOpsService extends pulumi.ComponentResource {
     readonly applicationNames: pulumi.Output<Record<string, string>>;
     /** The previews' ApplicationSet name, when previews are on. */
     readonly previewApplicationSetName: pulumi.Output<string | undefined>;
-    readonly project: AppProject;
-    readonly applications: Record<string, GitOpsApplication> = {};
+    /** The AppProject custom resource (held directly: no wrapper component, see movedOutOfComponent). */
+    readonly project: k8s.apiextensions.CustomResource;
+    /** The Application custom resources by environment. */
+    readonly applications: Record<string, k8s.apiextensions.CustomResource> = {};
     readonly previews?: PreviewEnvironments;
 
     constructor(name: string, args: GitOpsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -88,7 +91,7 @@ export class GitOpsService extends pulumi.ComponentResource {
         const argoNamespace = args.argoNamespace ?? "argocd";
         const namespaceOf = (env: ServiceEnvironment): string => env.namespace ?? `${name}-${env.name}`;
         const previewGlob = `${name}-pr-*`;
-        this.project = new AppProject(
+        this.project = appProjectResource(
             name,
             {
                 argoNamespace,
@@ -99,11 +102,11 @@ export class GitOpsService extends pulumi.ComponentResource {
                 annotations: args.project?.annotations ?? {},
                 provider: args.provider,
             },
-            { parent: this },
+            { parent: this, ...movedOutOfComponent(appProjectType, name, this) },
         );
         for (const env of args.environments) {
             const helm = args.source.helm ?? (args.source.kustomize ? undefined : {});
-            this.applications[env.name] = new GitOpsApplication(
+            this.applications[env.name] = applicationResource(
                 `${name}-${env.name}`,
                 {
                     argoNamespace,
@@ -125,7 +128,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                     annotations: env.annotations ?? {},
                     provider: args.provider,
                 },
-                { parent: this, dependsOn: [this.project] },
+                { parent: this, dependsOn: [this.project], ...movedOutOfComponent(gitOpsApplicationType, `${name}-${env.name}`, this) },
             );
         }
         if (args.previews) {
@@ -148,8 +151,8 @@ export class GitOpsService extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [this.project] },
             );
         }
-        this.projectName = this.project.projectName;
-        this.applicationNames = pulumi.all(Object.fromEntries(Object.entries(this.applications).map(([env, app]) => [env, app.applicationName])));
+        this.projectName = this.project.metadata.name;
+        this.applicationNames = pulumi.all(Object.fromEntries(Object.entries(this.applications).map(([env, app]) => [env, app.metadata.name])));
         this.previewApplicationSetName = this.previews ? this.previews.applicationSetName : pulumi.output(undefined);
         this.registerOutputs({
             projectName: this.projectName,

@@ -18,3 +18,13 @@ export function childOptions(
 export function protection(protect: boolean): pulumi.CustomResourceOptions {
     return protect ? { protect: true, retainOnDelete: true } : {};
 }
+
+/**
+ * Options of a resource that used to be the only child of a one-resource component (`AppProject`,
+ * `GitOpsApplication`) and is now created by its grandparent directly: an alias to its old URN, whose
+ * parent was that component (`type`, `name`) under `parent`, so existing stacks keep the resource
+ * (no delete, no create, no replace). The alias costs nothing on new stacks.
+ */
+export function movedOutOfComponent(type: string, name: string, parent: pulumi.Resource): pulumi.CustomResourceOptions {
+    return { aliases: [{ parent: pulumi.createUrn(name, type, parent) }] };
+}
