@@ -9,6 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { openStack } from "../../scripts/lib/engine";
+import { fixtureChartPath } from "../../stacks/config";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 /** Public passphrase of the local stack's secrets (see Pulumi.local.yaml). */
@@ -70,6 +71,50 @@ export async function eventually(what: string, seconds: number, probe: () => boo
         await new Promise((r) => setTimeout(r, 500));
     }
     throw new Error(`timed out after ${seconds}s waiting for ${what}`);
+}
+
+/** The CRD templates of the pinned chart, template directives removed (they only add annotations/labels). */
+export function argoCdCrds(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-chart-crds-"));
+    try {
+        const tar = spawnSync("tar", ["-xzf", path.resolve(repoRoot, fixtureChartPath), "-C", dir, "argo-cd/templates/crds"], { encoding: "utf8" });
+        if (tar.status !== 0) throw new Error(`cannot unpack ${fixtureChartPath}: ${tar.stderr}`);
+        const crdDir = path.join(dir, "argo-cd", "templates", "crds");
+        return fs
+            .readdirSync(crdDir)
+            .sort()
+            .map((f) =>
+                fs
+                    .readFileSync(path.join(crdDir, f), "utf8")
+                    .split("\n")
+                    .filter((line) => !/^\s*\{\{.*\}\}\s*$/.test(line))
+                    .join("\n"),
+            )
+            .join("\n---\n");
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/**
+ * The local API server with Argo CD's CRDs installed up front (no chart): Applications, AppProjects
+ * and ApplicationSets are dry-run and stored against their real schemas.
+ */
+export function startClusterWithArgoCdCrds(): LocalCluster {
+    const cluster = startCluster();
+    try {
+        kubectlOk(cluster, ["apply", "--server-side", "-f", "-"], argoCdCrds());
+        // Established once each kind is served.
+        const deadline = Date.now() + 60_000;
+        while (kubectl(cluster, ["get", "applications.argoproj.io,appprojects.argoproj.io,applicationsets.argoproj.io", "-A"]).code !== 0) {
+            if (Date.now() > deadline) throw new Error("Argo CD CRDs not served after 60 s");
+            spawnSync("sleep", ["0.5"]);
+        }
+    } catch (e) {
+        cluster.stop();
+        throw e;
+    }
+    return cluster;
 }
 
 export interface LocalStack {
