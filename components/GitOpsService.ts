@@ -102,7 +102,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                 annotations: args.project?.annotations ?? {},
                 provider: args.provider,
             },
-            { parent: this, ...movedOutOfComponent(appProjectType, name, this) },
+            { parent: this, ...movedOutOfComponent(this, appProjectType, { type: "kubernetes:argoproj.io/v1alpha1:AppProject", name: `${name}-project` }) },
         );
         for (const env of args.environments) {
             const helm = args.source.helm ?? (args.source.kustomize ? undefined : {});
@@ -128,7 +128,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                     annotations: env.annotations ?? {},
                     provider: args.provider,
                 },
-                { parent: this, dependsOn: [this.project], ...movedOutOfComponent(gitOpsApplicationType, `${name}-${env.name}`, this) },
+                { parent: this, dependsOn: [this.project], ...movedOutOfComponent(this, gitOpsApplicationType, { type: "kubernetes:argoproj.io/v1alpha1:Application", name: `${name}-${env.name}-app` }) },
             );
         }
         if (args.previews) {

@@ -13,7 +13,8 @@ interface Registration {
     readonly type: string;
     readonly name: string;
     readonly parent: string;
-    readonly aliasParents: readonly string[];
+    /** Aliases as full URNs (string aliases) or as the parent URN of an alias spec. */
+    readonly aliases: readonly string[];
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -22,7 +23,7 @@ interface RegisterRequest {
     getType(): string;
     getName(): string;
     getParent(): string;
-    getAliasesList(): { getSpec(): { getParenturn(): string } | undefined }[];
+    getAliasesList(): { getUrn(): string; getSpec(): { getParenturn(): string } | undefined }[];
 }
 
 describe("GitOpsService registrations (staging stack under mocks)", () => {
@@ -34,7 +35,7 @@ describe("GitOpsService registrations (staging stack under mocks)", () => {
                 type: req.getType(),
                 name: req.getName(),
                 parent: req.getParent(),
-                aliasParents: req.getAliasesList().flatMap((a) => (a.getSpec() ? [a.getSpec()!.getParenturn()] : [])),
+                aliases: req.getAliasesList().map((a) => a.getUrn() || `parent ${a.getSpec()?.getParenturn()}`),
             });
             return original.call(this, req, cb);
         };
@@ -56,7 +57,7 @@ describe("GitOpsService registrations (staging stack under mocks)", () => {
     it("parents the AppProject to the service, aliased to its URN under the old AppProject component", () => {
         const project = registrations.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject" && r.name === "payments-api-project")!;
         assert.equal(project.parent, `${servicePrefix}::payments-api`);
-        assert.deepEqual(project.aliasParents, [`${servicePrefix}$gitops-control:argocd:AppProject::payments-api`]);
+        assert.deepEqual(project.aliases, [`${servicePrefix}$gitops-control:argocd:AppProject$kubernetes:argoproj.io/v1alpha1:AppProject::payments-api-project`]);
     });
 
     it("parents each Application to the service, aliased to its URN under the old GitOpsApplication component", () => {
@@ -65,7 +66,7 @@ describe("GitOpsService registrations (staging stack under mocks)", () => {
         for (const app of apps) {
             const env = app.name.replace(/^payments-api-|-app$/g, "");
             assert.equal(app.parent, `${servicePrefix}::payments-api`);
-            assert.deepEqual(app.aliasParents, [`${servicePrefix}$gitops-control:argocd:GitOpsApplication::payments-api-${env}`]);
+            assert.deepEqual(app.aliases, [`${servicePrefix}$gitops-control:argocd:GitOpsApplication$kubernetes:argoproj.io/v1alpha1:Application::payments-api-${env}-app`]);
         }
     });
 });
