@@ -71,8 +71,8 @@ export interface JobResult {
     readonly importMs: number;
     /**
      * Time line of each operation from the engine events as they arrived (ms from the call):
-     * first event (CLI and plugins started, program connected), the Helm chart's step and its
-     * outputs (rendering + its children's check/diff), the summary.
+     * first event (CLI and plugins started, program connected), the Helm chart's step until the last
+     * event of its children (rendering + their check/diff/dry-run; other steps may overlap), the summary.
      */
     readonly timeline: { firstEvent?: number; chartStart?: number; chartEnd?: number; summary?: number; steps: number }[];
 }
@@ -146,7 +146,9 @@ async function main(): Promise<void> {
             const pre = e.resourcePreEvent?.metadata;
             if (pre) tl.steps++;
             if (pre?.type === "kubernetes:helm.sh/v4:Chart") tl.chartStart ??= at;
-            if (e.resOutputsEvent?.metadata.type === "kubernetes:helm.sh/v4:Chart") tl.chartEnd = at;
+            // The chart's span ends with the last event of one of its children (their URNs carry the Chart's type).
+            const urn = e.resOutputsEvent?.metadata.urn ?? pre?.urn ?? "";
+            if (urn.includes("kubernetes:helm.sh/v4:Chart$")) tl.chartEnd = at;
             if (e.summaryEvent) tl.summary = at;
         };
         const summary = job.op === "preview" ? (await stack.preview({ onEvent })).changeSummary : (await stack.up({ onEvent })).summary.resourceChanges;

@@ -3,7 +3,7 @@
  * by side with a floor program, in one run. Writes bench/RESULTS.md, bench/results.json and
  * bench/time-vs-services.svg. Not part of the test suite.
  *
- *   npm run bench [-- --reps 5] [-- --sections mocks,profile,real,up,chart,cel] [-- --no-up-floor]
+ *   npm run bench [-- --reps 5] [-- --noop-reps N] [-- --sections mocks,profile,real,noop,up,growth,chart,cel] [-- --no-up-floor]
  *   npm run bench -- --report-only     re-render RESULTS.md and the chart from bench/results.json
  *
  * Only a full run (the default sections, ≥ 5 repetitions) writes to bench/; partial runs write to
@@ -87,6 +87,7 @@ export interface Series<T> {
 export interface Results {
     readonly machine: Machine;
     readonly reps: number;
+    readonly noopReps?: number;
     readonly sections: readonly string[];
     readonly startedAt: string;
     finishedAt?: string;
@@ -318,10 +319,13 @@ async function main(): Promise<void> {
     const unknown = sections.filter((x) => !allSections.includes(x));
     if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(", ")}: use ${allSections.join(",")}`);
     const upFloor = !process.argv.includes("--no-up-floor");
+    // No-op previews of the prod-shaped stack cost 30-75 s each here (the chart's CRDs, see FINDINGS.md): fewer fit the budget.
+    const noopReps = Number(option("noop-reps") ?? reps);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-bench-"));
     const results: Results = {
         machine: machine(),
         reps,
+        noopReps,
         sections,
         startedAt: new Date().toISOString(),
         sectionSeconds: {},
@@ -441,17 +445,19 @@ async function main(): Promise<void> {
                             });
                             const pids = (c: LocalCluster) => ["etcd", "kube-apiserver"].map((x) => Number(fs.readFileSync(path.join(c.dir, `${x}.pid`), "utf8").trim()));
                             for (const variant of variants) {
-                                const run = runChild<JobResult>("realPreview.ts", [JSON.stringify(job(variant, "up"))], 0, { apiPids: pids(own[variant]) });
+                                // Setup only (not a target): a throw-away stack, so no intermediate checkpoints.
+                                const setupJob: Job = { ...job(variant, "up"), engineEnv: { PULUMI_SKIP_CHECKPOINTS: "true" } };
+                                const run = runChild<JobResult>("realPreview.ts", [JSON.stringify(setupJob)], 0, { apiPids: pids(own[variant]) });
                                 series(results.noopSetup, variant, services).runs.push(run);
                                 log(`noop setup: up ${variant} ${services} with the chart: ${(run.result.opMs[0] / 1000).toFixed(2)} s`);
                             }
-                            for (let rep = 0; rep < reps; rep++) {
+                            for (let rep = 0; rep < noopReps; rep++) {
                                 for (const variant of rep % 2 === 0 ? variants : [...variants].reverse()) {
                                     const run = withRetry(results, `no-op preview ${variant} ${services} (repetition ${rep + 1})`, () =>
                                         runChild<JobResult>("realPreview.ts", [JSON.stringify(job(variant, "preview"))], rep, { apiPids: pids(own[variant]) }),
                                     );
                                     series(results.noop, variant, services).runs.push(run);
-                                    log(`no-op preview ${rep + 1}/${reps} ${variant} ${services}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
+                                    log(`no-op preview ${rep + 1}/${noopReps} ${variant} ${services}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
                                 }
                             }
                         } finally {
@@ -545,8 +551,7 @@ async function main(): Promise<void> {
                         log(`chart ${rep + 1}/${reps} helm template ${(templateMs / 1000).toFixed(2)} s + dry-run apply ${(dryRunMs / 1000).toFixed(2)} s`);
                     };
                     for (let rep = 0; rep < reps; rep++) {
-                        // The chart's share of a real preview comes from the no-op previews' time line; here: with and without its CRDs.
-                        const variants: Job["variant"][] = ["argocd", "argocd-nocrds"];
+                        const variants: Job["variant"][] = ["argocd", "argocd-nocrds", "empty"];
                         const order = rep % 2 === 0 ? variants : [...variants].reverse();
                         if (rep % 2 === 1) helmRun(rep);
                         for (const variant of order) {
