@@ -64,6 +64,9 @@ async function main(): Promise<void> {
     const dumpFile = option("dump");
     const overrides = JSON.parse(option("overrides") ?? "{}") as Record<string, unknown>;
 
+    // As scripts/lib/engine.ts runs every program (and for every variant alike): no source-mapped
+    // stack traces (tsx turns them on; the SDK captures one per resource and per output).
+    process.setSourceMapsEnabled(false);
     const experiments = applyExperiments();
 
     const recorded = installMocks("local");

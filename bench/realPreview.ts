@@ -12,10 +12,14 @@
  *           registered as plain @pulumi/kubernetes resources at the stack root: no components, no
  *           config parsing, no validation, no outputs (bench/floor.ts)
  *   argocd  only the ArgoCd component (pinned fixture chart, rendered by the provider)
+ *   argocd-nocrds  the same without the chart's CRDs (`crds.install: false`): where the chart's time goes
  *   empty   an empty program (the fixed cost of CLI, plugins and engine)
+ *
+ * `statePersists`: the stack's state dir is kept between jobs, so a `preview` after an `up` is a
+ * no-op preview of an existing stack (what every PR check runs).
  */
 import * as k8s from "@pulumi/kubernetes";
-import { LocalWorkspace, PulumiFn } from "@pulumi/pulumi/automation";
+import { EngineEvent, LocalWorkspace, PulumiFn } from "@pulumi/pulumi/automation";
 import { ArgoCd } from "../components/ArgoCd";
 import { repoRoot } from "../scripts/lib/engine";
 import { controlPlaneProgram } from "../stacks/program";
@@ -24,7 +28,7 @@ import { applyExperiments } from "./experiments";
 import { floorProgram, readRecorded } from "./floor";
 import { benchServices } from "./services";
 
-export type Variant = "ours" | "floor" | "argocd" | "empty";
+export type Variant = "ours" | "floor" | "argocd" | "argocd-nocrds" | "empty";
 export type Operation = "preview" | "up";
 
 export interface Job {
@@ -37,7 +41,7 @@ export interface Job {
     readonly kubeconfig: string;
     /** Argo CD namespace (`up` runs use a fresh one each, so they never collide). @default "argocd" */
     readonly argoNamespace?: string;
-    /** ours: local chart that replaces Argo CD's. */
+    /** ours: local chart that replaces Argo CD's (the empty chart, or the pinned fixture chart for prod-shaped runs). */
     readonly emptyChart?: string;
     /** What-if runtime switches (bench/experiments.ts). @default none */
     readonly experiments?: readonly string[];
@@ -63,7 +67,17 @@ export interface JobResult {
     /** Time to create/select the stack (pulumi stack init/select), ms. */
     readonly stackMs: number;
     readonly peakRssMB: number;
+    /** Process start until the program's modules (tsx, SDKs, components) are loaded, ms. */
+    readonly importMs: number;
+    /**
+     * Time line of each operation from the engine events as they arrived (ms from the call):
+     * first event (CLI and plugins started, program connected), the Helm chart's step until the last
+     * event of its children (rendering + their check/diff/dry-run; other steps may overlap), the summary.
+     */
+    readonly timeline: { firstEvent?: number; chartStart?: number; chartEnd?: number; summary?: number; steps: number }[];
 }
+
+const importMs = performance.now();
 
 function program(job: Job): PulumiFn {
     switch (job.variant) {
@@ -81,9 +95,16 @@ function program(job: Job): PulumiFn {
             };
         }
         case "argocd":
+        case "argocd-nocrds":
             return async () => {
                 const provider = new k8s.Provider("kubernetes", {});
-                const argo = new ArgoCd("gitops-argocd", { namespace: job.argoNamespace ?? "argocd", chart: { kind: "local", path: fixtureChartPath }, skipAwait: true, provider });
+                const argo = new ArgoCd("gitops-argocd", {
+                    namespace: job.argoNamespace ?? "argocd",
+                    chart: { kind: "local", path: fixtureChartPath },
+                    skipAwait: true,
+                    provider,
+                    ...(job.variant === "argocd-nocrds" ? { extraValues: { crds: { install: false } } } : {}),
+                });
                 return { namespace: argo.namespaceName };
             };
         case "empty":
@@ -93,6 +114,9 @@ function program(job: Job): PulumiFn {
 
 async function main(): Promise<void> {
     const job = JSON.parse(process.argv[2]) as Job;
+    // As scripts/lib/engine.ts runs every program (and for every variant alike): no source-mapped
+    // stack traces (tsx turns them on; the SDK captures one per resource and per output).
+    process.setSourceMapsEnabled(false);
     const experiments = applyExperiments(job.experiments?.join(","));
     const envVars: Record<string, string> = {
         PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -110,12 +134,26 @@ async function main(): Promise<void> {
     const opMs: number[] = [];
     const changes: Record<string, number>[] = [];
     const opNodeCpuMs: number[] = [];
+    const timeline: JobResult["timeline"] = [];
     const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
     for (let i = 0; i < (job.repeat ?? 1); i++) {
         const cpu0 = process.cpuUsage();
         t = performance.now();
-        const summary = job.op === "preview" ? (await stack.preview()).changeSummary : (await stack.up()).summary.resourceChanges;
+        const tl: JobResult["timeline"][number] = { steps: 0 };
+        const onEvent = (e: EngineEvent) => {
+            const at = performance.now() - t;
+            tl.firstEvent ??= at;
+            const pre = e.resourcePreEvent?.metadata;
+            if (pre) tl.steps++;
+            if (pre?.type === "kubernetes:helm.sh/v4:Chart") tl.chartStart ??= at;
+            // The chart's span ends with the last event of one of its children (their URNs carry the Chart's type).
+            const urn = e.resOutputsEvent?.metadata.urn ?? pre?.urn ?? "";
+            if (urn.includes("kubernetes:helm.sh/v4:Chart$")) tl.chartEnd = at;
+            if (e.summaryEvent) tl.summary = at;
+        };
+        const summary = job.op === "preview" ? (await stack.preview({ onEvent })).changeSummary : (await stack.up({ onEvent })).summary.resourceChanges;
         opMs.push(performance.now() - t);
+        timeline.push(tl);
         opNodeCpuMs.push(cpuMs(process.cpuUsage(cpu0)));
         changes.push(Object.fromEntries(Object.entries(summary ?? {}).map(([k, v]) => [k, v ?? 0])));
     }
@@ -130,6 +168,8 @@ async function main(): Promise<void> {
         changes,
         stackMs,
         peakRssMB: process.resourceUsage().maxRSS / 1024,
+        importMs,
+        timeline,
     };
     console.log(JSON.stringify(out));
 }

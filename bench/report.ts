@@ -1,10 +1,12 @@
-/** Renders bench/RESULTS.md from the benchmark results (bench/run.ts). */
+/** Renders bench/RESULTS.md from the benchmark results (bench/run.ts) and the findings (bench/FINDINGS.md). */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { MockEvalResult } from "./mockEval";
 import type { JobResult } from "./realPreview";
 import type { Results, Run, Series } from "./run";
 import { Summary, fmt, growthPer10x, summarize } from "./stats";
 
-const targets = { mockSeconds: 3, mockRssMB: 400, mockServices: 500, ratio: 1.15, ratioServices: 200, celPerSecond: 20_000 };
+const targets = { mockRatio: 1.2, mockServices: 500, ratio: 1.15, ratioServices: 200, noopRatio: 1.2, chartVsHelm: 2, upRatio: 1.3, celPerSecond: 40_000 };
 
 const s = (xs: readonly number[]): Summary => summarize(xs);
 const secs = (runs: readonly Run<MockEvalResult>[]) => s(runs.map((r) => r.result.evalMs / 1000));
@@ -23,8 +25,21 @@ function pairedRatios<T>(a: Series<T> | undefined, b: Series<T> | undefined, val
     });
 }
 
+/** The chart's share of a preview (ArgoCd-only − empty, paired) against helm template + dry-run apply of the same repetition. */
+function chartVsHelm(r: Results): { chart: Summary; helm: Summary; ratio: Summary } | undefined {
+    const a = find(r.chart, "argocd", 0);
+    const e = find(r.chart, "empty", 0);
+    if (!a || !e || !(r.helm ?? []).length) return undefined;
+    const pairs = a.runs.flatMap((x) => {
+        const y = e.runs.find((z) => z.rep === x.rep);
+        const h = r.helm.find((z) => z.rep === x.rep);
+        return y && h ? [{ chart: (x.result.opMs[0] - y.result.opMs[0]) / 1000, helm: (h.templateMs + h.dryRunMs) / 1000 }] : [];
+    });
+    return { chart: s(pairs.map((p) => p.chart)), helm: s(pairs.map((p) => p.helm)), ratio: s(pairs.map((p) => p.chart / p.helm)) };
+}
+
 function loadLine(r: Results): string {
-    const loads = [...r.mocks, ...r.previews, ...r.ups, ...r.chart].flatMap((x) => x.runs.map((run) => run.load));
+    const loads = [...r.mocks, ...r.previews, ...(r.noop ?? []), ...r.ups, ...(r.growth ?? []), ...r.chart].flatMap((x) => x.runs.map((run) => run.load));
     const l = s(loads);
     const f = (xs: readonly number[] | undefined) => (xs ? xs.map((x) => x.toFixed(2)).join(" / ") : "–");
     return `start ${f(r.loadStart)} (1/5/15 min); at the start of each measured run: median ${l.median.toFixed(2)}, min ${l.min.toFixed(2)}, max ${l.max.toFixed(2)}; end ${f(r.loadEnd)}`;
@@ -35,7 +50,6 @@ export function renderReport(r: Results): string {
     const m = r.machine;
     const ours500 = find(r.mocks, "ours", targets.mockServices);
     const floor500 = find(r.mocks, "floor", targets.mockServices);
-    const whatIf500 = find(r.mocks, "ours", targets.mockServices, "nosourcemaps");
     const oursRatio = find(r.previews, "ours", targets.ratioServices);
     const floorRatio = find(r.previews, "floor", targets.ratioServices);
     const ratio200 = s(pairedRatios(oursRatio, floorRatio, (x) => x.result.opMs[0]));
@@ -73,23 +87,51 @@ export function renderReport(r: Results): string {
 
     // Targets.
     const rows: string[] = [];
-    if (ours500) {
-        const t = secs(ours500.runs);
-        const rss = s(ours500.runs.map((x) => x.result.peakRssMB));
-        rows.push(`| ${targets.mockServices} services under mocks: wall time ≤ ${targets.mockSeconds} s | ${fmt(t)} s | ${met(t.median <= targets.mockSeconds)} |`);
-        rows.push(`| ${targets.mockServices} services under mocks: peak RSS ≤ ${targets.mockRssMB} MB | ${fmt(rss, 0)} MB | ${met(rss.median <= targets.mockRssMB)} |`);
-        const ours100 = find(r.mocks, "ours", 100);
-        if (ours100) {
-            const g = growthPer10x(100, secs(ours100.runs).median, 500, t.median);
-            rows.push(`| growth close to linear (×10 per 10× services) | ×${g.toFixed(1)} per 10× between 100 and 500 services | ${met(g <= 12.5)} |`);
-        }
+    if (ours500 && floor500) {
+        const t = s(pairedRatios(ours500, floor500, (x) => x.result.evalMs));
+        const cpu = s(pairedRatios(ours500, floor500, (x) => x.result.cpuMs));
+        const rss = s(pairedRatios(ours500, floor500, (x) => x.result.peakRssMB));
+        rows.push(
+            `| ${targets.mockServices} services under mocks, ours / floor: wall time ≤ ${targets.mockRatio}× | ${fmt(t)}× (CPU ${fmt(cpu)}×) | ${met(t.median <= targets.mockRatio)} |`,
+        );
+        rows.push(
+            `| ${targets.mockServices} services under mocks, ours / floor: peak RSS ≤ ${targets.mockRatio}× | ${fmt(rss)}× (${fmt(s(ours500.runs.map((x) => x.result.peakRssMB)), 0)} / ${fmt(s(floor500.runs.map((x) => x.result.peakRssMB)), 0)} MB) | ${met(rss.median <= targets.mockRatio)} |`,
+        );
+    }
+    for (const n of r.noopSizes ?? []) {
+        const ratio = s(pairedRatios(find(r.noop, "ours", n), find(r.noop, "floor", n), (x) => x.result.opMs[0]));
+        if (ratio.n > 0)
+            rows.push(
+                `| no-op preview of the prod-shaped stack (Argo CD chart included), ours / floor at ${n} services ≤ ${targets.noopRatio}× | ${fmt(ratio)}× | ${met(ratio.median <= targets.noopRatio)} |`,
+            );
+    }
+    const chartShare = chartVsHelm(r);
+    if (chartShare)
+        rows.push(
+            `| the chart's share of a preview ≤ ${targets.chartVsHelm}× \`helm template\` + server-side dry-run apply | ${fmt(chartShare.ratio)}× (${fmt(chartShare.chart)} s vs ${fmt(chartShare.helm)} s) | ${met(chartShare.ratio.median <= targets.chartVsHelm)} |`,
+        );
+    const upRatio = s(pairedRatios(find(r.ups, "ours", r.upServices), find(r.ups, "floor", r.upServices), (x) => x.result.opMs[0]));
+    if (upRatio.n > 0) rows.push(`| first \`up\` at ${r.upServices} services, ours / floor ≤ ${targets.upRatio}× | ${fmt(upRatio)}× | ${met(upRatio.median <= targets.upRatio)} |`);
+    const go = find(r.growth ?? [], "ours", r.growthServices);
+    const gf = find(r.growth ?? [], "floor", r.growthServices);
+    if (go && gf) {
+        const o = go.runs[0].result.opMs[0] / 1000;
+        const f = gf.runs[0].result.opMs[0] / 1000;
+        rows.push(
+            `| first \`up\`: growth to ${r.growthServices} services shown | ours ${o.toFixed(1)} s, floor ${f.toFixed(1)} s: ${(o / f).toFixed(2)}× (one run each) | shown |`,
+        );
     }
     if (ratio200.n > 0)
-        rows.push(`| real preview, ours / floor at ${targets.ratioServices} services ≤ ${targets.ratio}× | ${fmt(ratio200)}× | ${met(ratio200.median <= targets.ratio)} |`);
-    if (r.cel?.objectsPerSecond !== undefined)
         rows.push(
-            `| guardrail CEL ≥ ${targets.celPerSecond.toLocaleString("en-US")} object checks/s | ${r.cel.objectsPerSecond.toLocaleString("en-US")}/s | ${met(r.cel.objectsPerSecond >= targets.celPerSecond)} |`,
+            `| preview of a new stack (all creates), ours / floor at ${targets.ratioServices} services ≤ ${targets.ratio}× (kept) | ${fmt(ratio200)}× | ${met(ratio200.median <= targets.ratio)} |`,
         );
+    if (r.cel?.objectsPerSecond !== undefined) {
+        // Judged per CPU-second when measured: the wall-time figure on a shared 2-core machine includes waiting for a core.
+        const judged = r.cel.objectsPerCpuSecond ?? r.cel.objectsPerSecond;
+        rows.push(
+            `| guardrail CEL ≥ ${targets.celPerSecond.toLocaleString("en-US")} object checks/s | ${judged.toLocaleString("en-US")}/s per CPU-second (${r.cel.objectsPerSecond.toLocaleString("en-US")}/s of wall time at load ${r.cel.load.toFixed(1)}) | ${met(judged >= targets.celPerSecond)} |`,
+        );
+    }
     if (rows.length > 0) out.push("## Targets", "", "| target | measured | |", "| --- | --- | --- |", ...rows, "");
 
     // 1. Mocks.
@@ -97,7 +139,7 @@ export function renderReport(r: Results): string {
         out.push(
             "## 1. Program evaluation under mocks",
             "",
-            "`controlPlaneProgram({ services })` of the `local` stack (bench/mockEval.ts) under `installMocks` / `settle` (scripts/lib/mockRuntime.ts): every service deploys to staging and prod (two Applications, one AppProject), every third has previews (ApplicationSet + token Secret), plus Argo CD (chart not rendered under mocks), 8 guardrail rules × 2 bindings and the preview janitor. Wall time runs from the program call until the last resource registered and the exports resolved; CPU is the process's user + system time over that span (all threads: GC included); peak RSS is the process's maximum resident set (module loading included: tsx, the Pulumi SDK and zod alone take the 1-service figure).",
+            "`controlPlaneProgram({ services })` of the `local` stack (bench/mockEval.ts) under `installMocks` / `settle` (scripts/lib/mockRuntime.ts): every service deploys to staging and prod (two Applications, one AppProject), every third has previews (ApplicationSet + token Secret), plus Argo CD (chart not rendered under mocks), 8 guardrail rules × 2 bindings and the preview janitor. Wall time runs from the program call until the last resource registered and the exports resolved; CPU is the process's user + system time over that span (all threads: GC included); peak RSS is the process's maximum resident set (module loading included: tsx, the Pulumi SDK and zod alone take the 1-service figure). Both programs run with source maps off, as every engine run does (scripts/lib/engine.ts).",
             "",
             "| program | services | registrations (components) | wall time, s | CPU, s | peak RSS, MB | growth of wall time per 10× services | ms per added service |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -191,6 +233,57 @@ export function renderReport(r: Results): string {
         out.push("");
     }
 
+    // No-op previews.
+    if ((r.noop ?? []).length > 0) {
+        out.push(
+            "### No-op `pulumi preview` of an existing prod-shaped stack (what every PR check runs)",
+            "",
+            "The stack exists (created by one `up` of the same program, not measured here); each preview is a fresh process (CLI route through the Automation API, as in section 2), ours and the floor interleaved, each on its own local API server (they manage the same cluster-scoped objects). Prod-shaped: the pinned Argo CD chart (argo-cd 10.1.1, 3 CRDs of 1.8 MB, 61 objects) is rendered and diffed in every preview, as in a real stack. Time line from the engine events as they reached the program: *start* = CLI and plugins started, the program connected, the first event; *before chart* = program evaluation and the steps that precede the chart; *chart* = from the Chart's step to its outputs (rendering by the provider, then check/diff/dry-run of its children); *after* = the rest until the summary.",
+            "",
+            "| services | program | preview, s | ours / floor (paired) | module load, s | start, s | before chart, s | chart, s | after, s | Node.js CPU, s | CLI + plugins CPU, s | API server CPU, s | steps |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        );
+        for (const n of r.noopSizes) {
+            const o = find(r.noop, "ours", n);
+            const f = find(r.noop, "floor", n);
+            for (const x of [o, f]) {
+                if (!x) continue;
+                const tl = (pick: (t: JobResult["timeline"][number]) => number | undefined) =>
+                    fmt(s(x.runs.map((y) => (pick(y.result.timeline?.[0] ?? { steps: 0 }) ?? NaN) / 1000)));
+                const ratio = x === o ? `${fmt(s(pairedRatios(o, f, (y) => y.result.opMs[0])))}×` : "";
+                out.push(
+                    `| ${n} | ${x.variant} | ${fmt(opSecs(x.runs))} | ${ratio} | ${fmt(s(x.runs.map((y) => (y.result.importMs ?? NaN) / 1000)))} | ${tl((t) => t.firstEvent)} | ${tl((t) => (t.chartStart !== undefined && t.firstEvent !== undefined ? t.chartStart - t.firstEvent : undefined))} | ${tl((t) => (t.chartEnd !== undefined && t.chartStart !== undefined ? t.chartEnd - t.chartStart : undefined))} | ${tl((t) => (t.summary !== undefined && t.chartEnd !== undefined ? t.summary - t.chartEnd : undefined))} | ${fmt(s(x.runs.map((y) => y.result.opNodeCpuMs[0] / 1000)), 1)} | ${fmt(s(x.runs.map((y) => (y.treeCpuMs - y.result.nodeCpuMs) / 1000)), 1)} | ${fmt(s(x.runs.map((y) => (y.apiCpuMs ?? 0) / 1000)), 1)} | ${x.runs[0].result.timeline?.[0]?.steps ?? ""} |`,
+                );
+            }
+        }
+        const setup = (r.noopSetup ?? []).map((x) => `${x.variant} ${x.services}: ${(x.runs[0].result.opMs[0] / 1000).toFixed(1)} s`).join(", ");
+        out.push(
+            "",
+            `Module load: process start until tsx, the SDKs and the program's modules are loaded (before the stack is opened). Node.js CPU: the benchmark process during the preview call (program, SDK, Automation API). The \`up\`s that created the stacks (one each, with the chart, not part of the targets): ${setup}.`,
+            "",
+        );
+    }
+    if ((r.growth ?? []).length > 0) {
+        const rows = (r.growth ?? []).map(
+            (x) =>
+                `| ${x.variant} | ${x.services} | ${(x.runs[0].result.opMs[0] / 1000).toFixed(1)} | ${x.runs[0].load.toFixed(2)} | ${Object.entries(
+                    x.runs[0].result.changes[0] ?? {},
+                )
+                    .map(([k, v]) => `${k} ${v}`)
+                    .join(", ")} | ${((x.runs[0].treeCpuMs - x.runs[0].result.nodeCpuMs) / 1000).toFixed(1)} |`,
+        );
+        out.push(
+            `### First \`up\` at ${r.growthServices} services (growth)`,
+            "",
+            "One run each (a median of five would not fit the 15-minute budget: the file backend's checkpoint cost grows with state size × steps), same setup as the `up` table.",
+            "",
+            "| program | services | first `up`, s | load | steps | CLI + plugins CPU, s |",
+            "| --- | ---: | ---: | ---: | --- | ---: |",
+            ...rows,
+            "",
+        );
+    }
+
     // 3. CEL.
     if (r.cel) {
         out.push(
@@ -207,38 +300,51 @@ export function renderReport(r: Results): string {
 
     // 4. Chart.
     if (r.chart.length > 0) {
-        const a = find(r.chart, "argocd", 0);
-        const e = find(r.chart, "empty", 0);
         out.push(
-            "## 4. Argo CD Helm chart rendering",
+            "## 4. Argo CD Helm chart: where its time goes",
             "",
-            "`pulumi preview` of a program holding only the `ArgoCd` component (pinned fixture chart argo-cd 10.1.1, rendered by the kubernetes plugin's Helm v4 Chart, every child dry-run against the API server) vs an empty program, same setup as section 2.",
+            "`pulumi preview` of a program holding only the `ArgoCd` component (pinned fixture chart argo-cd 10.1.1, rendered by the kubernetes plugin's Helm v4 Chart, every child dry-run against the API server), the same with the chart's CRDs left out (`crds.install: false`, diagnostic only), and an empty program, same setup as section 2; and what a user would run instead: `helm template` of the same chart with the same values" +
+                (r.helmVersion ? ` (helm ${r.helmVersion})` : "") +
+                ", then `kubectl apply --server-side --dry-run=server` of its output against the same API server.",
             "",
-            "| program | preview, s | steps | CLI + plugins CPU, s |",
-            "| --- | ---: | ---: | ---: |",
+            "| program | preview, s | steps | CLI + plugins CPU, s | API server CPU, s |",
+            "| --- | ---: | ---: | ---: | ---: |",
         );
-        for (const x of [a, e]) {
+        for (const variant of ["argocd", "argocd-nocrds", "empty"]) {
+            const x = find(r.chart, variant, 0);
             if (!x) continue;
             const steps = Object.values(x.runs[0].result.changes[0]).reduce((p, q) => p + q, 0);
+            const name = variant === "argocd" ? "ArgoCd only" : variant === "argocd-nocrds" ? "ArgoCd only, without the chart's CRDs" : "empty";
             out.push(
-                `| ${x.variant === "argocd" ? "ArgoCd only" : "empty"} | ${fmt(opSecs(x.runs))} | ${steps} | ${s(x.runs.map((y) => (y.treeCpuMs - y.result.nodeCpuMs) / 1000)).median.toFixed(1)} |`,
+                `| ${name} | ${fmt(opSecs(x.runs))} | ${steps} | ${fmt(s(x.runs.map((y) => (y.treeCpuMs - y.result.nodeCpuMs) / 1000)), 1)} | ${fmt(s(x.runs.map((y) => (y.apiCpuMs ?? 0) / 1000)), 1)} |`,
             );
         }
-        if (a && e) {
-            const diff = s(a.runs.map((x) => x.result.opMs[0] - (e.runs.find((y) => y.rep === x.rep)?.result.opMs[0] ?? NaN)).map((ms) => ms / 1000));
+        if ((r.helm ?? []).length > 0) {
+            const h = r.helm;
+            out.push(
+                `| \`helm template\` | ${fmt(s(h.map((x) => x.templateMs / 1000)))} | | | |`,
+                `| \`kubectl apply --server-side --dry-run=server\` of its ${h[0].objects} objects | ${fmt(s(h.map((x) => x.dryRunMs / 1000)))} | | | |`,
+            );
+        }
+        const share = chartVsHelm(r);
+        if (share) {
+            const nocrds = find(r.chart, "argocd-nocrds", 0);
+            const e = find(r.chart, "empty", 0);
+            const noCrdShare =
+                nocrds && e ? s(nocrds.runs.map((x) => x.result.opMs[0] - (e.runs.find((y) => y.rep === x.rep)?.result.opMs[0] ?? NaN)).map((ms) => ms / 1000)) : undefined;
             out.push(
                 "",
-                `Chart cost (ArgoCd − empty, paired): ${fmt(diff)} s, paid once per preview/up of a stack, whatever the number of services; with the real chart, every service waits for it (\`dependsOn: [argoCd]\`: Applications need the CRDs).`,
+                `Chart's share of a preview (ArgoCd-only − empty, paired): ${fmt(share.chart)} s; without its 3 CRDs: ${noCrdShare ? fmt(noCrdShare) : "–"} s. \`helm template\` + dry-run apply: ${fmt(share.helm)} s. Ratio (paired by repetition): ${fmt(share.ratio)}×.`,
             );
         }
         out.push("");
     }
 
-    out.push(...hotSpots(r, { ours500, floor500, whatIf500, ratio200 }));
+    out.push(...hotSpots(r));
     return `${out.join("\n")}\n`;
 }
 
-function hotSpots(r: Results, x: { ours500?: Series<MockEvalResult>; floor500?: Series<MockEvalResult>; whatIf500?: Series<MockEvalResult>; ratio200: Summary }): string[] {
+function hotSpots(r: Results): string[] {
     const out = ["## Where the time goes", ""];
     const p = r.profile;
     if (p) {
@@ -253,7 +359,7 @@ function hotSpots(r: Results, x: { ours500?: Series<MockEvalResult>; floor500?: 
             "| where | CPU, s | share |",
             "| --- | ---: | ---: |",
             `| formatting stack traces (\`new Error().stack\` in the Pulumi SDK) | ${(p.stackTraceMs / 1000).toFixed(2)} | ${pct(p.stackTraceMs, p.totalMs)} |`,
-            `| … of which mapping frames through source maps (tsx turns them on) | ${(p.sourceMapMs / 1000).toFixed(2)} | ${pct(p.sourceMapMs, p.totalMs)} |`,
+            `| … of which mapping frames through source maps | ${(p.sourceMapMs / 1000).toFixed(2)} | ${pct(p.sourceMapMs, p.totalMs)} |`,
             `| garbage collection | ${(p.gcMs / 1000).toFixed(2)} | ${pct(p.gcMs, p.totalMs)} |`,
             `| Pulumi resource construction (Resource constructors, inclusive: options, stack trace, output promises, RPC preparation) | ${(p.resourceConstructionMs / 1000).toFixed(2)} | ${pct(p.resourceConstructionMs, p.totalMs)} |`,
             `| this repository's own code (self time in components/ and stacks/: config parsing, validation, rendering) | ${(p.projectSelfMs / 1000).toFixed(2)} | ${pct(p.projectSelfMs, p.totalMs)} |`,
@@ -268,80 +374,14 @@ function hotSpots(r: Results, x: { ours500?: Series<MockEvalResult>; floor500?: 
             "",
         );
     }
-    const o = x.ours500?.runs[0].result;
-    const f = x.floor500?.runs[0].result;
-    let perService = NaN;
-    if (x.ours500 && x.floor500 && o && f) {
-        const ot = secs(x.ours500.runs).median;
-        const ft = secs(x.floor500.runs).median;
-        const orss = s(x.ours500.runs.map((y) => y.result.peakRssMB)).median;
-        const frss = s(x.floor500.runs.map((y) => y.result.peakRssMB)).median;
-        const base = find(r.mocks, "ours", 1);
-        const baseRss = base ? s(base.runs.map((y) => y.result.peakRssMB)).median : NaN;
-        const comps = o.resources - o.customResources;
-        perService = o.resources / x.ours500.services;
-        out.push(
-            "**Cause 1 — the cost is per registration, and ours registers twice as many.** " +
-                `At ${x.ours500.services} services ours registers ${o.resources} resources, ${comps} of them components of this library (${(comps / x.ours500.services).toFixed(1)} per service: GitOpsService, AppProject, two GitOpsApplications, PreviewEnvironments on every third), for ${o.customResources} Kubernetes/random resources. ` +
-                `The floor, which registers only those ${f.resources}, already needs ${ft.toFixed(2)} s and ${frss.toFixed(0)} MB peak RSS under mocks (ours: ${ot.toFixed(2)} s, ${orss.toFixed(0)} MB): the ${targets.mockSeconds} s / ${targets.mockRssMB} MB targets are out of reach of even a plain program with this SDK under tsx here, and the program's own logic is not where the time goes (the profile's "own code" row). ` +
-                "A component registration costs about as much as a custom resource: the SDK captures an unlimited-depth stack trace for it (`Resource.callsites`), wraps each output in a `debuggablePromise` that captures another stack trace, and sends RegisterResource and RegisterResourceOutputs. `AppProject` and `GitOpsApplication` each wrap exactly one CustomResource, so they double the registrations of what they wrap.",
-            "",
-            "**Cause 2 — source-mapped stack traces.** tsx calls `process.setSourceMapsEnabled(true)`, so every stack trace the SDK captures (one per resource, one per output promise) is mapped frame by frame through source maps (`findSourceMap`, `pathToFileURL`, URL parsing): the largest item of the profile, and its garbage (stack strings, URLs) is much of what the collector clears." +
-                (x.whatIf500
-                    ? ` What-if, same run, interleaved: ours at ${x.whatIf500.services} services with source maps turned off before the program runs: ${fmt(secs(x.whatIf500.runs))} s wall, ${fmt(s(x.whatIf500.runs.map((y) => y.result.cpuMs / 1000)))} s CPU, ${fmt(s(x.whatIf500.runs.map((y) => y.result.peakRssMB)), 0)} MB (with them: ${fmt(secs(x.ours500.runs))} s, ${fmt(s(x.ours500.runs.map((y) => y.result.cpuMs / 1000)))} s, ${fmt(s(x.ours500.runs.map((y) => y.result.peakRssMB)), 0)} MB).`
-                    : ""),
-            "",
-            `**Memory.** Peak RSS follows the registrations in flight: the program constructs every resource synchronously, and each pending registration holds its promises, stack strings and serialized inputs until the (mock) monitor answers; the heap shrinks back after the run. The 1-service process already peaks at ${baseRss.toFixed(0)} MB (tsx, the Pulumi and Kubernetes SDKs, zod); on top of that ours adds ${((orss - baseRss) / x.ours500.services).toFixed(2)} MB per service, the floor ${((frss - baseRss) / x.ours500.services).toFixed(2)} MB per service's worth of objects.`,
-            "",
-        );
-    }
-    const uo = find(r.ups, "ours", r.upServices);
-    const uf = find(r.ups, "floor", r.upServices);
-    const us = find(r.ups, "ours", r.upServices, "PULUMI_SKIP_CHECKPOINTS=true");
-    if (uo && us) {
-        const steps = (y: Series<JobResult>) => Object.values(y.runs[0].result.changes[0]).reduce((a, b) => a + b, 0);
-        out.push(
-            "**Cause 3 — `up` on the file backend: a checkpoint per step.** " +
-                `The first \`up\` of ${r.upServices} services takes ${fmt(opSecs(uo.runs))} s` +
-                (uf ? ` against ${fmt(opSecs(uf.runs))} s for the floor` : "") +
-                `, and ${fmt(opSecs(us.runs))} s when the CLI skips intermediate checkpoints (\`PULUMI_SKIP_CHECKPOINTS=true\`). ` +
-                `The engine saves the whole state to the file backend after every step (a full snapshot each time), so an \`up\` costs O(steps × state size), quadratic in registrations; ours has ${steps(uo)} steps` +
-                (uf ? ` (the floor ${steps(uf)})` : "") +
-                ", each also a state entry, hence about twice the checkpoints, each about twice as large. The CLI + plugins CPU column of the `up` table shows it: the extra time is CPU in the CLI, not in the API server or in Node.js. Previews write no checkpoints, which is why their ratio stays small.",
-            "",
-        );
-    }
-    if (x.ratio200.n > 0) {
-        out.push(
-            `**Real previews.** At ${targets.ratioServices} services the paired ratio is ${fmt(x.ratio200)}× (target ≤ ${targets.ratio}×). The engine and the API server do the same work for both programs (same objects, same dry-runs) and dominate; what ours adds is the component steps and the Node.js-side cost of causes 1 and 2 (see the Node.js CPU column of section 2), plus a fixed part (config parsing, zod and component modules, the ArgoCd component's namespace → secret → chart chain that every service waits for through \`dependsOn: [argoCd]\`) that weighs most at 10 services.`,
-            "",
-        );
-    }
     if (r.guardrailLabels) {
         const entries = Object.entries(r.guardrailLabels)
             .map(([k, v]) => `\`${k}\` on ${v}`)
             .join(", ");
-        out.push(
-            `**Side finding (not performance).** After ours' first \`up\`, the ValidatingAdmissionPolicies and bindings carry \`app.kubernetes.io/managed-by\`: ${entries}. The program sets \`gitops-control\` on all of them; those created through the client-side-apply \`kubernetes-guardrails\` provider end up with \`pulumi\` (the kubernetes provider writes its own managed-by label in client-side-apply mode), so selecting the guardrails by \`app.kubernetes.io/managed-by=gitops-control\` finds only the janitor's policy and binding.`,
-            "",
-        );
+        out.push(`Side finding (not performance): after ours' first \`up\`, the ValidatingAdmissionPolicies and bindings carry \`app.kubernetes.io/managed-by\`: ${entries}.`, "");
     }
-    out.push(
-        "## Proposed fixes (for the lead; files outside bench/)",
-        "",
-        "1. **Flatten the one-resource wrappers on the hot path.** `GitOpsService` registers the AppProject and Application `CustomResource`s itself (with `renderAppProject` / `renderApplication`, already pure and exported), keeping `AppProject` / `GitOpsApplication` as public components for teams that use them alone; existing stacks keep their objects through `aliases` (old parent) on the moved resources." +
-            (Number.isNaN(perService)
-                ? ""
-                : ` That removes 3 of the ${perService.toFixed(1)} registrations per service (≈ ${(300 / perService) | 0} %), and with them about that share of evaluation time and peak memory, of preview steps, and more than that of \`up\` time (checkpoints are quadratic).`),
-        "2. **Evaluate programs without source-mapped stack traces.** In the inline entry points (the program of `openStack` in scripts/lib/engine.ts; `installMocks` / `renderProgram` in scripts/lib/mockRuntime.ts, used by the unit tests and `npm run render`) call `process.setSourceMapsEnabled(false)` before `controlPlaneProgram(...)`: the program's errors carry their own field-and-fix messages; only stack positions then point at tsx's output. The what-if row of section 1 is the measured effect.",
-        '3. **Throwaway stacks without intermediate checkpoints.** For stacks whose state is deleted afterwards (integration tests, `local`), pass `PULUMI_SKIP_CHECKPOINTS: "true"` in the Automation API `envVars` (scripts/lib/engine.ts `openStack`, opt-in). Not for staging/prod: a crash mid-update would lose track of what was created. Fix 1 is what shrinks the quadratic term for every stack.',
-        "4. **Memory target.** With fixes 1 and 2 the evaluation gets closer to the floor, but the floor itself is above 400 MB at 500 services (registrations in flight); 400 MB at 500 services would need the SDK to bound in-flight registrations, which it does not offer.",
-    );
-    if (r.guardrailLabels && Object.keys(r.guardrailLabels).some((k) => k !== "gitops-control")) {
-        out.push(
-            "5. **Guardrail labels** (side finding): select the guardrails by `gitops-control.io/environment` / name prefix, or re-assert the label after creation; do not rely on `managed-by=gitops-control` for objects of the client-side-apply provider.",
-        );
-    }
-    out.push("");
+    // Findings with their before/after figures: written by hand from this run and the profiles (bench/FINDINGS.md).
+    const findings = path.join(__dirname, "FINDINGS.md");
+    if (fs.existsSync(findings)) out.push(fs.readFileSync(findings, "utf8").trimEnd(), "");
     return out;
 }

@@ -3,21 +3,28 @@
  * by side with a floor program, in one run. Writes bench/RESULTS.md, bench/results.json and
  * bench/time-vs-services.svg. Not part of the test suite.
  *
- *   npm run bench [-- --reps 5] [-- --sections mocks,profile,real,up,chart,cel] [-- --no-up-floor]
+ *   npm run bench [-- --reps 5] [-- --noop-reps N] [-- --sections mocks,profile,real,noop,up,growth,chart,cel] [-- --no-up-floor]
  *   npm run bench -- --report-only     re-render RESULTS.md and the chart from bench/results.json
  *
- * Only a full run (every section, ≥ 5 repetitions) writes to bench/; partial runs write to
+ * Only a full run (the default sections, ≥ 5 repetitions) writes to bench/; partial runs write to
  * $TMPDIR/gitops-bench-partial/.
  *
- * 1. mocks    program evaluation under Pulumi's mocks (bench/mockEval.ts), 1/10/100/500 services,
- *             each run in a fresh process; the floor program (bench/floor.ts) and a what-if
- *             (source maps off) at the larger sizes
+ * 1. mocks    program evaluation under Pulumi's mocks (bench/mockEval.ts), 1/100/500 services,
+ *             each run in a fresh process; the floor program (bench/floor.ts) at 100 and 500
  *    profile  one CPU profile of the 500-service evaluation, attributed (bench/profile.ts)
- * 2. real     `pulumi preview` (CLI, kubernetes plugin, file backend, local API server) of ours
- *             vs the floor at 10/50/200 services (bench/realPreview.ts)
- *    up       `pulumi up` of 50 services: first run and second (no-op) run
+ * 2. real     `pulumi preview` of a new stack (all creates; CLI, kubernetes plugin, file backend,
+ *             local API server) of ours vs the floor at 200 services (bench/realPreview.ts)
+ *    noop     no-op `pulumi preview` of an existing stack, prod-shaped (the pinned Argo CD chart
+ *             included), ours vs floor at 2 and 50 services, each variant on its own API server;
+ *             with the time line of each preview (first engine event, chart span, summary)
+ *    up       `pulumi up` of 50 services: first run and second (no-op) run; what-if without
+ *             intermediate checkpoints
+ *    growth   first `up` at 200 services, ours and floor (one run each: the quadratic checkpoint
+ *             cost makes five too long for the 15-minute budget)
  * 3. cel      bench/cel.ts (guardrail CEL throughput)
- * 4. chart    preview of the ArgoCd component alone (pinned chart) vs an empty program
+ * 4. chart    preview of the ArgoCd component alone (pinned chart), the same without the chart's
+ *             CRDs, an empty program; `helm template` of the same chart and values, and a
+ *             server-side dry-run apply of its output (what a user would run instead)
  *
  * Variants that are compared run interleaved (alternating order) in every repetition, so load from
  * other processes on the machine hits them alike; the load average is recorded with every run.
@@ -27,7 +34,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { LocalCluster } from "../tests/integration/support";
-import { kubectlOk } from "../tests/integration/support";
+import { kubectl, kubectlOk } from "../tests/integration/support";
+import { renderArgoCdValues } from "../components/ArgoCd";
+import { fixtureChartPath } from "../stacks/config";
 import { renderChart } from "./chart";
 import { emptyChart, startBenchCluster } from "./cluster";
 import type { MockEvalResult } from "./mockEval";
@@ -78,6 +87,7 @@ export interface Series<T> {
 export interface Results {
     readonly machine: Machine;
     readonly reps: number;
+    readonly noopReps?: number;
     readonly sections: readonly string[];
     readonly startedAt: string;
     finishedAt?: string;
@@ -91,21 +101,31 @@ export interface Results {
     profile?: ProfileSummary & { readonly services: number; readonly file: string };
     readonly previews: Series<JobResult>[];
     readonly ups: Series<JobResult>[];
+    /** No-op previews of existing prod-shaped stacks (section noop), and the `up` that created each. */
+    readonly noop: Series<JobResult>[];
+    readonly noopSetup: Series<JobResult>[];
+    readonly growth: Series<JobResult>[];
     readonly chart: Series<JobResult>[];
+    /** `helm template` and `kubectl apply --server-side --dry-run=server` of its output, per repetition. */
+    readonly helm: { readonly rep: number; readonly load: number; readonly templateMs: number; readonly dryRunMs: number; readonly objects: number }[];
+    helmVersion?: string;
     /** managed-by labels of the guardrail policies and bindings after ours' first `up` (client-side-apply provider). */
     guardrailLabels?: Readonly<Record<string, number>>;
-    cel?: { readonly output: string; readonly objectsPerSecond?: number; readonly evalsPerSecond?: number; readonly load: number };
+    cel?: { readonly output: string; readonly objectsPerSecond?: number; readonly objectsPerCpuSecond?: number; readonly evalsPerSecond?: number; readonly load: number };
     /** Resource counts per size of the real runs (ours registrations / floor resources). */
     readonly realSizes: readonly number[];
     readonly mockSizes: readonly number[];
+    readonly noopSizes: readonly number[];
     readonly upServices: number;
+    readonly growthServices: number;
 }
 
-const mockSizes = [1, 10, 100, 500];
+const mockSizes = [100, 500];
 const mockFloorSizes = [100, 500];
-const mockWhatIf = { services: 500, experiments: ["nosourcemaps"] };
-const realSizes = [10, 50, 200];
+const realSizes = [200];
+const noopSizes = [2, 50];
 const upServices = 50;
+const growthServices = 200;
 /** Argo CD namespace of previews; `up` runs get their own (`argocd-up-<rep>-<variant index>`). */
 const benchNamespace = "argocd-bench";
 
@@ -236,14 +256,28 @@ function guardrailLabels(cluster: LocalCluster): Record<string, number> {
     return counts;
 }
 
-const allSections = ["mocks", "profile", "real", "up", "chart", "cel"];
+/** Helm 4: $HELM, the toolchain cache, or PATH. */
+function helmBinary(): string {
+    const candidates = [process.env.HELM, path.join(os.homedir(), ".cache", "gitops-control", "helm-4.3.1", "bin", "helm"), "helm"].filter((x): x is string => !!x);
+    for (const c of candidates) {
+        if (spawnSync(c, ["version", "--short"], { encoding: "utf8" }).status === 0) return c;
+    }
+    throw new Error("no helm binary: set HELM=<path to helm 4.3.1> (GOBIN=<dir> go install helm.sh/helm/v4/cmd/helm@v4.3.1)");
+}
+
+const allSections = ["mocks", "profile", "real", "noop", "up", "growth", "chart", "cel"];
+/**
+ * What `npm run bench` runs (≤ 15 minutes on this machine): `real` (previews of a new stack at 200
+ * services, 1.02× before this round) is left out for time; `--sections real` measures it.
+ */
+const defaultSections = allSections.filter((x) => x !== "real");
 
 /**
  * Where results go: bench/ for a full run (every section, ≥ 5 repetitions); a scratch directory
  * for partial runs, so they never overwrite the published figures.
  */
 function outputDir(results: Pick<Results, "sections" | "reps">): string {
-    const full = allSections.every((x) => results.sections.includes(x)) && results.reps >= 5;
+    const full = defaultSections.every((x) => results.sections.includes(x)) && results.reps >= 5;
     if (full) return benchDir;
     const dir = path.join(os.tmpdir(), "gitops-bench-partial");
     fs.mkdirSync(dir, { recursive: true });
@@ -292,14 +326,17 @@ async function main(): Promise<void> {
     }
     const reps = Number(option("reps") ?? 5);
     if (!Number.isInteger(reps) || reps < 1) throw new Error("--reps must be a whole number ≥ 1");
-    const sections = option("sections")?.split(",") ?? allSections;
+    const sections = option("sections")?.split(",") ?? defaultSections;
     const unknown = sections.filter((x) => !allSections.includes(x));
     if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(", ")}: use ${allSections.join(",")}`);
     const upFloor = !process.argv.includes("--no-up-floor");
+    // No-op previews of the prod-shaped stack cost 30-75 s each here (the chart's CRDs, see FINDINGS.md): fewer fit the budget.
+    const noopReps = Number(option("noop-reps") ?? reps);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-bench-"));
     const results: Results = {
         machine: machine(),
         reps,
+        noopReps,
         sections,
         startedAt: new Date().toISOString(),
         sectionSeconds: {},
@@ -308,10 +345,16 @@ async function main(): Promise<void> {
         mocks: [],
         previews: [],
         ups: [],
+        noop: [],
+        noopSetup: [],
+        growth: [],
         chart: [],
+        helm: [],
         realSizes,
         mockSizes,
+        noopSizes,
         upServices,
+        growthServices,
     };
     log(
         `${results.machine.cores} cores, load ${os
@@ -336,7 +379,6 @@ async function main(): Promise<void> {
                 const jobs: { variant: string; services: number; experiments: string[] }[] = [
                     ...mockSizes.map((services) => ({ variant: "ours", services, experiments: [] })),
                     ...mockFloorSizes.map((services) => ({ variant: "floor", services, experiments: [] })),
-                    { variant: "ours", ...mockWhatIf },
                 ];
                 // Rep 0 in this order (ours first: it records the floor's input), then alternating.
                 if (rep % 2 === 1) jobs.reverse();
@@ -360,7 +402,7 @@ async function main(): Promise<void> {
         });
 
         // 2 and 4 need the local API server.
-        if (["real", "up", "chart"].some((x) => sections.includes(x))) {
+        if (["real", "noop", "up", "growth", "chart"].some((x) => sections.includes(x))) {
             const cluster = startBenchCluster();
             const apiPids = ["etcd", "kube-apiserver"].map((c) => Number(fs.readFileSync(path.join(cluster.dir, `${c}.pid`), "utf8").trim()));
             const chart = emptyChart(tmp);
@@ -373,13 +415,13 @@ async function main(): Promise<void> {
                     fs.rmSync(stateDir, { recursive: true, force: true });
                 }
             };
-            /** The floor's input: ours' objects recorded under mocks with the same overrides. */
-            const floorDump = (services: number): string => {
-                const file = path.join(tmp, `real-floor-${services}.json`);
+            /** The floor's input: ours' objects recorded under mocks with the same overrides (Argo CD's chart: `chartPath`). */
+            const floorDump = (services: number, chartPath = chart): string => {
+                const file = path.join(tmp, `real-floor-${services}-${chartPath === chart ? "empty" : "pinned"}.json`);
                 if (!fs.existsSync(file)) {
                     runChild<MockEvalResult>(
                         "mockEval.ts",
-                        [String(services), "--dump", file, "--overrides", JSON.stringify({ argocd: { namespace: benchNamespace, chart: { path: chart } } })],
+                        [String(services), "--dump", file, "--overrides", JSON.stringify({ argocd: { namespace: benchNamespace, chart: { path: chartPath } } })],
                         0,
                     );
                 }
@@ -397,6 +439,53 @@ async function main(): Promise<void> {
                                 );
                                 series(results.previews, variant, services).runs.push(run);
                                 log(`preview ${rep + 1}/${reps} ${variant} ${services}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
+                            }
+                        }
+                    }
+                });
+
+                await section("noop", () => {
+                    // Prod-shaped: the pinned Argo CD chart, not the empty one. Each variant gets its own API
+                    // server (ours and the floor manage the same cluster-scoped objects) and one stack, created
+                    // by an `up`, then previewed `reps` times in fresh processes, interleaved.
+                    const pinned = path.resolve(repoRoot, fixtureChartPath);
+                    for (const services of noopSizes) {
+                        const dump = floorDump(services, pinned);
+                        const variants = ["ours", "floor"] as const;
+                        const own = Object.fromEntries(variants.map((v) => [v, startBenchCluster()])) as Record<(typeof variants)[number], LocalCluster>;
+                        const states = Object.fromEntries(variants.map((v) => [v, fs.mkdtempSync(path.join(tmp, `noop-${v}-`))])) as Record<(typeof variants)[number], string>;
+                        try {
+                            const job = (variant: (typeof variants)[number], op: Job["op"]): Job => ({
+                                variant,
+                                services,
+                                op,
+                                stateDir: states[variant],
+                                kubeconfig: own[variant].kubeconfig,
+                                emptyChart: pinned,
+                                argoNamespace: benchNamespace,
+                                ...(variant === "floor" ? { floorResources: dump } : {}),
+                            });
+                            const pids = (c: LocalCluster) => ["etcd", "kube-apiserver"].map((x) => Number(fs.readFileSync(path.join(c.dir, `${x}.pid`), "utf8").trim()));
+                            for (const variant of variants) {
+                                // Setup only (not a target): a throw-away stack, so no intermediate checkpoints.
+                                const setupJob: Job = { ...job(variant, "up"), engineEnv: { PULUMI_SKIP_CHECKPOINTS: "true" } };
+                                const run = runChild<JobResult>("realPreview.ts", [JSON.stringify(setupJob)], 0, { apiPids: pids(own[variant]) });
+                                series(results.noopSetup, variant, services).runs.push(run);
+                                log(`noop setup: up ${variant} ${services} with the chart: ${(run.result.opMs[0] / 1000).toFixed(2)} s`);
+                            }
+                            for (let rep = 0; rep < noopReps; rep++) {
+                                for (const variant of rep % 2 === 0 ? variants : [...variants].reverse()) {
+                                    const run = withRetry(results, `no-op preview ${variant} ${services} (repetition ${rep + 1})`, () =>
+                                        runChild<JobResult>("realPreview.ts", [JSON.stringify(job(variant, "preview"))], rep, { apiPids: pids(own[variant]) }),
+                                    );
+                                    series(results.noop, variant, services).runs.push(run);
+                                    log(`no-op preview ${rep + 1}/${noopReps} ${variant} ${services}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
+                                }
+                            }
+                        } finally {
+                            for (const v of variants) {
+                                own[v].stop();
+                                fs.rmSync(states[v], { recursive: true, force: true });
                             }
                         }
                     }
@@ -441,14 +530,63 @@ async function main(): Promise<void> {
                     }
                 });
 
+                await section("growth", () => {
+                    // One run each (budget): the first `up` at 200 services, ours then the floor.
+                    const base = fs.readFileSync(floorDump(growthServices), "utf8");
+                    for (const [i, variant] of (["ours", "floor"] as const).entries()) {
+                        const namespace = `argocd-growth-${i}`;
+                        let extra: Partial<Job> = { argoNamespace: namespace };
+                        if (variant === "floor") {
+                            const file = path.join(tmp, "growth-floor.json");
+                            fs.writeFileSync(file, base.split(benchNamespace).join(namespace));
+                            extra = { ...extra, floorResources: file };
+                        }
+                        try {
+                            const run = real(variant, growthServices, "up", 0, extra);
+                            series(results.growth, variant, growthServices).runs.push(run);
+                            log(`growth: up ${variant} ${growthServices}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
+                        } finally {
+                            cleanUp(cluster, namespace);
+                        }
+                    }
+                });
+
                 await section("chart", () => {
+                    // What a user would run instead of the Chart resource: helm template of the same chart and
+                    // values, then a server-side dry-run apply of its output against the same API server.
+                    const helm = helmBinary();
+                    results.helmVersion = version(helm, ["version", "--short"], /(v[\d.]+\S*)/);
+                    const values = path.join(tmp, "argocd-values.json");
+                    fs.writeFileSync(values, JSON.stringify(renderArgoCdValues({ namespace: "argocd", chart: { kind: "local", path: fixtureChartPath }, skipAwait: true })));
+                    kubectl(cluster, ["create", "namespace", "argocd"]);
+                    const rendered = path.join(tmp, "argocd-rendered.yaml");
+                    const helmRun = (rep: number) => {
+                        const load = os.loadavg()[0];
+                        let t = performance.now();
+                        const tpl = spawnSync(helm, ["template", "gitops-argocd-chart", path.resolve(repoRoot, fixtureChartPath), "--namespace", "argocd", "--values", values], {
+                            encoding: "utf8",
+                            maxBuffer: 1 << 28,
+                        });
+                        const templateMs = performance.now() - t;
+                        if (tpl.status !== 0) throw new Error(`helm template failed: ${tpl.stderr}`);
+                        fs.writeFileSync(rendered, tpl.stdout);
+                        t = performance.now();
+                        const apply = kubectl(cluster, ["apply", "--server-side", "--dry-run=server", "--field-manager", "bench", "-f", rendered]);
+                        const dryRunMs = performance.now() - t;
+                        if (apply.code !== 0) throw new Error(`kubectl apply --dry-run=server failed: ${apply.stderr}`);
+                        results.helm.push({ rep, load, templateMs, dryRunMs, objects: apply.stdout.split("\n").filter((l) => l.trim() !== "").length });
+                        log(`chart ${rep + 1}/${reps} helm template ${(templateMs / 1000).toFixed(2)} s + dry-run apply ${(dryRunMs / 1000).toFixed(2)} s`);
+                    };
                     for (let rep = 0; rep < reps; rep++) {
-                        const order: Job["variant"][] = rep % 2 === 0 ? ["argocd", "empty"] : ["empty", "argocd"];
+                        const variants: Job["variant"][] = ["argocd", "argocd-nocrds", "empty"];
+                        const order = rep % 2 === 0 ? variants : [...variants].reverse();
+                        if (rep % 2 === 1) helmRun(rep);
                         for (const variant of order) {
                             const run = withRetry(results, `preview ${variant} (repetition ${rep + 1})`, () => real(variant, 0, "preview", rep, { argoNamespace: "argocd" }));
                             series(results.chart, variant, 0).runs.push(run);
                             log(`chart ${rep + 1}/${reps} ${variant}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
                         }
+                        if (rep % 2 === 0) helmRun(rep);
                     }
                 });
             } finally {
@@ -465,7 +603,13 @@ async function main(): Promise<void> {
                 const m = r.stdout.match(re);
                 return m ? Number(m[1].replace(/,/g, "")) : undefined;
             };
-            results.cel = { output: r.stdout.trimEnd(), objectsPerSecond: num(/object checks:\s+([\d,]+)\/s/), evalsPerSecond: num(/raw CEL:\s+([\d,]+) evals\/s/), load };
+            results.cel = {
+                output: r.stdout.trimEnd(),
+                objectsPerSecond: num(/object checks:\s+([\d,]+)\/s/),
+                objectsPerCpuSecond: num(/([\d,]+)\/s of CPU time/),
+                evalsPerSecond: num(/raw CEL:\s+([\d,]+) evals\/s/),
+                load,
+            };
             log(`cel: ${results.cel.objectsPerSecond} object checks/s`);
         });
     } finally {

@@ -4,7 +4,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, goDuration, requireDnsLabel } from "./errors";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
 import { forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
-import { childOptions } from "./options";
 
 /** A Kubernetes kind, by API group ("" for core). */
 export interface GroupKind {
@@ -146,6 +145,22 @@ export function renderAppProject(name: string, args: AppProjectArgs): IAppProjec
     };
 }
 
+export const appProjectType = "gitops-control:argocd:AppProject";
+
+/**
+ * The AppProject custom resource alone, checked and rendered: what the {@link AppProject} component
+ * wraps, for components that hold it directly (GitOpsService: one registration less per service).
+ */
+export function appProjectResource(name: string, args: AppProjectArgs, opts: pulumi.CustomResourceOptions): k8s.apiextensions.CustomResource {
+    validateAppProjectArgs(name, args);
+    const rendered = renderAppProject(name, args);
+    return new k8s.apiextensions.CustomResource(
+        `${name}-project`,
+        { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "AppProject" },
+        pulumi.mergeOptions(args.provider ? { provider: args.provider } : {}, opts),
+    );
+}
+
 /**
  * A least-privilege Argo CD project for one team: its repositories, its namespaces, no cluster-scoped
  * kinds unless granted, and warnings for orphaned resources.
@@ -157,13 +172,8 @@ export class AppProject extends pulumi.ComponentResource {
 
     constructor(name: string, args: AppProjectArgs, opts?: pulumi.ComponentResourceOptions) {
         validateAppProjectArgs(name, args);
-        super("gitops-control:argocd:AppProject", name, {}, opts);
-        const rendered = renderAppProject(name, args);
-        this.project = new k8s.apiextensions.CustomResource(
-            `${name}-project`,
-            { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "AppProject" },
-            childOptions(this, args.provider),
-        );
+        super(appProjectType, name, {}, opts);
+        this.project = appProjectResource(name, args, { parent: this });
         this.projectName = this.project.metadata.name;
         this.registerOutputs({ projectName: this.projectName });
     }

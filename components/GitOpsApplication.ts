@@ -5,7 +5,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
 import { cascadeDeleteFinalizer, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
-import { childOptions } from "./options";
 import { ManagedNamespaceMetadata, SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
 
 /** One Helm parameter (`--set name=value`). */
@@ -244,6 +243,23 @@ export function renderApplication(name: string, args: GitOpsApplicationArgs): IA
     };
 }
 
+export const gitOpsApplicationType = "gitops-control:argocd:GitOpsApplication";
+
+/**
+ * The Application custom resource alone, checked and rendered: what the {@link GitOpsApplication}
+ * component wraps, for components that hold it directly (GitOpsService: one registration less per
+ * environment).
+ */
+export function applicationResource(name: string, args: GitOpsApplicationArgs, opts: pulumi.CustomResourceOptions): k8s.apiextensions.CustomResource {
+    validateApplicationArgs(name, args);
+    const rendered = renderApplication(name, args);
+    return new k8s.apiextensions.CustomResource(
+        `${name}-app`,
+        { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "Application" },
+        pulumi.mergeOptions(args.provider ? { provider: args.provider } : {}, opts),
+    );
+}
+
 /**
  * An Argo CD Application whose sync policy is explicit: every automated switch, every sync option,
  * retry and history limit written out, so what reconciles production is readable in one place.
@@ -258,13 +274,8 @@ export class GitOpsApplication extends pulumi.ComponentResource {
 
     constructor(name: string, args: GitOpsApplicationArgs, opts?: pulumi.ComponentResourceOptions) {
         validateApplicationArgs(name, args);
-        super("gitops-control:argocd:GitOpsApplication", name, {}, opts);
-        const rendered = renderApplication(name, args);
-        this.application = new k8s.apiextensions.CustomResource(
-            `${name}-app`,
-            { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "Application" },
-            childOptions(this, args.provider),
-        );
+        super(gitOpsApplicationType, name, {}, opts);
+        this.application = applicationResource(name, args, { parent: this });
         this.applicationName = this.application.metadata.name;
         this.destinationNamespace = pulumi.output(args.destination.namespace);
         this.registerOutputs({ applicationName: this.applicationName, destinationNamespace: this.destinationNamespace });

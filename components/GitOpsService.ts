@@ -1,9 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppProject, SyncWindow, ownNamespaces } from "./AppProject";
+import { SyncWindow, appProjectResource, appProjectType, ownNamespaces } from "./AppProject";
 import { ClusterRef } from "./destinations";
-import { GitOpsApplication } from "./GitOpsApplication";
+import { applicationResource, gitOpsApplicationType } from "./GitOpsApplication";
 import { labels } from "./labels";
+import { movedOutOfComponent } from "./options";
 import { podSecurityLabelsFor } from "./podSecurity";
 import { PreviewEnvironments } from "./PreviewEnvironments";
 import { ResolvedEnvironment, ResolvedService, ServiceSpec, requireResolvedService } from "./serviceSpec";
@@ -42,8 +43,10 @@ export class GitOpsService extends pulumi.ComponentResource {
     readonly applicationNames: pulumi.Output<Record<string, string>>;
     /** The previews' ApplicationSet name, when previews are on. */
     readonly previewApplicationSetName: pulumi.Output<string | undefined>;
-    readonly project: AppProject;
-    readonly applications: Record<string, GitOpsApplication> = {};
+    /** The AppProject custom resource (held directly: no wrapper component, see movedOutOfComponent). */
+    readonly project: k8s.apiextensions.CustomResource;
+    /** The Application custom resources by environment. */
+    readonly applications: Record<string, k8s.apiextensions.CustomResource> = {};
     readonly previews?: PreviewEnvironments;
 
     constructor(name: string, args: GitOpsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -54,7 +57,7 @@ export class GitOpsService extends pulumi.ComponentResource {
         const previewGlob = `${name}-pr-*`;
         // Resolved: an environment's own cluster, else the service's; previews deploy to the service's.
         const clusterOf = (target: { readonly cluster?: ClusterRef }): { cluster?: ClusterRef } => (target.cluster ? { cluster: target.cluster } : {});
-        this.project = new AppProject(
+        this.project = appProjectResource(
             name,
             {
                 argoNamespace,
@@ -70,11 +73,11 @@ export class GitOpsService extends pulumi.ComponentResource {
                 annotations: args.project?.annotations ?? {},
                 provider: args.provider,
             },
-            { parent: this },
+            { parent: this, ...movedOutOfComponent(this, appProjectType, { type: "kubernetes:argoproj.io/v1alpha1:AppProject", name: `${name}-project` }) },
         );
         for (const env of resolved.environments) {
             const helm = args.source.helm ?? (args.source.kustomize ? undefined : {});
-            this.applications[env.name] = new GitOpsApplication(
+            this.applications[env.name] = applicationResource(
                 `${name}-${env.name}`,
                 {
                     argoNamespace,
@@ -98,7 +101,11 @@ export class GitOpsService extends pulumi.ComponentResource {
                     annotations: env.annotations,
                     provider: args.provider,
                 },
-                { parent: this, dependsOn: [this.project] },
+                {
+                    parent: this,
+                    dependsOn: [this.project],
+                    ...movedOutOfComponent(this, gitOpsApplicationType, { type: "kubernetes:argoproj.io/v1alpha1:Application", name: `${name}-${env.name}-app` }),
+                },
             );
         }
         if (resolved.previews) {
@@ -122,8 +129,8 @@ export class GitOpsService extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [this.project] },
             );
         }
-        this.projectName = this.project.projectName;
-        this.applicationNames = pulumi.all(Object.fromEntries(Object.entries(this.applications).map(([env, app]) => [env, app.applicationName])));
+        this.projectName = this.project.metadata.name;
+        this.applicationNames = pulumi.all(Object.fromEntries(Object.entries(this.applications).map(([env, app]) => [env, app.metadata.name])));
         this.previewApplicationSetName = this.previews ? this.previews.applicationSetName : pulumi.output(undefined);
         this.registerOutputs({
             projectName: this.projectName,

@@ -192,13 +192,19 @@ export function policyCheck(args: PolicyCheckArgs): { report: string; exitCode: 
     return { report: `${formatTable(rows)}\n\n${summary.join("\n")}`, exitCode: args.mode === "prod" && count.Deny > 0 ? 1 : 0 };
 }
 
-if (require.main === module) {
+/** The command: argv in, exit code and output out (the unit tests call it in-process). */
+export function runPolicyCheck(argv: readonly string[]): { code: number; stdout: string; stderr: string } {
     try {
-        const { report, exitCode } = policyCheck(parseArgs(process.argv.slice(2)));
-        console.log(report);
-        process.exitCode = exitCode;
+        const { report, exitCode } = policyCheck(parseArgs(argv));
+        return { code: exitCode, stdout: `${report}\n`, stderr: "" };
     } catch (e) {
-        console.error(`policy:check: ${e instanceof Error ? e.message : String(e)}`);
-        process.exitCode = 2;
+        return { code: 2, stdout: "", stderr: `policy:check: ${e instanceof Error ? e.message : String(e)}\n` };
     }
+}
+
+if (require.main === module) {
+    const { code, stdout, stderr } = runPolicyCheck(process.argv.slice(2));
+    process.stdout.write(stdout);
+    process.stderr.write(stderr);
+    process.exitCode = code;
 }

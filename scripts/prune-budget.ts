@@ -4,6 +4,8 @@
  * `prune-approved` label, which the workflow passes as PRUNE_BUDGET_APPROVED=true or --approved).
  * Prints what would be deleted either way.
  *
+ *   npm run prune-budget -- <stack> --event-log events.json        from `pulumi preview --event-log` (PR check:
+ *                                                                  the same preview as the comment and the policy pack)
  *   npm run prune-budget -- <stack> --preview-json preview.json   from `pulumi preview --json`
  *   npm run prune-budget -- <stack>                                runs the preview itself
  *   options: --budget N (overrides the stack's), --approved
@@ -12,7 +14,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ResourceStep, openStack, repoRoot, stepRecorder } from "./lib/engine";
+import { ResourceStep, openStack, repoRoot, stepRecorder, stepsFromEventLog } from "./lib/engine";
 import { formatPruneReport, pruneVerdict, stepsFromPreviewJson } from "./lib/drift";
 import { readStackFile } from "./lib/mockRuntime";
 import { decodeConfig, parseStackConfig } from "../stacks/config";
@@ -29,23 +31,41 @@ function option(args: readonly string[], name: string): string | undefined {
     return i >= 0 ? args[i + 1] : undefined;
 }
 
-async function main(): Promise<number> {
-    const args = process.argv.slice(2);
-    const stackName = args.find((a, i) => !a.startsWith("--") && !["--preview-json", "--budget"].includes(args[i - 1] ?? ""));
+/** Where the command writes (the unit tests capture it in-process). */
+export interface Io {
+    out(line: string): void;
+    err(line: string): void;
+}
+
+/** The command: exit code 0 within budget or approved, 1 over budget, 2 bad input. */
+export async function runPruneBudget(args: readonly string[], env: NodeJS.ProcessEnv = process.env, io: Io = { out: console.log, err: console.error }): Promise<number> {
+    try {
+        return await pruneBudget(args, env, io);
+    } catch (error) {
+        io.err(`prune budget check failed: ${(error as Error).message}`);
+        return 2;
+    }
+}
+
+async function pruneBudget(args: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+    const stackName = args.find((a, i) => !a.startsWith("--") && !["--preview-json", "--event-log", "--budget"].includes(args[i - 1] ?? ""));
     if (!stackName) {
-        console.error("usage: npm run prune-budget -- <stack> [--preview-json file] [--budget N] [--approved]");
+        io.err("usage: npm run prune-budget -- <stack> [--event-log file | --preview-json file] [--budget N] [--approved]");
         return 2;
     }
     const budgetArg = option(args, "--budget");
     const budget = budgetArg !== undefined ? Number(budgetArg) : stackBudget(stackName);
     if (!Number.isInteger(budget) || budget < 0) {
-        console.error(`--budget is "${budgetArg}": use a whole number ≥ 0`);
+        io.err(`--budget is "${budgetArg}": use a whole number ≥ 0`);
         return 2;
     }
-    const approved = args.includes("--approved") || process.env.PRUNE_BUDGET_APPROVED === "true";
+    const approved = args.includes("--approved") || env.PRUNE_BUDGET_APPROVED === "true";
     const previewFile = option(args, "--preview-json");
+    const eventLog = option(args, "--event-log");
     let steps: ResourceStep[];
-    if (previewFile) {
+    if (eventLog) {
+        steps = stepsFromEventLog(fs.readFileSync(eventLog, "utf8"));
+    } else if (previewFile) {
         steps = stepsFromPreviewJson(JSON.parse(fs.readFileSync(previewFile, "utf8")));
     } else {
         const recorder = stepRecorder();
@@ -53,16 +73,10 @@ async function main(): Promise<number> {
         steps = recorder.steps;
     }
     const verdict = pruneVerdict(steps, budget, approved);
-    console.log(formatPruneReport(verdict));
+    io.out(formatPruneReport(verdict));
     return verdict.ok ? 0 : 1;
 }
 
 if (require.main === module) {
-    main().then(
-        (code) => process.exit(code),
-        (error: Error) => {
-            console.error(`prune budget check failed: ${error.message}`);
-            process.exit(2);
-        },
-    );
+    void runPruneBudget(process.argv.slice(2)).then((code) => process.exit(code));
 }

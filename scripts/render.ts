@@ -69,28 +69,33 @@ export function renderTarget(argv: readonly string[]): { stack: string; file: st
 }
 
 /**
- * Only YAML goes to stdout (diagnostics go to stderr), so the output can be piped or redirected.
- * `npm run` itself prints a banner to stdout unless `--silent` is given: hence `npm run --silent`.
+ * The YAML `npm run --silent render -- <args>` prints (the unit tests call it in-process). Only YAML
+ * goes to stdout (diagnostics go to stderr), so the output can be piped or redirected. `npm run`
+ * itself prints a banner to stdout unless `--silent` is given: hence `npm run --silent`.
  */
-async function main(): Promise<void> {
-    const target = renderTarget(process.argv.slice(2));
+export async function renderOutput(argv: readonly string[]): Promise<string> {
+    const target = renderTarget(argv);
     const stackFile = target.file ? readStackFile(target.file) : { config: {}, secretKeys: [] };
     const { resources } = await renderProgram(target.stack, stackFile, target);
-    const charts = resources.filter((r) => r.type === "kubernetes:helm.sh/v4:Chart");
-    for (const chart of charts) {
-        console.log(`# Helm chart ${chart.name}: ${chart.inputs.chart} ${chart.inputs.version ?? ""} (rendered by the provider at deploy time)`);
+    const lines: string[] = [];
+    for (const chart of resources.filter((r) => r.type === "kubernetes:helm.sh/v4:Chart")) {
+        lines.push(`# Helm chart ${chart.name}: ${chart.inputs.chart} ${chart.inputs.version ?? ""} (rendered by the provider at deploy time)`);
     }
     for (const group of resources.filter((r) => r.type === "kubernetes:yaml/v2:ConfigGroup")) {
-        console.log(`# Manifests ${group.name}: ${(group.inputs.files as string[] | undefined)?.join(", ") ?? "inline"} (read by the provider at deploy time)`);
+        lines.push(`# Manifests ${group.name}: ${(group.inputs.files as string[] | undefined)?.join(", ") ?? "inline"} (read by the provider at deploy time)`);
     }
     for (const manifest of resources.map(toManifest)) {
-        if (manifest) console.log(`---\n${stringify(manifest, { lineWidth: 0 }).trimEnd()}`);
+        if (manifest) lines.push(`---\n${stringify(manifest, { lineWidth: 0 }).trimEnd()}`);
     }
+    return `${lines.join("\n")}\n`;
 }
 
 if (require.main === module) {
-    main().catch((e: Error) => {
-        console.error(e.message);
-        process.exit(1);
-    });
+    renderOutput(process.argv.slice(2)).then(
+        (text) => process.stdout.write(text),
+        (e: Error) => {
+            console.error(e.message);
+            process.exit(1);
+        },
+    );
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: typecheck, lint and format, then unit tests (Pulumi mocks),
-# then integration tests (real Pulumi engine + local kube-apiserver + Argo CD's reconcilers). The toolchain is built
+# then integration tests (real Pulumi engine + local kube-apiserver + Argo CD's reconcilers); unit and
+# integration both run even if the first fails. The toolchain is built
 # from Go modules on first use and reused from the cache afterwards (scripts/toolchain/install.sh).
 # Unit tests only, without the toolchain: npm run test:unit
 set -euo pipefail
@@ -14,9 +15,13 @@ node_modules/.bin/prettier --check --log-level warn "**/*.{ts,mjs}" || { echo "[
 echo "[test] toolchain (built once, then cached)"
 # shellcheck disable=SC1090
 source "$(bash scripts/toolchain/install.sh --print-env)"
-echo "[test] unit tests (mocks)"
-node_modules/.bin/node --test --import tsx --test-reporter spec 'tests/unit/**/*.test.ts'
+echo "[test] unit tests (mocks, one shared process: scripts/test-unit.sh)"
+unit=0
+bash scripts/test-unit.sh || unit=$?
 # Two integration files at a time: each runs its own API server (and Argo CD's reconcilers) on
 # random loopback ports, and much of their time is spent waiting for controllers to converge.
-echo "[test] integration and reconciler tests (real engine, API server, Argo CD)"
-exec node_modules/.bin/node --test --import tsx --test-reporter spec --test-concurrency=2 'tests/integration/**/*.test.ts'
+echo "[test] integration and reconciler tests (real engine, API server, Argo CD; one process per file)"
+integration=0
+node_modules/.bin/node --test --import tsx --test-reporter spec --test-concurrency=2 'tests/integration/**/*.test.ts' || integration=$?
+echo "[test] unit: $([[ $unit -eq 0 ]] && echo passed || echo "FAILED (exit $unit)"), integration: $([[ $integration -eq 0 ]] && echo passed || echo "FAILED (exit $integration)")"
+[[ $unit -eq 0 && $integration -eq 0 ]]

@@ -85,3 +85,30 @@ export function stepRecorder(): { onEvent: (e: EngineEvent) => void; steps: Reso
         },
     };
 }
+
+/**
+ * Steps from the engine event log the CLI writes with `pulumi preview --event-log <file>` (one
+ * EngineEvent JSON object per line: the stream the Automation API itself reads), so one preview
+ * feeds the PR comment, the policy pack and the prune budget. A log without the final summary is
+ * refused: the preview stopped early and the steps are incomplete.
+ */
+export function stepsFromEventLog(text: string): ResourceStep[] {
+    const recorder = stepRecorder();
+    let summary = false;
+    text.split("\n").forEach((line, i) => {
+        if (line.trim() === "") return;
+        let event: EngineEvent;
+        try {
+            event = JSON.parse(line) as EngineEvent;
+        } catch {
+            throw new Error(`not a \`pulumi preview --event-log\` file: line ${i + 1} is not JSON`);
+        }
+        if (typeof event !== "object" || event === null || typeof event.sequence !== "number") {
+            throw new Error(`not a \`pulumi preview --event-log\` file: line ${i + 1} is not an engine event`);
+        }
+        summary ||= event.summaryEvent !== undefined;
+        recorder.onEvent(event);
+    });
+    if (!summary) throw new Error("the event log has no summary: the preview did not finish, so its steps are incomplete");
+    return recorder.steps;
+}

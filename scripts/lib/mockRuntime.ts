@@ -71,11 +71,29 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
 }
 
 /**
+ * `npm run test:unit` runs every unit test file in one process (scripts/test-unit.sh sets
+ * GITOPS_TEST_SHARED_PROCESS). `setMocks` resets Pulumi's runtime state, which lives on `global`, so
+ * a suite that installs mocks in its `before` hook gets a clean runtime; mocks installed while a file
+ * is imported would instead be replaced by the next file's before that file's tests run.
+ */
+function refuseOutsideTest(): void {
+    // The pid of the shared test process: commands a test runs as child processes are not test files.
+    if (process.env.GITOPS_TEST_SHARED_PROCESS !== String(process.pid)) return;
+    if (!(new Error().stack ?? "").includes("node:internal/test_runner/test")) {
+        throw new Error(
+            "installMocks() was called while a test file was being imported: call it in the suite's before() hook (test files share one process, see scripts/test-unit.sh)",
+        );
+    }
+}
+
+/**
  * Installs mocks and returns the list that fills as resources register. `call` throws for every
  * function: the program must not depend on data sources nobody mocked.
  */
 export function installMocks(stack: string, options: { preview?: boolean; project?: string } = {}): RecordedResource[] {
+    refuseOutsideTest();
     const recorded: RecordedResource[] = [];
+    registeredTransforms.length = 0;
     // `setMocks` is async by signature only: its body has no await, so the mocks are in place on return.
     void pulumi.runtime.setMocks(
         {

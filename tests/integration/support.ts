@@ -9,6 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { StackOptions, openStack } from "../../scripts/lib/engine";
+import { crdFiles } from "../../components/ArgoCd";
+import { crdSource } from "../../stacks/chart";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 /** Public passphrase of the local stack's secrets (see Pulumi.local.yaml). */
@@ -73,6 +75,40 @@ export async function eventually(what: string, seconds: number, probe: () => boo
         await new Promise((r) => setTimeout(r, 500));
     }
     throw new Error(`timed out after ${seconds}s waiting for ${what}`);
+}
+
+/**
+ * Argo CD's CRDs at the pinned version, as the local stack installs them (stacks/chart.ts
+ * `crdSource`: the fixture beside a development checkout, else the toolchain's copy).
+ */
+export function argoCdCrds(): string {
+    const source = crdSource({ environment: "local", argocd: { namespace: "argocd" } }, repoRoot);
+    if (!source)
+        throw new Error("no Argo CD CRDs: neither ../shared/fixtures nor GITOPS_ARGOCD_CRDS has them. Fix: source the toolchain env (scripts/toolchain/install.sh --print-env)");
+    return crdFiles(source)
+        .map((file) => fs.readFileSync(file, "utf8"))
+        .join("\n---\n");
+}
+
+/**
+ * The local API server with Argo CD's CRDs installed up front (no chart): Applications, AppProjects
+ * and ApplicationSets are dry-run and stored against their real schemas.
+ */
+export function startClusterWithArgoCdCrds(): LocalCluster {
+    const cluster = startCluster();
+    try {
+        kubectlOk(cluster, ["apply", "--server-side", "-f", "-"], argoCdCrds());
+        // Established once each kind is served.
+        const deadline = Date.now() + 60_000;
+        while (kubectl(cluster, ["get", "applications.argoproj.io,appprojects.argoproj.io,applicationsets.argoproj.io", "-A"]).code !== 0) {
+            if (Date.now() > deadline) throw new Error("Argo CD CRDs not served after 60 s");
+            spawnSync("sleep", ["0.5"]);
+        }
+    } catch (e) {
+        cluster.stop();
+        throw e;
+    }
+    return cluster;
 }
 
 export interface LocalStack {

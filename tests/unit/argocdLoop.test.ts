@@ -5,8 +5,8 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/lib/mockRuntime";
 
-// Mocks first, then the code under test.
-const recorded: RecordedResource[] = installMocks("unit");
+// Each suite installs fresh mocks in its `before` (suites of several files share one process).
+let recorded: RecordedResource[] = [];
 
 import { DestinationCluster, RepositoryCredentials, argoCdVersion, renderApplication, renderArgoCdValues, renderDestination, waitForSyncAnnotations } from "../../components";
 import { buildControlPlaneArgs, loadStack, parseStackConfig } from "../../stacks/config";
@@ -20,6 +20,9 @@ const byName = (type: string, name: string) => recorded.find((r) => r.type === t
 const isSecret = (r: RecordedResource, path: string) => r.secretPaths.some((p) => path === p || path.startsWith(`${p}.`));
 
 describe("destinations: clusters registered with Argo CD, addressed by name", () => {
+    before(() => {
+        recorded = installMocks("unit");
+    });
     let cluster: DestinationCluster;
     before(async () => {
         cluster = new DestinationCluster("edge", {
@@ -80,6 +83,9 @@ describe("destinations: clusters registered with Argo CD, addressed by name", ()
 });
 
 describe("secret maps: read as Pulumi secrets, never as plain config", () => {
+    before(() => {
+        recorded = installMocks("unit");
+    });
     const edge = { name: "edge", server: "https://10.0.0.1:6443" };
     const stackConfig = (extra: Record<string, string>, secretKeys: string[]) =>
         pulumi.runtime.setAllConfig({ "gitops-control:environment": "staging", "gitops-control:destinations": JSON.stringify([edge]), ...extra }, secretKeys);
@@ -112,6 +118,9 @@ describe("secret maps: read as Pulumi secrets, never as plain config", () => {
 });
 
 describe("repository credentials: private repositories by URL prefix, secret end to end", () => {
+    before(() => {
+        recorded = installMocks("unit");
+    });
     before(async () => {
         const creds = new RepositoryCredentials("acme", {
             argoNamespace: "argocd",
@@ -157,6 +166,9 @@ describe("repository credentials: private repositories by URL prefix, secret end
 });
 
 describe("up waits for Argo CD where asked", () => {
+    before(() => {
+        recorded = installMocks("unit");
+    });
     const source = { repoURL: service.repoURL, targetRevision: "v1.0.0", path: "deploy/chart" };
     const base = {
         argoNamespace: "argocd",
@@ -200,6 +212,9 @@ describe("up waits for Argo CD where asked", () => {
 });
 
 describe("drift report: what Argo CD says of the Applications", () => {
+    before(() => {
+        recorded = installMocks("unit");
+    });
     const app = (name: string, status: Record<string, unknown>, automated: Record<string, unknown> = { enabled: true }) => ({
         metadata: { name },
         spec: { syncPolicy: { automated } },
@@ -240,6 +255,9 @@ describe("drift report: what Argo CD says of the Applications", () => {
 });
 
 describe("one Argo CD version everywhere", () => {
+    before(() => {
+        recorded = installMocks("unit");
+    });
     it("the version the program installs (images, CRDs) is the one the toolchain builds the reconcilers from", () => {
         const versions = fs.readFileSync(path.join(__dirname, "..", "..", "scripts", "toolchain", "versions.env"), "utf8");
         assert.equal(`v${/^ARGOCD_VERSION=(\S+)$/m.exec(versions)?.[1]}`, argoCdVersion);
@@ -250,6 +268,9 @@ describe("one Argo CD version everywhere", () => {
 });
 
 describe("GitOpsService deploys each environment to its cluster", () => {
+    before(() => {
+        recorded = installMocks("unit");
+    });
     it("environments name their cluster or take the service's; previews take the service's; project destinations match", async () => {
         const { GitOpsService } = await import("../../components/index.js");
         const svc = new GitOpsService("basket", {
@@ -288,6 +309,9 @@ describe("GitOpsService deploys each environment to its cluster", () => {
 });
 
 describe("projects let Argo CD create their own namespaces, and only those", () => {
+    before(() => {
+        recorded = installMocks("unit");
+    });
     it("CreateNamespace with managedNamespaceMetadata needs the Namespace kind, narrowed to the service's namespaces and preview glob", async () => {
         const { GitOpsService, environmentPresets } = await import("../../components/index.js");
         const svc = new GitOpsService("cart", {

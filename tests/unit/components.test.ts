@@ -4,8 +4,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordedResource, installMocks, registeredTransforms, settle, valueOf } from "../../scripts/lib/mockRuntime";
 
-// Mocks first, then the code under test.
-const recorded: RecordedResource[] = installMocks("unit");
+// Each suite installs fresh mocks in its `before` (suites of several files share one process).
+let recorded: RecordedResource[] = [];
 
 import {
     AdmissionGuardrails,
@@ -29,6 +29,7 @@ const source = { repoURL: "https://github.com/acme/payments-api.git", targetRevi
 describe("GitOpsApplication", () => {
     let app: GitOpsApplication;
     before(async () => {
+        recorded = installMocks("unit");
         app = new GitOpsApplication("payments-api-prod", {
             argoNamespace: "argocd",
             project: "payments-api",
@@ -106,6 +107,7 @@ describe("GitOpsApplication", () => {
 
 describe("AppProject", () => {
     before(async () => {
+        recorded = installMocks("unit");
         const project = new AppProject("payments", {
             argoNamespace: "argocd",
             sourceRepos: [source.repoURL],
@@ -144,6 +146,7 @@ describe("AppProject", () => {
 describe("PreviewEnvironments", () => {
     let previews: PreviewEnvironments;
     before(async () => {
+        recorded = installMocks("unit");
         previews = new PreviewEnvironments("payments-api-previews", {
             service: "payments-api",
             argoNamespace: "argocd",
@@ -242,6 +245,7 @@ describe("PreviewEnvironments", () => {
 
 describe("AdmissionGuardrails", () => {
     before(async () => {
+        recorded = installMocks("unit");
         const g = new AdmissionGuardrails("g", {
             rules: [requirePodSecurityContext(), capReplicas({ max: 20 })],
             bindings: [
@@ -298,6 +302,7 @@ describe("ArgoCd", () => {
     let argo: ArgoCd;
     let transformsBefore: number;
     before(async () => {
+        recorded = installMocks("unit");
         transformsBefore = registeredTransforms.length;
         argo = new ArgoCd("argocd", {
             ha: false,

@@ -6,7 +6,8 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/lib/mockRuntime";
 
-const recorded: RecordedResource[] = installMocks("unit");
+// Fresh mocks in `before` (suites of several files share one process).
+let recorded: RecordedResource[] = [];
 
 import { PreviewJanitor, janitorScript } from "../../components/PreviewJanitor";
 
@@ -14,6 +15,7 @@ const byType = (type: string) => recorded.filter((r) => r.type === type);
 
 describe("PreviewJanitor", () => {
     before(async () => {
+        recorded = installMocks("unit");
         const janitor = new PreviewJanitor("janitor", { namespace: "argocd", ttlHours: 48 });
         await valueOf(janitor.cronJobName);
         await settle(recorded);

@@ -1,24 +1,15 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { driftItems, formatDriftReport, pruneVerdict, stepsFromPreviewJson } from "../../scripts/lib/drift";
-import type { ResourceStep } from "../../scripts/lib/engine";
+import { ResourceStep, stepsFromEventLog } from "../../scripts/lib/engine";
 import { repoRoot } from "../../scripts/lib/mockRuntime";
-import { stackBudget } from "../../scripts/prune-budget";
+import { runPruneBudget, stackBudget } from "../../scripts/prune-budget";
+import { pruneBudgetCases } from "../support/cliCases";
 
 const fixture = (name: string) => path.join(repoRoot, "tests", "fixtures", "preview", name);
 const removeService = stepsFromPreviewJson(JSON.parse(fs.readFileSync(fixture("remove-service.json"), "utf8")));
-
-function pruneCli(args: string[], env: Record<string, string> = {}) {
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "prune-budget.ts"), ...args], {
-        cwd: repoRoot,
-        encoding: "utf8",
-        env: { ...process.env, PRUNE_BUDGET_APPROVED: "", ...env },
-    });
-    return { code: r.status, out: r.stdout + r.stderr };
-}
 
 describe("prune budget", () => {
     it("counts each deleted or replaced cluster object once, never components", () => {
@@ -38,25 +29,23 @@ describe("prune budget", () => {
         assert.equal(pruneVerdict(removeService, 0, true).ok, true);
     });
 
-    it("the command fails over budget, lists the deletes, and passes with the approval", () => {
-        const over = pruneCli(["staging", "--preview-json", fixture("remove-service.json")]);
-        assert.equal(over.code, 1, over.out);
-        assert.match(over.out, /Prune budget: 5 delete\/replace\(s\), budget 3\./);
-        assert.match(over.out, /delete\s+kubernetes:argoproj.io\/v1alpha1:Application\s+checkout-staging-app/);
-        assert.match(over.out, /Over budget: .*prune-approved/);
-        const approved = pruneCli(["staging", "--preview-json", fixture("remove-service.json")], { PRUNE_BUDGET_APPROVED: "true" });
-        assert.equal(approved.code, 0, approved.out);
-        assert.match(approved.out, /approved by label/);
-        assert.equal(pruneCli(["staging", "--preview-json", fixture("no-changes.json")]).code, 0);
-        assert.equal(pruneCli(["staging", "--preview-json", fixture("remove-service.json"), "--budget", "10"]).code, 0);
+    it("the event log of `pulumi preview --event-log` yields the steps of `pulumi preview --json`", () => {
+        const fromLog = stepsFromEventLog(fs.readFileSync(fixture("remove-service.events.jsonl"), "utf8"));
+        const pick = (steps: readonly ResourceStep[]) => steps.map(({ op, urn, type, custom }) => ({ op, urn, type, custom }));
+        assert.deepEqual(pick(fromLog), pick(removeService));
+        assert.deepEqual(pruneVerdict(fromLog, 3, false), pruneVerdict(removeService, 3, false));
     });
 
-    it("reads the budget from the stack file and rejects bad input with exit code 2", () => {
+    it("reads the budget from the stack file", () => {
         assert.equal(stackBudget("staging"), 3);
-        assert.equal(pruneCli(["staging", "--preview-json", fixture("remove-service.json"), "--budget", "-1"]).code, 2);
-        const notJson = pruneCli(["staging", "--preview-json", path.join(repoRoot, "package.json")]);
-        assert.equal(notJson.code, 2);
-        assert.match(notJson.out, /not `pulumi preview --json` output/);
+    });
+
+    // In-process; tests/integration/cli.test.ts runs the same cases through a real process.
+    pruneBudgetCases(async (args, env = {}) => {
+        const lines: string[] = [];
+        const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
+        const code = await runPruneBudget(args, { ...process.env, PRUNE_BUDGET_APPROVED: "", ...env }, io);
+        return { code, out: lines.join("\n") };
     });
 });
 

@@ -3,13 +3,17 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/lib/mockRuntime";
 
-const recorded: RecordedResource[] = installMocks("unit");
+// Each suite installs fresh mocks in its `before` (suites of several files share one process).
+let recorded: RecordedResource[] = [];
 
 import { GitOpsService } from "../../components/GitOpsService";
 import { PreviewEnvironments, renderPreviewDeletePolicy } from "../../components/PreviewEnvironments";
 import { environmentPresets } from "../../stacks/presets";
 
 describe("preview Applications outlive a deleted ApplicationSet", () => {
+    before(() => {
+        recorded = installMocks("unit");
+    });
     before(async () => {
         const previews = new PreviewEnvironments("shop-previews", {
             service: "shop",
@@ -46,6 +50,9 @@ describe("preview Applications outlive a deleted ApplicationSet", () => {
 });
 
 describe("a service's project may create exactly its own namespaces", () => {
+    before(() => {
+        recorded = installMocks("unit");
+    });
     it("whitelists Namespace by name: one per environment, and the preview glob", async () => {
         const service = new GitOpsService("cart", {
             team: "storefront",

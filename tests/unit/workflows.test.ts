@@ -112,12 +112,30 @@ describe("pr.yml", () => {
     it("previews staging and prod with the policy pack, the prune budget and the guardrail check", () => {
         assert.deepEqual(matrixStacks(job), ["staging", "prod"]);
         assert.match(script, /pulumi preview --stack "\$STACK" --policy-pack policy /);
-        assert.match(script, /pulumi preview --stack "\$STACK" --json .*> preview\.json/);
-        assert.match(script, /npm run --silent prune-budget -- "\$STACK" --preview-json preview\.json/);
+        assert.match(script, /npm run --silent prune-budget -- "\$STACK" --event-log preview-events\.jsonl/);
         assert.match(script, /npm run --silent render -- "\$STACK" > rendered\.yaml/);
         assert.match(script, /npm run --silent policy:check -- rendered\.yaml --mode "\$STACK"/);
         const prune = job.steps.find((s) => s.id === "prune");
         assert.match(prune?.env?.PRUNE_BUDGET_APPROVED ?? "", /contains\(github\.event\.pull_request\.labels\.\*\.name, 'prune-approved'\)/);
+    });
+
+    it("runs pulumi preview once per stack: its text feeds the comment and the policy pack, its event log the prune budget", () => {
+        // Every CLI call that evaluates the program, in every step of the job (preview, up, refresh, the prune/drift scripts' own preview).
+        const previews = job.steps.flatMap((s) => [...(s.run ?? "").matchAll(/^\s*pulumi (preview|up|refresh)\b/gm)].map(() => s.id ?? s.name));
+        assert.deepEqual(previews, ["preview"]);
+        const preview = job.steps.find((s) => s.id === "preview")!.run!.replace(/\\\n\s*/g, " ");
+        assert.match(preview, /--policy-pack policy /);
+        assert.match(preview, /--event-log preview-events\.jsonl /);
+        // pulumi 3.259 registers --event-log only under PULUMI_DEBUG_COMMANDS (as the Automation API runs it).
+        assert.equal(job.steps.find((s) => s.id === "preview")?.env?.PULUMI_DEBUG_COMMANDS, "true");
+        assert.match(preview, /\| tee preview\.txt/);
+        // The budget reads that log; without --event-log/--preview-json the script would run a preview of its own.
+        const prune = job.steps.find((s) => s.id === "prune")!.run!;
+        assert.match(prune, /prune-budget -- "\$STACK" --event-log preview-events\.jsonl/);
+        const comment = job.steps.find((s) => s.uses?.startsWith("actions/github-script@"));
+        assert.match(String(comment?.with?.script), /read\("preview\.txt", /);
+        // Nothing else in the job starts the engine: the other npm scripts it calls render under mocks.
+        for (const [, name] of script.matchAll(/npm run --silent ([\w:-]+)/g)) assert.ok(["prune-budget", "render", "policy:check"].includes(name), name);
     });
 
     it("posts the preview as a PR comment even when a check failed, then fails the job", () => {
@@ -167,6 +185,13 @@ describe("drift.yml", () => {
         assert.ok(schedule.length > 0 && schedule.every((s) => s.cron.trim().split(/\s+/).length === 5));
         assert.deepEqual(matrixStacks(job), ["staging", "prod"]);
         assert.match(runs(w).join("\n"), /npm run --silent drift -- "\$STACK"/);
+    });
+
+    it("evaluates the program once per stack: the drift script's refresh-preview, no other engine run", () => {
+        const engineRuns = job.steps.flatMap((s) =>
+            [...(s.run ?? "").matchAll(/^\s*(?:pulumi (?:preview|up|refresh)|npm run --silent (?:drift|prune-budget))\b/gm)].map((m) => m[0].trim()),
+        );
+        assert.deepEqual(engineRuns, ["npm run --silent drift"]);
     });
 
     it("opens or updates an issue labelled drift on exit code 1, and fails on 2", () => {

@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { GitOpsService, GitOpsServiceArgs } from "../../components";
+import { ResourceStep, stepRecorder } from "../../scripts/lib/engine";
+import { LegacyGitOpsService } from "./fixtures/legacyGitOpsService";
+import { LocalCluster, kubectlOk, startClusterWithArgoCdCrds, step } from "./support";
+
+/**
+ * Flattening the one-resource wrappers (AppProject, GitOpsApplication) out of GitOpsService must not
+ * touch a live object: `up` of the old GitOpsService (frozen in fixtures/legacyGitOpsService.ts),
+ * then `up` of the current one on the same stack, with the real engine and API server. The second
+ * `up` may only drop the wrapper components from the state (they own nothing in the cluster): no
+ * create, update, replace or delete of any Kubernetes object, and every object keeps its uid.
+ */
+const argoNamespace = "argocd-flatten";
+const services = ["payments-api", "checkout"];
+
+function serviceArgs(provider: k8s.Provider, service: string): GitOpsServiceArgs {
+    // One literal for both programs: when GitOpsServiceArgs changes shape, this is the line to adapt
+    // (the legacy class keeps its own arg type, checked against it below).
+    return {
+        team: "payments",
+        argoNamespace,
+        source: { repoURL: `https://github.com/acme/${service}.git`, path: "deploy/chart" },
+        environments: [
+            { name: "staging", targetRevision: "main" },
+            { name: "prod", targetRevision: "v1.0.0" },
+        ],
+        ...(service === "payments-api" ? { previews: { github: { token: pulumi.secret("placeholder-token") } } } : {}),
+        provider,
+    };
+}
+
+function program(shape: "legacy" | "current") {
+    return async () => {
+        const provider = new k8s.Provider("kubernetes", { kubeconfig: process.env.FLATTEN_KUBECONFIG! });
+        const ns = new k8s.core.v1.Namespace("argocd-ns", { metadata: { name: argoNamespace } }, { provider });
+        for (const service of services) {
+            const args = serviceArgs(provider, service);
+            if (shape === "legacy") new LegacyGitOpsService(service, args, { dependsOn: [ns] });
+            else new GitOpsService(service, args, { dependsOn: [ns] });
+        }
+    };
+}
+
+/** uid of every Argo CD object and Secret in the namespace, by kind/name. */
+function uids(cluster: LocalCluster): Record<string, string> {
+    const out = kubectlOk(cluster, [
+        "get",
+        "applications.argoproj.io,appprojects.argoproj.io,applicationsets.argoproj.io,secrets",
+        "-n",
+        argoNamespace,
+        "-o",
+        'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\\n"}{end}',
+    ]);
+    return Object.fromEntries(
+        out
+            .split("\n")
+            .filter((l) => l !== "")
+            .map((l) => l.split("=") as [string, string]),
+    );
+}
+
+describe("flattened GitOpsService keeps existing stacks' objects (real engine, real API server)", { timeout: 15 * 60 * 1000 }, () => {
+    let cluster: LocalCluster;
+    let stateDir: string;
+    let workDir: string;
+    const open = async (shape: "legacy" | "current"): Promise<Stack> =>
+        LocalWorkspace.createOrSelectStack(
+            { stackName: "flatten", projectName: "flatten-aliases", program: program(shape) },
+            {
+                workDir,
+                envVars: {
+                    PULUMI_BACKEND_URL: `file://${stateDir}`,
+                    PULUMI_CONFIG_PASSPHRASE: "flatten-aliases",
+                    PULUMI_SKIP_UPDATE_CHECK: "true",
+                    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+                    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+                },
+            },
+        );
+    let firstUp: ResourceStep[];
+    let preview: ResourceStep[] = [];
+    let secondUp: ResourceStep[] = [];
+    let uidsBefore: Record<string, string>;
+    let uidsAfter: Record<string, string> = {};
+
+    before(async () => {
+        cluster = startClusterWithArgoCdCrds();
+        stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "flatten-state-"));
+        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "flatten-work-"));
+        process.env.FLATTEN_KUBECONFIG = cluster.kubeconfig;
+        step("up with the legacy GitOpsService (wrapper components)");
+        const legacy = stepRecorder();
+        await (await open("legacy")).up({ onEvent: legacy.onEvent });
+        firstUp = legacy.steps;
+        uidsBefore = uids(cluster);
+        // A preview first: if the aliases were wrong, `up` would create the objects again and delete
+        // the old ones (Applications then wait forever on Argo CD's finalizer, with no controller here).
+        step("preview with the current GitOpsService (flattened, aliases)");
+        const previewed = stepRecorder();
+        await (await open("current")).preview({ onEvent: previewed.onEvent });
+        preview = previewed.steps;
+        if (preview.some((s) => s.custom && s.op !== "same")) return;
+        step("up with the current GitOpsService");
+        const current = stepRecorder();
+        await (await open("current")).up({ onEvent: current.onEvent });
+        secondUp = current.steps;
+        uidsAfter = uids(cluster);
+    });
+
+    after(() => {
+        cluster?.stop();
+        for (const dir of [stateDir, workDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("the legacy program created the wrapper components and the objects", () => {
+        const created = firstUp.filter((s) => s.op === "create").map((s) => s.type);
+        assert.equal(created.filter((t) => t === "gitops-control:argocd:AppProject").length, services.length);
+        assert.equal(created.filter((t) => t === "gitops-control:argocd:GitOpsApplication").length, services.length * 2);
+        assert.equal(created.filter((t) => t === "kubernetes:argoproj.io/v1alpha1:Application").length, services.length * 2);
+        assert.equal(Object.keys(uidsBefore).length, services.length * 3 + 2, JSON.stringify(uidsBefore));
+    });
+
+    it("the current program creates, updates, replaces and deletes no Kubernetes object", () => {
+        assert.deepEqual(
+            preview.filter((s) => s.custom && s.op !== "same").map((s) => `preview: ${s.op} ${s.urn}`),
+            [],
+        );
+        const changed = secondUp.filter((s) => s.custom && s.op !== "same");
+        assert.deepEqual(
+            changed.map((s) => `${s.op} ${s.urn}`),
+            [],
+        );
+        const customSame = secondUp.filter((s) => s.custom && s.op === "same").length;
+        assert.equal(customSame, firstUp.filter((s) => s.custom && s.op === "create").length);
+    });
+
+    it("it only drops the wrapper components from the state", () => {
+        const componentOps = secondUp.filter((s) => !s.custom && s.op !== "same").map((s) => `${s.op} ${s.type}`);
+        assert.deepEqual(
+            componentOps.sort(),
+            [
+                ...services.map(() => "delete gitops-control:argocd:AppProject"),
+                ...services.flatMap(() => ["delete gitops-control:argocd:GitOpsApplication", "delete gitops-control:argocd:GitOpsApplication"]),
+            ].sort(),
+        );
+    });
+
+    it("every object in the cluster keeps its uid", () => {
+        assert.deepEqual(uidsAfter, uidsBefore);
+    });
+});

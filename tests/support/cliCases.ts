@@ -1,0 +1,213 @@
+/**
+ * The command-line checks of `npm run policy:check`, `npm run prune-budget` and `npm run render`,
+ * written once and run twice: in-process by the unit tests (fast; the commands' exported entry
+ * points) and as real child processes by tests/integration/cli.test.ts (exit codes, argv, stdout
+ * and stderr of the process). The case functions take the way of running the command.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { before, it } from "node:test";
+import { parseAllDocuments } from "yaml";
+
+export const repoRoot = path.resolve(__dirname, "..", "..");
+
+export interface CommandResult {
+    readonly status: number | null;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+const fixtures = path.join("tests", "fixtures", "guardrails");
+const previewFixture = (name: string) => path.join(repoRoot, "tests", "fixtures", "preview", name);
+
+function scratch(name: string, text: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "policy-check-"));
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+}
+
+const fixtureFiles = (prefix: string) =>
+    fs.readdirSync(path.join(repoRoot, fixtures), { recursive: true, encoding: "utf8" }).filter((f) => path.basename(f).startsWith(prefix) && f.endsWith(".yaml"));
+
+/** `npm run policy:check -- <args>`, run from the repository root. */
+export function policyCheckCases(policyCheck: (...args: string[]) => Promise<CommandResult>): void {
+    it("prod mode on the fixtures: a table of findings, and exit 1 because some are denied", async () => {
+        const r = await policyCheck(fixtures, "--mode", "prod");
+        assert.equal(r.status, 1, r.stderr);
+        const lines = r.stdout.split("\n");
+        assert.match(lines[0], /^OBJECT\s+RULE\s+VERDICT\s+MESSAGE$/);
+        assert.ok(
+            lines.some((l) => /^Deployment guardrails-fixtures\/cap-bad-over-cap\s+cap-replicas\s+Deny\s+replicas 21 exceeds the cap of 20: /.test(l)),
+            "the over-cap Deployment is denied with its message",
+        );
+        assert.ok(
+            lines.some((l) => /^Deployment guardrails-fixtures\/img-good-tag\s+all 9 rules\s+Allow$/.test(l)),
+            "a compliant object gets one Allow row",
+        );
+        // Requests are CREATEs by Argo CD's controller, so the writer rule's fixtures pass, and of the namespace-relabelling
+        // fixtures (UPDATEs of a prod namespace) only the one a CREATE can show: a prod namespace that also says env=preview.
+        const bad = fixtureFiles("bad-").filter(
+            (f) => !f.startsWith("restrict-workload-writers") && (!f.startsWith("protect-namespace-labels") || f.endsWith("bad-prod-also-preview.yaml")),
+        );
+        assert.equal(lines.filter((l) => /\sDeny\s/.test(l)).length, bad.length);
+        const objects = fixtureFiles("good-").length + fixtureFiles("bad-").length;
+        assert.match(r.stdout, new RegExp(`^${objects} objects, prod mode: \\d+ rule checks, ${bad.length} denied, 0 warned, \\d+ admitted$`, "m"));
+        assert.match(r.stdout, /skipped 11 documents that are not a Kubernetes object: .*expectations\.yaml/);
+    });
+
+    it("staging mode warns instead of denying and exits 0", async () => {
+        const r = await policyCheck(fixtures, "--mode=staging");
+        assert.equal(r.status, 0, r.stderr);
+        assert.doesNotMatch(r.stdout, /\sDeny\s/);
+        assert.match(r.stdout, /^Deployment guardrails-fixtures\/img-bad-latest\s+disallow-latest-image\s+Warn\s+images must carry /m);
+    });
+
+    it("--rules narrows the check; compliant manifests exit 0 in prod", async () => {
+        const r = await policyCheck(path.join(fixtures, "disallow-latest-image"), "--rules", "cap-replicas");
+        assert.equal(r.status, 0, r.stdout);
+        assert.doesNotMatch(r.stdout, /disallow-latest-image\s+Deny/);
+        assert.match(r.stdout, /all 1 rule\s+Allow/);
+    });
+
+    it("--verbose lists every rule that applies", async () => {
+        const r = await policyCheck(path.join(fixtures, "cap-replicas", "good-at-cap.yaml"), "--verbose");
+        assert.equal(r.status, 0);
+        assert.equal(r.stdout.split("\n").filter((l) => l.startsWith("Deployment guardrails-fixtures/cap-good-at-cap")).length, 9);
+    });
+
+    it("reads multi-document files and reports every object", async () => {
+        const good = fs.readFileSync(path.join(repoRoot, fixtures, "cap-replicas", "good-at-cap.yaml"), "utf8");
+        const bad = fs.readFileSync(path.join(repoRoot, fixtures, "disallow-latest-image", "bad-untagged.yaml"), "utf8");
+        const r = await policyCheck(scratch("app.yaml", `${good}---\n${bad}---\n# an empty document\n`));
+        assert.equal(r.status, 1);
+        assert.match(r.stdout, /cap-good-at-cap\s+all 9 rules\s+Allow/);
+        assert.match(r.stdout, /img-bad-untagged\s+disallow-latest-image\s+Deny\s+images must carry a version tag other than latest, or a digest \(@sha256:…\): web=nginx /);
+        assert.match(r.stdout, /^2 objects, prod mode/m);
+    });
+
+    it("--stack reads namespace labels from the manifests: an Application's managedNamespaceMetadata governs its namespace, an unlabelled one is reported", async () => {
+        const deployment = fs.readFileSync(path.join(repoRoot, fixtures, "cap-replicas", "bad-over-cap.yaml"), "utf8");
+        const app = [
+            "apiVersion: argoproj.io/v1alpha1",
+            "kind: Application",
+            "metadata: {name: shop-prod, namespace: argocd, labels: {gitops-control.io/environment: prod}}",
+            "spec:",
+            "  project: shop",
+            "  destination: {server: https://kubernetes.default.svc, namespace: shop-prod}",
+            "  syncPolicy:",
+            "    automated: {enabled: true, prune: true, selfHeal: true, allowEmpty: false}",
+            "    managedNamespaceMetadata: {labels: {gitops-control.io/environment: prod, pod-security.kubernetes.io/enforce: restricted}}",
+        ].join("\n");
+        const governed = deployment.replace("namespace: guardrails-fixtures", "namespace: shop-prod");
+        const r = await policyCheck(scratch("stack.yaml", `${app}\n---\n${governed}---\n${deployment}`), "--stack", "prod");
+        assert.equal(r.status, 1, r.stdout + r.stderr);
+        assert.match(r.stdout, /^Deployment shop-prod\/cap-bad-over-cap\s+cap-replicas\s+Deny\s+replicas 21 exceeds the cap of 20/m);
+        assert.match(r.stdout, /^Deployment guardrails-fixtures\/cap-bad-over-cap\s+-\s+-\s+no guardrail applies \(namespace not governed\)$/m);
+        assert.match(r.stdout, /3 objects, stack prod \(prod mode\)/);
+    });
+
+    it("--as/--as-group/--operation ask whether a person's write would be denied", async () => {
+        const good = path.join(fixtures, "cap-replicas", "good-at-cap.yaml");
+        const human = await policyCheck(good, "--as", "alice@example.com", "--as-group", "developers", "--operation", "UPDATE");
+        assert.equal(human.status, 1);
+        assert.match(human.stdout, /restrict-workload-writers\s+Deny\s+alice@example\.com may not UPDATE deployments cap-good-at-cap/);
+        const breakGlass = await policyCheck(good, "--as", "bob@example.com", "--as-group", "gitops-control:break-glass", "--operation", "UPDATE");
+        assert.equal(breakGlass.status, 0, breakGlass.stdout);
+        assert.match((await policyCheck(good, "--as-group", "developers")).stderr, /--as-group needs --as <user>/);
+        assert.match((await policyCheck(good, "--stack", "qa")).stderr, /--stack is "qa": use prod or staging/);
+    });
+
+    it("exits 2 with a clear message on bad arguments or broken YAML", async () => {
+        const unknown = await policyCheck(fixtures, "--rules", "no-such-rule");
+        assert.equal(unknown.status, 2);
+        assert.match(unknown.stderr, /unknown rule no-such-rule: use one of require-pod-security-context, /);
+        assert.match((await policyCheck(fixtures, "--mode", "qa")).stderr, /--mode is "qa": use prod or staging/);
+        assert.match((await policyCheck()).stderr, /name at least one manifest file or folder/);
+        const broken = await policyCheck(scratch("broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n"));
+        assert.equal(broken.status, 2);
+        assert.match(broken.stderr, /broken\.yaml:\d+:\d+: /);
+    });
+}
+
+/** `npm run prune-budget -- <args>` with PRUNE_BUDGET_APPROVED from `env` (empty unless given). */
+export function pruneBudgetCases(pruneCli: (args: string[], env?: Record<string, string>) => Promise<{ code: number | null; out: string }>): void {
+    it("the command fails over budget, lists the deletes, and passes with the approval", async () => {
+        const over = await pruneCli(["staging", "--preview-json", previewFixture("remove-service.json")]);
+        assert.equal(over.code, 1, over.out);
+        assert.match(over.out, /Prune budget: 5 delete\/replace\(s\), budget 3\./);
+        assert.match(over.out, /delete\s+kubernetes:argoproj.io\/v1alpha1:Application\s+checkout-staging-app/);
+        assert.match(over.out, /Over budget: .*prune-approved/);
+        const approved = await pruneCli(["staging", "--preview-json", previewFixture("remove-service.json")], { PRUNE_BUDGET_APPROVED: "true" });
+        assert.equal(approved.code, 0, approved.out);
+        assert.match(approved.out, /approved by label/);
+        assert.equal((await pruneCli(["staging", "--preview-json", previewFixture("no-changes.json")])).code, 0);
+        assert.equal((await pruneCli(["staging", "--preview-json", previewFixture("remove-service.json"), "--budget", "10"])).code, 0);
+    });
+
+    it("reads the steps from the PR preview's event log: the same verdict as from `--json`", async () => {
+        const over = await pruneCli(["staging", "--event-log", previewFixture("remove-service.events.jsonl")]);
+        assert.equal(over.code, 1, over.out);
+        assert.match(over.out, /Prune budget: 5 delete\/replace\(s\), budget 3\./);
+        assert.match(over.out, /delete\s+kubernetes:argoproj.io\/v1alpha1:Application\s+checkout-staging-app/);
+        assert.equal((await pruneCli(["staging", "--event-log", previewFixture("no-changes.events.jsonl")])).code, 0);
+        const truncated = scratch("events.jsonl", fs.readFileSync(previewFixture("remove-service.events.jsonl"), "utf8").split("\n").slice(0, 6).join("\n"));
+        const stopped = await pruneCli(["staging", "--event-log", truncated]);
+        assert.equal(stopped.code, 2, stopped.out);
+        assert.match(stopped.out, /the event log has no summary: the preview did not finish/);
+    });
+
+    it("rejects bad input with exit code 2", async () => {
+        assert.equal((await pruneCli(["staging", "--preview-json", previewFixture("remove-service.json"), "--budget", "-1"])).code, 2);
+        const notJson = await pruneCli(["staging", "--preview-json", path.join(repoRoot, "package.json")]);
+        assert.equal(notJson.code, 2);
+        assert.match(notJson.out, /not `pulumi preview --json` output/);
+        const notEvents = await pruneCli(["staging", "--event-log", path.join(repoRoot, "package.json")]);
+        assert.equal(notEvents.code, 2);
+        assert.match(notEvents.out, /not a `pulumi preview --event-log` file: line 1 is not/);
+    });
+}
+
+/** `npm run render -- <stack>`: the YAML it prints; rejects (message includes stderr) on failure. */
+export function renderCases(render: (stack?: string) => Promise<string>): void {
+    let output: string;
+    let docs: { kind: string; metadata: { name: string }; stringData?: Record<string, string> }[];
+    before(async () => {
+        output = await render("staging");
+        docs = parseAllDocuments(output).map((d) => d.toJS() as (typeof docs)[number]);
+    });
+
+    it("prints every Kubernetes object of the stack as YAML", () => {
+        const kinds = docs.map((d) => `${d.kind}/${d.metadata.name}`);
+        for (const expected of [
+            "Namespace/argocd",
+            "Secret/argocd-secret",
+            "AppProject/payments-api",
+            "Application/payments-api-staging",
+            "ApplicationSet/payments-api-previews",
+            "ValidatingAdmissionPolicy/gitops-control-require-pod-security-context",
+            "ValidatingAdmissionPolicyBinding/gitops-control-cap-replicas-staging",
+        ]) {
+            assert.ok(kinds.includes(expected), `${expected} in ${kinds.join(", ")}`);
+        }
+        assert.match(output, /^# Helm chart gitops-argocd-chart: argo-cd 10\.1\.1/);
+    });
+
+    it("redacts every secret value", () => {
+        const secrets = docs.filter((d) => d.kind === "Secret");
+        assert.equal(secrets.length, 3);
+        for (const s of secrets) {
+            assert.ok(
+                Object.values(s.stringData ?? {}).every((v) => v === "[secret]"),
+                `${s.metadata.name} redacted`,
+            );
+        }
+        assert.doesNotMatch(output, /mock-password|mockhash|<secret gitops-control:githubToken>/);
+    });
+
+    it("fails with a usage message without a stack", async () => {
+        await assert.rejects(render(), /usage: npm run --silent render/);
+    });
+}

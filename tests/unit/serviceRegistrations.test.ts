@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { readStackFile, renderProgram, repoRoot } from "../../scripts/lib/mockRuntime";
+
+/**
+ * GitOpsService holds its AppProject and Application custom resources directly (no one-resource
+ * wrapper components: half the registrations, steps and checkpoints per service), and each carries
+ * an alias to the URN it had under the wrapper, so stacks created before keep their objects. What
+ * the engine makes of the alias is proven by tests/integration/flattenAliases.test.ts.
+ */
+interface Registration {
+    readonly type: string;
+    readonly name: string;
+    readonly parent: string;
+    /** Aliases as full URNs (string aliases) or as the parent URN of an alias spec. */
+    readonly aliases: readonly string[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource(req: RegisterRequest, cb: unknown): Promise<void> } } };
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getAliasesList(): { getUrn(): string; getSpec(): { getParenturn(): string } | undefined }[];
+}
+
+describe("GitOpsService registrations (staging stack under mocks)", () => {
+    const registrations: Registration[] = [];
+    const original = MockMonitor.prototype.registerResource;
+    before(async () => {
+        MockMonitor.prototype.registerResource = function (req, cb) {
+            registrations.push({
+                type: req.getType(),
+                name: req.getName(),
+                parent: req.getParent(),
+                aliases: req.getAliasesList().map((a) => a.getUrn() || `parent ${a.getSpec()?.getParenturn()}`),
+            });
+            return original.call(this, req, cb);
+        };
+        await renderProgram("staging", readStackFile(path.join(repoRoot, "Pulumi.staging.yaml")));
+    });
+    after(() => {
+        MockMonitor.prototype.registerResource = original;
+    });
+
+    const servicePrefix = "urn:pulumi:staging::gitops-control::gitops-control:index:ControlPlane$gitops-control:service:GitOpsService";
+
+    it("registers no AppProject or GitOpsApplication wrapper components", () => {
+        const types = new Set(registrations.map((r) => r.type));
+        assert.ok(types.has("gitops-control:service:GitOpsService"));
+        assert.ok(!types.has("gitops-control:argocd:AppProject"));
+        assert.ok(!types.has("gitops-control:argocd:GitOpsApplication"));
+    });
+
+    it("parents the AppProject to the service, aliased to its URN under the old AppProject component", () => {
+        const project = registrations.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject" && r.name === "payments-api-project")!;
+        assert.equal(project.parent, `${servicePrefix}::payments-api`);
+        assert.deepEqual(project.aliases, [`${servicePrefix}$gitops-control:argocd:AppProject$kubernetes:argoproj.io/v1alpha1:AppProject::payments-api-project`]);
+    });
+
+    it("parents each Application to the service, aliased to its URN under the old GitOpsApplication component", () => {
+        const apps = registrations.filter((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application" && r.name.startsWith("payments-api-"));
+        assert.ok(apps.length > 0);
+        for (const app of apps) {
+            const env = app.name.replace(/^payments-api-|-app$/g, "");
+            assert.equal(app.parent, `${servicePrefix}::payments-api`);
+            assert.deepEqual(app.aliases, [`${servicePrefix}$gitops-control:argocd:GitOpsApplication$kubernetes:argoproj.io/v1alpha1:Application::payments-api-${env}-app`]);
+        }
+    });
+});
