@@ -1,13 +1,12 @@
 /**
  * The README and Pulumi.yaml say what the code does: the config table and the key descriptions are
- * generated from the schema (stale → fail), and every README command that can run offline runs as
- * written and succeeds.
+ * generated from the schema (stale → fail). Every README command that can run offline runs as
+ * written in tests/integration/cli.test.ts (real processes).
  */
 import assert from "node:assert/strict";
-import { execSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { configJsonSchema, configTable, projectConfig, projectPath, readmePath, withProjectConfig, withTable } from "../../scripts/config-docs";
 import { repoRoot } from "../../scripts/lib/mockRuntime";
 
@@ -68,30 +67,4 @@ describe("README and Pulumi.yaml are generated from the schema", () => {
         const listed = readme.slice(readme.indexOf("Stack outputs:"), readme.indexOf("## Secrets"));
         for (const output of outputs) assert.ok(listed.includes(`\`${output}\``), `${output} listed`);
     });
-});
-
-/** README commands that need no cluster, toolchain or network: run as written. */
-const offline = /^(npm run --silent render|npm run --silent policy:check|npm run docs:\w+ -- --check|npm run policy:check -- tests\/)/;
-
-function readmeCommands(): string[] {
-    const fromBlocks = [...readme.matchAll(/```bash\n([\s\S]*?)```/g)].flatMap((m) => m[1].split("\n")).map((l) => l.replace(/\s+#.*$/, "").trim());
-    const fromTable = [...readme.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1].replace(/\\\|/g, "|"));
-    return [...new Set([...fromBlocks, ...fromTable])].filter((c) => offline.test(c) && !/[<>]\w|<[a-z]/.test(c.replace(/ > rendered\.yaml/, "")));
-}
-
-describe("README commands that run offline work as written", () => {
-    const commands = readmeCommands();
-    after(() => fs.rmSync(path.join(repoRoot, "rendered.yaml"), { force: true }));
-
-    it("finds them (the render | policy:check pipeline among them)", () => {
-        assert.ok(commands.includes("npm run --silent render -- staging > rendered.yaml && npm run --silent policy:check -- rendered.yaml --mode staging"), commands.join("\n"));
-        assert.ok(commands.includes("npm run --silent render -- --program examples/team-service"), commands.join("\n"));
-    });
-
-    for (const command of commands) {
-        it(command, () => {
-            const out = execSync(command, { cwd: repoRoot, shell: "/bin/bash", encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-            if (/render -- [\w-]+$|render -- --program/.test(command)) assert.match(out, /^(# (Helm chart|Manifests) .*\n)*---\napiVersion: /, "stdout is YAML only");
-        });
-    }
 });

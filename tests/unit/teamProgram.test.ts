@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { parseAllDocuments } from "yaml";
 import { RecordedResource, installMocks, repoRoot, settle, valueOf } from "../../scripts/lib/mockRuntime";
 import { resolveService } from "../../components/serviceSpec";
 import { controlPlaneProgram } from "../../stacks/program";
@@ -82,41 +79,7 @@ describe("the team route is first-class", () => {
         assert.ok(reasoned);
         assert.equal(recorded.filter((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application").length, 1, "only the reasoned one registered");
     });
-
-    it("`npm run --silent render -- --program examples/team-service` renders the team program offline, YAML only", () => {
-        const output = execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts"), "--program", "examples/team-service"], {
-            cwd: repoRoot,
-            encoding: "utf8",
-        });
-        const kinds = parseAllDocuments(output)
-            .map((d) => d.toJS() as { kind: string; metadata: { name: string } })
-            .map((d) => `${d.kind}/${d.metadata.name}`);
-        assert.deepEqual(kinds.filter((k) => !k.startsWith("Secret/")).sort(), [
-            "AppProject/inventory",
-            "Application/inventory-prod",
-            "Application/inventory-staging",
-            "ApplicationSet/inventory-previews",
-            // A team's previews get the same protection against a mistaken ApplicationSet delete.
-            "ValidatingAdmissionPolicy/gitops-control-keep-previews-inventory",
-            "ValidatingAdmissionPolicyBinding/gitops-control-keep-previews-inventory",
-        ]);
-    });
-
-    it('a consumer project resolves `import { GitOpsService } from "gitops-control/components"` (package exports)', () => {
-        const consumer = fs.mkdtempSync(path.join(os.tmpdir(), "consumer-"));
-        fs.mkdirSync(path.join(consumer, "node_modules", "@pulumi"), { recursive: true });
-        // What `npm install <path to gitops-control>` creates: a link to the package.
-        fs.symlinkSync(repoRoot, path.join(consumer, "node_modules", "gitops-control"));
-        for (const dep of ["pulumi", "kubernetes"]) fs.symlinkSync(path.join(repoRoot, "node_modules", "@pulumi", dep), path.join(consumer, "node_modules", "@pulumi", dep));
-        fs.writeFileSync(path.join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true, dependencies: { "gitops-control": "file:../gitops-control" } }));
-        fs.writeFileSync(
-            path.join(consumer, "index.ts"),
-            'import { GitOpsService, environmentPresets } from "gitops-control/components";\nconsole.log(typeof GitOpsService, environmentPresets.prod.revisionHistoryLimit);\n',
-        );
-        // A TypeScript loader, as Pulumi's Node.js runtime brings one (this repository's tsx here).
-        const out = execFileSync(process.execPath, ["--import", require.resolve("tsx"), "index.ts"], { cwd: consumer, encoding: "utf8" });
-        assert.equal(out.trim(), "function 20");
-    });
+    // `render --program` and a consumer project importing the package run as real processes in tests/integration/cli.test.ts.
 });
 
 describe("both routes share one resolve/validate path", () => {
