@@ -5,6 +5,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { ArgoCdArgs } from "../components/ArgoCd";
+import { repoRoot } from "../scripts/lib/engine";
+import { crdSource } from "../stacks/chart";
+import { fixtureChartPath } from "../stacks/config";
 import { startClusterWithArgoCdCrds } from "../tests/integration/support";
 
 /** The local API server with Argo CD's CRDs (moved to tests/integration/support.ts, shared with the tests). */
@@ -15,4 +19,11 @@ export function emptyChart(parent: string): string {
     const dir = fs.mkdtempSync(path.join(parent, "empty-chart-"));
     fs.writeFileSync(path.join(dir, "Chart.yaml"), "apiVersion: v2\nname: argo-cd\nversion: 10.1.1\ndescription: empty chart (benchmarks)\n");
     return dir;
+}
+
+/** The ArgoCd args of the chart benchmark: the pinned fixture chart, the local stack's CRD files. */
+export function argoCdBenchArgs(job: { readonly argoNamespace?: string }): ArgoCdArgs {
+    const crds = crdSource({ environment: "local", argocd: { namespace: "argocd" } }, repoRoot);
+    if (!crds) throw new Error("no local Argo CD CRDs (../shared/fixtures or GITOPS_ARGOCD_CRDS): source the toolchain env");
+    return { namespace: job.argoNamespace ?? "argocd", chart: { kind: "local", path: fixtureChartPath }, crds, skipAwait: true };
 }

@@ -11,8 +11,11 @@
  *   floor   the very same Kubernetes objects (type, name, inputs: recorded from `ours` under mocks),
  *           registered as plain @pulumi/kubernetes resources at the stack root: no components, no
  *           config parsing, no validation, no outputs (bench/floor.ts)
- *   argocd  only the ArgoCd component (pinned fixture chart, rendered by the provider)
- *   argocd-nocrds  the same without the chart's CRDs (`crds.install: false`): where the chart's time goes
+ *   argocd  only the ArgoCd component: namespace, argocd-secret, the Argo CD CRDs (a ConfigGroup of
+ *           the local CRD files, as the local stack installs them) and the pinned fixture chart
+ *           (its own CRDs off), rendered by the provider
+ *   chart   only the Helm Chart resource of the ArgoCd component, same chart and values: the chart's
+ *           share, comparable with `helm template` of the same values
  *   empty   an empty program (the fixed cost of CLI, plugins and engine)
  *
  * `statePersists`: the stack's state dir is kept between jobs, so a `preview` after an `up` is a
@@ -20,15 +23,15 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import { EngineEvent, LocalWorkspace, PulumiFn } from "@pulumi/pulumi/automation";
-import { ArgoCd } from "../components/ArgoCd";
+import { ArgoCd, chartArgs, renderArgoCdValues } from "../components/ArgoCd";
 import { repoRoot } from "../scripts/lib/engine";
 import { controlPlaneProgram } from "../stacks/program";
-import { fixtureChartPath } from "../stacks/config";
+import { argoCdBenchArgs } from "./cluster";
 import { applyExperiments } from "./experiments";
 import { floorProgram, readRecorded } from "./floor";
 import { benchServices } from "./services";
 
-export type Variant = "ours" | "floor" | "argocd" | "argocd-nocrds" | "empty";
+export type Variant = "ours" | "floor" | "argocd" | "chart" | "empty";
 export type Operation = "preview" | "up";
 
 export interface Job {
@@ -95,17 +98,22 @@ function program(job: Job): PulumiFn {
             };
         }
         case "argocd":
-        case "argocd-nocrds":
             return async () => {
                 const provider = new k8s.Provider("kubernetes", {});
-                const argo = new ArgoCd("gitops-argocd", {
-                    namespace: job.argoNamespace ?? "argocd",
-                    chart: { kind: "local", path: fixtureChartPath },
-                    skipAwait: true,
-                    provider,
-                    ...(job.variant === "argocd-nocrds" ? { extraValues: { crds: { install: false } } } : {}),
-                });
+                const argo = new ArgoCd("gitops-argocd", { ...argoCdBenchArgs(job), provider });
                 return { namespace: argo.namespaceName };
+            };
+        case "chart":
+            return async () => {
+                const provider = new k8s.Provider("kubernetes", {});
+                const args = argoCdBenchArgs(job);
+                // As ArgoCd creates it (components/ArgoCd.ts), without the objects around it.
+                new k8s.helm.v4.Chart(
+                    "gitops-argocd-chart",
+                    { ...chartArgs(args.chart), namespace: args.namespace, skipAwait: true, values: renderArgoCdValues(args) },
+                    { provider },
+                );
+                return {};
             };
         case "empty":
             return async () => ({});

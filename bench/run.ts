@@ -38,7 +38,7 @@ import { kubectl, kubectlOk } from "../tests/integration/support";
 import { renderArgoCdValues } from "../components/ArgoCd";
 import { fixtureChartPath } from "../stacks/config";
 import { renderChart } from "./chart";
-import { emptyChart, startBenchCluster } from "./cluster";
+import { emptyChart, startBenchCluster, argoCdBenchArgs } from "./cluster";
 import type { MockEvalResult } from "./mockEval";
 import { ProfileSummary, summarizeProfile } from "./profile";
 import type { Job, JobResult } from "./realPreview";
@@ -557,7 +557,7 @@ async function main(): Promise<void> {
                     const helm = helmBinary();
                     results.helmVersion = version(helm, ["version", "--short"], /(v[\d.]+\S*)/);
                     const values = path.join(tmp, "argocd-values.json");
-                    fs.writeFileSync(values, JSON.stringify(renderArgoCdValues({ namespace: "argocd", chart: { kind: "local", path: fixtureChartPath }, skipAwait: true })));
+                    fs.writeFileSync(values, JSON.stringify(renderArgoCdValues(argoCdBenchArgs({ argoNamespace: "argocd" }))));
                     kubectl(cluster, ["create", "namespace", "argocd"]);
                     const rendered = path.join(tmp, "argocd-rendered.yaml");
                     const helmRun = (rep: number) => {
@@ -578,7 +578,7 @@ async function main(): Promise<void> {
                         log(`chart ${rep + 1}/${reps} helm template ${(templateMs / 1000).toFixed(2)} s + dry-run apply ${(dryRunMs / 1000).toFixed(2)} s`);
                     };
                     for (let rep = 0; rep < reps; rep++) {
-                        const variants: Job["variant"][] = ["argocd", "argocd-nocrds", "empty"];
+                        const variants: Job["variant"][] = ["argocd", "chart", "empty"];
                         const order = rep % 2 === 0 ? variants : [...variants].reverse();
                         if (rep % 2 === 1) helmRun(rep);
                         for (const variant of order) {
