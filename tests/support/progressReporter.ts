@@ -28,7 +28,9 @@ export default async function* progress(source: AsyncIterable<TestEvent>): Async
             yield line(current);
             current = undefined;
         }
-        const file = event.data.file ? path.relative(process.cwd(), event.data.file) : undefined;
+        // A file that fails while it is imported is a top-level test named after the file, with no `file`.
+        const importFailure = event.data.file === undefined && event.data.nesting === 0 && event.data.name?.endsWith(".test.ts");
+        const file = event.data.file ? path.relative(process.cwd(), event.data.file) : importFailure ? event.data.name : undefined;
         if (event.type === "test:start" && event.data.nesting === 0 && file && file !== current?.file) {
             if (current) yield line(current);
             current = { file, passed: 0, failed: 0, ms: 0 };
