@@ -4,6 +4,7 @@ import { AppProject, SyncWindow, ownNamespaces } from "./AppProject";
 import { ClusterRef } from "./destinations";
 import { GitOpsApplication } from "./GitOpsApplication";
 import { labels } from "./labels";
+import { defaultOwner, validateOwner } from "./OwnershipFence";
 import { podSecurityLabelsFor } from "./podSecurity";
 import { PreviewEnvironments } from "./PreviewEnvironments";
 import { ResolvedEnvironment, ResolvedService, ServiceSpec, requireResolvedService } from "./serviceSpec";
@@ -18,6 +19,12 @@ export interface GitOpsServiceArgs extends ServiceSpec {
     readonly cascadeDelete?: boolean;
     /** Extra project settings. @default none */
     readonly project?: { readonly syncWindows?: readonly SyncWindow[]; readonly annotations?: Readonly<Record<string, string>> };
+    /**
+     * The owning program, stamped on the AppProject, Applications and ApplicationSet (annotation
+     * `gitops-control.io/owner`): a second program onboarding the same service is refused by the
+     * OwnershipFence. @default the running program's `<project>/<stack>`
+     */
+    readonly owner?: string;
     /** @default the ambient provider */
     readonly provider?: k8s.Provider;
 }
@@ -27,6 +34,7 @@ export interface GitOpsServiceArgs extends ServiceSpec {
  * runs); throws every problem together.
  */
 export function validateServiceArgs(name: string, args: GitOpsServiceArgs, field = "args"): ResolvedService {
+    validateOwner(args.owner, `${field}.owner`);
     return requireResolvedService(name, args, field);
 }
 
@@ -50,6 +58,7 @@ export class GitOpsService extends pulumi.ComponentResource {
         const resolved = validateServiceArgs(name, args);
         super("gitops-control:service:GitOpsService", name, {}, opts);
         const argoNamespace = resolved.argoNamespace;
+        const owner = args.owner ?? defaultOwner();
         const namespaceOf = (env: ResolvedEnvironment): string => env.namespace;
         const previewGlob = `${name}-pr-*`;
         // Resolved: an environment's own cluster, else the service's; previews deploy to the service's.
@@ -58,6 +67,7 @@ export class GitOpsService extends pulumi.ComponentResource {
             name,
             {
                 argoNamespace,
+                owner,
                 description: `${name} (team ${args.team}), managed by gitops-control`,
                 sourceRepos: [args.source.repoURL],
                 destinations: [
@@ -78,6 +88,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                 `${name}-${env.name}`,
                 {
                     argoNamespace,
+                    owner,
                     project: name,
                     source: {
                         ...args.source,
@@ -107,6 +118,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                 {
                     service: name,
                     argoNamespace,
+                    owner,
                     project: name,
                     github: resolved.previews.github,
                     requeueAfterSeconds: resolved.previews.requeueAfterSeconds,
