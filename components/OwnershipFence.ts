@@ -76,7 +76,10 @@ export function renderOwnershipPolicy(args: Pick<OwnershipFenceArgs, "argoNamesp
                         `object.kind + ' ' + object.metadata.name + ' belongs to ' + variables.owner + ' (annotation ${key}); ' + ` +
                         `(variables.claimant == '' ? 'its owner cannot be removed' : variables.claimant + ' cannot take it over') + ` +
                         `': two programs onboard the same service. Remove it from one of them, or hand it over as a member of ${groups.join(" or ")} (kubectl annotate --overwrite ... --as-group ${groups[0] ?? ""}) and run pulumi up --refresh in the new owner'`,
-                    reason: "Forbidden" as const,
+                    // Invalid (422), not Forbidden (403): the Kubernetes provider takes a 403 on its
+                    // preview dry run for missing RBAC and quietly previews without the server, so a
+                    // Forbidden denial would only surface in `up`.
+                    reason: "Invalid" as const,
                 },
             ],
         },

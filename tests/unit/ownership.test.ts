@@ -72,6 +72,9 @@ describe("the ownership fence", () => {
         assert.match(owned!.expression, /^request.namespace == 'gitops' && .*oldObject.metadata.annotations\['gitops-control.io\/owner'\].* != ''/);
         assert.match(group!.expression, /\["gitops-control:break-glass"\]/);
         assert.deepEqual(binding?.inputs.spec, { policyName: "gitops-control-protect-ownership", validationActions: ["Deny"] });
+        // 422, not 403: the provider's preview swallows a 403 (it takes it for missing RBAC), so a
+        // Forbidden denial would not fail the second program's preview.
+        assert.equal(policy.inputs.spec.validations[0].reason, "Invalid");
     });
 
     it("names other transfer groups in the condition and in the message", () => {
