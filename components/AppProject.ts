@@ -3,7 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, goDuration, requireDnsLabel } from "./errors";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
-import { forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
+import { annotations, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
+import { defaultOwner, validateOwner } from "./OwnershipFence";
 
 /** A Kubernetes kind, by API group ("" for core). */
 export interface GroupKind {
@@ -64,6 +65,12 @@ export const defaultNamespaceResourceBlacklist: readonly GroupKind[] = [
 export interface AppProjectArgs {
     /** Namespace Argo CD runs in. */
     readonly argoNamespace: string;
+    /**
+     * The owning program, stamped as annotation \`gitops-control.io/owner\`; the OwnershipFence
+     * refuses another program's write that would change it. @default the running program's
+     * \`<project>/<stack>\`
+     */
+    readonly owner?: string;
     /** Human description shown in the Argo CD UI. @default "Managed by gitops-control" */
     readonly description?: string;
     /** Git repository URLs the project may deploy from. At least one; no "*". */
@@ -88,6 +95,7 @@ export interface AppProjectArgs {
 export function validateAppProjectArgs(name: string, args: AppProjectArgs, field = "args"): void {
     requireDnsLabel(name, `${field}.name`);
     requireDnsLabel(args.argoNamespace, `${field}.argoNamespace`);
+    validateOwner(args.owner, `${field}.owner`);
     check(name !== "default", `${field}.name`, 'is "default", Argo CD\'s catch-all project', "give the team its own project name");
     check(args.sourceRepos.length > 0, `${field}.sourceRepos`, "is empty", "list the Git repositories the team deploys from");
     args.sourceRepos.forEach((repo, i) =>
@@ -123,7 +131,7 @@ export function renderAppProject(name: string, args: AppProjectArgs): IAppProjec
             name,
             namespace: args.argoNamespace,
             labels: { [labels.managedBy]: managedByValue },
-            annotations: { ...forceOwnership, ...args.annotations },
+            annotations: { ...forceOwnership, ...(args.owner ? { [annotations.owner]: args.owner } : {}), ...args.annotations },
         },
         spec: {
             description: args.description ?? "Managed by gitops-control",
@@ -153,7 +161,7 @@ export const appProjectType = "gitops-control:argocd:AppProject";
  */
 export function appProjectResource(name: string, args: AppProjectArgs, opts: pulumi.CustomResourceOptions): k8s.apiextensions.CustomResource {
     validateAppProjectArgs(name, args);
-    const rendered = renderAppProject(name, args);
+    const rendered = renderAppProject(name, { ...args, owner: args.owner ?? defaultOwner() });
     return new k8s.apiextensions.CustomResource(
         `${name}-project`,
         { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "AppProject" },

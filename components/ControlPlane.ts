@@ -8,6 +8,7 @@ import { check } from "./errors";
 import * as random from "@pulumi/random";
 import { GitHubPreviewHooks, GitHubPreviewHooksArgs } from "./GitHubPreviewHooks";
 import { GitOpsService, GitOpsServiceArgs } from "./GitOpsService";
+import { OwnershipFence } from "./OwnershipFence";
 import { PreviewJanitor, PreviewJanitorArgs } from "./PreviewJanitor";
 import { RepositoryCredentials, RepositoryCredentialsArgs } from "./RepositoryCredentials";
 import { defaults } from "./defaults";
@@ -61,6 +62,8 @@ export interface ServiceSummary {
 export class ControlPlane extends pulumi.ComponentResource {
     readonly argoCd: ArgoCd;
     readonly guardrails: AdmissionGuardrails;
+    /** Keeps each Argo CD object with the program that created it. */
+    readonly ownership: OwnershipFence;
     readonly services: Record<string, GitOpsService> = {};
     readonly previewJanitor?: PreviewJanitor;
     readonly github?: GitHubPreviewHooks;
@@ -98,6 +101,9 @@ export class ControlPlane extends pulumi.ComponentResource {
         // Guardrails do not depend on Argo CD: they protect the cluster even if the install fails.
         this.guardrails = new AdmissionGuardrails(`${name}-guardrails`, { ...args.guardrails, provider: args.guardrailsProvider ?? provider }, { parent: this });
         const argoNamespace = args.argoCd.namespace ?? defaults.argoNamespace;
+        // Always on, whatever the guardrail settings: a second program onboarding one of these
+        // services is refused (in its preview already) instead of overwriting this stack's objects.
+        this.ownership = new OwnershipFence(`${name}-ownership`, { argoNamespace, provider: args.guardrailsProvider ?? provider }, { parent: this });
         for (const destination of args.destinations ?? []) {
             this.destinations[destination.clusterName] = new DestinationCluster(
                 `${name}-cluster-${destination.clusterName}`,

@@ -4,7 +4,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
-import { cascadeDeleteFinalizer, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
+import { annotations, cascadeDeleteFinalizer, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
+import { defaultOwner, validateOwner } from "./OwnershipFence";
 import { ManagedNamespaceMetadata, SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
 
 /** One Helm parameter (`--set name=value`). */
@@ -66,6 +67,12 @@ export interface IgnoreDifference {
 export interface GitOpsApplicationArgs {
     /** Namespace Argo CD runs in; Applications live there. */
     readonly argoNamespace: string;
+    /**
+     * The owning program, stamped as annotation \`gitops-control.io/owner\`; the OwnershipFence
+     * refuses another program's write that would change it. @default the running program's
+     * \`<project>/<stack>\`
+     */
+    readonly owner?: string;
     /** AppProject name. A fixed value: never derived from user input. */
     readonly project: string;
     readonly source: ApplicationSourceArgs;
@@ -159,6 +166,7 @@ export function validateApplicationArgs(name: string, args: GitOpsApplicationArg
     requireDnsLabel(args.destination.namespace, `${field}.destination.namespace`);
     if (args.destination.cluster) validateClusterRef(args.destination.cluster, `${field}.destination.cluster`);
     if (args.waitForSync) validateWaitForSync(args.waitForSync, `${field}.waitForSync`);
+    validateOwner(args.owner, `${field}.owner`);
     validateSource(args.source, `${field}.source`);
     validateSyncPolicy(args.syncPolicy, `${field}.syncPolicy`);
     const limit = args.revisionHistoryLimit ?? 10;
@@ -217,6 +225,7 @@ export function renderApplication(name: string, args: GitOpsApplicationArgs): IA
             labels: { [labels.managedBy]: managedByValue, ...args.labels },
             annotations: {
                 ...forceOwnership,
+                ...(args.owner ? { [annotations.owner]: args.owner } : {}),
                 ...(args.waitForSync ? waitForSyncAnnotations(args.source, args.waitForSync.timeoutSeconds) : {}),
                 ...args.annotations,
             },
@@ -252,7 +261,7 @@ export const gitOpsApplicationType = "gitops-control:argocd:GitOpsApplication";
  */
 export function applicationResource(name: string, args: GitOpsApplicationArgs, opts: pulumi.CustomResourceOptions): k8s.apiextensions.CustomResource {
     validateApplicationArgs(name, args);
-    const rendered = renderApplication(name, args);
+    const rendered = renderApplication(name, { ...args, owner: args.owner ?? defaultOwner() });
     return new k8s.apiextensions.CustomResource(
         `${name}-app`,
         { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "Application" },

@@ -5,6 +5,7 @@ import { ClusterRef } from "./destinations";
 import { applicationResource, gitOpsApplicationType } from "./GitOpsApplication";
 import { labels } from "./labels";
 import { movedOutOfComponent } from "./options";
+import { defaultOwner, validateOwner } from "./OwnershipFence";
 import { podSecurityLabelsFor } from "./podSecurity";
 import { PreviewEnvironments } from "./PreviewEnvironments";
 import { ResolvedEnvironment, ResolvedService, ServiceSpec, requireResolvedService } from "./serviceSpec";
@@ -19,6 +20,12 @@ export interface GitOpsServiceArgs extends ServiceSpec {
     readonly cascadeDelete?: boolean;
     /** Extra project settings. @default none */
     readonly project?: { readonly syncWindows?: readonly SyncWindow[]; readonly annotations?: Readonly<Record<string, string>> };
+    /**
+     * The owning program, stamped on the AppProject, Applications and ApplicationSet (annotation
+     * `gitops-control.io/owner`): a second program onboarding the same service is refused by the
+     * OwnershipFence. @default the running program's `<project>/<stack>`
+     */
+    readonly owner?: string;
     /** @default the ambient provider */
     readonly provider?: k8s.Provider;
 }
@@ -28,6 +35,7 @@ export interface GitOpsServiceArgs extends ServiceSpec {
  * runs); throws every problem together.
  */
 export function validateServiceArgs(name: string, args: GitOpsServiceArgs, field = "args"): ResolvedService {
+    validateOwner(args.owner, `${field}.owner`);
     return requireResolvedService(name, args, field);
 }
 
@@ -53,6 +61,7 @@ export class GitOpsService extends pulumi.ComponentResource {
         const resolved = validateServiceArgs(name, args);
         super("gitops-control:service:GitOpsService", name, {}, opts);
         const argoNamespace = resolved.argoNamespace;
+        const owner = args.owner ?? defaultOwner();
         const namespaceOf = (env: ResolvedEnvironment): string => env.namespace;
         const previewGlob = `${name}-pr-*`;
         // Resolved: an environment's own cluster, else the service's; previews deploy to the service's.
@@ -61,6 +70,7 @@ export class GitOpsService extends pulumi.ComponentResource {
             name,
             {
                 argoNamespace,
+                owner,
                 description: `${name} (team ${args.team}), managed by gitops-control`,
                 sourceRepos: [args.source.repoURL],
                 destinations: [
@@ -81,6 +91,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                 `${name}-${env.name}`,
                 {
                     argoNamespace,
+                    owner,
                     project: name,
                     source: {
                         ...args.source,
@@ -114,6 +125,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                 {
                     service: name,
                     argoNamespace,
+                    owner,
                     project: name,
                     github: resolved.previews.github,
                     requeueAfterSeconds: resolved.previews.requeueAfterSeconds,

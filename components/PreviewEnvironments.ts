@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { ApplicationSourceArgs, renderSource, validateSource } from "./GitOpsApplication";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
-import { cascadeDeleteFinalizer, forceOwnership, labels, managedByValue } from "./labels";
+import { annotations, cascadeDeleteFinalizer, forceOwnership, labels, managedByValue } from "./labels";
+import { defaultOwner, validateOwner } from "./OwnershipFence";
 import { childOptions } from "./options";
 import { podSecurityLabelsFor } from "./podSecurity";
 import { SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
@@ -42,6 +43,12 @@ export interface PreviewEnvironmentsArgs {
     readonly service: string;
     /** Namespace Argo CD runs in. The ApplicationSet and token Secret live there. */
     readonly argoNamespace: string;
+    /**
+     * The owning program, stamped as annotation \`gitops-control.io/owner\`; the OwnershipFence
+     * refuses another program's write that would change it. @default the running program's
+     * \`<project>/<stack>\`
+     */
+    readonly owner?: string;
     /**
      * The AppProject every preview belongs to. Fixed here on purpose: a project templated from PR
      * data would let whoever opens a PR pick a more privileged project.
@@ -122,6 +129,7 @@ export function validatePreviewArgs(name: string, args: PreviewEnvironmentsArgs,
     requireDnsLabel(args.service, `${field}.service`, 48);
     requireDnsLabel(args.argoNamespace, `${field}.argoNamespace`);
     requireDnsLabel(args.project, `${field}.project`);
+    validateOwner(args.owner, `${field}.owner`);
     check(!args.project.includes("{{"), `${field}.project`, "is templated from pull-request data, which lets whoever opens a PR choose the project", "set a fixed project name");
     check(/^[A-Za-z0-9_.-]+$/.test(args.github.owner), `${field}.github.owner`, `is "${args.github.owner}"`, "use the GitHub organisation or user name");
     check(/^[A-Za-z0-9_.-]+$/.test(args.github.repo), `${field}.github.repo`, `is "${args.github.repo}"`, "use the repository name without owner or URL");
@@ -185,7 +193,7 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
             name,
             namespace: args.argoNamespace,
             labels: { [labels.service]: args.service, [labels.managedBy]: managedByValue },
-            annotations: { ...forceOwnership },
+            annotations: { ...forceOwnership, ...(args.owner ? { [annotations.owner]: args.owner } : {}) },
         },
         spec: {
             goTemplate: true,
@@ -260,7 +268,7 @@ export class PreviewEnvironments extends pulumi.ComponentResource {
                 childOptions(this, args.provider, { additionalSecretOutputs: ["data", "stringData"] }),
             );
         }
-        const rendered = renderPreviewApplicationSet(name, args, tokenRef);
+        const rendered = renderPreviewApplicationSet(name, { ...args, owner: args.owner ?? defaultOwner() }, tokenRef);
         this.applicationSet = new k8s.apiextensions.CustomResource(
             `${name}-appset`,
             { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "ApplicationSet" },

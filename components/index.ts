@@ -17,6 +17,7 @@ export * from "./GitOpsService";
 export * from "./guardrails/rules";
 export * from "./guardrails/types";
 export * from "./labels";
+export * from "./OwnershipFence";
 export * from "./PreviewEnvironments";
 export * from "./podSecurity";
 export * from "./PreviewJanitor";

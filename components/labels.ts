@@ -21,6 +21,11 @@ export const annotations = {
     breakGlassTicket: "gitops-control.io/break-glass-ticket",
     breakGlassExpires: "gitops-control.io/break-glass-expires",
     breakGlassRequestedBy: "gitops-control.io/break-glass-requested-by",
+    /**
+     * The program that owns an Argo CD object (`<pulumi project>/<stack>`): two programs onboarding
+     * the same service collide on it in admission instead of overwriting each other.
+     */
+    owner: "gitops-control.io/owner",
 } as const;
 
 export const managedByValue = "gitops-control";

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import * as k8s from "@pulumi/kubernetes";
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { detectDrift } from "../../scripts/drift";
+import { GitOpsService } from "../../components/GitOpsService";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -285,6 +288,75 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         step("drift check passes again");
         const clean = await detectDrift(local.stack, onOutput);
         assert.equal(clean.drifted, false, clean.report);
+    });
+
+    it("a team program onboarding a service the stack owns is refused in its preview, and nothing changes hands", async () => {
+        // The issue's example: the platform stack onboards `checkout`, then a team's own program does too.
+        const owner = (kind: string, name: string) =>
+            JSON.parse(kubectlOk(cluster, ["get", kind, name, "-n", "argocd", "-o", "jsonpath={.metadata.annotations}"]))["gitops-control.io/owner"] as string;
+        assert.equal(owner("appproject", "checkout"), "gitops-control/local");
+        const teamState = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-team-"));
+        const team = await LocalWorkspace.createOrSelectStack(
+            {
+                projectName: "team-storefront",
+                stackName: "dev",
+                program: async () => {
+                    const service = new GitOpsService("checkout", {
+                        team: "storefront",
+                        source: { repoURL: "https://github.com/acme/checkout.git", path: "deploy/chart" },
+                        environments: [{ name: "prod", targetRevision: "v5.3.0" }],
+                        provider: new k8s.Provider("cluster", { kubeconfig: cluster.kubeconfig }),
+                    });
+                    return { project: service.projectName };
+                },
+            },
+            {
+                envVars: {
+                    PULUMI_BACKEND_URL: `file://${teamState}`,
+                    PULUMI_CONFIG_PASSPHRASE: localPassphrase,
+                    PULUMI_SKIP_UPDATE_CHECK: "true",
+                    PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
+                },
+            },
+        );
+        try {
+            step("team program: pulumi preview must fail on the ownership fence (server-side dry run)");
+            await assert.rejects(
+                team.preview({ onOutput }),
+                /AppProject checkout belongs to gitops-control\/local \(annotation gitops-control.io\/owner\); team-storefront\/dev cannot take it over/,
+            );
+            step("team program: pulumi up fails the same way and leaves the stack's objects alone");
+            await assert.rejects(team.up({ onOutput }), /AppProject checkout belongs to gitops-control\/local/);
+            assert.equal(owner("appproject", "checkout"), "gitops-control/local");
+            assert.equal(owner("application", "checkout-prod"), "gitops-control/local");
+            assert.equal(kubectlOk(cluster, ["get", "application", "checkout-prod", "-n", "argocd", "-o", "jsonpath={.spec.source.targetRevision}"]), "v5.2.0");
+        } finally {
+            await team.destroy({ onOutput });
+            fs.rmSync(teamState, { recursive: true, force: true });
+        }
+        step("kubectl: only the break-glass group hands an object over (and back)");
+        const annotate = (value: string, groups: string[]) =>
+            kubectl(cluster, [
+                "annotate",
+                "application",
+                "checkout-prod",
+                "-n",
+                "argocd",
+                "--overwrite",
+                `gitops-control.io/owner=${value}`,
+                "--as",
+                "alice",
+                ...groups.flatMap((g) => ["--as-group", g]),
+            ]);
+        const denied = annotate("team-storefront/dev", ["system:masters"]);
+        assert.notEqual(denied.code, 0);
+        assert.match(denied.stderr, /Application checkout-prod belongs to gitops-control\/local/);
+        const removed = kubectl(cluster, ["annotate", "application", "checkout-prod", "-n", "argocd", "gitops-control.io/owner-", "--as", "alice", "--as-group", "system:masters"]);
+        assert.match(removed.stderr, /its owner cannot be removed/);
+        assert.equal(annotate("team-storefront/dev", ["system:masters", "gitops-control:break-glass"]).code, 0);
+        assert.equal(owner("application", "checkout-prod"), "team-storefront/dev");
+        assert.equal(annotate("gitops-control/local", ["system:masters", "gitops-control:break-glass"]).code, 0);
+        assert.equal(owner("application", "checkout-prod"), "gitops-control/local");
     });
 
     it("state and outputs hold no secret in plain text", async () => {

@@ -51,8 +51,9 @@ describe("GitOpsApplication", () => {
     it("carries the cascade-delete finalizer, project, destination and history limit", () => {
         const cr = byName("kubernetes:argoproj.io/v1alpha1:Application", "payments-api-prod-app")!;
         assert.deepEqual(cr.inputs.metadata.finalizers, ["resources-finalizer.argocd.argoproj.io"]);
-        // Server-side apply takes fields back from kubectl edits instead of conflicting (drift heals).
-        assert.deepEqual(cr.inputs.metadata.annotations, { "pulumi.com/patchForce": "true" });
+        // Server-side apply takes fields back from kubectl edits instead of conflicting (drift heals);
+        // the owner is the running program (the mocks' project/stack), which the OwnershipFence keeps.
+        assert.deepEqual(cr.inputs.metadata.annotations, { "pulumi.com/patchForce": "true", "gitops-control.io/owner": "gitops-control/unit" });
         assert.equal(cr.inputs.metadata.namespace, "argocd");
         assert.equal(cr.inputs.spec.project, "payments-api");
         assert.deepEqual(cr.inputs.spec.destination, { server: "https://kubernetes.default.svc", namespace: "payments-api-prod" });

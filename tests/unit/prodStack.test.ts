@@ -52,7 +52,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
     });
 
     it("guardrails: the whole rule library, denying and auditing in prod, bound by label", () => {
-        const bindings = ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
+        const all = ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding");
+        // The ownership fence is no environment guardrail: one binding, always Deny, every Argo CD object.
+        const fence = all.find((b) => b.inputs.metadata.name === "gitops-control-protect-ownership");
+        assert.deepEqual(fence?.inputs.spec, { policyName: "gitops-control-protect-ownership", validationActions: ["Deny"] });
+        const bindings = all.filter((b) => b !== fence);
         assert.deepEqual(bindings.map((b) => b.inputs.metadata.name).sort(), [
             "gitops-control-cap-replicas-prod",
             "gitops-control-disallow-host-access-prod",

@@ -54,7 +54,10 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
             "gitops-control-keep-previews-checkout:Deny",
             "gitops-control-keep-previews-payments-api:Deny",
         ]);
-        const bindings = all.filter((b) => b !== janitor && !keep.includes(b));
+        // And the ownership fence: always Deny, in every stack.
+        const fence = all.find((b) => b.inputs.metadata.name === "gitops-control-protect-ownership");
+        assert.deepEqual(fence?.inputs.spec.validationActions, ["Deny"]);
+        const bindings = all.filter((b) => b !== janitor && b !== fence && !keep.includes(b));
         assert.equal(bindings.length, 11);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Warn", "Audit"]);
