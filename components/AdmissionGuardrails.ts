@@ -144,6 +144,44 @@ export function renderBindingSpec(
     return { policyName: policy, validationActions: [...binding.validationActions], matchResources: { namespaceSelector } };
 }
 
+const meta = { [labels.managedBy]: managedByValue };
+
+/** A rule's ValidatingAdmissionPolicy (metadata and spec) as the component creates it. Pure. */
+export function renderPolicy(rule: GuardrailRule, prefix: string, failurePolicy: FailurePolicy) {
+    return { metadata: { name: policyName(prefix, rule), labels: { ...meta } }, spec: renderPolicySpec(rule, failurePolicy) };
+}
+
+/** The binding of a rule in one environment (metadata and spec) as the component creates it. Pure. */
+export function renderBinding(rule: GuardrailRule, binding: GuardrailBinding, prefix: string, environmentLabel: string) {
+    const pname = policyName(prefix, rule);
+    return {
+        metadata: {
+            name: `${pname}-${binding.environment}`,
+            labels: { ...meta, [environmentLabel]: binding.environment },
+            ...(binding.annotations && Object.keys(binding.annotations).length > 0 ? { annotations: { ...binding.annotations } } : {}),
+        },
+        spec: renderBindingSpec(pname, binding, environmentLabel, rule.bindingScope),
+    };
+}
+
+/**
+ * Every policy and binding of `rules` under `bindings` as plain manifests, exactly as the component
+ * creates them: for `kubectl apply` in tests and for offline rendering. Pure.
+ */
+export function guardrailManifests(
+    rules: readonly GuardrailRule[],
+    bindings: readonly GuardrailBinding[],
+    options: { readonly prefix?: string; readonly environmentLabel?: string; readonly failurePolicy?: FailurePolicy } = {},
+): object[] {
+    const prefix = options.prefix ?? "gitops-control";
+    const environmentLabel = options.environmentLabel ?? labels.environment;
+    const apiVersion = "admissionregistration.k8s.io/v1";
+    return rules.flatMap((rule) => [
+        { apiVersion, kind: "ValidatingAdmissionPolicy", ...renderPolicy(rule, prefix, options.failurePolicy ?? "Fail") },
+        ...bindings.map((b) => ({ apiVersion, kind: "ValidatingAdmissionPolicyBinding", ...renderBinding(rule, b, prefix, environmentLabel) })),
+    ]);
+}
+
 /**
  * Admission guardrails: one ValidatingAdmissionPolicy per rule, bound per environment class by
  * namespace label, so unsafe config is rejected before it can become drift.
@@ -163,27 +201,15 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
         const environmentLabel = args.environmentLabel ?? labels.environment;
         const failurePolicy = args.failurePolicy ?? "Fail";
         const keep = protection(args.protect ?? false);
-        const meta = { [labels.managedBy]: managedByValue };
         for (const rule of args.rules) {
-            const pname = policyName(prefix, rule);
-            const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-                `${name}-${rule.name}`,
-                { metadata: { name: pname, labels: meta }, spec: renderPolicySpec(rule, failurePolicy) },
-                childOptions(this, args.provider, keep),
-            );
+            const rendered = renderPolicy(rule, prefix, failurePolicy);
+            const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-${rule.name}`, rendered, childOptions(this, args.provider, keep));
             this.policies.push(policy);
             for (const binding of args.bindings) {
                 this.bindings.push(
                     new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
                         `${name}-${rule.name}-${binding.environment}`,
-                        {
-                            metadata: {
-                                name: `${pname}-${binding.environment}`,
-                                labels: { ...meta, [environmentLabel]: binding.environment },
-                                ...(binding.annotations && Object.keys(binding.annotations).length > 0 ? { annotations: { ...binding.annotations } } : {}),
-                            },
-                            spec: renderBindingSpec(pname, binding, environmentLabel, rule.bindingScope),
-                        },
+                        renderBinding(rule, binding, prefix, environmentLabel),
                         childOptions(this, args.provider, { ...keep, dependsOn: [policy] }),
                     ),
                 );

@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { GuardrailBinding, policyName, renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
+import { GuardrailBinding, guardrailManifests, policyName } from "../../components/AdmissionGuardrails";
 import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser, resourceOf } from "../../components/guardrails/evaluate";
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
-import { labels, managedByValue } from "../../components/labels";
+import { labels } from "../../components/labels";
 import { Expectation, fixtureRules, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
-import { KubectlResult, LocalCluster, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
+import { KubectlResult, LocalCluster, applyList, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
 
 /**
  * The guardrail fixtures (tests/fixtures/guardrails, contract in its README.md) replayed through
@@ -233,64 +233,44 @@ describe("guardrail fixtures replayed through admission on a real API server", {
             return sa ? { kind: "ServiceAccount", namespace: sa[1], name: sa[2] } : { kind: "User", apiGroup: "rbac.authorization.k8s.io", name };
         });
         step(`RBAC: ClusterRole guardrails-replay-writer bound in ${namespace} to ${subjects.map((s) => s.name).join(", ")}`);
-        ok(
-            ["apply", "-f", "-"],
-            JSON.stringify({
-                apiVersion: "v1",
-                kind: "List",
-                items: [
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRole",
-                        metadata: { name: "guardrails-replay-writer" },
-                        rules: [...kinds].map(([group, resources]) => ({
-                            apiGroups: [group],
-                            resources: [...resources].sort(),
-                            verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
-                        })),
-                    },
-                    {
-                        // Namespaces are cluster-scoped: the relabelling cases need a cluster-wide grant.
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRole",
-                        metadata: { name: "guardrails-replay-namespaces" },
-                        rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "create", "update", "patch"] }],
-                    },
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRoleBinding",
-                        metadata: { name: "guardrails-replay-namespaces" },
-                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-namespaces" },
-                        subjects,
-                    },
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "RoleBinding",
-                        metadata: { name: "guardrails-replay-writer", namespace },
-                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-writer" },
-                        subjects,
-                    },
-                ],
-            }),
-        );
+        applyList(cluster!, [
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRole",
+                metadata: { name: "guardrails-replay-writer" },
+                rules: [...kinds].map(([group, resources]) => ({
+                    apiGroups: [group],
+                    resources: [...resources].sort(),
+                    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+                })),
+            },
+            {
+                // Namespaces are cluster-scoped: the relabelling cases need a cluster-wide grant.
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRole",
+                metadata: { name: "guardrails-replay-namespaces" },
+                rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "create", "update", "patch"] }],
+            },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRoleBinding",
+                metadata: { name: "guardrails-replay-namespaces" },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-namespaces" },
+                subjects,
+            },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "RoleBinding",
+                metadata: { name: "guardrails-replay-writer", namespace },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-writer" },
+                subjects,
+            },
+        ]);
         ok(["wait", "--for=condition=established", "--timeout=60s", "crd/applications.argoproj.io"]);
 
         // Exactly what AdmissionGuardrails creates for one prod binding: its exported renderers and names.
         step(`rendering ${rules.length} rules to ValidatingAdmissionPolicies + prod bindings ${JSON.stringify(prodBinding.validationActions)}`);
-        const meta = { [labels.managedBy]: managedByValue };
-        const items = rules.flatMap((rule) => {
-            const name = policyName(prefix, rule);
-            return [
-                { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name, labels: meta }, spec: renderPolicySpec(rule, failurePolicy) },
-                {
-                    apiVersion: "admissionregistration.k8s.io/v1",
-                    kind: "ValidatingAdmissionPolicyBinding",
-                    metadata: { name: `${name}-${prodBinding.environment}`, labels: { ...meta, [environmentLabel]: prodBinding.environment } },
-                    spec: renderBindingSpec(name, prodBinding, environmentLabel, rule.bindingScope),
-                },
-            ];
-        });
-        ok(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+        applyList(cluster!, guardrailManifests(rules, [prodBinding], { prefix, environmentLabel, failurePolicy }));
     });
 
     after(() => {

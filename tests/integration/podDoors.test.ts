@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { GuardrailBinding, policyName, renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
+import { GuardrailBinding, guardrailManifests } from "../../components/AdmissionGuardrails";
 import { KubeObject, UserInfo } from "../../components/guardrails/evaluate";
 import { defaultRules } from "../../components/guardrails/rules";
 import { labels } from "../../components/labels";
 import { podSecurityLabels, podSecurityPresets } from "../../components/podSecurity";
-import { LocalCluster, eventually, kubectl, kubectlOk, startCluster, step } from "./support";
+import { LocalCluster, applyList, eventually, kubectl, kubectlOk, startCluster, step } from "./support";
 
 /**
  * Every door a pod spec enters by, tried against a real kube-apiserver 1.36 with the guardrails
@@ -78,59 +78,34 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
         process.env.LOCAL_CLUSTER_AUDIT_LOG = "1";
         cluster = startCluster();
         step("namespaces: prod, staging (guardrail labels) and one with only the prod Pod Security labels");
-        ok(
-            ["apply", "-f", "-"],
-            JSON.stringify({
-                apiVersion: "v1",
-                kind: "List",
-                items: [
-                    { apiVersion: "v1", kind: "Namespace", metadata: { name: prod, labels: { [labels.environment]: "prod" } } },
-                    { apiVersion: "v1", kind: "Namespace", metadata: { name: staging, labels: { [labels.environment]: "staging" } } },
-                    { apiVersion: "v1", kind: "Namespace", metadata: { name: psaOnly, labels: podSecurityLabels(podSecurityPresets.prod) } },
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRole",
-                        metadata: { name: "doors-writer" },
-                        rules: [
-                            { apiGroups: [""], resources: ["pods", "pods/ephemeralcontainers", "pods/exec"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
-                            { apiGroups: ["apps"], resources: ["deployments", "replicasets", "deployments/scale"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
-                        ],
-                    },
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRoleBinding",
-                        metadata: { name: "doors-writer" },
-                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "doors-writer" },
-                        subjects: [
-                            { kind: "ServiceAccount", namespace: "argocd", name: "argocd-application-controller" },
-                            { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: human.username },
-                            { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: breakGlass.username },
-                        ],
-                    },
+        applyList(cluster!, [
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: prod, labels: { [labels.environment]: "prod" } } },
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: staging, labels: { [labels.environment]: "staging" } } },
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: psaOnly, labels: podSecurityLabels(podSecurityPresets.prod) } },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRole",
+                metadata: { name: "doors-writer" },
+                rules: [
+                    { apiGroups: [""], resources: ["pods", "pods/ephemeralcontainers", "pods/exec"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                    { apiGroups: ["apps"], resources: ["deployments", "replicasets", "deployments/scale"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
                 ],
-            }),
-        );
+            },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRoleBinding",
+                metadata: { name: "doors-writer" },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "doors-writer" },
+                subjects: [
+                    { kind: "ServiceAccount", namespace: "argocd", name: "argocd-application-controller" },
+                    { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: human.username },
+                    { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: breakGlass.username },
+                ],
+            },
+        ]);
         const rules = defaultRules();
         step(`${rules.length} guardrails bound for prod [Deny, Audit] and staging [Warn, Audit], as AdmissionGuardrails renders them`);
-        ok(
-            ["apply", "-f", "-"],
-            JSON.stringify({
-                apiVersion: "v1",
-                kind: "List",
-                items: rules.flatMap((rule) => {
-                    const name = policyName(prefix, rule);
-                    return [
-                        { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name }, spec: renderPolicySpec(rule, "Fail") },
-                        ...bindings.map((b) => ({
-                            apiVersion: "admissionregistration.k8s.io/v1",
-                            kind: "ValidatingAdmissionPolicyBinding",
-                            metadata: { name: `${name}-${b.environment}` },
-                            spec: renderBindingSpec(name, b, labels.environment, rule.bindingScope),
-                        })),
-                    ];
-                }),
-            }),
-        );
+        applyList(cluster!, guardrailManifests(rules, bindings, { prefix }));
         for (const ns of [prod, staging, psaOnly]) await eventually(`ServiceAccount default in ${ns}`, 60, () => k(["get", "sa", "default", "-n", ns]).code === 0);
         // Policies load asynchronously: wait until a privileged Pod is refused in prod.
         let n = 0;

@@ -65,6 +65,11 @@ export function kubectlOk(cluster: LocalCluster, args: readonly string[], input?
     return r.stdout;
 }
 
+/** `kubectl apply` of `items` as one List (one request per object, one kubectl run); must succeed. */
+export function applyList(cluster: LocalCluster, items: readonly object[], args: readonly string[] = []): string {
+    return kubectlOk(cluster, ["apply", ...args, "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+}
+
 /** Polls `probe` until it returns true or `seconds` pass. */
 export async function eventually(what: string, seconds: number, probe: () => boolean): Promise<void> {
     const deadline = Date.now() + seconds * 1000;
