@@ -68,6 +68,7 @@ export function guardrailRules(config: StackConfig) {
         argoCdNamespace: config.argocd.namespace,
         capReplicas: { max: g.replicaCap ?? defaults.replicaCap },
         ...(g.requiredLabels ? { requireLabels: { labels: g.requiredLabels } } : {}),
+        ...(g.allowedRevisions ? { protectSyncPolicy: { allowedRevisions: g.allowedRevisions } } : {}),
         ...off,
     });
 }

@@ -142,6 +142,8 @@ const knownKinds: Readonly<Record<string, readonly [resource: string, namespaced
     // Options of CONNECT requests (`kubectl exec`/`attach`): the resource is the Pod they reach.
     PodExecOptions: ["pods", true],
     PodAttachOptions: ["pods", true],
+    // `kubectl scale` sends a Scale to a workload's scale subresource; fixtures scale Deployments.
+    Scale: ["deployments", true],
     Job: ["jobs", true],
     CronJob: ["cronjobs", true],
     Pod: ["pods", true],
@@ -190,6 +192,9 @@ function splitApiVersion(apiVersion: string): { group: string; version: string }
 /** Options objects that only ever reach admission as CONNECT to a Pod subresource. */
 const connectSubresources: Readonly<Record<string, string>> = { PodExecOptions: "exec", PodAttachOptions: "attach" };
 
+/** The workload a Scale fixture's `scale` subresource belongs to (see knownKinds). */
+const scaleTarget: GroupVersionResource = { group: "apps", version: "v1", resource: "deployments" };
+
 /** A Pod as it was before `kubectl debug` added ephemeral containers to it. */
 function withoutEphemeralContainers(pod: KubeObject): KubeObject {
     const { ephemeralContainers: _added, ...spec } = (pod.spec ?? {}) as Record<string, unknown>;
@@ -200,13 +205,14 @@ function withoutEphemeralContainers(pod: KubeObject): KubeObject {
  * Builds the admission request the API server would send for applying `manifest`. DELETE sends the
  * manifest as `oldObject` with a null `object`, as Kubernetes does. An UPDATE of the
  * `ephemeralcontainers` subresource sends the whole Pod, its old version without the ephemeral
- * containers (unless `oldObject` says otherwise). CONNECT (`kubectl exec`) sends the exec options
+ * containers (unless `oldObject` says otherwise). A `Scale` (`kubectl scale`) is an UPDATE of a Deployment's `scale` subresource. CONNECT (`kubectl exec`) sends the exec options
  * as the object, with the Pod's name.
  */
 export function admissionRequest(manifest: KubeObject, options: RequestOptions = {}): AdmissionRequest {
     const connect = connectSubresources[manifest.kind];
-    const operation = options.operation ?? (connect ? "CONNECT" : "CREATE");
-    const subResource = options.subResource ?? connect ?? "";
+    const scale = manifest.kind === "Scale";
+    const operation = options.operation ?? (connect ? "CONNECT" : scale ? "UPDATE" : "CREATE");
+    const subResource = options.subResource ?? connect ?? (scale ? "scale" : "");
     const { group, version } = splitApiVersion(manifest.apiVersion);
     const { resource, namespaced } = resourceOf(manifest.kind);
     const namespace = namespaced ? (options.namespace ?? manifest.metadata?.namespace ?? "default") : "";
@@ -221,7 +227,7 @@ export function admissionRequest(manifest: KubeObject, options: RequestOptions =
                   : (options.oldObject ?? (subResource === "ephemeralcontainers" ? withoutEphemeralContainers(manifest) : manifest)),
         userInfo: options.userInfo ?? argoCdControllerUser,
         kind: { group, version, kind: manifest.kind },
-        resource: { group, version, resource },
+        resource: scale ? scaleTarget : { group, version, resource },
         subResource,
         name: manifest.metadata?.name ?? "",
         namespace,

@@ -108,6 +108,21 @@ function execTarget(options: KubeObject): KubeObject {
     };
 }
 
+/** The Deployment a Scale fixture (named after it) scales: compliant with every rule, one replica. */
+function scaleTarget(scale: KubeObject): KubeObject {
+    const pod = execTarget(scale);
+    return {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: pod.metadata,
+        spec: {
+            replicas: 1,
+            selector: { matchLabels: { "app.kubernetes.io/name": pod.metadata?.name } },
+            template: { metadata: { labels: pod.metadata?.labels }, spec: pod.spec },
+        },
+    };
+}
+
 const rules: GuardrailRule[] = defaultRules();
 const offline = new GuardrailEvaluator(rules, { binding: prodBinding, environmentLabel, failurePolicy, namePrefix: prefix });
 const policyNames = rules.map((r) => policyName(prefix, r));
@@ -225,8 +240,9 @@ describe("guardrail fixtures replayed through admission on a real API server", {
             const group = c.object.apiVersion.includes("/") ? c.object.apiVersion.split("/")[0] : "";
             kinds.set(group, (kinds.get(group) ?? new Set()).add(resourceOf(c.object.kind).resource));
         }
-        // The doors into a running Pod: kubectl debug and kubectl exec.
+        // The doors into a running Pod: kubectl debug and kubectl exec; kubectl scale of a Deployment.
         kinds.set("", (kinds.get("") ?? new Set()).add("pods").add("pods/ephemeralcontainers").add("pods/exec"));
+        kinds.set("apps", (kinds.get("apps") ?? new Set()).add("deployments").add("deployments/scale"));
         const users = new Map([argoCdControllerUser, ...cases.map((c) => c.user)].map((u) => [u.username, u]));
         const subjects = [...users.keys()].sort().map((name) => {
             const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(name);
@@ -316,13 +332,22 @@ describe("guardrail fixtures replayed through admission on a real API server", {
             // UPDATE, DELETE and CONNECT start from the object (for exec: a compliant Pod of that
             // name; for ephemeralcontainers: the Pod without them) created by Argo CD's controller (README).
             const base =
-                c.subResource === "exec" ? execTarget(c.object) : c.subResource === "ephemeralcontainers" ? withoutEphemeral(c.object) : storedObject(c.object, c.expectation);
+                c.subResource === "exec"
+                    ? execTarget(c.object)
+                    : c.subResource === "scale"
+                      ? scaleTarget(c.object)
+                      : c.subResource === "ephemeralcontainers"
+                        ? withoutEphemeral(c.object)
+                        : storedObject(c.object, c.expectation);
             const setup = c.operation === "CREATE" ? undefined : realOutcome(apply(base, argoCdControllerUser, false));
             if (setup && setup.verdict !== "Allow") {
                 real = { verdict: "Error", message: `setup (create as Argo CD's controller) failed: ${setup.verdict} ${setup.message}` };
             } else if (c.subResource === "exec") {
                 const o = c.object as KubeObject & { container?: string; command?: string[] };
                 real = realOutcome(k(["exec", "-n", namespace, ...asUser(c.user), o.metadata?.name ?? "", "-c", o.container ?? "web", "--", ...(o.command ?? ["true"])]));
+            } else if (c.subResource === "scale") {
+                const replicas = (c.object.spec as { replicas: number }).replicas;
+                real = realOutcome(k(["scale", "deployment", c.object.metadata?.name ?? "", "-n", namespace, `--replicas=${replicas}`, ...asUser(c.user)]));
             } else if (c.subResource === "ephemeralcontainers") {
                 real = realOutcome(addEphemeral(c.object, c.user));
             } else if (c.expectation.oldLabels) {
