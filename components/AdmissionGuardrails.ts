@@ -121,7 +121,8 @@ function renderLabelSelector(selector: LabelSelector): k8s.types.input.meta.v1.L
 /**
  * Renders a binding spec of one rule in one environment. Pure. With `scope: "object"` the binding
  * selects objects carrying the environment label themselves (Argo CD Applications, which all live
- * in the Argo CD namespace); namespace exclusions and break-glass namespace lists still apply.
+ * in the Argo CD namespace), with `scope: "cluster"` every object; namespace exclusions and
+ * break-glass namespace lists still apply.
  */
 export function renderBindingSpec(
     policy: string,
@@ -132,12 +133,13 @@ export function renderBindingSpec(
     const exclude = binding.excludeNamespaces ?? [];
     const excluded = exclude.length > 0 ? { matchExpressions: [{ key: namespaceNameLabel, operator: "NotIn", values: [...exclude] }] } : undefined;
     const byName = binding.namespaces ? { matchExpressions: [{ key: namespaceNameLabel, operator: "In", values: [...binding.namespaces] }] } : undefined;
-    if (scope === "object") {
+    if (scope === "object" || scope === "cluster") {
         const namespaceSelector = byName ?? excluded;
+        const objectSelector = scope === "object" ? { objectSelector: { matchLabels: { [environmentLabel]: binding.environment } } } : {};
         return {
             policyName: policy,
             validationActions: [...binding.validationActions],
-            matchResources: { objectSelector: { matchLabels: { [environmentLabel]: binding.environment } }, ...(namespaceSelector ? { namespaceSelector } : {}) },
+            matchResources: { ...objectSelector, ...(namespaceSelector ? { namespaceSelector } : {}) },
         };
     }
     const namespaceSelector = byName ?? { matchLabels: { [environmentLabel]: binding.environment }, ...excluded };

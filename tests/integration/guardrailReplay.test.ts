@@ -41,7 +41,7 @@ import { KubectlResult, LocalCluster, applyList, eventually, kubectl, kubectlOk,
  *   what shows the rules are written for the defaulted object.
  */
 
-const argoCrd = path.join(repoRoot, "..", "shared", "fixtures", "argo-cd", "v3.4.4", "crds", "application-crd.yaml");
+const argoCrds = ["application-crd.yaml", "applicationset-crd.yaml"].map((f) => path.join(repoRoot, "..", "shared", "fixtures", "argo-cd", "v3.4.4", "crds", f));
 /** The placeholder namespace of the fixtures, and the namespace they are replayed in. */
 const placeholder = "guardrails-fixtures";
 const namespace = "guardrails-replay";
@@ -230,8 +230,8 @@ describe("guardrail fixtures replayed through admission on a real API server", {
         // Pods name a ServiceAccount; the controller-manager that would create "default" is not running.
         ok(["create", "serviceaccount", "default", "-n", namespace]);
 
-        step("Argo CD Application CRD (server-side apply)");
-        ok(["apply", "--server-side", "-f", argoCrd]);
+        step("Argo CD Application and ApplicationSet CRDs (server-side apply)");
+        for (const crd of argoCrds) ok(["apply", "--server-side", "-f", crd]);
 
         // RBAC: every identity a case impersonates (and Argo CD's controller, which creates the
         // objects UPDATE and DELETE cases start from) may write every fixture kind in the namespace.
@@ -282,7 +282,7 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                 subjects,
             },
         ]);
-        ok(["wait", "--for=condition=established", "--timeout=60s", "crd/applications.argoproj.io"]);
+        ok(["wait", "--for=condition=established", "--timeout=60s", "crd/applications.argoproj.io", "crd/applicationsets.argoproj.io"]);
 
         // Exactly what AdmissionGuardrails creates for one prod binding: its exported renderers and names.
         step(`rendering ${rules.length} rules to ValidatingAdmissionPolicies + prod bindings ${JSON.stringify(prodBinding.validationActions)}`);

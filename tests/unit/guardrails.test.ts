@@ -6,6 +6,7 @@ import { renderBindingSpec, renderPolicySpec } from "../../components/AdmissionG
 import { AdmissionRequest, GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, compileRule, kubernetesCelGaps } from "../../components/guardrails/evaluate";
 import {
     capReplicas,
+    restrictApplicationSets,
     defaultRules,
     disallowHostAccess,
     disallowLatestImage,
@@ -221,6 +222,7 @@ describe("defaultRules", () => {
                 "restrict-workload-writers",
                 "protect-sync-policy",
                 "protect-namespace-labels",
+                "restrict-application-sets",
             ],
         );
     });
@@ -261,6 +263,16 @@ describe("rendering", () => {
             policyName: "p",
             validationActions: ["Deny", "Audit"],
             matchResources: { objectSelector: { matchLabels: { "gitops-control.io/environment": "prod" } } },
+        });
+    });
+
+    it("restrict-application-sets binds every ApplicationSet, labelled or not (cluster scope: no selectors)", () => {
+        const rule = restrictApplicationSets();
+        assert.equal(rule.bindingScope, "cluster");
+        assert.deepEqual(renderBindingSpec("p", { environment: "staging", validationActions: ["Warn", "Audit"] }, "gitops-control.io/environment", rule.bindingScope), {
+            policyName: "p",
+            validationActions: ["Warn", "Audit"],
+            matchResources: {},
         });
     });
 
