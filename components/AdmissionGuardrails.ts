@@ -101,6 +101,7 @@ export function renderPolicySpec(rule: GuardrailRule, failurePolicy: FailurePoli
             })),
             ...(rule.objectSelector ? { objectSelector: renderLabelSelector(rule.objectSelector) } : {}),
         },
+        ...(rule.paramNamespaces ? { paramKind: { apiVersion: "v1", kind: "Namespace" } } : {}),
         ...(rule.matchConditions.length > 0 ? { matchConditions: rule.matchConditions.map((c) => ({ ...c })) } : {}),
         ...(rule.variables.length > 0 ? { variables: rule.variables.map((v) => ({ ...v })) } : {}),
         validations: rule.validations.map((v) => ({ ...v })),
@@ -129,7 +130,10 @@ export function renderBindingSpec(
     binding: GuardrailBinding,
     environmentLabel: string,
     scope: BindingScope = "namespace",
+    paramNamespaces = false,
 ): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec {
+    // The namespaces of the binding's class are the parameters; with none, the policy does not apply.
+    const paramRef = paramNamespaces ? { paramRef: { selector: { matchLabels: { [environmentLabel]: binding.environment } }, parameterNotFoundAction: "Allow" } } : {};
     const exclude = binding.excludeNamespaces ?? [];
     const excluded = exclude.length > 0 ? { matchExpressions: [{ key: namespaceNameLabel, operator: "NotIn", values: [...exclude] }] } : undefined;
     const byName = binding.namespaces ? { matchExpressions: [{ key: namespaceNameLabel, operator: "In", values: [...binding.namespaces] }] } : undefined;
@@ -140,10 +144,11 @@ export function renderBindingSpec(
             policyName: policy,
             validationActions: [...binding.validationActions],
             matchResources: { ...objectSelector, ...(namespaceSelector ? { namespaceSelector } : {}) },
+            ...paramRef,
         };
     }
     const namespaceSelector = byName ?? { matchLabels: { [environmentLabel]: binding.environment }, ...excluded };
-    return { policyName: policy, validationActions: [...binding.validationActions], matchResources: { namespaceSelector } };
+    return { policyName: policy, validationActions: [...binding.validationActions], matchResources: { namespaceSelector }, ...paramRef };
 }
 
 const meta = { [labels.managedBy]: managedByValue };
@@ -162,7 +167,7 @@ export function renderBinding(rule: GuardrailRule, binding: GuardrailBinding, pr
             labels: { ...meta, [environmentLabel]: binding.environment },
             ...(binding.annotations && Object.keys(binding.annotations).length > 0 ? { annotations: { ...binding.annotations } } : {}),
         },
-        spec: renderBindingSpec(pname, binding, environmentLabel, rule.bindingScope),
+        spec: renderBindingSpec(pname, binding, environmentLabel, rule.bindingScope, rule.paramNamespaces),
     };
 }
 

@@ -89,4 +89,11 @@ export interface GuardrailRule {
     readonly objectSelector?: LabelSelector;
     /** How bindings select. @default "namespace" */
     readonly bindingScope?: BindingScope;
+    /**
+     * Evaluate once per Namespace of the binding's environment class, which the expressions read as
+     * `params` (paramKind Namespace; each binding's paramRef selects namespaces by the environment
+     * label; none: the policy does not apply). How a rule reads labels of a namespace other than the
+     * request's, e.g. an Application's destination. @default false
+     */
+    readonly paramNamespaces?: boolean;
 }

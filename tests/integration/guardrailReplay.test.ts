@@ -124,8 +124,23 @@ function scaleTarget(scale: KubeObject): KubeObject {
 }
 
 const rules: GuardrailRule[] = defaultRules();
-const offline = new GuardrailEvaluator(rules, { binding: prodBinding, environmentLabel, failurePolicy, namePrefix: prefix });
+// The replay namespace is the cluster's one prod namespace: the parameter of require-application-environment.
+const offline = new GuardrailEvaluator(rules, {
+    binding: prodBinding,
+    environmentLabel,
+    failurePolicy,
+    namePrefix: prefix,
+    namespaces: { [namespace]: { [environmentLabel]: prodBinding.environment } },
+});
 const policyNames = rules.map((r) => policyName(prefix, r));
+
+/** The fixture in the replay namespace; an Application deploying to the placeholder deploys to the replay namespace. */
+function withNamespace(fixture: KubeObject): KubeObject {
+    const moved = { ...fixture, metadata: { ...fixture.metadata, namespace } };
+    const spec = fixture.spec as { destination?: { namespace?: string } } | undefined;
+    if (fixture.kind !== "Application" || spec?.destination?.namespace !== placeholder) return moved;
+    return { ...moved, spec: { ...spec, destination: { ...spec.destination, namespace } } };
+}
 
 function loadCases(): Case[] {
     const dirs = fixtureRules();
@@ -143,8 +158,9 @@ function loadCases(): Case[] {
             return {
                 rule,
                 file,
-                object: namespaced ? { ...fixture, metadata: { ...fixture.metadata, namespace } } : fixture,
-                expectation: e,
+                object: namespaced ? withNamespace(fixture) : fixture,
+                // A message naming the placeholder namespace names the replay namespace here.
+                expectation: e.message?.includes(placeholder) ? { ...e, message: e.message.replaceAll(placeholder, namespace) } : e,
                 operation: e.operation ?? (fixture.kind === "PodExecOptions" ? "CONNECT" : "CREATE"),
                 subResource: e.subResource ?? (fixture.kind === "PodExecOptions" ? "exec" : ""),
                 user: e.userInfo ?? argoCdControllerUser,
