@@ -11,6 +11,7 @@ import { GitOpsConfigError, check, collectProblems } from "../components/errors"
 import { validateGitHubArgs } from "../components/GitHubPreviewHooks";
 import { validateWaitForSync } from "../components/GitOpsApplication";
 import { validateJanitorArgs } from "../components/PreviewJanitor";
+import { validateBreakGlassExpiryArgs } from "../components/BreakGlassExpiry";
 import { validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { resolveService } from "../components/serviceSpec";
 import { re2Problem } from "../components/guardrails/cel";
@@ -312,6 +313,17 @@ export function validateStack(
                 collectProblems(() => validateJanitorArgs({ ...janitor, namespace: config.argocd.namespace })),
                 "PreviewJanitor",
                 (arg) => `previewJanitor.${arg}`,
+            ),
+        );
+    }
+    if (built.breakGlassExpiry) {
+        const expiry = built.breakGlassExpiry;
+        // Its image is the janitor's (`previewJanitor.image`).
+        problems.push(
+            ...toStackKey(
+                collectProblems(() => validateBreakGlassExpiryArgs({ ...expiry, namespace: config.argocd.namespace })),
+                "BreakGlassExpiry",
+                (arg) => (arg === "image" ? "previewJanitor.image" : `breakGlass.${arg}`),
             ),
         );
     }

@@ -8,7 +8,7 @@ import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
 import { labels } from "../../components/labels";
 import { Expectation, fixtureRules, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
-import { KubectlResult, LocalCluster, applyList, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
+import { KubectlResult, LocalCluster, applyList, compliantPodSpec, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
 
 /**
  * The guardrail fixtures (tests/fixtures/guardrails, contract in its README.md) replayed through
@@ -94,17 +94,7 @@ function execTarget(options: KubeObject): KubeObject {
         apiVersion: "v1",
         kind: "Pod",
         metadata: { name, namespace: options.metadata?.namespace, labels: podLabels },
-        spec: {
-            securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-            containers: [
-                {
-                    name: "web",
-                    image: "nginx:1.27.3",
-                    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
-                    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                },
-            ],
-        },
+        spec: compliantPodSpec(),
     };
 }
 
