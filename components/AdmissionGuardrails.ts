@@ -101,6 +101,7 @@ export function renderPolicySpec(rule: GuardrailRule, failurePolicy: FailurePoli
             })),
             ...(rule.objectSelector ? { objectSelector: renderLabelSelector(rule.objectSelector) } : {}),
         },
+        ...(rule.paramNamespaces ? { paramKind: { apiVersion: "v1", kind: "Namespace" } } : {}),
         ...(rule.matchConditions.length > 0 ? { matchConditions: rule.matchConditions.map((c) => ({ ...c })) } : {}),
         ...(rule.variables.length > 0 ? { variables: rule.variables.map((v) => ({ ...v })) } : {}),
         validations: rule.validations.map((v) => ({ ...v })),
@@ -121,27 +122,71 @@ function renderLabelSelector(selector: LabelSelector): k8s.types.input.meta.v1.L
 /**
  * Renders a binding spec of one rule in one environment. Pure. With `scope: "object"` the binding
  * selects objects carrying the environment label themselves (Argo CD Applications, which all live
- * in the Argo CD namespace); namespace exclusions and break-glass namespace lists still apply.
+ * in the Argo CD namespace), with `scope: "cluster"` every object; namespace exclusions and
+ * break-glass namespace lists still apply.
  */
 export function renderBindingSpec(
     policy: string,
     binding: GuardrailBinding,
     environmentLabel: string,
     scope: BindingScope = "namespace",
+    paramNamespaces = false,
 ): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec {
+    // The namespaces of the binding's class are the parameters; with none, the policy does not apply.
+    const paramRef = paramNamespaces ? { paramRef: { selector: { matchLabels: { [environmentLabel]: binding.environment } }, parameterNotFoundAction: "Allow" } } : {};
     const exclude = binding.excludeNamespaces ?? [];
     const excluded = exclude.length > 0 ? { matchExpressions: [{ key: namespaceNameLabel, operator: "NotIn", values: [...exclude] }] } : undefined;
     const byName = binding.namespaces ? { matchExpressions: [{ key: namespaceNameLabel, operator: "In", values: [...binding.namespaces] }] } : undefined;
-    if (scope === "object") {
+    if (scope === "object" || scope === "cluster") {
         const namespaceSelector = byName ?? excluded;
+        const objectSelector = scope === "object" ? { objectSelector: { matchLabels: { [environmentLabel]: binding.environment } } } : {};
         return {
             policyName: policy,
             validationActions: [...binding.validationActions],
-            matchResources: { objectSelector: { matchLabels: { [environmentLabel]: binding.environment } }, ...(namespaceSelector ? { namespaceSelector } : {}) },
+            matchResources: { ...objectSelector, ...(namespaceSelector ? { namespaceSelector } : {}) },
+            ...paramRef,
         };
     }
     const namespaceSelector = byName ?? { matchLabels: { [environmentLabel]: binding.environment }, ...excluded };
-    return { policyName: policy, validationActions: [...binding.validationActions], matchResources: { namespaceSelector } };
+    return { policyName: policy, validationActions: [...binding.validationActions], matchResources: { namespaceSelector }, ...paramRef };
+}
+
+const meta = { [labels.managedBy]: managedByValue };
+
+/** A rule's ValidatingAdmissionPolicy (metadata and spec) as the component creates it. Pure. */
+export function renderPolicy(rule: GuardrailRule, prefix: string, failurePolicy: FailurePolicy) {
+    return { metadata: { name: policyName(prefix, rule), labels: { ...meta } }, spec: renderPolicySpec(rule, failurePolicy) };
+}
+
+/** The binding of a rule in one environment (metadata and spec) as the component creates it. Pure. */
+export function renderBinding(rule: GuardrailRule, binding: GuardrailBinding, prefix: string, environmentLabel: string) {
+    const pname = policyName(prefix, rule);
+    return {
+        metadata: {
+            name: `${pname}-${binding.environment}`,
+            labels: { ...meta, [environmentLabel]: binding.environment },
+            ...(binding.annotations && Object.keys(binding.annotations).length > 0 ? { annotations: { ...binding.annotations } } : {}),
+        },
+        spec: renderBindingSpec(pname, binding, environmentLabel, rule.bindingScope, rule.paramNamespaces),
+    };
+}
+
+/**
+ * Every policy and binding of `rules` under `bindings` as plain manifests, exactly as the component
+ * creates them: for `kubectl apply` in tests and for offline rendering. Pure.
+ */
+export function guardrailManifests(
+    rules: readonly GuardrailRule[],
+    bindings: readonly GuardrailBinding[],
+    options: { readonly prefix?: string; readonly environmentLabel?: string; readonly failurePolicy?: FailurePolicy } = {},
+): object[] {
+    const prefix = options.prefix ?? "gitops-control";
+    const environmentLabel = options.environmentLabel ?? labels.environment;
+    const apiVersion = "admissionregistration.k8s.io/v1";
+    return rules.flatMap((rule) => [
+        { apiVersion, kind: "ValidatingAdmissionPolicy", ...renderPolicy(rule, prefix, options.failurePolicy ?? "Fail") },
+        ...bindings.map((b) => ({ apiVersion, kind: "ValidatingAdmissionPolicyBinding", ...renderBinding(rule, b, prefix, environmentLabel) })),
+    ]);
 }
 
 /**
@@ -163,27 +208,15 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
         const environmentLabel = args.environmentLabel ?? labels.environment;
         const failurePolicy = args.failurePolicy ?? "Fail";
         const keep = protection(args.protect ?? false);
-        const meta = { [labels.managedBy]: managedByValue };
         for (const rule of args.rules) {
-            const pname = policyName(prefix, rule);
-            const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-                `${name}-${rule.name}`,
-                { metadata: { name: pname, labels: meta }, spec: renderPolicySpec(rule, failurePolicy) },
-                childOptions(this, args.provider, keep),
-            );
+            const rendered = renderPolicy(rule, prefix, failurePolicy);
+            const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-${rule.name}`, rendered, childOptions(this, args.provider, keep));
             this.policies.push(policy);
             for (const binding of args.bindings) {
                 this.bindings.push(
                     new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
                         `${name}-${rule.name}-${binding.environment}`,
-                        {
-                            metadata: {
-                                name: `${pname}-${binding.environment}`,
-                                labels: { ...meta, [environmentLabel]: binding.environment },
-                                ...(binding.annotations && Object.keys(binding.annotations).length > 0 ? { annotations: { ...binding.annotations } } : {}),
-                            },
-                            spec: renderBindingSpec(pname, binding, environmentLabel, rule.bindingScope),
-                        },
+                        renderBinding(rule, binding, prefix, environmentLabel),
                         childOptions(this, args.provider, { ...keep, dependsOn: [policy] }),
                     ),
                 );

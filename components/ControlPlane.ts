@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AdmissionGuardrails, AdmissionGuardrailsArgs } from "./AdmissionGuardrails";
 import { ArgoCd, ArgoCdArgs } from "./ArgoCd";
 import { ArgoCdAlerts, ArgoCdAlertsArgs } from "./ArgoCdAlerts";
+import { BreakGlassExpiry, BreakGlassExpiryArgs } from "./BreakGlassExpiry";
 import { DestinationCluster, DestinationClusterArgs } from "./DestinationCluster";
 import { check } from "./errors";
 import * as random from "@pulumi/random";
@@ -36,6 +37,11 @@ export interface ControlPlaneArgs {
     readonly alerts?: Omit<ArgoCdAlertsArgs, "provider" | "namespace">;
     /** Orphan-preview cleanup; created when set (stacks set it when a service has previews). @default none */
     readonly previewJanitor?: Omit<PreviewJanitorArgs, "provider" | "namespace">;
+    /**
+     * Ends break-glass exceptions in the cluster at their expiry (a fenced CronJob); stacks set it
+     * while an exception is open. @default none
+     */
+    readonly breakGlassExpiry?: Omit<BreakGlassExpiryArgs, "provider" | "namespace">;
     /** Kubernetes provider for every child. */
     readonly provider?: k8s.Provider;
     /**
@@ -66,6 +72,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly ownership: OwnershipFence;
     readonly services: Record<string, GitOpsService> = {};
     readonly previewJanitor?: PreviewJanitor;
+    readonly breakGlassExpiry?: BreakGlassExpiry;
     readonly github?: GitHubPreviewHooks;
     readonly alerts?: ArgoCdAlerts;
     readonly destinations: Record<string, DestinationCluster> = {};
@@ -131,6 +138,14 @@ export class ControlPlane extends pulumi.ComponentResource {
                 `${name}-preview-janitor`,
                 { ...args.previewJanitor, namespace: argoNamespace, provider },
                 { parent: this, dependsOn: [this.argoCd] },
+            );
+        }
+        if (args.breakGlassExpiry) {
+            // Its RBAC names the guardrail bindings it may patch and delete: created after them.
+            this.breakGlassExpiry = new BreakGlassExpiry(
+                `${name}-break-glass-expiry`,
+                { ...args.breakGlassExpiry, namespace: argoNamespace, provider },
+                { parent: this, dependsOn: [this.argoCd, this.guardrails] },
             );
         }
         this.argoNamespace = this.argoCd.namespaceName;

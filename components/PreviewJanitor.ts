@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
-import { childOptions } from "./options";
+import { childOptions, scriptCronJobSpec, validateScriptJob } from "./options";
 import { defaults } from "./defaults";
 
 export interface PreviewJanitorArgs {
@@ -97,21 +97,9 @@ export function janitorScopePolicySpec(
 /** Checks every argument before any resource is registered. */
 export function validateJanitorArgs(args: PreviewJanitorArgs, field = "args"): void {
     requireDnsLabel(args.namespace, `${field}.namespace`);
-    const image = args.image ?? defaults.janitorImage;
-    check(
-        /:[A-Za-z0-9._-]+$|@sha256:[a-f0-9]{64}$/.test(image) && !image.endsWith(":latest"),
-        `${field}.image`,
-        `is "${image}", not pinned`,
-        `pin a tag or digest, e.g. "${defaults.janitorImage}"`,
-    );
+    validateScriptJob(args, field, defaults.janitorSchedule, "*/30 * * * *");
     const ttl = args.ttlHours ?? defaults.previewTtlHours;
     check(Number.isInteger(ttl) && ttl >= 1, `${field}.ttlHours`, `is ${ttl}`, "use a whole number of hours ≥ 1 (72 is the default)");
-    check(
-        (args.schedule ?? defaults.janitorSchedule).trim().split(/\s+/).length === 5,
-        `${field}.schedule`,
-        `is "${args.schedule}"`,
-        'use a 5-field cron expression, e.g. "*/30 * * * *"',
-    );
 }
 
 /**
@@ -174,38 +162,18 @@ export class PreviewJanitor extends pulumi.ComponentResource {
             `${name}-cron`,
             {
                 metadata: { name: janitorServiceAccount, namespace: args.namespace, labels: meta },
-                spec: {
+                spec: scriptCronJobSpec({
                     schedule: args.schedule ?? defaults.janitorSchedule,
-                    concurrencyPolicy: "Forbid",
-                    successfulJobsHistoryLimit: 3,
-                    failedJobsHistoryLimit: 3,
-                    jobTemplate: {
-                        spec: {
-                            backoffLimit: 1,
-                            template: {
-                                metadata: { labels: meta },
-                                spec: {
-                                    serviceAccountName: sa.metadata.name,
-                                    restartPolicy: "Never",
-                                    securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
-                                    containers: [
-                                        {
-                                            name: "janitor",
-                                            image: args.image ?? defaults.janitorImage,
-                                            command: ["/bin/sh", "-c", janitorScript()],
-                                            env: [
-                                                { name: "PREVIEW_TTL_HOURS", value: String(args.ttlHours ?? defaults.previewTtlHours) },
-                                                { name: "PREVIEW_SELECTOR", value: `${selector.key}=${selector.value},${labels.environment}=preview` },
-                                            ],
-                                            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
-                                            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-                                        },
-                                    ],
-                                },
-                            },
-                        },
-                    },
-                },
+                    serviceAccountName: sa.metadata.name,
+                    name: "janitor",
+                    image: args.image ?? defaults.janitorImage,
+                    script: janitorScript(),
+                    env: [
+                        { name: "PREVIEW_TTL_HOURS", value: String(args.ttlHours ?? defaults.previewTtlHours) },
+                        { name: "PREVIEW_SELECTOR", value: `${selector.key}=${selector.value},${labels.environment}=preview` },
+                    ],
+                    labels: meta,
+                }),
             },
             o(),
         );

@@ -7,6 +7,7 @@ export * from "./AdmissionGuardrails";
 export * from "./AppProject";
 export * from "./ArgoCd";
 export * from "./ArgoCdAlerts";
+export * from "./BreakGlassExpiry";
 export * from "./ControlPlane";
 export * from "./DestinationCluster";
 export * from "./destinations";

@@ -1,5 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { defaults } from "./defaults";
+import { check } from "./errors";
 
 /**
  * Options for a Kubernetes child of a component: parented to the component, with the Kubernetes
@@ -31,4 +33,66 @@ export function movedOutOfComponent(parent: pulumi.Resource, wrapperType: string
         return `${urn.slice(0, typeEnd)}$${wrapperType}$${child.type}::${child.name}`;
     });
     return { aliases: [old] };
+}
+
+/** What a control-plane script job needs: its schedule, service account, image, script and environment. */
+export interface ScriptJob {
+    readonly schedule: pulumi.Input<string>;
+    readonly serviceAccountName: pulumi.Input<string>;
+    /** Container name. */
+    readonly name: string;
+    readonly image: string;
+    /** POSIX shell script run by `/bin/sh -c`. */
+    readonly script: string;
+    readonly env: readonly { readonly name: string; readonly value: string }[];
+    /** Labels of the job's pods. */
+    readonly labels: Readonly<Record<string, string>>;
+}
+
+/**
+ * The CronJob spec of a control-plane script (preview janitor, break-glass expiry): never two at
+ * once, few histories kept, and a pod every guardrail and Pod Security `restricted` admits. Pure.
+ */
+export function scriptCronJobSpec(job: ScriptJob): k8s.types.input.batch.v1.CronJobSpec {
+    return {
+        schedule: job.schedule,
+        concurrencyPolicy: "Forbid",
+        successfulJobsHistoryLimit: 3,
+        failedJobsHistoryLimit: 3,
+        jobTemplate: {
+            spec: {
+                backoffLimit: 1,
+                template: {
+                    metadata: { labels: { ...job.labels } },
+                    spec: {
+                        serviceAccountName: job.serviceAccountName,
+                        restartPolicy: "Never",
+                        securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+                        containers: [
+                            {
+                                name: job.name,
+                                image: job.image,
+                                command: ["/bin/sh", "-c", job.script],
+                                env: job.env.map((e) => ({ ...e })),
+                                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                            },
+                        ],
+                    },
+                },
+            },
+        },
+    };
+}
+
+/** Checks a script job's image (pinned) and schedule (5 cron fields); `example` is the schedule the fix suggests. */
+export function validateScriptJob(args: { readonly image?: string; readonly schedule?: string }, field: string, defaultSchedule: string, example: string): void {
+    const image = args.image ?? defaults.janitorImage;
+    check(
+        /:[A-Za-z0-9._-]+$|@sha256:[a-f0-9]{64}$/.test(image) && !image.endsWith(":latest"),
+        `${field}.image`,
+        `is "${image}", not pinned`,
+        `pin a tag or digest, e.g. "${defaults.janitorImage}"`,
+    );
+    check((args.schedule ?? defaultSchedule).trim().split(/\s+/).length === 5, `${field}.schedule`, `is "${args.schedule}"`, `use a 5-field cron expression, e.g. "${example}"`);
 }

@@ -159,11 +159,15 @@ export function policyCheck(args: PolicyCheckArgs): { report: string; exitCode: 
     const rules = args.rules.length > 0 ? library.filter((r) => args.rules.includes(r.name)) : library;
     const binding =
         args.mode === "prod" ? { environment: "prod", validationActions: ["Deny", "Audit"] as const } : { environment: "staging", validationActions: ["Warn", "Audit"] as const };
-    const evaluator = new GuardrailEvaluator(rules, { binding });
     const { manifests, skipped } = loadManifests(args.targets);
     const declared = declaredNamespaceLabels(manifests.map((m) => m.object));
     // Ad hoc (--mode): a namespace the manifests do not describe is assumed to be of the mode's class.
     const assumed: Readonly<Record<string, string>> = args.stack ? {} : { [labels.environment]: args.mode };
+    // The cluster's namespaces as the manifests give them (rules that read other namespaces, e.g. an Application's destination).
+    const namespaces: Record<string, Readonly<Record<string, string>>> = {};
+    for (const m of manifests) if (m.object.metadata?.namespace) namespaces[m.object.metadata.namespace] = assumed;
+    for (const [name, l] of declared) namespaces[name] = l;
+    const evaluator = new GuardrailEvaluator(rules, { binding, namespaces });
     const rows: Row[] = [];
     const count = { Deny: 0, Warn: 0, Allow: 0 };
     for (const m of manifests) {

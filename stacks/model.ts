@@ -8,11 +8,12 @@ import { defaults } from "../components/defaults";
 import { ClusterRef, inCluster } from "../components/destinations";
 import type { DestinationClusterArgs } from "../components/DestinationCluster";
 import type { RepositoryAuth, RepositoryCredentialsArgs } from "../components/RepositoryCredentials";
+import { policyName } from "../components/AdmissionGuardrails";
 import { defaultRules } from "../components/guardrails/rules";
 import { EnvironmentClass, environmentPresets } from "../components/presets";
 import type { ServiceEnvironment } from "../components/serviceSpec";
 import { gitHubRepoOf } from "../components/serviceSpec";
-import { BreakGlassStatus, breakGlassAnnotations, covers } from "./breakGlass";
+import { BreakGlassEntry, BreakGlassStatus, breakGlassAnnotations, covers } from "./breakGlass";
 import { crdSource, resolveChart } from "./chart";
 import { stackPresets } from "./presets";
 import type { IndexedService, StackSecrets } from "./read";
@@ -51,6 +52,12 @@ export function waitForSyncArg(config: Pick<StackConfig, "waitForSync">): { time
     return config.waitForSync.enabled ? { timeoutSeconds: config.waitForSync.timeoutSeconds ?? defaultWaitForSyncSeconds } : undefined;
 }
 
+/** Prefix of the guardrail policy names the stacks deploy (AdmissionGuardrails' default). */
+const guardrailPrefix = "gitops-control";
+
+/** The binding environment of a break-glass entry: its binding is `<policy>-break-glass-<ticket>`. */
+export const breakGlassBindingEnvironment = (entry: BreakGlassEntry): string => `break-glass-${entry.ticket.toLowerCase()}`;
+
 /** Option key of a rule: its name in camelCase (`cap-replicas` → `capReplicas`). */
 export const ruleOptionKey = (rule: string): string => rule.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -68,6 +75,7 @@ export function guardrailRules(config: StackConfig) {
         argoCdNamespace: config.argocd.namespace,
         capReplicas: { max: g.replicaCap ?? defaults.replicaCap },
         ...(g.requiredLabels ? { requireLabels: { labels: g.requiredLabels } } : {}),
+        ...(g.allowedRevisions ? { protectSyncPolicy: { allowedRevisions: g.allowedRevisions } } : {}),
         ...off,
     });
 }
@@ -208,6 +216,7 @@ export function buildArgs(
     previewRepos: readonly string[],
 ): Omit<ControlPlaneArgs, "provider"> {
     const stack = stackPresets[config.environment];
+    const rules = guardrailRules(config);
     /** Namespaces under break-glass, per environment class. */
     const exempt = new Map<string, { namespaces: string[]; statuses: Set<BreakGlassStatus> }>();
     for (const s of services) {
@@ -266,8 +275,19 @@ export function buildArgs(
                   },
               }
             : {}),
+        // Exceptions end in the cluster at their expiry, not only at the next `up`: the job may patch the
+        // carving bindings and delete the break-glass ones, nothing else (RBAC resource names).
+        ...(active.length > 0
+            ? {
+                  breakGlassExpiry: {
+                      environmentBindings: rules.flatMap((r) => [...exempt.keys()].map((c) => `${policyName(guardrailPrefix, r)}-${c}`)),
+                      breakGlassBindings: rules.flatMap((r) => active.map((glass) => `${policyName(guardrailPrefix, r)}-${breakGlassBindingEnvironment(glass.entry)}`)),
+                      ...(janitor.image ? { image: janitor.image } : {}),
+                  },
+              }
+            : {}),
         guardrails: {
-            rules: guardrailRules(config),
+            rules,
             bindings: [
                 ...bindingOrder
                     .filter((c) => classes.has(c))
@@ -278,7 +298,7 @@ export function buildArgs(
                     })),
                 // One binding per active break-glass entry: its namespaces warn instead of deny.
                 ...active.map((glass) => ({
-                    environment: `break-glass-${glass.entry.ticket.toLowerCase()}`,
+                    environment: breakGlassBindingEnvironment(glass.entry),
                     validationActions: ["Warn", "Audit"] as const,
                     namespaces: [...exempt.values()].flatMap((slot) => (slot.statuses.has(glass) ? slot.namespaces : [])),
                     annotations: breakGlassAnnotations(glass.entry),

@@ -263,6 +263,10 @@ export const stackConfigSchema = z.strictObject({
             failurePolicy: z.enum(["Fail", "Ignore"]).describe(`When a policy cannot be evaluated. Default: ${defaults.failurePolicy}.`),
             disabledRules: z.array(z.string()).describe("Rule names to leave out of the library (see docs/guardrails.md)."),
             requiredLabels: z.array(z.string()).min(1).describe("Labels every workload must carry."),
+            allowedRevisions: z
+                .array(z.string())
+                .min(1)
+                .describe("RE2 patterns of the targetRevisions prod Applications may deploy (protect-sync-policy). Default: main/master/HEAD, release tags, full commit SHAs."),
         })
         .partial()
         .default({})

@@ -11,8 +11,12 @@ import { GitOpsConfigError, check, collectProblems } from "../components/errors"
 import { validateGitHubArgs } from "../components/GitHubPreviewHooks";
 import { validateWaitForSync } from "../components/GitOpsApplication";
 import { validateJanitorArgs } from "../components/PreviewJanitor";
+import { validateBreakGlassExpiryArgs } from "../components/BreakGlassExpiry";
 import { validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { resolveService } from "../components/serviceSpec";
+import { re2Problem } from "../components/guardrails/cel";
+import { defaultAllowedRevisions } from "../components/guardrails/rules";
+import { defaults } from "../components/defaults";
 import { BreakGlassStatus, covers } from "./breakGlass";
 import { ModelService, clusterNames, destinationArgs, environmentsOf, libraryRuleNames, repositoryCredentialArg, waitForSyncArg } from "./model";
 import { stackPresets } from "./presets";
@@ -144,9 +148,30 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
         check(clusters.includes(config.defaultCluster), stackKey("defaultCluster"), `is "${config.defaultCluster}", not a registered cluster`, clusterFix);
     }
     const rules = new Set(libraryRuleNames());
+    const disabled = new Set(config.guardrails.disabledRules ?? []);
     (config.guardrails.disabledRules ?? []).forEach((name, i) =>
         check(rules.has(name), stackKey(`guardrails.disabledRules[${i}]`), `is "${name}", not a rule of the library`, `use one of ${[...rules].join(", ")}`),
     );
+    const revisions = config.guardrails.allowedRevisions;
+    (revisions ?? []).forEach((pattern, i) => {
+        const problem = pattern.includes("'") ? "contains a single quote" : re2Problem(pattern);
+        check(problem === undefined, stackKey(`guardrails.allowedRevisions[${i}]`), `"${pattern}" ${problem}`, 'use an RE2 pattern such as "^v[0-9]+[.][0-9]+[.][0-9]+$"');
+    });
+    // What protect-sync-policy would refuse in the cluster is refused here first, naming the key.
+    if (!disabled.has("protect-sync-policy")) {
+        const allowed = (revisions ?? defaultAllowedRevisions).map((p) => new RegExp(p));
+        for (const s of services) {
+            s.args.environments.forEach((e, j) => {
+                const revision = e.targetRevision ?? defaults.targetRevision;
+                check(
+                    e.name !== "prod" || allowed.some((r) => r.test(revision)),
+                    stackKey(`services[${s.index}].${serviceField(s.config, `environments[${j}].targetRevision`)}`),
+                    `(service "${s.name}") deploys "${revision}" to prod, which is not a reviewed revision (guardrails.allowedRevisions; protect-sync-policy would refuse the Application)`,
+                    "deploy a release tag, the default branch or a commit SHA, or add a pattern to `gitops-control:guardrails.allowedRevisions`",
+                );
+            });
+        }
+    }
     active.forEach((glass) => {
         const i = config.breakGlass.findIndex((e) => e === glass.entry);
         check(
@@ -288,6 +313,17 @@ export function validateStack(
                 collectProblems(() => validateJanitorArgs({ ...janitor, namespace: config.argocd.namespace })),
                 "PreviewJanitor",
                 (arg) => `previewJanitor.${arg}`,
+            ),
+        );
+    }
+    if (built.breakGlassExpiry) {
+        const expiry = built.breakGlassExpiry;
+        // Its image is the janitor's (`previewJanitor.image`).
+        problems.push(
+            ...toStackKey(
+                collectProblems(() => validateBreakGlassExpiryArgs({ ...expiry, namespace: config.argocd.namespace })),
+                "BreakGlassExpiry",
+                (arg) => (arg === "image" ? "previewJanitor.image" : `breakGlass.${arg}`),
             ),
         );
     }

@@ -142,6 +142,8 @@ const knownKinds: Readonly<Record<string, readonly [resource: string, namespaced
     // Options of CONNECT requests (`kubectl exec`/`attach`): the resource is the Pod they reach.
     PodExecOptions: ["pods", true],
     PodAttachOptions: ["pods", true],
+    // `kubectl scale` sends a Scale to a workload's scale subresource; fixtures scale Deployments.
+    Scale: ["deployments", true],
     Job: ["jobs", true],
     CronJob: ["cronjobs", true],
     Pod: ["pods", true],
@@ -190,6 +192,9 @@ function splitApiVersion(apiVersion: string): { group: string; version: string }
 /** Options objects that only ever reach admission as CONNECT to a Pod subresource. */
 const connectSubresources: Readonly<Record<string, string>> = { PodExecOptions: "exec", PodAttachOptions: "attach" };
 
+/** The workload a Scale fixture's `scale` subresource belongs to (see knownKinds). */
+const scaleTarget: GroupVersionResource = { group: "apps", version: "v1", resource: "deployments" };
+
 /** A Pod as it was before `kubectl debug` added ephemeral containers to it. */
 function withoutEphemeralContainers(pod: KubeObject): KubeObject {
     const { ephemeralContainers: _added, ...spec } = (pod.spec ?? {}) as Record<string, unknown>;
@@ -200,13 +205,14 @@ function withoutEphemeralContainers(pod: KubeObject): KubeObject {
  * Builds the admission request the API server would send for applying `manifest`. DELETE sends the
  * manifest as `oldObject` with a null `object`, as Kubernetes does. An UPDATE of the
  * `ephemeralcontainers` subresource sends the whole Pod, its old version without the ephemeral
- * containers (unless `oldObject` says otherwise). CONNECT (`kubectl exec`) sends the exec options
+ * containers (unless `oldObject` says otherwise). A `Scale` (`kubectl scale`) is an UPDATE of a Deployment's `scale` subresource. CONNECT (`kubectl exec`) sends the exec options
  * as the object, with the Pod's name.
  */
 export function admissionRequest(manifest: KubeObject, options: RequestOptions = {}): AdmissionRequest {
     const connect = connectSubresources[manifest.kind];
-    const operation = options.operation ?? (connect ? "CONNECT" : "CREATE");
-    const subResource = options.subResource ?? connect ?? "";
+    const scale = manifest.kind === "Scale";
+    const operation = options.operation ?? (connect ? "CONNECT" : scale ? "UPDATE" : "CREATE");
+    const subResource = options.subResource ?? connect ?? (scale ? "scale" : "");
     const { group, version } = splitApiVersion(manifest.apiVersion);
     const { resource, namespaced } = resourceOf(manifest.kind);
     const namespace = namespaced ? (options.namespace ?? manifest.metadata?.namespace ?? "default") : "";
@@ -221,7 +227,7 @@ export function admissionRequest(manifest: KubeObject, options: RequestOptions =
                   : (options.oldObject ?? (subResource === "ephemeralcontainers" ? withoutEphemeralContainers(manifest) : manifest)),
         userInfo: options.userInfo ?? argoCdControllerUser,
         kind: { group, version, kind: manifest.kind },
-        resource: { group, version, resource },
+        resource: scale ? scaleTarget : { group, version, resource },
         subResource,
         name: manifest.metadata?.name ?? "",
         namespace,
@@ -266,6 +272,11 @@ export interface EvaluatorOptions {
     readonly failurePolicy?: FailurePolicy;
     /** @default "gitops-control" */
     readonly namePrefix?: string;
+    /**
+     * The cluster's namespaces and their labels: the parameters of rules with `paramNamespaces`
+     * (each binding selects those of its class). @default {} (such rules do not apply)
+     */
+    readonly namespaces?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 type Program = (context: Record<string, unknown>) => unknown;
@@ -294,6 +305,7 @@ const environment = new cel.Environment({ unlistedVariablesAreDyn: false, homoge
     .registerVariable("request", "dyn")
     .registerVariable("namespaceObject", "dyn")
     .registerVariable("variables", "dyn")
+    .registerVariable("params", "dyn")
     // Kubernetes regex library: first match or "" / every match. JavaScript regexes stand in for RE2
     // (patterns are screened for RE2-only syntax first).
     .registerFunction("string.find(string): string", (s: string, p: string) => new RegExp(p).exec(s)?.[0] ?? "")
@@ -304,7 +316,13 @@ function fail(field: string, problem: string, fix: string): never {
 }
 
 /** Parses and checks one expression, naming Kubernetes-only features as gaps. */
-function compileExpression(expression: string, field: string, declared: ReadonlySet<string>): Program {
+function compileExpression(expression: string, field: string, declared: ReadonlySet<string>, params = false): Program {
+    if (!params && /\bparams\b/.test(expression))
+        fail(
+            field,
+            `uses params, from ${kubernetesCelGaps.params}, which the offline evaluator models only for rules with paramNamespaces (CEL gap)`,
+            "set paramNamespaces on the rule, or express the check without params",
+        );
     for (const m of expression.matchAll(/\.matches\(\s*'((?:[^'\\]|\\.)*)'\s*\)/g)) {
         const problem = re2Problem(m[1].replace(/\\\\/g, "\\"));
         if (problem) fail(field, `passes matches() the pattern '${m[1]}', which ${problem}`, "rewrite it in RE2 syntax (no lookaround, no backreferences)");
@@ -333,23 +351,24 @@ function compileExpression(expression: string, field: string, declared: Readonly
 export function compileRule(rule: GuardrailRule): CompiledRule {
     const f = `rules.${rule.name}`;
     const declared = new Set<string>();
+    const params = rule.paramNamespaces ?? false;
     const variables = rule.variables.map((v, i) => {
-        const program = compileExpression(v.expression, `${f}.variables[${i}].expression`, declared);
+        const program = compileExpression(v.expression, `${f}.variables[${i}].expression`, declared, params);
         declared.add(v.name);
         return { source: v, program, field: `${f}.variables[${i}]` };
     });
     const matchConditions = rule.matchConditions.map((c, i) => ({
         source: c,
-        program: compileExpression(c.expression, `${f}.matchConditions[${i}].expression`, declared),
+        program: compileExpression(c.expression, `${f}.matchConditions[${i}].expression`, declared, params),
         field: `${f}.matchConditions[${i}]`,
     }));
     const validations = rule.validations.map((v, i) => ({
-        check: { source: v, program: compileExpression(v.expression, `${f}.validations[${i}].expression`, declared), field: `${f}.validations[${i}]` },
-        ...(v.messageExpression !== undefined ? { message: compileExpression(v.messageExpression, `${f}.validations[${i}].messageExpression`, declared) } : {}),
+        check: { source: v, program: compileExpression(v.expression, `${f}.validations[${i}].expression`, declared, params), field: `${f}.validations[${i}]` },
+        ...(v.messageExpression !== undefined ? { message: compileExpression(v.messageExpression, `${f}.validations[${i}].messageExpression`, declared, params) } : {}),
     }));
     const auditAnnotations = rule.auditAnnotations.map((a, i) => ({
         source: a,
-        program: compileExpression(a.valueExpression, `${f}.auditAnnotations[${i}].valueExpression`, declared),
+        program: compileExpression(a.valueExpression, `${f}.auditAnnotations[${i}].valueExpression`, declared, params),
         field: `${f}.auditAnnotations[${i}]`,
     }));
     return { rule, variables, matchConditions, validations, auditAnnotations };
@@ -477,6 +496,8 @@ interface Prepared {
     readonly binding: string;
     readonly namespaceSelector?: LabelSelector;
     readonly objectSelector?: LabelSelector;
+    /** For rules with paramNamespaces: the namespaces the binding's paramRef selects, as `params`. */
+    readonly params?: readonly unknown[];
     readonly variables: ReadonlyMap<string, LazyVariable>;
     /** resourceRules' answer per operation and resource, computed once each. */
     readonly resourceMatches: Map<string, boolean>;
@@ -544,8 +565,15 @@ export class GuardrailEvaluator {
             const policy = policyName(prefix, compiled.rule);
             // The binding's selectors come from the renderer the component deploys with, so the
             // offline answer cannot drift from what the API server is given.
-            const spec = renderBindingSpec(policy, binding, environmentLabel, compiled.rule.bindingScope);
+            const spec = renderBindingSpec(policy, binding, environmentLabel, compiled.rule.bindingScope, compiled.rule.paramNamespaces);
             const match = spec.matchResources as { namespaceSelector?: LabelSelector; objectSelector?: LabelSelector } | undefined;
+            const paramSelector = (spec.paramRef as { selector?: LabelSelector } | undefined)?.selector;
+            const params = compiled.rule.paramNamespaces
+                ? Object.entries(options.namespaces ?? {})
+                      .filter(([, l]) => selectorMatches(paramSelector, l))
+                      .sort(([a], [b]) => a.localeCompare(b))
+                      .map(([name, l]) => toCel({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { ...l, "kubernetes.io/metadata.name": name } } }))
+                : undefined;
             const keys = variableKeys(compiled.variables.map((v) => v.source));
             const variables = new Map(compiled.variables.map(({ source, program }, i) => [source.name, { key: keys[i], program }] as const));
             return {
@@ -554,6 +582,7 @@ export class GuardrailEvaluator {
                 binding: `${policy}-${binding.environment}`,
                 namespaceSelector: match?.namespaceSelector,
                 objectSelector: match?.objectSelector,
+                ...(params ? { params } : {}),
                 variables,
                 resourceMatches: new Map(),
             };
@@ -586,8 +615,22 @@ export class GuardrailEvaluator {
         if (!namespaceSelectorMatches(p.namespaceSelector, request)) return notApplicable(p, "binding namespaceSelector");
         if (!objectSelectorMatches(p.objectSelector, request)) return notApplicable(p, "binding objectSelector");
 
-        const shared = base[sharedKey] as Map<string, unknown>;
-        const context: Record<string, unknown> = { object: base.object, oldObject: base.oldObject, request: base.request, namespaceObject: base.namespaceObject };
+        if (p.params === undefined) return this.evaluateOnce(p, base, base[sharedKey] as Map<string, unknown>, null) ?? notApplicable(p, "matchCondition");
+        // Once per parameter, as the API server does; the first failing parameter's answer is the decision.
+        if (p.params.length === 0) return notApplicable(p, "no params (parameterNotFoundAction Allow)");
+        let last: RuleDecision | undefined;
+        for (const param of p.params) {
+            const d = this.evaluateOnce(p, base, new Map(), param);
+            if (d && d.verdict !== "Allow") return d;
+            last = d ?? last;
+        }
+        return last ?? notApplicable(p, "matchCondition");
+    }
+
+    /** One evaluation of a matched rule (with one parameter, or null); undefined when a matchCondition skips it. */
+    private evaluateOnce(p: Prepared, base: Record<string | symbol, unknown>, shared: Map<string, unknown>, params: unknown): RuleDecision | undefined {
+        const c = p.compiled;
+        const context: Record<string, unknown> = { object: base.object, oldObject: base.oldObject, request: base.request, namespaceObject: base.namespaceObject, params };
         context.variables = new LazyVariables(p.variables, shared, context);
 
         const violations: Violation[] = [];
@@ -599,7 +642,7 @@ export class GuardrailEvaluator {
                 const key = m.source.expression;
                 let value = shared.get(key);
                 if (value === undefined) shared.set(key, (value = m.program(context)));
-                if (value === false) return notApplicable(p, `matchCondition ${m.source.name}`);
+                if (value === false) return params === null ? notApplicable(p, `matchCondition ${m.source.name}`) : undefined;
                 if (value !== true) throw new Error(`matchCondition must evaluate to bool, got ${typeof value}`);
             } catch (e) {
                 conditionError ??= errorViolation(m.source.expression, e, "Invalid");

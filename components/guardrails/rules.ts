@@ -1,10 +1,13 @@
 import { check } from "../errors";
-import { annotations, labels } from "../labels";
+import { annotations, inClusterServer, labels } from "../labels";
 import { celList, celString, metadataValue, qualifiedName, re2Problem } from "./cel";
 import { GuardrailRule, MatchCondition, Operation, ResourceRule, Validation, Variable } from "./types";
 
 const writes = ["CREATE", "UPDATE"] as const;
 const allWrites = ["CREATE", "UPDATE", "DELETE"] as const;
+
+/** The username of a kube-controller-manager controller running with its own service account. */
+const kubeSystemUser = (name: string) => `system:serviceaccount:kube-system:${name}`;
 
 /**
  * Every way a pod spec enters the cluster, with where its pod spec lives: the kinds that carry a pod
@@ -361,8 +364,23 @@ export interface CapReplicasOptions {
 }
 
 /**
- * Replica counts above a cap need an approval annotation carrying a ticket reference: a fat-fingered
- * `replicas: 200` would otherwise drain the cluster's capacity.
+ * Who writes replica counts for an object that was itself admitted: the HPA controller scales within
+ * an HPA's maxReplicas (capped below), and the deployment controller sizes a Deployment's
+ * ReplicaSets (from an admitted Deployment). kube-controller-manager's own name covers both when it
+ * runs without per-controller credentials.
+ */
+const replicaWriters = {
+    scale: [kubeSystemUser("horizontal-pod-autoscaler"), "system:kube-controller-manager"],
+    replicaSets: [kubeSystemUser("deployment-controller"), "system:kube-controller-manager"],
+} as const;
+
+/**
+ * Replica counts above a cap need an approval annotation carrying a ticket reference, whoever
+ * writes them (break-glass included: break-glass is audited, not unlimited): a fat-fingered
+ * `replicas: 200` would otherwise drain the cluster's capacity. Every path to a replica count is
+ * held to it: the workload objects, the `scale` subresource (`kubectl scale`, which carries no
+ * annotations, so above the cap it is refused and the ticket goes through the object in Git), and
+ * HorizontalPodAutoscalers, whose min/maxReplicas bound what the HPA controller may write.
  */
 export function capReplicas(options: CapReplicasOptions = {}): GuardrailRule {
     const max = options.max ?? 20;
@@ -379,26 +397,57 @@ export function capReplicas(options: CapReplicasOptions = {}): GuardrailRule {
     const problem = re2Problem(ticket);
     check(problem === undefined, "capReplicas.ticketPattern", `"${ticket}" ${problem}`, 'use an RE2 pattern such as "^[A-Z][A-Z0-9]+-[0-9]+$"');
     const approved = annotationMatches(annotation, ticket);
+    const fix = `add the annotation ${annotation}: <TICKET-123> with an approved ticket (guardrail cap-replicas)`;
+    const hpa = "object.kind == 'HorizontalPodAutoscaler'";
+    const hpaOver = `(object.spec.maxReplicas > ${max} || (has(object.spec.minReplicas) && object.spec.minReplicas > ${max}))`;
     return {
         name: "cap-replicas",
-        summary: `Deployments and StatefulSets above ${max} replicas without a ticket in ${annotation}`,
+        summary: `Replica counts above ${max} without a ticket in ${annotation}: workloads, kubectl scale (no ticket possible: refused) and HPA min/maxReplicas, for everyone`,
         why: "A typo in replicas can take the whole cluster's capacity; big scale-ups need a named approval.",
         params: { max, overrideAnnotation: annotation, ticketPattern: ticket },
-        resourceRules: [{ apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments", "statefulsets"], operations: writes }],
-        variables: [],
+        resourceRules: [
+            { apiGroups: ["apps"], apiVersions: ["v1"], resources: ["deployments", "statefulsets", "replicasets"], operations: writes },
+            { apiGroups: [""], apiVersions: ["v1"], resources: ["replicationcontrollers"], operations: writes },
+            {
+                apiGroups: ["apps"],
+                apiVersions: ["v1"],
+                resources: ["deployments/scale", "statefulsets/scale", "replicasets/scale"],
+                operations: ["UPDATE"],
+            },
+            { apiGroups: [""], apiVersions: ["v1"], resources: ["replicationcontrollers/scale"], operations: ["UPDATE"] },
+            { apiGroups: ["autoscaling"], apiVersions: ["v1", "v2"], resources: ["horizontalpodautoscalers"], operations: writes },
+        ],
+        variables: [{ name: "scale", expression: "has(request.subResource) && request.subResource == 'scale'" }],
         validations: [
             {
-                expression: `!has(object.spec.replicas) || object.spec.replicas <= ${max} || (${approved})`,
-                message: `replicas exceed the cap of ${max}: add the annotation ${annotation}: <TICKET-123> with an approved ticket (guardrail cap-replicas)`,
-                messageExpression: `'replicas ' + string(object.spec.replicas) + ' exceeds the cap of ${max}: add the annotation ${annotation}: <TICKET-123> with an approved ticket (guardrail cap-replicas)'`,
+                expression: `variables.scale || ${hpa} || !has(object.spec.replicas) || object.spec.replicas <= ${max} || (${approved})`,
+                message: `replicas exceed the cap of ${max}: ${fix}`,
+                messageExpression: `'replicas ' + string(object.spec.replicas) + ' exceeds the cap of ${max}: ${fix}'`,
+                reason: "Forbidden",
+            },
+            {
+                expression: `!variables.scale || !has(object.spec.replicas) || object.spec.replicas <= ${max}`,
+                message: `scaling above the cap of ${max} is refused: kubectl scale carries no ticket; set replicas in Git and ${fix}`,
+                messageExpression: `'scaling ' + request.resource.resource + ' ' + request.name + ' to ' + string(object.spec.replicas) + ' exceeds the cap of ${max}: kubectl scale carries no ticket; set replicas in Git and ${fix}'`,
+                reason: "Forbidden",
+            },
+            {
+                expression: `!(${hpa}) || !${hpaOver} || (${approved})`,
+                message: `HorizontalPodAutoscaler replicas exceed the cap of ${max}: ${fix}`,
+                messageExpression: `'HorizontalPodAutoscaler minReplicas ' + (has(object.spec.minReplicas) ? string(object.spec.minReplicas) : '1') + ', maxReplicas ' + string(object.spec.maxReplicas) + ' exceeds the cap of ${max}: ${fix}'`,
                 reason: "Forbidden",
             },
         ],
-        matchConditions: [],
+        matchConditions: [
+            {
+                name: "not-sized-from-an-admitted-object",
+                expression: `!(request.userInfo.username in ${celList([...new Set([...replicaWriters.scale, ...replicaWriters.replicaSets])])}) || !(has(request.subResource) ? request.subResource == 'scale' && request.userInfo.username in ${celList(replicaWriters.scale)} : request.resource.resource == 'replicasets' && request.userInfo.username in ${celList(replicaWriters.replicaSets)})`,
+            },
+        ],
         auditAnnotations: [
             {
                 key: "replicas-override",
-                valueExpression: `has(object.spec.replicas) && object.spec.replicas > ${max} && (${approved}) ? 'replicas ' + string(object.spec.replicas) + ' approved by ' + object.metadata.annotations['${annotation}'] : ''`,
+                valueExpression: `variables.scale || !(${approved}) ? '' : ${hpa} ? (${hpaOver} ? 'HorizontalPodAutoscaler maxReplicas ' + string(object.spec.maxReplicas) + ' approved by ' + object.metadata.annotations['${annotation}'] : '') : has(object.spec.replicas) && object.spec.replicas > ${max} ? 'replicas ' + string(object.spec.replicas) + ' approved by ' + object.metadata.annotations['${annotation}'] : ''`,
             },
         ],
     };
@@ -650,7 +699,7 @@ export interface WriterExemption {
     readonly why: string;
 }
 
-const kubeSystem = (name: string) => `system:serviceaccount:kube-system:${name}`;
+const kubeSystem = kubeSystemUser;
 
 /**
  * Cluster controllers that write objects in every namespace. Status updates go through the
@@ -807,50 +856,129 @@ export interface ProtectSyncPolicyOptions {
     /** Label carrying the environment class on Applications. @default "gitops-control.io/environment" */
     readonly environmentLabel?: string;
     /**
-     * Annotation whose presence lets automated sync be paused (`automated.enabled: false`): the
-     * break-glass ticket. prune, selfHeal and allowEmpty stay protected even then.
-     * @default "gitops-control.io/break-glass-ticket"
+     * Annotation whose value, a ticket matching `ticketPattern`, lets automated sync be paused
+     * (`automated.enabled: false`): the break-glass ticket. prune, selfHeal and allowEmpty stay
+     * protected even then. @default "gitops-control.io/break-glass-ticket"
      */
     readonly pauseAnnotation?: string;
+    /** RE2 pattern a pause ticket must match (any non-empty string is not a ticket). @default "^[A-Z][A-Z0-9]+-[0-9]+$" (INC-4711) */
+    readonly ticketPattern?: string;
+    /**
+     * RE2 patterns of the revisions a protected Application may deploy (`targetRevision` of its
+     * source or sources): reviewed ones only, so switching prod to a feature branch is refused.
+     * @default {@link defaultAllowedRevisions}
+     */
+    readonly allowedRevisions?: readonly string[];
+    /** Users that may delete a protected Application (cascade or not). @default [] */
+    readonly deleteUsernames?: readonly string[];
+    /**
+     * Groups that may delete a protected Application: the Pulumi program (whose admin credentials put
+     * it in `system:masters`) and break-glass. @default ["system:masters", "gitops-control:break-glass"]
+     */
+    readonly deleteGroups?: readonly string[];
 }
 
 /**
- * Protected Applications keep automated sync with prune and self-heal on and empty syncs refused.
- * Applications live in the Argo CD namespace, not in their environment's, so the rule selects them
- * by their own environment label (objectSelector) instead of the namespace's.
+ * Revisions a prod Application may deploy by default: the reviewed default branch (`main`,
+ * `master`, `HEAD`), release tags (`v1.2.3`, `1.2.3-rc.1`) and full commit SHAs.
+ */
+export const defaultAllowedRevisions: readonly string[] = ["^(HEAD|main|master)$", "^v?[0-9]+[.][0-9]+[.][0-9]+([-+][0-9A-Za-z.-]+)?$", "^[0-9a-f]{40}$"];
+
+/** ignoreDifferences pointers that hide a whole object part: with them Argo CD stops seeing any drift there. */
+const blanketPointers = ["", "/", "/spec", "/data", "/stringData", "/binaryData", "/metadata"];
+const blanketJqPaths = [".", ".spec", ".data", ".stringData", ".binaryData", ".metadata"];
+
+/**
+ * Protected Applications keep automated sync with prune and self-heal on and empty syncs refused;
+ * sync pauses only under a break-glass ticket; they deploy only reviewed revisions; their
+ * ignoreDifferences never blanket a whole spec or data; and only the program or break-glass
+ * deletes them (the cascade finalizer would take every workload with them). Applications live in
+ * the Argo CD namespace, not in their environment's, so the rule selects them by their own
+ * environment label (objectSelector; require-application-environment makes that label honest).
  */
 export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): GuardrailRule {
     const environments = options.environments ?? ["prod"];
     const envLabel = options.environmentLabel ?? labels.environment;
     const pause = options.pauseAnnotation ?? annotations.breakGlassTicket;
+    const ticket = options.ticketPattern ?? "^[A-Z][A-Z0-9]+-[0-9]+$";
+    const revisions = options.allowedRevisions ?? defaultAllowedRevisions;
+    const deleteUsers = options.deleteUsernames ?? [];
+    const deleteGroups = options.deleteGroups ?? ["system:masters", "gitops-control:break-glass"];
     check(environments.length > 0, "protectSyncPolicy.environments", "is empty, so nothing is protected", 'list at least one environment, e.g. ["prod"]');
     environments.forEach((e, i) =>
         check(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(e), `protectSyncPolicy.environments[${i}]`, `is "${e}", not a label value`, 'use an environment class such as "prod"'),
     );
     check(qualifiedName.test(envLabel), "protectSyncPolicy.environmentLabel", `is "${envLabel}", not a label key`, `use "${labels.environment}"`);
     check(qualifiedName.test(pause), "protectSyncPolicy.pauseAnnotation", `is "${pause}", not an annotation key`, `use "${annotations.breakGlassTicket}"`);
+    [ticket, ...revisions].forEach((pattern, i) => {
+        const field = i === 0 ? "protectSyncPolicy.ticketPattern" : `protectSyncPolicy.allowedRevisions[${i - 1}]`;
+        check(!pattern.includes("'"), field, "contains a single quote", "remove it");
+        const problem = re2Problem(pattern);
+        check(problem === undefined, field, `"${pattern}" ${problem}`, 'use an RE2 pattern such as "^v[0-9]+[.][0-9]+[.][0-9]+$"');
+    });
+    check(revisions.length > 0, "protectSyncPolicy.allowedRevisions", "is empty, so no revision could be deployed", "list the reviewed revisions, e.g. tags and main");
+    check(deleteUsers.length + deleteGroups.length > 0, "protectSyncPolicy", "lets nobody delete a protected Application", "keep system:masters (the program) in `deleteGroups`");
+    [...deleteUsers, ...deleteGroups].forEach((u, i) => check(username.test(u), `protectSyncPolicy.deleteUsernames/deleteGroups[${i}]`, `is "${u}"`, "use a name without spaces"));
     const where = `(guardrail protect-sync-policy)`;
     const changed = (field: "labels" | "annotations", key: string) => `${metadataValue("object", field, key)} != ${metadataValue("oldObject", field, key)}`;
+    const deleters = [...deleteUsers, ...deleteGroups.map((g) => `group ${g}`)].join(", ");
+    const mayDelete = [
+        ...(deleteUsers.length > 0 ? [`request.userInfo.username in ${celList(deleteUsers)}`] : []),
+        ...(deleteGroups.length > 0 ? [`(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ${celList(deleteGroups)}))`] : []),
+    ].join(" || ");
+    const revisionOk = (r: string) => `(${revisions.map((p) => `${r}.matches(${celString(p)})`).join(" || ")})`;
     return {
         name: "protect-sync-policy",
-        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, with allowEmpty, or whose managedNamespaceMetadata relabels the namespace out of its class or below Pod Security restricted`,
-        why: "Without prune and self-heal Git stops describing the cluster; allowEmpty lets a bad path prune everything.",
-        params: { environments, environmentLabel: envLabel, pauseAnnotation: pause },
-        resourceRules: [{ apiGroups: ["argoproj.io"], apiVersions: ["v1alpha1"], resources: ["applications"], operations: writes }],
+        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, with allowEmpty, paused without a ticket, on an unreviewed revision, with blanket ignoreDifferences, relabelling their namespace through managedNamespaceMetadata, or deleted by anyone but ${deleters}`,
+        why: "Without prune and self-heal Git stops describing the cluster; allowEmpty, a feature branch or a blanket ignore let unreviewed state into prod; a cascade delete removes every workload.",
+        params: {
+            environments,
+            environmentLabel: envLabel,
+            pauseAnnotation: pause,
+            ticketPattern: ticket,
+            allowedRevisions: revisions,
+            deleteUsernames: deleteUsers,
+            deleteGroups,
+        },
+        resourceRules: [{ apiGroups: ["argoproj.io"], apiVersions: ["v1alpha1"], resources: ["applications"], operations: allWrites }],
         objectSelector: { matchExpressions: [{ key: envLabel, operator: "In", values: environments }] },
         bindingScope: "object",
         variables: [
-            { name: "automated", expression: "has(object.spec.syncPolicy) && has(object.spec.syncPolicy.automated) ? object.spec.syncPolicy.automated : null" },
-            { name: "paused", expression: `${metadataValue("object", "annotations", pause)} != ''` },
+            { name: "deleting", expression: "request.operation == 'DELETE'" },
+            {
+                name: "automated",
+                expression: "!variables.deleting && has(object.spec.syncPolicy) && has(object.spec.syncPolicy.automated) ? object.spec.syncPolicy.automated : null",
+            },
+            { name: "paused", expression: `${metadataValue("object", "annotations", pause)}.matches(${celString(ticket)})` },
             {
                 name: "namespaceLabels",
                 expression:
-                    "has(object.spec.syncPolicy) && has(object.spec.syncPolicy.managedNamespaceMetadata) && has(object.spec.syncPolicy.managedNamespaceMetadata.labels) ? object.spec.syncPolicy.managedNamespaceMetadata.labels : null",
+                    "!variables.deleting && has(object.spec.syncPolicy) && has(object.spec.syncPolicy.managedNamespaceMetadata) && has(object.spec.syncPolicy.managedNamespaceMetadata.labels) ? object.spec.syncPolicy.managedNamespaceMetadata.labels : null",
+            },
+            {
+                name: "revisions",
+                expression:
+                    "variables.deleting ? [] : (has(object.spec.source) && has(object.spec.source.targetRevision) ? [object.spec.source.targetRevision] : []) + (has(object.spec.sources) ? object.spec.sources.filter(s, has(s.targetRevision)).map(s, s.targetRevision) : [])",
+            },
+            {
+                name: "oldRevisions",
+                expression:
+                    "request.operation != 'UPDATE' ? [] : (has(oldObject.spec.source) && has(oldObject.spec.source.targetRevision) ? [oldObject.spec.source.targetRevision] : []) + (has(oldObject.spec.sources) ? oldObject.spec.sources.filter(s, has(s.targetRevision)).map(s, s.targetRevision) : [])",
+            },
+            {
+                name: "blanketIgnores",
+                expression: `variables.deleting || !has(object.spec.ignoreDifferences) ? [] : object.spec.ignoreDifferences.filter(d, (has(d.jsonPointers) && d.jsonPointers.exists(p, p in ${celList(blanketPointers)})) || (has(d.jqPathExpressions) && d.jqPathExpressions.exists(p, p in ${celList(blanketJqPaths)})))`,
             },
         ],
         validations: [
             {
-                expression: "variables.automated != null",
+                expression: `!variables.deleting || ${mayDelete}`,
+                message: `only ${deleters} may delete a protected Application: its cascade finalizer deletes every workload it deployed ${where}`,
+                messageExpression: `request.userInfo.username + ' may not delete the ' + ${metadataValue("oldObject", "labels", envLabel)} + ' Application ' + request.name + ${celString(`: its cascade finalizer deletes every workload it deployed; only ${deleters} may ${where}`)}`,
+                reason: "Forbidden",
+            },
+            {
+                expression: "variables.deleting || variables.automated != null",
                 message: `${environments.join(", ")} Applications must sync automatically: set spec.syncPolicy.automated with prune: true and selfHeal: true ${where}`,
                 reason: "Forbidden",
             },
@@ -878,7 +1006,20 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
             },
             {
                 expression: "variables.automated == null || !has(variables.automated.enabled) || variables.automated.enabled == true || variables.paused",
-                message: `spec.syncPolicy.automated.enabled may be false only under break-glass (annotation ${pause}) ${where}`,
+                message: `spec.syncPolicy.automated.enabled may be false only under break-glass (annotation ${pause} with a ticket matching ${ticket}) ${where}`,
+                reason: "Forbidden",
+            },
+            {
+                // A revision already deployed stays deployable (legacy Applications remain reconcilable).
+                expression: `variables.revisions.all(r, r in variables.oldRevisions || ${revisionOk("r")})`,
+                message: `targetRevision must be a reviewed revision (${revisions.join(", ")}) ${where}`,
+                messageExpression: `'targetRevision ' + variables.revisions.filter(r, !(r in variables.oldRevisions) && !${revisionOk("r")}).join(', ') + ${celString(` is not a reviewed revision (allowed: ${revisions.join(", ")}): deploy a tag or the default branch ${where}`)}`,
+                reason: "Forbidden",
+            },
+            {
+                expression: "size(variables.blanketIgnores) == 0",
+                message: `spec.ignoreDifferences may not cover a whole spec, data or metadata: name the fields ${where}`,
+                messageExpression: `'spec.ignoreDifferences of ' + variables.blanketIgnores.map(d, d.kind).join(', ') + ${celString(` covers a whole spec, data or metadata, so Argo CD would see no drift there: name the fields (e.g. /spec/replicas) ${where}`)}`,
                 reason: "Forbidden",
             },
         ],
@@ -888,13 +1029,17 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
                 // subresource): skip writes that leave spec, environment and pause annotation alone,
                 // so a legacy Application that predates the rule can still be reconciled.
                 name: "sync-policy-may-change",
-                expression: `request.operation == 'CREATE' || object.spec != oldObject.spec || ${changed("labels", envLabel)} || ${changed("annotations", pause)}`,
+                expression: `request.operation != 'UPDATE' || object.spec != oldObject.spec || ${changed("labels", envLabel)} || ${changed("annotations", pause)}`,
             },
         ],
         auditAnnotations: [
             {
                 key: "sync-paused",
                 valueExpression: `variables.automated != null && has(variables.automated.enabled) && variables.automated.enabled == false && variables.paused ? 'automated sync paused under ' + ${metadataValue("object", "annotations", pause)} : ''`,
+            },
+            {
+                key: "deleted-by",
+                valueExpression: `variables.deleting ? request.userInfo.username + ' deleted Application ' + request.name : ''`,
             },
         ],
     };
@@ -994,6 +1139,111 @@ export function protectNamespaceLabels(options: ProtectNamespaceLabelsOptions = 
     };
 }
 
+export interface RequireApplicationEnvironmentOptions {
+    /** @default "gitops-control.io/environment" */
+    readonly environmentLabel?: string;
+    /** Destination names of the cluster the guardrails run in (others are remote: their namespaces are not these). @default ["in-cluster"] */
+    readonly localClusterNames?: readonly string[];
+    /** Destination servers of the cluster the guardrails run in. @default ["https://kubernetes.default.svc"] */
+    readonly localServers?: readonly string[];
+}
+
+/**
+ * An Application is governed by the class of the namespace it deploys to, not by a label it may
+ * omit: every Application whose destination is a governed namespace of this cluster must carry that
+ * namespace's environment label (so the object-scoped rules of its class select it), and an
+ * Application that labels its namespace through managedNamespaceMetadata must carry the same class.
+ * The rule reads the namespaces as parameters (paramKind Namespace, one binding per class); CEL in
+ * admission cannot look objects up otherwise.
+ */
+export function requireApplicationEnvironment(options: RequireApplicationEnvironmentOptions = {}): GuardrailRule {
+    const envLabel = options.environmentLabel ?? labels.environment;
+    const names = options.localClusterNames ?? ["in-cluster"];
+    const servers = options.localServers ?? [inClusterServer];
+    check(qualifiedName.test(envLabel), "requireApplicationEnvironment.environmentLabel", `is "${envLabel}", not a label key`, `use "${labels.environment}"`);
+    const where = "(guardrail require-application-environment)";
+    const appLabel = metadataValue("object", "labels", envLabel);
+    const paramLabel = metadataValue("params", "labels", envLabel);
+    const dest = "object.spec.destination";
+    return {
+        name: "require-application-environment",
+        summary: `Applications deploying to a governed namespace without its ${envLabel} label, or labelling their namespace (managedNamespaceMetadata) with another class than their own`,
+        why: "Rules for Applications select them by their own label: an Application that omits or misstates it would escape its destination's rules.",
+        params: { environmentLabel: envLabel, localClusterNames: names, localServers: servers },
+        resourceRules: [{ apiGroups: ["argoproj.io"], apiVersions: ["v1alpha1"], resources: ["applications"], operations: writes }],
+        bindingScope: "cluster",
+        paramNamespaces: true,
+        variables: [],
+        validations: [
+            {
+                expression: `!has(${dest}.namespace) || ${dest}.namespace != params.metadata.name || (has(${dest}.name) ? !(${dest}.name in ${celList(names)}) : has(${dest}.server) && !(${dest}.server in ${celList(servers)})) || ${appLabel} == ${paramLabel}`,
+                message: `an Application deploying to a governed namespace must carry that namespace's ${envLabel} label ${where}`,
+                messageExpression: `'Application ' + object.metadata.name + ' deploys to namespace ' + params.metadata.name + ' of class ' + ${paramLabel} + ${celString(` but its ${envLabel} label is "`)} + ${appLabel} + ${celString(`": set it to the destination's class ${where}`)}`,
+                reason: "Forbidden",
+            },
+            {
+                expression: `!has(object.spec.syncPolicy) || !has(object.spec.syncPolicy.managedNamespaceMetadata) || !has(object.spec.syncPolicy.managedNamespaceMetadata.labels) || !(${celString(envLabel)} in object.spec.syncPolicy.managedNamespaceMetadata.labels) || object.spec.syncPolicy.managedNamespaceMetadata.labels[${celString(envLabel)}] == ${appLabel}`,
+                message: `spec.syncPolicy.managedNamespaceMetadata.labels may set ${envLabel} only to the Application's own class ${where}`,
+                reason: "Forbidden",
+            },
+        ],
+        matchConditions: [
+            {
+                name: "destination-may-change",
+                expression: `request.operation == 'CREATE' || object.spec != oldObject.spec || ${metadataValue("object", "labels", envLabel)} != ${metadataValue("oldObject", "labels", envLabel)}`,
+            },
+        ],
+        auditAnnotations: [],
+    };
+}
+
+export interface RestrictApplicationSetsOptions {
+    /** Label every generated Application must carry, with a literal value. @default "gitops-control.io/environment" */
+    readonly environmentLabel?: string;
+}
+
+/**
+ * ApplicationSets keep the fixed-project promise: the template's `project` is a literal (a
+ * `{{…}}` there lets generator data, e.g. a PR's branch name, choose a more privileged project),
+ * no `templatePatch` may set it, and the template carries the environment label as a literal, so
+ * every generated Application is selected by the object-scoped bindings of its class.
+ */
+export function restrictApplicationSets(options: RestrictApplicationSetsOptions = {}): GuardrailRule {
+    const envLabel = options.environmentLabel ?? labels.environment;
+    check(qualifiedName.test(envLabel), "restrictApplicationSets.environmentLabel", `is "${envLabel}", not a label key`, `use "${labels.environment}"`);
+    const where = "(guardrail restrict-application-sets)";
+    const key = celString(envLabel);
+    return {
+        name: "restrict-application-sets",
+        summary: `ApplicationSets whose template project is templated or patched, or whose template does not carry a literal ${envLabel} label`,
+        why: "A templated project lets generator data (a PR's branch) pick a more privileged project; an unlabelled Application escapes its environment's rules.",
+        params: { environmentLabel: envLabel },
+        resourceRules: [{ apiGroups: ["argoproj.io"], apiVersions: ["v1alpha1"], resources: ["applicationsets"], operations: writes }],
+        bindingScope: "cluster",
+        variables: [{ name: "template", expression: "object.spec.template" }],
+        validations: [
+            {
+                expression: "!has(variables.template.spec.project) || !variables.template.spec.project.contains('{{')",
+                message: `spec.template.spec.project must be a literal project name ${where}`,
+                messageExpression: `'spec.template.spec.project "' + variables.template.spec.project + ${celString(`" is templated: generator data would choose the AppProject; set a fixed project ${where}`)}`,
+                reason: "Forbidden",
+            },
+            {
+                expression: "!has(object.spec.templatePatch) || !object.spec.templatePatch.contains('project')",
+                message: `spec.templatePatch must not set the project: it would escape the fixed project ${where}`,
+                reason: "Forbidden",
+            },
+            {
+                expression: `has(variables.template.metadata) && has(variables.template.metadata.labels) && ${key} in variables.template.metadata.labels && variables.template.metadata.labels[${key}] != '' && !variables.template.metadata.labels[${key}].contains('{{')`,
+                message: `spec.template.metadata.labels must set ${envLabel} to a literal environment class: generated Applications are governed by it ${where}`,
+                reason: "Forbidden",
+            },
+        ],
+        matchConditions: [{ name: "template-may-change", expression: "request.operation == 'CREATE' || object.spec != oldObject.spec" }],
+        auditAnnotations: [],
+    };
+}
+
 /** Per-rule options of {@link defaultRules}; `false` leaves a rule out. */
 export interface DefaultRulesOptions {
     /** Namespace Argo CD runs in: names its application controller, the one allowed writer. @default "argocd" */
@@ -1011,6 +1261,8 @@ export interface DefaultRulesOptions {
     readonly restrictWorkloadWriters?: RestrictWorkloadWritersOptions | false;
     readonly protectSyncPolicy?: ProtectSyncPolicyOptions | false;
     readonly protectNamespaceLabels?: ProtectNamespaceLabelsOptions | false;
+    readonly restrictApplicationSets?: RestrictApplicationSetsOptions | false;
+    readonly requireApplicationEnvironment?: RequireApplicationEnvironmentOptions | false;
 }
 
 /** Labels {@link defaultRules} requires on workloads. */
@@ -1047,5 +1299,7 @@ export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[]
     add(options.protectNamespaceLabels, (o) =>
         protectNamespaceLabels({ ...o, allowedUsernames: o?.allowedUsernames ?? [`system:serviceaccount:${argo}:argocd-application-controller`] }),
     );
+    add(options.restrictApplicationSets, (o) => restrictApplicationSets(o));
+    add(options.requireApplicationEnvironment, (o) => requireApplicationEnvironment(o));
     return rules;
 }

@@ -61,8 +61,11 @@ export interface LabelSelector {
  * How a rule's bindings choose what they govern. `namespace`: objects in namespaces labelled with
  * the binding's environment (workloads). `object`: objects that carry the environment label
  * themselves, wherever they live (Argo CD Applications all live in the Argo CD namespace).
+ * `cluster`: every object the rule matches, whatever its labels (ApplicationSets, whose
+ * Applications may land in any environment): each binding sees them all, so the strictest
+ * binding of the stack (prod: Deny) decides.
  */
-export type BindingScope = "namespace" | "object";
+export type BindingScope = "namespace" | "object" | "cluster";
 
 /**
  * One admission rule: the unit the rule library builds, the AdmissionGuardrails component renders to
@@ -86,4 +89,11 @@ export interface GuardrailRule {
     readonly objectSelector?: LabelSelector;
     /** How bindings select. @default "namespace" */
     readonly bindingScope?: BindingScope;
+    /**
+     * Evaluate once per Namespace of the binding's environment class, which the expressions read as
+     * `params` (paramKind Namespace; each binding's paramRef selects namespaces by the environment
+     * label; none: the policy does not apply). How a rule reads labels of a namespace other than the
+     * request's, e.g. an Application's destination. @default false
+     */
+    readonly paramNamespaces?: boolean;
 }

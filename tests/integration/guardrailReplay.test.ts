@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { GuardrailBinding, policyName, renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
+import { GuardrailBinding, guardrailManifests, policyName } from "../../components/AdmissionGuardrails";
 import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser, resourceOf } from "../../components/guardrails/evaluate";
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
-import { labels, managedByValue } from "../../components/labels";
+import { labels } from "../../components/labels";
 import { Expectation, fixtureRules, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
-import { KubectlResult, LocalCluster, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
+import { KubectlResult, LocalCluster, applyList, compliantPodSpec, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
 
 /**
  * The guardrail fixtures (tests/fixtures/guardrails, contract in its README.md) replayed through
@@ -41,7 +41,7 @@ import { KubectlResult, LocalCluster, eventually, kubectl, kubectlOk, repoRoot, 
  *   what shows the rules are written for the defaulted object.
  */
 
-const argoCrd = path.join(repoRoot, "..", "shared", "fixtures", "argo-cd", "v3.4.4", "crds", "application-crd.yaml");
+const argoCrds = ["application-crd.yaml", "applicationset-crd.yaml"].map((f) => path.join(repoRoot, "..", "shared", "fixtures", "argo-cd", "v3.4.4", "crds", f));
 /** The placeholder namespace of the fixtures, and the namespace they are replayed in. */
 const placeholder = "guardrails-fixtures";
 const namespace = "guardrails-replay";
@@ -94,23 +94,43 @@ function execTarget(options: KubeObject): KubeObject {
         apiVersion: "v1",
         kind: "Pod",
         metadata: { name, namespace: options.metadata?.namespace, labels: podLabels },
+        spec: compliantPodSpec(),
+    };
+}
+
+/** The Deployment a Scale fixture (named after it) scales: compliant with every rule, one replica. */
+function scaleTarget(scale: KubeObject): KubeObject {
+    const pod = execTarget(scale);
+    return {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: pod.metadata,
         spec: {
-            securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-            containers: [
-                {
-                    name: "web",
-                    image: "nginx:1.27.3",
-                    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
-                    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-                },
-            ],
+            replicas: 1,
+            selector: { matchLabels: { "app.kubernetes.io/name": pod.metadata?.name } },
+            template: { metadata: { labels: pod.metadata?.labels }, spec: pod.spec },
         },
     };
 }
 
 const rules: GuardrailRule[] = defaultRules();
-const offline = new GuardrailEvaluator(rules, { binding: prodBinding, environmentLabel, failurePolicy, namePrefix: prefix });
+// The replay namespace is the cluster's one prod namespace: the parameter of require-application-environment.
+const offline = new GuardrailEvaluator(rules, {
+    binding: prodBinding,
+    environmentLabel,
+    failurePolicy,
+    namePrefix: prefix,
+    namespaces: { [namespace]: { [environmentLabel]: prodBinding.environment } },
+});
 const policyNames = rules.map((r) => policyName(prefix, r));
+
+/** The fixture in the replay namespace; an Application deploying to the placeholder deploys to the replay namespace. */
+function withNamespace(fixture: KubeObject): KubeObject {
+    const moved = { ...fixture, metadata: { ...fixture.metadata, namespace } };
+    const spec = fixture.spec as { destination?: { namespace?: string } } | undefined;
+    if (fixture.kind !== "Application" || spec?.destination?.namespace !== placeholder) return moved;
+    return { ...moved, spec: { ...spec, destination: { ...spec.destination, namespace } } };
+}
 
 function loadCases(): Case[] {
     const dirs = fixtureRules();
@@ -128,8 +148,9 @@ function loadCases(): Case[] {
             return {
                 rule,
                 file,
-                object: namespaced ? { ...fixture, metadata: { ...fixture.metadata, namespace } } : fixture,
-                expectation: e,
+                object: namespaced ? withNamespace(fixture) : fixture,
+                // A message naming the placeholder namespace names the replay namespace here.
+                expectation: e.message?.includes(placeholder) ? { ...e, message: e.message.replaceAll(placeholder, namespace) } : e,
                 operation: e.operation ?? (fixture.kind === "PodExecOptions" ? "CONNECT" : "CREATE"),
                 subResource: e.subResource ?? (fixture.kind === "PodExecOptions" ? "exec" : ""),
                 user: e.userInfo ?? argoCdControllerUser,
@@ -215,8 +236,8 @@ describe("guardrail fixtures replayed through admission on a real API server", {
         // Pods name a ServiceAccount; the controller-manager that would create "default" is not running.
         ok(["create", "serviceaccount", "default", "-n", namespace]);
 
-        step("Argo CD Application CRD (server-side apply)");
-        ok(["apply", "--server-side", "-f", argoCrd]);
+        step("Argo CD Application and ApplicationSet CRDs (server-side apply)");
+        for (const crd of argoCrds) ok(["apply", "--server-side", "-f", crd]);
 
         // RBAC: every identity a case impersonates (and Argo CD's controller, which creates the
         // objects UPDATE and DELETE cases start from) may write every fixture kind in the namespace.
@@ -225,72 +246,53 @@ describe("guardrail fixtures replayed through admission on a real API server", {
             const group = c.object.apiVersion.includes("/") ? c.object.apiVersion.split("/")[0] : "";
             kinds.set(group, (kinds.get(group) ?? new Set()).add(resourceOf(c.object.kind).resource));
         }
-        // The doors into a running Pod: kubectl debug and kubectl exec.
+        // The doors into a running Pod: kubectl debug and kubectl exec; kubectl scale of a Deployment.
         kinds.set("", (kinds.get("") ?? new Set()).add("pods").add("pods/ephemeralcontainers").add("pods/exec"));
+        kinds.set("apps", (kinds.get("apps") ?? new Set()).add("deployments").add("deployments/scale"));
         const users = new Map([argoCdControllerUser, ...cases.map((c) => c.user)].map((u) => [u.username, u]));
         const subjects = [...users.keys()].sort().map((name) => {
             const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(name);
             return sa ? { kind: "ServiceAccount", namespace: sa[1], name: sa[2] } : { kind: "User", apiGroup: "rbac.authorization.k8s.io", name };
         });
         step(`RBAC: ClusterRole guardrails-replay-writer bound in ${namespace} to ${subjects.map((s) => s.name).join(", ")}`);
-        ok(
-            ["apply", "-f", "-"],
-            JSON.stringify({
-                apiVersion: "v1",
-                kind: "List",
-                items: [
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRole",
-                        metadata: { name: "guardrails-replay-writer" },
-                        rules: [...kinds].map(([group, resources]) => ({
-                            apiGroups: [group],
-                            resources: [...resources].sort(),
-                            verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
-                        })),
-                    },
-                    {
-                        // Namespaces are cluster-scoped: the relabelling cases need a cluster-wide grant.
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRole",
-                        metadata: { name: "guardrails-replay-namespaces" },
-                        rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "create", "update", "patch"] }],
-                    },
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRoleBinding",
-                        metadata: { name: "guardrails-replay-namespaces" },
-                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-namespaces" },
-                        subjects,
-                    },
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "RoleBinding",
-                        metadata: { name: "guardrails-replay-writer", namespace },
-                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-writer" },
-                        subjects,
-                    },
-                ],
-            }),
-        );
-        ok(["wait", "--for=condition=established", "--timeout=60s", "crd/applications.argoproj.io"]);
+        applyList(cluster!, [
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRole",
+                metadata: { name: "guardrails-replay-writer" },
+                rules: [...kinds].map(([group, resources]) => ({
+                    apiGroups: [group],
+                    resources: [...resources].sort(),
+                    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"],
+                })),
+            },
+            {
+                // Namespaces are cluster-scoped: the relabelling cases need a cluster-wide grant.
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRole",
+                metadata: { name: "guardrails-replay-namespaces" },
+                rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "create", "update", "patch"] }],
+            },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRoleBinding",
+                metadata: { name: "guardrails-replay-namespaces" },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-namespaces" },
+                subjects,
+            },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "RoleBinding",
+                metadata: { name: "guardrails-replay-writer", namespace },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-writer" },
+                subjects,
+            },
+        ]);
+        ok(["wait", "--for=condition=established", "--timeout=60s", "crd/applications.argoproj.io", "crd/applicationsets.argoproj.io"]);
 
         // Exactly what AdmissionGuardrails creates for one prod binding: its exported renderers and names.
         step(`rendering ${rules.length} rules to ValidatingAdmissionPolicies + prod bindings ${JSON.stringify(prodBinding.validationActions)}`);
-        const meta = { [labels.managedBy]: managedByValue };
-        const items = rules.flatMap((rule) => {
-            const name = policyName(prefix, rule);
-            return [
-                { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name, labels: meta }, spec: renderPolicySpec(rule, failurePolicy) },
-                {
-                    apiVersion: "admissionregistration.k8s.io/v1",
-                    kind: "ValidatingAdmissionPolicyBinding",
-                    metadata: { name: `${name}-${prodBinding.environment}`, labels: { ...meta, [environmentLabel]: prodBinding.environment } },
-                    spec: renderBindingSpec(name, prodBinding, environmentLabel, rule.bindingScope),
-                },
-            ];
-        });
-        ok(["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+        applyList(cluster!, guardrailManifests(rules, [prodBinding], { prefix, environmentLabel, failurePolicy }));
     });
 
     after(() => {
@@ -336,13 +338,22 @@ describe("guardrail fixtures replayed through admission on a real API server", {
             // UPDATE, DELETE and CONNECT start from the object (for exec: a compliant Pod of that
             // name; for ephemeralcontainers: the Pod without them) created by Argo CD's controller (README).
             const base =
-                c.subResource === "exec" ? execTarget(c.object) : c.subResource === "ephemeralcontainers" ? withoutEphemeral(c.object) : storedObject(c.object, c.expectation);
+                c.subResource === "exec"
+                    ? execTarget(c.object)
+                    : c.subResource === "scale"
+                      ? scaleTarget(c.object)
+                      : c.subResource === "ephemeralcontainers"
+                        ? withoutEphemeral(c.object)
+                        : storedObject(c.object, c.expectation);
             const setup = c.operation === "CREATE" ? undefined : realOutcome(apply(base, argoCdControllerUser, false));
             if (setup && setup.verdict !== "Allow") {
                 real = { verdict: "Error", message: `setup (create as Argo CD's controller) failed: ${setup.verdict} ${setup.message}` };
             } else if (c.subResource === "exec") {
                 const o = c.object as KubeObject & { container?: string; command?: string[] };
                 real = realOutcome(k(["exec", "-n", namespace, ...asUser(c.user), o.metadata?.name ?? "", "-c", o.container ?? "web", "--", ...(o.command ?? ["true"])]));
+            } else if (c.subResource === "scale") {
+                const replicas = (c.object.spec as { replicas: number }).replicas;
+                real = realOutcome(k(["scale", "deployment", c.object.metadata?.name ?? "", "-n", namespace, `--replicas=${replicas}`, ...asUser(c.user)]));
             } else if (c.subResource === "ephemeralcontainers") {
                 real = realOutcome(addEphemeral(c.object, c.user));
             } else if (c.expectation.oldLabels) {

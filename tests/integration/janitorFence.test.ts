@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { policyName, renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
+import { guardrailManifests } from "../../components/AdmissionGuardrails";
 import { protectNamespaceLabels } from "../../components/guardrails/rules";
 import { labels } from "../../components/labels";
 import { janitorScopePolicySpec, janitorScript, janitorServiceAccount } from "../../components/PreviewJanitor";
-import { LocalCluster, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
+import { LocalCluster, applyList, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
 
 /**
  * The preview janitor aimed at prod, on a real API server: its admission fence (rendered by the
@@ -35,66 +35,43 @@ describe("preview janitor fence (real API server, janitor's identity)", { timeou
         await eventually("the Application CRD to be established", 60, () => k(["wait", "--for=condition=established", "--timeout=5s", "crd/applications.argoproj.io"]).code === 0);
         const rule = protectNamespaceLabels();
         step("janitor RBAC and fence as PreviewJanitor renders it; protect-namespace-labels bound for prod");
-        ok(
-            ["apply", "-f", "-"],
-            JSON.stringify({
-                apiVersion: "v1",
-                kind: "List",
-                items: [
-                    { apiVersion: "v1", kind: "Namespace", metadata: { name: "argocd" } },
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRole",
-                        metadata: { name: "janitor" },
-                        rules: [
-                            { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "delete"] },
-                            { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list"] },
-                        ],
-                    },
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRoleBinding",
-                        metadata: { name: "janitor" },
-                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "janitor" },
-                        subjects: [{ kind: "ServiceAccount", namespace: "argocd", name: janitorServiceAccount }],
-                    },
-                    {
-                        apiVersion: "admissionregistration.k8s.io/v1",
-                        kind: "ValidatingAdmissionPolicy",
-                        metadata: { name: "janitor-scope" },
-                        spec: janitorScopePolicySpec(janitor, { key: "env", value: "preview" }),
-                    },
-                    {
-                        apiVersion: "admissionregistration.k8s.io/v1",
-                        kind: "ValidatingAdmissionPolicyBinding",
-                        metadata: { name: "janitor-scope" },
-                        spec: { policyName: "janitor-scope", validationActions: ["Deny"] },
-                    },
-                    {
-                        apiVersion: "admissionregistration.k8s.io/v1",
-                        kind: "ValidatingAdmissionPolicy",
-                        metadata: { name: policyName("gitops-control", rule) },
-                        spec: renderPolicySpec(rule, "Fail"),
-                    },
-                    {
-                        apiVersion: "admissionregistration.k8s.io/v1",
-                        kind: "ValidatingAdmissionPolicyBinding",
-                        metadata: { name: `${policyName("gitops-control", rule)}-prod` },
-                        spec: renderBindingSpec(
-                            policyName("gitops-control", rule),
-                            { environment: "prod", validationActions: ["Deny", "Audit"] },
-                            labels.environment,
-                            rule.bindingScope,
-                        ),
-                    },
-                    namespace("shop-prod", { [labels.environment]: "prod" }),
-                    // The issue's attack, already in place (e.g. from before the label guard): env=preview on a prod namespace.
-                    namespace("legacy-prod", { [labels.environment]: "prod" }),
-                    namespace("shop-pr-1", preview),
-                    namespace("shop-pr-2", preview),
+        applyList(cluster!, [
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: "argocd" } },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRole",
+                metadata: { name: "janitor" },
+                rules: [
+                    { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "delete"] },
+                    { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list"] },
                 ],
-            }),
-        );
+            },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRoleBinding",
+                metadata: { name: "janitor" },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "janitor" },
+                subjects: [{ kind: "ServiceAccount", namespace: "argocd", name: janitorServiceAccount }],
+            },
+            {
+                apiVersion: "admissionregistration.k8s.io/v1",
+                kind: "ValidatingAdmissionPolicy",
+                metadata: { name: "janitor-scope" },
+                spec: janitorScopePolicySpec(janitor, { key: "env", value: "preview" }),
+            },
+            {
+                apiVersion: "admissionregistration.k8s.io/v1",
+                kind: "ValidatingAdmissionPolicyBinding",
+                metadata: { name: "janitor-scope" },
+                spec: { policyName: "janitor-scope", validationActions: ["Deny"] },
+            },
+            ...guardrailManifests([rule], [{ environment: "prod", validationActions: ["Deny", "Audit"] }]),
+            namespace("shop-prod", { [labels.environment]: "prod" }),
+            // The issue's attack, already in place (e.g. from before the label guard): env=preview on a prod namespace.
+            namespace("legacy-prod", { [labels.environment]: "prod" }),
+            namespace("shop-pr-1", preview),
+            namespace("shop-pr-2", preview),
+        ]);
         step("shop-pr-1 is still targeted by an Application; shop-pr-2 is orphaned");
         ok(
             ["apply", "-f", "-"],

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { GuardrailBinding, policyName, renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
+import { GuardrailBinding, guardrailManifests } from "../../components/AdmissionGuardrails";
 import { KubeObject, UserInfo } from "../../components/guardrails/evaluate";
 import { defaultRules } from "../../components/guardrails/rules";
 import { labels } from "../../components/labels";
 import { podSecurityLabels, podSecurityPresets } from "../../components/podSecurity";
-import { LocalCluster, eventually, kubectl, kubectlOk, startCluster, step } from "./support";
+import { LocalCluster, applyList, eventually, kubectl, kubectlOk, startCluster, step } from "./support";
 
 /**
  * Every door a pod spec enters by, tried against a real kube-apiserver 1.36 with the guardrails
@@ -78,59 +78,36 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
         process.env.LOCAL_CLUSTER_AUDIT_LOG = "1";
         cluster = startCluster();
         step("namespaces: prod, staging (guardrail labels) and one with only the prod Pod Security labels");
-        ok(
-            ["apply", "-f", "-"],
-            JSON.stringify({
-                apiVersion: "v1",
-                kind: "List",
-                items: [
-                    { apiVersion: "v1", kind: "Namespace", metadata: { name: prod, labels: { [labels.environment]: "prod" } } },
-                    { apiVersion: "v1", kind: "Namespace", metadata: { name: staging, labels: { [labels.environment]: "staging" } } },
-                    { apiVersion: "v1", kind: "Namespace", metadata: { name: psaOnly, labels: podSecurityLabels(podSecurityPresets.prod) } },
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRole",
-                        metadata: { name: "doors-writer" },
-                        rules: [
-                            { apiGroups: [""], resources: ["pods", "pods/ephemeralcontainers", "pods/exec"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
-                            { apiGroups: ["apps"], resources: ["deployments", "replicasets", "deployments/scale"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
-                        ],
-                    },
-                    {
-                        apiVersion: "rbac.authorization.k8s.io/v1",
-                        kind: "ClusterRoleBinding",
-                        metadata: { name: "doors-writer" },
-                        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "doors-writer" },
-                        subjects: [
-                            { kind: "ServiceAccount", namespace: "argocd", name: "argocd-application-controller" },
-                            { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: human.username },
-                            { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: breakGlass.username },
-                        ],
-                    },
+        applyList(cluster!, [
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: prod, labels: { [labels.environment]: "prod" } } },
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: staging, labels: { [labels.environment]: "staging" } } },
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: psaOnly, labels: podSecurityLabels(podSecurityPresets.prod) } },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRole",
+                metadata: { name: "doors-writer" },
+                rules: [
+                    { apiGroups: [""], resources: ["pods", "pods/ephemeralcontainers", "pods/exec"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                    { apiGroups: ["apps"], resources: ["deployments", "replicasets", "deployments/scale"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                    { apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
                 ],
-            }),
-        );
+            },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRoleBinding",
+                metadata: { name: "doors-writer" },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "doors-writer" },
+                subjects: [
+                    { kind: "ServiceAccount", namespace: "argocd", name: "argocd-application-controller" },
+                    { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: human.username },
+                    { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: breakGlass.username },
+                    { kind: "ServiceAccount", namespace: "kube-system", name: "horizontal-pod-autoscaler" },
+                ],
+            },
+        ]);
         const rules = defaultRules();
         step(`${rules.length} guardrails bound for prod [Deny, Audit] and staging [Warn, Audit], as AdmissionGuardrails renders them`);
-        ok(
-            ["apply", "-f", "-"],
-            JSON.stringify({
-                apiVersion: "v1",
-                kind: "List",
-                items: rules.flatMap((rule) => {
-                    const name = policyName(prefix, rule);
-                    return [
-                        { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name }, spec: renderPolicySpec(rule, "Fail") },
-                        ...bindings.map((b) => ({
-                            apiVersion: "admissionregistration.k8s.io/v1",
-                            kind: "ValidatingAdmissionPolicyBinding",
-                            metadata: { name: `${name}-${b.environment}` },
-                            spec: renderBindingSpec(name, b, labels.environment, rule.bindingScope),
-                        })),
-                    ];
-                }),
-            }),
-        );
+        applyList(cluster!, guardrailManifests(rules, bindings, { prefix }));
         for (const ns of [prod, staging, psaOnly]) await eventually(`ServiceAccount default in ${ns}`, 60, () => k(["get", "sa", "default", "-n", ns]).code === 0);
         // Policies load asynchronously: wait until a privileged Pod is refused in prod.
         let n = 0;
@@ -199,9 +176,12 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
     });
 
     it("a hand-made ReplicaSet with hostPID and 50 replicas is denied in prod, by content and by writer", () => {
-        const unsafe = replicaSet("rs-host-pid", prod, 50, podSpec({ hostPID: true }));
-        const byArgo = create(unsafe, argo);
-        assert.match(byArgo.stderr, /pod spec must not set hostPID: true \(the node's processes\) \(guardrail disallow-host-access\)/);
+        // The API server names one denying policy per request: each unsafe property on its own.
+        const hostPid = create(replicaSet("rs-host-pid", prod, 1, podSpec({ hostPID: true })), argo);
+        assert.match(hostPid.stderr, /pod spec must not set hostPID: true \(the node's processes\) \(guardrail disallow-host-access\)/);
+        const fifty = create(replicaSet("rs-fifty", prod, 50), argo);
+        assert.match(fifty.stderr, /replicas 50 exceeds the cap of 20: .*\(guardrail cap-replicas\)/);
+        assert.notEqual(create(replicaSet("rs-both", prod, 50, podSpec({ hostPID: true })), argo).code, 0);
         const byHuman = create(replicaSet("rs-by-hand", prod, 1), human);
         assert.match(byHuman.stderr, /alice@example\.com may not CREATE replicasets rs-by-hand/);
     });
@@ -240,6 +220,36 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
                 .map((e) => e.user.username);
         assert.deepEqual([...new Set(creators("replicasets"))], ["system:serviceaccount:kube-system:deployment-controller"]);
         assert.ok(creators("pods").filter((u) => u === "system:serviceaccount:kube-system:replicaset-controller").length >= 3, creators("pods").join(", "));
+    });
+
+    it("kubectl scale above the cap is denied in prod even for break-glass, warned in staging; the HPA controller scales within its HPA", () => {
+        const scale = (ns: string, name: string, replicas: number, u: UserInfo) => k(["scale", "deployment", name, "-n", ns, `--replicas=${replicas}`, ...asUser(u)]);
+        for (const ns of [prod, staging]) assert.equal(create(deployment("scaled", ns, 1), argo).code, 0, `Argo CD creates the Deployment in ${ns}`);
+        const denied = scale(prod, "scaled", 50, breakGlass);
+        assert.notEqual(denied.code, 0);
+        assert.match(denied.stderr, /scaling deployments scaled to 50 exceeds the cap of 20: kubectl scale carries no ticket/);
+        const warned = scale(staging, "scaled", 50, breakGlass);
+        assert.equal(warned.code, 0, warned.stderr);
+        assert.match(warned.stderr, /Warning: .*exceeds the cap of 20/);
+        const hpaController = sa("kube-system", "horizontal-pod-autoscaler");
+        assert.equal(scale(prod, "scaled", 15, hpaController).code, 0, "the HPA controller's scale within the cap");
+        assert.equal(scale(prod, "scaled", 5, breakGlass).code, 0, "break-glass within the cap (audited)");
+    });
+
+    it("a person's HPA with minReplicas 300 is denied in prod, warned in staging; one within the cap is admitted", () => {
+        const hpa = (name: string, ns: string, min: number, max: number) => ({
+            apiVersion: "autoscaling/v2",
+            kind: "HorizontalPodAutoscaler",
+            metadata: { name, namespace: ns },
+            spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "scaled" }, minReplicas: min, maxReplicas: max },
+        });
+        const denied = create(hpa("huge", prod, 300, 300), human);
+        assert.notEqual(denied.code, 0);
+        assert.match(denied.stderr, /HorizontalPodAutoscaler minReplicas 300, maxReplicas 300 exceeds the cap of 20/);
+        const warned = create(hpa("huge", staging, 300, 300), human);
+        assert.equal(warned.code, 0, warned.stderr);
+        assert.match(warned.stderr, /Warning: .*HorizontalPodAutoscaler minReplicas 300/);
+        assert.equal(create(hpa("fits", prod, 2, 20), human).code, 0, "an HPA within the cap");
     });
 
     it("Pod Security Admission underneath: a prod-labelled namespace refuses a privileged Pod by itself (restricted, pinned)", () => {

@@ -67,6 +67,26 @@ export function kubectlOk(cluster: LocalCluster, args: readonly string[], input?
     return r.stdout;
 }
 
+/** `kubectl apply` of `items` as one List (one request per object, one kubectl run); must succeed. */
+export function applyList(cluster: LocalCluster, items: readonly object[], args: readonly string[] = []): string {
+    return kubectlOk(cluster, ["apply", ...args, "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+}
+
+/** A pod spec every guardrail admits: non-root, RuntimeDefault seccomp, pinned image, resources, no privileges. */
+export function compliantPodSpec(): Record<string, unknown> {
+    return {
+        securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+        containers: [
+            {
+                name: "web",
+                image: "nginx:1.27.3",
+                resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+                securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+            },
+        ],
+    };
+}
+
 /** Polls `probe` until it returns true or `seconds` pass. */
 export async function eventually(what: string, seconds: number, probe: () => boolean): Promise<void> {
     const deadline = Date.now() + seconds * 1000;

@@ -48,14 +48,21 @@ export function policyCheckCases(policyCheck: (...args: string[]) => Promise<Com
             "a compliant object gets one Allow row",
         );
         // Requests are CREATEs by Argo CD's controller, so the writer rule's fixtures pass, and of the namespace-relabelling
-        // fixtures (UPDATEs of a prod namespace) only the one a CREATE can show: a prod namespace that also says env=preview.
+        // fixtures (UPDATEs of a prod namespace) only the one a CREATE can show: a prod namespace that also says env=preview;
+        // Application deletions are DELETEs (as CREATEs they are compliant Applications).
         const bad = fixtureFiles("bad-").filter(
-            (f) => !f.startsWith("restrict-workload-writers") && (!f.startsWith("protect-namespace-labels") || f.endsWith("bad-prod-also-preview.yaml")),
+            (f) =>
+                !f.startsWith("restrict-workload-writers") &&
+                !/^protect-sync-policy\/bad-.*-delete\.yaml$/.test(f) &&
+                (!f.startsWith("protect-namespace-labels") || f.endsWith("bad-prod-also-preview.yaml")),
         );
-        assert.equal(lines.filter((l) => /\sDeny\s/.test(l)).length, bad.length);
+        // ...and one good fixture is denied: the HPA controller's scale to 40, which as Argo CD's controller is over the cap.
+        assert.ok(lines.some((l) => /^Scale guardrails-fixtures\/cap-scale-hpa\s+cap-replicas\s+Deny\s/.test(l)));
+        const denied = bad.length + 1;
+        assert.equal(lines.filter((l) => /\sDeny\s/.test(l)).length, denied);
         const objects = fixtureFiles("good-").length + fixtureFiles("bad-").length;
-        assert.match(r.stdout, new RegExp(`^${objects} objects, prod mode: \\d+ rule checks, ${bad.length} denied, 0 warned, \\d+ admitted$`, "m"));
-        assert.match(r.stdout, /skipped 11 documents that are not a Kubernetes object: .*expectations\.yaml/);
+        assert.match(r.stdout, new RegExp(`^${objects} objects, prod mode: \\d+ rule checks, ${denied} denied, 0 warned, \\d+ admitted$`, "m"));
+        assert.match(r.stdout, /skipped 13 documents that are not a Kubernetes object: .*expectations\.yaml/);
     });
 
     it("staging mode warns instead of denying and exits 0", async () => {

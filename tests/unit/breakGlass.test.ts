@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { renderBindingSpec } from "../../components/AdmissionGuardrails";
+import { breakGlassExpiryClusterRules } from "../../components/BreakGlassExpiry";
 import { requireResolvedService } from "../../components/serviceSpec";
 import { breakGlassStatus, buildControlPlaneArgs, parseStackConfig, reconcileDebt } from "../../stacks/config";
 
@@ -55,6 +56,25 @@ describe("break-glass", () => {
         assert.deepEqual(renderBindingSpec("p", glass, "gitops-control.io/environment").matchResources, {
             namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["payments-api-prod"] }] },
         });
+    });
+
+    it("an active exception provisions the expiry job, allowed to patch only the carving bindings and delete only the break-glass ones", () => {
+        const args = buildControlPlaneArgs(stack([entry]), {}, now);
+        const expiry = args.breakGlassExpiry;
+        assert.ok(expiry, "the expiry job is provisioned while an exception is open");
+        const policies = args.guardrails.rules.map((r) => `gitops-control-${r.name}`);
+        assert.deepEqual(
+            expiry.environmentBindings,
+            policies.map((p) => `${p}-prod`),
+        );
+        assert.deepEqual(
+            expiry.breakGlassBindings,
+            policies.map((p) => `${p}-break-glass-inc-4711`),
+        );
+        const rules = breakGlassExpiryClusterRules(expiry);
+        assert.deepEqual(rules.find((r) => (r.verbs as string[]).includes("delete"))?.resourceNames, expiry.breakGlassBindings);
+        assert.deepEqual(rules.find((r) => (r.verbs as string[]).includes("patch"))?.resourceNames, expiry.environmentBindings);
+        assert.equal(buildControlPlaneArgs(stack([]), {}, now).breakGlassExpiry, undefined, "no job without an open exception");
     });
 
     it("active exceptions are reconcile debt", () => {

@@ -6,6 +6,7 @@ import { renderBindingSpec, renderPolicySpec } from "../../components/AdmissionG
 import { AdmissionRequest, GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, compileRule, kubernetesCelGaps } from "../../components/guardrails/evaluate";
 import {
     capReplicas,
+    restrictApplicationSets,
     defaultRules,
     disallowHostAccess,
     disallowLatestImage,
@@ -17,11 +18,12 @@ import {
 } from "../../components/guardrails/rules";
 import { GuardrailRule } from "../../components/guardrails/types";
 import { docsPath, rulesTable } from "../../scripts/rules-table";
-import { Expectation, fixtureRules, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
+import { Expectation, fixtureRules, placeholderNamespace, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
 
 const prodNamespace = { "gitops-control.io/environment": "prod" };
 const rules = defaultRules();
-const prod = new GuardrailEvaluator(rules);
+/** The fixtures' namespace is the one prod namespace of the cluster: the parameter of require-application-environment. */
+const prod = new GuardrailEvaluator(rules, { namespaces: { [placeholderNamespace]: prodNamespace } });
 
 function requestFor(object: KubeObject, e: Pick<Expectation, "operation" | "userInfo" | "dryRun" | "subResource" | "oldLabels">): AdmissionRequest {
     return admissionRequest(object, {
@@ -114,12 +116,15 @@ describe("guardrail fixtures", () => {
             }
 
             it("under a staging binding ([Warn, Audit]) bad fixtures warn with the same message", () => {
-                const staging = new GuardrailEvaluator(rules, { binding: { environment: "staging", validationActions: ["Warn", "Audit"] } });
+                const staging = new GuardrailEvaluator(rules, {
+                    binding: { environment: "staging", validationActions: ["Warn", "Audit"] },
+                    namespaces: { [placeholderNamespace]: { "gitops-control.io/environment": "staging" } },
+                });
                 for (const file of files.filter((f) => f.startsWith("bad-"))) {
                     const e = expectations.cases[file];
                     const object = readFixture(path.join(dir, file));
                     const labelled =
-                        object.kind === "Application"
+                        object.kind === "Application" && rule !== "require-application-environment"
                             ? { ...object, metadata: { ...object.metadata, labels: { ...object.metadata?.labels, "gitops-control.io/environment": "staging" } } }
                             : object;
                     const d = decisionOf(
@@ -129,6 +134,12 @@ describe("guardrail fixtures", () => {
                     if (rule === "protect-namespace-labels") {
                         // Bound by the object's own label: a prod namespace is no staging object, unless relabelled to staging (then it warns).
                         assert.ok(d.verdict === "NotApplicable" || d.verdict === "Warn", `${file}: ${d.verdict}`);
+                    } else if (rule === "require-application-environment" && object.metadata?.labels?.["gitops-control.io/environment"] === "staging") {
+                        // Deploying to a staging namespace with the staging label is right.
+                        assert.equal(d.verdict, "Allow", file);
+                    } else if (rule === "require-application-environment") {
+                        assert.equal(d.verdict, "Warn", file);
+                        assert.match(d.message ?? "", /guardrail require-application-environment/);
                     } else if (rule === "protect-sync-policy") {
                         assert.equal(d.verdict, "NotApplicable", "only prod Applications are protected");
                     } else {
@@ -221,6 +232,8 @@ describe("defaultRules", () => {
                 "restrict-workload-writers",
                 "protect-sync-policy",
                 "protect-namespace-labels",
+                "restrict-application-sets",
+                "require-application-environment",
             ],
         );
     });
@@ -261,6 +274,16 @@ describe("rendering", () => {
             policyName: "p",
             validationActions: ["Deny", "Audit"],
             matchResources: { objectSelector: { matchLabels: { "gitops-control.io/environment": "prod" } } },
+        });
+    });
+
+    it("restrict-application-sets binds every ApplicationSet, labelled or not (cluster scope: no selectors)", () => {
+        const rule = restrictApplicationSets();
+        assert.equal(rule.bindingScope, "cluster");
+        assert.deepEqual(renderBindingSpec("p", { environment: "staging", validationActions: ["Warn", "Audit"] }, "gitops-control.io/environment", rule.bindingScope), {
+            policyName: "p",
+            validationActions: ["Warn", "Audit"],
+            matchResources: {},
         });
     });
 

@@ -63,9 +63,11 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "gitops-control-disallow-latest-image-prod",
             "gitops-control-protect-namespace-labels-prod",
             "gitops-control-protect-sync-policy-prod",
+            "gitops-control-require-application-environment-prod",
             "gitops-control-require-labels-prod",
             "gitops-control-require-pod-security-context-prod",
             "gitops-control-require-resources-prod",
+            "gitops-control-restrict-application-sets-prod",
             "gitops-control-restrict-container-privileges-prod",
             "gitops-control-restrict-security-profiles-prod",
             "gitops-control-restrict-workload-writers-prod",
@@ -75,9 +77,21 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             // Workload rules select namespaces by label; the sync-policy guard selects the prod
             // Applications themselves (they all live in the argocd namespace), and the label guard the
             // prod Namespace objects themselves (a namespaceSelector would let the relabel through).
-            const objectScoped = ["gitops-control-protect-sync-policy-prod", "gitops-control-protect-namespace-labels-prod"].includes(b.inputs.metadata.name);
+            // ApplicationSets are bound whatever their labels; the destination rule takes the prod
+            // namespaces as its parameters instead of selecting objects.
+            const name = b.inputs.metadata.name as string;
+            if (name === "gitops-control-restrict-application-sets-prod") {
+                assert.deepEqual(b.inputs.spec.matchResources, {});
+                continue;
+            }
+            if (name === "gitops-control-require-application-environment-prod") {
+                assert.deepEqual(b.inputs.spec.matchResources, {});
+                assert.deepEqual(b.inputs.spec.paramRef, { selector: { matchLabels: { "gitops-control.io/environment": "prod" } }, parameterNotFoundAction: "Allow" });
+                continue;
+            }
+            const objectScoped = ["gitops-control-protect-sync-policy-prod", "gitops-control-protect-namespace-labels-prod"].includes(name);
             const selector = objectScoped ? b.inputs.spec.matchResources.objectSelector : b.inputs.spec.matchResources.namespaceSelector;
-            assert.deepEqual(selector.matchLabels, { "gitops-control.io/environment": "prod" }, b.inputs.metadata.name);
+            assert.deepEqual(selector.matchLabels, { "gitops-control.io/environment": "prod" }, name);
         }
         for (const p of ofType("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy")) {
             assert.equal(p.inputs.spec.failurePolicy, "Fail");

@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { GuardrailBinding, guardrailManifests, policyName } from "../../components/AdmissionGuardrails";
+import {
+    breakGlassExpiryClusterRules,
+    breakGlassExpiryNamespaceRules,
+    breakGlassExpiryScopePolicySpec,
+    breakGlassExpiryScript,
+    breakGlassExpiryServiceAccount,
+} from "../../components/BreakGlassExpiry";
+import { defaultRules } from "../../components/guardrails/rules";
+import { annotations, labels } from "../../components/labels";
+import { LocalCluster, applyList, compliantPodSpec, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
+
+/**
+ * Break-glass ends in the cluster at its expiry, without a `pulumi up`: the expiry job's script
+ * (exactly what the BreakGlassExpiry CronJob runs; no kubelet here, so it runs outside the cluster)
+ * as its own service account, against a real API server holding the guardrails as a stack with an
+ * active break-glass entry binds them: shop-prod carved out of the prod bindings and under a
+ * `[Warn, Audit]` break-glass binding, its Application paused under the ticket. Expiry is 60 s away (policies load first).
+ */
+
+const account = `system:serviceaccount:argocd:${breakGlassExpiryServiceAccount}`;
+const argoCrd = path.join(repoRoot, "..", "shared", "fixtures", "argo-cd", "v3.4.4", "crds", "application-crd.yaml");
+const alice = "alice@example.com";
+const ticket = "INC-4711";
+const rules = defaultRules();
+
+describe("break-glass expires in the cluster (real API server, the expiry job's identity)", { timeout: 5 * 60 * 1000 }, () => {
+    let cluster: LocalCluster | undefined;
+    let expires = "";
+    const k = (args: readonly string[], input?: string) => kubectl(cluster!, args, input);
+    const ok = (args: readonly string[], input?: string) => kubectlOk(cluster!, args, input);
+    const runExpiry = () => {
+        const r = spawnSync("sh", ["-c", breakGlassExpiryScript()], {
+            encoding: "utf8",
+            env: { ...process.env, KUBECTL: `kubectl --kubeconfig ${cluster!.kubeconfig} --as ${account}`, NAMESPACE: "argocd" },
+        });
+        step(`expiry job: exit ${r.status}\n${r.stdout}${r.stderr}`);
+        return r;
+    };
+    const deployment = (name: string) => ({
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name, namespace: "shop-prod", labels: { "app.kubernetes.io/name": name, [labels.team]: "shop" } },
+        spec: {
+            replicas: 1,
+            selector: { matchLabels: { "app.kubernetes.io/name": name } },
+            template: {
+                metadata: { labels: { "app.kubernetes.io/name": name, [labels.team]: "shop" } },
+                spec: compliantPodSpec(),
+            },
+        },
+    });
+    /** A person's live hotfix in shop-prod (restrict-workload-writers: admitted with a warning under break-glass, denied otherwise). */
+    const hotfix = (name: string) => k(["create", "--as", alice, "-f", "-"], JSON.stringify(deployment(name)));
+    const prodBinding = (name: string) =>
+        JSON.parse(ok(["get", "validatingadmissionpolicybinding", name, "-o", "json"])) as { spec: { matchResources: { namespaceSelector?: { matchExpressions?: unknown[] } } } };
+    /** A merge patch of the shop-prod Application as the expiry job. */
+    const patchAppAsJob = (patch: object, dryRun = false) =>
+        k([
+            "patch",
+            "applications.argoproj.io",
+            "shop-prod",
+            "-n",
+            "argocd",
+            "--as",
+            account,
+            ...(dryRun ? ["--dry-run=server"] : []),
+            "--type",
+            "merge",
+            "-p",
+            JSON.stringify(patch),
+        ]);
+    const application = () =>
+        JSON.parse(ok(["get", "applications.argoproj.io", "shop-prod", "-n", "argocd", "-o", "json"])) as {
+            metadata: { annotations?: Record<string, string> };
+            spec: { syncPolicy: { automated: { enabled?: boolean } } };
+        };
+
+    before(async () => {
+        process.env.LOCAL_CLUSTER_NO_CONTROLLER_MANAGER = "1";
+        cluster = startCluster();
+        ok(["apply", "--server-side", "-f", argoCrd]);
+        await eventually("the Application CRD to be established", 60, () => k(["wait", "--for=condition=established", "--timeout=5s", "crd/applications.argoproj.io"]).code === 0);
+        expires = new Date(Date.now() + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
+        const glass = {
+            [annotations.breakGlassTicket]: ticket,
+            [annotations.breakGlassExpires]: expires,
+            [annotations.breakGlassReason]: "INC-4711: checkout hotfix applied live",
+        };
+        // As buildArgs binds a stack with one active entry for shop: carved out of prod, under its own Warn binding.
+        const bindings: GuardrailBinding[] = [
+            { environment: "prod", validationActions: ["Deny", "Audit"], excludeNamespaces: ["shop-prod"] },
+            { environment: `break-glass-${ticket.toLowerCase()}`, validationActions: ["Warn", "Audit"], namespaces: ["shop-prod"], annotations: glass },
+        ];
+        const names = {
+            environmentBindings: rules.map((r) => `${policyName("gitops-control", r)}-prod`),
+            breakGlassBindings: rules.map((r) => `${policyName("gitops-control", r)}-break-glass-inc-4711`),
+        };
+        step(`guardrails with shop-prod under break-glass until ${expires}; the expiry job's RBAC and fence`);
+        const namespace = (name: string, l: Record<string, string> = {}) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: l } });
+        applyList(cluster!, [
+            namespace("argocd"),
+            namespace("shop-prod", { [labels.environment]: "prod" }),
+            namespace("pay-prod", { [labels.environment]: "prod" }),
+            ...guardrailManifests(rules, bindings),
+            { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: "expiry" }, rules: breakGlassExpiryClusterRules(names) },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRoleBinding",
+                metadata: { name: "expiry" },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "expiry" },
+                subjects: [{ kind: "ServiceAccount", namespace: "argocd", name: breakGlassExpiryServiceAccount }],
+            },
+            { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "expiry", namespace: "argocd" }, rules: breakGlassExpiryNamespaceRules },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "RoleBinding",
+                metadata: { name: "expiry", namespace: "argocd" },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "expiry" },
+                subjects: [{ kind: "ServiceAccount", namespace: "argocd", name: breakGlassExpiryServiceAccount }],
+            },
+            {
+                apiVersion: "admissionregistration.k8s.io/v1",
+                kind: "ValidatingAdmissionPolicy",
+                metadata: { name: "expiry-scope" },
+                spec: breakGlassExpiryScopePolicySpec(account),
+            },
+            {
+                apiVersion: "admissionregistration.k8s.io/v1",
+                kind: "ValidatingAdmissionPolicyBinding",
+                metadata: { name: "expiry-scope" },
+                spec: { policyName: "expiry-scope", validationActions: ["Deny"] },
+            },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRole",
+                metadata: { name: "hotfixer" },
+                rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["create", "get"] }],
+            },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRoleBinding",
+                metadata: { name: "hotfixer" },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "hotfixer" },
+                subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: alice }],
+            },
+        ]);
+        // Each admission policy loads on its own: wait for the writer rule in prod and for the Application rules.
+        await eventually("restrict-workload-writers to deny in pay-prod", 60, () =>
+            /restrict-workload-writers/.test(
+                k(
+                    ["create", "--as", alice, "-n", "pay-prod", "-f", "-"],
+                    JSON.stringify({ ...deployment("probe"), metadata: { ...deployment("probe").metadata, namespace: "pay-prod" } }),
+                ).stderr,
+            ),
+        );
+        const app = (enabled: boolean, extra: Record<string, string>) => ({
+            apiVersion: "argoproj.io/v1alpha1",
+            kind: "Application",
+            metadata: { name: "shop-prod", namespace: "argocd", labels: { [labels.environment]: "prod" }, annotations: extra },
+            spec: {
+                project: "shop",
+                source: { repoURL: "https://github.com/acme/shop.git", path: ".", targetRevision: "v1.0.0" },
+                destination: { server: "https://kubernetes.default.svc", namespace: "shop-prod" },
+                syncPolicy: { automated: { enabled, prune: true, selfHeal: true } },
+            },
+        });
+        await eventually("protect-sync-policy to refuse a pause without a ticket", 60, () =>
+            /protect-sync-policy/.test(k(["apply", "-f", "-"], JSON.stringify(app(false, {}))).stderr),
+        );
+        ok(["apply", "-f", "-"], JSON.stringify(app(false, glass)));
+        await eventually("the expiry job's fence to load", 60, () =>
+            /break-glass expiry job may only/.test(patchAppAsJob({ spec: { syncPolicy: { automated: { enabled: false } } } }, true).stderr),
+        );
+    });
+
+    after(() => cluster?.stop());
+
+    it("before the expiry the job changes nothing: the hotfix is admitted with a warning", () => {
+        const r = runExpiry();
+        assert.equal(r.status, 0, r.stderr);
+        assert.doesNotMatch(r.stdout, /expired/);
+        const during = hotfix("hotfix-during");
+        assert.equal(during.code, 0, during.stderr);
+        assert.match(during.stderr, /Warning: .*restrict-workload-writers/);
+        assert.equal(application().spec.syncPolicy.automated.enabled, false);
+        assert.equal(prodBinding("gitops-control-restrict-workload-writers-prod").spec.matchResources.namespaceSelector?.matchExpressions?.length, 1);
+    });
+
+    it("its fence: it may not open an exception (pause sync, change the source) nor touch bindings it does not own", () => {
+        const pause = patchAppAsJob({ spec: { source: { targetRevision: "v1.0.1" } } });
+        assert.match(pause.stderr, /the break-glass expiry job may only turn automated sync back on|may not change the project, source/);
+        const other = k(["delete", "validatingadmissionpolicybinding", "expiry-scope", "--as", account]);
+        assert.match(other.stderr, /forbidden/);
+    });
+
+    it("at the expiry the job restores Deny in the namespace and automated sync, without pulumi up", async () => {
+        const wait = Date.parse(expires) - Date.now() + 1500;
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const r = runExpiry();
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /break-glass expired: binding gitops-control-restrict-workload-writers-prod governs shop-prod again/);
+        assert.match(r.stdout, /break-glass expired: deleting binding gitops-control-restrict-workload-writers-break-glass-inc-4711/);
+        assert.match(r.stdout, /automated sync of Application shop-prod back on/);
+        assert.equal(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]).match(/break-glass/g), null, "no break-glass binding left");
+        assert.equal(prodBinding("gitops-control-restrict-workload-writers-prod").spec.matchResources.namespaceSelector?.matchExpressions, undefined);
+        const app = application();
+        assert.equal(app.spec.syncPolicy.automated.enabled, true);
+        assert.equal(app.metadata.annotations?.[annotations.breakGlassTicket], undefined);
+        // Bindings reload asynchronously: the next hotfix is denied once the restored binding is in force.
+        let n = 0;
+        let last = "";
+        await eventually("a hotfix in shop-prod to be denied again", 60, () => {
+            const h = hotfix(`hotfix-after-${++n}`);
+            last = h.stderr;
+            return (
+                h.code !== 0 &&
+                /ValidatingAdmissionPolicy 'gitops-control-restrict-workload-writers' with binding 'gitops-control-restrict-workload-writers-prod' denied request/.test(h.stderr)
+            );
+        }).catch((e: Error) => {
+            throw new Error(`${e.message}; last answer: ${last}`);
+        });
+        const again = runExpiry();
+        assert.equal(again.status, 0, again.stderr);
+        assert.doesNotMatch(again.stdout, /expired/, "a second run finds nothing left to do");
+    });
+});
