@@ -232,6 +232,10 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         assert.equal(ns.metadata.labels.pr, "1");
         assert.equal(ns.metadata.labels["gitops-control.io/environment"], "preview");
         assert.equal(ns.metadata.labels["gitops-control.io/service"], "shop");
+        // The preview class's Pod Security floor (components/podSecurity.ts), applied by Argo CD with the other labels.
+        assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce"], "baseline");
+        assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce-version"], "v1.36");
+        assert.equal(ns.metadata.labels["pod-security.kubernetes.io/warn"], "restricted");
 
         const listed = gh.listRequests(repo);
         assert.ok(listed.length > 0, "the generator listed the pull requests");
