@@ -20,6 +20,7 @@ export * from "./labels";
 export * from "./PreviewEnvironments";
 export * from "./podSecurity";
 export * from "./PreviewJanitor";
+export * from "./PreviewGate";
 export * from "./RepositoryCredentials";
 export * from "./syncPolicy";
 export * from "./defaults";

@@ -100,6 +100,18 @@ export const serviceSchema = z.strictObject({
             labels: z.array(z.string()).min(1).optional(),
             requeueAfterSeconds: z.int().optional(),
             imageTagParameter: z.string().optional(),
+            maxOpen: z
+                .int()
+                .optional()
+                .describe(
+                    `Most previews of the service running at once; newer ones wait (paused, with a PreviewHeld event) until one closes. Default: ${defaults.previewMaxOpen}, at most ${bounds.maxPreviewsOpen}.`,
+                ),
+            ttlHours: z
+                .int()
+                .optional()
+                .describe(
+                    `Hours a preview may run while its PR stays open; then it is paused and its namespace deleted (PreviewExpired event). Default: ${defaults.previewTtlHours}.`,
+                ),
         })
         .optional()
         .describe("Pull-request previews (staging and local stacks only)."),

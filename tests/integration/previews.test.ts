@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { renderPreviewAlertRules } from "../../components/ArgoCdAlerts";
-import { janitorScript } from "../../components/PreviewJanitor";
+import { previewGateAnnotations, previewGateScript } from "../../components/PreviewGate";
+import { janitorScript, janitorServiceAccount } from "../../components/PreviewJanitor";
 import { Reconcilers, startReconcilers } from "../../scripts/lib/reconcilers";
 import { chartFiles } from "../support/charts";
 import { GitHubDouble, PullRequest } from "../support/githubDouble";
@@ -48,14 +49,60 @@ async function until<T>(what: string, seconds: number, probe: () => T | undefine
     throw new Error(`timed out after ${seconds}s waiting for ${what}${explain ? `\n${explain()}` : ""}${reconcilers ? `\n${reconcilers.tails(20)}` : ""}`);
 }
 
+/**
+ * The preview gate, played by the test: the stack deploys it as a Deployment (components/PreviewGate.ts),
+ * which a cluster without kubelets never runs, so the test runs the same script in a loop (every
+ * second instead of 5 s), as the same service account, through the real API server. `gateClockOffset`
+ * moves its clock forward for the TTL scenario.
+ */
+const gate = { running: false, passes: 0, clockOffsetSeconds: 0, log: [] as string[], timer: undefined as NodeJS.Timeout | undefined };
+const gateUser = `system:serviceaccount:${argoNs}:${janitorServiceAccount}`;
+
+function gatePass(): Promise<void> {
+    return new Promise((resolve) => {
+        const now = Math.floor(Date.now() / 1000) + gate.clockOffsetSeconds;
+        const child = spawn("sh", ["-c", previewGateScript()], {
+            env: { ...process.env, KUBECTL: `kubectl --kubeconfig ${cluster.kubeconfig} --as ${gateUser}`, ARGOCD_NAMESPACE: argoNs, PREVIEW_GATE_NOW: String(now) },
+        });
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+        child.on("close", (code) => {
+            gate.passes++;
+            for (const line of out.split("\n").filter(Boolean)) gate.log.push(`${new Date().toISOString()} ${line}`);
+            if (code !== 0) gate.log.push(`${new Date().toISOString()} gate pass exited ${code}`);
+            resolve();
+        });
+    });
+}
+
+function startGate(): void {
+    gate.running = true;
+    const loop = async () => {
+        if (!gate.running) return;
+        await gatePass();
+        if (gate.running) gate.timer = setTimeout(() => void loop(), 1000);
+    };
+    void loop();
+}
+
+/** Events the gate recorded on Application `name`: reason and message. */
+function gateEvents(name: string): { reason: string; message: string }[] {
+    const r = kubectlOk(cluster, ["get", "events", "-n", argoNs, "--field-selector", `involvedObject.name=${name},involvedObject.kind=Application`, "-o", "json"]);
+    return (JSON.parse(r) as { items: { reason: string; message: string; source?: { component?: string } }[] }).items
+        .filter((e) => e.source?.component === "gitops-control-preview-gate")
+        .map((e) => ({ reason: e.reason, message: e.message }));
+}
+
 const sleep = (seconds: number) => new Promise((r) => setTimeout(r, seconds * 1000));
 
 interface App {
-    metadata: { name: string; labels?: Record<string, string>; finalizers?: string[] };
+    metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; finalizers?: string[] };
     spec: {
         project: string;
         destination: { namespace?: string };
         source: { targetRevision?: string; helm?: { parameters?: { name: string; value: string }[] } };
+        syncPolicy?: { automated?: { enabled?: boolean } };
     };
     status?: { sync?: { status?: string; revision?: string }; health?: { status?: string }; conditions?: { type: string; message: string }[] };
 }
@@ -173,7 +220,8 @@ const shopService = () => ({
     environments: ["staging"],
     // The test's Git server is not GitHub, so the repository PRs are opened on is named, as the
     // config pipeline asks when it cannot derive it from repoURL.
-    previews: { owner, repo, labels: ["preview"], requeueAfterSeconds: requeueSeconds },
+    // At most 3 previews at once: scenarios a-i never run more; h goes past it.
+    previews: { owner, repo, labels: ["preview"], requeueAfterSeconds: requeueSeconds, maxOpen: 3 },
 });
 
 describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double, real engine)", { timeout: 40 * 60 * 1000 }, () => {
@@ -198,13 +246,17 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         webhookSecret = secret.value as string;
         // The webhook handler reads webhook.github.secret when it starts: after the first up.
         reconcilers = await startReconcilers({ dir: path.join(workDir, "reconcilers"), adminKubeconfig: cluster.kubeconfig, appResyncSeconds: 30 });
+        startGate();
     });
 
     after(async () => {
         if (process.exitCode) {
             console.log(engineLog.join("").split("\n").slice(-40).join("\n"));
             if (reconcilers) console.log(reconcilers.tails(60));
+            console.log(`preview gate (${gate.passes} passes):\n${gate.log.slice(-40).join("\n")}`);
         }
+        gate.running = false;
+        clearTimeout(gate.timer);
         step(times.summary());
         reconcilers?.stop();
         await gh?.stop();
@@ -448,5 +500,96 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         );
         measure("f: up re-creates the ApplicationSet → previews adopted", t0);
         assert.ok(syncedAt("shop-pr-3", gh.pull(repo, 3).headSha)());
+    });
+    it("h. beyond the cap a new preview is held (paused, nothing deployed, reason on the Application) until one closes; past the TTL a preview is paused and its namespace deleted", async () => {
+        assert.deepEqual(previewApps(), ["shop-pr-3"]);
+        const opened = [7, 8, 9].map((n) => {
+            const sha = pushBranch(`feature-${n}`, `pr-${n}`);
+            return gh.open(repo, { title: `Feature ${n}`, branch: `feature-${n}`, headSha: sha, labels: ["preview"] });
+        });
+        assert.deepEqual(
+            opened.map((p) => p.number),
+            [7, 8, 9],
+        );
+        const t0 = Date.now();
+        for (const pr of opened) await deliver(pr, "opened");
+        await untilSynced("shop-pr-7", opened[0].headSha, 180);
+        await untilSynced("shop-pr-8", opened[1].headSha, 180);
+        // The third new one is over the cap of 3 (shop-pr-3 runs too): generated, but held.
+        const held = await until(
+            "shop-pr-9 held by the gate",
+            60,
+            () => {
+                const a = app("shop-pr-9");
+                return a?.metadata.annotations?.[previewGateAnnotations.held] ? a : undefined;
+            },
+            500,
+            () => explainPreview("shop-pr-9"),
+        );
+        measure("h: third PR over the cap (webhook) → held, reason on the Application", t0);
+        assert.match(held.metadata.annotations?.[previewGateAnnotations.held] ?? "", /^cap: 3 previews of shop are running \(services\[\]\.previews\.maxOpen\)/);
+        assert.equal(held.spec.syncPolicy?.automated?.enabled, false);
+        assert.ok(
+            gateEvents("shop-pr-9").some((e) => e.reason === "PreviewHeld" && /cap: 3 previews of shop/.test(e.message)),
+            JSON.stringify(gateEvents("shop-pr-9")),
+        );
+        step(`h: shop-pr-9 held: ${held.metadata.annotations?.[previewGateAnnotations.held]}`);
+        // The ApplicationSet reconciles again (a webhook) and leaves the gate's decision alone.
+        const since = Date.now();
+        await deliver(opened[2], "synchronize");
+        await until("a listing after the webhook", 30, () => gh.listRequests(repo, since).length > 0);
+        await until(
+            "the ApplicationSet's reconcile to finish",
+            30,
+            () => !kubectl(cluster, ["get", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, "-o", "jsonpath={.metadata.annotations}"]).stdout.includes("refresh"),
+        );
+        const still = app("shop-pr-9");
+        assert.equal(still?.spec.syncPolicy?.automated?.enabled, false, "the ApplicationSet does not undo the gate");
+        assert.ok(still?.metadata.annotations?.[previewGateAnnotations.held], "the reason is preserved across ApplicationSet updates");
+        assert.ok(!namespaceExists("shop-pr-9"), "nothing of the held preview is deployed, not even its namespace");
+        assert.notEqual(still?.status?.sync?.status, "Synced");
+        assert.deepEqual(previewApps(), ["shop-pr-3", "shop-pr-7", "shop-pr-8", "shop-pr-9"]);
+
+        // A slot frees: PR 7 closes, the held preview is admitted and deploys.
+        const t1 = Date.now();
+        gh.close(repo, 7);
+        await deliver(gh.pull(repo, 7), "closed");
+        await until("shop-pr-7 gone", 180, gone("shop-pr-7"));
+        const admitted = await untilSynced("shop-pr-9", opened[2].headSha, 180);
+        measure("h: a preview closes (webhook) → the held one Synced+Healthy", t1);
+        assert.equal(admitted.metadata.annotations?.[previewGateAnnotations.held], undefined);
+        assert.ok(gateEvents("shop-pr-9").some((e) => e.reason === "PreviewAdmitted"));
+
+        // TTL: the gate's clock moves past the service's 72 h; every running preview expires.
+        const expiring = ["shop-pr-3", "shop-pr-8", "shop-pr-9"];
+        const t2 = Date.now();
+        gate.clockOffsetSeconds = 73 * 3600;
+        for (const name of expiring)
+            await until(
+                `${name}'s namespace gone after its TTL`,
+                120,
+                () => !namespaceExists(name),
+                500,
+                () => explainPreview(name),
+            );
+        measure("h: TTL passed → preview paused and namespace gone", t2);
+        for (const name of expiring) {
+            const a = app(name);
+            assert.equal(a?.spec.syncPolicy?.automated?.enabled, false, `${name} paused`);
+            assert.match(a?.metadata.annotations?.[previewGateAnnotations.held] ?? "", /^ttl: running longer than 72h/);
+            assert.ok(
+                gateEvents(name).some((e) => e.reason === "PreviewExpired"),
+                name,
+            );
+        }
+        // Argo CD does not bring them back: past one resync of the application controller (30 s here), still gone.
+        const refreshes = Date.now();
+        kubectlOk(cluster, ["annotate", "applications.argoproj.io", "shop-pr-8", "-n", argoNs, "argocd.argoproj.io/refresh=normal", "--overwrite"]);
+        await until("shop-pr-8 refreshed", 60, () => {
+            const reconciledAt = kubectl(cluster, ["get", "applications.argoproj.io", "shop-pr-8", "-n", argoNs, "-o", "jsonpath={.status.reconciledAt}"]).stdout;
+            return reconciledAt !== "" && Date.parse(reconciledAt) >= refreshes - 1000;
+        });
+        for (const name of expiring) assert.ok(!namespaceExists(name), `${name} stays gone`);
+        assert.deepEqual(previewApps(), expiring, "the Applications stay, paused, as the record of why");
     });
 });

@@ -79,6 +79,11 @@ export function kubectlOk(cluster: LocalCluster, args: readonly string[], input?
 }
 
 /** Polls `probe` until it returns true or `seconds` pass. */
+/** Applies objects as one kubectl List. */
+export function applyList(cluster: LocalCluster, items: readonly object[]): string {
+    return kubectlOk(cluster, ["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items }));
+}
+
 export async function eventually(what: string, seconds: number, probe: () => boolean): Promise<void> {
     const deadline = Date.now() + seconds * 1000;
     while (Date.now() < deadline) {

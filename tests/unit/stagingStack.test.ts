@@ -48,13 +48,16 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
         // The preview janitor's own scope policy always denies: it limits a robot, it is no guardrail.
         const janitor = all.find((b) => b.inputs.metadata.name === "gitops-control-preview-janitor-scope");
         assert.deepEqual(janitor?.inputs.spec.validationActions, ["Deny"]);
+        // The preview gate's fence too (same robot: it may only switch previews on and off).
+        const gate = all.find((b) => b.inputs.metadata.name === "gitops-control-preview-gate-scope");
+        assert.deepEqual(gate?.inputs.spec.validationActions, ["Deny"]);
         // So do the per-service rules that keep previews alive when their ApplicationSet is deleted.
         const keep = all.filter((b) => String(b.inputs.metadata.name).startsWith("gitops-control-keep-previews-"));
         assert.deepEqual(keep.map((b) => `${b.inputs.metadata.name}:${b.inputs.spec.validationActions}`).sort(), [
             "gitops-control-keep-previews-checkout:Deny",
             "gitops-control-keep-previews-payments-api:Deny",
         ]);
-        const bindings = all.filter((b) => b !== janitor && !keep.includes(b));
+        const bindings = all.filter((b) => b !== janitor && b !== gate && !keep.includes(b));
         assert.equal(bindings.length, 11);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Warn", "Audit"]);
