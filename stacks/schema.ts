@@ -242,7 +242,7 @@ export const stackConfigSchema = z.strictObject({
         .partial()
         .default({})
         .describe(
-            `Orphan-preview cleanup (a CronJob), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`,
+            `Orphan-preview cleanup (a CronJob) and the preview gate that enforces each service's cap and TTL (a Deployment), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`,
         ),
     pruneBudget: z.int().min(0).max(1000).default(defaults.pruneBudget).describe("Most deletes + replaces a PR's preview may propose without the prune-approved label."),
     breakGlass: z
