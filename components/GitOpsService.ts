@@ -130,6 +130,8 @@ export class GitOpsService extends pulumi.ComponentResource {
                     github: resolved.previews.github,
                     requeueAfterSeconds: resolved.previews.requeueAfterSeconds,
                     imageTagParameter: resolved.previews.imageTagParameter,
+                    maxOpen: resolved.previews.maxOpen,
+                    ttlHours: resolved.previews.ttlHours,
                     source: {
                         ...args.source,
                         ...(args.source.kustomize ? {} : { helm: { ...args.source.helm, valueFiles: args.source.helm?.valueFiles ?? ["values-preview.yaml"] } }),

@@ -8,6 +8,7 @@ import { annotations, cascadeDeleteFinalizer, forceOwnership, labels, managedByV
 import { defaultOwner, validateOwner } from "./OwnershipFence";
 import { childOptions } from "./options";
 import { podSecurityLabelsFor } from "./podSecurity";
+import { gateOwnedField, previewGateAnnotations } from "./PreviewGate";
 import { SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
 import { bounds, defaults } from "./defaults";
 
@@ -64,6 +65,17 @@ export interface PreviewEnvironmentsArgs {
     readonly source: Omit<ApplicationSourceArgs, "targetRevision"> & { readonly targetRevision?: string };
     /** Helm parameter that receives the image tag `pr-<number>`. @default "image.tag" */
     readonly imageTagParameter?: string;
+    /**
+     * Most previews of this service running at once. Previews are generated paused and the preview
+     * gate (PreviewJanitor) switches them on, oldest first, up to this cap; the others wait with the
+     * reason on the Application (annotation and `PreviewHeld` Event) until one closes. @default 5
+     */
+    readonly maxOpen?: number;
+    /**
+     * Hours a preview may run while its PR stays open; then the gate pauses it and deletes its
+     * namespace (`PreviewExpired` Event). @default 72
+     */
+    readonly ttlHours?: number;
     /** The previews' sync policy (the environment preset). `CreateNamespace=true` is required. */
     readonly syncPolicy: SyncPolicy;
     /**
@@ -123,6 +135,24 @@ export function renderPreviewDeletePolicy(args: Pick<PreviewEnvironmentsArgs, "s
     };
 }
 
+/** The cap and TTL of the preview gate, checked where a component or a stack sets them. */
+export function checkPreviewLimits(limits: { readonly maxOpen?: number; readonly ttlHours?: number }, field: string): void {
+    const maxOpen = limits.maxOpen ?? defaults.previewMaxOpen;
+    check(
+        Number.isInteger(maxOpen) && maxOpen >= 1 && maxOpen <= bounds.maxPreviewsOpen,
+        `${field}.maxOpen`,
+        `is ${maxOpen}`,
+        `use a whole number from 1 to ${bounds.maxPreviewsOpen} (${defaults.previewMaxOpen} is the default): previews beyond it wait until one closes`,
+    );
+    const ttl = limits.ttlHours ?? defaults.previewTtlHours;
+    check(
+        Number.isInteger(ttl) && ttl >= 1 && ttl <= bounds.maxPreviewTtlHours,
+        `${field}.ttlHours`,
+        `is ${ttl}`,
+        `use a whole number of hours from 1 to ${bounds.maxPreviewTtlHours} (${defaults.previewTtlHours} is the default): a preview running longer is paused and its namespace deleted`,
+    );
+}
+
 /** Checks every argument before any resource is registered. */
 export function validatePreviewArgs(name: string, args: PreviewEnvironmentsArgs, field = "args"): void {
     requireDnsLabel(name, `${field}.name`);
@@ -152,6 +182,7 @@ export function validatePreviewArgs(name: string, args: PreviewEnvironmentsArgs,
         "lacks CreateNamespace=true, so a preview has no namespace to deploy into",
         'add "CreateNamespace=true"',
     );
+    checkPreviewLimits(args, field);
     validateSource({ ...args.source, targetRevision: args.source.targetRevision ?? "{{.head_sha}}" }, `${field}.source`);
     validateSyncPolicy(args.syncPolicy, `${field}.syncPolicy`);
     if (args.cluster) validateClusterRef(args.cluster, `${field}.cluster`);
@@ -216,20 +247,36 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
             ],
             // A closed PR disappears from the generator; "sync" lets the ApplicationSet delete its Application.
             syncPolicy: { applicationsSync: "sync", preserveResourcesOnDeletion: false },
+            // The preview gate owns the automated switch and its verdict (see PreviewGate.ts): the
+            // ApplicationSet's updates leave both as the gate set them.
+            ignoreApplicationDifferences: [{ jsonPointers: [gateOwnedField] }],
+            preservedFields: { annotations: [previewGateAnnotations.held] },
             template: {
-                metadata: { name: preview, labels: previewLabels, finalizers: [cascadeDeleteFinalizer] },
+                metadata: {
+                    name: preview,
+                    labels: previewLabels,
+                    annotations: {
+                        [previewGateAnnotations.maxOpen]: String(args.maxOpen ?? defaults.previewMaxOpen),
+                        [previewGateAnnotations.ttlHours]: String(args.ttlHours ?? defaults.previewTtlHours),
+                    },
+                    finalizers: [cascadeDeleteFinalizer],
+                },
                 spec: {
                     project: args.project,
                     source,
                     destination: renderDestination(args.cluster, preview),
-                    syncPolicy: renderSyncPolicy(args.syncPolicy, {
-                        labels: { ...previewLabels, ...podSecurityLabelsFor("preview") },
-                        // Argo CD never deletes a namespace it created with CreateNamespace=true. The
-                        // tracking id makes the namespace one of the Application's own resources, so
-                        // the cascade delete of a closed PR's Application removes it too. The
-                        // preview janitor (label env=preview) is the backstop for anything left.
-                        annotations: { "argocd.argoproj.io/tracking-id": `${preview}:/Namespace:${preview}/${preview}` },
-                    }),
+                    // Generated paused: the preview gate switches it on within the service's cap.
+                    syncPolicy: renderSyncPolicy(
+                        { ...args.syncPolicy, automated: { ...args.syncPolicy.automated, enabled: false } },
+                        {
+                            labels: { ...previewLabels, ...podSecurityLabelsFor("preview") },
+                            // Argo CD never deletes a namespace it created with CreateNamespace=true. The
+                            // tracking id makes the namespace one of the Application's own resources, so
+                            // the cascade delete of a closed PR's Application removes it too. The
+                            // preview janitor (label env=preview) is the backstop for anything left.
+                            annotations: { "argocd.argoproj.io/tracking-id": `${preview}:/Namespace:${preview}/${preview}` },
+                        },
+                    ),
                 },
             },
         },

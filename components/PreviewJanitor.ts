@@ -4,6 +4,7 @@ import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
 import { childOptions, scriptCronJobSpec, validateScriptJob } from "./options";
 import { defaults } from "./defaults";
+import { previewGateScopePolicySpec, previewGateScript } from "./PreviewGate";
 
 export interface PreviewJanitorArgs {
     /** Namespace the janitor runs in (Argo CD's). */
@@ -17,11 +18,31 @@ export interface PreviewJanitorArgs {
      * PreviewNamespaceTooOld alert); a namespace an Application still targets is never deleted. @default 72
      */
     readonly ttlHours?: number;
+    /** Seconds between two passes of the preview gate (cap and TTL, see PreviewGate.ts). @default 5 */
+    readonly gateIntervalSeconds?: number;
+    /** Do not wait for the gate's Deployment to roll out (a cluster without kubelets). @default false */
+    readonly skipAwait?: boolean;
     /** Label (key=value) that marks preview namespaces. @default "env=preview" */
     readonly previewSelector?: { readonly key: string; readonly value: string };
     /** @default the ambient provider */
     readonly provider?: k8s.Provider;
 }
+
+/**
+ * What the janitor's service account may do: cluster-wide, read Applications and delete namespaces
+ * (its fence narrows that to preview namespaces); in Argo CD's namespace, the preview gate's patches
+ * of Applications (its fence narrows that to the automated switch of previews) and its Events.
+ */
+export const janitorRbac = {
+    cluster: [
+        { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "delete"] },
+        { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list"] },
+    ],
+    argoNamespace: [
+        { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["patch"] },
+        { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+    ],
+} as const;
 
 /** Service account name: also what the janitor's own admission policy matches on. */
 export const janitorServiceAccount = "preview-janitor";
@@ -100,16 +121,27 @@ export function validateJanitorArgs(args: PreviewJanitorArgs, field = "args"): v
     validateScriptJob(args, field, defaults.janitorSchedule, "*/30 * * * *");
     const ttl = args.ttlHours ?? defaults.previewTtlHours;
     check(Number.isInteger(ttl) && ttl >= 1, `${field}.ttlHours`, `is ${ttl}`, "use a whole number of hours ≥ 1 (72 is the default)");
+    const interval = args.gateIntervalSeconds ?? defaults.previewGateIntervalSeconds;
+    check(
+        Number.isInteger(interval) && interval >= 1 && interval <= 300,
+        `${field}.gateIntervalSeconds`,
+        `is ${interval}`,
+        "use a whole number of seconds from 1 to 300 (5 is the default)",
+    );
 }
 
 /**
- * Orphan-preview cleanup: a CronJob with its own least-privilege service account that deletes
- * preview namespaces nobody owns any more or that outlived their TTL. Its blast radius is limited
- * by its own ValidatingAdmissionPolicy: that service account may delete only preview namespaces.
+ * Orphan-preview cleanup and the preview gate: a CronJob with its own least-privilege service
+ * account that deletes preview namespaces nobody owns any more, and a Deployment under the same
+ * account that switches previews on within each service's cap and pauses them past their TTL
+ * (PreviewGate.ts). Their blast radius is limited by admission: that service account may delete
+ * only preview namespaces and change only the automated switch and annotations of previews.
  */
 export class PreviewJanitor extends pulumi.ComponentResource {
     readonly cronJobName: pulumi.Output<string>;
     readonly policyName: pulumi.Output<string>;
+    /** The preview gate's Deployment. */
+    readonly gateName: pulumi.Output<string>;
 
     constructor(name: string, args: PreviewJanitorArgs, opts?: pulumi.ComponentResourceOptions) {
         validateJanitorArgs(args);
@@ -124,10 +156,7 @@ export class PreviewJanitor extends pulumi.ComponentResource {
             `${name}-role`,
             {
                 metadata: { name: `gitops-control-${janitorServiceAccount}`, labels: meta },
-                rules: [
-                    { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "delete"] },
-                    { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list"] },
-                ],
+                rules: janitorRbac.cluster.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
             },
             o(),
         );
@@ -177,8 +206,78 @@ export class PreviewJanitor extends pulumi.ComponentResource {
             },
             o(),
         );
+        // The gate: patch previews and record why, in Argo CD's namespace only.
+        const gateRole = new k8s.rbac.v1.Role(
+            `${name}-gate-role`,
+            {
+                metadata: { name: `gitops-control-preview-gate`, namespace: args.namespace, labels: meta },
+                rules: janitorRbac.argoNamespace.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+            },
+            o(),
+        );
+        new k8s.rbac.v1.RoleBinding(
+            `${name}-gate-binding`,
+            {
+                metadata: { name: `gitops-control-preview-gate`, namespace: args.namespace, labels: meta },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: gateRole.metadata.name },
+                subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
+            },
+            o(),
+        );
+        const gatePolicy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            `${name}-gate-scope`,
+            { metadata: { name: `gitops-control-preview-gate-scope`, labels: meta }, spec: previewGateScopePolicySpec(username) },
+            o(),
+        );
+        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            `${name}-gate-scope`,
+            {
+                metadata: { name: `gitops-control-preview-gate-scope`, labels: meta },
+                spec: { policyName: gatePolicy.metadata.name, validationActions: ["Deny"] },
+            },
+            o({ dependsOn: [gatePolicy] }),
+        );
+        const gateMeta = { ...meta, "app.kubernetes.io/name": "preview-gate" };
+        const gate = new k8s.apps.v1.Deployment(
+            `${name}-gate`,
+            {
+                metadata: {
+                    name: "preview-gate",
+                    namespace: args.namespace,
+                    labels: gateMeta,
+                    ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
+                },
+                spec: {
+                    replicas: 1,
+                    selector: { matchLabels: { "app.kubernetes.io/name": "preview-gate" } },
+                    template: {
+                        metadata: { labels: gateMeta },
+                        spec: {
+                            serviceAccountName: sa.metadata.name,
+                            securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+                            containers: [
+                                {
+                                    name: "gate",
+                                    image: args.image ?? defaults.janitorImage,
+                                    command: ["/bin/sh", "-c", 'while :; do sh -c "$GATE" || echo "preview gate: pass failed" >&2; sleep "$INTERVAL"; done'],
+                                    env: [
+                                        { name: "GATE", value: previewGateScript() },
+                                        { name: "INTERVAL", value: String(args.gateIntervalSeconds ?? defaults.previewGateIntervalSeconds) },
+                                        { name: "ARGOCD_NAMESPACE", value: args.namespace },
+                                    ],
+                                    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                                },
+                            ],
+                        },
+                    },
+                },
+            },
+            o(),
+        );
+        this.gateName = gate.metadata.name;
         this.cronJobName = cron.metadata.name;
         this.policyName = policy.metadata.name;
-        this.registerOutputs({ cronJobName: this.cronJobName, policyName: this.policyName });
+        this.registerOutputs({ cronJobName: this.cronJobName, policyName: this.policyName, gateName: this.gateName });
     }
 }

@@ -17,8 +17,12 @@ export const defaults = {
     imageTagParameter: "image.tag",
     /** Labels a PR must carry to get a preview. */
     previewLabels: ["preview"] as readonly string[],
-    /** Hours after which a preview namespace is deleted (janitor) and alerts (alerts). */
+    /** Hours a preview may run while its PR stays open (preview gate), and the janitor's and alerts' age limit. */
     previewTtlHours: 72,
+    /** Most previews of one service running at once (preview gate). */
+    previewMaxOpen: 5,
+    /** Seconds between two passes of the preview gate. */
+    previewGateIntervalSeconds: 5,
     /** Janitor image: `sh`, GNU `date` and `kubectl`, pinned by tag. */
     janitorImage: "bitnami/kubectl:1.36.3",
     /** Janitor cron schedule. */
@@ -45,6 +49,8 @@ export const bounds = {
     maxReplicaCap: 1_000,
     /** A week: break-glass is for incidents, not for standing exceptions. */
     maxBreakGlassHours: 168,
+    /** More running previews of one service than this is no cap. */
+    maxPreviewsOpen: 50,
     /** A week: previews older than that are abandoned. */
     maxPreviewTtlHours: 168 * 4,
     /** Argo CD keeps the history in the Application object; more makes it large. */

@@ -22,6 +22,7 @@ export * from "./OwnershipFence";
 export * from "./PreviewEnvironments";
 export * from "./podSecurity";
 export * from "./PreviewJanitor";
+export * from "./PreviewGate";
 export * from "./RepositoryCredentials";
 export * from "./syncPolicy";
 export * from "./defaults";

@@ -4,7 +4,7 @@ import { ClusterRef, validateClusterRef } from "./destinations";
 import { GitOpsConfigError, GitOpsConfigErrors, check, collectProblems, requireDnsLabel } from "./errors";
 import type { ApplicationSourceArgs, IgnoreDifference } from "./GitOpsApplication";
 import { validateIgnoreDifferences, validateSource, validateWaitForSync } from "./GitOpsApplication";
-import type { GitHubPullRequestSource } from "./PreviewEnvironments";
+import { checkPreviewLimits, type GitHubPullRequestSource } from "./PreviewEnvironments";
 import { EnvironmentClass, environmentClasses, environmentPresets } from "./presets";
 import { SyncPolicy, SyncPolicyOverrides, mergeSyncPolicy, validateSyncPolicy, weakenedSwitches } from "./syncPolicy";
 
@@ -49,6 +49,10 @@ export interface ServicePreviews {
     readonly requeueAfterSeconds?: number;
     /** @default "image.tag" */
     readonly imageTagParameter?: string;
+    /** Most previews running at once (the preview gate holds the rest). @default 5 */
+    readonly maxOpen?: number;
+    /** Hours a preview may run while its PR stays open. @default 72 */
+    readonly ttlHours?: number;
 }
 
 /** The service's args as `GitOpsService` takes them (see GitOpsService.ts for the rest). */
@@ -88,6 +92,8 @@ export interface ResolvedPreviews {
     readonly syncPolicy: SyncPolicy;
     readonly requeueAfterSeconds: number;
     readonly imageTagParameter: string;
+    readonly maxOpen: number;
+    readonly ttlHours: number;
     /** Namespaces previews deploy to. */
     readonly namespaceGlob: string;
     /** The service's cluster. @default the cluster Argo CD runs in */
@@ -210,6 +216,7 @@ function resolvePreviews(service: string, spec: ServiceSpec, previews: ServicePr
         `is "${imageTagParameter}"`,
         `name the Helm parameter of the image tag, e.g. "${defaults.imageTagParameter}"`,
     );
+    checkPreviewLimits(previews, f);
     const labels = previews.github.labels ?? defaults.previewLabels;
     check(labels.length > 0 && labels.every((l) => l.trim() !== ""), `${f}.github.labels`, "is empty or has an empty label", `list the labels a PR needs, e.g. ["preview"]`);
     const preset = environmentPresets.preview;
@@ -223,6 +230,8 @@ function resolvePreviews(service: string, spec: ServiceSpec, previews: ServicePr
         syncPolicy,
         requeueAfterSeconds: requeue,
         imageTagParameter,
+        maxOpen: previews.maxOpen ?? defaults.previewMaxOpen,
+        ttlHours: previews.ttlHours ?? defaults.previewTtlHours,
         namespaceGlob: `${service}-pr-*`,
         ...(spec.cluster ? { cluster: spec.cluster } : {}),
     };

@@ -136,6 +136,8 @@ export function resolveServices(config: StackConfig, services: readonly IndexedS
                               },
                               ...(previews.requeueAfterSeconds !== undefined ? { requeueAfterSeconds: previews.requeueAfterSeconds } : {}),
                               ...(previews.imageTagParameter !== undefined ? { imageTagParameter: previews.imageTagParameter } : {}),
+                              ...(previews.maxOpen !== undefined ? { maxOpen: previews.maxOpen } : {}),
+                              ...(previews.ttlHours !== undefined ? { ttlHours: previews.ttlHours } : {}),
                           },
                       }
                     : {}),
@@ -272,6 +274,8 @@ export function buildArgs(
                       ...(janitor.image ? { image: janitor.image } : {}),
                       ...(janitor.schedule ? { schedule: janitor.schedule } : {}),
                       ...(janitor.ttlHours !== undefined ? { ttlHours: janitor.ttlHours } : {}),
+                      // The gate is a Deployment: not awaited where no kubelet runs it (local).
+                      ...(stack.skipAwait ? { skipAwait: true } : {}),
                   },
               }
             : {}),

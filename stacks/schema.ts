@@ -100,6 +100,18 @@ export const serviceSchema = z.strictObject({
             labels: z.array(z.string()).min(1).optional(),
             requeueAfterSeconds: z.int().optional(),
             imageTagParameter: z.string().optional(),
+            maxOpen: z
+                .int()
+                .optional()
+                .describe(
+                    `Most previews of the service running at once; newer ones wait (paused, with a PreviewHeld event) until one closes. Default: ${defaults.previewMaxOpen}, at most ${bounds.maxPreviewsOpen}.`,
+                ),
+            ttlHours: z
+                .int()
+                .optional()
+                .describe(
+                    `Hours a preview may run while its PR stays open; then it is paused and its namespace deleted (PreviewExpired event). Default: ${defaults.previewTtlHours}.`,
+                ),
         })
         .optional()
         .describe("Pull-request previews (staging and local stacks only)."),
@@ -230,7 +242,7 @@ export const stackConfigSchema = z.strictObject({
         .partial()
         .default({})
         .describe(
-            `Orphan-preview cleanup (a CronJob), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`,
+            `Orphan-preview cleanup (a CronJob) and the preview gate that enforces each service's cap and TTL (a Deployment), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`,
         ),
     pruneBudget: z.int().min(0).max(1000).default(defaults.pruneBudget).describe("Most deletes + replaces a PR's preview may propose without the prune-approved label."),
     breakGlass: z

@@ -4,6 +4,7 @@
  * waits for Argo CD fails. Reads the Application objects with kubectl; changes nothing.
  */
 import { spawnSync } from "node:child_process";
+import { previewGateAnnotations } from "../../components/PreviewGate";
 
 /** An Application that is not Synced and Healthy, or cannot sync on its own, with Argo CD's reason. */
 export interface ArgoProblem {
@@ -17,7 +18,7 @@ export interface ArgoProblem {
 }
 
 interface ApplicationObject {
-    metadata: { name: string; labels?: Record<string, string>; creationTimestamp?: string };
+    metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: string };
     spec: { syncPolicy?: { automated?: { enabled?: boolean } } };
     status?: {
         sync?: { status?: string };
@@ -108,7 +109,9 @@ export interface PreviewCheckOptions {
 /**
  * Previews that need a human: failed syncs (`PreviewSyncFailed`), previews not Synced and Healthy
  * (or with a sync running) for longer than `stuckMinutes` (`PreviewStuck`), and preview namespaces
- * older than the TTL (`PreviewTooOld`, a PR left open or a janitor not running). Pure.
+ * older than the TTL (`PreviewTooOld`, a PR left open or a janitor not running). Previews the
+ * preview gate holds over the cap (`PreviewHeld`) or paused past their TTL (`PreviewExpired`) are
+ * listed with the gate's reason, never as stuck. Pure.
  */
 export function previewProblems(applications: readonly ApplicationObject[], namespaces: readonly NamespaceObject[], options: PreviewCheckOptions): ArgoProblem[] {
     const now = (options.now ?? new Date()).getTime();
@@ -116,6 +119,12 @@ export function previewProblems(applications: readonly ApplicationObject[], name
     const since = (t: string | undefined) => (t ? now - Date.parse(t) : 0);
     const problems: ArgoProblem[] = [];
     for (const app of applications.filter((a) => isPreview(a.metadata.labels, a.metadata.name))) {
+        const held = app.metadata.annotations?.[previewGateAnnotations.held];
+        if (held) {
+            const kind = held.startsWith("ttl:") ? "PreviewExpired" : "PreviewHeld";
+            problems.push({ application: app.metadata.name, kind, sync: app.status?.sync?.status ?? "Unknown", health: app.status?.health?.status ?? "Unknown", reasons: [held] });
+            continue;
+        }
         const [problem] = argoProblems([app]);
         const op = app.status?.operationState;
         const running = op?.phase === "Running" && since(op.startedAt) > stuckMs;

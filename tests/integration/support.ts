@@ -29,10 +29,23 @@ export interface LocalCluster {
 }
 
 /**
- * Starts etcd + kube-apiserver (+ controller-manager) on loopback; stop() kills only those. `env`
- * passes scripts/local-cluster.sh options (LOCAL_CLUSTER_AUDIT_LOG, LOCAL_CLUSTER_EXTRA_CONTROLLERS).
+ * The options scripts/local-cluster.sh reads (see its header). Typed, so a renamed or misspelt
+ * option is a compile error instead of a variable the script silently ignores (a test once asked
+ * for the deployment controller by an old name and waited for rollouts that nothing reported).
  */
-export function startCluster(env: Readonly<Record<string, string>> = {}): LocalCluster {
+export interface LocalClusterOptions {
+    /** "1": write <dir>/audit.log. */
+    readonly LOCAL_CLUSTER_AUDIT_LOG?: "1";
+    /** "1": also run the deployment, replicaset and HPA controllers, each as its own service account. */
+    readonly LOCAL_CLUSTER_WORKLOAD_CONTROLLERS?: "1";
+    /** "1": no controller-manager at all. */
+    readonly LOCAL_CLUSTER_NO_CONTROLLER_MANAGER?: "1";
+    /** Seconds to wait for readiness (default 120). */
+    readonly LOCAL_CLUSTER_TIMEOUT?: string;
+}
+
+/** Starts etcd + kube-apiserver (+ controller-manager) on loopback; stop() kills only those. */
+export function startCluster(env: LocalClusterOptions = {}): LocalCluster {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-cluster-"));
     const script = path.join(repoRoot, "scripts", "local-cluster.sh");
     step(`starting local API server in ${dir}`);

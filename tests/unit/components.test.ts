@@ -16,6 +16,7 @@ import {
     crdFiles,
     GitOpsApplication,
     PreviewEnvironments,
+    renderPreviewApplicationSet,
     capReplicas,
     environmentPresets,
     protectCrds,
@@ -144,6 +145,15 @@ describe("AppProject", () => {
     });
 });
 
+/** The fewest PreviewEnvironments args (without `github`), for tests of one argument. */
+const minimalPreview = {
+    service: "s",
+    argoNamespace: "argocd",
+    project: "s",
+    source: { repoURL: source.repoURL, path: "." },
+    syncPolicy: environmentPresets.preview.syncPolicy,
+};
+
 describe("PreviewEnvironments", () => {
     let previews: PreviewEnvironments;
     before(async () => {
@@ -207,7 +217,8 @@ describe("PreviewEnvironments", () => {
 
     it("syncs previews with the explicit preview policy and tracks the namespace for deletion", () => {
         const sync = appset().spec.template.spec.syncPolicy;
-        assert.deepEqual(sync.automated, { enabled: true, prune: true, selfHeal: true, allowEmpty: false });
+        // Generated paused: the preview gate switches automated sync on within the service's cap.
+        assert.deepEqual(sync.automated, { enabled: false, prune: true, selfHeal: true, allowEmpty: false });
         assert.ok(sync.syncOptions.includes("CreateNamespace=true"));
         assert.equal(sync.managedNamespaceMetadata.labels.env, "preview");
         assert.equal(sync.managedNamespaceMetadata.labels["gitops-control.io/environment"], "preview");
@@ -221,6 +232,18 @@ describe("PreviewEnvironments", () => {
         assert.deepEqual(appset().spec.syncPolicy, { applicationsSync: "sync", preserveResourcesOnDeletion: false });
     });
 
+    it("leaves the automated switch and the held reason to the preview gate, and stamps each preview with its cap and TTL", () => {
+        const spec = appset().spec;
+        assert.deepEqual(spec.ignoreApplicationDifferences, [{ jsonPointers: ["/spec/syncPolicy/automated/enabled"] }]);
+        assert.deepEqual(spec.preservedFields, { annotations: ["gitops-control.io/preview-held"] });
+        assert.deepEqual(spec.template.metadata.annotations, { "gitops-control.io/preview-max-open": "5", "gitops-control.io/preview-ttl-hours": "72" });
+        const base = { ...minimalPreview, github: { owner: "acme", repo: "s", token: "t" } };
+        const limited = renderPreviewApplicationSet("s", { ...base, maxOpen: 2, ttlHours: 24 }, { secretName: "s-scm-token", key: "token" });
+        assert.deepEqual(limited.spec.template.metadata.annotations, { "gitops-control.io/preview-max-open": "2", "gitops-control.io/preview-ttl-hours": "24" });
+        assert.throws(() => new PreviewEnvironments("c", { ...base, maxOpen: 0 }), /`args.maxOpen` is 0\. Fix: use a whole number from 1 to 50/);
+        assert.throws(() => new PreviewEnvironments("t", { ...base, ttlHours: 0.5 }), /`args.ttlHours` is 0.5\. Fix: use a whole number of hours from 1 to 672/);
+    });
+
     it("stores the token in a labelled scm-creds Secret, as a secret", async () => {
         const recordedSecret = byName("kubernetes:core/v1:Secret", "payments-api-previews-scm-token")!;
         const secret = recordedSecret.inputs;
@@ -232,13 +255,7 @@ describe("PreviewEnvironments", () => {
     });
 
     it("refuses a requeue interval below the floor and a missing token", () => {
-        const base = {
-            service: "s",
-            argoNamespace: "argocd",
-            project: "s",
-            source: { repoURL: source.repoURL, path: "." },
-            syncPolicy: environmentPresets.preview.syncPolicy,
-        };
+        const base = minimalPreview;
         assert.throws(() => new PreviewEnvironments("a", { ...base, github: { owner: "acme", repo: "s", token: "t" }, requeueAfterSeconds: 5 }), /`args.requeueAfterSeconds` is 5/);
         assert.throws(() => new PreviewEnvironments("b", { ...base, github: { owner: "acme", repo: "s" } }), /`args.github` has neither `token` nor `tokenRef`/);
     });

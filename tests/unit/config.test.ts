@@ -72,6 +72,21 @@ describe("stack config: every mistake fails before any resource, naming the fiel
         );
     });
 
+    it("a preview cap and TTL out of range, each named with its key, service and fix", () => {
+        assert.throws(
+            () => build({ environment: "staging", github: { owner: "acme" }, services: [{ ...service, previews: { maxOpen: 0 } }] }, token),
+            /`gitops-control:services\[0\]\.previews\.maxOpen` \(service "payments-api".*\) is 0\. Fix: use a whole number from 1 to 50 \(5 is the default\): previews beyond it wait until one closes/,
+        );
+        assert.throws(
+            () => build({ environment: "staging", github: { owner: "acme" }, services: [{ ...service, previews: { ttlHours: 10_000 } }] }, token),
+            /`gitops-control:services\[0\]\.previews\.ttlHours` \(service "payments-api".*\) is 10000\. Fix: use a whole number of hours from 1 to 672/,
+        );
+        assert.throws(
+            () => build({ environment: "staging", github: { owner: "acme" }, services: [{ ...service, previews: { maxOpen: 2.5 } }] }, token),
+            /`gitops-control:services\[0\]\.previews\.maxOpen`/,
+        );
+    });
+
     it("a replica cap of zero or below", () => {
         assert.throws(() => parseStackConfig({ environment: "prod", guardrails: { replicaCap: 0 } }), /`gitops-control:guardrails\.replicaCap` is 0: Too small/);
         assert.throws(() => parseStackConfig({ environment: "prod", guardrails: { replicaCap: -3 } }), /guardrails\.replicaCap/);

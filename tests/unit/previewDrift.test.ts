@@ -46,6 +46,26 @@ describe("drift report: previews", () => {
         assert.match(formatArgoProblems(problems), /PreviewTooOld shop-pr-1/);
     });
 
+    it("lists previews the gate holds or expired with the gate's reason, never as stuck", () => {
+        const gated = (name: string, reason: string) => ({
+            ...preview(name, ago(60), { sync: { status: "OutOfSync" }, health: { status: "Missing" } }),
+            metadata: { name, labels: { env: "preview" }, annotations: { "gitops-control.io/preview-held": reason }, creationTimestamp: ago(60) },
+        });
+        const problems = previewProblems(
+            [
+                gated("shop-pr-9", "cap: 3 previews of shop are running (services[].previews.maxOpen); held until one of them closes"),
+                gated("shop-pr-3", "ttl: running longer than 72h"),
+            ],
+            [],
+            { ttlHours: 72, now },
+        );
+        assert.deepEqual(
+            problems.map((p) => `${p.kind} ${p.application}`),
+            ["PreviewHeld shop-pr-9", "PreviewExpired shop-pr-3"],
+        );
+        assert.match(problems[0]!.reasons[0]!, /^cap: 3 previews of shop/);
+    });
+
     it("keeps environment Applications in the Argo CD list and reports previews once, as previews", () => {
         const apps = [
             { metadata: { name: "shop-staging", labels: {} }, spec: {}, status: { sync: { status: "OutOfSync" }, health: { status: "Healthy" } } },

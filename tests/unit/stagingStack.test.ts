@@ -48,6 +48,9 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
         // The preview janitor's own scope policy always denies: it limits a robot, it is no guardrail.
         const janitor = all.find((b) => b.inputs.metadata.name === "gitops-control-preview-janitor-scope");
         assert.deepEqual(janitor?.inputs.spec.validationActions, ["Deny"]);
+        // The preview gate's fence too (same robot: it may only switch previews on and off).
+        const gate = all.find((b) => b.inputs.metadata.name === "gitops-control-preview-gate-scope");
+        assert.deepEqual(gate?.inputs.spec.validationActions, ["Deny"]);
         // So do the per-service rules that keep previews alive when their ApplicationSet is deleted.
         const keep = all.filter((b) => String(b.inputs.metadata.name).startsWith("gitops-control-keep-previews-"));
         assert.deepEqual(keep.map((b) => `${b.inputs.metadata.name}:${b.inputs.spec.validationActions}`).sort(), [
@@ -57,7 +60,7 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
         // And the ownership fence: always Deny, in every stack.
         const fence = all.find((b) => b.inputs.metadata.name === "gitops-control-protect-ownership");
         assert.deepEqual(fence?.inputs.spec.validationActions, ["Deny"]);
-        const bindings = all.filter((b) => b !== janitor && b !== fence && !keep.includes(b));
+        const bindings = all.filter((b) => b !== janitor && b !== gate && b !== fence && !keep.includes(b));
         assert.equal(bindings.length, 13);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Warn", "Audit"]);
