@@ -73,7 +73,7 @@ export function renderReport(r: Results): string {
             .filter(([k]) => k.startsWith("@pulumi/"))
             .map(([k, v]) => `${k} ${v}`)
             .join(", ")} |`,
-        `| API server | kube-apiserver ${m.kubeApiserver}, etcd ${m.etcd} (scripts/local-cluster.sh, loopback) |`,
+        `| API server | kube-apiserver ${m.kubeApiserver}, etcd ${m.etcd} (scripts/cluster/local-cluster.sh, loopback) |`,
         `| load average | ${loadLine(r)} |`,
         `| repetitions | ${r.reps} per figure (median, min–max in parentheses); every run in a fresh process; compared variants interleaved in alternating order within each repetition |`,
         `| runs measured again after a failure | ${r.retries?.length ? r.retries.map((x) => x.replace(/\|/g, "\\|")).join("; ") : "none"} |`,

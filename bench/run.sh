@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run bench`: the scaling benchmarks (bench/run.ts) with the pinned toolchain on PATH, as
-# scripts/test.sh loads it (built on first use, then reused). Not part of the test suite.
+# scripts/commands/test.sh loads it (built on first use, then reused). Not part of the test suite.
 #   npm run bench [-- --reps 5] [-- --sections mocks,real,up,chart,cel]
 set -euo pipefail
 cd "$(dirname "$0")/.."

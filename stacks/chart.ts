@@ -32,7 +32,7 @@ export interface ResolvedChart {
     readonly source: ChartSource | undefined;
     /** "argo-cd 10.1.1 from <repo>" or "<path>". */
     readonly description: string;
-    /** Only a repository source needs the network (checked by scripts/check-chart.ts before slow steps). */
+    /** Only a repository source needs the network (checked by scripts/commands/check-chart.ts before slow steps). */
     readonly needsNetwork: boolean;
 }
 

@@ -25,7 +25,7 @@ export interface StackPreset {
     /**
      * Applications carry Argo CD's cascade-delete finalizer, so deleting one deletes what it
      * deployed. On everywhere: the local stack runs Argo CD's reconcilers out of cluster
-     * (scripts/lib/reconcilers.ts), which remove the finalizer as in-cluster Argo CD does.
+     * (scripts/cluster/reconcilers.ts), which remove the finalizer as in-cluster Argo CD does.
      */
     readonly cascadeDelete: boolean;
 }

@@ -71,7 +71,7 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
 }
 
 /**
- * `npm run test:unit` runs every unit test file in one process (scripts/test-unit.sh sets
+ * `npm run test:unit` runs every unit test file in one process (scripts/commands/test-unit.sh sets
  * GITOPS_TEST_SHARED_PROCESS). `setMocks` resets Pulumi's runtime state, which lives on `global`, so
  * a suite that installs mocks in its `before` hook gets a clean runtime; mocks installed while a file
  * is imported would instead be replaced by the next file's before that file's tests run.
@@ -81,7 +81,7 @@ function refuseOutsideTest(): void {
     if (process.env.GITOPS_TEST_SHARED_PROCESS !== String(process.pid)) return;
     if (!(new Error().stack ?? "").includes("node:internal/test_runner/test")) {
         throw new Error(
-            "installMocks() was called while a test file was being imported: call it in the suite's before() hook (test files share one process, see scripts/test-unit.sh)",
+            "installMocks() was called while a test file was being imported: call it in the suite's before() hook (test files share one process, see scripts/commands/test-unit.sh)",
         );
     }
 }

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { readmePath } from "../../scripts/config-docs";
+import { readmePath } from "../../scripts/commands/config-docs";
 import { freshClone } from "../support/freshClone";
 import { CommandResult, policyCheckCases, pruneBudgetCases, renderCases, repoRoot } from "../support/cliCases";
 
@@ -31,19 +31,19 @@ function run(command: string, args: readonly string[], env: Record<string, strin
 }
 
 describe("npm run policy:check (process)", () => {
-    policyCheckCases((...args) => run(tsx, ["scripts/policy-check.ts", ...args]));
+    policyCheckCases((...args) => run(tsx, ["scripts/commands/policy-check.ts", ...args]));
 });
 
 describe("npm run prune-budget (process)", () => {
     pruneBudgetCases(async (args, env = {}) => {
-        const r = await run(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "prune-budget.ts"), ...args], { PRUNE_BUDGET_APPROVED: "", ...env });
+        const r = await run(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "commands", "prune-budget.ts"), ...args], { PRUNE_BUDGET_APPROVED: "", ...env });
         return { code: r.status, out: r.stdout + r.stderr };
     });
 });
 
 describe("npm run render (process)", () => {
     renderCases(async (stack) => {
-        const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts"), ...(stack ? [stack] : [])], {
+        const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "commands", "render.ts"), ...(stack ? [stack] : [])], {
             cwd: repoRoot,
             encoding: "utf8",
             maxBuffer: 1 << 26,
@@ -82,7 +82,7 @@ describe("README commands that run offline work as written", () => {
 
 describe("the team route as processes", () => {
     it("`npm run --silent render -- --program examples/team-service` renders the team program offline, YAML only", () => {
-        const output = execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "render.ts"), "--program", "examples/team-service"], {
+        const output = execFileSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "commands", "render.ts"), "--program", "examples/team-service"], {
             cwd: repoRoot,
             encoding: "utf8",
         });
@@ -123,7 +123,7 @@ describe("fresh machine: the main job in a clone without ../shared", () => {
         clone = freshClone();
     });
 
-    it("`bash scripts/run-local.sh` stops in seconds, before the toolchain, with the one line", () => {
+    it("`bash scripts/commands/run-local.sh` stops in seconds, before the toolchain, with the one line", () => {
         // An unreachable repository (a closed local port) stands in for no network, so the test
         // never depends on whether this machine can reach the real chart repository.
         const stackFile = path.join(clone, "Pulumi.local.yaml");
@@ -132,7 +132,7 @@ describe("fresh machine: the main job in a clone without ../shared", () => {
             fs.readFileSync(stackFile, "utf8").replace("config:\n", 'config:\n  gitops-control:argocd:\n    chart: { version: "10.1.1", repo: "https://127.0.0.1:9" }\n'),
         );
         const started = Date.now();
-        const result = spawnSync("bash", ["scripts/run-local.sh"], {
+        const result = spawnSync("bash", ["scripts/commands/run-local.sh"], {
             cwd: clone,
             encoding: "utf8",
             env: { PATH: process.env.PATH ?? "", HOME: fs.mkdtempSync(path.join(os.tmpdir(), "home-")) },

@@ -21,7 +21,7 @@ import { KubectlResult, LocalCluster, applyList, compliantPodSpec, eventually, k
  * Faithfulness notes (what a kubelet-less local API server can and cannot show):
  * - Admission needs no kubelet: objects are defaulted, validated, admitted and stored exactly as
  *   on a full cluster; nothing runs, which no fixture depends on.
- * - bad-privileged.yaml needs kube-apiserver --allow-privileged=true (scripts/local-cluster.sh):
+ * - bad-privileged.yaml needs kube-apiserver --allow-privileged=true (scripts/cluster/local-cluster.sh):
  *   object validation runs before validating admission and would refuse it otherwise.
  * - Every write is a server-side apply (`kubectl apply --server-side`): a client-side re-apply of
  *   an unchanged manifest sends no request at all ("unchanged"), so the UPDATE cases would never
@@ -34,7 +34,7 @@ import { KubectlResult, LocalCluster, applyList, compliantPodSpec, eventually, k
  *   passed it or skipped it, so for those fixtures only "admitted" is compared.
  * - Type-checking warnings (ValidatingAdmissionPolicy status.typeChecking) are not read: they are
  *   written by kube-controller-manager's validatingadmissionpolicy-status-controller, which
- *   scripts/local-cluster.sh does not run. Enforcement does not wait for them, and an expression
+ *   scripts/cluster/local-cluster.sh does not run. Enforcement does not wait for them, and an expression
  *   that fails at run time shows up here as a denial with the CEL error instead of the message.
  * - The offline evaluator sees the manifest as written; the API server sees it after defaulting
  *   (e.g. an absent pod securityContext becomes {}, StatefulSet replicas 1). Agreement here is

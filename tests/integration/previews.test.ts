@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { renderPreviewAlertRules } from "../../components/ArgoCdAlerts";
 import { previewGateAnnotations, previewGateScript } from "../../components/PreviewGate";
 import { janitorScript, janitorServiceAccount } from "../../components/PreviewJanitor";
-import { Reconcilers, startReconcilers } from "../../scripts/lib/reconcilers";
+import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers";
 import { chartFiles } from "../support/charts";
 import { GitHubDouble, PullRequest } from "../support/githubDouble";
 import { GitServer } from "../support/gitServer";

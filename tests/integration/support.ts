@@ -29,7 +29,7 @@ export interface LocalCluster {
 }
 
 /**
- * The options scripts/local-cluster.sh reads (see its header). Typed, so a renamed or misspelt
+ * The options scripts/cluster/local-cluster.sh reads (see its header). Typed, so a renamed or misspelt
  * option is a compile error instead of a variable the script silently ignores (a test once asked
  * for the deployment controller by an old name and waited for rollouts that nothing reported).
  */
@@ -47,7 +47,7 @@ export interface LocalClusterOptions {
 /** Starts etcd + kube-apiserver (+ controller-manager) on loopback; stop() kills only those. */
 export function startCluster(env: LocalClusterOptions = {}): LocalCluster {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-cluster-"));
-    const script = path.join(repoRoot, "scripts", "local-cluster.sh");
+    const script = path.join(repoRoot, "scripts", "cluster", "local-cluster.sh");
     step(`starting local API server in ${dir}`);
     const result = spawnSync("bash", [script, "start", dir], { encoding: "utf8", stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
     const stop = () => {

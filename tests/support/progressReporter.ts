@@ -1,5 +1,5 @@
 /**
- * node:test reporter for `npm run test:unit` (scripts/test-unit.sh): one line per test file as soon
+ * node:test reporter for `npm run test:unit` (scripts/commands/test-unit.sh): one line per test file as soon
  * as the file's suites are done, with its counts and time, so a long run shows where it is.
  * The spec reporter beside it prints every test.
  */

@@ -164,7 +164,7 @@ describe("stack config: presets", () => {
         );
         assert.deepEqual(args.argoCd.chart, { kind: "local", path: "../shared/fixtures/argo-cd/charts/argo-cd-10.1.1.tgz" });
         assert.equal(args.argoCd.skipAwait, true);
-        // Argo CD's reconcilers run out of cluster there (scripts/lib/reconcilers.ts): destroy works as in prod.
+        // Argo CD's reconcilers run out of cluster there (scripts/cluster/reconcilers.ts): destroy works as in prod.
         assert.equal(args.services[0].args.cascadeDelete, true);
         assert.equal(
             renderApplication("a", {

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, repoRoot, settle } from "../../scripts/lib/mockRuntime";
-import { renderTarget } from "../../scripts/render";
+import { renderTarget } from "../../scripts/commands/render";
 import { readStackFile } from "../../stacks/read";
 import { controlPlaneProgram } from "../../stacks/program";
 

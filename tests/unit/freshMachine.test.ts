@@ -1,5 +1,5 @@
 /**
- * A fresh clone without ../shared beside it: the main job (`bash scripts/run-local.sh`) must stop in
+ * A fresh clone without ../shared beside it: the main job (`bash scripts/commands/run-local.sh`) must stop in
  * seconds, before the toolchain build, with one line naming the chart and the fix, when no chart
  * is reachable; the chart is resolved as configured path → ../shared fixture → chart repository.
  */
@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import { checkStack } from "../../scripts/check-chart";
+import { checkStack } from "../../scripts/commands/check-chart";
 import { repoRoot } from "../../scripts/lib/mockRuntime";
 import { freshClone } from "../support/freshClone";
 
@@ -42,5 +42,5 @@ describe("fresh machine: the chart is resolved before anything slow", () => {
         const { problem } = await checkStack("missing", async () => true, clone);
         assert.match(problem ?? "", /`gitops-control:argocd\.chart\.path` of stack "missing" is "charts\/argo-cd\.tgz", which does not exist\. Fix:/);
     });
-    // `bash scripts/run-local.sh` in such a clone runs as a real process in tests/integration/cli.test.ts.
+    // `bash scripts/commands/run-local.sh` in such a clone runs as a real process in tests/integration/cli.test.ts.
 });

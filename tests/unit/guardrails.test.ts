@@ -17,7 +17,7 @@ import {
     restrictWorkloadWriters,
 } from "../../components/guardrails/rules";
 import { GuardrailRule } from "../../components/guardrails/types";
-import { docsPath, rulesTable } from "../../scripts/rules-table";
+import { docsPath, rulesTable } from "../../scripts/commands/rules-table";
 import { Expectation, fixtureRules, placeholderNamespace, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
 
 const prodNamespace = { "gitops-control.io/environment": "prod" };

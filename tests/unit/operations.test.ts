@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { driftItems, formatDriftReport, pruneVerdict, stepsFromPreviewJson } from "../../scripts/lib/drift";
 import { ResourceStep, stepsFromEventLog } from "../../scripts/lib/engine";
 import { repoRoot } from "../../scripts/lib/mockRuntime";
-import { runPruneBudget, stackBudget } from "../../scripts/prune-budget";
+import { runPruneBudget, stackBudget } from "../../scripts/commands/prune-budget";
 import { pruneBudgetCases } from "../support/cliCases";
 
 const fixture = (name: string) => path.join(repoRoot, "tests", "fixtures", "preview", name);

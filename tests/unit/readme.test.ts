@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { configJsonSchema, configTable, projectConfig, projectPath, readmePath, withProjectConfig, withTable } from "../../scripts/config-docs";
+import { configJsonSchema, configTable, projectConfig, projectPath, readmePath, withProjectConfig, withTable } from "../../scripts/commands/config-docs";
 import { repoRoot } from "../../scripts/lib/mockRuntime";
 
 const readme = fs.readFileSync(readmePath, "utf8");

@@ -5,7 +5,7 @@
 # from Go modules on first use and reused from the cache afterwards (scripts/toolchain/install.sh).
 # Unit tests only, without the toolchain: npm run test:unit
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 [[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
 echo "[test] typecheck"
 node_modules/.bin/tsc --noEmit -p .
@@ -15,9 +15,9 @@ node_modules/.bin/prettier --check --log-level warn "**/*.{ts,mjs}" || { echo "[
 echo "[test] toolchain (built once, then cached)"
 # shellcheck disable=SC1090
 source "$(bash scripts/toolchain/install.sh --print-env)"
-echo "[test] unit tests (mocks, one shared process: scripts/test-unit.sh)"
+echo "[test] unit tests (mocks, one shared process: scripts/commands/test-unit.sh)"
 unit=0
-bash scripts/test-unit.sh || unit=$?
+bash scripts/commands/test-unit.sh || unit=$?
 # Two integration files at a time: each runs its own API server (and Argo CD's reconcilers) on
 # random loopback ports, and much of their time is spent waiting for controllers to converge.
 echo "[test] integration and reconciler tests (real engine, API server, Argo CD; one process per file)"

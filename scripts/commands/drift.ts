@@ -9,9 +9,9 @@
  * PULUMI_CONFIG_PASSPHRASE, KUBECONFIG), as for any Pulumi command.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
-import { ArgoProblem, argoAndPreviewProblems, formatArgoProblems, readApplications, readPreviewNamespaces } from "./lib/argocdStatus";
-import { openStack, stepRecorder } from "./lib/engine";
-import { DriftItem, driftItems, formatDriftReport } from "./lib/drift";
+import { ArgoProblem, argoAndPreviewProblems, formatArgoProblems, readApplications, readPreviewNamespaces } from "../lib/argocdStatus";
+import { openStack, stepRecorder } from "../lib/engine";
+import { DriftItem, driftItems, formatDriftReport } from "../lib/drift";
 
 export interface DriftResult {
     readonly drifted: boolean;

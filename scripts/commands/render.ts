@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { RecordedResource, readStackFile, renderProgram, repoRoot } from "./lib/mockRuntime";
+import { RecordedResource, readStackFile, renderProgram, repoRoot } from "../lib/mockRuntime";
 
 /** A recorded resource as the Kubernetes object it becomes; secret paths redacted. */
 export function toManifest(r: RecordedResource): Record<string, unknown> | undefined {

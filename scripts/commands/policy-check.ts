@@ -17,13 +17,13 @@
  * a rule the evaluator cannot model.
  */
 import * as path from "node:path";
-import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser } from "../components/guardrails/evaluate";
-import { defaultRules } from "../components/guardrails/rules";
-import { GuardrailRule, Operation } from "../components/guardrails/types";
-import { labels } from "../components/labels";
-import { decodeConfig, guardrailRules, parseStackConfig } from "../stacks/config";
-import { loadManifests } from "./lib/manifests";
-import { readStackFile } from "./lib/mockRuntime";
+import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser } from "../../components/guardrails/evaluate";
+import { defaultRules } from "../../components/guardrails/rules";
+import { GuardrailRule, Operation } from "../../components/guardrails/types";
+import { labels } from "../../components/labels";
+import { decodeConfig, guardrailRules, parseStackConfig } from "../../stacks/config";
+import { loadManifests } from "../lib/manifests";
+import { readStackFile } from "../lib/mockRuntime";
 
 export type Mode = "prod" | "staging";
 
@@ -132,7 +132,7 @@ const examples = (files: readonly string[]): string => {
 /** Runs the check; returns the report and the exit code. */
 /** The stack's own rules, as the program deploys them (Pulumi.<stack>.yaml next to package.json). */
 function stackRules(stack: Mode): GuardrailRule[] {
-    const { config, secretKeys } = readStackFile(path.join(__dirname, "..", `Pulumi.${stack}.yaml`));
+    const { config, secretKeys } = readStackFile(path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`));
     return guardrailRules(parseStackConfig(decodeConfig(config, secretKeys)));
 }
 

@@ -3,8 +3,8 @@
 # against the cluster in $KUBECONFIG, or, when none is configured, a local API server started
 # here (etcd + kube-apiserver on 127.0.0.1, left running; stop it with the command printed).
 #
-#   bash scripts/run-local.sh            preview + up
-#   bash scripts/run-local.sh destroy    tear the stack down (and stop the local API server)
+#   bash scripts/commands/run-local.sh            preview + up
+#   bash scripts/commands/run-local.sh destroy    tear the stack down (and stop the local API server)
 #
 # State:   .local/state (file backend)      Cluster: .local/cluster (when started here)
 # Argo CD: a local API server has no kubelet to run the chart's pods, so Argo CD's own reconcilers
@@ -12,7 +12,7 @@
 #          run out of cluster as the chart's ServiceAccounts, state and logs in .local/reconcilers.
 # Secrets: the local stack's public passphrase unless PULUMI_CONFIG_PASSPHRASE is set.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 root=$PWD
 action="${1:-up}"
 [[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
@@ -20,7 +20,7 @@ action="${1:-up}"
 export PATH="$root/node_modules/.bin:$PATH"
 # Before anything slow: the stack file parses and the Argo CD chart is reachable (configured path,
 # else ../shared's fixture, else the chart repository). Otherwise one line with the fix, in seconds.
-if [[ "$action" == up ]]; then tsx scripts/check-chart.ts local; fi
+if [[ "$action" == up ]]; then tsx scripts/commands/check-chart.ts local; fi
 # shellcheck disable=SC1090
 source "$(bash scripts/toolchain/install.sh --print-env)"
 
@@ -33,12 +33,12 @@ reconcilers_dir="$root/.local/reconcilers"
 local_cluster=0
 if [[ -z "${KUBECONFIG:-}" && ! -f "$HOME/.kube/config" ]]; then
   local_cluster=1
-  if ! bash scripts/local-cluster.sh status "$cluster_dir" >/dev/null 2>&1; then
+  if ! bash scripts/cluster/local-cluster.sh status "$cluster_dir" >/dev/null 2>&1; then
     rm -rf "$cluster_dir"
-    bash scripts/local-cluster.sh start "$cluster_dir"
+    bash scripts/cluster/local-cluster.sh start "$cluster_dir"
   fi
   export KUBECONFIG="$cluster_dir/kubeconfig"
-  echo "[run-local] local API server: KUBECONFIG=$KUBECONFIG (stop: bash scripts/local-cluster.sh stop $cluster_dir)"
+  echo "[run-local] local API server: KUBECONFIG=$KUBECONFIG (stop: bash scripts/cluster/local-cluster.sh stop $cluster_dir)"
 fi
 
 # The engine runs the program inline through the Automation API: no Node.js language host could be
@@ -47,23 +47,23 @@ fi
 # ServiceAccounts, so after the first `up`.
 start_reconcilers() {
   [[ "$local_cluster" == 1 ]] || return 0
-  tsx scripts/lib/reconcilers.ts stop "$reconcilers_dir"
-  tsx scripts/lib/reconcilers.ts start "$reconcilers_dir" "$KUBECONFIG"
-  echo "[run-local] Argo CD reconcilers: logs in $reconcilers_dir (stop: npx tsx scripts/lib/reconcilers.ts stop $reconcilers_dir)"
+  tsx scripts/cluster/reconcilers.ts stop "$reconcilers_dir"
+  tsx scripts/cluster/reconcilers.ts start "$reconcilers_dir" "$KUBECONFIG"
+  echo "[run-local] Argo CD reconcilers: logs in $reconcilers_dir (stop: npx tsx scripts/cluster/reconcilers.ts stop $reconcilers_dir)"
 }
 
 case "$action" in
   up)
-    tsx scripts/run-local.ts up local
+    tsx scripts/commands/run-local.ts up local
     start_reconcilers
     echo "[run-local] admin password: PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL pulumi stack output --show-secrets argocdAdminPassword --stack local"
     ;;
   destroy)
     # Applications carry the cascade finalizer: a running controller deletes what they deployed.
     if [[ "$local_cluster" == 1 && -d "$reconcilers_dir" ]]; then start_reconcilers; fi
-    tsx scripts/run-local.ts destroy local
-    tsx scripts/lib/reconcilers.ts stop "$reconcilers_dir"
-    if [[ -f "$cluster_dir/kubeconfig" ]]; then bash scripts/local-cluster.sh stop "$cluster_dir"; fi
+    tsx scripts/commands/run-local.ts destroy local
+    tsx scripts/cluster/reconcilers.ts stop "$reconcilers_dir"
+    if [[ -f "$cluster_dir/kubeconfig" ]]; then bash scripts/cluster/local-cluster.sh stop "$cluster_dir"; fi
     ;;
   *) echo "usage: $0 [up|destroy]" >&2; exit 2 ;;
 esac

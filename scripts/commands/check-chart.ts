@@ -3,7 +3,7 @@
  * not succeed anyway: the stack file does not parse, or the Argo CD chart or a configured
  * kubeconfig cannot be reached. One line on stderr names what is missing and the fix.
  *
- *   tsx scripts/check-chart.ts [stack]      exit 0: prints where the chart comes from
+ *   tsx scripts/commands/check-chart.ts [stack]      exit 0: prints where the chart comes from
  *
  * The chart is resolved as the program resolves it (stacks/chart.ts): a configured path or version,
  * else the fixture beside a development checkout (../shared), else the chart repository, which is
@@ -11,12 +11,12 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { pinnedChart } from "../components/ArgoCd";
-import { StackConfigError } from "../stacks/config";
-import { chartUnreachableMessage, resolveChart } from "../stacks/chart";
-import { decodeConfig, parseStack, readStackFile } from "../stacks/read";
+import { pinnedChart } from "../../components/ArgoCd";
+import { StackConfigError } from "../../stacks/config";
+import { chartUnreachableMessage, resolveChart } from "../../stacks/chart";
+import { decodeConfig, parseStack, readStackFile } from "../../stacks/read";
 
-const repoRoot = path.resolve(__dirname, "..");
+const repoRoot = path.resolve(__dirname, "..", "..");
 
 /** True when the Helm repository answers within `ms` (any HTTP status: the host is there). */
 export async function reachable(repo: string, ms = 5000): Promise<boolean> {

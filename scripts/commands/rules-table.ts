@@ -5,11 +5,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { kubernetesCelGaps } from "../components/guardrails/evaluate";
-import { clusterControllerExemptions, defaultRules, governedResources } from "../components/guardrails/rules";
-import { GuardrailRule } from "../components/guardrails/types";
+import { kubernetesCelGaps } from "../../components/guardrails/evaluate";
+import { clusterControllerExemptions, defaultRules, governedResources } from "../../components/guardrails/rules";
+import { GuardrailRule } from "../../components/guardrails/types";
 
-export const docsPath = path.join(__dirname, "..", "docs", "guardrails.md");
+export const docsPath = path.join(__dirname, "..", "..", "docs", "guardrails.md");
 
 const cell = (text: string): string => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 

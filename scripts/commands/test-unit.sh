@@ -11,7 +11,7 @@
 # Output: the spec reporter (every test, as it finishes) and one progress line per finished file.
 # Extra arguments are passed to node --test (e.g. a single file instead of the glob).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 [[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=('tests/unit/**/*.test.ts')

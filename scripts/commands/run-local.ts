@@ -1,13 +1,13 @@
 /**
  * `pulumi up` / `destroy` of a stack through the Automation API with the program inline (the
  * toolchain built here has no separate Node.js language host). Backend, passphrase and cluster come
- * from the environment, as for the CLI. Used by scripts/run-local.sh.
+ * from the environment, as for the CLI. Used by scripts/commands/run-local.sh.
  *
- *   tsx scripts/run-local.ts up [stack]       preview, then up; prints the outputs (secrets hidden)
- *   tsx scripts/run-local.ts destroy [stack]
+ *   tsx scripts/commands/run-local.ts up [stack]       preview, then up; prints the outputs (secrets hidden)
+ *   tsx scripts/commands/run-local.ts destroy [stack]
  */
-import { argoProblems, formatArgoProblems, readApplications } from "./lib/argocdStatus";
-import { openStack } from "./lib/engine";
+import { argoProblems, formatArgoProblems, readApplications } from "../lib/argocdStatus";
+import { openStack } from "../lib/engine";
 
 async function main(): Promise<void> {
     const [action = "up", stackName = "local"] = process.argv.slice(2);

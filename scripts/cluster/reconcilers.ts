@@ -7,11 +7,11 @@
  * destination reaches the same API server with the controller's token (ARGOCD_FAKE_IN_CLUSTER).
  *
  * Used by the reconciler tests (tests/integration) and by the local stack's main job
- * (scripts/run-local.sh), where there is no kubelet to run the chart's pods. `stop` kills only the
+ * (scripts/commands/run-local.sh), where there is no kubelet to run the chart's pods. `stop` kills only the
  * processes `start` recorded in its directory.
  *
- *   tsx scripts/lib/reconcilers.ts start <dir> <admin-kubeconfig> [argo-namespace]
- *   tsx scripts/lib/reconcilers.ts stop <dir>
+ *   tsx scripts/cluster/reconcilers.ts start <dir> <admin-kubeconfig> [argo-namespace]
+ *   tsx scripts/cluster/reconcilers.ts stop <dir>
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -370,7 +370,7 @@ async function main(): Promise<void> {
         fs.writeFileSync(path.join(r.dir, "destination.json"), JSON.stringify({ server: r.server, caData: r.caData, token: r.tokens.controller }), { mode: 0o600 });
         return;
     }
-    console.error("usage: tsx scripts/lib/reconcilers.ts start <dir> <admin-kubeconfig> [argo-namespace] | stop <dir>");
+    console.error("usage: tsx scripts/cluster/reconcilers.ts start <dir> <admin-kubeconfig> [argo-namespace] | stop <dir>");
     process.exit(2);
 }
 

@@ -14,10 +14,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ResourceStep, openStack, repoRoot, stepRecorder, stepsFromEventLog } from "./lib/engine";
-import { formatPruneReport, pruneVerdict, stepsFromPreviewJson } from "./lib/drift";
-import { readStackFile } from "./lib/mockRuntime";
-import { decodeConfig, parseStackConfig } from "../stacks/config";
+import { ResourceStep, openStack, repoRoot, stepRecorder, stepsFromEventLog } from "../lib/engine";
+import { formatPruneReport, pruneVerdict, stepsFromPreviewJson } from "../lib/drift";
+import { readStackFile } from "../lib/mockRuntime";
+import { decodeConfig, parseStackConfig } from "../../stacks/config";
 
 /** The stack's configured budget, read from its stack file. */
 export function stackBudget(stackName: string): number {

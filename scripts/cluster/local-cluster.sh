@@ -6,10 +6,10 @@
 # controller-manager is available.
 #
 # Usage:
-#   scripts/local-cluster.sh start  <dir>   start a cluster with its state in <dir> (created if
+#   scripts/cluster/local-cluster.sh start  <dir>   start a cluster with its state in <dir> (created if
 #                                           missing; must not hold a running cluster)
-#   scripts/local-cluster.sh status <dir>   exit 0 if all processes run and /readyz is ok
-#   scripts/local-cluster.sh stop   <dir>   stop the processes listed in <dir>/*.pid (idempotent);
+#   scripts/cluster/local-cluster.sh status <dir>   exit 0 if all processes run and /readyz is ok
+#   scripts/cluster/local-cluster.sh stop   <dir>   stop the processes listed in <dir>/*.pid (idempotent);
 #                                           <dir> is left in place: the caller deletes it
 #
 # Files in <dir> after start:
