@@ -3,8 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, goDuration, requireDnsLabel } from "./errors";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
-import { annotations, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
-import { defaultOwner, validateOwner } from "./OwnershipFence";
+import { forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
+import { defaultOwner, ownerAnnotation, validateOwner } from "./OwnershipFence";
 
 /** A Kubernetes kind, by API group ("" for core). */
 export interface GroupKind {
@@ -131,7 +131,7 @@ export function renderAppProject(name: string, args: AppProjectArgs): IAppProjec
             name,
             namespace: args.argoNamespace,
             labels: { [labels.managedBy]: managedByValue },
-            annotations: { ...forceOwnership, ...(args.owner ? { [annotations.owner]: args.owner } : {}), ...args.annotations },
+            annotations: { ...forceOwnership, ...ownerAnnotation(args.owner), ...args.annotations },
         },
         spec: {
             description: args.description ?? "Managed by gitops-control",

@@ -4,8 +4,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
-import { annotations, cascadeDeleteFinalizer, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
-import { defaultOwner, validateOwner } from "./OwnershipFence";
+import { cascadeDeleteFinalizer, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
+import { defaultOwner, ownerAnnotation, validateOwner } from "./OwnershipFence";
 import { ManagedNamespaceMetadata, SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
 
 /** One Helm parameter (`--set name=value`). */
@@ -225,7 +225,7 @@ export function renderApplication(name: string, args: GitOpsApplicationArgs): IA
             labels: { [labels.managedBy]: managedByValue, ...args.labels },
             annotations: {
                 ...forceOwnership,
-                ...(args.owner ? { [annotations.owner]: args.owner } : {}),
+                ...ownerAnnotation(args.owner),
                 ...(args.waitForSync ? waitForSyncAnnotations(args.source, args.waitForSync.timeoutSeconds) : {}),
                 ...args.annotations,
             },

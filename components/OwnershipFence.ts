@@ -24,9 +24,9 @@ export function validateOwner(owner: string | undefined, field: string): void {
     check(/^[A-Za-z0-9][A-Za-z0-9._/:-]{0,252}$/.test(owner), field, `is "${owner}"`, 'name the owning program as "<project>/<stack>", e.g. "team-checkout/prod"');
 }
 
-/** The owner annotation for an object, with the program's identity as the default. */
-export function ownerAnnotations(owner: string | undefined): Record<string, string> {
-    return { [annotations.owner]: owner ?? defaultOwner() };
+/** The owner annotation, for the pure renderers: none when no owner is given. */
+export function ownerAnnotation(owner: string | undefined): Record<string, string> {
+    return owner ? { [annotations.owner]: owner } : {};
 }
 
 export interface OwnershipFenceArgs {

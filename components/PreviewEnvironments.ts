@@ -4,8 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { ApplicationSourceArgs, renderSource, validateSource } from "./GitOpsApplication";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
-import { annotations, cascadeDeleteFinalizer, forceOwnership, labels, managedByValue } from "./labels";
-import { defaultOwner, validateOwner } from "./OwnershipFence";
+import { cascadeDeleteFinalizer, forceOwnership, labels, managedByValue } from "./labels";
+import { defaultOwner, ownerAnnotation, validateOwner } from "./OwnershipFence";
 import { childOptions } from "./options";
 import { podSecurityLabelsFor } from "./podSecurity";
 import { gateOwnedField, previewGateAnnotations } from "./PreviewGate";
@@ -224,7 +224,7 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
             name,
             namespace: args.argoNamespace,
             labels: { [labels.service]: args.service, [labels.managedBy]: managedByValue },
-            annotations: { ...forceOwnership, ...(args.owner ? { [annotations.owner]: args.owner } : {}) },
+            annotations: { ...forceOwnership, ...ownerAnnotation(args.owner) },
         },
         spec: {
             goTemplate: true,
