@@ -1,5 +1,5 @@
 // Entry point of the Pulumi program. Pulumi calls the exported function and exports what it returns
 // as stack outputs; see stacks/program.ts.
-import { controlPlaneProgram } from "./stacks/program";
+import { stackProgram } from "./stacks/program";
 
-export = () => controlPlaneProgram();
+export = () => stackProgram();

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { check, goDuration, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
+import { CrdSource, argoCdCrdFiles, argoCdVersion, crdConfigGroup, crdStackGate, validateCrdStack } from "./ArgoCdCrds";
 import { childOptions, protection } from "./options";
 
 /** The pinned argo-cd Helm chart. Its templates ship Argo CD v3.4.4; see {@link argoCdVersion}. */
@@ -15,28 +16,8 @@ export const pinnedChart = {
     repo: "https://argoproj.github.io/argo-helm",
 } as const;
 
-/**
- * The one Argo CD version of the product: the images the chart deploys, the CRDs the program
- * installs, and the reconcilers the end-to-end tests build from Go modules
- * (scripts/toolchain/versions.env pins the same). The chart's own CRDs (v3.4.4) are not installed.
- */
-export const argoCdVersion = "v3.6.1";
-
-/** The three CRD files of an Argo CD release (`manifests/crds/` in its repository and Go module). */
-export const argoCdCrdFiles = ["application-crd.yaml", "applicationset-crd.yaml", "appproject-crd.yaml"] as const;
-
-/**
- * Where the CRDs of {@link argoCdVersion} come from: the release's manifests (by URL), or a local
- * directory holding the three files (air-gapped installs, tests).
- */
-export type CrdSource = { readonly kind: "release" } | { readonly kind: "local"; readonly dir: string };
-
-/** The CRD manifest paths or URLs of a source. Pure. */
-export function crdFiles(source: CrdSource | undefined): string[] {
-    return argoCdCrdFiles.map((file) =>
-        source?.kind === "local" ? path.resolve(source.dir, file) : `https://raw.githubusercontent.com/argoproj/argo-cd/${argoCdVersion}/manifests/crds/${file}`,
-    );
-}
+export { argoCdCrdFiles, argoCdVersion, crdFiles, protectCrds, retainCrds } from "./ArgoCdCrds";
+export type { CrdSource } from "./ArgoCdCrds";
 
 /**
  * Where the chart comes from: the official repository at a pinned version, or a local chart
@@ -83,7 +64,11 @@ export interface ArgoCdArgs {
     readonly namespace?: string;
     /** @default the official repository at {@link pinnedChart} */
     readonly chart?: ChartSource;
-    /** The Argo CD CRDs, at {@link argoCdVersion}. @default the release manifests by URL */
+    /**
+     * The Argo CD CRDs, at {@link argoCdVersion}: installed by this component (release or local
+     * files), or by another stack (`{ kind: "stack" }`, an `ArgoCdCrds` program) whose
+     * `argoCdVersion` output this component checks. @default the release manifests by URL
+     */
     readonly crds?: CrdSource;
     /** HA: redis-ha and several replicas of server, repo-server and ApplicationSet controller. @default false */
     readonly ha?: boolean;
@@ -146,6 +131,7 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
             `point it at a directory with the ${argoCdVersion} CRDs (manifests/crds of the argo-cd release), or use the release source`,
         );
     }
+    if (args.crds?.kind === "stack") validateCrdStack(args.crds.stack, `${field}.crds.stack`);
     for (const [key, value] of Object.entries(args.replicas ?? {})) {
         check(Number.isInteger(value) && value >= 1, `${field}.replicas.${key}`, `is ${value}`, "use a whole number ≥ 1");
     }
@@ -250,39 +236,6 @@ export function renderNotifications(recipients: readonly string[]): Record<strin
     };
 }
 
-/** Children that must survive `pulumi destroy` and, in prod, refuse accidental deletion. */
-const protectedKinds = new Set(["kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"]);
-
-/**
- * Resource transform for the CRDs in prod: protected and retained on delete. Exported for unit
- * tests (mocks do not run remote components' transforms).
- */
-export function protectCrds(args: pulumi.ResourceTransformArgs): pulumi.ResourceTransformResult | undefined {
-    if (!protectedKinds.has(args.type)) {
-        return undefined;
-    }
-    return { props: withKeepAnnotation(args.props), opts: pulumi.mergeOptions(args.opts, { protect: true, retainOnDelete: true }) };
-}
-
-/** Resource transform for the CRDs outside prod: retained on delete (as the chart's `crds.keep` did), not protected. */
-export function retainCrds(args: pulumi.ResourceTransformArgs): pulumi.ResourceTransformResult | undefined {
-    if (!protectedKinds.has(args.type)) {
-        return undefined;
-    }
-    return { props: withKeepAnnotation(args.props), opts: pulumi.mergeOptions(args.opts, { retainOnDelete: true }) };
-}
-
-/**
- * Marks a CRD with the ecosystem's "keep on uninstall" annotation (what Chart v4 maps to
- * retainOnDelete): `retainOnDelete` itself is invisible to policy packs and to `kubectl`, the
- * annotation lets both see the promise.
- */
-function withKeepAnnotation(props: pulumi.Inputs): pulumi.Inputs {
-    const metadata = (props.metadata ?? {}) as Record<string, unknown>;
-    const annotations = (metadata.annotations ?? {}) as Record<string, string>;
-    return { ...props, metadata: { ...metadata, annotations: { ...annotations, "helm.sh/resource-policy": "keep" } } };
-}
-
 /**
  * Argo CD, installed from the pinned argo-helm chart into its own namespace, with an admin password
  * that is a Pulumi secret end to end (only its bcrypt hash reaches the chart).
@@ -296,8 +249,10 @@ export class ArgoCd extends pulumi.ComponentResource {
     readonly chartVersion: pulumi.Output<string>;
     readonly namespace: k8s.core.v1.Namespace;
     readonly chart: k8s.helm.v4.Chart;
-    /** The Argo CD CRDs of {@link argoCdVersion}. */
-    readonly crds: k8s.yaml.v2.ConfigGroup;
+    /** The Argo CD CRDs of {@link argoCdVersion}, when this component installs them. */
+    readonly crds: k8s.yaml.v2.ConfigGroup | undefined;
+    /** The stack that installs the CRDs, when another one does (`crds: { kind: "stack" }`). */
+    readonly crdStack: pulumi.StackReference | undefined;
     /** argocd-secret: admin password hash, server key, webhook secret. */
     readonly adminSecret: k8s.core.v1.Secret;
 
@@ -338,22 +293,22 @@ export class ArgoCd extends pulumi.ComponentResource {
             childOptions(this, args.provider, { additionalSecretOutputs: ["data", "stringData"] }),
         );
 
-        this.crds = new k8s.yaml.v2.ConfigGroup(
-            `${name}-crds`,
-            { files: crdFiles(args.crds) },
-            // CRDs are cluster-wide and outlive the release: retained on delete everywhere (removing
-            // one deletes every object of its kind), and protected in prod.
-            childOptions(this, args.provider, { transforms: [protect ? protectCrds : retainCrds] }),
-        );
+        const crds = args.crds;
+        // The chart waits for the CRDs: installed here, or checked in the stack that installs them
+        // (its values wait for the check, so a wrong version stops `up` before the chart).
+        const gate = crds?.kind === "stack" ? crdStackGate(`${name}-crd-stack`, crds.stack, "argocd.crds.stack", this) : undefined;
+        this.crdStack = gate?.reference;
+        this.crds = crds?.kind === "stack" ? undefined : crdConfigGroup(`${name}-crds`, crds, protect, this, args.provider);
+        const values = renderArgoCdValues(args);
         this.chart = new k8s.helm.v4.Chart(
             `${name}-chart`,
             {
                 ...chartArgs(args.chart),
                 namespace: this.namespace.metadata.name,
                 skipAwait: args.skipAwait ?? false,
-                values: renderArgoCdValues(args),
+                values: gate ? gate.ready.apply(() => values) : values,
             },
-            childOptions(this, args.provider, { dependsOn: [this.adminSecret, this.crds] }),
+            childOptions(this, args.provider, { dependsOn: [this.adminSecret, this.crds ?? gate!.reference] }),
         );
         const password = pulumi.secret(generated.result);
         this.namespaceName = this.namespace.metadata.name;

@@ -14,12 +14,13 @@ export const fixtureChartPath = path.join("..", "shared", "fixtures", "argo-cd",
 export const fixtureCrdDir = path.join("..", "shared", "fixtures", "argo-cd", argoCdVersion, "crds");
 
 /**
- * The Argo CD CRDs: a configured directory; for the local stack the fixture beside a development
+ * The Argo CD CRDs: a configured directory or CRD stack; for the local stack the fixture beside a development
  * checkout, else the copy the toolchain extracted from the argo-cd Go module (`GITOPS_ARGOCD_CRDS`);
  * else `undefined`, the release by URL (the component's default).
  */
 export function crdSource(config: Pick<StackConfig, "argocd" | "environment">, root: string = projectRoot): CrdSource | undefined {
-    if (config.argocd.crds) return { kind: "local", dir: config.argocd.crds.path };
+    const crds = config.argocd.crds;
+    if (crds) return "stack" in crds ? { kind: "stack", stack: crds.stack } : { kind: "local", dir: crds.path };
     if (config.environment !== "local") return undefined;
     const candidates = [fixtureCrdDir, process.env.GITOPS_ARGOCD_CRDS].filter((d): d is string => d !== undefined && d !== "");
     const found = candidates.find((dir) => fs.existsSync(path.resolve(root, dir, "application-crd.yaml")));

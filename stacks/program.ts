@@ -1,23 +1,55 @@
 import * as k8s from "@pulumi/kubernetes";
+import { ArgoCdCrds } from "../components/ArgoCdCrds";
 import { ControlPlane } from "../components/ControlPlane";
-import { loadStack } from "./config";
+import { LoadedStack, loadStack } from "./config";
+
+type Overrides = Record<string, unknown>;
+type SecretOverrides = Parameters<typeof loadStack>[2];
 
 /**
- * The Pulumi program: load and validate the stack config once (a bad stack file stops here, before
- * any resource is registered), then build the control plane. A function, so the same program runs
- * from `index.ts` (the CLI) and inline from the Automation API (tests, scripts). `overrides`
+ * The Pulumi program of every stack: load and validate the stack config once (a bad stack file
+ * stops here, before any resource is registered), then build what the stack's `layer` installs:
+ * the control plane (platform) or only the Argo CD CRDs (crds). A function, so the same program
+ * runs from `index.ts` (the CLI) and inline from the Automation API (tests, scripts). `overrides`
  * replace stack config keys for this run only (what-if previews such as the prune-budget test).
  */
-export function controlPlaneProgram(overrides: Record<string, unknown> = {}, secretOverrides: Parameters<typeof loadStack>[2] = {}) {
-    const { config, args, reconcileDebt } = loadStack(new Date(), overrides, secretOverrides);
+export function stackProgram(overrides: Overrides = {}, secretOverrides: SecretOverrides = {}) {
+    const loaded = loadStack(new Date(), overrides, secretOverrides);
+    return loaded.config.layer === "crds" ? crdsProgram(loaded) : platformProgram(loaded);
+}
 
-    const cluster = {
-        ...(config.kubernetes.kubeconfig ? { kubeconfig: config.kubernetes.kubeconfig } : {}),
-        ...(config.kubernetes.context ? { context: config.kubernetes.context } : {}),
-    };
-    const provider = new k8s.Provider("kubernetes", cluster);
+/** The platform program (what {@link stackProgram} runs unless the stack's layer is crds), typed for callers that read its outputs. */
+export function controlPlaneProgram(overrides: Overrides = {}, secretOverrides: SecretOverrides = {}) {
+    const loaded = loadStack(new Date(), overrides, secretOverrides);
+    if (loaded.config.layer === "crds") throw new Error("this stack's gitops-control:layer is crds: run stackProgram, which installs only the Argo CD CRDs there");
+    return platformProgram(loaded);
+}
+
+function kubernetesProvider(loaded: LoadedStack, name: string, extra: k8s.ProviderArgs = {}): k8s.Provider {
+    const { kubeconfig, context } = loaded.config.kubernetes;
+    return new k8s.Provider(name, { ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}), ...extra });
+}
+
+/**
+ * Only the Argo CD CRDs (one stack per cluster, `up` when the Argo CD version changes): the
+ * platform stack names this one in `argocd.crds.stack` and checks the version exported here.
+ */
+function crdsProgram(loaded: LoadedStack) {
+    const { config, args } = loaded;
+    const source = args.argoCd.crds;
+    const crds = new ArgoCdCrds("argocd", {
+        ...(source && source.kind !== "stack" ? { source } : {}),
+        protect: args.argoCd.protect ?? false,
+        provider: kubernetesProvider(loaded, "kubernetes"),
+    });
+    return { environment: config.environment, layer: config.layer, argoCdVersion: crds.argoCdVersion, crds: crds.names };
+}
+
+function platformProgram(loaded: LoadedStack) {
+    const { config, args, reconcileDebt } = loaded;
+    const provider = kubernetesProvider(loaded, "kubernetes");
     // Same cluster, client-side apply: see ControlPlaneArgs.guardrailsProvider.
-    const guardrailsProvider = new k8s.Provider("kubernetes-guardrails", { ...cluster, enableServerSideApply: false });
+    const guardrailsProvider = kubernetesProvider(loaded, "kubernetes-guardrails", { enableServerSideApply: false });
 
     const plane = new ControlPlane("gitops", { ...args, provider, guardrailsProvider });
 

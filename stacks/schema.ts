@@ -125,6 +125,12 @@ export const stackConfigSchema = z.strictObject({
     environment: z
         .enum(stackKinds)
         .describe("Stack kind: prod (strict, HA, protected), staging (lenient, previews) or local (local API server, fixture chart when beside a dev checkout)."),
+    layer: z
+        .enum(["platform", "crds"])
+        .default("platform")
+        .describe(
+            "What this stack installs: platform (Argo CD, services, guardrails) or crds (only the Argo CD CRDs, protected in prod; the platform stack names it in `argocd.crds.stack`).",
+        ),
     kubernetes: z
         .strictObject({
             kubeconfig: z.string().optional().describe("Path or contents of a kubeconfig."),
@@ -172,10 +178,16 @@ export const stackConfigSchema = z.strictObject({
                 .describe('Notification recipients, "<service>:<recipient>".'),
             dex: z.boolean().optional().describe("Run Dex (SSO). Default: false."),
             crds: z
-                .strictObject({ path: z.string().describe("Directory holding application-crd.yaml and the other CRDs of the installed Argo CD version.") })
+                .union(
+                    [
+                        z.strictObject({ path: z.string().describe("Directory holding application-crd.yaml and the other CRDs of the installed Argo CD version.") }),
+                        z.strictObject({ stack: z.string().describe("The stack of this project that installs them (`layer: crds`), e.g. prod-crds.") }),
+                    ],
+                    { error: () => "must be { path } (CRD files this stack installs) or { stack } (the stack that installs them), not both and nothing else" },
+                )
                 .optional()
                 .describe(
-                    "Directory with the Argo CD CRDs the program installs (air-gapped installs). Default: the release manifests by URL; the local stack uses the fixture copy when present.",
+                    "Where the Argo CD CRDs come from: { path } a directory this stack installs them from (air-gapped), { stack } another stack of this project that installs them (prod and staging: keeps 1.8 MB of CRD schemas out of every preview and checkpoint). Default: this stack installs the release manifests by URL; the local stack uses the fixture copy when present.",
                 ),
         })
         .default({ namespace: defaults.argoNamespace })

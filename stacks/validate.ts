@@ -64,6 +64,29 @@ function toStackKey(problems: readonly GitOpsConfigError[], component: string, k
 }
 
 /** Rules across services and across keys: what no single component can see. */
+/**
+ * A `crds` stack installs the Argo CD CRDs and nothing else: keys that would deploy something are
+ * refused rather than ignored, and it cannot point at another CRD stack.
+ */
+function layerRules(config: StackConfig): void {
+    if (config.layer !== "crds") return;
+    const crds = config.argocd.crds;
+    check(
+        !(crds && "stack" in crds),
+        stackKey("argocd.crds.stack"),
+        `is "${crds && "stack" in crds ? crds.stack : ""}" in a stack whose \`${stackKey("layer")}\` is crds, which installs the CRDs itself`,
+        "remove it here (set it in the platform stack), or use `argocd.crds.path` for local CRD files",
+    );
+    for (const key of ["services", "destinations", "repositoryCredentials", "breakGlass"] as const) {
+        check(
+            config[key].length === 0,
+            stackKey(key),
+            `has ${config[key].length} entr${config[key].length === 1 ? "y" : "ies"} in a stack whose \`${stackKey("layer")}\` is crds, which installs only the Argo CD CRDs`,
+            "move them to the platform stack of this cluster (the one whose `argocd.crds.stack` names this stack)",
+        );
+    }
+}
+
 function stackRules(config: StackConfig, services: readonly ModelService[], secrets: StackSecrets, active: readonly BreakGlassStatus[]): void {
     const stack = stackPresets[config.environment];
     const clusters = clusterNames(config);
@@ -254,7 +277,8 @@ export function validateStack(
     /** False when break-glass entries are invalid: the bindings built from them would only echo those problems. */
     checkBuilt = true,
 ): GitOpsConfigError[] {
-    const problems = collectProblems(() => stackRules(config, services, secrets, active));
+    const problems = collectProblems(() => layerRules(config));
+    problems.push(...collectProblems(() => stackRules(config, services, secrets, active)));
     problems.push(...destinationProblems(config, secrets), ...credentialProblems(config, secrets));
     // Checked once for the stack too: a stack without services must not accept a bad timeout either.
     const waitForSync = waitForSyncArg(config);

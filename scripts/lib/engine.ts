@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { controlPlaneProgram } from "../../stacks/program";
+import { controlPlaneProgram, stackProgram } from "../../stacks/program";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 
@@ -42,7 +42,7 @@ export async function openStack(options: StackOptions): Promise<Stack> {
                 // time goes"). The program's own errors name the field and the fix; stack positions
                 // are not needed to read them.
                 process.setSourceMapsEnabled(false);
-                return controlPlaneProgram(options.configOverrides ?? {}, options.secretOverrides ?? {});
+                return stackProgram(options.configOverrides ?? {}, options.secretOverrides ?? {});
             },
         },
         { workDir: repoRoot, envVars },

@@ -116,7 +116,7 @@ export async function eventually(what: string, seconds: number, probe: () => boo
  */
 export function argoCdCrds(): string {
     const source = crdSource({ environment: "local", argocd: { namespace: "argocd" } }, repoRoot);
-    if (!source)
+    if (!source || source.kind === "stack")
         throw new Error("no Argo CD CRDs: neither ../shared/fixtures nor GITOPS_ARGOCD_CRDS has them. Fix: source the toolchain env (scripts/toolchain/install.sh --print-env)");
     return crdFiles(source)
         .map((file) => fs.readFileSync(file, "utf8"))
