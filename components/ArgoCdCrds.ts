@@ -136,6 +136,23 @@ export class ArgoCdCrds extends pulumi.ComponentResource {
 }
 
 /**
+ * The check behind {@link crdStackGate}: true when the CRD stack installed {@link argoCdVersion};
+ * otherwise a warning in preview (false) and an error in `up`, naming `field` and the fix.
+ */
+export function checkCrdStackVersion(installed: unknown, stack: string, field: string, dryRun: boolean, resource?: pulumi.Resource): boolean {
+    if (installed === argoCdVersion) return true;
+    const qualified = qualifiedStackName(stack);
+    const problem =
+        installed === undefined
+            ? `names stack "${qualified}", which exports no argoCdVersion: the Argo CD CRDs are not installed there`
+            : `names stack "${qualified}", which installed the CRDs of Argo CD ${String(installed)}; this program needs ${argoCdVersion}`;
+    const error = new GitOpsConfigError(field, problem, `run \`pulumi up --stack ${stack}\` first (deploy.yml does, before this stack)`);
+    if (!dryRun) throw error;
+    void pulumi.log.warn(`${error.message} (a warning in preview, an error in up)`, resource);
+    return false;
+}
+
+/**
  * The platform stack's side of a CRD stack: a StackReference and its `argoCdVersion`, checked.
  * Returns an output that resolves once the check passed; in `up` a missing or other version fails
  * the run with the fix, in `preview` it is a warning (a PR that bumps the version previews before
@@ -144,19 +161,6 @@ export class ArgoCdCrds extends pulumi.ComponentResource {
 export function crdStackGate(name: string, stack: string, field: string, parent: pulumi.Resource): { reference: pulumi.StackReference; ready: pulumi.Output<boolean> } {
     const qualified = qualifiedStackName(stack);
     const reference = new pulumi.StackReference(name, { name: qualified }, { parent });
-    const ready = reference.getOutput("argoCdVersion").apply((installed: unknown) => {
-        if (installed === argoCdVersion) return true;
-        const problem =
-            installed === undefined
-                ? `names stack "${qualified}", which exports no argoCdVersion: the Argo CD CRDs are not installed there`
-                : `names stack "${qualified}", which installed the CRDs of Argo CD ${String(installed)}; this program needs ${argoCdVersion}`;
-        const fix = `run \`pulumi up --stack ${stack}\` first (deploy.yml does, before this stack)`;
-        const error = new GitOpsConfigError(field, problem, fix);
-        if (pulumi.runtime.isDryRun()) {
-            void pulumi.log.warn(`${error.message} (a warning in preview, an error in up)`, parent);
-            return false;
-        }
-        throw error;
-    });
+    const ready = reference.getOutput("argoCdVersion").apply((installed: unknown) => checkCrdStackVersion(installed, stack, field, pulumi.runtime.isDryRun(), parent));
     return { reference, ready };
 }

@@ -5,6 +5,7 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { argoCdVersion } from "../../components/ArgoCdCrds";
 
 export interface RecordedResource {
     readonly type: string;
@@ -62,8 +63,18 @@ function recordTransforms(): void {
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
 
-/** Fake outputs for providers whose real outputs are computed (random passwords). */
+/**
+ * Outputs of the stacks a program references (`pulumi.StackReference`), by fully qualified name.
+ * Unlisted stacks are CRD stacks that are up at the program's Argo CD version: the state every
+ * platform stack with `argocd.crds.stack` expects. Set per test through `installMocks`.
+ */
+let stackReferenceOutputs: Readonly<Record<string, Record<string, unknown>>> = {};
+
+/** Fake outputs for providers whose real outputs are computed (random passwords, stack references). */
 function fakeState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+    if (type === "pulumi:pulumi:StackReference") {
+        return { name: inputs.name, outputs: stackReferenceOutputs[inputs.name] ?? { argoCdVersion }, secretOutputNames: [] };
+    }
     if (type === "random:index/randomPassword:RandomPassword") {
         return { ...inputs, result: `mock-password-${name}`, bcryptHash: `$2a$10$mockhash-${name}` };
     }
@@ -90,8 +101,12 @@ function refuseOutsideTest(): void {
  * Installs mocks and returns the list that fills as resources register. `call` throws for every
  * function: the program must not depend on data sources nobody mocked.
  */
-export function installMocks(stack: string, options: { preview?: boolean; project?: string } = {}): RecordedResource[] {
+export function installMocks(
+    stack: string,
+    options: { preview?: boolean; project?: string; stackReferences?: Readonly<Record<string, Record<string, unknown>>> } = {},
+): RecordedResource[] {
     refuseOutsideTest();
+    stackReferenceOutputs = options.stackReferences ?? {};
     const recorded: RecordedResource[] = [];
     registeredTransforms.length = 0;
     // `setMocks` is async by signature only: its body has no await, so the mocks are in place on return.
@@ -110,6 +125,8 @@ export function installMocks(stack: string, options: { preview?: boolean; projec
         options.project ?? "gitops-control",
         stack,
         options.preview ?? false,
+        // What the file backend reports (stack references are `<org>/<project>/<stack>`).
+        "organization",
     );
     recordTransforms();
     return recorded;
@@ -143,8 +160,9 @@ export async function renderProgram(
     stack: string,
     stackFile: { config: Record<string, string>; secretKeys: string[] },
     program: { entry: string; project: string } = { entry: path.join(repoRoot, "index.ts"), project: "gitops-control" },
+    mockOptions: Omit<NonNullable<Parameters<typeof installMocks>[1]>, "project"> = {},
 ): Promise<{ resources: RecordedResource[]; exports: Record<string, unknown> }> {
-    const resources = installMocks(stack, { project: program.project });
+    const resources = installMocks(stack, { ...mockOptions, project: program.project });
     pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
     const entry = (await import(program.entry)) as { default?: unknown } & Record<string, unknown>;
     const exports = typeof entry.default === "function" ? (entry.default as () => Record<string, unknown>)() : entry;

@@ -107,6 +107,27 @@ const cases: Case[] = [
         expect: 'namespace "shop"',
         service: "checkout",
     },
+    // The CRD layer (issue 12: the Argo CD CRDs in their own stack).
+    {
+        was: "clear",
+        name: "a crds stack with services",
+        config: { layer: "crds", services: [svc] },
+        expect: "`gitops-control:services` has 1 entry in a stack whose `gitops-control:layer` is crds",
+    },
+    {
+        was: "clear",
+        name: "a crds stack that names a CRD stack",
+        config: { layer: "crds", argocd: { crds: { stack: "prod-crds" } } },
+        expect: '`gitops-control:argocd.crds.stack` is "prod-crds" in a stack whose `gitops-control:layer` is crds',
+    },
+    { was: "clear", name: "argocd.crds with both path and stack", config: { argocd: { crds: { path: "crds", stack: "prod-crds" } } }, expect: "gitops-control:argocd.crds" },
+    {
+        was: "clear",
+        name: "argocd.crds.stack not a stack name",
+        config: { argocd: { crds: { stack: "prod crds" } } },
+        expect: '`gitops-control:argocd.crds.stack` (ArgoCd arg `crds.stack`) is "prod crds", not a stack name',
+    },
+    { was: "clear", name: "a layer that does not exist", config: { layer: "crd" }, expect: "gitops-control:layer" },
     {
         was: "silent",
         name: "two environments, one namespace",
@@ -716,7 +737,11 @@ const fileCases: { name: string; run: () => void; expect: string }[] = [
         },
         expect: "Pulumi.broken.yaml is not valid YAML",
     },
-    { name: "render of a stack that does not exist lists the stacks", run: () => renderTarget(["nosuch"]), expect: "the stacks here are local, prod, staging" },
+    {
+        name: "render of a stack that does not exist lists the stacks",
+        run: () => renderTarget(["nosuch"]),
+        expect: "the stacks here are local, local-crds, prod, prod-crds, staging, staging-crds",
+    },
 ];
 
 describe("the bad-input matrix: the stack file", () => {

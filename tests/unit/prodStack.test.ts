@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { protectCrds } from "../../components/ArgoCd";
 import { RecordedResource, readStackFile, registeredTransforms, renderProgram, repoRoot, valueOf } from "../../scripts/lib/mockRuntime";
 
 let resources: RecordedResource[];
@@ -108,14 +107,18 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         assert.equal(chart.inputs.repositoryOpts.repo, "https://argoproj.github.io/argo-helm");
     });
 
-    it("protects the Argo CD CRDs and namespace from deletion", () => {
-        assert.deepEqual(registeredTransforms, [protectCrds]);
+    it("protects the Argo CD namespace; the CRDs are the prod-crds stack's, checked by version, not carried here", () => {
         const ns = ofType("kubernetes:core/v1:Namespace").find((n) => n.inputs.metadata.name === "argocd");
         assert.ok(ns, "argocd namespace managed");
         const [chart] = ofType("kubernetes:helm.sh/v4:Chart");
-        // The CRDs come from the program (protected and retained by the transform), not the chart.
+        // Neither the chart's CRDs nor the program's: Pulumi.prod-crds.yaml installs them (tests/unit/crdStack.test.ts).
         assert.deepEqual(chart.inputs.values.crds, { install: false, keep: true });
-        assert.equal(ofType("kubernetes:yaml/v2:ConfigGroup").length, 1);
+        assert.equal(ofType("kubernetes:yaml/v2:ConfigGroup").length, 0);
+        assert.deepEqual(registeredTransforms, []);
+        assert.deepEqual(
+            ofType("pulumi:pulumi:StackReference").map((r) => r.inputs.name),
+            ["organization/gitops-control/prod-crds"],
+        );
     });
 
     it("runs no preview janitor and manages nothing on GitHub (no previews in prod), so no github plugin is needed", () => {
