@@ -27,3 +27,14 @@ export function argoCdBenchArgs(job: { readonly argoNamespace?: string }): ArgoC
     if (!crds) throw new Error("no local Argo CD CRDs (../shared/fixtures or GITOPS_ARGOCD_CRDS): source the toolchain env");
     return { namespace: job.argoNamespace ?? "argocd", chart: { kind: "local", path: fixtureChartPath }, crds, skipAwait: true };
 }
+
+/** The CRD stack's name (Pulumi.local-crds.yaml). */
+export const crdStackName = "local-crds";
+
+/** Copies the CRD stack's checkpoint (and the backend's layout marker) from `from` into the file backend `to`. */
+export function copyCrdStack(from: string, to: string): void {
+    for (const file of ["meta.yaml", path.join("stacks", "gitops-control", `${crdStackName}.json`)]) {
+        fs.mkdirSync(path.dirname(path.join(to, ".pulumi", file)), { recursive: true });
+        fs.copyFileSync(path.join(from, ".pulumi", file), path.join(to, ".pulumi", file));
+    }
+}

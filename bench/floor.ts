@@ -37,7 +37,8 @@ export function floorProgram(recorded: readonly RecordedResource[]): number {
     const isNamespace = (r: RecordedResource) => r.type === "kubernetes:core/v1:Namespace";
     // Namespaces first, so that objects in them can depend on them.
     for (const r of [...recorded.filter(isNamespace), ...recorded.filter((x) => !isNamespace(x))]) {
-        if (r.type.startsWith("pulumi:providers:")) continue;
+        // Providers are created above; a stack reference (ours' CRD-stack check) is no Kubernetes object.
+        if (r.type.startsWith("pulumi:providers:") || r.type === "pulumi:pulumi:StackReference") continue;
         count++;
         const inNamespace = namespaces.get(r.inputs.metadata?.namespace ?? r.inputs.namespace);
         const opts: pulumi.CustomResourceOptions = {

@@ -7,7 +7,10 @@
  *
  * Programs (`variant`):
  *   ours    controlPlaneProgram with `services` benchmark services (bench/services.ts), Argo CD's
- *           chart replaced by an empty local chart (its cost is measured on its own: `argocd`)
+ *           chart replaced by an empty local chart (its cost is measured on its own: `argocd`);
+ *           with `crdStackCheckpoint`, prod-shaped: the CRDs are the `local-crds` stack's
+ *           (`argocd.crds.stack`), as Pulumi.prod.yaml has them
+ *   crds    the CRD stack itself (`local-crds`, Pulumi.local-crds.yaml: only the Argo CD CRDs)
  *   floor   the very same Kubernetes objects (type, name, inputs: recorded from `ours` under mocks),
  *           registered as plain @pulumi/kubernetes resources at the stack root: no components, no
  *           config parsing, no validation, no outputs (bench/floor.ts)
@@ -25,13 +28,13 @@ import * as k8s from "@pulumi/kubernetes";
 import { EngineEvent, LocalWorkspace, PulumiFn } from "@pulumi/pulumi/automation";
 import { ArgoCd, chartArgs, renderArgoCdValues } from "../components/ArgoCd";
 import { repoRoot } from "../scripts/lib/engine";
-import { controlPlaneProgram } from "../stacks/program";
-import { argoCdBenchArgs } from "./cluster";
+import { controlPlaneProgram, stackProgram } from "../stacks/program";
+import { argoCdBenchArgs, copyCrdStack, crdStackName } from "./cluster";
 import { applyExperiments } from "./experiments";
 import { floorProgram, readRecorded } from "./floor";
 import { benchServices } from "./services";
 
-export type Variant = "ours" | "floor" | "argocd" | "chart" | "empty";
+export type Variant = "ours" | "floor" | "argocd" | "chart" | "empty" | "crds";
 export type Operation = "preview" | "up";
 
 export interface Job {
@@ -52,6 +55,12 @@ export interface Job {
     readonly engineEnv?: Readonly<Record<string, string>>;
     /** floor: recorded resources of `ours` (bench/mockEval.ts --dump). */
     readonly floorResources?: string;
+    /**
+     * A file backend directory where the `local-crds` stack is up (made once per benchmark run): its
+     * checkpoint is copied into this job's fresh backend, so `ours` reads its `argoCdVersion` through
+     * the StackReference as the prod stack does. @default none: ours installs the CRDs itself
+     */
+    readonly crdStackCheckpoint?: string;
 }
 
 export interface JobResult {
@@ -88,8 +97,14 @@ function program(job: Job): PulumiFn {
             return async () =>
                 controlPlaneProgram({
                     services: benchServices(job.services),
-                    argocd: { namespace: job.argoNamespace ?? "argocd", ...(job.emptyChart ? { chart: { path: job.emptyChart } } : {}) },
+                    argocd: {
+                        namespace: job.argoNamespace ?? "argocd",
+                        ...(job.emptyChart ? { chart: { path: job.emptyChart } } : {}),
+                        ...(job.crdStackCheckpoint ? { crds: { stack: crdStackName } } : {}),
+                    },
                 });
+        case "crds":
+            return async () => stackProgram();
         case "floor": {
             const recorded = readRecorded(job.floorResources!);
             return async () => {
@@ -135,9 +150,11 @@ async function main(): Promise<void> {
         KUBECONFIG: job.kubeconfig,
         ...job.engineEnv,
     };
+    if (job.crdStackCheckpoint) copyCrdStack(job.crdStackCheckpoint, job.stateDir);
     let t = performance.now();
-    // Same project, stack and stack file (Pulumi.local.yaml) for every variant, as scripts/lib/engine.ts opens it.
-    const stack = await LocalWorkspace.createOrSelectStack({ stackName: "local", projectName: "gitops-control", program: program(job) }, { workDir: repoRoot, envVars });
+    // Same project, stack and stack file (Pulumi.local.yaml) for every variant but the CRD stack, as scripts/lib/engine.ts opens it.
+    const stackName = job.variant === "crds" ? crdStackName : "local";
+    const stack = await LocalWorkspace.createOrSelectStack({ stackName, projectName: "gitops-control", program: program(job) }, { workDir: repoRoot, envVars });
     const stackMs = performance.now() - t;
     const opMs: number[] = [];
     const changes: Record<string, number>[] = [];

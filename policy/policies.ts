@@ -332,9 +332,12 @@ export function prodGuardrailsDeny(enforcementLevel: EnforcementLevel = "mandato
 
 /** Config of {@link prodCrdsRetained}. */
 export interface ProdCrdsRetainedConfig {
-    /** Stacks whose CRDs must be protected. @default ["prod"] */
+    /** Stacks whose CRDs must be protected. @default ["prod", "prod-crds"] */
     readonly stacks?: readonly string[];
 }
+
+/** The prod stack and the prod CRD stack (Pulumi.prod-crds.yaml), where the Argo CD CRDs live. */
+const prodCrdStacks = [prod, `${prod}-crds`];
 
 /** Helm's annotation that keeps an object on uninstall; Chart v4 maps it to `retainOnDelete`. */
 export const helmKeepAnnotation = "helm.sh/resource-policy";
@@ -355,12 +358,13 @@ export function prodCrdsRetained(enforcementLevel: EnforcementLevel = "mandatory
         severity: "critical",
         configSchema: {
             properties: {
-                stacks: { type: "array", items: { type: "string" }, default: [prod], description: "Stacks whose CRDs must be protected and retained." },
+                stacks: { type: "array", items: { type: "string" }, default: prodCrdStacks, description: "Stacks whose CRDs must be protected and retained." },
             },
         },
-        remediationSteps: "Install Argo CD with protect: true (the prod stack preset): the program's CRDs get protect + retainOnDelete and the keep annotation.",
+        remediationSteps:
+            "Install the CRDs with protect: true (the prod preset of the CRD stack or of ArgoCd): the program's CRDs get protect + retainOnDelete and the keep annotation.",
         validateResource: validateResourceOfKind<CrdProps>(resourceTypes.crd, (crd, args, reportViolation) => {
-            const stacks = args.getConfig<ProdCrdsRetainedConfig>().stacks ?? [prod];
+            const stacks = args.getConfig<ProdCrdsRetainedConfig>().stacks ?? prodCrdStacks;
             const stack = stackOfUrn(args.urn);
             if (!stacks.includes(stack)) return;
             const name = nameOf(crd.metadata, args.name);

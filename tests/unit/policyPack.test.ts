@@ -374,6 +374,9 @@ describe("prod-crds-retained", () => {
         await assertNoViolations(policy, args(crd(true), { stack: "staging" }));
         await assertHasViolation(policy, args(crd(true), { stack: "prod-eu", config: { stacks: ["prod", "prod-eu"] } }), /in stack "prod-eu" is not protected/);
         await assertNoViolations(policy, args(crd(true), { stack: "prod", config: { stacks: ["prod-eu"] } }));
+        // The prod CRD stack (Pulumi.prod-crds.yaml) is covered by default.
+        await assertHasViolation(policy, args(crd(true), { stack: "prod-crds" }), /in stack "prod-crds" is not protected/);
+        await assertNoViolations(policy, args(crd(true), { stack: "prod-crds", opts: { protect: true } }));
     });
 });
 

@@ -50,8 +50,8 @@ const environmentName = (job: Job) => (typeof job.environment === "string" ? job
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { dependencies: Record<string, string>; scripts: Record<string, string> };
 
 describe("GitHub workflows", () => {
-    it("exist: pr.yml, deploy.yml, drift.yml", () => {
-        assert.deepEqual([...workflowFiles].sort(), ["deploy.yml", "drift.yml", "pr.yml"]);
+    it("exist: pr.yml, pr-crds.yml, deploy.yml, drift.yml", () => {
+        assert.deepEqual([...workflowFiles].sort(), ["deploy.yml", "drift.yml", "pr-crds.yml", "pr.yml"]);
     });
 
     for (const file of workflowFiles) {
@@ -149,6 +149,28 @@ describe("pr.yml", () => {
     });
 });
 
+describe("pr-crds.yml", () => {
+    const w = workflow("pr-crds.yml");
+    const job = w.jobs.preview;
+
+    it("runs only on pull requests touching what the CRD stacks install or how the program reads them", () => {
+        const paths = (w.on.pull_request as { paths: string[] }).paths;
+        for (const p of ["components/ArgoCdCrds.ts", "Pulumi.*-crds.yaml", "stacks/**", "policy/**", "package-lock.json"]) assert.ok(paths.includes(p), p);
+        // pr.yml previews the platform stacks on every PR, without the CRDs.
+        assert.equal((workflow("pr.yml").on.pull_request as { paths?: string[] }).paths, undefined);
+        assert.deepEqual(matrixStacks(workflow("pr.yml").jobs.preview), ["staging", "prod"]);
+    });
+
+    it("previews both CRD stacks with the policy pack (prod-crds-retained), against their own cluster", () => {
+        assert.deepEqual(matrixStacks(job), ["staging-crds", "prod-crds"]);
+        assert.deepEqual(
+            (job.strategy?.matrix?.include ?? []).map((i) => i.kubeconfigSecret),
+            ["KUBECONFIG_STAGING", "KUBECONFIG_PROD"],
+        );
+        assert.match(runs(w).join("\n"), /pulumi preview --stack "\$STACK" --policy-pack policy/);
+    });
+});
+
 describe("deploy.yml", () => {
     const w = workflow("deploy.yml");
 
@@ -170,6 +192,13 @@ describe("deploy.yml", () => {
         }
     });
 
+    it("updates each stack's CRD stack first, in the same job (the stack checks their version)", () => {
+        for (const job of [w.jobs.staging, w.jobs.prod]) {
+            const ups = job.steps.flatMap((s) => [...(s.run ?? "").matchAll(/pulumi up --stack "([^"]+)" --policy-pack policy/g)].map((m) => m[1]));
+            assert.deepEqual(ups, ["$STACK-crds", "$STACK"]);
+        }
+    });
+
     it("never cancels a deployment half-way", () => {
         const concurrency = (w as unknown as { concurrency: { "cancel-in-progress": boolean } }).concurrency;
         assert.equal(concurrency["cancel-in-progress"], false);
@@ -183,7 +212,7 @@ describe("drift.yml", () => {
     it("runs on a schedule, per stack", () => {
         const schedule = w.on.schedule as { cron: string }[];
         assert.ok(schedule.length > 0 && schedule.every((s) => s.cron.trim().split(/\s+/).length === 5));
-        assert.deepEqual(matrixStacks(job), ["staging", "prod"]);
+        assert.deepEqual(matrixStacks(job), ["staging", "prod", "staging-crds", "prod-crds"]);
         assert.match(runs(w).join("\n"), /npm run --silent drift -- "\$STACK"/);
     });
 
