@@ -296,8 +296,8 @@ export class ArgoCd extends pulumi.ComponentResource {
         const crds = args.crds;
         // The chart waits for the CRDs: installed here, or checked in the stack that installs them
         // (its values wait for the check, so a wrong version stops `up` before the chart).
-        const gate = crds?.kind === "stack" ? crdStackGate(`${name}-crd-stack`, crds.stack, "argocd.crds.stack", this) : undefined;
-        this.crdStack = gate?.reference;
+        const gate = crds?.kind === "stack" && !crds.checkedBy ? crdStackGate(`${name}-crd-stack`, crds.stack, "argocd.crds.stack", this) : undefined;
+        this.crdStack = crds?.kind === "stack" ? (crds.checkedBy ?? gate?.reference) : undefined;
         this.crds = crds?.kind === "stack" ? undefined : crdConfigGroup(`${name}-crds`, crds, protect, this, args.provider);
         const values = renderArgoCdValues(args);
         this.chart = new k8s.helm.v4.Chart(
@@ -308,7 +308,7 @@ export class ArgoCd extends pulumi.ComponentResource {
                 skipAwait: args.skipAwait ?? false,
                 values: gate ? gate.ready.apply(() => values) : values,
             },
-            childOptions(this, args.provider, { dependsOn: [this.adminSecret, this.crds ?? gate!.reference] }),
+            childOptions(this, args.provider, { dependsOn: [this.adminSecret, (this.crds ?? this.crdStack)!] }),
         );
         const password = pulumi.secret(generated.result);
         this.namespaceName = this.namespace.metadata.name;

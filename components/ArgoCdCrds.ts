@@ -30,6 +30,12 @@ export type CrdSource =
           readonly kind: "stack";
           /** A stack of this project (`prod-crds`), or a fully qualified `<org>/<project>/<stack>`. */
           readonly stack: string;
+          /**
+           * The caller already read and checked that stack's `argoCdVersion` through this reference
+           * (the stack program does, before registering anything: {@link checkCrdStack}); the chart
+           * then only depends on it. @default the component reads and checks it itself
+           */
+          readonly checkedBy?: pulumi.StackReference;
       };
 
 /** The CRD manifest paths or URLs of a source that installs them. Pure. */
@@ -150,6 +156,17 @@ export function checkCrdStackVersion(installed: unknown, stack: string, field: s
     if (!dryRun) throw error;
     void pulumi.log.warn(`${error.message} (a warning in preview, an error in up)`, resource);
     return false;
+}
+
+/**
+ * Reads the CRD stack's `argoCdVersion` and checks it before anything else is registered: a program
+ * that awaits this fails cleanly in `up` (one error, no resource touched) and warns in preview.
+ * Returns the reference, for `{ kind: "stack", checkedBy }`.
+ */
+export async function checkCrdStack(name: string, stack: string, field: string): Promise<pulumi.StackReference> {
+    const reference = new pulumi.StackReference(name, { name: qualifiedStackName(stack) });
+    checkCrdStackVersion(await reference.getOutputValue("argoCdVersion"), stack, field, pulumi.runtime.isDryRun());
+    return reference;
 }
 
 /**

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
-import { ArgoCdCrds } from "../components/ArgoCdCrds";
+import { ArgoCdCrds, checkCrdStack } from "../components/ArgoCdCrds";
 import { ControlPlane } from "../components/ControlPlane";
 import { LoadedStack, loadStack } from "./config";
+import { stackKey } from "./read";
 
 type Overrides = Record<string, unknown>;
 type SecretOverrides = Parameters<typeof loadStack>[2];
@@ -13,9 +14,15 @@ type SecretOverrides = Parameters<typeof loadStack>[2];
  * runs from `index.ts` (the CLI) and inline from the Automation API (tests, scripts). `overrides`
  * replace stack config keys for this run only (what-if previews such as the prune-budget test).
  */
-export function stackProgram(overrides: Overrides = {}, secretOverrides: SecretOverrides = {}) {
+export async function stackProgram(overrides: Overrides = {}, secretOverrides: SecretOverrides = {}) {
     const loaded = loadStack(new Date(), overrides, secretOverrides);
-    return loaded.config.layer === "crds" ? crdsProgram(loaded) : platformProgram(loaded);
+    if (loaded.config.layer === "crds") return crdsProgram(loaded);
+    const crds = loaded.args.argoCd.crds;
+    if (crds?.kind !== "stack") return platformProgram(loaded);
+    // The CRD stack's version, read and checked before any resource is registered: in `up` a CRD
+    // stack that has not run (or runs another Argo CD) stops the program with one error.
+    const checkedBy = await checkCrdStack("argocd-crd-stack", crds.stack, stackKey("argocd.crds.stack"));
+    return platformProgram({ ...loaded, args: { ...loaded.args, argoCd: { ...loaded.args.argoCd, crds: { ...crds, checkedBy } } } });
 }
 
 /** The platform program (what {@link stackProgram} runs unless the stack's layer is crds), typed for callers that read its outputs. */

@@ -165,7 +165,7 @@ export async function renderProgram(
     const resources = installMocks(stack, { ...mockOptions, project: program.project });
     pulumi.runtime.setAllConfig(stackFile.config, stackFile.secretKeys);
     const entry = (await import(program.entry)) as { default?: unknown } & Record<string, unknown>;
-    const exports = typeof entry.default === "function" ? (entry.default as () => Record<string, unknown>)() : entry;
+    const exports = typeof entry.default === "function" ? await (entry.default as () => Promise<Record<string, unknown>> | Record<string, unknown>)() : entry;
     await settle(resources);
     return { resources, exports };
 }

@@ -12,32 +12,42 @@ import { LocalCluster, kubectl, kubectlOk, localPassphrase, startCluster, step }
  * The Argo CD CRDs in their own stack, as prod and staging run them (Pulumi.<env>-crds.yaml), with
  * the real engine, file backend and API server: `local-crds` (layer crds) installs the CRDs, the
  * `local` stack with `argocd.crds.stack: local-crds` carries none and checks the CRD stack's version
- * before its chart. The order deploy.yml runs them in, and what happens when it is not kept.
+ * before its chart. It starts from a `local` stack that installed the CRDs itself (every stack
+ * before this change) and follows the README's migration: nothing is deleted on the way, every CRD
+ * and Application keeps its uid.
  */
-describe("the Argo CD CRDs in their own stack (real engine, real API server)", { timeout: 15 * 60 * 1000 }, () => {
+describe("the Argo CD CRDs in their own stack, migrated from an existing stack (real engine, real API server)", { timeout: 15 * 60 * 1000 }, () => {
     let cluster: LocalCluster;
     let stateDir: string;
     let crdStack: Stack;
     let platform: Stack;
+    const splitConfig = { argocd: { namespace: "argocd", crds: { stack: "local-crds" } } };
     const open = (stackName: string, configOverrides: Record<string, unknown> = {}) =>
         openStack({ stackName, backendUrl: `file://${stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig, configOverrides });
-    const crdNamesInCluster = () =>
-        kubectlOk(cluster, ["get", "crd", "-o", "jsonpath={.items[*].metadata.name}"])
-            .split(" ")
-            .filter((n) => n.endsWith(".argoproj.io"))
-            .sort();
+    /** uid of every Argo CD CRD and Application, by kind/name. */
+    const uids = () =>
+        kubectlOk(cluster, ["get", `crd/${argoCdCrdNames.join(",crd/")}`, "-o", 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\\n"}{end}']) +
+        kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", "argocd", "-o", 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\\n"}{end}']);
     const stateFile = (stack: string) => path.join(stateDir, ".pulumi", "stacks", "gitops-control", `${stack}.json`);
     const typesInState = (stack: string) =>
-        (JSON.parse(fs.readFileSync(stateFile(stack), "utf8")) as { checkpoint: { latest: { resources?: { type: string }[] } } }).checkpoint.latest.resources?.map(
-            (r) => r.type,
-        ) ?? [];
+        (JSON.parse(fs.readFileSync(stateFile(stack), "utf8")) as { checkpoint: { latest: { resources?: { type: string }[] } } }).checkpoint.latest.resources?.map((r) => r.type) ??
+        [];
+    const crdsIn = (stack: string) => typesInState(stack).filter((t) => t === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").length;
+    let before0 = "";
 
     before(async () => {
         cluster = startCluster();
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-crd-stack-"));
-        // The CRD stack exists (stack init) but has never run: what a first deploy that skipped it sees.
+        // The stack as every stack was before: the CRDs in its own state (local: retained on delete).
+        const existing = await open("local");
+        await existing.up();
+        before0 = uids();
+        assert.equal(before0.split("\n").filter((l) => l.startsWith("CustomResourceDefinition/")).length, 3);
+        assert.match(before0, /Application\/payments-api-staging=/);
+        assert.equal(crdsIn("local"), 3);
+        // The CRD stack exists (stack init) but has never run.
         crdStack = await open("local-crds");
-        platform = await open("local", { argocd: { namespace: "argocd", crds: { stack: "local-crds" } } });
+        platform = await open("local", splitConfig);
     });
 
     after(() => {
@@ -45,55 +55,51 @@ describe("the Argo CD CRDs in their own stack (real engine, real API server)", {
         if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
     });
 
-    it("before the CRD stack ran: preview warns, up fails naming the key and the fix, and no chart object is created", async () => {
+    it("switched before its CRD stack ran: preview warns, up fails naming the key and the fix, and nothing is deleted", async () => {
         let previewOutput = "";
         await platform.preview({ onOutput: (out) => (previewOutput += out) });
-        assert.match(previewOutput, /`argocd\.crds\.stack` names stack "organization\/gitops-control\/local-crds", which exports no argoCdVersion/);
+        assert.match(previewOutput, /`gitops-control:argocd\.crds\.stack` names stack "organization\/gitops-control\/local-crds", which exports no argoCdVersion/);
         assert.match(previewOutput, /a warning in preview, an error in up/);
 
         let upOutput = "";
-        await assert.rejects(
-            platform.up({ onOutput: (out) => (upOutput += out) }),
-            (e: Error) => /which exports no argoCdVersion: the Argo CD CRDs are not installed there\. Fix: run `pulumi up --stack local-crds` first/.test(e.message + upOutput),
+        await assert.rejects(platform.up({ onOutput: (out) => (upOutput += out) }), (e: Error) =>
+            /which exports no argoCdVersion: the Argo CD CRDs are not installed there\. Fix: run `pulumi up --stack local-crds` first/.test(e.message + upOutput),
         );
-        // The chart waits for the check: none of its objects exist, and neither do the CRDs nor any Application.
-        assert.equal(kubectl(cluster, ["get", "deployment", "argocd-server", "-n", "argocd"]).code, 1);
-        assert.equal(kubectl(cluster, ["get", "configmap", "argocd-cm", "-n", "argocd"]).code, 1);
-        assert.deepEqual(crdNamesInCluster(), []);
-        assert.ok(!typesInState("local").includes("kubernetes:helm.sh/v4:Chart"), "the chart reached the state");
+        assert.equal(uids(), before0, "a CRD or Application was deleted or replaced");
+        assert.equal(crdsIn("local"), 3, "the failed up dropped the CRDs from the state");
     });
 
-    it("up of the CRD stack installs the three CRDs, marked kept, and exports their version", async () => {
+    it("up of the CRD stack adopts the live CRDs (server-side apply), marks them kept and exports their version", async () => {
         const result = await crdStack.up();
         assert.equal(result.outputs.argoCdVersion?.value, argoCdVersion);
-        assert.deepEqual(crdNamesInCluster(), [...argoCdCrdNames]);
+        assert.equal(uids(), before0);
+        assert.equal(crdsIn("local-crds"), 3);
         for (const name of argoCdCrdNames) {
             assert.equal(kubectlOk(cluster, ["get", "crd", name, "-o", "jsonpath={.metadata.annotations.helm\\.sh/resource-policy}"]), "keep", name);
         }
     });
 
-    it("then the platform stack comes up and its state carries no CRD", async () => {
+    it("then the platform stack's up drops the CRDs from its state only: retained in the cluster, every uid kept", async () => {
         const result = await platform.up();
         assert.equal(result.summary.result, "succeeded");
-        kubectlOk(cluster, ["get", "configmap", "argocd-cm", "-n", "argocd"]);
-        // The Applications of the stack file were applied against the CRD stack's CRDs.
-        assert.match(kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", "argocd", "-o", "name"]), /payments-api-staging/);
+        assert.equal(uids(), before0, "a CRD or Application was deleted or replaced");
         const types = typesInState("local");
         assert.ok(types.includes("kubernetes:helm.sh/v4:Chart") && types.includes("pulumi:pulumi:StackReference"));
         assert.ok(!types.some((t) => t.includes("CustomResourceDefinition") || t === "kubernetes:yaml/v2:ConfigGroup"), "a CRD in the platform state");
-        assert.ok(typesInState("local-crds").filter((t) => t === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").length === 3);
         const kb = (stack: string) => Math.round(fs.statSync(stateFile(stack)).size / 1024);
         step(`[measure] state size: local ${kb("local")} KiB, local-crds ${kb("local-crds")} KiB`);
-        assert.ok(kb("local") < kb("local-crds"), "the platform state is larger than the CRDs' own");
+        // A second up changes nothing.
+        const again = await platform.up();
+        assert.deepEqual(Object.keys(again.summary.resourceChanges ?? {}), ["same"]);
     });
 
-    it("destroying both stacks leaves the CRDs in the cluster (retained on delete): nothing else is lost with them", async () => {
+    it("destroying both stacks leaves the CRDs in the cluster (retained on delete)", async () => {
         // No Argo CD controller runs here to release its cascade finalizer (tests/integration/reconcilers.test.ts runs them).
         for (const app of kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", "argocd", "-o", "name"]).split("\n").filter(Boolean)) {
             kubectlOk(cluster, ["patch", app, "-n", "argocd", "--type", "merge", "-p", '{"metadata":{"finalizers":null}}']);
         }
         await platform.destroy();
         await crdStack.destroy();
-        assert.deepEqual(crdNamesInCluster(), [...argoCdCrdNames]);
+        assert.equal(kubectl(cluster, ["get", "crd", ...argoCdCrdNames]).code, 0);
     });
 });
