@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { argoCdCrdNames, argoCdVersion } from "../../components/ArgoCdCrds";
-import { openStack } from "../../scripts/lib/engine";
+import { StackOptions, openStack } from "../../scripts/lib/engine";
 import { LocalCluster, kubectl, kubectlOk, localPassphrase, startCluster, step } from "./support";
 
 /**
@@ -22,11 +23,11 @@ describe("the Argo CD CRDs in their own stack, migrated from an existing stack (
     let crdStack: Stack;
     let platform: Stack;
     const splitConfig = { argocd: { namespace: "argocd", crds: { stack: "local-crds" } } };
-    const open = (stackName: string, configOverrides: Record<string, unknown> = {}) =>
-        openStack({ stackName, backendUrl: `file://${stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig, configOverrides });
+    const stackOptions = (stackName: string): StackOptions => ({ stackName, backendUrl: `file://${stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig });
+    const open = (stackName: string, configOverrides: Record<string, unknown> = {}) => openStack({ ...stackOptions(stackName), configOverrides });
     /** uid of every Argo CD CRD and Application, by kind/name. */
     const uids = () =>
-        kubectlOk(cluster, ["get", `crd/${argoCdCrdNames.join(",crd/")}`, "-o", 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\\n"}{end}']) +
+        kubectlOk(cluster, ["get", "crd", ...argoCdCrdNames, "-o", 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\\n"}{end}']) +
         kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", "argocd", "-o", 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\\n"}{end}']);
     const stateFile = (stack: string) => path.join(stateDir, ".pulumi", "stacks", "gitops-control", `${stack}.json`);
     const typesInState = (stack: string) =>
@@ -34,6 +35,7 @@ describe("the Argo CD CRDs in their own stack, migrated from an existing stack (
         [];
     const crdsIn = (stack: string) => typesInState(stack).filter((t) => t === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition").length;
     let before0 = "";
+    let stateSize0 = 0;
 
     before(async () => {
         cluster = startCluster();
@@ -45,6 +47,7 @@ describe("the Argo CD CRDs in their own stack, migrated from an existing stack (
         assert.equal(before0.split("\n").filter((l) => l.startsWith("CustomResourceDefinition/")).length, 3);
         assert.match(before0, /Application\/payments-api-staging=/);
         assert.equal(crdsIn("local"), 3);
+        stateSize0 = typesInState("local").length;
         // The CRD stack exists (stack init) but has never run.
         crdStack = await open("local-crds");
         platform = await open("local", splitConfig);
@@ -61,10 +64,15 @@ describe("the Argo CD CRDs in their own stack, migrated from an existing stack (
         assert.match(previewOutput, /`gitops-control:argocd\.crds\.stack` names stack "organization\/gitops-control\/local-crds", which exports no argoCdVersion/);
         assert.match(previewOutput, /a warning in preview, an error in up/);
 
-        let upOutput = "";
-        await assert.rejects(platform.up({ onOutput: (out) => (upOutput += out) }), (e: Error) =>
-            /which exports no argoCdVersion: the Argo CD CRDs are not installed there\. Fix: run `pulumi up --stack local-crds` first/.test(e.message + upOutput),
+        // In a process of its own, as the CLI runs a program (fixtures/upInChild.ts).
+        const child = spawnSync(
+            process.execPath,
+            ["--import", "tsx", path.join(__dirname, "fixtures", "upInChild.ts"), JSON.stringify({ ...stackOptions("local"), configOverrides: splitConfig })],
+            { encoding: "utf8", timeout: 5 * 60 * 1000 },
         );
+        assert.equal(child.status, 1, `up did not fail:\n${child.stdout}\n${child.stderr}`);
+        assert.match(child.stderr, /which exports no argoCdVersion: the Argo CD CRDs are not installed there\. Fix: run `pulumi up --stack local-crds` first/);
+        assert.equal(typesInState("local").length, stateSize0, "the failed up changed the state");
         assert.equal(uids(), before0, "a CRD or Application was deleted or replaced");
         assert.equal(crdsIn("local"), 3, "the failed up dropped the CRDs from the state");
     });
