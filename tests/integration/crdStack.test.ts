@@ -72,7 +72,8 @@ describe("the Argo CD CRDs in their own stack, migrated from an existing stack (
         );
         assert.equal(child.status, 1, `up did not fail:\n${child.stdout}\n${child.stderr}`);
         assert.match(child.stderr, /which exports no argoCdVersion: the Argo CD CRDs are not installed there\. Fix: run `pulumi up --stack local-crds` first/);
-        assert.equal(typesInState("local").length, stateSize0, "the failed up changed the state");
+        // Only the read of the CRD stack (a StackReference, which owns nothing) may have joined the state.
+        assert.equal(typesInState("local").filter((t) => t !== "pulumi:pulumi:StackReference").length, stateSize0, "the failed up changed the state");
         assert.equal(uids(), before0, "a CRD or Application was deleted or replaced");
         assert.equal(crdsIn("local"), 3, "the failed up dropped the CRDs from the state");
     });
