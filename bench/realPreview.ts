@@ -14,9 +14,9 @@
  *   floor   the very same Kubernetes objects (type, name, inputs: recorded from `ours` under mocks),
  *           registered as plain @pulumi/kubernetes resources at the stack root: no components, no
  *           config parsing, no validation, no outputs (bench/floor.ts)
- *   argocd  only the ArgoCd component: namespace, argocd-secret, the Argo CD CRDs (a ConfigGroup of
- *           the local CRD files, as the local stack installs them) and the pinned fixture chart
- *           (its own CRDs off), rendered by the provider
+ *   argocd  only the ArgoCd component: namespace, argocd-secret and the pinned fixture chart (its
+ *           own CRDs off), rendered by the provider; the Argo CD CRDs are the CRD stack's when
+ *           `crdStackCheckpoint` is set (prod-shaped), else a ConfigGroup of the local CRD files
  *   chart   only the Helm Chart resource of the ArgoCd component, same chart and values: the chart's
  *           share, comparable with `helm template` of the same values
  *   empty   an empty program (the fixed cost of CLI, plugins and engine)
@@ -115,7 +115,8 @@ function program(job: Job): PulumiFn {
         case "argocd":
             return async () => {
                 const provider = new k8s.Provider("kubernetes", {});
-                const argo = new ArgoCd("gitops-argocd", { ...argoCdBenchArgs(job), provider });
+                const args = argoCdBenchArgs(job);
+                const argo = new ArgoCd("gitops-argocd", { ...args, ...(job.crdStackCheckpoint ? { crds: { kind: "stack", stack: crdStackName } } : {}), provider });
                 return { namespace: argo.namespaceName };
             };
         case "chart":

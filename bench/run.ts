@@ -332,7 +332,7 @@ async function main(): Promise<void> {
     const unknown = sections.filter((x) => !allSections.includes(x));
     if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(", ")}: use ${allSections.join(",")}`);
     const upFloor = !process.argv.includes("--no-up-floor");
-    // No-op previews of the prod-shaped stack cost 30-75 s each here (the chart's CRDs, see FINDINGS.md): fewer fit the budget.
+    // --noop-reps: fewer no-op previews (they cost 30-75 s each while the stack carried the CRDs: FINDINGS.md 7b).
     const noopReps = Number(option("noop-reps") ?? reps);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-bench-"));
     const results: Results = {
@@ -433,7 +433,7 @@ async function main(): Promise<void> {
                         kubeconfig: cluster.kubeconfig,
                         emptyChart: chart,
                         argoNamespace: benchNamespace,
-                        ...(variant === "ours" ? { crdStackCheckpoint } : {}),
+                        ...(variant === "ours" || variant === "argocd" ? { crdStackCheckpoint } : {}),
                         ...extra,
                     };
                     return runChild<JobResult>("realPreview.ts", [JSON.stringify(job)], rep, { apiPids });
@@ -609,32 +609,16 @@ async function main(): Promise<void> {
                         results.helm.push({ rep, load, templateMs, dryRunMs, objects: apply.stdout.split("\n").filter((l) => l.trim() !== "").length });
                         log(`chart ${rep + 1}/${reps} helm template ${(templateMs / 1000).toFixed(2)} s + dry-run apply ${(dryRunMs / 1000).toFixed(2)} s`);
                     };
-                    // What-if (diagnostic, not a fix): the CLI without its automatic log. v3.259 starts it for
-                    // every command (pkg/cmd/pulumi/pulumi.go) and skips it only when $PULUMI_HOME/logs cannot
-                    // be created: a PULUMI_HOME whose `logs` is a file, plugins linked from the real one.
-                    const noLogHome = fs.mkdtempSync(path.join(tmp, "pulumi-home-nolog-"));
-                    const realHome = process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi");
-                    fs.symlinkSync(path.join(realHome, "plugins"), path.join(noLogHome, "plugins"));
-                    fs.writeFileSync(path.join(noLogHome, "logs"), "not a directory: no automatic log (bench what-if)\n");
-                    const noLog = { PULUMI_HOME: noLogHome };
+                    // The CLI-without-automatic-log what-if of finding 7b is gone with the CRDs: the prod-shaped
+                    // component no longer carries them (bench/FINDINGS.md, findings 7b and 11).
                     for (let rep = 0; rep < reps; rep++) {
-                        const variants: { variant: Job["variant"]; engineEnv?: Record<string, string> }[] = [
-                            { variant: "argocd" },
-                            { variant: "argocd", engineEnv: noLog },
-                            { variant: "chart" },
-                            { variant: "empty" },
-                        ];
+                        const variants: Job["variant"][] = ["argocd", "chart", "empty"];
                         const order = rep % 2 === 0 ? variants : [...variants].reverse();
                         if (rep % 2 === 1) helmRun(rep);
-                        for (const { variant, engineEnv } of order) {
-                            const experiments = engineEnv ? ["no automatic log"] : [];
-                            const run = withRetry(results, `preview ${variant} (repetition ${rep + 1})`, () =>
-                                real(variant, 0, "preview", rep, { argoNamespace: "argocd", ...(engineEnv ? { engineEnv } : {}) }),
-                            );
-                            series(results.chart, variant, 0, experiments).runs.push(run);
-                            log(
-                                `chart ${rep + 1}/${reps} ${variant}${engineEnv ? " (no automatic log)" : ""}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`,
-                            );
+                        for (const variant of order) {
+                            const run = withRetry(results, `preview ${variant} (repetition ${rep + 1})`, () => real(variant, 0, "preview", rep, { argoNamespace: "argocd" }));
+                            series(results.chart, variant, 0, []).runs.push(run);
+                            log(`chart ${rep + 1}/${reps} ${variant}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
                         }
                         if (rep % 2 === 0) helmRun(rep);
                     }
