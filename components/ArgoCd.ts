@@ -296,7 +296,7 @@ export class ArgoCd extends pulumi.ComponentResource {
         const crds = args.crds;
         // The chart waits for the CRDs: installed here, or checked in the stack that installs them
         // (its values wait for the check, so a wrong version stops `up` before the chart).
-        const gate = crds?.kind === "stack" && !crds.checkedBy ? crdStackGate(`${name}-crd-stack`, crds.stack, "argocd.crds.stack", this) : undefined;
+        const gate = crds?.kind === "stack" && !crds.checkedBy ? crdStackGate(`${name}-crd-stack`, crds.stack, "args.crds.stack", this) : undefined;
         this.crdStack = crds?.kind === "stack" ? (crds.checkedBy ?? gate?.reference) : undefined;
         this.crds = crds?.kind === "stack" ? undefined : crdConfigGroup(`${name}-crds`, crds, protect, this, args.provider);
         const values = renderArgoCdValues(args);
