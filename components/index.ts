@@ -6,6 +6,9 @@
 export * from "./AdmissionGuardrails";
 export * from "./AppProject";
 export * from "./ArgoCd";
+// ArgoCd re-exports the CRD basics (argoCdVersion, CrdSource, crdFiles, …); the rest of the CRD module:
+export { ArgoCdCrds, argoCdCrdNames, checkCrdStack, checkCrdStackVersion, crdConfigGroup, crdStackGate, qualifiedStackName, validateCrdStack } from "./ArgoCdCrds";
+export type { ArgoCdCrdsArgs } from "./ArgoCdCrds";
 export * from "./ArgoCdAlerts";
 export * from "./BreakGlassExpiry";
 export * from "./ControlPlane";
