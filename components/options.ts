@@ -18,8 +18,8 @@ export function protection(protect: boolean): pulumi.CustomResourceOptions {
 }
 
 /**
- * Options of a resource that used to be the only child of a one-resource component (`AppProject`,
- * `GitOpsApplication`) and is now created by its grandparent directly: an alias to its old URN, whose
+ * Options of a resource that used to be a child of a component (`AppProject`, `GitOpsApplication`,
+ * `PreviewEnvironments`) and is now created by its grandparent directly: an alias to its old URN, whose
  * parent was a component of `wrapperType` under `parent` (a URN carries the parents' types, not
  * their names), so existing stacks keep
  * the resource (no delete, no create, no replace). One `apply` on the parent's URN per resource:

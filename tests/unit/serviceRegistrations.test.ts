@@ -4,8 +4,8 @@ import { after, before, describe, it } from "node:test";
 import { readStackFile, renderProgram, repoRoot } from "../../scripts/lib/mockRuntime";
 
 /**
- * GitOpsService holds its AppProject and Application custom resources directly (no one-resource
- * wrapper components: half the registrations, steps and checkpoints per service), and each carries
+ * GitOpsService holds its AppProject, Application and preview objects directly (no wrapper
+ * components: half the registrations, steps and checkpoints per service), and each carries
  * an alias to the URN it had under the wrapper, so stacks created before keep their objects. What
  * the engine makes of the alias is proven by tests/integration/flattenAliases.test.ts.
  */
@@ -47,11 +47,12 @@ describe("GitOpsService registrations (staging stack under mocks)", () => {
 
     const servicePrefix = "urn:pulumi:staging::gitops-control::gitops-control:index:ControlPlane$gitops-control:service:GitOpsService";
 
-    it("registers no AppProject or GitOpsApplication wrapper components", () => {
+    it("registers no AppProject, GitOpsApplication or PreviewEnvironments wrapper components", () => {
         const types = new Set(registrations.map((r) => r.type));
         assert.ok(types.has("gitops-control:service:GitOpsService"));
         assert.ok(!types.has("gitops-control:argocd:AppProject"));
         assert.ok(!types.has("gitops-control:argocd:GitOpsApplication"));
+        assert.ok(!types.has("gitops-control:argocd:PreviewEnvironments"));
     });
 
     it("parents the AppProject to the service, aliased to its URN under the old AppProject component", () => {
@@ -67,6 +68,26 @@ describe("GitOpsService registrations (staging stack under mocks)", () => {
             const env = app.name.replace(/^payments-api-|-app$/g, "");
             assert.equal(app.parent, `${servicePrefix}::payments-api`);
             assert.deepEqual(app.aliases, [`${servicePrefix}$gitops-control:argocd:GitOpsApplication$kubernetes:argoproj.io/v1alpha1:Application::payments-api-${env}-app`]);
+        }
+    });
+
+    it("parents each preview object to the service, aliased to its URN under the old PreviewEnvironments component", () => {
+        const expected = [
+            ["kubernetes:core/v1:Secret", "payments-api-previews-scm-token"],
+            ["kubernetes:argoproj.io/v1alpha1:ApplicationSet", "payments-api-previews-appset"],
+            ["kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "payments-api-previews-keep"],
+            ["kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", "payments-api-previews-keep"],
+        ];
+        for (const [type, name] of expected) {
+            const object = registrations.find((r) => r.type === type && r.name === name);
+            assert.ok(object, `${type} ${name} registered`);
+            assert.equal(object.parent, `${servicePrefix}::payments-api`);
+            // The admission classes carry the provider's own aliases (older API versions) after ours.
+            assert.equal(object.aliases[0], `${servicePrefix}$gitops-control:argocd:PreviewEnvironments$${type}::${name}`);
+            assert.ok(
+                object.aliases.slice(1).every((a) => !a.includes("$gitops-control:argocd:")),
+                object.aliases.join(", "),
+            );
         }
     });
 });
