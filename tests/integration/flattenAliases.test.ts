@@ -22,7 +22,9 @@ import { LocalCluster, kubectlOk, startClusterWithArgoCdCrds, step } from "./sup
 const argoNamespace = "argocd-flatten";
 const services = ["payments-api", "checkout"];
 /** Services with previews (ApplicationSet, token Secret, keep-previews policy and binding). */
-const previewed = ["payments-api"];
+const previewed = ["payments-api", "checkout"];
+/** Services inside a component (the others at the stack's root). */
+const nested = ["checkout"];
 
 function serviceArgs(provider: k8s.Provider, service: string): GitOpsServiceArgs {
     // One literal for both programs: when GitOpsServiceArgs changes shape, this is the line to adapt
@@ -44,10 +46,14 @@ function program(shape: "legacy" | "current") {
     return async () => {
         const provider = new k8s.Provider("kubernetes", { kubeconfig: process.env.FLATTEN_KUBECONFIG! });
         const ns = new k8s.core.v1.Namespace("argocd-ns", { metadata: { name: argoNamespace } }, { provider });
+        // One service at the stack's root, one inside a component, as ControlPlane holds them: the
+        // aliases are computed from the parent chain (movedOutOfComponent), both shapes must hold.
+        const group = new pulumi.ComponentResource("flatten:index:Group", "group");
         for (const service of services) {
             const args = serviceArgs(provider, service);
-            if (shape === "legacy") new LegacyGitOpsService(service, args, { dependsOn: [ns] });
-            else new GitOpsService(service, args, { dependsOn: [ns] });
+            const opts = { dependsOn: [ns], ...(nested.includes(service) ? { parent: group } : {}) };
+            if (shape === "legacy") new LegacyGitOpsService(service, args, opts);
+            else new GitOpsService(service, args, opts);
         }
     };
 }

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readStackFile, renderProgram, repoRoot } from "../../scripts/lib/mockRuntime";
+import * as pulumi from "@pulumi/pulumi";
+import { movedOutOfComponent } from "../../components/options";
+import { installMocks, readStackFile, renderProgram, repoRoot, valueOf } from "../../scripts/lib/mockRuntime";
 
 /**
  * GitOpsService holds its AppProject, Application and preview objects directly (no wrapper
@@ -89,5 +91,29 @@ describe("GitOpsService registrations (staging stack under mocks)", () => {
                 object.aliases.join(", "),
             );
         }
+    });
+});
+
+describe("movedOutOfComponent: the alias to a child's URN under its old wrapper", () => {
+    before(() => {
+        installMocks("unit", { project: "proj" });
+    });
+    const child = { type: "kubernetes:core/v1:Secret", name: "svc-token" };
+
+    it("is a plain string when the parent chain is known at construction (no output per alias)", () => {
+        const outer = new pulumi.ComponentResource("test:index:Outer", "outer");
+        const service = new pulumi.ComponentResource("test:index:Service", "svc", {}, { parent: outer });
+        const [alias] = movedOutOfComponent(service, "test:index:Wrapper", child).aliases!;
+        assert.equal(alias, "urn:pulumi:unit::proj::test:index:Outer$test:index:Service$test:index:Wrapper$kubernetes:core/v1:Secret::svc-token");
+    });
+
+    it("waits for the parent's URN when the chain is not known (a parent given by URN only)", async () => {
+        const parent = new pulumi.DependencyResource("urn:pulumi:unit::proj::test:index:Outer$test:index:Service::svc");
+        const [alias] = movedOutOfComponent(parent, "test:index:Wrapper", child).aliases!;
+        assert.ok(pulumi.Output.isInstance(alias));
+        assert.equal(
+            await valueOf(alias as pulumi.Output<string>),
+            "urn:pulumi:unit::proj::test:index:Outer$test:index:Service$test:index:Wrapper$kubernetes:core/v1:Secret::svc-token",
+        );
     });
 });
