@@ -43,10 +43,10 @@ function urnAtConstruction(res: pulumi.Resource): string | undefined {
  * `PreviewEnvironments`) and is now created by its grandparent directly: an alias to its old URN, whose
  * parent was a component of `wrapperType` under `parent` (a URN carries the parents' types, not
  * their names), so existing stacks keep the resource (no delete, no create, no replace). The alias
- * is a plain string when `parent`'s URN is known at construction (urnAtConstruction): an output per
- * alias cost 0.1–0.2 s CPU at 500 services under mocks (bench/FINDINGS.md, finding 11), and
- * `pulumi.createUrn` several outputs each (1.1 s CPU and 160 MB, finding 2); otherwise one `apply`
- * on the parent's URN.
+ * is a plain string when `parent`'s URN is known at construction (urnAtConstruction), otherwise one
+ * `apply` on the parent's URN: with an output per alias, flattening `PreviewEnvironments` made more
+ * promises than the component it removed (bench/FINDINGS.md, finding 11), and `pulumi.createUrn`
+ * costs several outputs each (1.1 s CPU and 160 MB at 500 services under mocks, finding 2).
  */
 export function movedOutOfComponent(parent: pulumi.Resource, wrapperType: string, child: { readonly type: string; readonly name: string }): pulumi.CustomResourceOptions {
     // urn:pulumi:<stack>::<project>::<parent's qualified type>::<parent's name>
