@@ -610,7 +610,7 @@ async function main(): Promise<void> {
                         log(`chart ${rep + 1}/${reps} helm template ${(templateMs / 1000).toFixed(2)} s + dry-run apply ${(dryRunMs / 1000).toFixed(2)} s`);
                     };
                     // The CLI-without-automatic-log what-if of finding 7b is gone with the CRDs: the prod-shaped
-                    // component no longer carries them (bench/FINDINGS.md, findings 7b and 11).
+                    // component no longer carries them (bench/FINDINGS.md, findings 7b and 12).
                     for (let rep = 0; rep < reps; rep++) {
                         const variants: Job["variant"][] = ["argocd", "chart", "empty"];
                         const order = rep % 2 === 0 ? variants : [...variants].reverse();

@@ -7,7 +7,7 @@ import { labels } from "./labels";
 import { movedOutOfComponent } from "./options";
 import { defaultOwner, validateOwner } from "./OwnershipFence";
 import { podSecurityLabelsFor } from "./podSecurity";
-import { PreviewEnvironments } from "./PreviewEnvironments";
+import { PreviewEnvironmentsArgs, previewEnvironmentsType, previewObjects, validatePreviewArgs } from "./PreviewEnvironments";
 import { ResolvedEnvironment, ResolvedService, ServiceSpec, requireResolvedService } from "./serviceSpec";
 
 // The environment and preview args (environment class + overrides) and the resolve/validate path
@@ -55,17 +55,43 @@ export class GitOpsService extends pulumi.ComponentResource {
     readonly project: k8s.apiextensions.CustomResource;
     /** The Application custom resources by environment. */
     readonly applications: Record<string, k8s.apiextensions.CustomResource> = {};
-    readonly previews?: PreviewEnvironments;
+    /**
+     * The previews' ApplicationSet, when previews are on (created directly, as `PreviewEnvironments`
+     * creates it: no wrapper component, see movedOutOfComponent).
+     */
+    readonly previewApplicationSet?: k8s.apiextensions.CustomResource;
+    /** The previews' scm-creds Secret, when previews are on with `github.token`. */
+    readonly previewTokenSecret?: k8s.core.v1.Secret;
 
     constructor(name: string, args: GitOpsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         const resolved = validateServiceArgs(name, args);
-        super("gitops-control:service:GitOpsService", name, {}, opts);
         const argoNamespace = resolved.argoNamespace;
         const owner = args.owner ?? defaultOwner();
-        const namespaceOf = (env: ResolvedEnvironment): string => env.namespace;
-        const previewGlob = `${name}-pr-*`;
         // Resolved: an environment's own cluster, else the service's; previews deploy to the service's.
         const clusterOf = (target: { readonly cluster?: ClusterRef }): { cluster?: ClusterRef } => (target.cluster ? { cluster: target.cluster } : {});
+        const previewsName = `${name}-previews`;
+        const previewArgs: PreviewEnvironmentsArgs | undefined = resolved.previews && {
+            service: name,
+            argoNamespace,
+            owner,
+            project: name,
+            github: resolved.previews.github,
+            requeueAfterSeconds: resolved.previews.requeueAfterSeconds,
+            imageTagParameter: resolved.previews.imageTagParameter,
+            maxOpen: resolved.previews.maxOpen,
+            ttlHours: resolved.previews.ttlHours,
+            source: {
+                ...args.source,
+                ...(args.source.kustomize ? {} : { helm: { ...args.source.helm, valueFiles: args.source.helm?.valueFiles ?? ["values-preview.yaml"] } }),
+            },
+            syncPolicy: resolved.previews.syncPolicy,
+            ...clusterOf(resolved.previews),
+            provider: args.provider,
+        };
+        if (previewArgs) validatePreviewArgs(previewsName, previewArgs);
+        super("gitops-control:service:GitOpsService", name, {}, opts);
+        const namespaceOf = (env: ResolvedEnvironment): string => env.namespace;
+        const previewGlob = `${name}-pr-*`;
         this.project = appProjectResource(
             name,
             {
@@ -119,33 +145,20 @@ export class GitOpsService extends pulumi.ComponentResource {
                 },
             );
         }
-        if (resolved.previews) {
-            this.previews = new PreviewEnvironments(
-                `${name}-previews`,
-                {
-                    service: name,
-                    argoNamespace,
-                    owner,
-                    project: name,
-                    github: resolved.previews.github,
-                    requeueAfterSeconds: resolved.previews.requeueAfterSeconds,
-                    imageTagParameter: resolved.previews.imageTagParameter,
-                    maxOpen: resolved.previews.maxOpen,
-                    ttlHours: resolved.previews.ttlHours,
-                    source: {
-                        ...args.source,
-                        ...(args.source.kustomize ? {} : { helm: { ...args.source.helm, valueFiles: args.source.helm?.valueFiles ?? ["values-preview.yaml"] } }),
-                    },
-                    syncPolicy: resolved.previews.syncPolicy,
-                    ...clusterOf(resolved.previews),
-                    provider: args.provider,
-                },
-                { parent: this, dependsOn: [this.project] },
-            );
+        if (previewArgs) {
+            // What PreviewEnvironments creates, without the component; the ApplicationSet waits for its
+            // project as the component did.
+            const previews = previewObjects(previewsName, previewArgs, (child) => ({
+                parent: this,
+                ...(child.type.endsWith(":ApplicationSet") ? { dependsOn: [this.project] } : {}),
+                ...movedOutOfComponent(this, previewEnvironmentsType, child),
+            }));
+            this.previewApplicationSet = previews.applicationSet;
+            this.previewTokenSecret = previews.tokenSecret;
         }
         this.projectName = this.project.metadata.name;
         this.applicationNames = pulumi.all(Object.fromEntries(Object.entries(this.applications).map(([env, app]) => [env, app.metadata.name])));
-        this.previewApplicationSetName = this.previews ? this.previews.applicationSetName : pulumi.output(undefined);
+        this.previewApplicationSetName = this.previewApplicationSet ? this.previewApplicationSet.metadata.name : pulumi.output(undefined);
         this.registerOutputs({
             projectName: this.projectName,
             applicationNames: this.applicationNames,

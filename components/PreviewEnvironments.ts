@@ -6,7 +6,6 @@ import { ApplicationSourceArgs, renderSource, validateSource } from "./GitOpsApp
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
 import { cascadeDeleteFinalizer, forceOwnership, labels, managedByValue } from "./labels";
 import { defaultOwner, ownerAnnotation, validateOwner } from "./OwnershipFence";
-import { childOptions } from "./options";
 import { podSecurityLabelsFor } from "./podSecurity";
 import { gateOwnedField, previewGateAnnotations } from "./PreviewGate";
 import { SyncPolicy, renderSyncPolicy, validateSyncPolicy } from "./syncPolicy";
@@ -283,6 +282,77 @@ export function renderPreviewApplicationSet(name: string, args: PreviewEnvironme
     };
 }
 
+/** Type token of the PreviewEnvironments component (its children's URNs carry it: see movedOutOfComponent). */
+export const previewEnvironmentsType = "gitops-control:argocd:PreviewEnvironments";
+
+/** The Kubernetes objects of a service's previews. */
+export interface PreviewObjects {
+    readonly applicationSet: k8s.apiextensions.CustomResource;
+    /** The scm-creds Secret, when `github.token` is given. */
+    readonly tokenSecret?: k8s.core.v1.Secret;
+    /** Name of the Secret the generator reads the GitHub token from. */
+    readonly tokenSecretName: string;
+}
+
+/**
+ * The objects of a service's previews, for args checked by validatePreviewArgs: the ApplicationSet, its token
+ * Secret (with `github.token`) and the admission policy and binding that keep running previews
+ * alive. `options(child)` gives each child's parent and extra options: `PreviewEnvironments` parents
+ * them to itself; `GitOpsService` creates them directly (no wrapper component: one registration
+ * less per service) with an alias to their URN under the component (movedOutOfComponent).
+ */
+export function previewObjects(
+    name: string,
+    args: PreviewEnvironmentsArgs,
+    options: (child: { readonly type: string; readonly name: string }) => pulumi.CustomResourceOptions,
+): PreviewObjects {
+    const opts = (type: string, childName: string, extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions =>
+        pulumi.mergeOptions({ ...(args.provider ? { provider: args.provider } : {}), ...options({ type, name: childName }) }, extra);
+    // validatePreviewArgs guarantees exactly one of `token` and `tokenRef`.
+    const tokenRef = args.github.tokenRef ?? { secretName: `${args.service}-scm-token`, key: scmTokenKey };
+    const tokenSecret =
+        args.github.token === undefined
+            ? undefined
+            : new k8s.core.v1.Secret(
+                  `${name}-scm-token`,
+                  {
+                      metadata: {
+                          name: tokenRef.secretName,
+                          namespace: args.argoNamespace,
+                          labels: { "argocd.argoproj.io/secret-type": "scm-creds", [labels.managedBy]: managedByValue },
+                      },
+                      type: "Opaque",
+                      stringData: { [tokenRef.key]: pulumi.secret(args.github.token) },
+                  },
+                  opts("kubernetes:core/v1:Secret", `${name}-scm-token`, { additionalSecretOutputs: ["data", "stringData"] }),
+              );
+    const rendered = renderPreviewApplicationSet(name, { ...args, owner: args.owner ?? defaultOwner() }, tokenRef);
+    const applicationSet = new k8s.apiextensions.CustomResource(
+        `${name}-appset`,
+        { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "ApplicationSet" },
+        // The Secret must exist before the generator first polls GitHub.
+        opts("kubernetes:argoproj.io/v1alpha1:ApplicationSet", `${name}-appset`, tokenSecret ? { dependsOn: [tokenSecret] } : {}),
+    );
+    const keep = renderPreviewDeletePolicy(args);
+    const keepLabels = { [labels.service]: args.service, [labels.managedBy]: managedByValue };
+    const policyType = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy";
+    const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+        `${name}-keep`,
+        { metadata: { name: keep.name, labels: keepLabels }, spec: keep.spec },
+        opts(policyType, `${name}-keep`),
+    );
+    new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+        `${name}-keep`,
+        {
+            metadata: { name: keep.name, labels: keepLabels },
+            // Always Deny: it limits who removes running previews, it is no environment guardrail.
+            spec: { policyName: policy.metadata.name, validationActions: ["Deny"] },
+        },
+        opts(`${policyType}Binding`, `${name}-keep`, { dependsOn: [policy] }),
+    );
+    return { applicationSet, ...(tokenSecret ? { tokenSecret } : {}), tokenSecretName: tokenRef.secretName };
+}
+
 /**
  * Pull-request previews: an ApplicationSet with the GitHub pull-request generator that creates one
  * Application and namespace per labelled PR, and removes both when the PR closes.
@@ -297,48 +367,12 @@ export class PreviewEnvironments extends pulumi.ComponentResource {
 
     constructor(name: string, args: PreviewEnvironmentsArgs, opts?: pulumi.ComponentResourceOptions) {
         validatePreviewArgs(name, args);
-        super("gitops-control:argocd:PreviewEnvironments", name, {}, opts);
-        // validatePreviewArgs guarantees exactly one of `token` and `tokenRef`.
-        const tokenRef = args.github.tokenRef ?? { secretName: `${args.service}-scm-token`, key: scmTokenKey };
-        if (args.github.token !== undefined) {
-            this.tokenSecret = new k8s.core.v1.Secret(
-                `${name}-scm-token`,
-                {
-                    metadata: {
-                        name: tokenRef.secretName,
-                        namespace: args.argoNamespace,
-                        labels: { "argocd.argoproj.io/secret-type": "scm-creds", [labels.managedBy]: managedByValue },
-                    },
-                    type: "Opaque",
-                    stringData: { [tokenRef.key]: pulumi.secret(args.github.token) },
-                },
-                childOptions(this, args.provider, { additionalSecretOutputs: ["data", "stringData"] }),
-            );
-        }
-        const rendered = renderPreviewApplicationSet(name, { ...args, owner: args.owner ?? defaultOwner() }, tokenRef);
-        this.applicationSet = new k8s.apiextensions.CustomResource(
-            `${name}-appset`,
-            { ...rendered, apiVersion: "argoproj.io/v1alpha1", kind: "ApplicationSet" },
-            // The Secret must exist before the generator first polls GitHub.
-            childOptions(this, args.provider, this.tokenSecret ? { dependsOn: [this.tokenSecret] } : {}),
-        );
-        const keep = renderPreviewDeletePolicy(args);
-        const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-            `${name}-keep`,
-            { metadata: { name: keep.name, labels: { [labels.service]: args.service, [labels.managedBy]: managedByValue } }, spec: keep.spec },
-            childOptions(this, args.provider),
-        );
-        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-            `${name}-keep`,
-            {
-                metadata: { name: keep.name, labels: { [labels.service]: args.service, [labels.managedBy]: managedByValue } },
-                // Always Deny: it limits who removes running previews, it is no environment guardrail.
-                spec: { policyName: policy.metadata.name, validationActions: ["Deny"] },
-            },
-            childOptions(this, args.provider, { dependsOn: [policy] }),
-        );
+        super(previewEnvironmentsType, name, {}, opts);
+        const objects = previewObjects(name, args, () => ({ parent: this }));
+        this.applicationSet = objects.applicationSet;
+        this.tokenSecret = objects.tokenSecret;
         this.applicationSetName = this.applicationSet.metadata.name;
-        this.tokenSecretName = pulumi.output(tokenRef.secretName);
+        this.tokenSecretName = pulumi.output(objects.tokenSecretName);
         this.registerOutputs({ applicationSetName: this.applicationSetName, tokenSecretName: this.tokenSecretName });
     }
 }

@@ -18,21 +18,44 @@ export function protection(protect: boolean): pulumi.CustomResourceOptions {
 }
 
 /**
- * Options of a resource that used to be the only child of a one-resource component (`AppProject`,
- * `GitOpsApplication`) and is now created by its grandparent directly: an alias to its old URN, whose
+ * The URN the engine gives `res`, `urn:pulumi:<stack>::<project>::<types of its ancestors and its
+ * own, joined by $, the root Stack left out>::<name>`, known at construction from the parent chain
+ * the SDK keeps on every resource (`__parentResource`, set in the Resource constructor; read only
+ * here). Undefined where that chain does not end at the stack's root resource (or at nothing, where
+ * there is none, as under mocks): then the caller waits for the URN itself.
+ */
+function urnAtConstruction(res: pulumi.Resource): string | undefined {
+    const stack = pulumi.runtime.getStackResource();
+    const types: string[] = [];
+    let r: pulumi.Resource | undefined = res;
+    while (r !== undefined && r !== stack) {
+        const type = pulumi.resourceType(r);
+        if (!type) return undefined;
+        types.unshift(type);
+        r = (r as { __parentResource?: pulumi.Resource }).__parentResource;
+    }
+    if (r !== stack) return undefined;
+    return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${types.join("$")}::${pulumi.resourceName(res)}`;
+}
+
+/**
+ * Options of a resource that used to be a child of a component (`AppProject`, `GitOpsApplication`,
+ * `PreviewEnvironments`) and is now created by its grandparent directly: an alias to its old URN, whose
  * parent was a component of `wrapperType` under `parent` (a URN carries the parents' types, not
- * their names), so existing stacks keep
- * the resource (no delete, no create, no replace). One `apply` on the parent's URN per resource:
- * `pulumi.createUrn` costs several outputs each (measured: 1.1 s CPU and 160 MB at 500 services
- * under mocks, bench/RESULTS.md).
+ * their names), so existing stacks keep the resource (no delete, no create, no replace). The alias
+ * is a plain string when `parent`'s URN is known at construction (urnAtConstruction), otherwise one
+ * `apply` on the parent's URN: with an output per alias, flattening `PreviewEnvironments` made more
+ * promises than the component it removed (bench/FINDINGS.md, finding 11), and `pulumi.createUrn`
+ * costs several outputs each (1.1 s CPU and 160 MB at 500 services under mocks, finding 2).
  */
 export function movedOutOfComponent(parent: pulumi.Resource, wrapperType: string, child: { readonly type: string; readonly name: string }): pulumi.CustomResourceOptions {
     // urn:pulumi:<stack>::<project>::<parent's qualified type>::<parent's name>
-    const old = parent.urn.apply((urn) => {
+    const oldUrn = (urn: string): string => {
         const typeEnd = urn.lastIndexOf("::");
         return `${urn.slice(0, typeEnd)}$${wrapperType}$${child.type}::${child.name}`;
-    });
-    return { aliases: [old] };
+    };
+    const known = urnAtConstruction(parent);
+    return { aliases: [known === undefined ? parent.urn.apply(oldUrn) : oldUrn(known)] };
 }
 
 /** What a control-plane script job needs: its schedule, service account, image, script and environment. */

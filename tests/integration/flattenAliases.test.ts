@@ -7,12 +7,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { GitOpsService, GitOpsServiceArgs } from "../../components";
+import { labels } from "../../components/labels";
 import { ResourceStep, stepRecorder } from "../../scripts/lib/engine";
 import { LegacyGitOpsService } from "./fixtures/legacyGitOpsService";
 import { LocalCluster, kubectlOk, startClusterWithArgoCdCrds, step } from "./support";
 
 /**
- * Flattening the one-resource wrappers (AppProject, GitOpsApplication) out of GitOpsService must not
+ * Flattening the wrapper components (AppProject, GitOpsApplication, PreviewEnvironments) out of GitOpsService must not
  * touch a live object: `up` of the old GitOpsService (frozen in fixtures/legacyGitOpsService.ts),
  * then `up` of the current one on the same stack, with the real engine and API server. The second
  * `up` may only drop the wrapper components from the state (they own nothing in the cluster): no
@@ -20,6 +21,10 @@ import { LocalCluster, kubectlOk, startClusterWithArgoCdCrds, step } from "./sup
  */
 const argoNamespace = "argocd-flatten";
 const services = ["payments-api", "checkout"];
+/** Services with previews (ApplicationSet, token Secret, keep-previews policy and binding). */
+const previewed = ["payments-api", "checkout"];
+/** Services inside a component (the others at the stack's root). */
+const nested = ["checkout"];
 
 function serviceArgs(provider: k8s.Provider, service: string): GitOpsServiceArgs {
     // One literal for both programs: when GitOpsServiceArgs changes shape, this is the line to adapt
@@ -32,7 +37,7 @@ function serviceArgs(provider: k8s.Provider, service: string): GitOpsServiceArgs
             { name: "staging", targetRevision: "main" },
             { name: "prod", targetRevision: "v1.0.0" },
         ],
-        ...(service === "payments-api" ? { previews: { github: { token: pulumi.secret("placeholder-token") } } } : {}),
+        ...(previewed.includes(service) ? { previews: { github: { token: pulumi.secret("placeholder-token") } } } : {}),
         provider,
     };
 }
@@ -41,24 +46,27 @@ function program(shape: "legacy" | "current") {
     return async () => {
         const provider = new k8s.Provider("kubernetes", { kubeconfig: process.env.FLATTEN_KUBECONFIG! });
         const ns = new k8s.core.v1.Namespace("argocd-ns", { metadata: { name: argoNamespace } }, { provider });
+        // One service at the stack's root, one inside a component, as ControlPlane holds them: the
+        // aliases are computed from the parent chain (movedOutOfComponent), both shapes must hold.
+        const group = new pulumi.ComponentResource("flatten:index:Group", "group");
         for (const service of services) {
             const args = serviceArgs(provider, service);
-            if (shape === "legacy") new LegacyGitOpsService(service, args, { dependsOn: [ns] });
-            else new GitOpsService(service, args, { dependsOn: [ns] });
+            const opts = { dependsOn: [ns], ...(nested.includes(service) ? { parent: group } : {}) };
+            if (shape === "legacy") new LegacyGitOpsService(service, args, opts);
+            else new GitOpsService(service, args, opts);
         }
     };
 }
 
-/** uid of every Argo CD object and Secret in the namespace, by kind/name. */
+/**
+ * uid of every Argo CD object and Secret in the namespace and of the previews' admission policy and
+ * binding (cluster-scoped, selected by the service label), by kind/name.
+ */
 function uids(cluster: LocalCluster): Record<string, string> {
-    const out = kubectlOk(cluster, [
-        "get",
-        "applications.argoproj.io,appprojects.argoproj.io,applicationsets.argoproj.io,secrets",
-        "-n",
-        argoNamespace,
-        "-o",
-        'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\\n"}{end}',
-    ]);
+    const jsonpath = 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\\n"}{end}';
+    const out =
+        kubectlOk(cluster, ["get", "applications.argoproj.io,appprojects.argoproj.io,applicationsets.argoproj.io,secrets", "-n", argoNamespace, "-o", jsonpath]) +
+        kubectlOk(cluster, ["get", "validatingadmissionpolicies,validatingadmissionpolicybindings", "-l", `${labels.service} in (${services.join(",")})`, "-o", jsonpath]);
     return Object.fromEntries(
         out
             .split("\n")
@@ -125,7 +133,10 @@ describe("flattened GitOpsService keeps existing stacks' objects (real engine, r
         assert.equal(created.filter((t) => t === "gitops-control:argocd:AppProject").length, services.length);
         assert.equal(created.filter((t) => t === "gitops-control:argocd:GitOpsApplication").length, services.length * 2);
         assert.equal(created.filter((t) => t === "kubernetes:argoproj.io/v1alpha1:Application").length, services.length * 2);
-        assert.equal(Object.keys(uidsBefore).length, services.length * 3 + 2, JSON.stringify(uidsBefore));
+        assert.equal(created.filter((t) => t === "gitops-control:argocd:PreviewEnvironments").length, previewed.length);
+        // Per service an AppProject and two Applications; per previewed service an ApplicationSet, its
+        // token Secret, and the admission policy and binding that keep its previews.
+        assert.equal(Object.keys(uidsBefore).length, services.length * 3 + previewed.length * 4, JSON.stringify(uidsBefore));
     });
 
     it("the current program creates, updates, replaces and deletes no Kubernetes object", () => {
@@ -149,6 +160,7 @@ describe("flattened GitOpsService keeps existing stacks' objects (real engine, r
             [
                 ...services.map(() => "delete gitops-control:argocd:AppProject"),
                 ...services.flatMap(() => ["delete gitops-control:argocd:GitOpsApplication", "delete gitops-control:argocd:GitOpsApplication"]),
+                ...previewed.map(() => "delete gitops-control:argocd:PreviewEnvironments"),
             ].sort(),
         );
     });
