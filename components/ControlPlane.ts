@@ -151,16 +151,19 @@ export class ControlPlane extends pulumi.ComponentResource {
         this.argoNamespace = this.argoCd.namespaceName;
         this.adminPassword = this.argoCd.adminPassword;
         this.githubWebhookSecret = webhookSecret ? pulumi.secret(webhookSecret) : pulumi.output(undefined);
-        this.serviceSummaries = pulumi.all(
-            Object.fromEntries(
-                Object.entries(this.services).map(([serviceName, s]) => [
-                    serviceName,
-                    pulumi
-                        .all([s.projectName, s.applicationNames, s.previewApplicationSetName])
-                        .apply(([project, applications, previews]): ServiceSummary => ({ project, applications, previews })),
-                ]),
-            ),
-        );
+        // One `all` over every service's outputs, not one `all` + `apply` per service: at 500 services
+        // the per-service form alone made ≈ 112k SDK promises (bench/FINDINGS.md, finding 11).
+        const services = Object.entries(this.services);
+        this.serviceSummaries = pulumi
+            .all(services.flatMap(([, s]): pulumi.Output<unknown>[] => [s.projectName, s.applicationNames, s.previewApplicationSetName]))
+            .apply((values) =>
+                Object.fromEntries(
+                    services.map(([serviceName], i): [string, ServiceSummary] => [
+                        serviceName,
+                        { project: values[3 * i] as string, applications: values[3 * i + 1] as Record<string, string>, previews: values[3 * i + 2] as string | undefined },
+                    ]),
+                ),
+            );
         this.registerOutputs({
             argoNamespace: this.argoNamespace,
             adminPassword: this.adminPassword,
