@@ -374,16 +374,46 @@ export function compileRule(rule: GuardrailRule): CompiledRule {
     return { rule, variables, matchConditions, validations, auditAnnotations };
 }
 
-/** YAML/JSON values as Kubernetes CEL sees them: integers are `int` (BigInt), so `replicas + 1` works. */
+/**
+ * YAML/JSON values as Kubernetes CEL sees them: integers are `int` (BigInt), so `replicas + 1` works.
+ * Copy on write: a plain object or array with no integer below it is returned as it is (CEL never
+ * writes to its input), so a check copies only the paths that lead to numbers, not every field.
+ */
 export function toCel(value: unknown): unknown {
-    if (typeof value === "number") return Number.isInteger(value) ? BigInt(value) : value;
-    if (Array.isArray(value)) return value.map(toCel);
-    if (value !== null && typeof value === "object") {
-        const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(value)) out[k] = toCel(v);
-        return out;
+    if (typeof value !== "object") return typeof value === "number" && Number.isInteger(value) ? BigInt(value) : value;
+    if (value === null) return value;
+    if (Array.isArray(value)) {
+        let out: unknown[] | undefined;
+        for (let i = 0; i < value.length; i++) {
+            const v: unknown = value[i];
+            const c = toCel(v);
+            if (out !== undefined) out.push(c);
+            else if (c !== v || !(i in value)) {
+                out = value.slice(0, i) as unknown[];
+                out.push(c);
+            }
+        }
+        return out ?? (Object.getPrototypeOf(value) === Array.prototype ? value : Array.from(value as unknown[]));
     }
-    return value;
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    let out: Record<string, unknown> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+        const v = record[keys[i]];
+        const c = toCel(v);
+        if (out !== undefined) out[keys[i]] = c;
+        else if (c !== v) {
+            out = {};
+            for (let j = 0; j < i; j++) out[keys[j]] = record[keys[j]];
+            out[keys[i]] = c;
+        }
+    }
+    if (out !== undefined) return out;
+    if (Object.getPrototypeOf(record) === Object.prototype) return record;
+    // Anything else (a class instance, a null-prototype object) becomes the plain map it was before.
+    out = {};
+    for (const k of keys) out[k] = record[k];
+    return out;
 }
 
 /**
@@ -396,24 +426,23 @@ function celRequest(r: AdmissionRequest): Record<string, unknown> {
     if (r.userInfo.uid) userInfo.uid = r.userInfo.uid;
     if (r.userInfo.groups && r.userInfo.groups.length > 0) userInfo.groups = [...r.userInfo.groups];
     if (r.userInfo.extra && Object.keys(r.userInfo.extra).length > 0) userInfo.extra = toCel(r.userInfo.extra);
-    return {
-        uid: "offline",
-        kind: { ...r.kind },
-        resource: { ...r.resource },
-        requestKind: { ...r.kind },
-        requestResource: { ...r.resource },
-        ...(r.subResource ? { subResource: r.subResource, requestSubResource: r.subResource } : {}),
-        ...(r.name ? { name: r.name } : {}),
-        ...(r.namespace ? { namespace: r.namespace } : {}),
-        operation: r.operation,
-        userInfo,
-        ...(r.dryRun ? { dryRun: true } : {}),
-    };
+    const out: Record<string, unknown> = { uid: "offline", kind: { ...r.kind }, resource: { ...r.resource }, requestKind: { ...r.kind }, requestResource: { ...r.resource } };
+    if (r.subResource) {
+        out.subResource = r.subResource;
+        out.requestSubResource = r.subResource;
+    }
+    if (r.name) out.name = r.name;
+    if (r.namespace) out.namespace = r.namespace;
+    out.operation = r.operation;
+    out.userInfo = userInfo;
+    if (r.dryRun) out.dryRun = true;
+    return out;
 }
 
 function selectorMatches(selector: LabelSelector | undefined, labels: Readonly<Record<string, string>>): boolean {
     if (!selector) return true;
-    for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+    const matchLabels = selector.matchLabels;
+    if (matchLabels) for (const k of Object.keys(matchLabels)) if (labels[k] !== matchLabels[k]) return false;
     for (const e of selector.matchExpressions ?? []) {
         const has = Object.prototype.hasOwnProperty.call(labels, e.key);
         const ok =
@@ -525,15 +554,14 @@ class LazyVariables extends Map<string, unknown> {
     }
 
     override get(name: string): unknown {
-        if (super.has(name)) return super.get(name);
         const v = this.declared.get(name);
         if (v === undefined) return undefined;
+        // The shared map is the cache: a variable's key names its value for the whole request.
         let value = this.shared.get(v.key);
         if (value === undefined && !this.shared.has(v.key)) {
             value = v.program(this.context);
             this.shared.set(v.key, value);
         }
-        super.set(name, value);
         return value;
     }
 
@@ -693,15 +721,10 @@ export class GuardrailEvaluator {
 
     private finish(p: Prepared, violations: Violation[], auditAnnotations: Record<string, string>): RuleDecision {
         const verdict: Verdict = violations.length === 0 ? "Allow" : this.actions.includes("Deny") ? "Deny" : this.actions.includes("Warn") ? "Warn" : "Audit";
-        return {
-            rule: p.compiled.rule.name,
-            policy: p.policy,
-            binding: p.binding,
-            verdict,
-            ...(violations.length > 0 ? { message: violations[0].message } : {}),
-            violations,
-            auditAnnotations,
-        };
+        const rule = p.compiled.rule.name;
+        return violations.length > 0
+            ? { rule, policy: p.policy, binding: p.binding, verdict, message: violations[0].message, violations, auditAnnotations }
+            : { rule, policy: p.policy, binding: p.binding, verdict, violations, auditAnnotations };
     }
 }
 
