@@ -396,24 +396,28 @@ export function toCel(value: unknown): unknown {
         return out ?? (Object.getPrototypeOf(value) === Array.prototype ? value : Array.from(value as unknown[]));
     }
     const record = value as Record<string, unknown>;
-    const keys = Object.keys(record);
+    if (Object.getPrototypeOf(record) !== Object.prototype) {
+        // Anything else (a class instance, a null-prototype object) becomes a plain map of its own fields.
+        const out: Record<string, unknown> = {};
+        for (const k of Object.keys(record)) out[k] = toCel(record[k]);
+        return out;
+    }
+    // A plain object's for-in visits exactly its own enumerable keys, in Object.keys order.
     let out: Record<string, unknown> | undefined;
-    for (let i = 0; i < keys.length; i++) {
-        const v = record[keys[i]];
+    for (const k in record) {
+        const v = record[k];
         const c = toCel(v);
-        if (out !== undefined) out[keys[i]] = c;
+        if (out !== undefined) out[k] = c;
         else if (c !== v) {
             out = {};
-            for (let j = 0; j < i; j++) out[keys[j]] = record[keys[j]];
-            out[keys[i]] = c;
+            for (const j in record) {
+                if (j === k) break;
+                out[j] = record[j];
+            }
+            out[k] = c;
         }
     }
-    if (out !== undefined) return out;
-    if (Object.getPrototypeOf(record) === Object.prototype) return record;
-    // Anything else (a class instance, a null-prototype object) becomes the plain map it was before.
-    out = {};
-    for (const k of keys) out[k] = record[k];
-    return out;
+    return out ?? record;
 }
 
 /**
@@ -499,6 +503,13 @@ function usableMessage(value: unknown): string | undefined {
     return typeof value === "string" && value.trim() !== "" && !/[\r\n]/.test(value) ? value : undefined;
 }
 
+/**
+ * Values shared by every rule for one request, by slot: each distinct variable key
+ * ({@link variableKeys}) and matchCondition expression has one slot per evaluator.
+ */
+type Shared = unknown[];
+/** A shared slot not computed yet for this request. */
+const unset = Symbol("unset");
 /** Where the evaluation context keeps values shared by every rule for one request. */
 const sharedKey = Symbol("shared");
 /** Where it keeps the request's operation and resource, as the key of each rule's resourceMatches. */
@@ -527,14 +538,16 @@ interface Prepared {
     readonly objectSelector?: LabelSelector;
     /** For rules with paramNamespaces: the namespaces the binding's paramRef selects, as `params`. */
     readonly params?: readonly unknown[];
-    readonly variables: ReadonlyMap<string, LazyVariable>;
+    readonly variables: LazyVariables;
+    /** The shared slot of each matchCondition (keyed by its expression). */
+    readonly conditionSlots: readonly number[];
     /** resourceRules' answer per operation and resource, computed once each. */
     readonly resourceMatches: Map<string, boolean>;
 }
 
 interface LazyVariable {
-    /** See {@link variableKeys}. */
-    readonly key: string;
+    /** The slot of its key (see {@link variableKeys}) in the request's shared values. */
+    readonly slot: number;
     readonly program: Program;
 }
 
@@ -545,22 +558,32 @@ interface LazyVariable {
  * library reads a Map's entries through get(): no per-request property definitions.
  */
 class LazyVariables extends Map<string, unknown> {
-    constructor(
-        private readonly declared: ReadonlyMap<string, LazyVariable>,
-        private readonly shared: Map<string, unknown>,
-        private readonly context: Record<string, unknown>,
-    ) {
+    private shared: Shared = [];
+    private context: Record<string, unknown> = {};
+
+    constructor(private readonly declared: ReadonlyMap<string, LazyVariable>) {
         super();
+    }
+
+    /**
+     * Points this rule's variables at one evaluation's context and shared values. One instance per
+     * rule, re-pointed for each evaluation (evaluation is synchronous: no two overlap), so a request
+     * does not construct a Map per rule.
+     */
+    use(shared: Shared, context: Record<string, unknown>): this {
+        this.shared = shared;
+        this.context = context;
+        return this;
     }
 
     override get(name: string): unknown {
         const v = this.declared.get(name);
         if (v === undefined) return undefined;
-        // The shared map is the cache: a variable's key names its value for the whole request.
-        let value = this.shared.get(v.key);
-        if (value === undefined && !this.shared.has(v.key)) {
+        // The shared slots are the cache: a variable's key names its value for the whole request.
+        let value = this.shared[v.slot];
+        if (value === unset) {
             value = v.program(this.context);
-            this.shared.set(v.key, value);
+            this.shared[v.slot] = value;
         }
         return value;
     }
@@ -581,6 +604,8 @@ export class GuardrailEvaluator {
     private readonly prepared: readonly Prepared[];
     private readonly actions: readonly ValidationAction[];
     private readonly failurePolicy: FailurePolicy;
+    /** Slot numbers of the shared values (see {@link Shared}), by key. */
+    private readonly slots = new Map<string, number>();
 
     constructor(rules: readonly GuardrailRule[], options: EvaluatorOptions = {}) {
         const binding = options.binding ?? { environment: "prod", validationActions: ["Deny", "Audit"] };
@@ -603,7 +628,7 @@ export class GuardrailEvaluator {
                       .map(([name, l]) => toCel({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { ...l, "kubernetes.io/metadata.name": name } } }))
                 : undefined;
             const keys = variableKeys(compiled.variables.map((v) => v.source));
-            const variables = new Map(compiled.variables.map(({ source, program }, i) => [source.name, { key: keys[i], program }] as const));
+            const variables = new LazyVariables(new Map(compiled.variables.map(({ source, program }, i) => [source.name, { slot: this.slotOf(keys[i]), program }] as const)));
             return {
                 compiled,
                 policy,
@@ -612,9 +637,16 @@ export class GuardrailEvaluator {
                 objectSelector: match?.objectSelector,
                 ...(params ? { params } : {}),
                 variables,
+                conditionSlots: compiled.matchConditions.map((m) => this.slotOf(m.source.expression)),
                 resourceMatches: new Map(),
             };
         });
+    }
+
+    private slotOf(key: string): number {
+        let slot = this.slots.get(key);
+        if (slot === undefined) this.slots.set(key, (slot = this.slots.size));
+        return slot;
     }
 
     /** Every rule's decision on one request, in rule order. */
@@ -625,7 +657,7 @@ export class GuardrailEvaluator {
             oldObject: request.oldObject === request.object ? object : toCel(request.oldObject),
             request: celRequest(request),
             namespaceObject: request.namespace === "" ? null : { metadata: { name: request.namespace, labels: { ...request.namespaceLabels } } },
-            [sharedKey]: new Map<string, unknown>(),
+            [sharedKey]: new Array<unknown>(this.slots.size).fill(unset),
             [requestKey]: `${request.operation} ${request.resource.group}/${request.resource.version}/${request.resource.resource}/${request.subResource}`,
         };
         const out: RuleDecision[] = [];
@@ -643,12 +675,12 @@ export class GuardrailEvaluator {
         if (!namespaceSelectorMatches(p.namespaceSelector, request)) return notApplicable(p, "binding namespaceSelector");
         if (!objectSelectorMatches(p.objectSelector, request)) return notApplicable(p, "binding objectSelector");
 
-        if (p.params === undefined) return this.evaluateOnce(p, base, base[sharedKey] as Map<string, unknown>, null) ?? notApplicable(p, "matchCondition");
+        if (p.params === undefined) return this.evaluateOnce(p, base, base[sharedKey] as Shared, null) ?? notApplicable(p, "matchCondition");
         // Once per parameter, as the API server does; the first failing parameter's answer is the decision.
         if (p.params.length === 0) return notApplicable(p, "no params (parameterNotFoundAction Allow)");
         let last: RuleDecision | undefined;
         for (const param of p.params) {
-            const d = this.evaluateOnce(p, base, new Map(), param);
+            const d = this.evaluateOnce(p, base, new Array<unknown>(this.slots.size).fill(unset), param);
             if (d && d.verdict !== "Allow") return d;
             last = d ?? last;
         }
@@ -656,20 +688,21 @@ export class GuardrailEvaluator {
     }
 
     /** One evaluation of a matched rule (with one parameter, or null); undefined when a matchCondition skips it. */
-    private evaluateOnce(p: Prepared, base: Record<string | symbol, unknown>, shared: Map<string, unknown>, params: unknown): RuleDecision | undefined {
+    private evaluateOnce(p: Prepared, base: Record<string | symbol, unknown>, shared: Shared, params: unknown): RuleDecision | undefined {
         const c = p.compiled;
         const context: Record<string, unknown> = { object: base.object, oldObject: base.oldObject, request: base.request, namespaceObject: base.namespaceObject, params };
-        context.variables = new LazyVariables(p.variables, shared, context);
+        context.variables = p.variables.use(shared, context);
 
         const violations: Violation[] = [];
         // matchConditions: any false skips the policy; otherwise an error falls to failurePolicy.
         let conditionError: Violation | undefined;
-        for (const m of c.matchConditions) {
+        for (let i = 0; i < c.matchConditions.length; i++) {
+            const m = c.matchConditions[i];
             try {
                 // matchConditions cannot read variables: equal expressions give equal answers across rules.
-                const key = m.source.expression;
-                let value = shared.get(key);
-                if (value === undefined) shared.set(key, (value = m.program(context)));
+                const slot = p.conditionSlots[i];
+                let value = shared[slot];
+                if (value === unset) shared[slot] = value = m.program(context);
                 if (value === false) return params === null ? notApplicable(p, `matchCondition ${m.source.name}`) : undefined;
                 if (value !== true) throw new Error(`matchCondition must evaluate to bool, got ${typeof value}`);
             } catch (e) {
