@@ -430,7 +430,10 @@ function celRequest(r: AdmissionRequest): Record<string, unknown> {
     if (r.userInfo.uid) userInfo.uid = r.userInfo.uid;
     if (r.userInfo.groups && r.userInfo.groups.length > 0) userInfo.groups = [...r.userInfo.groups];
     if (r.userInfo.extra && Object.keys(r.userInfo.extra).length > 0) userInfo.extra = toCel(r.userInfo.extra);
-    const out: Record<string, unknown> = { uid: "offline", kind: { ...r.kind }, resource: { ...r.resource }, requestKind: { ...r.kind }, requestResource: { ...r.resource } };
+    // CEL never writes to its input: kind and requestKind (resource and requestResource) may be one copy.
+    const kind = { ...r.kind };
+    const resource = { ...r.resource };
+    const out: Record<string, unknown> = { uid: "offline", kind, resource, requestKind: kind, requestResource: resource };
     if (r.subResource) {
         out.subResource = r.subResource;
         out.requestSubResource = r.subResource;
@@ -761,8 +764,12 @@ export class GuardrailEvaluator {
     }
 }
 
+/** The empty violations and annotations of every NotApplicable decision (read-only, so shared). */
+const noViolations: readonly Violation[] = Object.freeze([]);
+const noAnnotations: Readonly<Record<string, string>> = Object.freeze({});
+
 function notApplicable(p: Prepared, skipped: string): RuleDecision {
-    return { rule: p.compiled.rule.name, policy: p.policy, binding: p.binding, verdict: "NotApplicable", violations: [], auditAnnotations: {}, skipped };
+    return { rule: p.compiled.rule.name, policy: p.policy, binding: p.binding, verdict: "NotApplicable", violations: noViolations, auditAnnotations: noAnnotations, skipped };
 }
 
 /** What the API server reports when an expression fails to evaluate under failurePolicy Fail. */
