@@ -660,6 +660,9 @@ export class GuardrailEvaluator {
             oldObject: request.oldObject === request.object ? object : toCel(request.oldObject),
             request: celRequest(request),
             namespaceObject: request.namespace === "" ? null : { metadata: { name: request.namespace, labels: { ...request.namespaceLabels } } },
+            params: null,
+            // Set to each rule's variables in turn (see evaluateOnce).
+            variables: undefined as unknown,
             [sharedKey]: new Array<unknown>(this.slots.size).fill(unset),
             [requestKey]: `${request.operation} ${request.resource.group}/${request.resource.version}/${request.resource.resource}/${request.subResource}`,
         };
@@ -693,7 +696,10 @@ export class GuardrailEvaluator {
     /** One evaluation of a matched rule (with one parameter, or null); undefined when a matchCondition skips it. */
     private evaluateOnce(p: Prepared, base: Record<string | symbol, unknown>, shared: Shared, params: unknown): RuleDecision | undefined {
         const c = p.compiled;
-        const context: Record<string, unknown> = { object: base.object, oldObject: base.oldObject, request: base.request, namespaceObject: base.namespaceObject, params };
+        // Without params, every rule of the request evaluates in the request's own context (rules run
+        // one after another, each with its variables); with params, each parameter gets its own.
+        const context: Record<string | symbol, unknown> =
+            params === null ? base : { object: base.object, oldObject: base.oldObject, request: base.request, namespaceObject: base.namespaceObject, params };
         context.variables = p.variables.use(shared, context);
 
         const violations: Violation[] = [];
