@@ -702,7 +702,8 @@ export class GuardrailEvaluator {
             params === null ? base : { object: base.object, oldObject: base.oldObject, request: base.request, namespaceObject: base.namespaceObject, params };
         context.variables = p.variables.use(shared, context);
 
-        const violations: Violation[] = [];
+        // Allocated on the first finding: most rules pass (see noViolations).
+        let violations: Violation[] | undefined;
         // matchConditions: any false skips the policy; otherwise an error falls to failurePolicy.
         let conditionError: Violation | undefined;
         for (let i = 0; i < c.matchConditions.length; i++) {
@@ -719,8 +720,7 @@ export class GuardrailEvaluator {
             }
         }
         if (conditionError) {
-            if (this.failurePolicy === "Fail") violations.push(conditionError);
-            return this.finish(p, violations, {});
+            return this.finish(p, this.failurePolicy === "Fail" ? [conditionError] : noViolations, {});
         }
 
         for (const v of c.validations) {
@@ -731,7 +731,7 @@ export class GuardrailEvaluator {
                 if (typeof value !== "boolean") throw new Error(`validation must evaluate to bool, got ${typeof value}`);
                 passed = value;
             } catch (e) {
-                if (this.failurePolicy === "Fail") violations.push(errorViolation(source.expression, e, source.reason ?? "Invalid"));
+                if (this.failurePolicy === "Fail") (violations ??= []).push(errorViolation(source.expression, e, source.reason ?? "Invalid"));
                 continue;
             }
             if (passed) continue;
@@ -743,25 +743,29 @@ export class GuardrailEvaluator {
                     message = undefined;
                 }
             }
-            violations.push({ message: message ?? source.message ?? `failed expression: ${source.expression}`, reason: source.reason ?? "Invalid", expression: source.expression });
+            (violations ??= []).push({
+                message: message ?? source.message ?? `failed expression: ${source.expression}`,
+                reason: source.reason ?? "Invalid",
+                expression: source.expression,
+            });
         }
 
-        const auditAnnotations: Record<string, string> = {};
+        let auditAnnotations: Record<string, string> | undefined;
         for (const a of c.auditAnnotations) {
             try {
                 const value = a.program(context);
                 // null or "" omits the annotation.
                 if (typeof value === "string") {
-                    if (value !== "") auditAnnotations[`${p.policy}/${a.source.key}`] = value;
+                    if (value !== "") (auditAnnotations ??= {})[`${p.policy}/${a.source.key}`] = value;
                 } else if (value !== null) throw new Error(`valueExpression must evaluate to string or null, got ${typeof value}`);
             } catch (e) {
-                if (this.failurePolicy === "Fail") violations.push(errorViolation(a.source.valueExpression, e, "Invalid"));
+                if (this.failurePolicy === "Fail") (violations ??= []).push(errorViolation(a.source.valueExpression, e, "Invalid"));
             }
         }
-        return this.finish(p, violations, auditAnnotations);
+        return this.finish(p, violations ?? noViolations, auditAnnotations ?? noAnnotations);
     }
 
-    private finish(p: Prepared, violations: Violation[], auditAnnotations: Record<string, string>): RuleDecision {
+    private finish(p: Prepared, violations: readonly Violation[], auditAnnotations: Readonly<Record<string, string>>): RuleDecision {
         const verdict: Verdict = violations.length === 0 ? "Allow" : this.actions.includes("Deny") ? "Deny" : this.actions.includes("Warn") ? "Warn" : "Audit";
         const rule = p.compiled.rule.name;
         return violations.length > 0
@@ -770,7 +774,7 @@ export class GuardrailEvaluator {
     }
 }
 
-/** The empty violations and annotations of every NotApplicable decision (read-only, so shared). */
+/** The empty violations and annotations of every passing or NotApplicable decision (read-only, so shared). */
 const noViolations: readonly Violation[] = Object.freeze([]);
 const noAnnotations: Readonly<Record<string, string>> = Object.freeze({});
 
