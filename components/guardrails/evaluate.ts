@@ -374,16 +374,50 @@ export function compileRule(rule: GuardrailRule): CompiledRule {
     return { rule, variables, matchConditions, validations, auditAnnotations };
 }
 
-/** YAML/JSON values as Kubernetes CEL sees them: integers are `int` (BigInt), so `replicas + 1` works. */
+/**
+ * YAML/JSON values as Kubernetes CEL sees them: integers are `int` (BigInt), so `replicas + 1` works.
+ * Copy on write: a plain object or array with no integer below it is returned as it is (CEL never
+ * writes to its input), so a check copies only the paths that lead to numbers, not every field.
+ */
 export function toCel(value: unknown): unknown {
-    if (typeof value === "number") return Number.isInteger(value) ? BigInt(value) : value;
-    if (Array.isArray(value)) return value.map(toCel);
-    if (value !== null && typeof value === "object") {
+    if (typeof value !== "object") return typeof value === "number" && Number.isInteger(value) ? BigInt(value) : value;
+    if (value === null) return value;
+    if (Array.isArray(value)) {
+        let out: unknown[] | undefined;
+        for (let i = 0; i < value.length; i++) {
+            const v: unknown = value[i];
+            const c = toCel(v);
+            if (out !== undefined) out.push(c);
+            else if (c !== v || !(i in value)) {
+                out = value.slice(0, i) as unknown[];
+                out.push(c);
+            }
+        }
+        return out ?? (Object.getPrototypeOf(value) === Array.prototype ? value : Array.from(value as unknown[]));
+    }
+    const record = value as Record<string, unknown>;
+    if (Object.getPrototypeOf(record) !== Object.prototype) {
+        // Anything else (a class instance, a null-prototype object) becomes a plain map of its own fields.
         const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(value)) out[k] = toCel(v);
+        for (const k of Object.keys(record)) out[k] = toCel(record[k]);
         return out;
     }
-    return value;
+    // A plain object's for-in visits exactly its own enumerable keys, in Object.keys order.
+    let out: Record<string, unknown> | undefined;
+    for (const k in record) {
+        const v = record[k];
+        const c = toCel(v);
+        if (out !== undefined) out[k] = c;
+        else if (c !== v) {
+            out = {};
+            for (const j in record) {
+                if (j === k) break;
+                out[j] = record[j];
+            }
+            out[k] = c;
+        }
+    }
+    return out ?? record;
 }
 
 /**
@@ -396,24 +430,26 @@ function celRequest(r: AdmissionRequest): Record<string, unknown> {
     if (r.userInfo.uid) userInfo.uid = r.userInfo.uid;
     if (r.userInfo.groups && r.userInfo.groups.length > 0) userInfo.groups = [...r.userInfo.groups];
     if (r.userInfo.extra && Object.keys(r.userInfo.extra).length > 0) userInfo.extra = toCel(r.userInfo.extra);
-    return {
-        uid: "offline",
-        kind: { ...r.kind },
-        resource: { ...r.resource },
-        requestKind: { ...r.kind },
-        requestResource: { ...r.resource },
-        ...(r.subResource ? { subResource: r.subResource, requestSubResource: r.subResource } : {}),
-        ...(r.name ? { name: r.name } : {}),
-        ...(r.namespace ? { namespace: r.namespace } : {}),
-        operation: r.operation,
-        userInfo,
-        ...(r.dryRun ? { dryRun: true } : {}),
-    };
+    // CEL never writes to its input: kind and requestKind (resource and requestResource) may be one copy.
+    const kind = { ...r.kind };
+    const resource = { ...r.resource };
+    const out: Record<string, unknown> = { uid: "offline", kind, resource, requestKind: kind, requestResource: resource };
+    if (r.subResource) {
+        out.subResource = r.subResource;
+        out.requestSubResource = r.subResource;
+    }
+    if (r.name) out.name = r.name;
+    if (r.namespace) out.namespace = r.namespace;
+    out.operation = r.operation;
+    out.userInfo = userInfo;
+    if (r.dryRun) out.dryRun = true;
+    return out;
 }
 
 function selectorMatches(selector: LabelSelector | undefined, labels: Readonly<Record<string, string>>): boolean {
     if (!selector) return true;
-    for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+    const matchLabels = selector.matchLabels;
+    if (matchLabels) for (const k of Object.keys(matchLabels)) if (labels[k] !== matchLabels[k]) return false;
     for (const e of selector.matchExpressions ?? []) {
         const has = Object.prototype.hasOwnProperty.call(labels, e.key);
         const ok =
@@ -470,6 +506,13 @@ function usableMessage(value: unknown): string | undefined {
     return typeof value === "string" && value.trim() !== "" && !/[\r\n]/.test(value) ? value : undefined;
 }
 
+/**
+ * Values shared by every rule for one request, by slot: each distinct variable key
+ * ({@link variableKeys}) and matchCondition expression has one slot per evaluator.
+ */
+type Shared = unknown[];
+/** A shared slot not computed yet for this request. */
+const unset = Symbol("unset");
 /** Where the evaluation context keeps values shared by every rule for one request. */
 const sharedKey = Symbol("shared");
 /** Where it keeps the request's operation and resource, as the key of each rule's resourceMatches. */
@@ -498,14 +541,16 @@ interface Prepared {
     readonly objectSelector?: LabelSelector;
     /** For rules with paramNamespaces: the namespaces the binding's paramRef selects, as `params`. */
     readonly params?: readonly unknown[];
-    readonly variables: ReadonlyMap<string, LazyVariable>;
+    readonly variables: LazyVariables;
+    /** The shared slot of each matchCondition (keyed by its expression). */
+    readonly conditionSlots: readonly number[];
     /** resourceRules' answer per operation and resource, computed once each. */
     readonly resourceMatches: Map<string, boolean>;
 }
 
 interface LazyVariable {
-    /** See {@link variableKeys}. */
-    readonly key: string;
+    /** The slot of its key (see {@link variableKeys}) in the request's shared values. */
+    readonly slot: number;
     readonly program: Program;
 }
 
@@ -516,24 +561,33 @@ interface LazyVariable {
  * library reads a Map's entries through get(): no per-request property definitions.
  */
 class LazyVariables extends Map<string, unknown> {
-    constructor(
-        private readonly declared: ReadonlyMap<string, LazyVariable>,
-        private readonly shared: Map<string, unknown>,
-        private readonly context: Record<string, unknown>,
-    ) {
+    private shared: Shared = [];
+    private context: Record<string, unknown> = {};
+
+    constructor(private readonly declared: ReadonlyMap<string, LazyVariable>) {
         super();
     }
 
+    /**
+     * Points this rule's variables at one evaluation's context and shared values. One instance per
+     * rule, re-pointed for each evaluation (evaluation is synchronous: no two overlap), so a request
+     * does not construct a Map per rule.
+     */
+    use(shared: Shared, context: Record<string, unknown>): this {
+        this.shared = shared;
+        this.context = context;
+        return this;
+    }
+
     override get(name: string): unknown {
-        if (super.has(name)) return super.get(name);
         const v = this.declared.get(name);
         if (v === undefined) return undefined;
-        let value = this.shared.get(v.key);
-        if (value === undefined && !this.shared.has(v.key)) {
+        // The shared slots are the cache: a variable's key names its value for the whole request.
+        let value = this.shared[v.slot];
+        if (value === unset) {
             value = v.program(this.context);
-            this.shared.set(v.key, value);
+            this.shared[v.slot] = value;
         }
-        super.set(name, value);
         return value;
     }
 
@@ -553,6 +607,8 @@ export class GuardrailEvaluator {
     private readonly prepared: readonly Prepared[];
     private readonly actions: readonly ValidationAction[];
     private readonly failurePolicy: FailurePolicy;
+    /** Slot numbers of the shared values (see {@link Shared}), by key. */
+    private readonly slots = new Map<string, number>();
 
     constructor(rules: readonly GuardrailRule[], options: EvaluatorOptions = {}) {
         const binding = options.binding ?? { environment: "prod", validationActions: ["Deny", "Audit"] };
@@ -575,7 +631,7 @@ export class GuardrailEvaluator {
                       .map(([name, l]) => toCel({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { ...l, "kubernetes.io/metadata.name": name } } }))
                 : undefined;
             const keys = variableKeys(compiled.variables.map((v) => v.source));
-            const variables = new Map(compiled.variables.map(({ source, program }, i) => [source.name, { key: keys[i], program }] as const));
+            const variables = new LazyVariables(new Map(compiled.variables.map(({ source, program }, i) => [source.name, { slot: this.slotOf(keys[i]), program }] as const)));
             return {
                 compiled,
                 policy,
@@ -584,9 +640,16 @@ export class GuardrailEvaluator {
                 objectSelector: match?.objectSelector,
                 ...(params ? { params } : {}),
                 variables,
+                conditionSlots: compiled.matchConditions.map((m) => this.slotOf(m.source.expression)),
                 resourceMatches: new Map(),
             };
         });
+    }
+
+    private slotOf(key: string): number {
+        let slot = this.slots.get(key);
+        if (slot === undefined) this.slots.set(key, (slot = this.slots.size));
+        return slot;
     }
 
     /** Every rule's decision on one request, in rule order. */
@@ -597,7 +660,10 @@ export class GuardrailEvaluator {
             oldObject: request.oldObject === request.object ? object : toCel(request.oldObject),
             request: celRequest(request),
             namespaceObject: request.namespace === "" ? null : { metadata: { name: request.namespace, labels: { ...request.namespaceLabels } } },
-            [sharedKey]: new Map<string, unknown>(),
+            params: null,
+            // Set to each rule's variables in turn (see evaluateOnce).
+            variables: undefined as unknown,
+            [sharedKey]: new Array<unknown>(this.slots.size).fill(unset),
             [requestKey]: `${request.operation} ${request.resource.group}/${request.resource.version}/${request.resource.resource}/${request.subResource}`,
         };
         const out: RuleDecision[] = [];
@@ -615,12 +681,12 @@ export class GuardrailEvaluator {
         if (!namespaceSelectorMatches(p.namespaceSelector, request)) return notApplicable(p, "binding namespaceSelector");
         if (!objectSelectorMatches(p.objectSelector, request)) return notApplicable(p, "binding objectSelector");
 
-        if (p.params === undefined) return this.evaluateOnce(p, base, base[sharedKey] as Map<string, unknown>, null) ?? notApplicable(p, "matchCondition");
+        if (p.params === undefined) return this.evaluateOnce(p, base, base[sharedKey] as Shared, null) ?? notApplicable(p, "matchCondition");
         // Once per parameter, as the API server does; the first failing parameter's answer is the decision.
         if (p.params.length === 0) return notApplicable(p, "no params (parameterNotFoundAction Allow)");
         let last: RuleDecision | undefined;
         for (const param of p.params) {
-            const d = this.evaluateOnce(p, base, new Map(), param);
+            const d = this.evaluateOnce(p, base, new Array<unknown>(this.slots.size).fill(unset), param);
             if (d && d.verdict !== "Allow") return d;
             last = d ?? last;
         }
@@ -628,20 +694,25 @@ export class GuardrailEvaluator {
     }
 
     /** One evaluation of a matched rule (with one parameter, or null); undefined when a matchCondition skips it. */
-    private evaluateOnce(p: Prepared, base: Record<string | symbol, unknown>, shared: Map<string, unknown>, params: unknown): RuleDecision | undefined {
+    private evaluateOnce(p: Prepared, base: Record<string | symbol, unknown>, shared: Shared, params: unknown): RuleDecision | undefined {
         const c = p.compiled;
-        const context: Record<string, unknown> = { object: base.object, oldObject: base.oldObject, request: base.request, namespaceObject: base.namespaceObject, params };
-        context.variables = new LazyVariables(p.variables, shared, context);
+        // Without params, every rule of the request evaluates in the request's own context (rules run
+        // one after another, each with its variables); with params, each parameter gets its own.
+        const context: Record<string | symbol, unknown> =
+            params === null ? base : { object: base.object, oldObject: base.oldObject, request: base.request, namespaceObject: base.namespaceObject, params };
+        context.variables = p.variables.use(shared, context);
 
-        const violations: Violation[] = [];
+        // Allocated on the first finding: most rules pass (see noViolations).
+        let violations: Violation[] | undefined;
         // matchConditions: any false skips the policy; otherwise an error falls to failurePolicy.
         let conditionError: Violation | undefined;
-        for (const m of c.matchConditions) {
+        for (let i = 0; i < c.matchConditions.length; i++) {
+            const m = c.matchConditions[i];
             try {
                 // matchConditions cannot read variables: equal expressions give equal answers across rules.
-                const key = m.source.expression;
-                let value = shared.get(key);
-                if (value === undefined) shared.set(key, (value = m.program(context)));
+                const slot = p.conditionSlots[i];
+                let value = shared[slot];
+                if (value === unset) shared[slot] = value = m.program(context);
                 if (value === false) return params === null ? notApplicable(p, `matchCondition ${m.source.name}`) : undefined;
                 if (value !== true) throw new Error(`matchCondition must evaluate to bool, got ${typeof value}`);
             } catch (e) {
@@ -649,8 +720,7 @@ export class GuardrailEvaluator {
             }
         }
         if (conditionError) {
-            if (this.failurePolicy === "Fail") violations.push(conditionError);
-            return this.finish(p, violations, {});
+            return this.finish(p, this.failurePolicy === "Fail" ? [conditionError] : noViolations, {});
         }
 
         for (const v of c.validations) {
@@ -661,7 +731,7 @@ export class GuardrailEvaluator {
                 if (typeof value !== "boolean") throw new Error(`validation must evaluate to bool, got ${typeof value}`);
                 passed = value;
             } catch (e) {
-                if (this.failurePolicy === "Fail") violations.push(errorViolation(source.expression, e, source.reason ?? "Invalid"));
+                if (this.failurePolicy === "Fail") (violations ??= []).push(errorViolation(source.expression, e, source.reason ?? "Invalid"));
                 continue;
             }
             if (passed) continue;
@@ -673,40 +743,43 @@ export class GuardrailEvaluator {
                     message = undefined;
                 }
             }
-            violations.push({ message: message ?? source.message ?? `failed expression: ${source.expression}`, reason: source.reason ?? "Invalid", expression: source.expression });
+            (violations ??= []).push({
+                message: message ?? source.message ?? `failed expression: ${source.expression}`,
+                reason: source.reason ?? "Invalid",
+                expression: source.expression,
+            });
         }
 
-        const auditAnnotations: Record<string, string> = {};
+        let auditAnnotations: Record<string, string> | undefined;
         for (const a of c.auditAnnotations) {
             try {
                 const value = a.program(context);
                 // null or "" omits the annotation.
                 if (typeof value === "string") {
-                    if (value !== "") auditAnnotations[`${p.policy}/${a.source.key}`] = value;
+                    if (value !== "") (auditAnnotations ??= {})[`${p.policy}/${a.source.key}`] = value;
                 } else if (value !== null) throw new Error(`valueExpression must evaluate to string or null, got ${typeof value}`);
             } catch (e) {
-                if (this.failurePolicy === "Fail") violations.push(errorViolation(a.source.valueExpression, e, "Invalid"));
+                if (this.failurePolicy === "Fail") (violations ??= []).push(errorViolation(a.source.valueExpression, e, "Invalid"));
             }
         }
-        return this.finish(p, violations, auditAnnotations);
+        return this.finish(p, violations ?? noViolations, auditAnnotations ?? noAnnotations);
     }
 
-    private finish(p: Prepared, violations: Violation[], auditAnnotations: Record<string, string>): RuleDecision {
+    private finish(p: Prepared, violations: readonly Violation[], auditAnnotations: Readonly<Record<string, string>>): RuleDecision {
         const verdict: Verdict = violations.length === 0 ? "Allow" : this.actions.includes("Deny") ? "Deny" : this.actions.includes("Warn") ? "Warn" : "Audit";
-        return {
-            rule: p.compiled.rule.name,
-            policy: p.policy,
-            binding: p.binding,
-            verdict,
-            ...(violations.length > 0 ? { message: violations[0].message } : {}),
-            violations,
-            auditAnnotations,
-        };
+        const rule = p.compiled.rule.name;
+        return violations.length > 0
+            ? { rule, policy: p.policy, binding: p.binding, verdict, message: violations[0].message, violations, auditAnnotations }
+            : { rule, policy: p.policy, binding: p.binding, verdict, violations, auditAnnotations };
     }
 }
 
+/** The empty violations and annotations of every passing or NotApplicable decision (read-only, so shared). */
+const noViolations: readonly Violation[] = Object.freeze([]);
+const noAnnotations: Readonly<Record<string, string>> = Object.freeze({});
+
 function notApplicable(p: Prepared, skipped: string): RuleDecision {
-    return { rule: p.compiled.rule.name, policy: p.policy, binding: p.binding, verdict: "NotApplicable", violations: [], auditAnnotations: {}, skipped };
+    return { rule: p.compiled.rule.name, policy: p.policy, binding: p.binding, verdict: "NotApplicable", violations: noViolations, auditAnnotations: noAnnotations, skipped };
 }
 
 /** What the API server reports when an expression fails to evaluate under failurePolicy Fail. */
