@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { movedOutOfComponent } from "../../components/options";
-import { installMocks, readStackFile, renderProgram, repoRoot, valueOf } from "../../scripts/lib/mockRuntime";
+import { installMocks, readStackFile, renderProgram, repoRoot, settle, valueOf } from "../../scripts/lib/mockRuntime";
 
 /**
  * GitOpsService holds its AppProject, Application and preview objects directly (no wrapper
@@ -100,11 +100,17 @@ describe("movedOutOfComponent: the alias to a child's URN under its old wrapper"
     });
     const child = { type: "kubernetes:core/v1:Secret", name: "svc-token" };
 
-    it("is a plain string when the parent chain is known at construction (no output per alias)", () => {
+    it("is a plain string when the parent chain is known at construction (no output per alias)", async () => {
         const outer = new pulumi.ComponentResource("test:index:Outer", "outer");
         const service = new pulumi.ComponentResource("test:index:Service", "svc", {}, { parent: outer });
         const [alias] = movedOutOfComponent(service, "test:index:Wrapper", child).aliases!;
         assert.equal(alias, "urn:pulumi:unit::proj::test:index:Outer$test:index:Service$test:index:Wrapper$kubernetes:core/v1:Secret::svc-token");
+        // The string is the URN the engine gives the parent (here the mock monitor).
+        assert.equal(await valueOf(service.urn), "urn:pulumi:unit::proj::test:index:Outer$test:index:Service::svc");
+        // Let both components' registrations (and their automatic registerOutputs) finish under these
+        // mocks: the next file's installMocks would otherwise receive them (unhandled "unknown resource").
+        await valueOf(outer.urn);
+        await settle([]);
     });
 
     it("waits for the parent's URN when the chain is not known (a parent given by URN only)", async () => {
