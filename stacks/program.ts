@@ -1,7 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
-import { ArgoCdCrds, checkCrdStack } from "../components/ArgoCdCrds";
+import * as pulumi from "@pulumi/pulumi";
+import { ArgoCdCrds, checkCrdStack, qualifiedStackName } from "../components/ArgoCdCrds";
 import { ControlPlane } from "../components/ControlPlane";
-import { LoadedStack, loadStack } from "./config";
+import { GitOpsConfigError } from "../components/errors";
+import { LoadedStack, StackConfigError, loadStack } from "./config";
 import { stackKey } from "./read";
 
 type Overrides = Record<string, unknown>;
@@ -19,6 +21,15 @@ export async function stackProgram(overrides: Overrides = {}, secretOverrides: S
     if (loaded.config.layer === "crds") return crdsProgram(loaded);
     const crds = loaded.args.argoCd.crds;
     if (crds?.kind !== "stack") return platformProgram(loaded);
+    if (qualifiedStackName(crds.stack) === qualifiedStackName(pulumi.getStack())) {
+        throw new StackConfigError([
+            new GitOpsConfigError(
+                stackKey("argocd.crds.stack"),
+                `is "${crds.stack}", this stack itself, whose layer is platform: its CRDs would never be installed`,
+                `name the stack that installs them (its \`${stackKey("layer")}\` is crds), e.g. ${pulumi.getStack()}-crds`,
+            ),
+        ]);
+    }
     // The CRD stack's version, read and checked before any resource is registered: in `up` a CRD
     // stack that has not run (or runs another Argo CD) stops the program with one error.
     const checkedBy = await checkCrdStack("argocd-crd-stack", crds.stack, stackKey("argocd.crds.stack"));

@@ -10,6 +10,7 @@ import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { ArgoCd } from "../../components/ArgoCd";
 import { argoCdCrdFiles, argoCdVersion, checkCrdStackVersion, protectCrds, retainCrds } from "../../components/ArgoCdCrds";
+import { stackProgram } from "../../stacks/program";
 import { RecordedResource, installMocks, readStackFile, registeredTransforms, renderProgram, repoRoot, settle, valueOf } from "../../scripts/lib/mockRuntime";
 
 const release = (file: string) => `https://raw.githubusercontent.com/argoproj/argo-cd/${argoCdVersion}/manifests/crds/${file}`;
@@ -102,5 +103,19 @@ describe("a platform stack checks its CRD stack's version before the chart", () 
         const { recorded, chart } = await argoCdAgainst({ argoCdVersion: "v3.4.4" }, true);
         assert.equal(chart, "registered");
         assert.ok(recorded.some((r) => r.type === "kubernetes:helm.sh/v4:Chart"));
+    });
+});
+
+describe("a platform stack whose argocd.crds.stack names itself", () => {
+    it("is refused before any resource is registered, with the key and the fix", async () => {
+        const recorded = installMocks("prod");
+        pulumi.runtime.setAllConfig({ "gitops-control:environment": "prod", "gitops-control:argocd": JSON.stringify({ crds: { stack: "prod" } }) }, []);
+        await assert.rejects(stackProgram(), (e: Error) =>
+            /`gitops-control:argocd\.crds\.stack` is "prod", this stack itself, whose layer is platform: its CRDs would never be installed\. Fix: name the stack that installs them \(its `gitops-control:layer` is crds\), e\.g\. prod-crds/.test(
+                e.message,
+            ),
+        );
+        await settle(recorded);
+        assert.deepEqual(recorded, []);
     });
 });
