@@ -316,15 +316,15 @@ export function renderReport(r: Results): string {
             "| program | preview, s | steps | CLI + plugins CPU, s | API server CPU, s |",
             "| --- | ---: | ---: | ---: | ---: |",
         );
-        for (const [variant, experiments] of [
-            ["argocd", ""],
-            ["chart", ""],
-            ["empty", ""],
-        ]) {
-            const x = find(r.chart, variant, 0, experiments);
+        const programs: [variant: string, name: string][] = [
+            ["argocd", "ArgoCd component only (CRDs in the CRD stack)"],
+            ["chart", "its Chart resource alone"],
+            ["empty", "empty"],
+        ];
+        for (const [variant, name] of programs) {
+            const x = find(r.chart, variant, 0);
             if (!x) continue;
             const steps = Object.values(x.runs[0].result.changes[0]).reduce((p, q) => p + q, 0);
-            const name = variant === "argocd" ? "ArgoCd component only (CRDs in the CRD stack)" : variant === "chart" ? "its Chart resource alone" : "empty";
             out.push(
                 `| ${name} | ${fmt(opSecs(x.runs))} | ${steps} | ${fmt(s(x.runs.map((y) => (y.treeCpuMs - y.result.nodeCpuMs) / 1000)), 1)} | ${fmt(s(x.runs.map((y) => (y.apiCpuMs ?? 0) / 1000)), 1)} |`,
             );
