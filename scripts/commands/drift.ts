@@ -9,7 +9,7 @@
  * PULUMI_CONFIG_PASSPHRASE, KUBECONFIG), as for any Pulumi command.
  */
 import type { Stack } from "@pulumi/pulumi/automation";
-import { ArgoProblem, argoAndPreviewProblems, formatArgoProblems, readApplications, readPreviewNamespaces } from "../lib/argocdStatus";
+import { ArgoProblem, argoAndPreviewProblems, formatArgoProblems, readApplicationsSettled, readPreviewNamespaces } from "../lib/argocdStatus";
 import { openStack, stepRecorder } from "../lib/engine";
 import { DriftItem, driftItems, formatDriftReport } from "../lib/drift";
 
@@ -45,7 +45,7 @@ export async function detectDrift(stack: Stack, onOutput?: (out: string) => void
         throw new Error("the engine reported changes but no resource step was recorded");
     }
     const argo = argoSource
-        ? argoAndPreviewProblems(readApplications(argoSource.argoNamespace, argoSource.kubeconfig), readPreviewNamespaces(argoSource.kubeconfig), {
+        ? argoAndPreviewProblems(await readApplicationsSettled(argoSource.argoNamespace, argoSource.kubeconfig), readPreviewNamespaces(argoSource.kubeconfig), {
               ttlHours: argoSource.previewTtlHours ?? 72,
           })
         : [];

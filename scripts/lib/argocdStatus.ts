@@ -17,20 +17,90 @@ export interface ArgoProblem {
     readonly reasons: readonly string[];
 }
 
-interface ApplicationObject {
+/** A resource of the sync result (what the last attempt did to it). */
+interface SyncResultResource {
+    kind: string;
+    name: string;
+    namespace?: string;
+    status?: string;
+    message?: string;
+}
+
+/** The Application fields the report reads, as Argo CD v3.6.1 writes them. */
+export interface ApplicationObject {
     metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: string };
     spec: { syncPolicy?: { automated?: { enabled?: boolean } } };
     status?: {
-        sync?: { status?: string };
+        sync?: { status?: string; revision?: string };
         health?: { status?: string; message?: string };
         conditions?: { type: string; message: string }[];
+        /** Every managed resource with its own sync and health status (kept while a retry runs). */
+        resources?: { kind: string; name: string; namespace?: string; status?: string; health?: { status?: string } }[];
+        /** Successful syncs only: the revision prod runs while later ones fail. */
+        history?: { revision?: string; deployedAt?: string }[];
         operationState?: {
             phase?: string;
             message?: string;
             startedAt?: string;
-            syncResult?: { resources?: { kind: string; name: string; namespace?: string; status?: string; message?: string }[] };
+            /** Set on a finished attempt; a Running phase with it is a failed attempt waiting to retry. */
+            finishedAt?: string;
+            /** Attempts already failed; > 0 while Running means the controller is retrying a failed sync. */
+            retryCount?: number;
+            operation?: { retry?: { limit?: number } };
+            syncResult?: { revision?: string; resources?: SyncResultResource[] };
         };
     };
+}
+
+/**
+ * The shapes a failing sync takes in Argo CD v3.6.1 (controller/appcontroller.go,
+ * processRequestedAppOperation), all of which are one state for the report, `SyncFailed`:
+ * - `waiting`: an attempt failed and the next is scheduled: phase Running, `finishedAt` set,
+ *   `retryCount` ≥ 1, the message ends "Retrying attempt #N at T.", the sync result names the failures;
+ * - `retrying`: the next attempt runs: phase Running, `finishedAt` and the sync result cleared, the
+ *   message only "Retrying operation. Attempt #N" (the failure's own words are gone until the attempt ends);
+ * - `failed`: retries exhausted or none: phase Failed or Error, the sync result kept.
+ */
+export type FailingSyncShape = "waiting" | "retrying" | "failed";
+
+/** Which failing-sync shape the Application is in, if any. Pure. */
+export function failingSyncShape(app: ApplicationObject): FailingSyncShape | undefined {
+    const op = app.status?.operationState;
+    if (!op) return undefined;
+    if (op.phase === "Failed" || op.phase === "Error") return "failed";
+    if (op.phase === "Running" && (op.retryCount ?? 0) > 0) return op.finishedAt ? "waiting" : "retrying";
+    // A sync result with failures and no verdict yet (an attempt still writing its result).
+    if ((op.syncResult?.resources ?? []).some((r) => r.status === "SyncFailed")) return "failed";
+    return undefined;
+}
+
+const resourceName = (r: { kind: string; name: string; namespace?: string }) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${r.name}`;
+
+/** Argo CD's reasons for a failing sync, in every shape, as `argocd app get` would show them. */
+function failingSyncReasons(app: ApplicationObject, shape: FailingSyncShape): string[] {
+    const op = app.status?.operationState ?? {};
+    const limit = op.operation?.retry?.limit;
+    const attempt = `retry ${op.retryCount ?? 0}${limit !== undefined && limit >= 0 ? ` of ${limit}` : ""}`;
+    const failedResources = (op.syncResult?.resources ?? []).filter((r) => r.status === "SyncFailed").map((r) => `${resourceName(r)}: ${r.message ?? "failed"}`);
+    // While an attempt runs, the result is cleared: the resources Argo CD still finds out of sync
+    // (from status.resources, which the retry keeps) are the ones the failed attempt could not apply.
+    const pending =
+        shape === "retrying"
+            ? (app.status?.resources ?? [])
+                  .filter((r) => r.status === "OutOfSync")
+                  .map((r) => `${resourceName(r)}: OutOfSync${r.health?.status ? ` (${r.health.status})` : ""}, not applied by the failed attempt`)
+            : [];
+    const lastGood = (app.status?.history ?? []).at(-1);
+    return [
+        shape === "failed"
+            ? `last sync ${op.phase ?? "Failed"}: ${op.message ?? ""}`.trim()
+            : shape === "waiting"
+              ? `sync failing, ${attempt}: ${op.message ?? ""}`.trim()
+              : `sync failing, ${attempt} running (Argo CD clears the last attempt's result while it retries): ${op.message ?? ""}`.trim(),
+        ...failedResources,
+        ...pending,
+        ...(lastGood?.revision ? [`last successful sync: ${lastGood.revision.slice(0, 12)}${lastGood.deployedAt ? ` at ${lastGood.deployedAt}` : ""}`] : []),
+    ];
 }
 
 /** Classifies Applications. Pure: tests and the report share it. */
@@ -39,20 +109,14 @@ export function argoProblems(applications: readonly ApplicationObject[]): ArgoPr
     for (const app of applications) {
         const sync = app.status?.sync?.status ?? "Unknown";
         const health = app.status?.health?.status ?? "Unknown";
-        const op = app.status?.operationState;
+        const shape = failingSyncShape(app);
         const reasons = [
             ...(app.status?.conditions ?? []).map((c) => `${c.type}: ${c.message}`),
-            ...(op && ["Failed", "Error"].includes(op.phase ?? "") ? [`last sync ${op.phase}: ${op.message ?? ""}`.trim()] : []),
-            ...(op?.phase === "Running" && /retrying/i.test(op.message ?? "") ? [`sync retrying: ${op.message}`] : []),
-            ...(op?.syncResult?.resources ?? [])
-                .filter((r) => r.status === "SyncFailed")
-                .map((r) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ""}${r.name}: ${r.message ?? "failed"}`),
+            ...(shape ? failingSyncReasons(app, shape) : []),
             ...(health !== "Healthy" && app.status?.health?.message ? [`health: ${app.status.health.message}`] : []),
         ];
         const paused = app.spec.syncPolicy?.automated?.enabled === false;
-        // A failed sync that Argo CD is retrying shows phase Running: its failed resources tell.
-        const failed = op !== undefined && (["Failed", "Error"].includes(op.phase ?? "") || (op.syncResult?.resources ?? []).some((r) => r.status === "SyncFailed"));
-        const kind = failed
+        const kind = shape
             ? "SyncFailed"
             : paused
               ? "Paused"
@@ -75,6 +139,22 @@ export function readApplications(argoNamespace = "argocd", kubeconfig?: string):
     });
     if (r.status !== 0) throw new Error(`reading Argo CD Applications failed: ${r.stderr.trim()}`);
     return (JSON.parse(r.stdout) as { items: ApplicationObject[] }).items;
+}
+
+/**
+ * The Applications, read again (once a second, for at most `seconds`) while any of them is in the
+ * `retrying` shape, whose failure message Argo CD has cleared until the attempt ends: the report
+ * then quotes the failure itself rather than "Retrying operation". Past the deadline it returns
+ * what it read; that Application is still SyncFailed, with its out-of-sync resources.
+ */
+export async function readApplicationsSettled(argoNamespace = "argocd", kubeconfig?: string, seconds = 30): Promise<ApplicationObject[]> {
+    const deadline = Date.now() + seconds * 1000;
+    let applications = readApplications(argoNamespace, kubeconfig);
+    while (applications.some((a) => failingSyncShape(a) === "retrying") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1000));
+        applications = readApplications(argoNamespace, kubeconfig);
+    }
+    return applications;
 }
 
 /** The reconciler-layer section of the drift report. */

@@ -2,14 +2,15 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { renderAlertRules, renderRecordingRules } from "../../components/ArgoCdAlerts";
 import { detectDrift } from "../../scripts/commands/drift";
 import type { StackOptions } from "../../scripts/lib/engine";
-import { argoProblems, readApplications } from "../../scripts/lib/argocdStatus";
+import { ApplicationObject, argoProblems, failingSyncShape, readApplications } from "../../scripts/lib/argocdStatus";
 import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers";
 import { chartFiles } from "../support/charts";
 import { GitServer } from "../support/gitServer";
+import { watchObject } from "../support/kubeWatch";
 import { LocalCluster, LocalStack, kubectl, kubectlOk, localPassphrase, openLocalStack, pathsContaining, readStateFile, startCluster, step } from "./support";
 
 /**
@@ -49,8 +50,14 @@ interface App {
     status?: {
         sync?: { status?: string; revision?: string };
         health?: { status?: string };
+        reconciledAt?: string;
         conditions?: { type: string; message: string }[];
-        operationState?: { phase?: string; message?: string; syncResult?: { revision?: string; resources?: { kind: string; name: string; status?: string; message?: string }[] } };
+        operationState?: {
+            phase?: string;
+            message?: string;
+            startedAt?: string;
+            syncResult?: { revision?: string; resources?: { kind: string; name: string; status?: string; message?: string }[] };
+        };
     };
 }
 
@@ -64,11 +71,11 @@ function refresh(name: string): void {
     kubectlOk(cluster, ["annotate", "applications.argoproj.io", name, "-n", argoNs, "argocd.argoproj.io/refresh=normal", "--overwrite"]);
 }
 
-async function until<T>(what: string, seconds: number, probe: () => T | undefined | false, every = 500): Promise<T> {
+async function until<T>(what: string, seconds: number, probe: () => T | undefined | false | Promise<T | undefined | false>, every = 500): Promise<T> {
     const deadline = Date.now() + seconds * 1000;
     let last: T | undefined | false;
     while (Date.now() < deadline) {
-        last = probe();
+        last = await probe();
         if (last) return last;
         await new Promise((r) => setTimeout(r, every));
     }
@@ -129,8 +136,13 @@ const shopService = (repoURL: string) => ({
     ignoreDifferences: [{ group: "apps", kind: "Deployment", jsonPointers: ["/spec/replicas"] }],
 });
 
+/** The config and secrets of the last `up` (the restore compares them with the known-good ones). */
+let lastUp = "";
+
 /** One `pulumi up` of the local stack with these services and stack keys (same state throughout). */
 async function up(config: Record<string, unknown>, secrets: StackOptions["secretOverrides"] = {}): Promise<LocalStack> {
+    // Recorded before the run: a failed `up` leaves the stack dirty too, and the restore repeats it.
+    lastUp = JSON.stringify({ config, secrets });
     const local = await openLocalStack(cluster, { configOverrides: config, secretOverrides: secrets }, stateDir);
     const t0 = Date.now();
     await local.stack.up({ onOutput: (out) => log.push(out) });
@@ -138,8 +150,92 @@ async function up(config: Record<string, unknown>, secrets: StackOptions["secret
     return local;
 }
 
+/** An Application as the watch delivers it: what the report reads, plus the operation's revision. */
+type WatchedApp = ApplicationObject & { status?: { operationState?: { operation?: { sync?: { revision?: string } } } } };
+
+/** Ends a running operation as `argocd app terminate-op` does. */
+function terminateOperation(name: string): void {
+    kubectlOk(cluster, ["patch", "applications.argoproj.io", name, "-n", argoNs, "--type", "merge", "-p", '{"status":{"operationState":{"phase":"Terminating"}}}']);
+}
+
+/**
+ * Waits for `count` full reconciles of `name` that began after `since` (ms), refreshing as a webhook
+ * would: the state-based way to say "Argo CD has looked at this change and did nothing about it".
+ */
+async function reconciles(name: string, since: number, count: number): Promise<App> {
+    let after = since;
+    let seen: App | undefined;
+    for (let i = 1; i <= count; i++) {
+        const floor = after;
+        seen = await until(
+            `${name} reconciled (${i} of ${count}) after ${new Date(floor).toISOString()}`,
+            120,
+            () => {
+                const a = app(name);
+                const at = Date.parse(a?.status?.reconciledAt ?? "");
+                if (at > floor) return a;
+                refresh(name);
+                return undefined;
+            },
+            2000,
+        );
+        after = Date.parse(seen.status?.reconciledAt ?? "");
+    }
+    assert.ok(seen);
+    return seen;
+}
+
+const environments = ["shop-prod", "shop-staging"] as const;
+
 describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)", { timeout: 50 * 60 * 1000 }, () => {
-    let shopSha: string;
+    /**
+     * The known-good state every test starts from and is brought back to after it (afterEach), so a
+     * test that fails half-way leaves nothing behind for the next one: the local stack up with the
+     * shop service only; `main` of the shop repository at the baseline chart; the live objects as Git
+     * says; shop-prod and shop-staging Synced and Healthy at that commit, no operation running.
+     */
+    let knownGoodSha: string;
+    /** What `main` points at now. */
+    let shopHead: string;
+    let destroyed = false;
+    const knownGoodConfig = () => ({ services: [shopService(git.url("shop"))] });
+
+    function commitShop(options: Omit<Parameters<typeof chartFiles>[0], "service" | "team">, message: string): string {
+        shopHead = git.commit("shop", chartFiles({ service: "shop", team: "storefront", ...options }), message);
+        return shopHead;
+    }
+
+    async function restoreKnownGood(): Promise<void> {
+        if (destroyed) return;
+        const t0 = Date.now();
+        if (lastUp !== JSON.stringify({ config: knownGoodConfig(), secrets: {} })) {
+            step("restore: pulumi up of the known-good config");
+            await up(knownGoodConfig());
+        }
+        if (shopHead !== knownGoodSha) {
+            step("restore: the known-good chart on main");
+            knownGoodSha = commitShop({}, "restore the known-good chart");
+        }
+        // A sync still retrying an older revision would hold the Application until its retries run out.
+        for (const name of environments) {
+            const op = (app(name) as WatchedApp | undefined)?.status?.operationState;
+            if (op?.phase === "Running" && ((op.retryCount ?? 0) > 0 || op.operation?.sync?.revision !== knownGoodSha)) terminateOperation(name);
+        }
+        // Live edits a test made (staging keeps them by design; replicas are the autoscaler's).
+        for (const ns of environments) {
+            const message = configMessage(ns, "shop-config");
+            if (message !== undefined && message !== "hello") {
+                kubectlOk(cluster, ["patch", "configmap", "shop-config", "-n", ns, "--type", "merge", "-p", '{"data":{"message":"hello"}}', ...breakGlass]);
+            }
+            const replicas = kubectl(cluster, ["get", "deployment", "shop", "-n", ns, "-o", "jsonpath={.spec.replicas}"]);
+            if (replicas.code === 0 && replicas.stdout !== "0") kubectlOk(cluster, ["scale", "deployment", "shop", "-n", ns, "--replicas", "0", ...autoscaler]);
+        }
+        for (const name of environments) await refreshUntilSynced(name, 240, knownGoodSha);
+        for (const ns of environments) {
+            await until(`${ns} as Git declares it`, 60, () => configMessage(ns, "shop-config") === "hello" && configMessage(ns, "shop-extra") === "extra");
+        }
+        if (Date.now() - t0 > 1000) step(`restore: known-good state in ${Math.round((Date.now() - t0) / 1000)}s`);
+    }
 
     before(async () => {
         workDir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-argocd-"));
@@ -164,14 +260,16 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
             "--serviceaccount=kube-system:horizontal-pod-autoscaler",
         ]);
         git = await GitServer.start(path.join(workDir, "git"));
-        shopSha = git.createRepo("shop", chartFiles({ service: "shop", team: "storefront" }));
+        knownGoodSha = shopHead = git.createRepo("shop", chartFiles({ service: "shop", team: "storefront" }));
         git.createRepo("ledger", chartFiles({ service: "ledger", team: "finance" }), { private: ledgerCredentials });
         git.createRepo("broken", chartFiles({ service: "broken", team: "storefront", broken: true }));
         step("pulumi up: Argo CD, guardrails, the shop service in prod and staging");
-        await up({ services: [shopService(git.url("shop"))] });
+        await up(knownGoodConfig());
         // The controllers authenticate as the chart's ServiceAccounts, which exist from here on.
         reconcilers = await startReconcilers({ dir: path.join(workDir, "reconcilers"), adminKubeconfig: cluster.kubeconfig, appResyncSeconds: 60 });
     });
+
+    afterEach(restoreKnownGood);
 
     after(async () => {
         if (process.exitCode || Object.keys(measured).length < 10) {
@@ -187,12 +285,12 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
 
     it("a prod Application syncs its Helm chart from Git: labelled namespace, objects written by the controller's identity and admitted, Synced and Healthy", async () => {
         const t0 = Date.now();
-        const prod = await until("shop-prod Synced and Healthy", 240, synced("shop-prod", shopSha));
+        const prod = await until("shop-prod Synced and Healthy", 240, synced("shop-prod", knownGoodSha));
         measure("first sync, controller start to Synced+Healthy (prod)", t0);
-        await until("shop-staging Synced and Healthy", 120, synced("shop-staging", shopSha));
+        await until("shop-staging Synced and Healthy", 120, synced("shop-staging", knownGoodSha));
         // The sync that got there succeeded (a later auto-sync may already be running: wait for its end).
         await until("shop-prod's last sync to succeed", 60, () => app("shop-prod")?.status?.operationState?.phase === "Succeeded");
-        assert.equal(prod.status?.sync?.revision, shopSha);
+        assert.equal(prod.status?.sync?.revision, knownGoodSha);
 
         const ns = JSON.parse(kubectlOk(cluster, ["get", "namespace", "shop-prod", "-o", "json"])) as { metadata: { labels: Record<string, string> } };
         assert.equal(ns.metadata.labels["gitops-control.io/environment"], "prod");
@@ -213,57 +311,85 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         assert.equal(configMessage("shop-prod", "shop-extra"), "extra");
     });
 
-    it("a commit that breaks a guardrail fails the prod sync with the guardrail's message, which the drift report shows", async () => {
-        const bad = git.commit("shop", chartFiles({ service: "shop", team: "storefront", unsafe: true }), "add a debug deployment on :latest");
-        const t0 = Date.now();
-        refresh("shop-prod");
-        // Argo CD retries a failed sync (prod preset: 5 times with backoff), so the phase flips back
-        // to Running; the failed resource and its message stay in the sync result.
-        const failed = await until("shop-prod sync to fail", 180, () => {
-            const op = app("shop-prod")?.status?.operationState;
-            const denied = (op?.syncResult?.resources ?? []).find((r) => r.name === "shop-debug" && r.status === "SyncFailed");
-            return op?.syncResult?.revision === bad && denied;
-        });
-        measure("guardrail denial visible in the Application status", t0);
-        assert.match(failed.message ?? "", /ValidatingAdmissionPolicy 'gitops-control-disallow-latest-image'.*\(guardrail disallow-latest-image\)/);
-        assert.equal(kubectl(cluster, ["get", "deployment", "shop-debug", "-n", "shop-prod"]).code, 1, "nothing of the failed sync reached prod");
+    it("a commit that breaks a guardrail fails the prod sync; every status Argo CD writes while it retries reads SyncFailed, and the drift report quotes the guardrail", async () => {
+        // Every version of shop-prod, so that the short shapes of a retry are seen, not sampled.
+        const watch = watchObject<WatchedApp>(cluster.kubeconfig, "applications.argoproj.io", "shop-prod", argoNs);
+        try {
+            const bad = commitShop({ unsafe: true }, "add a debug deployment on :latest");
+            const t0 = Date.now();
+            refresh("shop-prod");
+            const atBad = () => watch.versions.filter((v) => v.status?.operationState?.operation?.sync?.revision === bad);
+            const shapes = () => atBad().map((v) => failingSyncShape(v));
+            // The prod preset retries with backoff (10 s, 20 s, …): a failed attempt waiting, the retry
+            // running with its result cleared, and the retry failing again (retry 2 scheduled).
+            await until("a failed attempt, its retry running, and the retry failing again", 240, () => {
+                const seen = shapes();
+                const retried = seen.indexOf("retrying");
+                return retried >= 0 && atBad().some((v, i) => i > retried && failingSyncShape(v) === "waiting");
+            });
+            measure("guardrail denial to second retry scheduled", t0);
+            const failing = atBad().slice(shapes().findIndex((s) => s !== undefined));
+            const capture = process.env.GITOPS_CAPTURE_ARGOCD_STATUS;
+            for (const version of failing) {
+                const shape = failingSyncShape(version);
+                const [problem] = argoProblems([version]);
+                assert.ok(shape, `once failed, every version stays in a failing shape until the retries end:\n${JSON.stringify(version.status?.operationState)}`);
+                assert.equal(problem?.kind, "SyncFailed", `${shape}: ${JSON.stringify(problem)}`);
+                const reasons = problem.reasons.join("\n");
+                if (shape === "retrying") {
+                    // The failure's own words are cleared while the retry runs: the resource it could not apply is named.
+                    assert.match(reasons, /Deployment shop-prod\/shop-debug: OutOfSync/, reasons);
+                } else {
+                    assert.match(reasons, /ValidatingAdmissionPolicy 'gitops-control-disallow-latest-image'.*\(guardrail disallow-latest-image\)/, reasons);
+                    assert.match(reasons, /Deployment shop-prod\/shop-debug/, reasons);
+                }
+                if (capture) fs.writeFileSync(path.join(capture, `${shape}.json`), `${JSON.stringify(version, null, 2)}\n`);
+            }
+            assert.equal(kubectl(cluster, ["get", "deployment", "shop-debug", "-n", "shop-prod"]).code, 1, "nothing of the failed sync reached prod");
 
-        const local = await openLocalStack(cluster, { configOverrides: { services: [shopService(git.url("shop"))] } }, stateDir);
-        const drift = await detectDrift(local.stack, (out) => log.push(out), { argoNamespace: argoNs, kubeconfig: cluster.kubeconfig });
-        const entry = drift.argo.find((p) => p.application === "shop-prod");
-        assert.ok(entry, `drift report lists shop-prod:\n${drift.report}`);
-        assert.equal(entry.kind, "SyncFailed");
-        assert.match(entry.reasons.join("\n"), /guardrail disallow-latest-image/);
-        assert.match(drift.report, /shop-prod/);
-        assert.equal(drift.drifted, true);
+            // The drift report, whichever shape it reads, names the Application, the resource and the guardrail.
+            const local = await openLocalStack(cluster, { configOverrides: knownGoodConfig() }, stateDir);
+            const drift = await detectDrift(local.stack, (out) => log.push(out), { argoNamespace: argoNs, kubeconfig: cluster.kubeconfig });
+            const entry = drift.argo.find((p) => p.application === "shop-prod");
+            assert.ok(entry, `drift report lists shop-prod:\n${drift.report}`);
+            assert.equal(entry.kind, "SyncFailed");
+            assert.match(entry.reasons.join("\n"), /guardrail disallow-latest-image/);
+            assert.match(drift.report, /shop-prod/);
+            assert.equal(drift.drifted, true);
 
-        // Back to a safe revision; end the retrying operation as `argocd app terminate-op` does.
-        const good = git.commit("shop", chartFiles({ service: "shop", team: "storefront" }), "remove the debug deployment");
-        kubectlOk(cluster, ["patch", "applications.argoproj.io", "shop-prod", "-n", argoNs, "--type", "merge", "-p", '{"status":{"operationState":{"phase":"Terminating"}}}']);
-        refresh("shop-staging");
-        await refreshUntilSynced("shop-prod", 240, good);
-        shopSha = good;
+            // Ended by hand (`argocd app terminate-op`): the operation ends Failed, still SyncFailed.
+            terminateOperation("shop-prod");
+            const ended = await until("the terminated operation to end", 120, () => {
+                const v = app("shop-prod") as WatchedApp | undefined;
+                return v && failingSyncShape(v) === "failed" && v;
+            });
+            const [problem] = argoProblems([ended]);
+            assert.equal(problem?.kind, "SyncFailed");
+            assert.match(problem.reasons.join("\n"), /last sync (Failed|Error)/);
+            if (capture) fs.writeFileSync(path.join(capture, "failed.json"), `${JSON.stringify(ended, null, 2)}\n`);
+        } finally {
+            watch.stop();
+        }
     });
 
     it("prod self-heals a live change by the break-glass group; staging keeps it and reports OutOfSync", async () => {
-        await until("shop-staging synced at the current revision", 180, synced("shop-staging", shopSha));
         const patch = ["patch", "configmap", "shop-config", "--type", "merge", "-p", '{"data":{"message":"hotfix"}}', ...breakGlass];
+        const editedAt = Date.now();
         kubectlOk(cluster, [...patch, "-n", "shop-prod"]);
         kubectlOk(cluster, [...patch, "-n", "shop-staging"]);
-        const t0 = Date.now();
         await until("prod ConfigMap reverted to Git", 90, () => configMessage("shop-prod", "shop-config") === "hello");
-        const healed = measure("prod self-heal of a live edit", t0);
+        const healed = measure("prod self-heal of a live edit", editedAt);
         assert.ok(healed < 60, `self-heal took ${healed}s`);
-        // Staging has no self-heal: well past prod's heal time, the edit still stands and is reported.
-        await new Promise((r) => setTimeout(r, Math.max(15000, healed * 2000)));
-        refresh("shop-staging");
-        await until("shop-staging reports OutOfSync", 60, () => app("shop-staging")?.status?.sync?.status === "OutOfSync");
+        // Staging has no self-heal: two full reconciles after the edit see it and start no sync.
+        const staging = await reconciles("shop-staging", editedAt, 2);
+        assert.equal(staging.status?.sync?.status, "OutOfSync");
+        assert.ok(Date.parse(staging.status?.operationState?.startedAt ?? "0") < editedAt, "no sync started in staging after the edit");
         assert.equal(configMessage("shop-staging", "shop-config"), "hotfix");
     });
 
     it("a manifest removed from Git is pruned after the rest of the sync (PruneLast), by the controller", async () => {
         const since = new Date().toISOString();
-        const sha = git.commit("shop", chartFiles({ service: "shop", team: "storefront", message: "v2", extra: false }), "v2, drop the extra ConfigMap");
+        const sha = commitShop({ message: "v2", extra: false }, "v2, drop the extra ConfigMap");
         const t0 = Date.now();
         refresh("shop-prod");
         await until(
@@ -273,7 +399,6 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         );
         measure("prune after a commit (refresh to object gone)", t0);
         await until("shop-prod Synced at v2", 60, synced("shop-prod", sha));
-        shopSha = sha;
         const events = auditEvents().filter((e) => e.stageTimestamp >= since && e.objectRef?.namespace === "shop-prod" && e.user.username === controllerIdentity);
         const applied = events.findIndex((e) => e.objectRef?.name === "shop-config" && e.verb === "patch" && e.responseStatus?.code === 200 && !/dryRun/.test(JSON.stringify(e)));
         const pruned = events.findIndex((e) => e.objectRef?.name === "shop-extra" && e.verb === "delete");
@@ -283,32 +408,36 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
 
     it("every Argo CD metric the alert and recording rules use is exported by the running v3.6.1 controller", async () => {
         assert.ok(reconcilers);
-        const metrics = await (await fetch(`http://127.0.0.1:${reconcilers.ports.controllerMetrics}/metrics`)).text();
+        // The prune test's delete is counted once the controller has exported it (no fixed wait).
+        const metrics = await until(
+            "the controller to export the prune's delete",
+            60,
+            async () => {
+                const text = await (await fetch(`http://127.0.0.1:${reconcilers!.ports.controllerMetrics}/metrics`)).text();
+                return /argocd_app_k8s_request_total\{[^}]*name="shop-prod"[^}]*verb="Delete"/.test(text) ? text : undefined;
+            },
+            1000,
+        );
         const exported = new Set([...metrics.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{|\s)/gm)].map((m) => m[1]));
         const rules = [...renderAlertRules({}).map((r) => r.expr), ...renderRecordingRules().map((r) => r.expr)];
         // Argo CD's own metrics, not the series this project records (gitops_control:argocd_…).
         const used = new Set(rules.flatMap((expr) => [...expr.matchAll(/(?<![\w:])(argocd_[a-z0-9_]+)/g)].map((m) => m[1])));
         assert.ok(used.size >= 4, [...used].join(", "));
         for (const name of used) assert.ok(exported.has(name), `${name} is not exported by the controller`);
-        // The prune-volume alert counts successful, non-dry-run deletes per Application: the prune above is one.
-        assert.match(metrics, /argocd_app_k8s_request_total\{[^}]*name="shop-prod"[^}]*verb="Delete"/);
         assert.match(metrics, /argocd_app_info\{[^}]*name="shop-prod"[^}]*sync_status="Synced"/);
     });
 
     it("ignoreDifferences with RespectIgnoreDifferences: replicas set by an autoscaler are neither reported nor reverted", async () => {
+        const scaledAt = Date.now();
         kubectlOk(cluster, ["scale", "deployment", "shop", "-n", "shop-prod", "--replicas", "2", ...autoscaler]);
-        refresh("shop-prod");
-        await new Promise((r) => setTimeout(r, 15000));
-        refresh("shop-prod");
-        await new Promise((r) => setTimeout(r, 5000));
+        // Two full reconciles after the scale: neither reports it nor reverts it.
+        const seen = await reconciles("shop-prod", scaledAt, 2);
+        assert.equal(seen.status?.sync?.status, "Synced");
         assert.equal(kubectlOk(cluster, ["get", "deployment", "shop", "-n", "shop-prod", "-o", "jsonpath={.spec.replicas}"]), "2");
-        assert.equal(app("shop-prod")?.status?.sync?.status, "Synced");
-        kubectlOk(cluster, ["scale", "deployment", "shop", "-n", "shop-prod", "--replicas", "0", ...autoscaler]);
-        await until("shop-prod Healthy again", 60, synced("shop-prod"));
     });
 
     it("allowEmpty: false: a commit that renders nothing prunes nothing, and the status says why", async () => {
-        const empty = git.commit("shop", chartFiles({ service: "shop", team: "storefront", empty: true }), "oops: templates deleted");
+        const empty = commitShop({ empty: true }, "oops: templates deleted");
         const t0 = Date.now();
         refresh("shop-prod");
         const refused = await until("auto-sync refused", 120, () => {
@@ -318,12 +447,11 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         });
         measure("empty render refused (refresh to condition)", t0);
         assert.match(refused.message, new RegExp(empty));
-        await new Promise((r) => setTimeout(r, 5000));
-        assert.equal(configMessage("shop-prod", "shop-config"), "v2", "nothing was pruned");
+        // It stays refused: a full reconcile after the refusal prunes nothing either.
+        await reconciles("shop-prod", Date.now(), 1);
+        assert.equal(configMessage("shop-prod", "shop-config"), "hello", "nothing was pruned");
+        assert.equal(configMessage("shop-prod", "shop-extra"), "extra", "nothing was pruned");
         assert.equal(kubectl(cluster, ["get", "deployment", "shop", "-n", "shop-prod"]).code, 0);
-        const good = git.commit("shop", chartFiles({ service: "shop", team: "storefront", message: "v2", extra: false }), "restore the templates");
-        await refreshUntilSynced("shop-prod", 120, good);
-        shopSha = good;
     });
 
     it("break-glass pauses automated sync: a live hotfix stays; removing the entry and running up lets Git win", async () => {
@@ -337,19 +465,20 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
             requestedAt: new Date(now - 60_000).toISOString(),
             expires: new Date(now + 2 * 3600_000).toISOString(),
         };
-        await up({ services: [shopService(git.url("shop"))], breakGlass: [entry] });
+        await up({ ...knownGoodConfig(), breakGlass: [entry] });
         assert.equal(app("shop-prod")?.spec.syncPolicy?.automated?.enabled, false);
+        const editedAt = Date.now();
         kubectlOk(cluster, ["patch", "configmap", "shop-config", "-n", "shop-prod", "--type", "merge", "-p", '{"data":{"message":"hotfix"}}', ...breakGlass]);
-        await new Promise((r) => setTimeout(r, 20000));
-        refresh("shop-prod");
-        await until("shop-prod OutOfSync with the hotfix standing", 60, () => app("shop-prod")?.status?.sync?.status === "OutOfSync");
+        // Two full reconciles after the hotfix: reported, not reverted.
+        const seen = await reconciles("shop-prod", editedAt, 2);
+        assert.equal(seen.status?.sync?.status, "OutOfSync");
         assert.equal(configMessage("shop-prod", "shop-config"), "hotfix");
         const paused = argoProblems(readApplications(argoNs, cluster.kubeconfig)).find((p) => p.application === "shop-prod");
         assert.equal(paused?.kind, "Paused");
 
         const t0 = Date.now();
-        await up({ services: [shopService(git.url("shop"))] });
-        await until("Git wins after the entry is removed", 120, () => configMessage("shop-prod", "shop-config") === "v2");
+        await up(knownGoodConfig());
+        await until("Git wins after the entry is removed", 120, () => configMessage("shop-prod", "shop-config") === "hello");
         measure("break-glass removed: up to Git restored", t0);
     });
 
@@ -419,13 +548,15 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
     });
 
     it("destroy removes Applications and their workloads through the real cascade finalizer, without hanging", async () => {
-        const local = await openLocalStack(cluster, { configOverrides: { services: [shopService(git.url("shop"))] } }, stateDir);
+        // The last test: nothing is restored after it.
+        destroyed = true;
+        const local = await openLocalStack(cluster, { configOverrides: knownGoodConfig() }, stateDir);
         const t0 = Date.now();
         await local.stack.destroy({ onOutput: (out) => log.push(out) });
         const took = measure("destroy with cascade finalizers", t0);
         assert.ok(took < 600);
         assert.equal(kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", argoNs, "-o", "name"]), "");
-        for (const ns of ["shop-prod", "shop-staging"]) {
+        for (const ns of environments) {
             assert.equal(kubectlOk(cluster, ["get", "deployments,configmaps", "-n", ns, "-l", "app.kubernetes.io/name", "-o", "name"]), "", `workloads left in ${ns}`);
         }
     });
