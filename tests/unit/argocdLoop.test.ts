@@ -265,6 +265,25 @@ describe("one Argo CD version everywhere", () => {
         assert.equal(values.global.image.tag, argoCdVersion);
         assert.equal(values.crds.install, false, "the chart's CRDs are another version's");
     });
+
+    it("no test, script or component reaches the v3.4.4 CRD fixture: every test applies the pinned version's CRDs", () => {
+        const root = path.join(__dirname, "..", "..");
+        const sources = (dir: string): string[] =>
+            fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => {
+                const rel = path.join(dir, e.name);
+                if (e.isDirectory()) return e.name === "node_modules" ? [] : sources(rel);
+                return /\.(ts|sh|mjs)$/.test(e.name) ? [rel] : [];
+            });
+        const files = ["tests", "scripts", "components", "stacks", "bench", "policy", "examples"].flatMap(sources);
+        assert.ok(files.length > 50, `${files.length} source files read`);
+        // A path to the old fixture, joined ("…/v3.4.4/crds") or built from segments ("v3.4.4", "crds").
+        const oldFixture = /v3\.4\.4["'`]?\s*(?:\/|,\s*["'`])crds/;
+        assert.deepEqual(
+            files.filter((f) => f !== path.join("tests", "unit", "argocdLoop.test.ts") && oldFixture.test(fs.readFileSync(path.join(root, f), "utf8"))),
+            [],
+        );
+        assert.ok(oldFixture.test('path.join("fixtures", "argo-cd", "v3.4.4", "crds", "application-crd.yaml")') && oldFixture.test("fixtures/argo-cd/v3.4.4/crds/x.yaml"));
+    });
 });
 
 describe("GitOpsService deploys each environment to its cluster", () => {
