@@ -255,36 +255,53 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
     });
 
     it("drift from a kubectl edit is caught by the drift check and healed by up --refresh", async () => {
-        step("kubectl: turn selfHeal on for payments-api-staging and switch a prod binding to Warn");
-        kubectlOk(cluster, ["patch", "application", "payments-api-staging", "-n", "argocd", "--type", "merge", "-p", '{"spec":{"syncPolicy":{"automated":{"selfHeal":true}}}}']);
-        kubectlOk(cluster, [
-            "patch",
-            "validatingadmissionpolicybinding",
-            "gitops-control-cap-replicas-prod",
-            "--type",
-            "merge",
-            "-p",
-            '{"spec":{"validationActions":["Warn","Audit"]}}',
-        ]);
-        step("drift check (npm run drift): preview --refresh --expect-no-changes must report both resources");
-        const drift = await detectDrift(local.stack, onOutput);
-        console.log(drift.report);
-        assert.equal(drift.drifted, true);
-        const byName = new Map(drift.items.map((i) => [i.name, i]));
-        const app = byName.get("payments-api-staging-app");
-        assert.ok(app, "the Application is reported");
-        assert.ok(
-            app.fields.some((f) => f.includes("selfHeal")),
-            `fields: ${app.fields.join(", ")}`,
-        );
-        assert.equal(app.lastForeignWrite?.manager, "kubectl-patch");
-        assert.ok(byName.has("gitops-guardrails-cap-replicas-prod"), "the binding is reported");
-        step("pulumi up --refresh heals it");
-        await local.stack.up({ refresh: true, onOutput });
-        const healed = JSON.parse(kubectlOk(cluster, ["get", "application", "payments-api-staging", "-n", "argocd", "-o", "json"]));
-        assert.equal(healed.spec.syncPolicy.automated.selfHeal, false);
-        const binding = JSON.parse(kubectlOk(cluster, ["get", "validatingadmissionpolicybinding", "gitops-control-cap-replicas-prod", "-o", "json"]));
-        assert.deepEqual(binding.spec.validationActions, ["Deny", "Audit"]);
+        // The drift is healed by the test's own `up`; when an assertion fails before it, by the finally.
+        let healedByTest = false;
+        try {
+            step("kubectl: turn selfHeal on for payments-api-staging and switch a prod binding to Warn");
+            kubectlOk(cluster, [
+                "patch",
+                "application",
+                "payments-api-staging",
+                "-n",
+                "argocd",
+                "--type",
+                "merge",
+                "-p",
+                '{"spec":{"syncPolicy":{"automated":{"selfHeal":true}}}}',
+            ]);
+            kubectlOk(cluster, [
+                "patch",
+                "validatingadmissionpolicybinding",
+                "gitops-control-cap-replicas-prod",
+                "--type",
+                "merge",
+                "-p",
+                '{"spec":{"validationActions":["Warn","Audit"]}}',
+            ]);
+            step("drift check (npm run drift): preview --refresh --expect-no-changes must report both resources");
+            const drift = await detectDrift(local.stack, onOutput);
+            console.log(drift.report);
+            assert.equal(drift.drifted, true);
+            const byName = new Map(drift.items.map((i) => [i.name, i]));
+            const app = byName.get("payments-api-staging-app");
+            assert.ok(app, "the Application is reported");
+            assert.ok(
+                app.fields.some((f) => f.includes("selfHeal")),
+                `fields: ${app.fields.join(", ")}`,
+            );
+            assert.equal(app.lastForeignWrite?.manager, "kubectl-patch");
+            assert.ok(byName.has("gitops-guardrails-cap-replicas-prod"), "the binding is reported");
+            step("pulumi up --refresh heals it");
+            await local.stack.up({ refresh: true, onOutput });
+            healedByTest = true;
+            const healed = JSON.parse(kubectlOk(cluster, ["get", "application", "payments-api-staging", "-n", "argocd", "-o", "json"]));
+            assert.equal(healed.spec.syncPolicy.automated.selfHeal, false);
+            const binding = JSON.parse(kubectlOk(cluster, ["get", "validatingadmissionpolicybinding", "gitops-control-cap-replicas-prod", "-o", "json"]));
+            assert.deepEqual(binding.spec.validationActions, ["Deny", "Audit"]);
+        } finally {
+            if (!healedByTest) await local.stack.up({ refresh: true, onOutput });
+        }
         step("drift check passes again");
         const clean = await detectDrift(local.stack, onOutput);
         assert.equal(clean.drifted, false, clean.report);
