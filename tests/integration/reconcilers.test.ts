@@ -329,7 +329,8 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
             });
             measure("guardrail denial to second retry scheduled", t0);
             const failing = atBad().slice(shapes().findIndex((s) => s !== undefined));
-            const capture = process.env.GITOPS_CAPTURE_ARGOCD_STATUS;
+            /** The first version of each shape; a retry is seen with its result cleared and, later, filling again. */
+            const firstOf = new Map<string, WatchedApp>();
             for (const version of failing) {
                 const shape = failingSyncShape(version);
                 const [problem] = argoProblems([version]);
@@ -343,8 +344,14 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
                     assert.match(reasons, /ValidatingAdmissionPolicy 'gitops-control-disallow-latest-image'.*\(guardrail disallow-latest-image\)/, reasons);
                     assert.match(reasons, /Deployment shop-prod\/shop-debug/, reasons);
                 }
-                if (capture) fs.writeFileSync(path.join(capture, `${shape}.json`), `${JSON.stringify(version, null, 2)}\n`);
+                const key = shape === "retrying" && version.status?.operationState?.syncResult ? "retrying-in-progress" : shape;
+                if (!firstOf.has(key)) firstOf.set(key, version);
             }
+            // The shape that once made the report say OutOfSync: a retry running with no sync result.
+            assert.ok(firstOf.has("retrying"), `a retry with its result cleared was seen (seen: ${[...firstOf.keys()].join(", ")})`);
+            assert.equal(firstOf.get("retrying")?.status?.operationState?.syncResult, undefined);
+            const capture = process.env.GITOPS_CAPTURE_ARGOCD_STATUS;
+            if (capture) for (const [key, version] of firstOf) fs.writeFileSync(path.join(capture, `${key}.json`), `${JSON.stringify(version, null, 2)}\n`);
             assert.equal(kubectl(cluster, ["get", "deployment", "shop-debug", "-n", "shop-prod"]).code, 1, "nothing of the failed sync reached prod");
 
             // The drift report, whichever shape it reads, names the Application, the resource and the guardrail.

@@ -10,7 +10,7 @@ let recorded: RecordedResource[] = [];
 
 import { DestinationCluster, RepositoryCredentials, argoCdVersion, renderApplication, renderArgoCdValues, renderDestination, waitForSyncAnnotations } from "../../components";
 import { buildControlPlaneArgs, loadStack, parseStackConfig } from "../../stacks/config";
-import { argoProblems } from "../../scripts/lib/argocdStatus";
+import { argoProblems, failingSyncShape } from "../../scripts/lib/argocdStatus";
 
 const caData = Buffer.from("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").toString("base64");
 const service = { name: "shop", team: "storefront", repoURL: "https://github.com/acme/shop.git", path: "deploy/chart", targetRevision: "v1.0.0" };
@@ -251,6 +251,58 @@ describe("drift report: what Argo CD says of the Applications", () => {
         assert.match(problems[1].reasons.join("\n"), /Deployment shop-prod\/debug: denied \(guardrail disallow-latest-image\)/);
         assert.match(problems[3].reasons.join("\n"), /ComparisonError: helm template failed: nosuchfunction/);
         assert.match(problems[2].reasons[0], /paused/);
+    });
+});
+
+describe("drift report: a failing sync in every shape Argo CD v3.6.1 writes while it retries", () => {
+    // Captured from the real controller by tests/integration/reconcilers.test.ts
+    // (GITOPS_CAPTURE_ARGOCD_STATUS=<dir>): shop-prod failing on a guardrail denial.
+    const captured = (shape: string) =>
+        JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "argocd-status", `${shape}.json`), "utf8")) as Parameters<typeof argoProblems>[0][number];
+    const guardrail = /ValidatingAdmissionPolicy 'gitops-control-disallow-latest-image'.*\(guardrail disallow-latest-image\)/;
+
+    it("waiting for the next retry (phase Running, finishedAt set): SyncFailed with the resource and the guardrail's message", () => {
+        const app = captured("waiting");
+        assert.equal(failingSyncShape(app), "waiting");
+        const [problem] = argoProblems([app]);
+        assert.equal(problem.kind, "SyncFailed");
+        assert.match(problem.reasons.join("\n"), /sync failing, retry [1-9] of 5: /);
+        assert.match(problem.reasons.join("\n"), guardrail);
+        assert.match(problem.reasons.join("\n"), /Deployment shop-prod\/shop-debug: /);
+    });
+
+    it("a retry running, its result cleared (no syncResult, no finishedAt): still SyncFailed, naming the resource it could not apply", () => {
+        const app = captured("retrying");
+        assert.equal(app.status?.operationState?.syncResult, undefined, "the capture is the shape without a sync result");
+        assert.equal(failingSyncShape(app), "retrying");
+        const [problem] = argoProblems([app]);
+        assert.equal(problem.kind, "SyncFailed");
+        assert.match(problem.reasons.join("\n"), /retry [1-9] of 5 running/);
+        assert.match(problem.reasons.join("\n"), /Deployment shop-prod\/shop-debug: OutOfSync.*, not applied by the failed attempt/);
+        assert.match(problem.reasons.join("\n"), /last successful sync: [0-9a-f]{12}/);
+    });
+
+    it("a retry running and writing its result again: SyncFailed, the resource named", () => {
+        const app = captured("retrying-in-progress");
+        assert.equal(failingSyncShape(app), "retrying");
+        const [problem] = argoProblems([app]);
+        assert.equal(problem.kind, "SyncFailed");
+        assert.match(problem.reasons.join("\n"), /Deployment shop-prod\/shop-debug: OutOfSync/);
+    });
+
+    it("ended (terminated by hand or retries exhausted: phase Failed): SyncFailed with Argo CD's last message", () => {
+        const app = captured("failed");
+        assert.equal(failingSyncShape(app), "failed");
+        const [problem] = argoProblems([app]);
+        assert.equal(problem.kind, "SyncFailed");
+        assert.match(problem.reasons.join("\n"), /last sync (Failed|Error): /);
+    });
+
+    it("without the operation state's retry fields, the same status would read OutOfSync: the shapes are what decide", () => {
+        const app = captured("retrying");
+        const { retryCount: _retryCount, ...op } = app.status?.operationState ?? {};
+        const [problem] = argoProblems([{ ...app, status: { ...app.status, operationState: op } }]);
+        assert.notEqual(problem?.kind, "SyncFailed");
     });
 });
 
