@@ -170,7 +170,7 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         assert.match(r.stdout, /break-glass expired: binding gitops-control-restrict-workload-writers-prod governs shop-prod again/);
         assert.match(r.stdout, /break-glass expired: deleting binding gitops-control-restrict-workload-writers-break-glass-inc-4711/);
         assert.match(r.stdout, /automated sync of Application shop-prod back on/);
-        assert.equal(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]).match(/break-glass/g), null, "no break-glass binding left");
+        assert.equal(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]).match(/-break-glass-inc-4711/g), null, "no break-glass binding left");
         assert.equal(prodBinding("gitops-control-restrict-workload-writers-prod").spec.matchResources.namespaceSelector?.matchExpressions, undefined);
         const app = application();
         assert.equal(app.spec.syncPolicy.automated.enabled, true);

@@ -60,9 +60,13 @@ describe("preview janitor fence (real API server, janitor's identity)", { timeou
         );
         cronJob = podContainer(cluster, "cronjob", janitorServiceAccount, "argocd");
         asJanitor = serviceAccountKubectl(cluster, "argocd", cronJob.serviceAccountName);
-        await eventually("the janitor's fence to be loaded", 60, () =>
-            /may delete only namespaces labelled env=preview/.test(asJanitor(["delete", "namespace", "shop-prod", "--dry-run=server"]).stderr),
-        );
+        let last = "";
+        await eventually("the janitor's fence to be loaded", 60, () => {
+            last = asJanitor(["delete", "namespace", "shop-prod", "--dry-run=server"]).stderr;
+            return /the preview janitor may delete only namespaces/.test(last);
+        }).catch((e: Error) => {
+            throw new Error(`${e.message}; last answer: ${last}`);
+        });
     });
 
     after(() => cluster?.stop());
@@ -87,6 +91,21 @@ describe("preview janitor fence (real API server, janitor's identity)", { timeou
         assert.equal(cronJob.readOnlyRootFilesystem, true);
         assert.equal(cronJob.runAsUser, 65532);
         assert.deepEqual(Object.keys(cronJob.env), ["PREVIEW_TTL_HOURS", "PREVIEW_SELECTOR"]);
+    });
+
+    it("in its container the API server sees the account's own token (user and groups, no impersonation), and nothing is writable", async () => {
+        // The container's environment and identity with a probe for a command: who am I, can I write HOME, cwd, /tmp.
+        const probe = await runContainer(cluster!, cronJob, {
+            command: ["/bin/sh", "-c", 'kubectl auth whoami -o json; for d in "$HOME" "$PWD" /tmp; do touch "$d/probe" 2>/dev/null && echo "wrote $d"; done; id -u'],
+        });
+        assert.equal(probe.status, 0, probe.stderr);
+        const [whoami, uid] = [probe.stdout.slice(0, probe.stdout.lastIndexOf("}") + 1), probe.stdout.slice(probe.stdout.lastIndexOf("}") + 1).trim()];
+        const user = (JSON.parse(whoami) as { status: { userInfo: { username: string; groups: string[]; extra?: Record<string, string[]> } } }).status.userInfo;
+        assert.equal(user.username, `system:serviceaccount:argocd:${janitorServiceAccount}`);
+        assert.deepEqual(user.groups, ["system:serviceaccounts", "system:serviceaccounts:argocd", "system:authenticated"]);
+        // A bound token from the TokenRequest API carries its credential id; impersonation would not.
+        assert.ok(user.extra?.["authentication.kubernetes.io/credential-id"]?.[0]?.startsWith("JTI="), JSON.stringify(user));
+        assert.equal(uid, "65532", "no directory was writable and the user is the pod's");
     });
 
     it("the container deletes only orphaned previews: targeted ones stay even past the TTL, prod is never considered", async () => {
