@@ -2,8 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { defaults } from "./defaults";
 import { check, requireDnsLabel } from "./errors";
-import { annotations, labels, managedByValue } from "./labels";
-import { childOptions, scriptCronJobSpec, validateScriptJob } from "./options";
+import { labels, managedByValue } from "./labels";
+import { childOptions, readScript, scriptCronJobSpec, validateScriptJob } from "./options";
 
 export interface BreakGlassExpiryArgs {
     /** Namespace the CronJob runs in and the Applications live in (Argo CD's). */
@@ -27,59 +27,13 @@ export const breakGlassExpiryServiceAccount = "break-glass-expiry";
 export const breakGlassExpirySchedule = "* * * * *";
 
 /**
- * The expiry job, as a POSIX shell script. CEL in admission has no clock, so something has to run:
- * for every break-glass binding whose `break-glass-expires` annotation has passed it puts the
- * namespaces back under the environment bindings (removes them from their `NotIn` carve-out),
- * deletes the break-glass binding, and turns automated sync back on for every Application in
- * `NAMESPACE` whose break-glass has expired (removing its break-glass annotations), so Argo CD
- * reverts the live hotfix to Git. It touches only objects carrying that annotation, or carve-outs
- * of the namespaces of such a binding. `KUBECTL` lets tests run it as the service account.
+ * The expiry job: components/scripts/break-glass-expiry.sh (what it does and its environment are in
+ * its header), read at render time. CEL in admission has no clock, so something has to run: past
+ * an exception's expiry it puts its namespaces back under the environment bindings, deletes its
+ * break-glass bindings and turns automated sync back on for its Applications.
  */
 export function breakGlassExpiryScript(): string {
-    const expires = annotations.breakGlassExpires.replace(/\./g, "\\.");
-    const clear = JSON.stringify({
-        metadata: {
-            annotations: Object.fromEntries(
-                [annotations.breakGlassTicket, annotations.breakGlassReason, annotations.breakGlassExpires, annotations.breakGlassRequestedBy].map((a) => [a, null]),
-            ),
-        },
-        spec: { syncPolicy: { automated: { enabled: true } } },
-    });
-    return `set -eu
-K="\${KUBECTL:-kubectl}"
-NS="\${NAMESPACE:-argocd}"
-now=$(date +%s)
-expired() { [ -n "$1" ] && [ "$(date -d "$1" +%s)" -le "$now" ]; }
-names() { printf '%s\\n' "$1" | tr -d '[]"' | tr ',' '\\n' | grep -v '^$' || true; }
-listing=$($K get validatingadmissionpolicybindings -l ${labels.managedBy}=${managedByValue} -o jsonpath='{range .items[*]}{.metadata.name}{"|"}{.metadata.annotations.${expires}}{"|"}{.spec.matchResources.namespaceSelector.matchExpressions[0].operator}{"|"}{.spec.matchResources.namespaceSelector.matchExpressions[0].values}{"\\n"}{end}')
-gone=$(printf '%s\\n' "$listing" | while IFS="|" read -r name exp op values; do
-  if [ -n "$name" ] && [ "$op" = In ] && expired "$exp"; then names "$values"; fi
-done | sort -u)
-if [ -n "$gone" ]; then
-  printf '%s\\n' "$listing" | while IFS="|" read -r name exp op values; do
-    [ -n "$name" ] && [ -z "$exp" ] && [ "$op" = NotIn ] || continue
-    all=$(names "$values")
-    keep=$(printf '%s\\n' "$all" | grep -vxF "$gone" || true)
-    [ "$keep" = "$all" ] && continue
-    if [ -z "$keep" ]; then exprs=null; else exprs="[{\\"key\\":\\"kubernetes.io/metadata.name\\",\\"operator\\":\\"NotIn\\",\\"values\\":[$(printf '%s\\n' "$keep" | sed 's/.*/"&"/' | paste -sd, -)]}]"; fi
-    echo "break-glass expired: binding $name governs $(printf '%s\\n' "$gone" | paste -sd, -) again"
-    $K patch validatingadmissionpolicybinding "$name" --type merge -p "{\\"spec\\":{\\"matchResources\\":{\\"namespaceSelector\\":{\\"matchExpressions\\":$exprs}}}}"
-  done
-fi
-printf '%s\\n' "$listing" | while IFS="|" read -r name exp op values; do
-  if [ -n "$name" ] && [ "$op" = In ] && expired "$exp"; then
-    echo "break-glass expired: deleting binding $name (expired at $exp)"
-    $K delete validatingadmissionpolicybinding "$name"
-  fi
-done
-$K get applications.argoproj.io -n "$NS" -o jsonpath='{range .items[*]}{.metadata.name}{"|"}{.metadata.annotations.${expires}}{"\\n"}{end}' |
-while IFS="|" read -r app exp; do
-  if [ -n "$app" ] && expired "$exp"; then
-    echo "break-glass expired: automated sync of Application $app back on (expired at $exp)"
-    $K patch applications.argoproj.io "$app" -n "$NS" --type merge -p '${clear}'
-  fi
-done
-`;
+    return readScript("break-glass-expiry.sh");
 }
 
 /**

@@ -1,5 +1,9 @@
-import type * as k8s from "@pulumi/kubernetes";
-import { labels } from "./labels";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { defaults } from "./defaults";
+import { check } from "./errors";
+import { labels, managedByValue } from "./labels";
+import { childOptions, readScript, validatePinnedImage } from "./options";
 
 /**
  * The preview gate: a cap on running previews per service and a time-to-live for previews of PRs
@@ -32,65 +36,23 @@ export const previewGateAnnotations = {
 /** JSON pointer of the one Application field the gate owns. */
 export const gateOwnedField = "/spec/syncPolicy/automated/enabled";
 
-/** `{.metadata.<kind>.<key>}` in kubectl's jsonpath (dots in the key escaped). */
-const jp = (kind: "labels" | "annotations", key: string) => `{.metadata.${kind}.${key.replace(/\./g, "\\.")}}`;
-
 /**
- * One pass of the gate, as a POSIX shell script (kubectl, GNU date). Idempotent: it patches an
- * Application and records an Event only when its verdict changes. `KUBECTL` lets tests run it from
- * outside the cluster (impersonating the service account); `PREVIEW_GATE_NOW` (epoch seconds)
- * fixes the clock for the TTL.
+ * One pass of the gate: components/scripts/preview-gate.sh (what it does and its environment are in
+ * its header), read at render time. Idempotent: it patches an Application and records an Event only
+ * when its verdict changes.
  */
 export function previewGateScript(): string {
-    const held = previewGateAnnotations.held;
-    return `set -eu
-K="\${KUBECTL:-kubectl}"
-NS="\${ARGOCD_NAMESPACE:-argocd}"
-now="\${PREVIEW_GATE_NOW:-$(date +%s)}"
-stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-event() { # name uid type reason message
-  printf '{"apiVersion":"v1","kind":"Event","metadata":{"generateName":"%s.","namespace":"%s"},"involvedObject":{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","name":"%s","namespace":"%s","uid":"%s"},"type":"%s","reason":"%s","message":"%s","source":{"component":"gitops-control-preview-gate"},"firstTimestamp":"%s","lastTimestamp":"%s","count":1}' \\
-    "$1" "$NS" "$1" "$NS" "$2" "$3" "$4" "$5" "$stamp" "$stamp" | $K create -f - >/dev/null
-  echo "$1: $4: $5"
+    return readScript("preview-gate.sh");
 }
-$K get applications.argoproj.io -n "$NS" -l "env=preview,${labels.environment}=preview" \\
-  -o jsonpath='{range .items[*]}${jp("labels", labels.service)}|{.metadata.creationTimestamp}|{.metadata.name}|{.metadata.uid}|{.spec.syncPolicy.automated.enabled}|${jp("annotations", previewGateAnnotations.maxOpen)}|${jp("annotations", previewGateAnnotations.ttlHours)}|${jp("annotations", held)}{"\\n"}{end}' |
-  sort |
-{
-service=""
-running=0
-while IFS='|' read -r svc created name uid enabled max ttl reason; do
-  [ -n "$name" ] || continue
-  [ "$svc" = "$service" ] || { service="$svc"; running=0; }
-  case "$max" in ''|*[!0-9]*) echo "$name: no valid ${previewGateAnnotations.maxOpen}, left alone" >&2; continue ;; esac
-  case "$ttl" in ''|*[!0-9]*) echo "$name: no valid ${previewGateAnnotations.ttlHours}, left alone" >&2; continue ;; esac
-  age=$(( now - $(date -d "$created" +%s) ))
-  if [ "$age" -ge $(( ttl * 3600 )) ]; then
-    want="ttl: running longer than \${ttl}h (services[].previews.ttlHours of $svc); paused and its namespace deleted. Remove and re-add the PR label for a fresh preview"
-    kind=PreviewExpired
-  elif [ "$running" -lt "$max" ]; then
-    running=$(( running + 1 ))
-    if [ "$enabled" != true ] || [ -n "$reason" ]; then
-      $K patch applications.argoproj.io "$name" -n "$NS" --type merge -p '{"metadata":{"annotations":{"${held}":null}},"spec":{"syncPolicy":{"automated":{"enabled":true}}}}' >/dev/null
-      event "$name" "$uid" Normal PreviewAdmitted "admitted: preview $running of at most $max of $svc"
-    fi
-    continue
-  else
-    want="cap: $max previews of $svc are running (services[].previews.maxOpen); held until one of them closes"
-    kind=PreviewHeld
-  fi
-  if [ "$enabled" != false ] || [ "$reason" != "$want" ]; then
-    $K patch applications.argoproj.io "$name" -n "$NS" --type merge -p "{\\"metadata\\":{\\"annotations\\":{\\"${held}\\":\\"$want\\"}},\\"spec\\":{\\"syncPolicy\\":{\\"automated\\":{\\"enabled\\":false}}}}" >/dev/null
-    event "$name" "$uid" Warning "$kind" "$want"
-  fi
-  if [ "$kind" = PreviewExpired ] && [ "$($K get namespace "$name" -o jsonpath='{.status.phase}' 2>/dev/null || true)" = Active ]; then
-    echo "$name: deleting namespace $name (expired)"
-    $K delete namespace "$name" --wait=false >/dev/null
-  fi
-done
-}
-`;
-}
+
+/** The gate's permissions in Argo CD's namespace: patch Applications (its fence narrows that to the automated switch of previews) and record Events. */
+export const previewGateRules = [
+    { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["patch"] },
+    { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+] as const;
+
+/** The Deployment's command: a pass of the script in `GATE` every `INTERVAL` seconds; a failed pass is logged and retried. */
+export const previewGateLoop = 'while :; do sh -c "$GATE" || echo "preview gate: pass failed" >&2; sleep "$INTERVAL"; done';
 
 /**
  * The gate's admission fence: as the janitor's service account it may change an Application only
@@ -114,4 +76,131 @@ export function previewGateScopePolicySpec(username: string): k8s.types.input.ad
             },
         ],
     };
+}
+
+export interface PreviewGateArgs {
+    /** Namespace it runs in and whose preview Applications it switches (Argo CD's). */
+    readonly namespace: string;
+    /**
+     * The service account it runs as, the preview janitor's: its name (the ServiceAccount's output,
+     * so the gate's objects follow it) and the user name admission sees,
+     * `system:serviceaccount:<namespace>:<name>`, which the gate's fence matches.
+     */
+    readonly serviceAccount: { readonly name: pulumi.Input<string>; readonly username: string };
+    /** Image with `sh`, GNU `date` and `kubectl`, pinned. @default "bitnami/kubectl:1.36.3" */
+    readonly image?: string;
+    /** Seconds between two passes. @default 5 */
+    readonly intervalSeconds?: number;
+    /** Do not wait for the Deployment to roll out (a cluster without kubelets). @default false */
+    readonly skipAwait?: boolean;
+    /** Labels of every object it creates (the Deployment's pods also get `app.kubernetes.io/name: preview-gate`). */
+    readonly labels?: Readonly<Record<string, string>>;
+    /** @default the ambient provider */
+    readonly provider?: k8s.Provider;
+}
+
+/** Checks every argument before any resource is registered. */
+export function validatePreviewGateArgs(args: PreviewGateArgs, field = "args"): void {
+    validatePinnedImage(args.image, field);
+    const interval = args.intervalSeconds ?? defaults.previewGateIntervalSeconds;
+    check(
+        Number.isInteger(interval) && interval >= 1 && interval <= 300,
+        `${field}.intervalSeconds`,
+        `is ${interval}`,
+        "use a whole number of seconds from 1 to 300 (5 is the default)",
+    );
+}
+
+/**
+ * The preview gate (see {@link previewGateAnnotations}): a Deployment that runs
+ * {@link previewGateScript} every few seconds as the preview janitor's service account, a Role in
+ * Argo CD's namespace to patch Applications and record Events, and its own always-Deny admission
+ * fence: that account may change only the automated switch and annotations of previews.
+ *
+ * Created by PreviewJanitor. Its children were the janitor's own until this component existed: each
+ * keeps its name and carries an alias to its URN under the janitor, so existing stacks keep them
+ * (tests/integration/flattenAliases.test.ts proves it with the real engine).
+ */
+export class PreviewGate extends pulumi.ComponentResource {
+    /** The gate's Deployment. */
+    readonly deploymentName: pulumi.Output<string>;
+
+    constructor(name: string, args: PreviewGateArgs, opts?: pulumi.ComponentResourceOptions) {
+        validatePreviewGateArgs(args);
+        super("gitops-control:previews:PreviewGate", name, {}, opts);
+        const meta = { [labels.managedBy]: managedByValue, ...args.labels };
+        // Where the children lived before: directly under this component's parent (the janitor).
+        const moved = opts?.parent ? { aliases: [{ parent: opts.parent }] } : {};
+        const o = (extra?: pulumi.CustomResourceOptions) => childOptions(this, args.provider, { ...moved, ...extra });
+        const role = new k8s.rbac.v1.Role(
+            `${name}-role`,
+            {
+                metadata: { name: `gitops-control-preview-gate`, namespace: args.namespace, labels: meta },
+                rules: previewGateRules.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+            },
+            o(),
+        );
+        new k8s.rbac.v1.RoleBinding(
+            `${name}-binding`,
+            {
+                metadata: { name: `gitops-control-preview-gate`, namespace: args.namespace, labels: meta },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                subjects: [{ kind: "ServiceAccount", name: args.serviceAccount.name, namespace: args.namespace }],
+            },
+            o(),
+        );
+        const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            `${name}-scope`,
+            { metadata: { name: `gitops-control-preview-gate-scope`, labels: meta }, spec: previewGateScopePolicySpec(args.serviceAccount.username) },
+            o(),
+        );
+        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            `${name}-scope`,
+            {
+                metadata: { name: `gitops-control-preview-gate-scope`, labels: meta },
+                spec: { policyName: policy.metadata.name, validationActions: ["Deny"] },
+            },
+            o({ dependsOn: [policy] }),
+        );
+        const podMeta = { ...meta, "app.kubernetes.io/name": "preview-gate" };
+        const deployment = new k8s.apps.v1.Deployment(
+            name,
+            {
+                metadata: {
+                    name: "preview-gate",
+                    namespace: args.namespace,
+                    labels: podMeta,
+                    ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
+                },
+                spec: {
+                    replicas: 1,
+                    selector: { matchLabels: { "app.kubernetes.io/name": "preview-gate" } },
+                    template: {
+                        metadata: { labels: podMeta },
+                        spec: {
+                            serviceAccountName: args.serviceAccount.name,
+                            securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+                            containers: [
+                                {
+                                    name: "gate",
+                                    image: args.image ?? defaults.janitorImage,
+                                    command: ["/bin/sh", "-c", previewGateLoop],
+                                    env: [
+                                        { name: "GATE", value: previewGateScript() },
+                                        { name: "INTERVAL", value: String(args.intervalSeconds ?? defaults.previewGateIntervalSeconds) },
+                                        { name: "ARGOCD_NAMESPACE", value: args.namespace },
+                                    ],
+                                    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                                },
+                            ],
+                        },
+                    },
+                },
+            },
+            o(),
+        );
+        this.deploymentName = deployment.metadata.name;
+        this.registerOutputs({ deploymentName: this.deploymentName });
+    }
 }

@@ -2,9 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
-import { childOptions, scriptCronJobSpec, validateScriptJob } from "./options";
+import { childOptions, readScript, scriptCronJobSpec, validateScriptJob } from "./options";
 import { defaults } from "./defaults";
-import { previewGateScopePolicySpec, previewGateScript } from "./PreviewGate";
+import { PreviewGate, previewGateRules } from "./PreviewGate";
 
 export interface PreviewJanitorArgs {
     /** Namespace the janitor runs in (Argo CD's). */
@@ -38,50 +38,19 @@ export const janitorRbac = {
         { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "delete"] },
         { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list"] },
     ],
-    argoNamespace: [
-        { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["patch"] },
-        { apiGroups: [""], resources: ["events"], verbs: ["create"] },
-    ],
+    argoNamespace: previewGateRules,
 } as const;
 
 /** Service account name: also what the janitor's own admission policy matches on. */
 export const janitorServiceAccount = "preview-janitor";
 
 /**
- * The janitor's job, as a POSIX shell script. Prints each preview namespace's age as a metric line
- * and deletes those no Application deploys to any more. A namespace must carry both preview labels
- * (the selector) to be considered, and ownership is read again right before each delete, so an
- * Application created meanwhile keeps its namespace. Past the TTL an owned preview is only reported.
- * `KUBECTL` lets tests run it from outside the cluster (impersonating the service account).
+ * The janitor's job: components/scripts/preview-janitor.sh (what it does and its environment are in
+ * its header), read at render time. Deletes preview namespaces no Application deploys to any more,
+ * re-reading ownership right before each delete, and reports every preview's age.
  */
 export function janitorScript(): string {
-    return `set -eu
-K="\${KUBECTL:-kubectl}"
-TTL="\${PREVIEW_TTL_HOURS:-72}"
-SELECTOR="\${PREVIEW_SELECTOR:-env=preview,${labels.environment}=preview}"
-now=$(date +%s)
-targets() { $K get applications.argoproj.io -A -o jsonpath='{range .items[*]}{.spec.destination.namespace}{"\\n"}{end}'; }
-owned=$(targets)
-$K get namespaces -l "$SELECTOR" -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.metadata.creationTimestamp}{" "}{.status.phase}{"\\n"}{end}' |
-while read -r ns created phase; do
-  [ -n "$ns" ] || continue
-  [ "$phase" = "Terminating" ] && continue
-  # Only names the ApplicationSet generates (<service>-pr-<n>): a label alone, which anyone may set, never makes a namespace a preview.
-  printf '%s\\n' "$ns" | grep -Eq -- '-pr-[0-9]+$' || continue
-  age=$(( (now - $(date -d "$created" +%s)) / 3600 ))
-  echo "preview_namespace_age_hours{namespace=\\"$ns\\"} $age"
-  if printf '%s\\n' "$owned" | grep -qx "$ns"; then
-    [ "$age" -ge "$TTL" ] && echo "keeping namespace $ns: older than \${TTL}h, but an Application still deploys to it"
-    continue
-  fi
-  if targets | grep -qx "$ns"; then
-    echo "keeping namespace $ns: an Application deploys to it now"
-    continue
-  fi
-  echo "deleting namespace $ns: no Application deploys to it"
-  $K delete namespace "$ns" --wait=false
-done
-`;
+    return readScript("preview-janitor.sh");
 }
 
 /**
@@ -206,76 +175,21 @@ export class PreviewJanitor extends pulumi.ComponentResource {
             },
             o(),
         );
-        // The gate: patch previews and record why, in Argo CD's namespace only.
-        const gateRole = new k8s.rbac.v1.Role(
-            `${name}-gate-role`,
-            {
-                metadata: { name: `gitops-control-preview-gate`, namespace: args.namespace, labels: meta },
-                rules: janitorRbac.argoNamespace.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
-            },
-            o(),
-        );
-        new k8s.rbac.v1.RoleBinding(
-            `${name}-gate-binding`,
-            {
-                metadata: { name: `gitops-control-preview-gate`, namespace: args.namespace, labels: meta },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: gateRole.metadata.name },
-                subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: args.namespace }],
-            },
-            o(),
-        );
-        const gatePolicy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-            `${name}-gate-scope`,
-            { metadata: { name: `gitops-control-preview-gate-scope`, labels: meta }, spec: previewGateScopePolicySpec(username) },
-            o(),
-        );
-        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-            `${name}-gate-scope`,
-            {
-                metadata: { name: `gitops-control-preview-gate-scope`, labels: meta },
-                spec: { policyName: gatePolicy.metadata.name, validationActions: ["Deny"] },
-            },
-            o({ dependsOn: [gatePolicy] }),
-        );
-        const gateMeta = { ...meta, "app.kubernetes.io/name": "preview-gate" };
-        const gate = new k8s.apps.v1.Deployment(
+        // The gate runs as the same account: one robot identity, fenced by both policies.
+        const gate = new PreviewGate(
             `${name}-gate`,
             {
-                metadata: {
-                    name: "preview-gate",
-                    namespace: args.namespace,
-                    labels: gateMeta,
-                    ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
-                },
-                spec: {
-                    replicas: 1,
-                    selector: { matchLabels: { "app.kubernetes.io/name": "preview-gate" } },
-                    template: {
-                        metadata: { labels: gateMeta },
-                        spec: {
-                            serviceAccountName: sa.metadata.name,
-                            securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
-                            containers: [
-                                {
-                                    name: "gate",
-                                    image: args.image ?? defaults.janitorImage,
-                                    command: ["/bin/sh", "-c", 'while :; do sh -c "$GATE" || echo "preview gate: pass failed" >&2; sleep "$INTERVAL"; done'],
-                                    env: [
-                                        { name: "GATE", value: previewGateScript() },
-                                        { name: "INTERVAL", value: String(args.gateIntervalSeconds ?? defaults.previewGateIntervalSeconds) },
-                                        { name: "ARGOCD_NAMESPACE", value: args.namespace },
-                                    ],
-                                    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
-                                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-                                },
-                            ],
-                        },
-                    },
-                },
+                namespace: args.namespace,
+                serviceAccount: { name: sa.metadata.name, username },
+                image: args.image,
+                intervalSeconds: args.gateIntervalSeconds,
+                skipAwait: args.skipAwait,
+                labels: meta,
+                provider: args.provider,
             },
-            o(),
+            { parent: this },
         );
-        this.gateName = gate.metadata.name;
+        this.gateName = gate.deploymentName;
         this.cronJobName = cron.metadata.name;
         this.policyName = policy.metadata.name;
         this.registerOutputs({ cronJobName: this.cronJobName, policyName: this.policyName, gateName: this.gateName });

@@ -1,3 +1,5 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { defaults } from "./defaults";
@@ -58,6 +60,30 @@ export function movedOutOfComponent(parent: pulumi.Resource, wrapperType: string
     return { aliases: [known === undefined ? parent.urn.apply(oldUrn) : oldUrn(known)] };
 }
 
+/** The in-cluster scripts (preview janitor, preview gate, break-glass expiry): real files, shellchecked by the unit tests. */
+export const scriptsDir = path.join(__dirname, "scripts");
+
+/**
+ * An in-cluster script of components/scripts/, read at render time, without its header (the
+ * `#!/bin/sh` line and the comment lines up to the first blank line): the header documents the file
+ * in the repository, the container gets the script. Throws when the file lacks that shape.
+ */
+export function readScript(file: string, dir: string = scriptsDir): string {
+    const text = fs.readFileSync(path.join(dir, file), "utf8");
+    const end = text.indexOf("\n\n");
+    if (
+        !text.startsWith("#!/bin/sh\n") ||
+        end < 0 ||
+        text
+            .slice(0, end)
+            .split("\n")
+            .some((line) => !line.startsWith("#"))
+    ) {
+        throw new Error(`${path.join(dir, file)}: expected a #!/bin/sh line and comment lines, a blank line, then the script`);
+    }
+    return text.slice(end + 2);
+}
+
 /** What a control-plane script job needs: its schedule, service account, image, script and environment. */
 export interface ScriptJob {
     readonly schedule: pulumi.Input<string>;
@@ -110,12 +136,16 @@ export function scriptCronJobSpec(job: ScriptJob): k8s.types.input.batch.v1.Cron
 
 /** Checks a script job's image (pinned) and schedule (5 cron fields); `example` is the schedule the fix suggests. */
 export function validateScriptJob(args: { readonly image?: string; readonly schedule?: string }, field: string, defaultSchedule: string, example: string): void {
-    const image = args.image ?? defaults.janitorImage;
+    validatePinnedImage(args.image, field);
+    check((args.schedule ?? defaultSchedule).trim().split(/\s+/).length === 5, `${field}.schedule`, `is "${args.schedule}"`, `use a 5-field cron expression, e.g. "${example}"`);
+}
+
+/** Checks that a script's image (default: the janitor's) is pinned by tag or digest. */
+export function validatePinnedImage(image: string = defaults.janitorImage, field: string): void {
     check(
         /:[A-Za-z0-9._-]+$|@sha256:[a-f0-9]{64}$/.test(image) && !image.endsWith(":latest"),
         `${field}.image`,
         `is "${image}", not pinned`,
         `pin a tag or digest, e.g. "${defaults.janitorImage}"`,
     );
-    check((args.schedule ?? defaultSchedule).trim().split(/\s+/).length === 5, `${field}.schedule`, `is "${args.schedule}"`, `use a 5-field cron expression, e.g. "${example}"`);
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds (first run) or reuses (later runs) the whole pinned toolchain: Pulumi CLI and plugins
 # (build-pulumi.sh), kube-apiserver, kube-controller-manager, etcd (build-kube.sh), and Argo CD's
-# reconcilers with the helm and kustomize they run (build-argocd.sh); installs redis-server and git
-# from Debian packages when missing (as root). Writes $CACHE/toolchain-env.sh, which puts all of
-# them on PATH.
+# reconcilers with the helm and kustomize they run (build-argocd.sh); installs the Debian packages
+# redis-server, git and shellcheck (the unit tests lint the in-cluster scripts) when missing (as
+# root). Writes $CACHE/toolchain-env.sh, which puts all of them on PATH.
 #
 #   bash scripts/toolchain/install.sh               build or verify, with progress
 #   source "$(bash scripts/toolchain/install.sh --print-env)"   same, then load the environment
@@ -24,6 +24,7 @@ fi
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 if (( ${#missing[@]} > 0 )); then
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
     echo "[toolchain] installing ${missing[*]} (Debian packages)..." >&2

@@ -1,29 +1,23 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { GuardrailBinding, guardrailManifests, policyName } from "../../components/AdmissionGuardrails";
-import {
-    breakGlassExpiryClusterRules,
-    breakGlassExpiryNamespaceRules,
-    breakGlassExpiryScopePolicySpec,
-    breakGlassExpiryScript,
-    breakGlassExpiryServiceAccount,
-} from "../../components/BreakGlassExpiry";
+import { BreakGlassExpiry, breakGlassExpiryServiceAccount } from "../../components/BreakGlassExpiry";
 import { defaultRules } from "../../components/guardrails/rules";
 import { annotations, labels } from "../../components/labels";
-import { LocalCluster, applyList, compliantPodSpec, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
+import { PodContainer, podContainer, renderComponent, runContainer, serviceAccountKubectl } from "./inContainer";
+import { LocalCluster, applyList, compliantPodSpec, eventually, kubectl, kubectlOk, startClusterWithArgoCdCrds, step } from "./support";
 
 /**
- * Break-glass ends in the cluster at its expiry, without a `pulumi up`: the expiry job's script
- * (exactly what the BreakGlassExpiry CronJob runs; no kubelet here, so it runs outside the cluster)
- * as its own service account, against a real API server holding the guardrails as a stack with an
- * active break-glass entry binds them: shop-prod carved out of the prod bindings and under a
- * `[Warn, Audit]` break-glass binding, its Application paused under the ticket. Expiry is 60 s away (policies load first).
+ * Break-glass ends in the cluster at its expiry, without a `pulumi up`: the BreakGlassExpiry
+ * CronJob's container, run as its pod would (tests/integration/inContainer.ts: the rendered command
+ * and environment, the service account's real token through the in-cluster configuration, uid 65532
+ * on a read-only root; no kubelet here, so the process runs on the host), against a real API server
+ * holding what the component renders (service account, RBAC, fence, CronJob) and the guardrails as a
+ * stack with an active break-glass entry binds them: shop-prod carved out of the prod bindings and
+ * under a `[Warn, Audit]` break-glass binding, its Application paused under the ticket. Expiry is
+ * 60 s away (policies load first).
  */
 
-const account = `system:serviceaccount:argocd:${breakGlassExpiryServiceAccount}`;
-const argoCrd = path.join(repoRoot, "..", "shared", "fixtures", "argo-cd", "v3.4.4", "crds", "application-crd.yaml");
 const alice = "alice@example.com";
 const ticket = "INC-4711";
 const rules = defaultRules();
@@ -33,12 +27,13 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
     let expires = "";
     const k = (args: readonly string[], input?: string) => kubectl(cluster!, args, input);
     const ok = (args: readonly string[], input?: string) => kubectlOk(cluster!, args, input);
-    const runExpiry = () => {
-        const r = spawnSync("sh", ["-c", breakGlassExpiryScript()], {
-            encoding: "utf8",
-            env: { ...process.env, KUBECTL: `kubectl --kubeconfig ${cluster!.kubeconfig} --as ${account}`, NAMESPACE: "argocd" },
-        });
-        step(`expiry job: exit ${r.status}\n${r.stdout}${r.stderr}`);
+    let cronJob: PodContainer;
+    /** kubectl with the expiry job's real token, for probes of its fence. */
+    let asJob: ReturnType<typeof serviceAccountKubectl>;
+    const runExpiry = async () => {
+        const r = await runContainer(cluster!, cronJob);
+        // kubectl in the pod (read-only HOME, no cache) must not complain either.
+        assert.equal(r.stderr, "");
         return r;
     };
     const deployment = (name: string) => ({
@@ -60,20 +55,7 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         JSON.parse(ok(["get", "validatingadmissionpolicybinding", name, "-o", "json"])) as { spec: { matchResources: { namespaceSelector?: { matchExpressions?: unknown[] } } } };
     /** A merge patch of the shop-prod Application as the expiry job. */
     const patchAppAsJob = (patch: object, dryRun = false) =>
-        k([
-            "patch",
-            "applications.argoproj.io",
-            "shop-prod",
-            "-n",
-            "argocd",
-            "--as",
-            account,
-            ...(dryRun ? ["--dry-run=server"] : []),
-            "--type",
-            "merge",
-            "-p",
-            JSON.stringify(patch),
-        ]);
+        asJob(["patch", "applications.argoproj.io", "shop-prod", "-n", "argocd", ...(dryRun ? ["--dry-run=server"] : []), "--type", "merge", "-p", JSON.stringify(patch)]);
     const application = () =>
         JSON.parse(ok(["get", "applications.argoproj.io", "shop-prod", "-n", "argocd", "-o", "json"])) as {
             metadata: { annotations?: Record<string, string> };
@@ -82,9 +64,8 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
 
     before(async () => {
         process.env.LOCAL_CLUSTER_NO_CONTROLLER_MANAGER = "1";
-        cluster = startCluster();
-        ok(["apply", "--server-side", "-f", argoCrd]);
-        await eventually("the Application CRD to be established", 60, () => k(["wait", "--for=condition=established", "--timeout=5s", "crd/applications.argoproj.io"]).code === 0);
+        // Argo CD's CRDs at the version the program installs (v3.6.1).
+        cluster = startClusterWithArgoCdCrds();
         expires = new Date(Date.now() + 60_000).toISOString().replace(/\.\d+Z$/, "Z");
         const glass = {
             [annotations.breakGlassTicket]: ticket,
@@ -100,41 +81,14 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
             environmentBindings: rules.map((r) => `${policyName("gitops-control", r)}-prod`),
             breakGlassBindings: rules.map((r) => `${policyName("gitops-control", r)}-break-glass-inc-4711`),
         };
-        step(`guardrails with shop-prod under break-glass until ${expires}; the expiry job's RBAC and fence`);
+        step(`guardrails with shop-prod under break-glass until ${expires}; everything BreakGlassExpiry renders (service account, RBAC, fence, CronJob)`);
         const namespace = (name: string, l: Record<string, string> = {}) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: l } });
         applyList(cluster!, [
             namespace("argocd"),
             namespace("shop-prod", { [labels.environment]: "prod" }),
             namespace("pay-prod", { [labels.environment]: "prod" }),
             ...guardrailManifests(rules, bindings),
-            { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: { name: "expiry" }, rules: breakGlassExpiryClusterRules(names) },
-            {
-                apiVersion: "rbac.authorization.k8s.io/v1",
-                kind: "ClusterRoleBinding",
-                metadata: { name: "expiry" },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "expiry" },
-                subjects: [{ kind: "ServiceAccount", namespace: "argocd", name: breakGlassExpiryServiceAccount }],
-            },
-            { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "expiry", namespace: "argocd" }, rules: breakGlassExpiryNamespaceRules },
-            {
-                apiVersion: "rbac.authorization.k8s.io/v1",
-                kind: "RoleBinding",
-                metadata: { name: "expiry", namespace: "argocd" },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "expiry" },
-                subjects: [{ kind: "ServiceAccount", namespace: "argocd", name: breakGlassExpiryServiceAccount }],
-            },
-            {
-                apiVersion: "admissionregistration.k8s.io/v1",
-                kind: "ValidatingAdmissionPolicy",
-                metadata: { name: "expiry-scope" },
-                spec: breakGlassExpiryScopePolicySpec(account),
-            },
-            {
-                apiVersion: "admissionregistration.k8s.io/v1",
-                kind: "ValidatingAdmissionPolicyBinding",
-                metadata: { name: "expiry-scope" },
-                spec: { policyName: "expiry-scope", validationActions: ["Deny"] },
-            },
+            ...(await renderComponent(() => new BreakGlassExpiry("expiry", { namespace: "argocd", ...names }))),
             {
                 apiVersion: "rbac.authorization.k8s.io/v1",
                 kind: "ClusterRole",
@@ -149,6 +103,8 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
                 subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: alice }],
             },
         ]);
+        cronJob = podContainer(cluster, "cronjob", breakGlassExpiryServiceAccount, "argocd");
+        asJob = serviceAccountKubectl(cluster, "argocd", cronJob.serviceAccountName);
         // Each admission policy loads on its own: wait for the writer rule in prod and for the Application rules.
         await eventually("restrict-workload-writers to deny in pay-prod", 60, () =>
             /restrict-workload-writers/.test(
@@ -180,8 +136,16 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
 
     after(() => cluster?.stop());
 
-    it("before the expiry the job changes nothing: the hotfix is admitted with a warning", () => {
-        const r = runExpiry();
+    it("the CronJob's container is what the component renders: /bin/sh -c <script>, read-only root, its own service account", () => {
+        assert.deepEqual(cronJob.command.slice(0, 2), ["/bin/sh", "-c"]);
+        assert.equal(cronJob.serviceAccountName, breakGlassExpiryServiceAccount);
+        assert.equal(cronJob.readOnlyRootFilesystem, true);
+        assert.equal(cronJob.runAsUser, 65532);
+        assert.deepEqual(cronJob.env, { NAMESPACE: "argocd" });
+    });
+
+    it("before the expiry the job changes nothing: the hotfix is admitted with a warning", async () => {
+        const r = await runExpiry();
         assert.equal(r.status, 0, r.stderr);
         assert.doesNotMatch(r.stdout, /expired/);
         const during = hotfix("hotfix-during");
@@ -194,19 +158,19 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
     it("its fence: it may not open an exception (pause sync, change the source) nor touch bindings it does not own", () => {
         const pause = patchAppAsJob({ spec: { source: { targetRevision: "v1.0.1" } } });
         assert.match(pause.stderr, /the break-glass expiry job may only turn automated sync back on|may not change the project, source/);
-        const other = k(["delete", "validatingadmissionpolicybinding", "expiry-scope", "--as", account]);
+        const other = asJob(["delete", "validatingadmissionpolicybinding", "gitops-control-break-glass-expiry-scope"]);
         assert.match(other.stderr, /forbidden/);
     });
 
     it("at the expiry the job restores Deny in the namespace and automated sync, without pulumi up", async () => {
         const wait = Date.parse(expires) - Date.now() + 1500;
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-        const r = runExpiry();
+        const r = await runExpiry();
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stdout, /break-glass expired: binding gitops-control-restrict-workload-writers-prod governs shop-prod again/);
         assert.match(r.stdout, /break-glass expired: deleting binding gitops-control-restrict-workload-writers-break-glass-inc-4711/);
         assert.match(r.stdout, /automated sync of Application shop-prod back on/);
-        assert.equal(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]).match(/break-glass/g), null, "no break-glass binding left");
+        assert.equal(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]).match(/-break-glass-inc-4711/g), null, "no break-glass binding left");
         assert.equal(prodBinding("gitops-control-restrict-workload-writers-prod").spec.matchResources.namespaceSelector?.matchExpressions, undefined);
         const app = application();
         assert.equal(app.spec.syncPolicy.automated.enabled, true);
@@ -224,7 +188,7 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         }).catch((e: Error) => {
             throw new Error(`${e.message}; last answer: ${last}`);
         });
-        const again = runExpiry();
+        const again = await runExpiry();
         assert.equal(again.status, 0, again.stderr);
         assert.doesNotMatch(again.stdout, /expired/, "a second run finds nothing left to do");
     });

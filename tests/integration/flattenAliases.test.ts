@@ -6,10 +6,11 @@ import { after, before, describe, it } from "node:test";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { GitOpsService, GitOpsServiceArgs } from "../../components";
+import { GitOpsService, GitOpsServiceArgs, PreviewJanitor } from "../../components";
 import { labels } from "../../components/labels";
 import { ResourceStep, stepRecorder } from "../../scripts/lib/engine";
 import { LegacyGitOpsService } from "./fixtures/legacyGitOpsService";
+import { LegacyPreviewJanitor } from "./fixtures/legacyPreviewJanitor";
 import { LocalCluster, kubectlOk, startClusterWithArgoCdCrds, step } from "./support";
 
 /**
@@ -18,6 +19,11 @@ import { LocalCluster, kubectlOk, startClusterWithArgoCdCrds, step } from "./sup
  * then `up` of the current one on the same stack, with the real engine and API server. The second
  * `up` may only drop the wrapper components from the state (they own nothing in the cluster): no
  * create, update, replace or delete of any Kubernetes object, and every object keeps its uid.
+ *
+ * The same for the preview gate moved out of PreviewJanitor into a component of its own
+ * (PreviewGate): the janitor as it was (fixtures/legacyPreviewJanitor.ts), inside a component as
+ * ControlPlane holds it, then the current one; the gate's Role, RoleBinding, admission policy and
+ * binding and Deployment keep their objects, and only the PreviewGate component is added to the state.
  */
 const argoNamespace = "argocd-flatten";
 const services = ["payments-api", "checkout"];
@@ -55,18 +61,35 @@ function program(shape: "legacy" | "current") {
             if (shape === "legacy") new LegacyGitOpsService(service, args, opts);
             else new GitOpsService(service, args, opts);
         }
+        const janitorArgs = { namespace: argoNamespace, skipAwait: true, provider };
+        if (shape === "legacy") new LegacyPreviewJanitor("janitor", janitorArgs, { parent: group, dependsOn: [ns] });
+        else new PreviewJanitor("janitor", janitorArgs, { parent: group, dependsOn: [ns] });
     };
 }
 
+/** The preview janitor's and gate's objects: service account, RBAC, fences, CronJob and Deployment. */
+const janitorObjects = 11;
+
 /**
- * uid of every Argo CD object and Secret in the namespace and of the previews' admission policy and
- * binding (cluster-scoped, selected by the service label), by kind/name.
+ * uid of every Argo CD object and Secret in the namespace, of the previews' admission policy and
+ * binding (cluster-scoped, selected by the service label) and of the janitor's and gate's objects,
+ * by kind/name.
  */
 function uids(cluster: LocalCluster): Record<string, string> {
     const jsonpath = 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.uid}{"\\n"}{end}';
     const out =
         kubectlOk(cluster, ["get", "applications.argoproj.io,appprojects.argoproj.io,applicationsets.argoproj.io,secrets", "-n", argoNamespace, "-o", jsonpath]) +
-        kubectlOk(cluster, ["get", "validatingadmissionpolicies,validatingadmissionpolicybindings", "-l", `${labels.service} in (${services.join(",")})`, "-o", jsonpath]);
+        kubectlOk(cluster, ["get", "validatingadmissionpolicies,validatingadmissionpolicybindings", "-l", `${labels.service} in (${services.join(",")})`, "-o", jsonpath]) +
+        kubectlOk(cluster, [
+            "get",
+            "serviceaccounts,roles,rolebindings,cronjobs,deployments,clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings",
+            "-n",
+            argoNamespace,
+            "-l",
+            "app.kubernetes.io/name in (preview-janitor,preview-gate)",
+            "-o",
+            jsonpath,
+        ]);
     return Object.fromEntries(
         out
             .split("\n")
@@ -75,7 +98,7 @@ function uids(cluster: LocalCluster): Record<string, string> {
     );
 }
 
-describe("flattened GitOpsService keeps existing stacks' objects (real engine, real API server)", { timeout: 15 * 60 * 1000 }, () => {
+describe("flattened GitOpsService and the PreviewGate component keep existing stacks' objects (real engine, real API server)", { timeout: 15 * 60 * 1000 }, () => {
     let cluster: LocalCluster;
     let stateDir: string;
     let workDir: string;
@@ -135,8 +158,11 @@ describe("flattened GitOpsService keeps existing stacks' objects (real engine, r
         assert.equal(created.filter((t) => t === "kubernetes:argoproj.io/v1alpha1:Application").length, services.length * 2);
         assert.equal(created.filter((t) => t === "gitops-control:argocd:PreviewEnvironments").length, previewed.length);
         // Per service an AppProject and two Applications; per previewed service an ApplicationSet, its
-        // token Secret, and the admission policy and binding that keep its previews.
-        assert.equal(Object.keys(uidsBefore).length, services.length * 3 + previewed.length * 4, JSON.stringify(uidsBefore));
+        // token Secret, and the admission policy and binding that keep its previews; and the janitor's objects.
+        assert.equal(Object.keys(uidsBefore).length, services.length * 3 + previewed.length * 4 + janitorObjects, JSON.stringify(uidsBefore));
+        // The gate's objects were the janitor's own children: no PreviewGate component yet.
+        assert.ok(created.includes("kubernetes:apps/v1:Deployment"));
+        assert.equal(created.filter((t) => t === "gitops-control:previews:PreviewGate").length, 0);
     });
 
     it("the current program creates, updates, replaces and deletes no Kubernetes object", () => {
@@ -153,7 +179,7 @@ describe("flattened GitOpsService keeps existing stacks' objects (real engine, r
         assert.equal(customSame, firstUp.filter((s) => s.custom && s.op === "create").length);
     });
 
-    it("it only drops the wrapper components from the state", () => {
+    it("it only drops the wrapper components from the state, and adds the PreviewGate component", () => {
         const componentOps = secondUp.filter((s) => !s.custom && s.op !== "same").map((s) => `${s.op} ${s.type}`);
         assert.deepEqual(
             componentOps.sort(),
@@ -161,6 +187,7 @@ describe("flattened GitOpsService keeps existing stacks' objects (real engine, r
                 ...services.map(() => "delete gitops-control:argocd:AppProject"),
                 ...services.flatMap(() => ["delete gitops-control:argocd:GitOpsApplication", "delete gitops-control:argocd:GitOpsApplication"]),
                 ...previewed.map(() => "delete gitops-control:argocd:PreviewEnvironments"),
+                "create gitops-control:previews:PreviewGate",
             ].sort(),
         );
     });

@@ -1,22 +1,21 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { labels } from "../../components/labels";
-import { previewGateAnnotations, previewGateScopePolicySpec, previewGateScript } from "../../components/PreviewGate";
-import { janitorRbac, janitorScopePolicySpec, janitorServiceAccount } from "../../components/PreviewJanitor";
-import { LocalCluster, applyList, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
+import { previewGateAnnotations } from "../../components/PreviewGate";
+import { PreviewJanitor, janitorServiceAccount } from "../../components/PreviewJanitor";
+import { PodContainer, podContainer, renderComponent, runContainer, serviceAccountKubectl, startContainer } from "./inContainer";
+import { LocalCluster, applyList, eventually, kubectl, kubectlOk, startClusterWithArgoCdCrds, step } from "./support";
 
 /**
- * The preview gate on a real API server, run as its service account by impersonation exactly as its
- * Deployment would run it (no kubelet here): the cap per service, oldest first; the TTL; the reason on
- * the Application (annotation and Event); idempotent passes; and its admission fence (rendered by the
- * component's own pure function). The end-to-end behaviour with Argo CD's controllers is scenario h
- * of previews.test.ts.
+ * The preview gate on a real API server holding what PreviewJanitor renders (the gate's Deployment,
+ * Role and fence, under the janitor's service account), its container run as its pod would
+ * (tests/integration/inContainer.ts: the rendered command and environment, the service account's
+ * real token through the in-cluster configuration, uid 65532 on a read-only root; no kubelet here):
+ * the cap per service, oldest first; the TTL; the reason on the Application (annotation and Event);
+ * idempotent passes; and its admission fence. The end-to-end behaviour with Argo CD's controllers is
+ * scenario h of previews.test.ts.
  */
 
-const gateUser = `system:serviceaccount:argocd:${janitorServiceAccount}`;
-const argoCrd = path.join(repoRoot, "..", "shared", "fixtures", "argo-cd", "v3.4.4", "crds", "application-crd.yaml");
 const previewLabels = (service: string) => ({ env: "preview", [labels.environment]: "preview", [labels.service]: service });
 
 function application(name: string, service: string, maxOpen: string, extraLabels: Record<string, string> = previewLabels(service)) {
@@ -33,46 +32,22 @@ function application(name: string, service: string, maxOpen: string, extraLabels
     };
 }
 
-/** A role with `rules` bound to the janitor's service account (a Role in argocd, or a ClusterRole). */
-function grant(kind: "Role" | "ClusterRole", rules: readonly object[]): object[] {
-    const meta = { name: `janitor-${kind.toLowerCase()}`, ...(kind === "Role" ? { namespace: "argocd" } : {}) };
-    const rbac = "rbac.authorization.k8s.io/v1";
-    return [
-        { apiVersion: rbac, kind, metadata: meta, rules },
-        {
-            apiVersion: rbac,
-            kind: `${kind}Binding`,
-            metadata: meta,
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name: meta.name },
-            subjects: [{ kind: "ServiceAccount", namespace: "argocd", name: janitorServiceAccount }],
-        },
-    ];
-}
-
-/** A policy and its always-Deny binding. */
-function denyAlways(name: string, spec: object): object[] {
-    const api = "admissionregistration.k8s.io/v1";
-    return [
-        { apiVersion: api, kind: "ValidatingAdmissionPolicy", metadata: { name }, spec },
-        { apiVersion: api, kind: "ValidatingAdmissionPolicyBinding", metadata: { name }, spec: { policyName: name, validationActions: ["Deny"] } },
-    ];
-}
-
 describe("preview gate (real API server, the gate's identity)", { timeout: 5 * 60 * 1000 }, () => {
     let cluster: LocalCluster | undefined;
     const k = (args: readonly string[], input?: string) => kubectl(cluster!, args, input);
     const ok = (args: readonly string[], input?: string) => kubectlOk(cluster!, args, input);
-    const runGate = (offsetHours = 0) => {
-        const r = spawnSync("sh", ["-c", previewGateScript()], {
-            encoding: "utf8",
-            env: {
-                ...process.env,
-                KUBECTL: `kubectl --kubeconfig ${cluster!.kubeconfig} --as ${gateUser}`,
-                ARGOCD_NAMESPACE: "argocd",
-                PREVIEW_GATE_NOW: String(Math.floor(Date.now() / 1000) + offsetHours * 3600),
-            },
+    let gate: PodContainer;
+    /** kubectl with the gate's real token, for probes of its fence. */
+    let asGate: ReturnType<typeof serviceAccountKubectl>;
+    /**
+     * One pass, as each turn of the Deployment's loop runs it (`sh -c "$GATE"` in the container's
+     * environment); `offsetHours` moves the gate's clock (PREVIEW_GATE_NOW) for the TTL.
+     */
+    const runGate = async (offsetHours = 0) => {
+        const r = await runContainer(cluster!, gate, {
+            command: ["/bin/sh", "-c", 'sh -c "$GATE"'],
+            ...(offsetHours ? { env: { PREVIEW_GATE_NOW: String(Math.floor(Date.now() / 1000) + offsetHours * 3600) } } : {}),
         });
-        step(`gate: ${r.stdout.trim()} ${r.stderr.trim()}`);
         assert.equal(r.status, 0, r.stderr);
         return r;
     };
@@ -87,17 +62,15 @@ describe("preview gate (real API server, the gate's identity)", { timeout: 5 * 6
         ).items.map((e) => `${e.type} ${e.reason} ${e.involvedObject.kind}: ${e.message}`);
 
     before(async () => {
-        cluster = startCluster();
-        ok(["apply", "--server-side", "-f", argoCrd]);
-        await eventually("the Application CRD to be established", 60, () => k(["wait", "--for=condition=established", "--timeout=5s", "crd/applications.argoproj.io"]).code === 0);
-        step("the gate's RBAC and fences as PreviewJanitor renders them");
+        // Argo CD's CRDs at the version the program installs (v3.6.1).
+        cluster = startClusterWithArgoCdCrds();
+        step("everything PreviewJanitor renders: the gate's Deployment, Role and fence, the janitor's service account and fence");
         applyList(cluster, [
             { apiVersion: "v1", kind: "Namespace", metadata: { name: "argocd" } },
-            ...grant("ClusterRole", janitorRbac.cluster),
-            ...grant("Role", janitorRbac.argoNamespace),
-            ...denyAlways("janitor-scope", janitorScopePolicySpec(gateUser, { key: "env", value: "preview" })),
-            ...denyAlways("gate-scope", previewGateScopePolicySpec(gateUser)),
+            ...(await renderComponent(() => new PreviewJanitor("janitor", { namespace: "argocd", skipAwait: true }))),
         ]);
+        gate = podContainer(cluster, "deployment", "preview-gate", "argocd");
+        asGate = serviceAccountKubectl(cluster, "argocd", gate.serviceAccountName);
         // Oldest first: created one after another (ties in creationTimestamp are broken by name, in the same order).
         for (const [name, service, maxOpen] of [
             ["shop-pr-1", "shop", "2"],
@@ -121,27 +94,34 @@ describe("preview gate (real API server, the gate's identity)", { timeout: 5 * 6
         }
         await eventually("the gate's fence to be loaded", 60, () =>
             /preview gate may change only preview Applications/.test(
-                k([
-                    "patch",
-                    "applications.argoproj.io",
-                    "shop-staging",
-                    "-n",
-                    "argocd",
-                    "--as",
-                    gateUser,
-                    "--type",
-                    "merge",
-                    "-p",
-                    '{"spec":{"syncPolicy":{"automated":{"enabled":true}}}}',
-                ]).stderr,
+                asGate(["patch", "applications.argoproj.io", "shop-staging", "-n", "argocd", "--type", "merge", "-p", '{"spec":{"syncPolicy":{"automated":{"enabled":true}}}}'])
+                    .stderr,
             ),
         );
     });
 
     after(() => cluster?.stop());
 
-    it("admits the oldest previews of each service up to its cap and holds the rest with the reason (annotation and Event)", () => {
-        runGate();
+    it("its Deployment's container is what the component renders: a loop over the script in GATE, read-only root, the janitor's account", () => {
+        assert.equal(gate.serviceAccountName, janitorServiceAccount);
+        assert.equal(gate.readOnlyRootFilesystem, true);
+        assert.equal(gate.runAsUser, 65532);
+        assert.deepEqual(gate.command.slice(0, 2), ["/bin/sh", "-c"]);
+        assert.match(gate.command[2], /^while :; do sh -c "\$GATE" \|\| echo "preview gate: pass failed" >&2; sleep "\$INTERVAL"; done$/);
+        assert.deepEqual(Object.keys(gate.env), ["GATE", "INTERVAL", "ARGOCD_NAMESPACE"]);
+    });
+
+    it("its running loop admits the oldest previews of each service up to its cap and holds the rest with the reason (annotation and Event)", async () => {
+        // The Deployment's own command, as its pod runs it, until the verdicts are in.
+        const loop = startContainer(cluster!, gate);
+        try {
+            // shop-pr-3's Event is the last write of a pass (Applications go by service, then age).
+            await eventually("the gate's loop to hold shop-pr-3 (its PreviewHeld Event)", 90, () => events("shop-pr-3").some((e) => e.startsWith("Warning PreviewHeld")));
+        } finally {
+            await loop.stop();
+            step(`gate loop output:\n${loop.output()}`);
+        }
+        assert.doesNotMatch(loop.output(), /pass failed/);
         assert.equal(enabled("shop-pr-1"), "true");
         assert.equal(enabled("shop-pr-2"), "true");
         assert.equal(enabled("shop-pr-3"), "false");
@@ -159,26 +139,26 @@ describe("preview gate (real API server, the gate's identity)", { timeout: 5 * 6
         assert.deepEqual(events("shop-staging"), []);
     });
 
-    it("is idempotent: a second pass writes nothing", () => {
+    it("is idempotent: a second pass writes nothing", async () => {
         const versions = () => ok(["get", "applications.argoproj.io", "-n", "argocd", "-o", "jsonpath={.items[*].metadata.resourceVersion}"]);
         const before = versions();
         const eventCount = ok(["get", "events", "-n", "argocd", "-o", "name"]).split("\n").length;
-        const r = runGate();
+        const r = await runGate();
         assert.equal(r.stdout.trim(), "");
         assert.equal(versions(), before);
         assert.equal(ok(["get", "events", "-n", "argocd", "-o", "name"]).split("\n").length, eventCount);
     });
 
-    it("admits the held preview when an older one closes", () => {
+    it("admits the held preview when an older one closes", async () => {
         ok(["delete", "applications.argoproj.io", "shop-pr-1", "-n", "argocd"]);
-        runGate();
+        await runGate();
         assert.equal(enabled("shop-pr-3"), "true");
         assert.equal(heldReason("shop-pr-3"), "");
         assert.ok(events("shop-pr-3").includes("Normal PreviewAdmitted Application: admitted: preview 2 of at most 2 of shop"));
     });
 
     it("past the TTL pauses every preview, deletes its namespace and says why; non-previews untouched", async () => {
-        runGate(73);
+        await runGate(73);
         for (const name of ["shop-pr-2", "shop-pr-3", "cart-pr-1"]) {
             assert.equal(enabled(name), "false", name);
             assert.match(heldReason(name), /^ttl: running longer than 72h \(services\[\]\.previews\.ttlHours of (shop|cart)\)/);
@@ -196,8 +176,7 @@ describe("preview gate (real API server, the gate's identity)", { timeout: 5 * 6
     });
 
     it("its fence: the gate's identity may switch previews on and off, never touch other Applications or a preview's project, destination or source", () => {
-        const patch = (name: string, body: object) =>
-            k(["patch", "applications.argoproj.io", name, "-n", "argocd", "--as", gateUser, "--type", "merge", "-p", JSON.stringify(body)]);
+        const patch = (name: string, body: object) => asGate(["patch", "applications.argoproj.io", name, "-n", "argocd", "--type", "merge", "-p", JSON.stringify(body)]);
         assert.match(
             patch("shop-staging", { spec: { syncPolicy: { automated: { enabled: true } } } }).stderr,
             /the preview gate may change only preview Applications, not shop-staging/,
@@ -209,6 +188,6 @@ describe("preview gate (real API server, the gate's identity)", { timeout: 5 * 6
         assert.match(patch("shop-pr-2", { spec: { source: { targetRevision: "main" } } }).stderr, /not change its project, destination or source/);
         assert.equal(patch("shop-pr-2", { spec: { syncPolicy: { automated: { enabled: true } } } }).code, 0);
         // RBAC: nothing beyond patch (no delete of Applications).
-        assert.match(k(["delete", "applications.argoproj.io", "shop-pr-2", "-n", "argocd", "--as", gateUser]).stderr, /forbidden/);
+        assert.match(asGate(["delete", "applications.argoproj.io", "shop-pr-2", "-n", "argocd"]).stderr, /forbidden/);
     });
 });
