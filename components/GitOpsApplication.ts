@@ -2,6 +2,7 @@ import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alph
 import type { IApplicationSource } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSource" with { "resolution-mode": "import" };
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
 import { check, requireDnsLabel } from "./errors";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
 import { cascadeDeleteFinalizer, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
@@ -63,6 +64,29 @@ export interface IgnoreDifference {
     /** Ignore fields owned by these field managers, e.g. `kube-controller-manager`. */
     readonly managedFieldsManagers?: readonly string[];
 }
+
+/** Settings of {@link HelmOptions}. */
+export const helmSchema = z
+    .strictObject({
+        valueFiles: z.array(z.string()).optional(),
+        parameters: z.array(z.strictObject({ name: z.string(), value: z.string(), forceString: z.boolean().optional() })).optional(),
+        releaseName: z.string().optional(),
+    })
+    .describe("Helm rendering (default when kustomize is not set).");
+
+/** Settings of {@link KustomizeOptions}. */
+export const kustomizeSchema = z.strictObject({ images: z.array(z.string()).optional(), namePrefix: z.string().optional() }).describe("Kustomize rendering.");
+
+/** Settings of {@link IgnoreDifference}. */
+export const ignoreDifferenceSchema = z.strictObject({
+    group: z.string().optional(),
+    kind: z.string(),
+    name: z.string().optional(),
+    namespace: z.string().optional(),
+    jsonPointers: z.array(z.string()).optional(),
+    jqPathExpressions: z.array(z.string()).optional(),
+    managedFieldsManagers: z.array(z.string()).optional(),
+});
 
 export interface GitOpsApplicationArgs {
     /** Namespace Argo CD runs in; Applications live there. */

@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { pinnedChart } from "../components/ArgoCd";
 import { bounds, defaults } from "../components/defaults";
-import { environmentClasses } from "../components/presets";
-import { syncOptions } from "../components/syncPolicy";
+import { environmentClassSchema, serviceEntrySettings } from "../components/serviceSpec";
 import { stackKinds } from "./presets";
 
 /**
@@ -13,109 +12,14 @@ import { stackKinds } from "./presets";
  * library (components/defaults.ts, presets.ts, syncPolicy.ts); nothing is repeated here.
  */
 
-/** A string that must be written as a string: `1.10` unquoted in YAML is the number 1.1. */
-const revision = (description: string) =>
-    z
-        .string({
-            error: (issue) =>
-                typeof issue.input === "number" ? `is the number ${issue.input}: YAML read an unquoted version as a number. Quote it, e.g. "${issue.input}"` : undefined,
-        })
-        .describe(description);
-
-const environmentClass = z.enum(environmentClasses);
-
-const syncPolicyOverrides = z
-    .strictObject({
-        automated: z
-            .strictObject({ enabled: z.boolean(), prune: z.boolean(), selfHeal: z.boolean(), allowEmpty: z.boolean() })
-            .partial()
-            .optional()
-            .describe("Automated sync switches to change."),
-        syncOptions: z.array(z.enum(syncOptions)).optional().describe("Sync options; each replaces the preset's option with the same key."),
-        retry: z
-            .strictObject({
-                limit: z.int().min(0).max(100),
-                refresh: z.boolean(),
-                backoff: z.strictObject({ duration: z.string(), factor: z.int().min(1).max(10), maxDuration: z.string() }).partial(),
-            })
-            .partial()
-            .optional()
-            .describe("Retry of failed syncs."),
-    })
-    .describe("Changes on top of the environment preset (components/presets.ts).");
-
-const serviceEnvironment = z.union([
-    environmentClass,
-    z.strictObject({
-        name: environmentClass,
-        targetRevision: revision("Revision deployed in this environment.").optional(),
-        namespace: z.string().optional(),
-        valueFiles: z.array(z.string()).optional(),
-        cluster: z.string().optional().describe("Registered cluster of this environment (a `destinations` name or in-cluster); default: the service's `cluster`."),
-    }),
-]);
-
-const ignoreDifference = z.strictObject({
-    group: z.string().optional(),
-    kind: z.string(),
-    name: z.string().optional(),
-    namespace: z.string().optional(),
-    jsonPointers: z.array(z.string()).optional(),
-    jqPathExpressions: z.array(z.string()).optional(),
-    managedFieldsManagers: z.array(z.string()).optional(),
-});
-
+/** A service entry: the service concept's settings (components/serviceSpec.ts) plus what only a stack file says. */
 export const serviceSchema = z.strictObject({
     name: z.string().describe("Service name: AppProject `<name>`, Applications `<name>-<env>`, previews `<name>-pr-<n>`."),
-    team: z.string().describe("Owning team; labels every namespace."),
-    repoURL: z.string().describe("Git repository of the deploy manifests (https, ssh:// or git@host:org/repo; no credentials)."),
-    path: z.string().default(defaults.sourcePath).describe("Directory of the manifests inside the repository."),
-    targetRevision: revision("Default revision for every environment.").default(defaults.targetRevision),
-    environments: z
-        .array(serviceEnvironment)
-        .min(1)
-        .optional()
-        .describe("Environment classes (or { name, targetRevision, namespace, valueFiles }). Default: the stack's (prod: prod, staging: staging, local: both)."),
-    helm: z
-        .strictObject({
-            valueFiles: z.array(z.string()).optional(),
-            parameters: z.array(z.strictObject({ name: z.string(), value: z.string(), forceString: z.boolean().optional() })).optional(),
-            releaseName: z.string().optional(),
-        })
-        .optional()
-        .describe("Helm rendering (default when kustomize is not set)."),
-    kustomize: z
-        .strictObject({ images: z.array(z.string()).optional(), namePrefix: z.string().optional() })
-        .optional()
-        .describe("Kustomize rendering."),
-    syncPolicy: syncPolicyOverrides.optional(),
-    cluster: z.string().optional().describe("Registered cluster (a `destinations` name, or in-cluster) every environment deploys to; default: `defaultCluster`."),
-    unsafeSyncPolicyReason: z.string().optional().describe("Required to weaken a guarded sync switch (prod: all four; staging: allowEmpty). Name the ticket."),
+    ...serviceEntrySettings.shape,
     sharedRepository: z.boolean().optional().describe("Set on every service that deploys from the same repoURL as another service, to say it is on purpose."),
-    ignoreDifferences: z.array(ignoreDifference).optional().describe("Fields Argo CD must not treat as drift."),
-    previews: z
-        .strictObject({
-            repo: z.string().optional().describe("GitHub repository; default: the one in repoURL."),
-            owner: z.string().optional().describe("GitHub owner; default: the one in repoURL, else github.owner."),
-            labels: z.array(z.string()).min(1).optional(),
-            requeueAfterSeconds: z.int().optional(),
-            imageTagParameter: z.string().optional(),
-            maxOpen: z
-                .int()
-                .optional()
-                .describe(
-                    `Most previews of the service running at once; newer ones wait (paused, with a PreviewHeld event) until one closes. Default: ${defaults.previewMaxOpen}, at most ${bounds.maxPreviewsOpen}.`,
-                ),
-            ttlHours: z
-                .int()
-                .optional()
-                .describe(
-                    `Hours a preview may run while its PR stays open; then it is paused and its namespace deleted (PreviewExpired event). Default: ${defaults.previewTtlHours}.`,
-                ),
-        })
-        .optional()
-        .describe("Pull-request previews (staging and local stacks only)."),
 });
+
+const environmentClass = environmentClassSchema;
 
 const chart = z.union([z.strictObject({ version: z.string(), repo: z.string().optional() }), z.strictObject({ path: z.string() })], {
     error: () => "must be { version, repo? } (a chart repository) or { path } (a local chart), not both and nothing else",
@@ -300,7 +204,4 @@ export const stackConfigSchema = z.strictObject({
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type ServiceConfig = z.infer<typeof serviceSchema>;
 
-/** `services[1].repoURL` from a zod path. */
-export function formatPath(path: readonly PropertyKey[]): string {
-    return path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), "");
-}
+export { formatPath } from "../components/errors";

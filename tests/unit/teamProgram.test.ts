@@ -64,15 +64,15 @@ describe("the team route is first-class", () => {
         const args = {
             team: "fulfilment",
             source: { repoURL: "https://github.com/acme/inventory.git", path: "deploy/chart" },
-            environments: [{ name: "prod" as const, targetRevision: "v1", syncPolicy: { automated: { prune: false } } }],
+            environments: [{ name: "prod" as const, targetRevision: "v1.0.0", syncPolicy: { automated: { prune: false } } }],
         };
         assert.throws(
             () => new GitOpsService("inventory", args),
-            /GitOpsService "inventory": 1 problem\(s\):\n- `args\.environments\[0\]\.syncPolicy` weakens the prod sync policy: automated\.prune is false.*Fix: .*`args\.environments\[0\]\.unsafeSyncPolicyReason`/,
+            /GitOpsService "inventory": 1 problem\(s\):\n- `args\.environments\[0\]\.syncPolicy` weakens the prod sync policy: automated\.prune is false.*Fix: .*`unsafeSyncPolicyReason`/,
         );
         assert.throws(
-            () => new GitOpsService("inventory", { ...args, environments: [{ name: "production" as "prod", targetRevision: "v1" }] }),
-            /`args\.environments\[0\]\.name` is "production", not an environment class/,
+            () => new GitOpsService("inventory", { ...args, environments: [{ name: "production" as "prod", targetRevision: "v1.0.0" }] }),
+            /`args\.environments\[0\]\.name` is "production"\. Fix: use one of "prod", "staging"/,
         );
         const reasoned = new GitOpsService("inventory", { ...args, environments: [{ ...args.environments[0], unsafeSyncPolicyReason: "OPS-12: migration keeps old objects" }] });
         await settle(recorded);
@@ -84,7 +84,7 @@ describe("the team route is first-class", () => {
 
 describe("both routes share one resolve/validate path", () => {
     it("resolved once per service: the component's spread of the pipeline's args hits the memo, changed args do not", () => {
-        const spec = { team: "t", source: { repoURL: "https://github.com/acme/x.git", path: "." }, environments: [{ name: "prod" as const, targetRevision: "v1" }] };
+        const spec = { team: "t", source: { repoURL: "https://github.com/acme/x.git", path: "." }, environments: [{ name: "prod" as const, targetRevision: "v1.0.0" }] };
         const first = resolveService("x", spec);
         assert.equal(resolveService("x", { ...spec, argoNamespace: "argocd" }), first, "as ControlPlane passes it: { ...args, argoNamespace, provider }");
         assert.notEqual(resolveService("x", { ...spec, source: { ...spec.source, path: "deploy" } }), first);
