@@ -320,7 +320,8 @@ function resolveEnvironment(service: string, spec: ServiceSettings, env: Environ
     requireDnsLabel(namespace, namespaceField);
     const argoNamespace = spec.argoNamespace ?? defaults.argoNamespace;
     check(
-        !systemNamespace(namespace, argoNamespace),
+        // A derived namespace of a reserved name is that name's problem, reported once.
+        !systemNamespace(namespace, argoNamespace) || (env.namespace === undefined && reservedServiceName(service) !== undefined),
         namespaceField,
         `is "${namespace}", a system namespace (the AppProject would allow deploying there)`,
         `use the service's own namespace, e.g. "${service}-${env.name}"`,

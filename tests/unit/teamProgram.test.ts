@@ -79,6 +79,22 @@ describe("the team route is first-class", () => {
         assert.ok(reasoned);
         assert.equal(recorded.filter((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application").length, 1, "only the reasoned one registered");
     });
+    it("pauseAutomatedSync on prod is a weakening like any other: refused without a reason, before anything registers", async () => {
+        const recorded = installMocks("dev", { project: "team-pause" });
+        const { GitOpsService } = await import("gitops-control/components");
+        const args = { team: "fulfilment", repoURL: "https://github.com/acme/inventory.git", environments: [{ name: "prod" as const, pauseAutomatedSync: true }] };
+        assert.throws(
+            () => new GitOpsService("inventory", args),
+            /^GitOpsConfigErrors: GitOpsService "inventory": 1 problem\(s\):\n- `args\.environments\[0\]\.pauseAutomatedSync` weakens the prod sync policy: automated\.enabled is false/,
+        );
+        await settle(recorded);
+        assert.equal(recorded.length, 0);
+        new GitOpsService("inventory", { ...args, environments: [{ ...args.environments[0], unsafeSyncPolicyReason: "INC-4711: hotfix in flight" }] });
+        await settle(recorded);
+        const app = recorded.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application")!;
+        assert.equal(app.inputs.spec.syncPolicy.automated.enabled, false);
+    });
+
     // `render --program` and a consumer project importing the package run as real processes in tests/integration/cli.test.ts.
 });
 
