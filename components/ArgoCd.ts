@@ -3,7 +3,8 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { check, goDuration, requireDnsLabel } from "./errors";
+import { check, goDuration, goDurationSeconds, requireDnsLabel, systemNamespace, urlCredentials } from "./errors";
+import { defaults } from "./defaults";
 import { labels, managedByValue } from "./labels";
 import { CrdSource, argoCdCrdFiles, argoCdVersion, crdConfigGroup, crdStackGate, validateCrdStack } from "./ArgoCdCrds";
 import { childOptions, protection } from "./options";
@@ -103,7 +104,14 @@ export interface ArgoCdArgs {
 
 /** Checks every argument before any resource is registered. */
 export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
-    requireDnsLabel(args.namespace ?? "argocd", `${field}.namespace`);
+    const namespace = args.namespace ?? defaults.argoNamespace;
+    requireDnsLabel(namespace, `${field}.namespace`);
+    check(
+        !systemNamespace(namespace),
+        `${field}.namespace`,
+        `is "${namespace}", a system namespace: Argo CD's AppProjects, Secrets and RBAC would live beside the cluster's own`,
+        `use a namespace of its own, e.g. "${defaults.argoNamespace}"`,
+    );
     const chart = args.chart;
     if (chart?.kind === "local") {
         check(
@@ -114,6 +122,13 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
         );
     } else if (chart?.kind === "repository") {
         check(/^(https|oci):\/\/\S+$/.test(chart.repo), `${field}.chart.repo`, `is "${chart.repo}"`, `use an https:// or oci:// Helm repository, e.g. ${pinnedChart.repo}`);
+        const credentials = urlCredentials(chart.repo);
+        check(
+            credentials === undefined,
+            `${field}.chart.repo`,
+            credentials ?? "",
+            "remove them from the URL: the chart repository URL is stored in plain text in the state and the Helm release",
+        );
         check(
             /^[0-9]+\.[0-9]+\.[0-9]+$/.test(chart.version),
             `${field}.chart.version`,
@@ -142,6 +157,13 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
             check(goDuration.test(value), `${field}.settings.${key}`, `is "${value}"`, 'use a Go duration such as "180s" or "3m"');
         }
     }
+    const timeout = settings.reconciliationTimeout === undefined ? undefined : goDurationSeconds(settings.reconciliationTimeout);
+    check(
+        !(args.protect && timeout === 0),
+        `${field}.settings.reconciliationTimeout`,
+        `is "${settings.reconciliationTimeout}" on a protected (prod) install: Argo CD stops its periodic reconciliation, so drift and missed webhooks go unnoticed`,
+        'use a positive duration such as "180s" (the default)',
+    );
     (args.notifications?.recipients ?? []).forEach((r, i) =>
         check(/^[a-z0-9-]+:\S+$/.test(r), `${field}.notifications.recipients[${i}]`, `is "${r}"`, 'use "<service>:<recipient>", e.g. "slack:platform-alerts"'),
     );

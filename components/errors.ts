@@ -137,3 +137,20 @@ export function urlCredentials(url: string): string | undefined {
     if (/[?#]/.test(url)) return "carries a query string or fragment (?token=… would be stored in plain text)";
     return undefined;
 }
+
+/** Namespaces no service (and no Argo CD) may take: an AppProject allowing them allows writing there. */
+export const reservedNamespaces = ["kube-system", "kube-public", "kube-node-lease", "default"] as const;
+
+/** True for a system namespace: reserved, Kubernetes' own `kube-` prefix, or Argo CD's (`argoNamespace`). */
+export function systemNamespace(namespace: string, argoNamespace?: string): boolean {
+    return namespace === argoNamespace || (reservedNamespaces as readonly string[]).includes(namespace) || namespace.startsWith("kube-");
+}
+
+/** Seconds of a Go duration ("1h30m" → 5400); undefined when it is not one. */
+export function goDurationSeconds(value: string): number | undefined {
+    if (!goDuration.test(value)) return undefined;
+    const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+    let total = 0;
+    for (const m of value.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * unit[m[2]];
+    return total;
+}

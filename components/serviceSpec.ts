@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { bounds, defaults } from "./defaults";
 import { ClusterRef, inCluster, validateClusterRef } from "./destinations";
-import { GitOpsConfigError, GitOpsConfigErrors, Path, check, collectProblems, requireDnsLabel, urlCredentials } from "./errors";
+import { GitOpsConfigError, GitOpsConfigErrors, Path, check, collectProblems, requireDnsLabel, systemNamespace, urlCredentials } from "./errors";
 import type { HelmOptions, IgnoreDifference, KustomizeOptions } from "./GitOpsApplication";
 import { helmSchema, ignoreDifferenceSchema, kustomizeSchema, validateIgnoreDifferences, validateSource, validateWaitForSync } from "./GitOpsApplication";
 import { defaultAllowedRevisions } from "./guardrails/rules";
@@ -240,14 +240,6 @@ export interface ResolvedService {
     readonly previews?: ResolvedPreviews;
     readonly ignoreDifferences: readonly IgnoreDifference[];
     readonly cluster?: ClusterRef;
-}
-
-/** Namespaces no service may deploy to: its AppProject would then allow writing there. */
-export const reservedNamespaces = ["kube-system", "kube-public", "kube-node-lease", "default"] as const;
-
-/** Why a namespace is a system one (reserved, Kubernetes' `kube-` prefix, Argo CD's), or undefined. */
-export function systemNamespace(namespace: string, argoNamespace: string): boolean {
-    return namespace === argoNamespace || (reservedNamespaces as readonly string[]).includes(namespace) || namespace.startsWith("kube-");
 }
 
 /**

@@ -17,9 +17,9 @@ import { PlacedService, placed, resolveService, serviceConflicts } from "../comp
 import { re2Problem } from "../components/guardrails/cel";
 import { BreakGlassStatus, covers } from "./breakGlass";
 import { ModelService, clusterNames, destinationArgs, environmentsOf, libraryRuleNames, repositoryCredentialArg, waitForSyncArg } from "./model";
-import { stackPresets } from "./presets";
+import { stackKinds, stackPresets } from "./presets";
 import { StackSecrets, setSecretEntryCommand, setTokenCommand, stackKey } from "./read";
-import type { ServiceConfig, StackConfig } from "./schema";
+import { ServiceConfig, StackConfig, stackConfigSchema } from "./schema";
 
 /**
  * The stack key of a GitOpsService arg (its path after `args`): the entry's own key under
@@ -83,7 +83,8 @@ function layerRules(config: StackConfig): void {
         `is "${crds && "stack" in crds ? crds.stack : ""}" in a stack whose \`${stackKey("layer")}\` is crds, which installs the CRDs itself`,
         "remove it here (set it in the platform stack), or use `argocd.crds.path` for local CRD files",
     );
-    for (const key of ["services", "destinations", "repositoryCredentials", "breakGlass"] as const) {
+    const lists = ["services", "destinations", "repositoryCredentials", "breakGlass"] as const;
+    for (const key of lists) {
         check(
             config[key].length === 0,
             stackKey(key),
@@ -91,6 +92,33 @@ function layerRules(config: StackConfig): void {
             "move them to the platform stack of this cluster (the one whose `argocd.crds.stack` names this stack)",
         );
     }
+    // Every other key a crds stack would ignore: what differs from the defaults, but its CRD source.
+    const used = new Set<string>(["environment", "layer", "kubernetes", ...lists]);
+    const defaults = stackConfigSchema.parse({ environment: config.environment, layer: "crds" }) as Record<string, unknown>;
+    const { crds: _, ...argocd } = config.argocd;
+    const given: Record<string, unknown> = { ...config, argocd };
+    for (const key of Object.keys(given).filter((k) => !used.has(k))) {
+        check(
+            JSON.stringify(given[key]) === JSON.stringify(defaults[key]),
+            stackKey(key === "argocd" ? "argocd" : key),
+            `is set in a stack whose \`${stackKey("layer")}\` is crds, which ignores it (it installs only the Argo CD CRDs${key === "argocd" ? "; of `argocd` it reads only `crds.path`" : ""})`,
+            "move it to the platform stack of this cluster (the one whose `argocd.crds.stack` names this stack)",
+        );
+    }
+}
+
+/** The CRD stack a platform stack names must be of its own environment: prod does not run on staging's CRDs. */
+function crdStackRule(config: StackConfig): void {
+    const crds = config.argocd.crds;
+    if (config.layer !== "platform" || !crds || !("stack" in crds)) return;
+    const words = (crds.stack.split("/").pop() ?? "").split(/[-_.]/);
+    const foreign = stackKinds.filter((k) => k !== config.environment && words.includes(k));
+    check(
+        foreign.length === 0,
+        stackKey("argocd.crds.stack"),
+        `is "${crds.stack}", a ${foreign.join("/")} CRD stack, in a ${config.environment} stack: an upgrade there would change this cluster's CRDs`,
+        `name the ${config.environment} CRD stack, e.g. ${config.environment}-crds`,
+    );
 }
 
 function stackRules(config: StackConfig, services: readonly ModelService[], secrets: StackSecrets, active: readonly BreakGlassStatus[]): void {
@@ -237,6 +265,7 @@ export function validateStack(
     checkBuilt = true,
 ): GitOpsConfigError[] {
     const problems = collectProblems(() => layerRules(config));
+    problems.push(...collectProblems(() => crdStackRule(config)));
     problems.push(...collectProblems(() => stackRules(config, services, secrets, active)));
     problems.push(...destinationProblems(config, secrets), ...credentialProblems(config, secrets));
     // Checked once for the stack too: a stack without services must not accept a bad timeout either.

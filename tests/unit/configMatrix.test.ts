@@ -107,6 +107,61 @@ const cases: Case[] = [
         expect: 'namespace "shop"',
         service: "checkout",
     },
+    // Issue 20: accepted silently on both routes before.
+    {
+        was: "silent",
+        name: "credentials in the chart repository URL",
+        config: { argocd: { chart: { version: "10.1.1", repo: "https://bob:hunter2@charts.example/argo" } } },
+        expect: "`gitops-control:argocd.chart.repo` (ArgoCd arg `chart.repo`) carries credentials (user:password@ in the URL). Fix: remove them from the URL",
+    },
+    {
+        was: "silent",
+        name: "a token in the chart repository's query string",
+        config: { argocd: { chart: { version: "10.1.1", repo: "https://charts.example/argo?token=abc" } } },
+        expect: "`gitops-control:argocd.chart.repo` (ArgoCd arg `chart.repo`) carries a query string or fragment",
+    },
+    {
+        was: "silent",
+        name: "prod reconciliationTimeout 0s",
+        config: { argocd: { settings: { reconciliationTimeout: "0s" } } },
+        expect: '`gitops-control:argocd.settings.reconciliationTimeout` (ArgoCd arg `settings.reconciliationTimeout`) is "0s" on a protected (prod) install: Argo CD stops its periodic reconciliation',
+    },
+    {
+        was: "silent",
+        name: "a prod stack on staging's CRD stack",
+        config: { argocd: { crds: { stack: "staging-crds" } } },
+        expect: '`gitops-control:argocd.crds.stack` is "staging-crds", a staging CRD stack, in a prod stack: an upgrade there would change this cluster\'s CRDs. Fix: name the prod CRD stack, e.g. prod-crds',
+    },
+    {
+        was: "silent",
+        name: "Argo CD in kube-system",
+        config: { argocd: { namespace: "kube-system" } },
+        expect: '`gitops-control:argocd.namespace` (ArgoCd arg `namespace`) is "kube-system", a system namespace',
+    },
+    {
+        was: "silent",
+        name: "Argo CD in default",
+        config: { argocd: { namespace: "default" } },
+        expect: '`gitops-control:argocd.namespace` (ArgoCd arg `namespace`) is "default", a system namespace',
+    },
+    {
+        was: "silent",
+        name: "a crds stack with guardrails",
+        config: { layer: "crds", guardrails: { replicaCap: 5 } },
+        expect: "`gitops-control:guardrails` is set in a stack whose `gitops-control:layer` is crds, which ignores it",
+    },
+    {
+        was: "silent",
+        name: "a crds stack with Argo CD settings",
+        config: { layer: "crds", argocd: { ha: true } },
+        expect: "`gitops-control:argocd` is set in a stack whose `gitops-control:layer` is crds, which ignores it (it installs only the Argo CD CRDs; of `argocd` it reads only `crds.path`)",
+    },
+    {
+        was: "silent",
+        name: "a crds stack with a prune budget",
+        config: { layer: "crds", pruneBudget: 9 },
+        expect: "`gitops-control:pruneBudget` is set in a stack whose `gitops-control:layer` is crds",
+    },
     // The CRD layer (issue 12: the Argo CD CRDs in their own stack).
     {
         was: "clear",
