@@ -61,13 +61,24 @@ function toStackProblem(problem: GitOpsConfigError, index: number, service: Serv
     );
 }
 
-/** Rewrites problems of a stack-wide component (Argo CD, guardrails, GitHub, janitor) to its stack key. */
-function toStackKey(problems: readonly GitOpsConfigError[], component: string, keyOf: (arg: string) => string): GitOpsConfigError[] {
+/**
+ * Rewrites problems of a stack-wide component (Argo CD, guardrails, GitHub, janitor) to its stack
+ * key: `keyOf` maps the arg path (after `args`, and after `defaultRules` for the guardrail rules)
+ * to the stack key's path, by its head.
+ */
+function toStackKey(problems: readonly GitOpsConfigError[], component: string, keyOf: (arg: Path) => Path): GitOpsConfigError[] {
     return problems.map((p) => {
-        const arg = p.field.replace(/^args\.?/, "").replace(/^defaultRules\./, "");
-        return new GitOpsConfigError(stackKey(keyOf(arg)), `(${component} arg \`${arg}\`) ${p.problem}`, p.fix);
+        const afterArgs = p.path[0] === "args" ? p.path.slice(1) : p.path;
+        const arg = afterArgs[0] === "defaultRules" ? afterArgs.slice(1) : afterArgs;
+        return new GitOpsConfigError(stackKey(formatPath(keyOf(arg))), `(${component} arg \`${formatPath(arg)}\`) ${p.problem}`, p.fix);
     });
 }
+
+/** `rename` applied to the head of an arg path: `{ clusterName: "name" }`. */
+const renamed =
+    (prefix: Path, rename: Readonly<Record<string, string>> = {}) =>
+    ([head, ...rest]: Path): Path =>
+        head === "argoNamespace" ? ["argocd", "namespace"] : [...prefix, typeof head === "string" ? (rename[head] ?? head) : head, ...rest];
 
 /** Rules across services and across keys: what no single component can see. */
 /**
@@ -213,7 +224,7 @@ function destinationProblems(config: StackConfig, secrets: StackSecrets): GitOps
             ...toStackKey(
                 collectProblems(() => validateDestinationClusterArgs({ ...built[i], argoNamespace: config.argocd.namespace })),
                 "DestinationCluster",
-                (arg) => (arg === "argoNamespace" ? "argocd.namespace" : `${field}.${arg.replace(/^clusterName/, "name")}`),
+                renamed(["destinations", i], { clusterName: "name" }),
             ),
         ];
     });
@@ -248,7 +259,7 @@ function credentialProblems(config: StackConfig, secrets: StackSecrets): GitOpsC
             : toStackKey(
                   collectProblems(() => validateRepositoryCredentialsArgs(c.name, { ...repositoryCredentialArg(c, secrets), argoNamespace: config.argocd.namespace })),
                   "RepositoryCredentials",
-                  (arg) => (arg === "argoNamespace" ? "argocd.namespace" : `${field}.${appArgs[arg] ?? arg}`),
+                  renamed(["repositoryCredentials", i], appArgs),
               );
         return [...own, ...component];
     });
@@ -295,7 +306,7 @@ export function validateStack(
         ...toStackKey(
             collectProblems(() => (args = build())),
             "guardrails",
-            (arg) => (arg === "argoCdNamespace" ? "argocd.namespace" : `guardrails.${arg}`),
+            (arg) => (arg[0] === "argoCdNamespace" ? ["argocd", "namespace"] : ["guardrails", ...arg]),
         ),
     );
     if (!args) return problems;
@@ -304,14 +315,14 @@ export function validateStack(
         ...toStackKey(
             collectProblems(() => validateArgoCdArgs(built.argoCd)),
             "ArgoCd",
-            (arg) => `argocd.${arg}`,
+            (arg) => ["argocd", ...arg],
         ),
     );
     problems.push(
         ...toStackKey(
             collectProblems(() => validateGuardrailArgs(built.guardrails)),
             "AdmissionGuardrails",
-            (arg) => `guardrails.${arg}`,
+            (arg) => ["guardrails", ...arg],
         ),
     );
     if (built.github) {
@@ -320,7 +331,7 @@ export function validateStack(
             ...toStackKey(
                 collectProblems(() => validateGitHubArgs({ ...github, webhookSecret: "x" })),
                 "GitHubPreviewHooks",
-                (arg) => `github.${arg.replace(/^baseUrl/, "api")}`,
+                renamed(["github"], { baseUrl: "api" }),
             ),
         );
     }
@@ -330,7 +341,7 @@ export function validateStack(
             ...toStackKey(
                 collectProblems(() => validateJanitorArgs({ ...janitor, namespace: config.argocd.namespace })),
                 "PreviewJanitor",
-                (arg) => `previewJanitor.${arg}`,
+                (arg) => ["previewJanitor", ...arg],
             ),
         );
     }
@@ -341,7 +352,7 @@ export function validateStack(
             ...toStackKey(
                 collectProblems(() => validateBreakGlassExpiryArgs({ ...expiry, namespace: config.argocd.namespace })),
                 "BreakGlassExpiry",
-                (arg) => (arg === "image" ? "previewJanitor.image" : `breakGlass.${arg}`),
+                (arg) => (arg[0] === "image" ? ["previewJanitor", "image"] : ["breakGlass", ...arg]),
             ),
         );
     }
