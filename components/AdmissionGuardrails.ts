@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
+import { defaults } from "./defaults";
 import { BindingScope, FailurePolicy, GuardrailRule, LabelSelector, ValidationAction } from "./guardrails/types";
 import { labels, managedByValue } from "./labels";
 import { childOptions, protection } from "./options";
@@ -30,9 +31,9 @@ export interface AdmissionGuardrailsArgs {
     readonly rules: readonly GuardrailRule[];
     /** One binding per rule and environment. At least one. */
     readonly bindings: readonly GuardrailBinding[];
-    /** `Fail` rejects requests when a policy cannot be evaluated; `Ignore` admits them. @default "Fail" */
+    /** `Fail` rejects requests when a policy cannot be evaluated; `Ignore` admits them. @default {@link defaults.failurePolicy} */
     readonly failurePolicy?: FailurePolicy;
-    /** Prefix of policy and binding names. @default "gitops-control" */
+    /** Prefix of policy and binding names. @default {@link defaults.guardrailPrefix} */
     readonly namePrefix?: string;
     /** Namespace label that carries the environment class. @default "gitops-control.io/environment" */
     readonly environmentLabel?: string;
@@ -82,7 +83,7 @@ export function validateGuardrailArgs(args: AdmissionGuardrailsArgs, field = "ar
             'use ["Deny", "Audit"] or ["Warn", "Audit"]',
         );
     });
-    requireDnsLabel(args.namePrefix ?? "gitops-control", `${field}.namePrefix`, 40);
+    requireDnsLabel(args.namePrefix ?? defaults.guardrailPrefix, `${field}.namePrefix`, 40);
 }
 
 /** Name of the policy that enforces a rule. */
@@ -180,11 +181,11 @@ export function guardrailManifests(
     bindings: readonly GuardrailBinding[],
     options: { readonly prefix?: string; readonly environmentLabel?: string; readonly failurePolicy?: FailurePolicy } = {},
 ): object[] {
-    const prefix = options.prefix ?? "gitops-control";
+    const prefix = options.prefix ?? defaults.guardrailPrefix;
     const environmentLabel = options.environmentLabel ?? labels.environment;
     const apiVersion = "admissionregistration.k8s.io/v1";
     return rules.flatMap((rule) => [
-        { apiVersion, kind: "ValidatingAdmissionPolicy", ...renderPolicy(rule, prefix, options.failurePolicy ?? "Fail") },
+        { apiVersion, kind: "ValidatingAdmissionPolicy", ...renderPolicy(rule, prefix, options.failurePolicy ?? defaults.failurePolicy) },
         ...bindings.map((b) => ({ apiVersion, kind: "ValidatingAdmissionPolicyBinding", ...renderBinding(rule, b, prefix, environmentLabel) })),
     ]);
 }
@@ -204,9 +205,9 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
     constructor(name: string, args: AdmissionGuardrailsArgs, opts?: pulumi.ComponentResourceOptions) {
         validateGuardrailArgs(args);
         super("gitops-control:guardrails:AdmissionGuardrails", name, {}, opts);
-        const prefix = args.namePrefix ?? "gitops-control";
+        const prefix = args.namePrefix ?? defaults.guardrailPrefix;
         const environmentLabel = args.environmentLabel ?? labels.environment;
-        const failurePolicy = args.failurePolicy ?? "Fail";
+        const failurePolicy = args.failurePolicy ?? defaults.failurePolicy;
         const keep = protection(args.protect ?? false);
         for (const rule of args.rules) {
             const rendered = renderPolicy(rule, prefix, failurePolicy);

@@ -36,9 +36,9 @@ export interface ResourceExclusion {
 
 /** Typed `argocd-cm` settings. */
 export interface ArgoCdSettings {
-    /** How often Argo CD compares Git with the cluster without a webhook, a Go duration. @default "180s" */
+    /** How often Argo CD compares Git with the cluster without a webhook, a Go duration. @default {@link defaults.reconciliationTimeout} */
     readonly reconciliationTimeout?: string;
-    /** Random spread added to the reconciliation timeout. @default "60s" */
+    /** Random spread added to the reconciliation timeout. @default {@link defaults.reconciliationJitter} */
     readonly reconciliationJitter?: string;
     /** Kinds to exclude. @default the chart's list (events, endpoints, leases, …) */
     readonly resourceExclusions?: readonly ResourceExclusion[];
@@ -61,7 +61,7 @@ export interface ArgoCdReplicas {
 }
 
 export interface ArgoCdArgs {
-    /** Namespace created for Argo CD. @default "argocd" */
+    /** Namespace created for Argo CD. @default {@link defaults.argoNamespace} */
     readonly namespace?: string;
     /** @default the official repository at {@link pinnedChart} */
     readonly chart?: ChartSource;
@@ -154,7 +154,7 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
     for (const key of ["reconciliationTimeout", "reconciliationJitter"] as const) {
         const value = settings[key];
         if (value !== undefined) {
-            check(goDuration.test(value), `${field}.settings.${key}`, `is "${value}"`, 'use a Go duration such as "180s" or "3m"');
+            check(goDuration.test(value), `${field}.settings.${key}`, `is "${value}"`, `use a Go duration such as "${defaults.reconciliationTimeout}" or "3m"`);
         }
     }
     const timeout = settings.reconciliationTimeout === undefined ? undefined : goDurationSeconds(settings.reconciliationTimeout);
@@ -162,7 +162,7 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
         !(args.protect && timeout === 0),
         `${field}.settings.reconciliationTimeout`,
         `is "${settings.reconciliationTimeout}" on a protected (prod) install: Argo CD stops its periodic reconciliation, so drift and missed webhooks go unnoticed`,
-        'use a positive duration such as "180s" (the default)',
+        `use a positive duration such as "${defaults.reconciliationTimeout}" (the default)`,
     );
     (args.notifications?.recipients ?? []).forEach((r, i) =>
         check(/^[a-z0-9-]+:\S+$/.test(r), `${field}.notifications.recipients[${i}]`, `is "${r}"`, 'use "<service>:<recipient>", e.g. "slack:platform-alerts"'),
@@ -196,8 +196,8 @@ export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
     const metrics = { enabled: metricsOn, serviceMonitor: { enabled: metricsOn && (args.metrics?.serviceMonitor ?? false) } };
     const settings = args.settings ?? {};
     const cm: Record<string, string | boolean> = {
-        "timeout.reconciliation": settings.reconciliationTimeout ?? "180s",
-        "timeout.reconciliation.jitter": settings.reconciliationJitter ?? "60s",
+        "timeout.reconciliation": settings.reconciliationTimeout ?? defaults.reconciliationTimeout,
+        "timeout.reconciliation.jitter": settings.reconciliationJitter ?? defaults.reconciliationJitter,
         "statusbadge.enabled": settings.statusBadge ?? false,
         // Annotation tracking: resources are owned by the Application that created them, not by
         // whatever else copied the instance label.
@@ -282,7 +282,7 @@ export class ArgoCd extends pulumi.ComponentResource {
         validateArgoCdArgs(args);
         super("gitops-control:argocd:ArgoCd", name, {}, opts);
         const protect = args.protect ?? false;
-        const namespaceName = args.namespace ?? "argocd";
+        const namespaceName = args.namespace ?? defaults.argoNamespace;
         this.namespace = new k8s.core.v1.Namespace(
             `${name}-ns`,
             { metadata: { name: namespaceName, labels: { [labels.managedBy]: managedByValue, "app.kubernetes.io/part-of": "argocd" } } },

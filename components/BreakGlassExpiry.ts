@@ -47,7 +47,7 @@ export function breakGlassExpiryScript(): string {
     });
     return `set -eu
 K="\${KUBECTL:-kubectl}"
-NS="\${NAMESPACE:-argocd}"
+NS="\${NAMESPACE:-${defaults.argoNamespace}}"
 now=$(date +%s)
 expired() { [ -n "$1" ] && [ "$(date -d "$1" +%s)" -le "$now" ]; }
 names() { printf '%s\\n' "$1" | tr -d '[]"' | tr ',' '\\n' | grep -v '^$' || true; }

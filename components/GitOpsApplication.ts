@@ -3,6 +3,7 @@ import type { IApplicationSource } from "@kubernetes-models/argo-cd/argoproj.io/
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { defaults } from "./defaults";
 import { check, requireDnsLabel } from "./errors";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
 import { cascadeDeleteFinalizer, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
@@ -112,7 +113,7 @@ export interface GitOpsApplicationArgs {
     readonly managedNamespaceMetadata?: ManagedNamespaceMetadata;
     /** @default [] */
     readonly ignoreDifferences?: readonly IgnoreDifference[];
-    /** Sync history kept on the Application. @default 10 */
+    /** Sync history kept on the Application. @default {@link defaults.revisionHistoryLimit} */
     readonly revisionHistoryLimit?: number;
     /**
      * Deleting the Application deletes what it deployed (the Argo CD resources finalizer).
@@ -160,7 +161,7 @@ export function validateWaitForSync(waitForSync: { readonly timeoutSeconds: numb
         Number.isInteger(t) && t >= 30 && t <= maxWaitForSyncSeconds,
         `${field}.timeoutSeconds`,
         `is ${t}`,
-        `use a whole number of seconds from 30 to ${maxWaitForSyncSeconds} (600 is usual)`,
+        `use a whole number of seconds from 30 to ${maxWaitForSyncSeconds} (${defaults.waitForSyncSeconds} is usual)`,
     );
 }
 
@@ -193,8 +194,8 @@ export function validateApplicationArgs(name: string, args: GitOpsApplicationArg
     validateOwner(args.owner, `${field}.owner`);
     validateSource(args.source, `${field}.source`);
     validateSyncPolicy(args.syncPolicy, `${field}.syncPolicy`);
-    const limit = args.revisionHistoryLimit ?? 10;
-    check(Number.isInteger(limit) && limit >= 1, `${field}.revisionHistoryLimit`, `is ${limit}`, "use a whole number ≥ 1 (10 is usual)");
+    const limit = args.revisionHistoryLimit ?? defaults.revisionHistoryLimit;
+    check(Number.isInteger(limit) && limit >= 1, `${field}.revisionHistoryLimit`, `is ${limit}`, `use a whole number ≥ 1 (${defaults.revisionHistoryLimit} is usual)`);
     validateIgnoreDifferences(args.ignoreDifferences ?? [], `${field}.ignoreDifferences`);
 }
 
@@ -271,7 +272,7 @@ export function renderApplication(name: string, args: GitOpsApplicationArgs): IA
                 ...(d.jqPathExpressions ? { jqPathExpressions: [...d.jqPathExpressions] } : {}),
                 ...(d.managedFieldsManagers ? { managedFieldsManagers: [...d.managedFieldsManagers] } : {}),
             })),
-            revisionHistoryLimit: args.revisionHistoryLimit ?? 10,
+            revisionHistoryLimit: args.revisionHistoryLimit ?? defaults.revisionHistoryLimit,
         },
     };
 }

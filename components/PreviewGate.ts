@@ -1,4 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
+import { defaults } from "./defaults";
 import { labels } from "./labels";
 
 /**
@@ -45,7 +46,7 @@ export function previewGateScript(): string {
     const held = previewGateAnnotations.held;
     return `set -eu
 K="\${KUBECTL:-kubectl}"
-NS="\${ARGOCD_NAMESPACE:-argocd}"
+NS="\${ARGOCD_NAMESPACE:-${defaults.argoNamespace}}"
 now="\${PREVIEW_GATE_NOW:-$(date +%s)}"
 stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 event() { # name uid type reason message

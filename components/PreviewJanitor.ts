@@ -9,16 +9,16 @@ import { previewGateScopePolicySpec, previewGateScript } from "./PreviewGate";
 export interface PreviewJanitorArgs {
     /** Namespace the janitor runs in (Argo CD's). */
     readonly namespace: string;
-    /** Image with `sh`, GNU `date` and `kubectl`, pinned by tag. @default "bitnami/kubectl:1.36.3" */
+    /** Image with `sh`, GNU `date` and `kubectl`, pinned by tag. @default {@link defaults.janitorImage} */
     readonly image?: string;
     /** Cron schedule. @default every 30 minutes */
     readonly schedule?: string;
     /**
      * Previews older than this are reported as overdue (`preview_namespace_age_hours`, the
-     * PreviewNamespaceTooOld alert); a namespace an Application still targets is never deleted. @default 72
+     * PreviewNamespaceTooOld alert); a namespace an Application still targets is never deleted. @default {@link defaults.previewTtlHours}
      */
     readonly ttlHours?: number;
-    /** Seconds between two passes of the preview gate (cap and TTL, see PreviewGate.ts). @default 5 */
+    /** Seconds between two passes of the preview gate (cap and TTL, see PreviewGate.ts). @default {@link defaults.previewGateIntervalSeconds} */
     readonly gateIntervalSeconds?: number;
     /** Do not wait for the gate's Deployment to roll out (a cluster without kubelets). @default false */
     readonly skipAwait?: boolean;
@@ -57,7 +57,7 @@ export const janitorServiceAccount = "preview-janitor";
 export function janitorScript(): string {
     return `set -eu
 K="\${KUBECTL:-kubectl}"
-TTL="\${PREVIEW_TTL_HOURS:-72}"
+TTL="\${PREVIEW_TTL_HOURS:-${defaults.previewTtlHours}}"
 SELECTOR="\${PREVIEW_SELECTOR:-env=preview,${labels.environment}=preview}"
 now=$(date +%s)
 targets() { $K get applications.argoproj.io -A -o jsonpath='{range .items[*]}{.spec.destination.namespace}{"\\n"}{end}'; }
@@ -118,15 +118,15 @@ export function janitorScopePolicySpec(
 /** Checks every argument before any resource is registered. */
 export function validateJanitorArgs(args: PreviewJanitorArgs, field = "args"): void {
     requireDnsLabel(args.namespace, `${field}.namespace`);
-    validateScriptJob(args, field, defaults.janitorSchedule, "*/30 * * * *");
+    validateScriptJob(args, field, defaults.janitorSchedule, defaults.janitorSchedule);
     const ttl = args.ttlHours ?? defaults.previewTtlHours;
-    check(Number.isInteger(ttl) && ttl >= 1, `${field}.ttlHours`, `is ${ttl}`, "use a whole number of hours ≥ 1 (72 is the default)");
+    check(Number.isInteger(ttl) && ttl >= 1, `${field}.ttlHours`, `is ${ttl}`, `use a whole number of hours ≥ 1 (${defaults.previewTtlHours} is the default)`);
     const interval = args.gateIntervalSeconds ?? defaults.previewGateIntervalSeconds;
     check(
         Number.isInteger(interval) && interval >= 1 && interval <= 300,
         `${field}.gateIntervalSeconds`,
         `is ${interval}`,
-        "use a whole number of seconds from 1 to 300 (5 is the default)",
+        `use a whole number of seconds from 1 to 300 (${defaults.previewGateIntervalSeconds} is the default)`,
     );
 }
 

@@ -41,16 +41,13 @@ export function clusterNames(config: Pick<StackConfig, "destinations">): string[
     return [inClusterName, ...config.destinations.map((d) => d.name)];
 }
 
-/** Default `waitForSync.timeoutSeconds`. */
-export const defaultWaitForSyncSeconds = 600;
-
 /** The stack's `waitForSync` as GitOpsService takes it; `undefined` when off. */
 export function waitForSyncArg(config: Pick<StackConfig, "waitForSync">): { timeoutSeconds: number } | undefined {
-    return config.waitForSync.enabled ? { timeoutSeconds: config.waitForSync.timeoutSeconds ?? defaultWaitForSyncSeconds } : undefined;
+    return config.waitForSync.enabled ? { timeoutSeconds: config.waitForSync.timeoutSeconds ?? defaults.waitForSyncSeconds } : undefined;
 }
 
 /** Prefix of the guardrail policy names the stacks deploy (AdmissionGuardrails' default). */
-const guardrailPrefix = "gitops-control";
+const guardrailPrefix = defaults.guardrailPrefix;
 
 /** The binding environment of a break-glass entry: its binding is `<policy>-break-glass-<ticket>`. */
 export const breakGlassBindingEnvironment = (entry: BreakGlassEntry): string => `break-glass-${entry.ticket.toLowerCase()}`;

@@ -64,7 +64,9 @@ export const stackConfigSchema = z.strictObject({
                 })
                 .partial()
                 .optional()
-                .describe('Typed argocd-cm. Defaults: reconciliationTimeout "180s", reconciliationJitter "60s", statusBadge false.'),
+                .describe(
+                    `Typed argocd-cm. Defaults: reconciliationTimeout "${defaults.reconciliationTimeout}", reconciliationJitter "${defaults.reconciliationJitter}", statusBadge false.`,
+                ),
             metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional().describe("Metrics (default on) and ServiceMonitors (default off)."),
             alerts: z
                 .strictObject({
@@ -144,7 +146,7 @@ export const stackConfigSchema = z.strictObject({
         .optional()
         .describe("Secret only, a map of credential name to token, SSH key or App key: `pulumi config set --secret --path 'gitops-control:repositorySecrets.<name>' <value>`."),
     waitForSync: z
-        .strictObject({ enabled: z.boolean(), timeoutSeconds: z.int().optional().describe("Default: 600.") })
+        .strictObject({ enabled: z.boolean(), timeoutSeconds: z.int().optional().describe(`Default: ${defaults.waitForSyncSeconds}.`) })
         .default({ enabled: false })
         .describe(
             "`pulumi up` waits until every Application is Synced and Healthy, and fails with Argo CD's message after the timeout. On for deploys; off where Argo CD cannot run yet.",
