@@ -1,10 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
-import { defaults } from "./defaults";
+import { bounds, defaults } from "./defaults";
 import { BindingScope, FailurePolicy, GuardrailRule, LabelSelector, ValidationAction } from "./guardrails/types";
 import { labels, managedByValue } from "./labels";
 import { childOptions, protection } from "./options";
+import { z } from "zod";
 
 /** Where a set of rules is enforced, and how hard. */
 export interface GuardrailBinding {
@@ -228,3 +229,19 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
         this.registerOutputs({ policyNames: this.policyNames, bindingNames: this.bindingNames });
     }
 }
+
+/** The `guardrails` settings of a stack (AdmissionGuardrails and the rule library). */
+export const guardrailSettingsSchema = z
+    .strictObject({
+        replicaCap: z.int().positive().max(bounds.maxReplicaCap).describe(`Most replicas a workload may ask for. Default: ${defaults.replicaCap}.`),
+        failurePolicy: z.enum(["Fail", "Ignore"]).describe(`When a policy cannot be evaluated. Default: ${defaults.failurePolicy}.`),
+        disabledRules: z.array(z.string()).describe("Rule names to leave out of the library (see docs/guardrails.md)."),
+        requiredLabels: z.array(z.string()).min(1).describe("Labels every workload must carry."),
+        allowedRevisions: z
+            .array(z.string())
+            .min(1)
+            .describe("RE2 patterns of the targetRevisions prod Applications may deploy (protect-sync-policy). Default: main/master/HEAD, release tags, full commit SHAs."),
+    })
+    .partial()
+    .default({})
+    .describe(`Admission guardrails. Defaults: replicaCap ${defaults.replicaCap}, failurePolicy "${defaults.failurePolicy}".`);

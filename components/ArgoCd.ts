@@ -8,6 +8,7 @@ import { defaults } from "./defaults";
 import { labels, managedByValue } from "./labels";
 import { CrdSource, argoCdCrdFiles, argoCdVersion, crdConfigGroup, crdStackGate, validateCrdStack } from "./ArgoCdCrds";
 import { childOptions, protection } from "./options";
+import { z } from "zod";
 
 /** The pinned argo-cd Helm chart. Its templates ship Argo CD v3.4.4; see {@link argoCdVersion}. */
 export const pinnedChart = {
@@ -339,3 +340,65 @@ export class ArgoCd extends pulumi.ComponentResource {
         this.registerOutputs({ namespaceName: this.namespaceName, adminPassword: this.adminPassword, chartVersion: this.chartVersion });
     }
 }
+
+const chart = z.union([z.strictObject({ version: z.string(), repo: z.string().optional() }), z.strictObject({ path: z.string() })], {
+    error: () => "must be { version, repo? } (a chart repository) or { path } (a local chart), not both and nothing else",
+});
+
+/** The `argocd` settings of a stack: the Argo CD install (ArgoCd). Written once here; stacks/schema.ts composes it. */
+export const argoCdSettingsSchema = z
+    .strictObject({
+        namespace: z.string().default(defaults.argoNamespace).describe("Namespace Argo CD is installed in (and its Applications live in)."),
+        chart: chart
+            .optional()
+            .describe(`Argo CD chart; default: ${pinnedChart.name} ${pinnedChart.version} from its repository (local stack: the fixture beside a dev checkout).`),
+        ha: z.boolean().optional().describe("Highly available install (redis-ha, 2× server, repo-server, ApplicationSet). Default: the stack preset (prod only)."),
+        replicas: z
+            .strictObject({ controller: z.int(), server: z.int(), repoServer: z.int(), applicationSet: z.int() })
+            .partial()
+            .optional()
+            .describe("Replica counts. Default: HA 1/2/2/2, else 1."),
+        settings: z
+            .strictObject({
+                reconciliationTimeout: z.string(),
+                reconciliationJitter: z.string(),
+                url: z.url(),
+                statusBadge: z.boolean(),
+                resourceExclusions: z.array(z.strictObject({ apiGroups: z.array(z.string()), kinds: z.array(z.string()), clusters: z.array(z.string()).optional() })),
+            })
+            .partial()
+            .optional()
+            .describe(
+                `Typed argocd-cm. Defaults: reconciliationTimeout "${defaults.reconciliationTimeout}", reconciliationJitter "${defaults.reconciliationJitter}", statusBadge false.`,
+            ),
+        metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional().describe("Metrics (default on) and ServiceMonitors (default off)."),
+        alerts: z
+            .strictObject({
+                enabled: z.boolean(),
+                outOfSyncMinutes: z.int().min(1).max(1440),
+                degradedMinutes: z.int().min(1).max(1440),
+                ruleLabels: z.record(z.string(), z.string()),
+            })
+            .partial()
+            .optional()
+            .describe("PrometheusRule alerts; only where the Prometheus Operator CRDs exist."),
+        notifications: z
+            .strictObject({ recipients: z.array(z.string()) })
+            .optional()
+            .describe('Notification recipients, "<service>:<recipient>".'),
+        dex: z.boolean().optional().describe("Run Dex (SSO). Default: false."),
+        crds: z
+            .union(
+                [
+                    z.strictObject({ path: z.string().describe("Directory holding application-crd.yaml and the other CRDs of the installed Argo CD version.") }),
+                    z.strictObject({ stack: z.string().describe("The stack of this project that installs them (`layer: crds`), e.g. prod-crds.") }),
+                ],
+                { error: () => "must be { path } (CRD files this stack installs) or { stack } (the stack that installs them), not both and nothing else" },
+            )
+            .optional()
+            .describe(
+                "Where the Argo CD CRDs come from: { path } a directory this stack installs them from (air-gapped), { stack } another stack of this project that installs them (prod and staging: keeps 1.8 MB of CRD schemas out of every preview and checkpoint). Default: this stack installs the release manifests by URL; the local stack uses the fixture copy when present.",
+            ),
+    })
+    .default({ namespace: defaults.argoNamespace })
+    .describe("The Argo CD install.");

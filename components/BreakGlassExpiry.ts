@@ -1,9 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { defaults } from "./defaults";
+import { bounds, defaults } from "./defaults";
+import { environmentClasses } from "./presets";
 import { check, requireDnsLabel } from "./errors";
 import { annotations, labels, managedByValue } from "./labels";
 import { childOptions, scriptCronJobSpec, validateScriptJob } from "./options";
+import { z } from "zod";
 
 export interface BreakGlassExpiryArgs {
     /** Namespace the CronJob runs in and the Applications live in (Argo CD's). */
@@ -188,3 +190,29 @@ export class BreakGlassExpiry extends pulumi.ComponentResource {
         this.registerOutputs({ cronJobName: this.cronJobName });
     }
 }
+
+/** The `breakGlass` entries of a stack (audited exceptions; BreakGlassExpiry ends them in the cluster). */
+export const breakGlassSettingsSchema = z
+    .array(
+        z.strictObject({
+            services: z.array(z.string()).describe("Services whose namespaces and Applications are affected."),
+            environments: z.array(z.enum(environmentClasses)).optional().describe("Environments affected. Default: all of those services'."),
+            reason: z.string().describe("What is broken and what the hotfix does (10+ characters)."),
+            ticket: z.string().describe("Incident or change ticket, e.g. INC-4711."),
+            requestedBy: z.string().describe("Who pulled the break-glass."),
+            requestedAt: z.string().describe('When it was granted, ISO-8601 with zone ("2026-11-24T10:00:00Z").'),
+            expires: z.string().describe("When it ends, at most breakGlassPolicy.maxHours after requestedAt."),
+        }),
+    )
+    .default([])
+    .describe("Active and past break-glass exceptions; see stacks/breakGlass.ts.");
+
+/** The `breakGlassPolicy` settings of a stack. */
+export const breakGlassPolicySettingsSchema = z
+    .strictObject({
+        maxHours: z.number().positive().max(bounds.maxBreakGlassHours).describe(`Longest exception. Default: ${defaults.breakGlassMaxHours}.`),
+        onExpiry: z.enum(["fail", "revert"]).describe(`After expiry: fail stops every preview/up; revert drops the entry with a warning. Default: ${defaults.breakGlassOnExpiry}.`),
+    })
+    .partial()
+    .default({})
+    .describe(`Break-glass limits. Defaults: maxHours ${defaults.breakGlassMaxHours}, onExpiry "${defaults.breakGlassOnExpiry}".`);

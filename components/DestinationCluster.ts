@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
+import { z } from "zod";
 
 export interface DestinationClusterArgs {
     /** Namespace Argo CD runs in; cluster Secrets must live there. */
@@ -72,3 +73,16 @@ export class DestinationCluster extends pulumi.ComponentResource {
         this.registerOutputs({ clusterName: this.clusterName });
     }
 }
+
+/** The `destinations` settings of a stack: clusters registered with Argo CD (DestinationCluster). */
+export const destinationsSettingsSchema = z
+    .array(
+        z.strictObject({
+            name: z.string().describe("Name Applications use (`cluster` of a service or environment); not in-cluster."),
+            server: z.string().describe("The cluster's API server URL (https)."),
+            caData: z.string().optional().describe("Base64 PEM of the API server's CA; default: the system roots."),
+            namespaces: z.array(z.string()).optional().describe("Namespaces Argo CD may manage there; default: the whole cluster."),
+        }),
+    )
+    .default([])
+    .describe("Clusters registered with Argo CD (cluster Secrets). Each one's bearer token is a secret in `destinationTokens`.");

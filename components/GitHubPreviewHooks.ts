@@ -1,6 +1,7 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import { check } from "./errors";
+import { z } from "zod";
 
 export interface GitHubPreviewHooksArgs {
     /** Organisation or user owning the repositories. */
@@ -76,3 +77,13 @@ export class GitHubPreviewHooks extends pulumi.ComponentResource {
         this.registerOutputs({ webhookIds: this.webhookIds });
     }
 }
+
+/** The `github` settings of a stack: where previews live on GitHub and the webhook (GitHubPreviewHooks). */
+export const gitHubSettingsSchema = z
+    .strictObject({
+        owner: z.string().optional().describe("Organisation of the preview repositories whose repoURL is not on GitHub."),
+        api: z.url().optional().describe("GitHub Enterprise API URL. Default: GitHub.com."),
+        webhookUrl: z.string().optional().describe("ApplicationSet webhook endpoint; with it (and a token), labels and webhooks are managed on GitHub."),
+    })
+    .optional()
+    .describe("GitHub organisation, API and webhook of the previews.");

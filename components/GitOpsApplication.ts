@@ -315,3 +315,11 @@ export class GitOpsApplication extends pulumi.ComponentResource {
         this.registerOutputs({ applicationName: this.applicationName, destinationNamespace: this.destinationNamespace });
     }
 }
+
+/** The `waitForSync` settings of a stack (GitOpsApplication `waitForSync`). */
+export const waitForSyncSettingsSchema = z
+    .strictObject({ enabled: z.boolean(), timeoutSeconds: z.int().optional().describe(`Default: ${defaults.waitForSyncSeconds}.`) })
+    .default({ enabled: false })
+    .describe(
+        "`pulumi up` waits until every Application is Synced and Healthy, and fails with Argo CD's message after the timeout. On for deploys; off where Argo CD cannot run yet.",
+    );

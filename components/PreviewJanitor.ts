@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
 import { childOptions, scriptCronJobSpec, validateScriptJob } from "./options";
-import { defaults } from "./defaults";
+import { bounds, defaults } from "./defaults";
 import { previewGateScopePolicySpec, previewGateScript } from "./PreviewGate";
+import { z } from "zod";
 
 export interface PreviewJanitorArgs {
     /** Namespace the janitor runs in (Argo CD's). */
@@ -281,3 +282,16 @@ export class PreviewJanitor extends pulumi.ComponentResource {
         this.registerOutputs({ cronJobName: this.cronJobName, policyName: this.policyName, gateName: this.gateName });
     }
 }
+
+/** The `previewJanitor` settings of a stack (PreviewJanitor, PreviewGate). */
+export const previewJanitorSettingsSchema = z
+    .strictObject({
+        image: z.string().describe(`Pinned image with sh, GNU date and kubectl. Default: ${defaults.janitorImage}.`),
+        schedule: z.string().describe(`Cron schedule. Default: "${defaults.janitorSchedule}".`),
+        ttlHours: z.int().min(1).max(bounds.maxPreviewTtlHours).describe(`Previews older than this are deleted. Default: ${defaults.previewTtlHours}.`),
+    })
+    .partial()
+    .default({})
+    .describe(
+        `Orphan-preview cleanup (a CronJob) and the preview gate that enforces each service's cap and TTL (a Deployment), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`,
+    );

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { credentialURLPrefix, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
+import { z } from "zod";
 
 /** How Argo CD authenticates to the repositories under a URL prefix. */
 export type RepositoryAuth =
@@ -103,3 +104,19 @@ export class RepositoryCredentials extends pulumi.ComponentResource {
         this.registerOutputs({ secretName: this.secretName });
     }
 }
+
+/** The `repositoryCredentials` settings of a stack (RepositoryCredentials). */
+export const repositoryCredentialsSettingsSchema = z
+    .array(
+        z.strictObject({
+            name: z.string().describe("Credential name; its secret part is `repositorySecrets.<name>`."),
+            url: z.string().describe("URL prefix, e.g. https://github.com/acme/ or git@github.com:acme/."),
+            type: z.enum(["https", "ssh", "githubApp"]),
+            username: z.string().optional().describe('HTTPS only; default: "git".'),
+            githubAppId: z.int().optional(),
+            githubAppInstallationId: z.int().optional(),
+            githubAppEnterpriseBaseUrl: z.string().optional(),
+        }),
+    )
+    .default([])
+    .describe("Credentials for private repositories, by URL prefix. Each one's secret part (token, SSH key or GitHub App key) is in `repositorySecrets`.");
