@@ -6,6 +6,7 @@ import { childOptions, scriptCronJobSpec, validateScriptJob } from "./options";
 import { bounds, defaults } from "./defaults";
 import { previewGateScopePolicySpec, previewGateScript } from "./PreviewGate";
 import { z } from "zod";
+import { checkSettings, providerSetting } from "./settings";
 
 export interface PreviewJanitorArgs {
     /** Namespace the janitor runs in (Argo CD's). */
@@ -116,8 +117,30 @@ export function janitorScopePolicySpec(
     };
 }
 
+/** The janitor settings a stack file and the component share (`previewJanitor`). */
+function previewJanitorSettings() {
+    return z
+        .strictObject({
+            image: z.string().describe(`Pinned image with sh, GNU date and kubectl. Default: ${defaults.janitorImage}.`),
+            schedule: z.string().describe(`Cron schedule. Default: "${defaults.janitorSchedule}".`),
+            ttlHours: z.int().min(1).max(bounds.maxPreviewTtlHours).describe(`Previews older than this are deleted. Default: ${defaults.previewTtlHours}.`),
+        })
+        .partial();
+}
+
+/** The component's args: the shared settings plus what only a program passes. */
+const janitorArgsSchema = () =>
+    previewJanitorSettings().extend({
+        namespace: z.string(),
+        gateIntervalSeconds: z.int().optional(),
+        skipAwait: z.boolean().optional(),
+        previewSelector: z.strictObject({ key: z.string(), value: z.string() }).optional(),
+        provider: providerSetting.optional(),
+    });
+
 /** Checks every argument before any resource is registered. */
 export function validateJanitorArgs(args: PreviewJanitorArgs, field = "args"): void {
+    if (!checkSettings(janitorArgsSchema(), args, field)) return;
     requireDnsLabel(args.namespace, `${field}.namespace`);
     validateScriptJob(args, field, defaults.janitorSchedule, defaults.janitorSchedule);
     const ttl = args.ttlHours ?? defaults.previewTtlHours;
@@ -284,13 +307,7 @@ export class PreviewJanitor extends pulumi.ComponentResource {
 }
 
 /** The `previewJanitor` settings of a stack (PreviewJanitor, PreviewGate). */
-export const previewJanitorSettingsSchema = z
-    .strictObject({
-        image: z.string().describe(`Pinned image with sh, GNU date and kubectl. Default: ${defaults.janitorImage}.`),
-        schedule: z.string().describe(`Cron schedule. Default: "${defaults.janitorSchedule}".`),
-        ttlHours: z.int().min(1).max(bounds.maxPreviewTtlHours).describe(`Previews older than this are deleted. Default: ${defaults.previewTtlHours}.`),
-    })
-    .partial()
+export const previewJanitorSettingsSchema = previewJanitorSettings()
     .default({})
     .describe(
         `Orphan-preview cleanup (a CronJob) and the preview gate that enforces each service's cap and TTL (a Deployment), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`,

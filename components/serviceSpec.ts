@@ -1,5 +1,4 @@
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { bounds, defaults } from "./defaults";
 import { ClusterRef, inCluster, validateClusterRef } from "./destinations";
@@ -9,7 +8,7 @@ import { helmSchema, ignoreDifferenceSchema, kustomizeSchema, validateIgnoreDiff
 import { defaultAllowedRevisions } from "./guardrails/rules";
 import { checkPreviewLimits, type GitHubPullRequestSource, type SecretKeyRef } from "./PreviewEnvironments";
 import { EnvironmentClass, environmentClasses, environmentPresets } from "./presets";
-import { Settings, parseSettings, revision } from "./settings";
+import { Settings, inputString, parseSettings, providerSetting, revision } from "./settings";
 import { SyncPolicy, mergeSyncPolicy, syncPolicyOverridesSchema, validateSyncPolicy, weakenedSwitches } from "./syncPolicy";
 
 /**
@@ -96,13 +95,6 @@ export const serviceEntrySettings = serviceSettings(clusterName).extend({
     environments: serviceSettings(clusterName)
         .shape.environments.optional()
         .describe("Environment classes (or { name, targetRevision, namespace, valueFiles, … }). Default: the stack's (prod: prod, staging: staging, local: both)."),
-});
-
-/** Anything that looks like a Pulumi provider resource (duck-typed: a second copy of @pulumi/pulumi is fine). */
-const providerSetting = z.custom<import("@pulumi/kubernetes").Provider>((v) => typeof v === "object" && v !== null && "urn" in v, { error: "must be a Kubernetes provider" });
-/** A Pulumi input string: a string, an Output or a Promise. */
-const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v) || v instanceof Promise, {
-    error: "must be a string or a Pulumi secret",
 });
 
 /** What `GitOpsService` takes: the shared settings plus what only a program passes. */

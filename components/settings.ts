@@ -4,9 +4,30 @@
  * it and the stack schema (stacks/schema.ts) is composed from it, so a JavaScript caller passing a
  * wrong type gets the problem a stack file gets, naming the field (by its path) and the fix.
  */
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { GitOpsConfigError, Path } from "./errors";
+import { GitOpsConfigError, Path, check } from "./errors";
+
+/** Anything that looks like a Kubernetes provider resource (duck-typed: a second copy of @pulumi/pulumi is fine). */
+export const providerSetting = z.custom<import("@pulumi/kubernetes").Provider>((v) => typeof v === "object" && v !== null && "urn" in v, {
+    error: "must be a Kubernetes provider",
+});
+
+/** A Pulumi input string: a string, an Output or a Promise (secrets arrive as Outputs). */
+export const inputString = z.custom<pulumi.Input<string>>((v) => typeof v === "string" || pulumi.Output.isInstance(v) || v instanceof Promise, {
+    error: "must be a string or a Pulumi secret",
+});
+
+/**
+ * Parses a component's args with its settings schema, inside a validator: each problem is recorded
+ * (or thrown) through {@link check}, its field under `field`. Returns whether the args parsed; the
+ * validator's own checks run only then (they read the typed values).
+ */
+export function checkSettings(schema: z.ZodType, args: unknown, field: string): boolean {
+    const { problems } = parseSettings(schema, args, field === "" ? [] : [field]);
+    problems.forEach((p) => check(false, p.path, p.problem, p.fix));
+    return problems.length === 0;
+}
 
 /** A string that must be written as a string: `1.10` unquoted in YAML is the number 1.1. */
 export const revision = (description: string) =>

@@ -95,6 +95,14 @@ describe("the team route is first-class", () => {
         assert.equal(app.inputs.spec.syncPolicy.automated.enabled, false);
     });
 
+    it("stack-wide components parse their args with their settings schemas: a wrong type names the field, no crash", async () => {
+        const { validateDestinationClusterArgs, validateJanitorArgs } = await import("gitops-control/components");
+        const destination = { argoNamespace: "argocd", clusterName: "edge", server: 42, bearerToken: "t" } as unknown as Parameters<typeof validateDestinationClusterArgs>[0];
+        assert.throws(() => validateDestinationClusterArgs(destination), /^GitOpsConfigError: `args\.server` must be string, not 42\. Fix: correct the value/);
+        const janitor = { namespace: "argocd", ttlHours: "72" } as unknown as Parameters<typeof validateJanitorArgs>[0];
+        assert.throws(() => validateJanitorArgs(janitor), /^GitOpsConfigError: `args\.ttlHours` must be (int|number), not "72"/);
+    });
+
     // `render --program` and a consumer project importing the package run as real processes in tests/integration/cli.test.ts.
 });
 
