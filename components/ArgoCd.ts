@@ -9,6 +9,7 @@ import { labels, managedByValue } from "./labels";
 import { CrdSource, argoCdCrdFiles, argoCdVersion, crdConfigGroup, crdStackGate, validateCrdStack } from "./ArgoCdCrds";
 import { childOptions, protection } from "./options";
 import { z } from "zod";
+import { checkSettings, inputString, providerSetting } from "./settings";
 
 /** The pinned argo-cd Helm chart. Its templates ship Argo CD v3.4.4; see {@link argoCdVersion}. */
 export const pinnedChart = {
@@ -105,6 +106,7 @@ export interface ArgoCdArgs {
 
 /** Checks every argument before any resource is registered. */
 export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
+    if (!checkSettings(argoCdArgsSchema(), args, field)) return;
     const namespace = args.namespace ?? defaults.argoNamespace;
     requireDnsLabel(namespace, `${field}.namespace`);
     check(
@@ -345,6 +347,38 @@ const chart = z.union([z.strictObject({ version: z.string(), repo: z.string().op
     error: () => "must be { version, repo? } (a chart repository) or { path } (a local chart), not both and nothing else",
 });
 
+/**
+ * Argo CD settings a stack's `argocd` key and the ArgoCd component share, written once: the stack
+ * schema and {@link argoCdArgsSchema} are composed from them.
+ */
+const argoCdShared = {
+    ha: z.boolean().optional().describe("Highly available install (redis-ha, 2× server, repo-server, ApplicationSet). Default: the stack preset (prod only)."),
+    replicas: z
+        .strictObject({ controller: z.int(), server: z.int(), repoServer: z.int(), applicationSet: z.int() })
+        .partial()
+        .optional()
+        .describe("Replica counts. Default: HA 1/2/2/2, else 1."),
+    settings: z
+        .strictObject({
+            reconciliationTimeout: z.string(),
+            reconciliationJitter: z.string(),
+            url: z.url(),
+            statusBadge: z.boolean(),
+            resourceExclusions: z.array(z.strictObject({ apiGroups: z.array(z.string()), kinds: z.array(z.string()), clusters: z.array(z.string()).optional() })),
+        })
+        .partial()
+        .optional()
+        .describe(
+            `Typed argocd-cm. Defaults: reconciliationTimeout "${defaults.reconciliationTimeout}", reconciliationJitter "${defaults.reconciliationJitter}", statusBadge false.`,
+        ),
+    metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional().describe("Metrics (default on) and ServiceMonitors (default off)."),
+    notifications: z
+        .strictObject({ recipients: z.array(z.string()) })
+        .optional()
+        .describe('Notification recipients, "<service>:<recipient>".'),
+    dex: z.boolean().optional().describe("Run Dex (SSO). Default: false."),
+};
+
 /** The `argocd` settings of a stack: the Argo CD install (ArgoCd). Written once here; stacks/schema.ts composes it. */
 export const argoCdSettingsSchema = z
     .strictObject({
@@ -352,26 +386,10 @@ export const argoCdSettingsSchema = z
         chart: chart
             .optional()
             .describe(`Argo CD chart; default: ${pinnedChart.name} ${pinnedChart.version} from its repository (local stack: the fixture beside a dev checkout).`),
-        ha: z.boolean().optional().describe("Highly available install (redis-ha, 2× server, repo-server, ApplicationSet). Default: the stack preset (prod only)."),
-        replicas: z
-            .strictObject({ controller: z.int(), server: z.int(), repoServer: z.int(), applicationSet: z.int() })
-            .partial()
-            .optional()
-            .describe("Replica counts. Default: HA 1/2/2/2, else 1."),
-        settings: z
-            .strictObject({
-                reconciliationTimeout: z.string(),
-                reconciliationJitter: z.string(),
-                url: z.url(),
-                statusBadge: z.boolean(),
-                resourceExclusions: z.array(z.strictObject({ apiGroups: z.array(z.string()), kinds: z.array(z.string()), clusters: z.array(z.string()).optional() })),
-            })
-            .partial()
-            .optional()
-            .describe(
-                `Typed argocd-cm. Defaults: reconciliationTimeout "${defaults.reconciliationTimeout}", reconciliationJitter "${defaults.reconciliationJitter}", statusBadge false.`,
-            ),
-        metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional().describe("Metrics (default on) and ServiceMonitors (default off)."),
+        ha: argoCdShared.ha,
+        replicas: argoCdShared.replicas,
+        settings: argoCdShared.settings,
+        metrics: argoCdShared.metrics,
         alerts: z
             .strictObject({
                 enabled: z.boolean(),
@@ -382,11 +400,8 @@ export const argoCdSettingsSchema = z
             .partial()
             .optional()
             .describe("PrometheusRule alerts; only where the Prometheus Operator CRDs exist."),
-        notifications: z
-            .strictObject({ recipients: z.array(z.string()) })
-            .optional()
-            .describe('Notification recipients, "<service>:<recipient>".'),
-        dex: z.boolean().optional().describe("Run Dex (SSO). Default: false."),
+        notifications: argoCdShared.notifications,
+        dex: argoCdShared.dex,
         crds: z
             .union(
                 [
@@ -402,3 +417,21 @@ export const argoCdSettingsSchema = z
     })
     .default({ namespace: defaults.argoNamespace })
     .describe("The Argo CD install.");
+
+/** The ArgoCd component's args: the shared settings plus what the stack pipeline resolves (chart and CRD sources) or a program passes. */
+const argoCdArgsSchema = () =>
+    z.strictObject({
+        namespace: z.string().optional(),
+        chart: z
+            .union([z.strictObject({ kind: z.literal("repository"), repo: z.string(), version: z.string() }), z.strictObject({ kind: z.literal("local"), path: z.string() })])
+            .optional(),
+        crds: z
+            .custom<CrdSource>((v) => typeof v === "object" && v !== null && "kind" in v, { error: 'must be a CRD source ({ kind: "release" | "local" | "stack", … })' })
+            .optional(),
+        ...argoCdShared,
+        protect: z.boolean().optional(),
+        skipAwait: z.boolean().optional(),
+        githubWebhookSecret: inputString.optional(),
+        extraValues: z.record(z.string(), z.unknown()).optional(),
+        provider: providerSetting.optional(),
+    });

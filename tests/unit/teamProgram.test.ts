@@ -101,6 +101,9 @@ describe("the team route is first-class", () => {
         assert.throws(() => validateDestinationClusterArgs(destination), /^GitOpsConfigError: `args\.server` must be string, not 42\. Fix: correct the value/);
         const janitor = { namespace: "argocd", ttlHours: "72" } as unknown as Parameters<typeof validateJanitorArgs>[0];
         assert.throws(() => validateJanitorArgs(janitor), /^GitOpsConfigError: `args\.ttlHours` must be (int|number), not "72"/);
+        const { validateArgoCdArgs } = await import("gitops-control/components");
+        assert.throws(() => validateArgoCdArgs({ ha: "yes" } as never), /^GitOpsConfigError: `args\.ha` must be boolean, not "yes"/);
+        assert.throws(() => validateArgoCdArgs({ replicas: { server: "2" } } as never), /^GitOpsConfigError: `args\.replicas\.server` must be (int|number), not "2"/);
     });
 
     // `render --program` and a consumer project importing the package run as real processes in tests/integration/cli.test.ts.
