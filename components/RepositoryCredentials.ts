@@ -4,6 +4,20 @@ import { check, requireDnsLabel } from "./errors";
 import { credentialURLPrefix, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
 import { z } from "zod";
+import { checkSettings, inputString, providerSetting } from "./settings";
+
+/** The component's args (the stack's `repositoryCredentials` entries are resolved to them, their secret part from `repositorySecrets`). */
+const repositoryCredentialsArgsSchema = () =>
+    z.strictObject({
+        argoNamespace: z.string(),
+        url: z.string(),
+        auth: z.discriminatedUnion("kind", [
+            z.strictObject({ kind: z.literal("https"), username: z.string(), password: inputString }),
+            z.strictObject({ kind: z.literal("ssh"), sshPrivateKey: inputString }),
+            z.strictObject({ kind: z.literal("githubApp"), appId: z.int(), installationId: z.int(), privateKey: inputString, enterpriseBaseUrl: z.string().optional() }),
+        ]),
+        provider: providerSetting.optional(),
+    });
 
 /** How Argo CD authenticates to the repositories under a URL prefix. */
 export type RepositoryAuth =
@@ -30,6 +44,7 @@ export interface RepositoryCredentialsArgs {
 /** Checks every argument before any resource is registered. */
 export function validateRepositoryCredentialsArgs(name: string, args: RepositoryCredentialsArgs, field = "args"): void {
     requireDnsLabel(name, `${field}.name`);
+    if (!checkSettings(repositoryCredentialsArgsSchema(), args, field)) return;
     const url = args.url;
     if (args.auth.kind === "ssh") {
         check(/^(ssh:\/\/\S+@[^\s/]+\/|[A-Za-z0-9._-]+@[^\s:/]+:)\S*$/.test(url), `${field}.url`, `is "${url}", not an SSH URL prefix`, 'use e.g. "git@github.com:acme/"');
