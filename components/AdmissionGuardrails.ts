@@ -6,6 +6,7 @@ import { BindingScope, FailurePolicy, GuardrailRule, LabelSelector, ValidationAc
 import { labels, managedByValue } from "./labels";
 import { childOptions, protection } from "./options";
 import { z } from "zod";
+import { checkSettings, providerSetting } from "./settings";
 
 /** Where a set of rules is enforced, and how hard. */
 export interface GuardrailBinding {
@@ -44,8 +45,30 @@ export interface AdmissionGuardrailsArgs {
     readonly provider?: k8s.Provider;
 }
 
+/** What the API server does when a policy cannot be evaluated: the stack's `guardrails.failurePolicy` and the component arg. */
+const failurePolicySetting = z.enum(["Fail", "Ignore"]).describe(`When a policy cannot be evaluated. Default: ${defaults.failurePolicy}.`);
+
+/** The component's args (rules and bindings are built in code: checked for shape here, in depth below). */
+const guardrailArgsSchema = () =>
+    z.strictObject({
+        rules: z.array(
+            z.custom<GuardrailRule>((v) => typeof v === "object" && v !== null && "name" in v && "validations" in v, {
+                error: "must be a guardrail rule (see guardrails/rules.ts)",
+            }),
+        ),
+        bindings: z.array(
+            z.custom<GuardrailBinding>((v) => typeof v === "object" && v !== null && "environment" in v, { error: "must be a binding { environment, validationActions, … }" }),
+        ),
+        failurePolicy: failurePolicySetting.optional(),
+        namePrefix: z.string().optional(),
+        environmentLabel: z.string().optional(),
+        protect: z.boolean().optional(),
+        provider: providerSetting.optional(),
+    });
+
 /** Checks every argument before any resource is registered. */
 export function validateGuardrailArgs(args: AdmissionGuardrailsArgs, field = "args"): void {
+    if (!checkSettings(guardrailArgsSchema(), args, field)) return;
     check(args.rules.length > 0, `${field}.rules`, "is empty", "add at least one rule, e.g. requirePodSecurityContext()");
     check(args.bindings.length > 0, `${field}.bindings`, "is empty", "bind the rules to at least one environment");
     const names = new Set<string>();
@@ -234,7 +257,7 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
 export const guardrailSettingsSchema = z
     .strictObject({
         replicaCap: z.int().positive().max(bounds.maxReplicaCap).describe(`Most replicas a workload may ask for. Default: ${defaults.replicaCap}.`),
-        failurePolicy: z.enum(["Fail", "Ignore"]).describe(`When a policy cannot be evaluated. Default: ${defaults.failurePolicy}.`),
+        failurePolicy: failurePolicySetting,
         disabledRules: z.array(z.string()).describe("Rule names to leave out of the library (see docs/guardrails.md)."),
         requiredLabels: z.array(z.string()).min(1).describe("Labels every workload must carry."),
         allowedRevisions: z
