@@ -6,6 +6,7 @@ import { check, requireDnsLabel } from "./errors";
 import { annotations, labels, managedByValue } from "./labels";
 import { childOptions, scriptCronJobSpec, validateScriptJob } from "./options";
 import { z } from "zod";
+import { checkSettings, providerSetting } from "./settings";
 
 export interface BreakGlassExpiryArgs {
     /** Namespace the CronJob runs in and the Applications live in (Argo CD's). */
@@ -130,8 +131,20 @@ export function breakGlassExpiryClusterRules(args: Pick<BreakGlassExpiryArgs, "e
 /** The job's permissions in the Argo CD namespace. */
 export const breakGlassExpiryNamespaceRules: k8s.types.input.rbac.v1.PolicyRule[] = [{ apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list", "patch"] }];
 
+/** The component's args (the stack builds them from its `breakGlass` entries; the image is `previewJanitor.image`). */
+const breakGlassExpiryArgsSchema = () =>
+    z.strictObject({
+        namespace: z.string(),
+        environmentBindings: z.array(z.string()),
+        breakGlassBindings: z.array(z.string()),
+        image: z.string().optional(),
+        schedule: z.string().optional(),
+        provider: providerSetting.optional(),
+    });
+
 /** Checks every argument before any resource is registered. */
 export function validateBreakGlassExpiryArgs(args: BreakGlassExpiryArgs, field = "args"): void {
+    if (!checkSettings(breakGlassExpiryArgsSchema(), args, field)) return;
     requireDnsLabel(args.namespace, `${field}.namespace`);
     check(args.breakGlassBindings.length > 0, `${field}.breakGlassBindings`, "is empty, so nothing can expire", "list the break-glass bindings, or leave the component out");
     validateScriptJob(args, field, breakGlassExpirySchedule, breakGlassExpirySchedule);
