@@ -1,9 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
+import { bounds, defaults } from "./defaults";
 import { BindingScope, FailurePolicy, GuardrailRule, LabelSelector, ValidationAction } from "./guardrails/types";
 import { labels, managedByValue } from "./labels";
 import { childOptions, protection } from "./options";
+import { z } from "zod";
+import { checkSettings, providerSetting } from "./settings";
 
 /** Where a set of rules is enforced, and how hard. */
 export interface GuardrailBinding {
@@ -30,9 +33,9 @@ export interface AdmissionGuardrailsArgs {
     readonly rules: readonly GuardrailRule[];
     /** One binding per rule and environment. At least one. */
     readonly bindings: readonly GuardrailBinding[];
-    /** `Fail` rejects requests when a policy cannot be evaluated; `Ignore` admits them. @default "Fail" */
+    /** `Fail` rejects requests when a policy cannot be evaluated; `Ignore` admits them. @default {@link defaults.failurePolicy} */
     readonly failurePolicy?: FailurePolicy;
-    /** Prefix of policy and binding names. @default "gitops-control" */
+    /** Prefix of policy and binding names. @default {@link defaults.guardrailPrefix} */
     readonly namePrefix?: string;
     /** Namespace label that carries the environment class. @default "gitops-control.io/environment" */
     readonly environmentLabel?: string;
@@ -42,8 +45,30 @@ export interface AdmissionGuardrailsArgs {
     readonly provider?: k8s.Provider;
 }
 
+/** What the API server does when a policy cannot be evaluated: the stack's `guardrails.failurePolicy` and the component arg. */
+const failurePolicySetting = z.enum(["Fail", "Ignore"]).describe(`When a policy cannot be evaluated. Default: ${defaults.failurePolicy}.`);
+
+/** The component's args (rules and bindings are built in code: checked for shape here, in depth below). */
+const guardrailArgsSchema = () =>
+    z.strictObject({
+        rules: z.array(
+            z.custom<GuardrailRule>((v) => typeof v === "object" && v !== null && "name" in v && "validations" in v, {
+                error: "must be a guardrail rule (see guardrails/rules.ts)",
+            }),
+        ),
+        bindings: z.array(
+            z.custom<GuardrailBinding>((v) => typeof v === "object" && v !== null && "environment" in v, { error: "must be a binding { environment, validationActions, … }" }),
+        ),
+        failurePolicy: failurePolicySetting.optional(),
+        namePrefix: z.string().optional(),
+        environmentLabel: z.string().optional(),
+        protect: z.boolean().optional(),
+        provider: providerSetting.optional(),
+    });
+
 /** Checks every argument before any resource is registered. */
 export function validateGuardrailArgs(args: AdmissionGuardrailsArgs, field = "args"): void {
+    if (!checkSettings(guardrailArgsSchema(), args, field)) return;
     check(args.rules.length > 0, `${field}.rules`, "is empty", "add at least one rule, e.g. requirePodSecurityContext()");
     check(args.bindings.length > 0, `${field}.bindings`, "is empty", "bind the rules to at least one environment");
     const names = new Set<string>();
@@ -82,7 +107,7 @@ export function validateGuardrailArgs(args: AdmissionGuardrailsArgs, field = "ar
             'use ["Deny", "Audit"] or ["Warn", "Audit"]',
         );
     });
-    requireDnsLabel(args.namePrefix ?? "gitops-control", `${field}.namePrefix`, 40);
+    requireDnsLabel(args.namePrefix ?? defaults.guardrailPrefix, `${field}.namePrefix`, 40);
 }
 
 /** Name of the policy that enforces a rule. */
@@ -180,11 +205,11 @@ export function guardrailManifests(
     bindings: readonly GuardrailBinding[],
     options: { readonly prefix?: string; readonly environmentLabel?: string; readonly failurePolicy?: FailurePolicy } = {},
 ): object[] {
-    const prefix = options.prefix ?? "gitops-control";
+    const prefix = options.prefix ?? defaults.guardrailPrefix;
     const environmentLabel = options.environmentLabel ?? labels.environment;
     const apiVersion = "admissionregistration.k8s.io/v1";
     return rules.flatMap((rule) => [
-        { apiVersion, kind: "ValidatingAdmissionPolicy", ...renderPolicy(rule, prefix, options.failurePolicy ?? "Fail") },
+        { apiVersion, kind: "ValidatingAdmissionPolicy", ...renderPolicy(rule, prefix, options.failurePolicy ?? defaults.failurePolicy) },
         ...bindings.map((b) => ({ apiVersion, kind: "ValidatingAdmissionPolicyBinding", ...renderBinding(rule, b, prefix, environmentLabel) })),
     ]);
 }
@@ -204,9 +229,9 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
     constructor(name: string, args: AdmissionGuardrailsArgs, opts?: pulumi.ComponentResourceOptions) {
         validateGuardrailArgs(args);
         super("gitops-control:guardrails:AdmissionGuardrails", name, {}, opts);
-        const prefix = args.namePrefix ?? "gitops-control";
+        const prefix = args.namePrefix ?? defaults.guardrailPrefix;
         const environmentLabel = args.environmentLabel ?? labels.environment;
-        const failurePolicy = args.failurePolicy ?? "Fail";
+        const failurePolicy = args.failurePolicy ?? defaults.failurePolicy;
         const keep = protection(args.protect ?? false);
         for (const rule of args.rules) {
             const rendered = renderPolicy(rule, prefix, failurePolicy);
@@ -227,3 +252,19 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
         this.registerOutputs({ policyNames: this.policyNames, bindingNames: this.bindingNames });
     }
 }
+
+/** The `guardrails` settings of a stack (AdmissionGuardrails and the rule library). */
+export const guardrailSettingsSchema = z
+    .strictObject({
+        replicaCap: z.int().positive().max(bounds.maxReplicaCap).describe(`Most replicas a workload may ask for. Default: ${defaults.replicaCap}.`),
+        failurePolicy: failurePolicySetting,
+        disabledRules: z.array(z.string()).describe("Rule names to leave out of the library (see docs/guardrails.md)."),
+        requiredLabels: z.array(z.string()).min(1).describe("Labels every workload must carry."),
+        allowedRevisions: z
+            .array(z.string())
+            .min(1)
+            .describe("RE2 patterns of the targetRevisions prod Applications may deploy (protect-sync-policy). Default: main/master/HEAD, release tags, full commit SHAs."),
+    })
+    .partial()
+    .default({})
+    .describe(`Admission guardrails. Defaults: replicaCap ${defaults.replicaCap}, failurePolicy "${defaults.failurePolicy}".`);

@@ -3,10 +3,13 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { check, goDuration, requireDnsLabel } from "./errors";
+import { check, goDuration, goDurationSeconds, requireDnsLabel, systemNamespace, urlCredentials } from "./errors";
+import { defaults } from "./defaults";
 import { labels, managedByValue } from "./labels";
 import { CrdSource, argoCdCrdFiles, argoCdVersion, crdConfigGroup, crdStackGate, validateCrdStack } from "./ArgoCdCrds";
 import { childOptions, protection } from "./options";
+import { z } from "zod";
+import { checkSettings, inputString, providerSetting } from "./settings";
 
 /** The pinned argo-cd Helm chart. Its templates ship Argo CD v3.4.4; see {@link argoCdVersion}. */
 export const pinnedChart = {
@@ -35,9 +38,9 @@ export interface ResourceExclusion {
 
 /** Typed `argocd-cm` settings. */
 export interface ArgoCdSettings {
-    /** How often Argo CD compares Git with the cluster without a webhook, a Go duration. @default "180s" */
+    /** How often Argo CD compares Git with the cluster without a webhook, a Go duration. @default {@link defaults.reconciliationTimeout} */
     readonly reconciliationTimeout?: string;
-    /** Random spread added to the reconciliation timeout. @default "60s" */
+    /** Random spread added to the reconciliation timeout. @default {@link defaults.reconciliationJitter} */
     readonly reconciliationJitter?: string;
     /** Kinds to exclude. @default the chart's list (events, endpoints, leases, …) */
     readonly resourceExclusions?: readonly ResourceExclusion[];
@@ -60,7 +63,7 @@ export interface ArgoCdReplicas {
 }
 
 export interface ArgoCdArgs {
-    /** Namespace created for Argo CD. @default "argocd" */
+    /** Namespace created for Argo CD. @default {@link defaults.argoNamespace} */
     readonly namespace?: string;
     /** @default the official repository at {@link pinnedChart} */
     readonly chart?: ChartSource;
@@ -103,7 +106,15 @@ export interface ArgoCdArgs {
 
 /** Checks every argument before any resource is registered. */
 export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
-    requireDnsLabel(args.namespace ?? "argocd", `${field}.namespace`);
+    if (!checkSettings(argoCdArgsSchema(), args, field)) return;
+    const namespace = args.namespace ?? defaults.argoNamespace;
+    requireDnsLabel(namespace, `${field}.namespace`);
+    check(
+        !systemNamespace(namespace),
+        `${field}.namespace`,
+        `is "${namespace}", a system namespace: Argo CD's AppProjects, Secrets and RBAC would live beside the cluster's own`,
+        `use a namespace of its own, e.g. "${defaults.argoNamespace}"`,
+    );
     const chart = args.chart;
     if (chart?.kind === "local") {
         check(
@@ -114,6 +125,13 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
         );
     } else if (chart?.kind === "repository") {
         check(/^(https|oci):\/\/\S+$/.test(chart.repo), `${field}.chart.repo`, `is "${chart.repo}"`, `use an https:// or oci:// Helm repository, e.g. ${pinnedChart.repo}`);
+        const credentials = urlCredentials(chart.repo);
+        check(
+            credentials === undefined,
+            `${field}.chart.repo`,
+            credentials ?? "",
+            "remove them from the URL: the chart repository URL is stored in plain text in the state and the Helm release",
+        );
         check(
             /^[0-9]+\.[0-9]+\.[0-9]+$/.test(chart.version),
             `${field}.chart.version`,
@@ -139,9 +157,16 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
     for (const key of ["reconciliationTimeout", "reconciliationJitter"] as const) {
         const value = settings[key];
         if (value !== undefined) {
-            check(goDuration.test(value), `${field}.settings.${key}`, `is "${value}"`, 'use a Go duration such as "180s" or "3m"');
+            check(goDuration.test(value), `${field}.settings.${key}`, `is "${value}"`, `use a Go duration such as "${defaults.reconciliationTimeout}" or "3m"`);
         }
     }
+    const timeout = settings.reconciliationTimeout === undefined ? undefined : goDurationSeconds(settings.reconciliationTimeout);
+    check(
+        !(args.protect && timeout === 0),
+        `${field}.settings.reconciliationTimeout`,
+        `is "${settings.reconciliationTimeout}" on a protected (prod) install: Argo CD stops its periodic reconciliation, so drift and missed webhooks go unnoticed`,
+        `use a positive duration such as "${defaults.reconciliationTimeout}" (the default)`,
+    );
     (args.notifications?.recipients ?? []).forEach((r, i) =>
         check(/^[a-z0-9-]+:\S+$/.test(r), `${field}.notifications.recipients[${i}]`, `is "${r}"`, 'use "<service>:<recipient>", e.g. "slack:platform-alerts"'),
     );
@@ -174,8 +199,8 @@ export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
     const metrics = { enabled: metricsOn, serviceMonitor: { enabled: metricsOn && (args.metrics?.serviceMonitor ?? false) } };
     const settings = args.settings ?? {};
     const cm: Record<string, string | boolean> = {
-        "timeout.reconciliation": settings.reconciliationTimeout ?? "180s",
-        "timeout.reconciliation.jitter": settings.reconciliationJitter ?? "60s",
+        "timeout.reconciliation": settings.reconciliationTimeout ?? defaults.reconciliationTimeout,
+        "timeout.reconciliation.jitter": settings.reconciliationJitter ?? defaults.reconciliationJitter,
         "statusbadge.enabled": settings.statusBadge ?? false,
         // Annotation tracking: resources are owned by the Application that created them, not by
         // whatever else copied the instance label.
@@ -260,7 +285,7 @@ export class ArgoCd extends pulumi.ComponentResource {
         validateArgoCdArgs(args);
         super("gitops-control:argocd:ArgoCd", name, {}, opts);
         const protect = args.protect ?? false;
-        const namespaceName = args.namespace ?? "argocd";
+        const namespaceName = args.namespace ?? defaults.argoNamespace;
         this.namespace = new k8s.core.v1.Namespace(
             `${name}-ns`,
             { metadata: { name: namespaceName, labels: { [labels.managedBy]: managedByValue, "app.kubernetes.io/part-of": "argocd" } } },
@@ -317,3 +342,96 @@ export class ArgoCd extends pulumi.ComponentResource {
         this.registerOutputs({ namespaceName: this.namespaceName, adminPassword: this.adminPassword, chartVersion: this.chartVersion });
     }
 }
+
+const chart = z.union([z.strictObject({ version: z.string(), repo: z.string().optional() }), z.strictObject({ path: z.string() })], {
+    error: () => "must be { version, repo? } (a chart repository) or { path } (a local chart), not both and nothing else",
+});
+
+/**
+ * Argo CD settings a stack's `argocd` key and the ArgoCd component share, written once: the stack
+ * schema and {@link argoCdArgsSchema} are composed from them.
+ */
+const argoCdShared = {
+    ha: z.boolean().optional().describe("Highly available install (redis-ha, 2× server, repo-server, ApplicationSet). Default: the stack preset (prod only)."),
+    replicas: z
+        .strictObject({ controller: z.int(), server: z.int(), repoServer: z.int(), applicationSet: z.int() })
+        .partial()
+        .optional()
+        .describe("Replica counts. Default: HA 1/2/2/2, else 1."),
+    settings: z
+        .strictObject({
+            reconciliationTimeout: z.string(),
+            reconciliationJitter: z.string(),
+            url: z.url(),
+            statusBadge: z.boolean(),
+            resourceExclusions: z.array(z.strictObject({ apiGroups: z.array(z.string()), kinds: z.array(z.string()), clusters: z.array(z.string()).optional() })),
+        })
+        .partial()
+        .optional()
+        .describe(
+            `Typed argocd-cm. Defaults: reconciliationTimeout "${defaults.reconciliationTimeout}", reconciliationJitter "${defaults.reconciliationJitter}", statusBadge false.`,
+        ),
+    metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional().describe("Metrics (default on) and ServiceMonitors (default off)."),
+    notifications: z
+        .strictObject({ recipients: z.array(z.string()) })
+        .optional()
+        .describe('Notification recipients, "<service>:<recipient>".'),
+    dex: z.boolean().optional().describe("Run Dex (SSO). Default: false."),
+};
+
+/** The `argocd` settings of a stack: the Argo CD install (ArgoCd). Written once here; stacks/schema.ts composes it. */
+export const argoCdSettingsSchema = z
+    .strictObject({
+        namespace: z.string().default(defaults.argoNamespace).describe("Namespace Argo CD is installed in (and its Applications live in)."),
+        chart: chart
+            .optional()
+            .describe(`Argo CD chart; default: ${pinnedChart.name} ${pinnedChart.version} from its repository (local stack: the fixture beside a dev checkout).`),
+        ha: argoCdShared.ha,
+        replicas: argoCdShared.replicas,
+        settings: argoCdShared.settings,
+        metrics: argoCdShared.metrics,
+        alerts: z
+            .strictObject({
+                enabled: z.boolean(),
+                outOfSyncMinutes: z.int().min(1).max(1440),
+                degradedMinutes: z.int().min(1).max(1440),
+                ruleLabels: z.record(z.string(), z.string()),
+            })
+            .partial()
+            .optional()
+            .describe("PrometheusRule alerts; only where the Prometheus Operator CRDs exist."),
+        notifications: argoCdShared.notifications,
+        dex: argoCdShared.dex,
+        crds: z
+            .union(
+                [
+                    z.strictObject({ path: z.string().describe("Directory holding application-crd.yaml and the other CRDs of the installed Argo CD version.") }),
+                    z.strictObject({ stack: z.string().describe("The stack of this project that installs them (`layer: crds`), e.g. prod-crds.") }),
+                ],
+                { error: () => "must be { path } (CRD files this stack installs) or { stack } (the stack that installs them), not both and nothing else" },
+            )
+            .optional()
+            .describe(
+                "Where the Argo CD CRDs come from: { path } a directory this stack installs them from (air-gapped), { stack } another stack of this project that installs them (prod and staging: keeps 1.8 MB of CRD schemas out of every preview and checkpoint). Default: this stack installs the release manifests by URL; the local stack uses the fixture copy when present.",
+            ),
+    })
+    .default({ namespace: defaults.argoNamespace })
+    .describe("The Argo CD install.");
+
+/** The ArgoCd component's args: the shared settings plus what the stack pipeline resolves (chart and CRD sources) or a program passes. */
+const argoCdArgsSchema = () =>
+    z.strictObject({
+        namespace: z.string().optional(),
+        chart: z
+            .union([z.strictObject({ kind: z.literal("repository"), repo: z.string(), version: z.string() }), z.strictObject({ kind: z.literal("local"), path: z.string() })])
+            .optional(),
+        crds: z
+            .custom<CrdSource>((v) => typeof v === "object" && v !== null && "kind" in v, { error: 'must be a CRD source ({ kind: "release" | "local" | "stack", … })' })
+            .optional(),
+        ...argoCdShared,
+        protect: z.boolean().optional(),
+        skipAwait: z.boolean().optional(),
+        githubWebhookSecret: inputString.optional(),
+        extraValues: z.record(z.string(), z.unknown()).optional(),
+        provider: providerSetting.optional(),
+    });

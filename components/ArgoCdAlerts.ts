@@ -8,18 +8,18 @@ import { defaults } from "./defaults";
 export interface ArgoCdAlertsArgs {
     /** Namespace of the PrometheusRule (Argo CD's). */
     readonly namespace: string;
-    /** An Application OutOfSync for longer than this alerts. @default 15 */
+    /** An Application OutOfSync for longer than this alerts. @default {@link defaults.outOfSyncMinutes} */
     readonly outOfSyncMinutes?: number;
-    /** An Application Degraded for longer than this alerts. @default 10 */
+    /** An Application Degraded for longer than this alerts. @default {@link defaults.degradedMinutes} */
     readonly degradedMinutes?: number;
-    /** Preview namespaces older than this alert (the janitor should have removed them). @default 72 */
+    /** Preview namespaces older than this alert (the janitor should have removed them). @default {@link defaults.previewTtlHours} */
     readonly previewTtlHours?: number;
     /**
      * More deletes than this by the application controller for one Application within 15 minutes
-     * alert: a bad path or a renamed chart prunes far more than a normal release. @default 10
+     * alert: a bad path or a renamed chart prunes far more than a normal release. @default {@link defaults.pruneVolumeThreshold}
      */
     readonly pruneVolumeThreshold?: number;
-    /** The preview ApplicationSet failing to generate for longer than this alerts. @default 15 */
+    /** The preview ApplicationSet failing to generate for longer than this alerts. @default {@link defaults.previewGenerationFailingMinutes} */
     readonly previewGenerationFailingMinutes?: number;
     /** Labels the Prometheus Operator selects rules by, e.g. { release: "kube-prometheus-stack" }. @default {} */
     readonly ruleLabels?: Readonly<Record<string, string>>;
@@ -68,8 +68,8 @@ export function renderRecordingRules(): RecordingRule[] {
 
 /** The alert rules, as the PrometheusRule `spec.groups[0].rules`. Pure. */
 export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "namespace">): AlertRule[] {
-    const outOfSync = args.outOfSyncMinutes ?? 15;
-    const degraded = args.degradedMinutes ?? 10;
+    const outOfSync = args.outOfSyncMinutes ?? defaults.outOfSyncMinutes;
+    const degraded = args.degradedMinutes ?? defaults.degradedMinutes;
     const ttl = args.previewTtlHours ?? defaults.previewTtlHours;
     return [
         {
@@ -102,13 +102,13 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
         },
         {
             alert: "ArgoCdUnusualPruneVolume",
-            expr: `sum by (namespace, name, project) (increase(argocd_app_k8s_request_total{verb="Delete", dry_run="false", response_code=~"2.."}[15m])) > ${args.pruneVolumeThreshold ?? 10}`,
+            expr: `sum by (namespace, name, project) (increase(argocd_app_k8s_request_total{verb="Delete", dry_run="false", response_code=~"2.."}[15m])) > ${args.pruneVolumeThreshold ?? defaults.pruneVolumeThreshold}`,
             for: "0m",
             labels: { severity: "critical" },
             annotations: {
                 summary:
                     "Argo CD deleted more than " +
-                    (args.pruneVolumeThreshold ?? 10) +
+                    (args.pruneVolumeThreshold ?? defaults.pruneVolumeThreshold) +
                     " objects of {{ $labels.name }} in 15 minutes: check the last commit's path and chart before the next sync.",
             },
         },
@@ -131,7 +131,7 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
  * their previews and new ones get none.
  */
 export function renderPreviewAlertRules(args: Pick<ArgoCdAlertsArgs, "previewGenerationFailingMinutes">): AlertRule[] {
-    const minutes = args.previewGenerationFailingMinutes ?? 15;
+    const minutes = args.previewGenerationFailingMinutes ?? defaults.previewGenerationFailingMinutes;
     return [
         {
             alert: "PreviewGenerationFailing",

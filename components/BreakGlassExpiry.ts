@@ -1,9 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { defaults } from "./defaults";
+import { bounds, defaults } from "./defaults";
+import { environmentClasses } from "./presets";
 import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
 import { childOptions, readScript, scriptCronJobSpec, validateScriptJob } from "./options";
+import { z } from "zod";
+import { checkSettings, providerSetting } from "./settings";
 
 export interface BreakGlassExpiryArgs {
     /** Namespace the CronJob runs in and the Applications live in (Argo CD's). */
@@ -82,8 +85,20 @@ export function breakGlassExpiryClusterRules(args: Pick<BreakGlassExpiryArgs, "e
 /** The job's permissions in the Argo CD namespace. */
 export const breakGlassExpiryNamespaceRules: k8s.types.input.rbac.v1.PolicyRule[] = [{ apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "list", "patch"] }];
 
+/** The component's args (the stack builds them from its `breakGlass` entries; the image is `previewJanitor.image`). */
+const breakGlassExpiryArgsSchema = () =>
+    z.strictObject({
+        namespace: z.string(),
+        environmentBindings: z.array(z.string()),
+        breakGlassBindings: z.array(z.string()),
+        image: z.string().optional(),
+        schedule: z.string().optional(),
+        provider: providerSetting.optional(),
+    });
+
 /** Checks every argument before any resource is registered. */
 export function validateBreakGlassExpiryArgs(args: BreakGlassExpiryArgs, field = "args"): void {
+    if (!checkSettings(breakGlassExpiryArgsSchema(), args, field)) return;
     requireDnsLabel(args.namespace, `${field}.namespace`);
     check(args.breakGlassBindings.length > 0, `${field}.breakGlassBindings`, "is empty, so nothing can expire", "list the break-glass bindings, or leave the component out");
     validateScriptJob(args, field, breakGlassExpirySchedule, breakGlassExpirySchedule);
@@ -142,3 +157,29 @@ export class BreakGlassExpiry extends pulumi.ComponentResource {
         this.registerOutputs({ cronJobName: this.cronJobName });
     }
 }
+
+/** The `breakGlass` entries of a stack (audited exceptions; BreakGlassExpiry ends them in the cluster). */
+export const breakGlassSettingsSchema = z
+    .array(
+        z.strictObject({
+            services: z.array(z.string()).describe("Services whose namespaces and Applications are affected."),
+            environments: z.array(z.enum(environmentClasses)).optional().describe("Environments affected. Default: all of those services'."),
+            reason: z.string().describe("What is broken and what the hotfix does (10+ characters)."),
+            ticket: z.string().describe("Incident or change ticket, e.g. INC-4711."),
+            requestedBy: z.string().describe("Who pulled the break-glass."),
+            requestedAt: z.string().describe('When it was granted, ISO-8601 with zone ("2026-11-24T10:00:00Z").'),
+            expires: z.string().describe("When it ends, at most breakGlassPolicy.maxHours after requestedAt."),
+        }),
+    )
+    .default([])
+    .describe("Active and past break-glass exceptions; see stacks/breakGlass.ts.");
+
+/** The `breakGlassPolicy` settings of a stack. */
+export const breakGlassPolicySettingsSchema = z
+    .strictObject({
+        maxHours: z.number().positive().max(bounds.maxBreakGlassHours).describe(`Longest exception. Default: ${defaults.breakGlassMaxHours}.`),
+        onExpiry: z.enum(["fail", "revert"]).describe(`After expiry: fail stops every preview/up; revert drops the entry with a warning. Default: ${defaults.breakGlassOnExpiry}.`),
+    })
+    .partial()
+    .default({})
+    .describe(`Break-glass limits. Defaults: maxHours ${defaults.breakGlassMaxHours}, onExpiry "${defaults.breakGlassOnExpiry}".`);

@@ -8,7 +8,8 @@ import { DestinationCluster, DestinationClusterArgs } from "./DestinationCluster
 import { check } from "./errors";
 import * as random from "@pulumi/random";
 import { GitHubPreviewHooks, GitHubPreviewHooksArgs } from "./GitHubPreviewHooks";
-import { GitOpsService, GitOpsServiceArgs } from "./GitOpsService";
+import { GitOpsService } from "./GitOpsService";
+import type { ServiceArgs } from "./serviceSpec";
 import { OwnershipFence } from "./OwnershipFence";
 import { PreviewJanitor, PreviewJanitorArgs } from "./PreviewJanitor";
 import { RepositoryCredentials, RepositoryCredentialsArgs } from "./RepositoryCredentials";
@@ -17,7 +18,7 @@ import { defaults } from "./defaults";
 /** One service of the control plane. */
 export interface ControlPlaneService {
     readonly name: string;
-    readonly args: Omit<GitOpsServiceArgs, "provider" | "argoNamespace">;
+    readonly args: Omit<ServiceArgs, "provider" | "argoNamespace">;
 }
 
 export interface ControlPlaneArgs {

@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
+import { z } from "zod";
+import { checkSettings, inputString, providerSetting } from "./settings";
 
 export interface DestinationClusterArgs {
     /** Namespace Argo CD runs in; cluster Secrets must live there. */
@@ -21,8 +23,22 @@ export interface DestinationClusterArgs {
     readonly provider?: k8s.Provider;
 }
 
+/** A registered cluster's settings a stack entry and the component share (the name is `name` in a stack, `clusterName` here). */
+function destinationSettings() {
+    return z.strictObject({
+        server: z.string().describe("The cluster's API server URL (https)."),
+        caData: z.string().optional().describe("Base64 PEM of the API server's CA; default: the system roots."),
+        namespaces: z.array(z.string()).optional().describe("Namespaces Argo CD may manage there; default: the whole cluster."),
+    });
+}
+
+/** The component's args: the shared settings plus the name, token and where Argo CD runs. */
+const destinationArgsSchema = () =>
+    destinationSettings().extend({ clusterName: z.string(), bearerToken: inputString, argoNamespace: z.string(), provider: providerSetting.optional() });
+
 /** Checks every argument before any resource is registered. */
 export function validateDestinationClusterArgs(args: DestinationClusterArgs, field = "args"): void {
+    if (!checkSettings(destinationArgsSchema(), args, field)) return;
     requireDnsLabel(args.clusterName, `${field}.clusterName`);
     check(args.clusterName !== "in-cluster", `${field}.clusterName`, 'is "in-cluster", the name Argo CD gives the cluster it runs in', "choose another name");
     check(/^https:\/\/[^\s/]+/.test(args.server), `${field}.server`, `is "${args.server}"`, 'use the API server URL, e.g. "https://10.0.0.1:6443"');
@@ -72,3 +88,9 @@ export class DestinationCluster extends pulumi.ComponentResource {
         this.registerOutputs({ clusterName: this.clusterName });
     }
 }
+
+/** The `destinations` settings of a stack: clusters registered with Argo CD (DestinationCluster). */
+export const destinationsSettingsSchema = z
+    .array(z.strictObject({ name: z.string().describe("Name Applications use (`cluster` of a service or environment); not in-cluster."), ...destinationSettings().shape }))
+    .default([])
+    .describe("Clusters registered with Argo CD (cluster Secrets). Each one's bearer token is a secret in `destinationTokens`.");

@@ -1,6 +1,26 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import { check } from "./errors";
+import { z } from "zod";
+import { checkSettings, inputString } from "./settings";
+
+/** GitHub settings the stack's `github` key and the component share (the stack calls `baseUrl` `api`). */
+const gitHubShared = {
+    owner: z.string().describe("Organisation of the preview repositories whose repoURL is not on GitHub."),
+    baseUrl: z.url().describe("GitHub Enterprise API URL. Default: GitHub.com."),
+    webhookUrl: z.string().describe("ApplicationSet webhook endpoint; with it (and a token), labels and webhooks are managed on GitHub."),
+};
+
+/** The component's args. */
+const gitHubArgsSchema = () =>
+    z.strictObject({
+        ...gitHubShared,
+        baseUrl: gitHubShared.baseUrl.optional(),
+        token: inputString,
+        repositories: z.array(z.string()),
+        webhookSecret: inputString,
+        label: z.string().optional(),
+    });
 
 export interface GitHubPreviewHooksArgs {
     /** Organisation or user owning the repositories. */
@@ -25,6 +45,7 @@ export interface GitHubPreviewHooksArgs {
 
 /** Checks every argument before any resource is registered. */
 export function validateGitHubArgs(args: GitHubPreviewHooksArgs, field = "args"): void {
+    if (!checkSettings(gitHubArgsSchema(), args, field)) return;
     check(/^[A-Za-z0-9_.-]+$/.test(args.owner), `${field}.owner`, `is "${args.owner}"`, "use the GitHub organisation or user name");
     check(args.repositories.length > 0, `${field}.repositories`, "is empty", "list the repositories that get previews");
     check(
@@ -76,3 +97,9 @@ export class GitHubPreviewHooks extends pulumi.ComponentResource {
         this.registerOutputs({ webhookIds: this.webhookIds });
     }
 }
+
+/** The `github` settings of a stack: where previews live on GitHub and the webhook (GitHubPreviewHooks). */
+export const gitHubSettingsSchema = z
+    .strictObject({ owner: gitHubShared.owner.optional(), api: gitHubShared.baseUrl.optional(), webhookUrl: gitHubShared.webhookUrl.optional() })
+    .optional()
+    .describe("GitHub organisation, API and webhook of the previews.");

@@ -2,6 +2,8 @@ import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alph
 import type { IApplicationSource } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSource" with { "resolution-mode": "import" };
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { defaults } from "./defaults";
 import { check, requireDnsLabel } from "./errors";
 import { ClusterRef, renderDestination, validateClusterRef } from "./destinations";
 import { cascadeDeleteFinalizer, forceOwnership, gitRepoURL, labels, managedByValue } from "./labels";
@@ -64,6 +66,29 @@ export interface IgnoreDifference {
     readonly managedFieldsManagers?: readonly string[];
 }
 
+/** Settings of {@link HelmOptions}. */
+export const helmSchema = z
+    .strictObject({
+        valueFiles: z.array(z.string()).optional(),
+        parameters: z.array(z.strictObject({ name: z.string(), value: z.string(), forceString: z.boolean().optional() })).optional(),
+        releaseName: z.string().optional(),
+    })
+    .describe("Helm rendering (default when kustomize is not set).");
+
+/** Settings of {@link KustomizeOptions}. */
+export const kustomizeSchema = z.strictObject({ images: z.array(z.string()).optional(), namePrefix: z.string().optional() }).describe("Kustomize rendering.");
+
+/** Settings of {@link IgnoreDifference}. */
+export const ignoreDifferenceSchema = z.strictObject({
+    group: z.string().optional(),
+    kind: z.string(),
+    name: z.string().optional(),
+    namespace: z.string().optional(),
+    jsonPointers: z.array(z.string()).optional(),
+    jqPathExpressions: z.array(z.string()).optional(),
+    managedFieldsManagers: z.array(z.string()).optional(),
+});
+
 export interface GitOpsApplicationArgs {
     /** Namespace Argo CD runs in; Applications live there. */
     readonly argoNamespace: string;
@@ -88,7 +113,7 @@ export interface GitOpsApplicationArgs {
     readonly managedNamespaceMetadata?: ManagedNamespaceMetadata;
     /** @default [] */
     readonly ignoreDifferences?: readonly IgnoreDifference[];
-    /** Sync history kept on the Application. @default 10 */
+    /** Sync history kept on the Application. @default {@link defaults.revisionHistoryLimit} */
     readonly revisionHistoryLimit?: number;
     /**
      * Deleting the Application deletes what it deployed (the Argo CD resources finalizer).
@@ -136,7 +161,7 @@ export function validateWaitForSync(waitForSync: { readonly timeoutSeconds: numb
         Number.isInteger(t) && t >= 30 && t <= maxWaitForSyncSeconds,
         `${field}.timeoutSeconds`,
         `is ${t}`,
-        `use a whole number of seconds from 30 to ${maxWaitForSyncSeconds} (600 is usual)`,
+        `use a whole number of seconds from 30 to ${maxWaitForSyncSeconds} (${defaults.waitForSyncSeconds} is usual)`,
     );
 }
 
@@ -169,8 +194,8 @@ export function validateApplicationArgs(name: string, args: GitOpsApplicationArg
     validateOwner(args.owner, `${field}.owner`);
     validateSource(args.source, `${field}.source`);
     validateSyncPolicy(args.syncPolicy, `${field}.syncPolicy`);
-    const limit = args.revisionHistoryLimit ?? 10;
-    check(Number.isInteger(limit) && limit >= 1, `${field}.revisionHistoryLimit`, `is ${limit}`, "use a whole number ≥ 1 (10 is usual)");
+    const limit = args.revisionHistoryLimit ?? defaults.revisionHistoryLimit;
+    check(Number.isInteger(limit) && limit >= 1, `${field}.revisionHistoryLimit`, `is ${limit}`, `use a whole number ≥ 1 (${defaults.revisionHistoryLimit} is usual)`);
     validateIgnoreDifferences(args.ignoreDifferences ?? [], `${field}.ignoreDifferences`);
 }
 
@@ -247,7 +272,7 @@ export function renderApplication(name: string, args: GitOpsApplicationArgs): IA
                 ...(d.jqPathExpressions ? { jqPathExpressions: [...d.jqPathExpressions] } : {}),
                 ...(d.managedFieldsManagers ? { managedFieldsManagers: [...d.managedFieldsManagers] } : {}),
             })),
-            revisionHistoryLimit: args.revisionHistoryLimit ?? 10,
+            revisionHistoryLimit: args.revisionHistoryLimit ?? defaults.revisionHistoryLimit,
         },
     };
 }
@@ -290,3 +315,11 @@ export class GitOpsApplication extends pulumi.ComponentResource {
         this.registerOutputs({ applicationName: this.applicationName, destinationNamespace: this.destinationNamespace });
     }
 }
+
+/** The `waitForSync` settings of a stack (GitOpsApplication `waitForSync`). */
+export const waitForSyncSettingsSchema = z
+    .strictObject({ enabled: z.boolean(), timeoutSeconds: z.int().optional().describe(`Default: ${defaults.waitForSyncSeconds}.`) })
+    .default({ enabled: false })
+    .describe(
+        "`pulumi up` waits until every Application is Synced and Healthy, and fails with Argo CD's message after the timeout. On for deploys; off where Argo CD cannot run yet.",
+    );

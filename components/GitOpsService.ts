@@ -1,42 +1,64 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { SyncWindow, appProjectResource, appProjectType, ownNamespaces } from "./AppProject";
+import { appProjectResource, appProjectType, ownNamespaces } from "./AppProject";
 import { ClusterRef } from "./destinations";
 import { applicationResource, gitOpsApplicationType } from "./GitOpsApplication";
 import { labels } from "./labels";
 import { movedOutOfComponent } from "./options";
+import { collectProblems } from "./errors";
 import { defaultOwner, validateOwner } from "./OwnershipFence";
 import { podSecurityLabelsFor } from "./podSecurity";
 import { PreviewEnvironmentsArgs, previewEnvironmentsType, previewObjects, validatePreviewArgs } from "./PreviewEnvironments";
-import { ResolvedEnvironment, ResolvedService, ServiceSpec, requireResolvedService } from "./serviceSpec";
+import { GitOpsConfigErrors } from "./errors";
+import {
+    LegacyServiceFields,
+    PlacedService,
+    ResolvedEnvironment,
+    ResolvedService,
+    ServiceArgs,
+    ServicePreviews,
+    placed,
+    requireResolvedService,
+    serviceConflicts,
+} from "./serviceSpec";
 
-// The environment and preview args (environment class + overrides) and the resolve/validate path
-// shared with the stack pipeline live in serviceSpec.ts.
+// The settings schema of a service (shared with the stack file's entries) and the resolve/validate
+// path shared with the stack pipeline live in serviceSpec.ts.
 export type { ServiceEnvironment, ServicePreviews } from "./serviceSpec";
 
-/** Team, source, environments, previews, ignoreDifferences, cluster and waitForSync: see {@link ServiceSpec}. */
-export interface GitOpsServiceArgs extends ServiceSpec {
-    /** Applications carry Argo CD's cascade-delete finalizer (see GitOpsApplication). @default true */
-    readonly cascadeDelete?: boolean;
-    /** Extra project settings. @default none */
-    readonly project?: { readonly syncWindows?: readonly SyncWindow[]; readonly annotations?: Readonly<Record<string, string>> };
-    /**
-     * The owning program, stamped on the AppProject, Applications and ApplicationSet (annotation
-     * `gitops-control.io/owner`): a second program onboarding the same service is refused by the
-     * OwnershipFence. @default the running program's `<project>/<stack>`
-     */
-    readonly owner?: string;
-    /** @default the ambient provider */
-    readonly provider?: k8s.Provider;
-}
+/**
+ * GitOpsService args, with the stack entry's field names (`repoURL`, `path`, `targetRevision`,
+ * `helm`, `kustomize`, `syncPolicy`, `previews.labels`, …): see `serviceArgsSchema` in
+ * serviceSpec.ts for each field, its default and its bounds.
+ */
+export type GitOpsServiceArgs = ServiceArgs | LegacyGitOpsServiceArgs;
+
+/**
+ * The names GitOpsService took before the routes were unified, still accepted.
+ * @deprecated write `repoURL`, `path`, `helm`, `kustomize` at the top level and `previews.{owner, repo, labels, token, tokenRef, api}` instead of `source` and `previews.github`
+ */
+export type LegacyGitOpsServiceArgs = Omit<ServiceArgs, "repoURL" | "path" | "helm" | "kustomize" | "previews"> &
+    LegacyServiceFields & {
+        readonly previews?: Omit<ServicePreviews, "owner" | "repo" | "labels" | "api" | "token" | "tokenRef" | "appSecretName"> & {
+            /** @deprecated use `previews.owner`, `previews.repo`, `previews.labels`, `previews.token`, `previews.tokenRef`, `previews.api` */
+            readonly github: Pick<ServicePreviews, "owner" | "repo" | "labels" | "api" | "token" | "tokenRef" | "appSecretName">;
+        };
+    };
+
+/** Services constructed in this program run (per engine connection), for the checks across services. */
+const programServices = new WeakMap<object, PlacedService[]>();
 
 /**
  * Applies the environment presets and checks every argument (the same path the stack pipeline
- * runs); throws every problem together.
+ * runs), and the service against the GitOpsServices this program already created (names,
+ * namespaces, preview globs); throws every problem together.
  */
-export function validateServiceArgs(name: string, args: GitOpsServiceArgs, field = "args"): ResolvedService {
-    validateOwner(args.owner, `${field}.owner`);
-    return requireResolvedService(name, args, field);
+export function validateServiceArgs(name: string, args: GitOpsServiceArgs, field = "args", earlier: readonly PlacedService[] = []): ResolvedService {
+    const resolved = requireResolvedService(name, args, field);
+    const problems = collectProblems(() => validateOwner(resolved.settings.owner, `${field}.owner`));
+    problems.push(...serviceConflicts(resolved, earlier, field));
+    if (problems.length > 0) throw new GitOpsConfigErrors(problems, `GitOpsService "${name}": ${problems.length} problem(s)`);
+    return resolved;
 }
 
 /**
@@ -64,9 +86,13 @@ export class GitOpsService extends pulumi.ComponentResource {
     readonly previewTokenSecret?: k8s.core.v1.Secret;
 
     constructor(name: string, args: GitOpsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
-        const resolved = validateServiceArgs(name, args);
+        const monitor = pulumi.runtime.getMonitor();
+        const earlier = monitor ? (programServices.get(monitor) ?? []) : [];
+        const resolved = validateServiceArgs(name, args, "args", earlier);
+        const settings = resolved.settings;
+        const source = resolved.source;
         const argoNamespace = resolved.argoNamespace;
-        const owner = args.owner ?? defaultOwner();
+        const owner = settings.owner ?? defaultOwner();
         // Resolved: an environment's own cluster, else the service's; previews deploy to the service's.
         const clusterOf = (target: { readonly cluster?: ClusterRef }): { cluster?: ClusterRef } => (target.cluster ? { cluster: target.cluster } : {});
         const previewsName = `${name}-previews`;
@@ -81,14 +107,15 @@ export class GitOpsService extends pulumi.ComponentResource {
             maxOpen: resolved.previews.maxOpen,
             ttlHours: resolved.previews.ttlHours,
             source: {
-                ...args.source,
-                ...(args.source.kustomize ? {} : { helm: { ...args.source.helm, valueFiles: args.source.helm?.valueFiles ?? ["values-preview.yaml"] } }),
+                ...source,
+                ...(source.kustomize ? {} : { helm: { ...source.helm, valueFiles: source.helm?.valueFiles ?? ["values-preview.yaml"] } }),
             },
             syncPolicy: resolved.previews.syncPolicy,
             ...clusterOf(resolved.previews),
             provider: args.provider,
         };
         if (previewArgs) validatePreviewArgs(previewsName, previewArgs);
+        if (monitor) programServices.set(monitor, [...earlier, placed(resolved)]);
         super("gitops-control:service:GitOpsService", name, {}, opts);
         const namespaceOf = (env: ResolvedEnvironment): string => env.namespace;
         const previewGlob = `${name}-pr-*`;
@@ -97,22 +124,22 @@ export class GitOpsService extends pulumi.ComponentResource {
             {
                 argoNamespace,
                 owner,
-                description: `${name} (team ${args.team}), managed by gitops-control`,
-                sourceRepos: [args.source.repoURL],
+                description: `${name} (team ${settings.team}), managed by gitops-control`,
+                sourceRepos: [source.repoURL],
                 destinations: [
                     ...resolved.environments.map((env) => ({ namespace: namespaceOf(env), ...clusterOf(env) })),
                     ...(resolved.previews ? [{ namespace: previewGlob, ...clusterOf(resolved.previews) }] : []),
                 ],
                 // Argo CD creates and labels each environment's namespace (and each preview's).
                 clusterResourceWhitelist: ownNamespaces([...resolved.environments.map(namespaceOf), ...(resolved.previews ? [previewGlob] : [])]),
-                syncWindows: args.project?.syncWindows ?? [],
-                annotations: args.project?.annotations ?? {},
+                syncWindows: settings.project?.syncWindows ?? [],
+                annotations: settings.project?.annotations ?? {},
                 provider: args.provider,
             },
             { parent: this, ...movedOutOfComponent(this, appProjectType, { type: "kubernetes:argoproj.io/v1alpha1:AppProject", name: `${name}-project` }) },
         );
         for (const env of resolved.environments) {
-            const helm = args.source.helm ?? (args.source.kustomize ? undefined : {});
+            const helm = source.helm ?? (source.kustomize ? undefined : {});
             this.applications[env.name] = applicationResource(
                 `${name}-${env.name}`,
                 {
@@ -120,21 +147,21 @@ export class GitOpsService extends pulumi.ComponentResource {
                     owner,
                     project: name,
                     source: {
-                        ...args.source,
+                        ...source,
                         targetRevision: env.targetRevision,
                         ...(helm ? { helm: { ...helm, valueFiles: env.valueFiles ?? helm.valueFiles ?? [`values-${env.name}.yaml`] } } : {}),
                     },
                     destination: { namespace: namespaceOf(env), ...clusterOf(env) },
-                    ...(args.waitForSync ? { waitForSync: args.waitForSync } : {}),
+                    ...(settings.waitForSync ? { waitForSync: settings.waitForSync } : {}),
                     syncPolicy: env.syncPolicy,
                     managedNamespaceMetadata: {
                         // The environment label selects the guardrails; Pod Security Admission is the baseline underneath.
-                        labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name, ...podSecurityLabelsFor(env.name) },
+                        labels: { [labels.environment]: env.name, [labels.team]: settings.team, [labels.service]: name, ...podSecurityLabelsFor(env.name) },
                     },
-                    ignoreDifferences: args.ignoreDifferences ?? [],
+                    ignoreDifferences: resolved.ignoreDifferences,
                     revisionHistoryLimit: env.revisionHistoryLimit,
-                    cascadeDelete: args.cascadeDelete ?? true,
-                    labels: { [labels.environment]: env.name, [labels.team]: args.team, [labels.service]: name },
+                    cascadeDelete: settings.cascadeDelete ?? true,
+                    labels: { [labels.environment]: env.name, [labels.team]: settings.team, [labels.service]: name },
                     annotations: env.annotations,
                     provider: args.provider,
                 },

@@ -57,22 +57,22 @@ export interface PreviewEnvironmentsArgs {
     readonly github: GitHubPullRequestSource;
     /**
      * How often Argo CD polls GitHub for PRs, in seconds. A webhook makes previews appear at once;
-     * polling is the fallback. At least 30 (GitHub rate limits). @default 300
+     * polling is the fallback. At least 30 (GitHub rate limits). @default {@link defaults.requeueAfterSeconds}
      */
     readonly requeueAfterSeconds?: number;
     /** Chart or manifests for a preview. `targetRevision` defaults to the PR head commit. */
     readonly source: Omit<ApplicationSourceArgs, "targetRevision"> & { readonly targetRevision?: string };
-    /** Helm parameter that receives the image tag `pr-<number>`. @default "image.tag" */
+    /** Helm parameter that receives the image tag `pr-<number>`. @default {@link defaults.imageTagParameter} */
     readonly imageTagParameter?: string;
     /**
      * Most previews of this service running at once. Previews are generated paused and the preview
      * gate (PreviewJanitor) switches them on, oldest first, up to this cap; the others wait with the
-     * reason on the Application (annotation and `PreviewHeld` Event) until one closes. @default 5
+     * reason on the Application (annotation and `PreviewHeld` Event) until one closes. @default {@link defaults.previewMaxOpen}
      */
     readonly maxOpen?: number;
     /**
      * Hours a preview may run while its PR stays open; then the gate pauses it and deletes its
-     * namespace (`PreviewExpired` Event). @default 72
+     * namespace (`PreviewExpired` Event). @default {@link defaults.previewTtlHours}
      */
     readonly ttlHours?: number;
     /** The previews' sync policy (the environment preset). `CreateNamespace=true` is required. */

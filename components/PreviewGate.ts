@@ -87,9 +87,9 @@ export interface PreviewGateArgs {
      * `system:serviceaccount:<namespace>:<name>`, which the gate's fence matches.
      */
     readonly serviceAccount: { readonly name: pulumi.Input<string>; readonly username: string };
-    /** Image with `sh`, GNU `date` and `kubectl`, pinned. @default "bitnami/kubectl:1.36.3" */
+    /** Image with `sh`, GNU `date` and `kubectl`, pinned. @default {@link defaults.janitorImage} */
     readonly image?: string;
-    /** Seconds between two passes. @default 5 */
+    /** Seconds between two passes. @default {@link defaults.previewGateIntervalSeconds} */
     readonly intervalSeconds?: number;
     /** Do not wait for the Deployment to roll out (a cluster without kubelets). @default false */
     readonly skipAwait?: boolean;
@@ -107,7 +107,7 @@ export function validatePreviewGateArgs(args: PreviewGateArgs, field = "args"): 
         Number.isInteger(interval) && interval >= 1 && interval <= 300,
         `${field}.intervalSeconds`,
         `is ${interval}`,
-        "use a whole number of seconds from 1 to 300 (5 is the default)",
+        `use a whole number of seconds from 1 to 300 (${defaults.previewGateIntervalSeconds} is the default)`,
     );
 }
 

@@ -3,22 +3,24 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
 import { childOptions, readScript, scriptCronJobSpec, validateScriptJob } from "./options";
-import { defaults } from "./defaults";
+import { bounds, defaults } from "./defaults";
 import { PreviewGate, previewGateRules } from "./PreviewGate";
+import { z } from "zod";
+import { checkSettings, providerSetting } from "./settings";
 
 export interface PreviewJanitorArgs {
     /** Namespace the janitor runs in (Argo CD's). */
     readonly namespace: string;
-    /** Image with `sh`, GNU `date` and `kubectl`, pinned by tag. @default "bitnami/kubectl:1.36.3" */
+    /** Image with `sh`, GNU `date` and `kubectl`, pinned by tag. @default {@link defaults.janitorImage} */
     readonly image?: string;
     /** Cron schedule. @default every 30 minutes */
     readonly schedule?: string;
     /**
      * Previews older than this are reported as overdue (`preview_namespace_age_hours`, the
-     * PreviewNamespaceTooOld alert); a namespace an Application still targets is never deleted. @default 72
+     * PreviewNamespaceTooOld alert); a namespace an Application still targets is never deleted. @default {@link defaults.previewTtlHours}
      */
     readonly ttlHours?: number;
-    /** Seconds between two passes of the preview gate (cap and TTL, see PreviewGate.ts). @default 5 */
+    /** Seconds between two passes of the preview gate (cap and TTL, see PreviewGate.ts). @default {@link defaults.previewGateIntervalSeconds} */
     readonly gateIntervalSeconds?: number;
     /** Do not wait for the gate's Deployment to roll out (a cluster without kubelets). @default false */
     readonly skipAwait?: boolean;
@@ -84,18 +86,40 @@ export function janitorScopePolicySpec(
     };
 }
 
+/** The janitor settings a stack file and the component share (`previewJanitor`). */
+function previewJanitorSettings() {
+    return z
+        .strictObject({
+            image: z.string().describe(`Pinned image with sh, GNU date and kubectl. Default: ${defaults.janitorImage}.`),
+            schedule: z.string().describe(`Cron schedule. Default: "${defaults.janitorSchedule}".`),
+            ttlHours: z.int().min(1).max(bounds.maxPreviewTtlHours).describe(`Previews older than this are deleted. Default: ${defaults.previewTtlHours}.`),
+        })
+        .partial();
+}
+
+/** The component's args: the shared settings plus what only a program passes. */
+const janitorArgsSchema = () =>
+    previewJanitorSettings().extend({
+        namespace: z.string(),
+        gateIntervalSeconds: z.int().optional(),
+        skipAwait: z.boolean().optional(),
+        previewSelector: z.strictObject({ key: z.string(), value: z.string() }).optional(),
+        provider: providerSetting.optional(),
+    });
+
 /** Checks every argument before any resource is registered. */
 export function validateJanitorArgs(args: PreviewJanitorArgs, field = "args"): void {
+    if (!checkSettings(janitorArgsSchema(), args, field)) return;
     requireDnsLabel(args.namespace, `${field}.namespace`);
-    validateScriptJob(args, field, defaults.janitorSchedule, "*/30 * * * *");
+    validateScriptJob(args, field, defaults.janitorSchedule, defaults.janitorSchedule);
     const ttl = args.ttlHours ?? defaults.previewTtlHours;
-    check(Number.isInteger(ttl) && ttl >= 1, `${field}.ttlHours`, `is ${ttl}`, "use a whole number of hours ≥ 1 (72 is the default)");
+    check(Number.isInteger(ttl) && ttl >= 1, `${field}.ttlHours`, `is ${ttl}`, `use a whole number of hours ≥ 1 (${defaults.previewTtlHours} is the default)`);
     const interval = args.gateIntervalSeconds ?? defaults.previewGateIntervalSeconds;
     check(
         Number.isInteger(interval) && interval >= 1 && interval <= 300,
         `${field}.gateIntervalSeconds`,
         `is ${interval}`,
-        "use a whole number of seconds from 1 to 300 (5 is the default)",
+        `use a whole number of seconds from 1 to 300 (${defaults.previewGateIntervalSeconds} is the default)`,
     );
 }
 
@@ -195,3 +219,10 @@ export class PreviewJanitor extends pulumi.ComponentResource {
         this.registerOutputs({ cronJobName: this.cronJobName, policyName: this.policyName, gateName: this.gateName });
     }
 }
+
+/** The `previewJanitor` settings of a stack (PreviewJanitor, PreviewGate). */
+export const previewJanitorSettingsSchema = previewJanitorSettings()
+    .default({})
+    .describe(
+        `Orphan-preview cleanup (a CronJob) and the preview gate that enforces each service's cap and TTL (a Deployment), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`,
+    );

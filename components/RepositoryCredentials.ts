@@ -3,6 +3,21 @@ import * as pulumi from "@pulumi/pulumi";
 import { check, requireDnsLabel } from "./errors";
 import { credentialURLPrefix, labels, managedByValue } from "./labels";
 import { childOptions } from "./options";
+import { z } from "zod";
+import { checkSettings, inputString, providerSetting } from "./settings";
+
+/** The component's args (the stack's `repositoryCredentials` entries are resolved to them, their secret part from `repositorySecrets`). */
+const repositoryCredentialsArgsSchema = () =>
+    z.strictObject({
+        argoNamespace: z.string(),
+        url: z.string(),
+        auth: z.discriminatedUnion("kind", [
+            z.strictObject({ kind: z.literal("https"), username: z.string(), password: inputString }),
+            z.strictObject({ kind: z.literal("ssh"), sshPrivateKey: inputString }),
+            z.strictObject({ kind: z.literal("githubApp"), appId: z.int(), installationId: z.int(), privateKey: inputString, enterpriseBaseUrl: z.string().optional() }),
+        ]),
+        provider: providerSetting.optional(),
+    });
 
 /** How Argo CD authenticates to the repositories under a URL prefix. */
 export type RepositoryAuth =
@@ -29,6 +44,7 @@ export interface RepositoryCredentialsArgs {
 /** Checks every argument before any resource is registered. */
 export function validateRepositoryCredentialsArgs(name: string, args: RepositoryCredentialsArgs, field = "args"): void {
     requireDnsLabel(name, `${field}.name`);
+    if (!checkSettings(repositoryCredentialsArgsSchema(), args, field)) return;
     const url = args.url;
     if (args.auth.kind === "ssh") {
         check(/^(ssh:\/\/\S+@[^\s/]+\/|[A-Za-z0-9._-]+@[^\s:/]+:)\S*$/.test(url), `${field}.url`, `is "${url}", not an SSH URL prefix`, 'use e.g. "git@github.com:acme/"');
@@ -103,3 +119,19 @@ export class RepositoryCredentials extends pulumi.ComponentResource {
         this.registerOutputs({ secretName: this.secretName });
     }
 }
+
+/** The `repositoryCredentials` settings of a stack (RepositoryCredentials). */
+export const repositoryCredentialsSettingsSchema = z
+    .array(
+        z.strictObject({
+            name: z.string().describe("Credential name; its secret part is `repositorySecrets.<name>`."),
+            url: z.string().describe("URL prefix, e.g. https://github.com/acme/ or git@github.com:acme/."),
+            type: z.enum(["https", "ssh", "githubApp"]),
+            username: z.string().optional().describe('HTTPS only; default: "git".'),
+            githubAppId: z.int().optional(),
+            githubAppInstallationId: z.int().optional(),
+            githubAppEnterpriseBaseUrl: z.string().optional(),
+        }),
+    )
+    .default([])
+    .describe("Credentials for private repositories, by URL prefix. Each one's secret part (token, SSH key or GitHub App key) is in `repositorySecrets`.");

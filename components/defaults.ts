@@ -37,6 +37,21 @@ export const defaults = {
     breakGlassOnExpiry: "fail" as "fail" | "revert",
     /** Deletes + replaces a PR's preview may propose without the prune-approved label. */
     pruneBudget: 3,
+    /** How often Argo CD compares Git with the cluster without a webhook (argocd-cm `timeout.reconciliation`). */
+    reconciliationTimeout: "180s",
+    /** Random spread added to the reconciliation timeout. */
+    reconciliationJitter: "60s",
+    /** Seconds `pulumi up` waits for an Application to be Synced and Healthy (`waitForSync`). */
+    waitForSyncSeconds: 600,
+    /** Prefix of the guardrail policy and binding names. */
+    guardrailPrefix: "gitops-control",
+    /** Minutes an Application may stay OutOfSync / Degraded before its alert fires. */
+    outOfSyncMinutes: 15,
+    degradedMinutes: 10,
+    /** Objects one Application may delete in 15 minutes before the unusual-prune-volume alert fires. */
+    pruneVolumeThreshold: 10,
+    /** Minutes the preview ApplicationSet may fail to generate before its alert fires. */
+    previewGenerationFailingMinutes: 15,
 } as const;
 
 /** Upper and lower bounds of numbers a stack file or a component accepts. */

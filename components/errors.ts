@@ -3,17 +3,44 @@
  * platform engineer reading a failed `pulumi preview` knows what to change without reading code.
  */
 export class GitOpsConfigError extends Error {
+    /** Dotted path of the offending field, e.g. `services[1].repoURL`. */
+    readonly field: string;
+    /** The same path as keys (`["services", 1, "repoURL"]`): what maps a component arg to its stack key. */
+    readonly path: Path;
     constructor(
-        /** Dotted path of the offending field, e.g. `services[1].repoURL`. */
-        readonly field: string,
+        field: string | Path,
         /** What is wrong, e.g. "must be an https:// or ssh Git URL". */
         readonly problem: string,
         /** What to do about it. */
         readonly fix: string,
     ) {
-        super(`\`${field}\` ${problem}. Fix: ${fix}`);
+        const path = typeof field === "string" ? parsePath(field) : field;
+        const text = typeof field === "string" ? field : formatPath(field);
+        super(`\`${text}\` ${problem}. Fix: ${fix}`);
+        this.field = text;
+        this.path = path;
         this.name = "GitOpsConfigError";
     }
+}
+
+/** A field as keys: object keys and list indexes. */
+export type Path = readonly (string | number)[];
+
+/** `services[1].repoURL` from `["services", 1, "repoURL"]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+    return path.reduce<string>((acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), "");
+}
+
+/** `["services", 1, "repoURL"]` from `services[1].repoURL` (what a string field written by a check means). */
+export function parsePath(field: string): Path {
+    const path: (string | number)[] = [];
+    for (const part of field.split(".")) {
+        const bracket = part.indexOf("[");
+        const head = bracket < 0 ? part : part.slice(0, bracket);
+        if (head) path.push(head);
+        if (bracket >= 0) for (const index of part.slice(bracket + 1, -1).split("][")) path.push(Number(index));
+    }
+    return path;
 }
 
 /** Several problems found in one run, reported together. */
@@ -34,7 +61,7 @@ let collector: GitOpsConfigError[] | undefined;
  * Throws a {@link GitOpsConfigError} unless `condition` holds. Inside {@link collectProblems} the
  * problem is recorded instead and checking goes on, so one run reports every problem.
  */
-export function check(condition: boolean, field: string, problem: string, fix: string): asserts condition {
+export function check(condition: boolean, field: string | Path, problem: string, fix: string): asserts condition {
     if (!condition) {
         const error = new GitOpsConfigError(field, problem, fix);
         if (collector) {
@@ -93,3 +120,37 @@ export function requireDnsLabel(value: string, field: string, max = 63): void {
 
 /** Go duration strings as Argo CD parses them ("5s", "3m", "1h30m"). */
 export const goDuration = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
+
+/**
+ * Why a repository URL carries credentials, or undefined: a password or token in its user info
+ * (`https://user:token@`, `https://token@`, `ssh://user:password@`) or a query string or fragment
+ * (`?token=`). Argo CD would store it in plain text in the Application, the AppProject and its logs.
+ */
+export function urlCredentials(url: string): string | undefined {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(url);
+    if (scheme) {
+        const at = scheme[2].lastIndexOf("@");
+        const userInfo = at < 0 ? "" : scheme[2].slice(0, at);
+        if (userInfo.includes(":")) return "carries credentials (user:password@ in the URL)";
+        if (userInfo !== "" && scheme[1].toLowerCase() !== "ssh") return "carries credentials (user:token@ or token@ in the URL)";
+    }
+    if (/[?#]/.test(url)) return "carries a query string or fragment (?token=… would be stored in plain text)";
+    return undefined;
+}
+
+/** Namespaces no service (and no Argo CD) may take: an AppProject allowing them allows writing there. */
+export const reservedNamespaces = ["kube-system", "kube-public", "kube-node-lease", "default"] as const;
+
+/** True for a system namespace: reserved, Kubernetes' own `kube-` prefix, or Argo CD's (`argoNamespace`). */
+export function systemNamespace(namespace: string, argoNamespace?: string): boolean {
+    return namespace === argoNamespace || (reservedNamespaces as readonly string[]).includes(namespace) || namespace.startsWith("kube-");
+}
+
+/** Seconds of a Go duration ("1h30m" → 5400); undefined when it is not one. */
+export function goDurationSeconds(value: string): number | undefined {
+    if (!goDuration.test(value)) return undefined;
+    const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+    let total = 0;
+    for (const m of value.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * unit[m[2]];
+    return total;
+}

@@ -1,78 +1,199 @@
 import * as path from "node:path";
+import { z } from "zod";
 import { bounds, defaults } from "./defaults";
-import { ClusterRef, validateClusterRef } from "./destinations";
-import { GitOpsConfigError, GitOpsConfigErrors, check, collectProblems, requireDnsLabel } from "./errors";
-import type { ApplicationSourceArgs, IgnoreDifference } from "./GitOpsApplication";
-import { validateIgnoreDifferences, validateSource, validateWaitForSync } from "./GitOpsApplication";
-import { checkPreviewLimits, type GitHubPullRequestSource } from "./PreviewEnvironments";
+import { ClusterRef, inCluster, validateClusterRef } from "./destinations";
+import { GitOpsConfigError, GitOpsConfigErrors, Path, check, collectProblems, requireDnsLabel, systemNamespace, urlCredentials } from "./errors";
+import type { HelmOptions, IgnoreDifference, KustomizeOptions } from "./GitOpsApplication";
+import { helmSchema, ignoreDifferenceSchema, kustomizeSchema, validateIgnoreDifferences, validateSource, validateWaitForSync } from "./GitOpsApplication";
+import { defaultAllowedRevisions } from "./guardrails/rules";
+import { checkPreviewLimits, type GitHubPullRequestSource, type SecretKeyRef } from "./PreviewEnvironments";
 import { EnvironmentClass, environmentClasses, environmentPresets } from "./presets";
-import { SyncPolicy, SyncPolicyOverrides, mergeSyncPolicy, validateSyncPolicy, weakenedSwitches } from "./syncPolicy";
+import { Settings, inputString, parseSettings, providerSetting, revision } from "./settings";
+import { SyncPolicy, mergeSyncPolicy, syncPolicyOverridesSchema, validateSyncPolicy, weakenedSwitches } from "./syncPolicy";
 
 /**
- * The one resolve-and-validate path of a service. `GitOpsService` runs it on its args (a team's
- * program), and the stack pipeline runs the very same function on the args it builds from a stack
- * entry, before any resource is registered. Results are memoised per args object, so the stack
- * route resolves each service once.
+ * The service concept: its settings schema (written once, with the stack entry's field names), and
+ * the one resolve-and-validate path. `GitOpsService` parses its args with the component schema
+ * and resolves them; the stack schema (stacks/schema.ts) is composed from the same parts, and the
+ * stack pipeline runs the very same functions on the args it builds from a stack entry, before any
+ * resource is registered. Results are memoised per args object, so the stack route resolves each
+ * service once.
  */
 
-/** One environment a service deploys to: an environment class plus what the service changes. */
-export interface ServiceEnvironment {
-    /** Environment class (`prod`, `staging`): picks the preset, labels the namespace (which selects the guardrails). */
-    readonly name: EnvironmentClass;
-    /** Branch, tag or commit deployed there. */
-    readonly targetRevision: string;
-    /** Changes on top of the class preset's sync policy (see components/presets.ts). @default none */
-    readonly syncPolicy?: SyncPolicyOverrides;
-    /** Required (10+ characters, name the ticket) to weaken a switch the class guards. @default none */
-    readonly unsafeSyncPolicyReason?: string;
-    /** @default `<service>-<name>` */
-    readonly namespace?: string;
-    /** Helm values files for this environment. @default [`values-<name>.yaml`] when the source uses Helm */
-    readonly valueFiles?: readonly string[];
-    /** @default the class preset's (prod 20, staging 10) */
-    readonly revisionHistoryLimit?: number;
-    /** Pause automated sync (break-glass), after the safety checks, keeping every other switch. @default false */
-    readonly pauseAutomatedSync?: boolean;
-    /** Annotations on the Application (break-glass audit). @default {} */
-    readonly annotations?: Readonly<Record<string, string>>;
-    /** Cluster of this environment. @default the service's `cluster` */
-    readonly cluster?: ClusterRef;
+export const environmentClassSchema = z.enum(environmentClasses);
+
+/** Argo CD's name for the cluster it runs in; a valid `cluster` everywhere. */
+export const inClusterName = "in-cluster";
+
+/** A cluster by name: a registered one (`destinations`, DestinationCluster) or in-cluster. */
+const clusterName = z.string();
+/** What a component takes: a name (as in a stack file), or a {@link ClusterRef}. */
+const clusterSetting = z.union([z.string(), z.strictObject({ name: z.string() }), z.strictObject({ server: z.string() })]);
+
+/** One environment of a service; `cluster` is a name in a stack file, a name or ClusterRef in a component. */
+const environmentEntry = <C extends z.ZodType>(cluster: C) =>
+    z.strictObject({
+        name: environmentClassSchema.describe("Environment class: picks the preset, labels the namespace (which selects the guardrails)."),
+        targetRevision: revision("Revision deployed in this environment; default: the service's `targetRevision`.").optional(),
+        namespace: z.string().optional().describe("Default: `<service>-<name>`."),
+        valueFiles: z.array(z.string()).optional().describe("Helm values files of this environment, inside the repository; default: [`values-<name>.yaml`]."),
+        cluster: cluster.optional().describe("Registered cluster of this environment (a `destinations` name or in-cluster); default: the service's `cluster`."),
+        syncPolicy: syncPolicyOverridesSchema.optional().describe("Changes on top of the service's `syncPolicy` for this environment."),
+        unsafeSyncPolicyReason: z.string().optional().describe("Required to weaken a switch this class guards; default: the service's."),
+        revisionHistoryLimit: z.int().optional().describe(`Sync history kept; default: the class preset's (at most ${bounds.maxRevisionHistoryLimit}).`),
+    });
+
+/** Preview settings a stack entry and a component share. */
+const previewSettings = z.strictObject({
+    repo: z.string().optional().describe("GitHub repository; default: the one in repoURL."),
+    owner: z.string().optional().describe("GitHub owner; default: the one in repoURL, else github.owner."),
+    labels: z
+        .array(z.string())
+        .min(1)
+        .optional()
+        .describe(`Labels a PR needs to get a preview. Default: ${JSON.stringify(defaults.previewLabels)}.`),
+    requeueAfterSeconds: z
+        .int()
+        .optional()
+        .describe(`Seconds between two polls of GitHub. Default: ${defaults.requeueAfterSeconds}, from ${bounds.minRequeueAfterSeconds} to ${bounds.maxRequeueAfterSeconds}.`),
+    imageTagParameter: z.string().optional().describe(`Helm parameter that receives the preview's image tag. Default: "${defaults.imageTagParameter}".`),
+    maxOpen: z
+        .int()
+        .optional()
+        .describe(
+            `Most previews of the service running at once; newer ones wait (paused, with a PreviewHeld event) until one closes. Default: ${defaults.previewMaxOpen}, at most ${bounds.maxPreviewsOpen}.`,
+        ),
+    ttlHours: z
+        .int()
+        .optional()
+        .describe(`Hours a preview may run while its PR stays open; then it is paused and its namespace deleted (PreviewExpired event). Default: ${defaults.previewTtlHours}.`),
+    syncPolicy: syncPolicyOverridesSchema.optional().describe("Changes on top of the preview preset (it may not weaken it)."),
+});
+
+/** The settings of a service both routes share, with the stack entry's names. */
+const serviceSettings = <C extends z.ZodType>(cluster: C) =>
+    z.strictObject({
+        team: z.string().describe("Owning team; labels every namespace."),
+        repoURL: z.string().describe("Git repository of the deploy manifests (https, ssh:// or git@host:org/repo; no credentials)."),
+        path: z.string().default(defaults.sourcePath).describe("Directory of the manifests inside the repository."),
+        targetRevision: revision("Default revision for every environment.").default(defaults.targetRevision),
+        environments: z
+            .array(z.union([environmentClassSchema, environmentEntry(cluster)]))
+            .min(1)
+            .describe("Environment classes (or { name, targetRevision, namespace, valueFiles, … })."),
+        helm: helmSchema.optional(),
+        kustomize: kustomizeSchema.optional(),
+        syncPolicy: syncPolicyOverridesSchema.optional(),
+        cluster: cluster.optional().describe("Registered cluster (a `destinations` name, or in-cluster) every environment deploys to; default: `defaultCluster`."),
+        unsafeSyncPolicyReason: z.string().optional().describe("Required to weaken a guarded sync switch (prod: all four; staging: allowEmpty). Name the ticket."),
+        ignoreDifferences: z.array(ignoreDifferenceSchema).optional().describe("Fields Argo CD must not treat as drift."),
+        previews: previewSettings.optional().describe("Pull-request previews (staging and local stacks only)."),
+    });
+
+/** A service entry of a stack file (stacks/schema.ts adds `name` and `sharedRepository`; `environments` defaults to the stack's). */
+export const serviceEntrySettings = serviceSettings(clusterName).extend({
+    environments: serviceSettings(clusterName)
+        .shape.environments.optional()
+        .describe("Environment classes (or { name, targetRevision, namespace, valueFiles, … }). Default: the stack's (prod: prod, staging: staging, local: both)."),
+});
+
+/** What `GitOpsService` takes: the shared settings plus what only a program passes. */
+export const serviceArgsSchema = serviceSettings(clusterSetting).extend({
+    environments: z
+        .array(
+            z.union([
+                environmentClassSchema,
+                environmentEntry(clusterSetting).extend({
+                    pauseAutomatedSync: z
+                        .boolean()
+                        .optional()
+                        .describe("Pause automated sync (break-glass), keeping every other switch; needs `unsafeSyncPolicyReason` where the class guards automated.enabled."),
+                    annotations: z.record(z.string(), z.string()).optional().describe("Annotations on the Application (break-glass audit)."),
+                }),
+            ]),
+        )
+        .min(1),
+    previews: previewSettings
+        .extend({
+            token: inputString.optional().describe("The GitHub token, as a Pulumi secret (a scm-creds Secret is created). Excludes `tokenRef`."),
+            tokenRef: z.strictObject({ secretName: z.string(), key: z.string() }).optional().describe("An existing Secret to read the token from. Excludes `token`."),
+            api: z.string().optional().describe("GitHub Enterprise API URL. Default: GitHub.com."),
+            appSecretName: z.string().optional().describe("Secret with GitHub App credentials, instead of a token."),
+        })
+        .optional(),
+    argoNamespace: z.string().optional().describe(`Namespace Argo CD runs in. Default: "${defaults.argoNamespace}".`),
+    waitForSync: z.strictObject({ timeoutSeconds: z.int() }).optional().describe("`pulumi up` waits for each Application to be Synced and Healthy."),
+    allowedRevisions: z
+        .union([z.array(z.string()).min(1), z.literal(false)])
+        .optional()
+        .describe("RE2 patterns of the revisions prod may deploy (the protect-sync-policy guardrail's); false when that guardrail is off. Default: the guardrail's."),
+    cascadeDelete: z.boolean().optional().describe("Applications carry Argo CD's cascade-delete finalizer. Default: true."),
+    project: z
+        .strictObject({
+            syncWindows: z.array(z.custom<import("./AppProject").SyncWindow>((v) => typeof v === "object" && v !== null)).optional(),
+            annotations: z.record(z.string(), z.string()).optional(),
+        })
+        .optional(),
+    owner: z.string().optional().describe("The owning program, `<project>/<stack>`. Default: the running program's."),
+    provider: providerSetting.optional(),
+});
+
+/** GitOpsService args as a caller writes them (defaults optional). */
+export type ServiceArgs = Settings<z.input<typeof serviceArgsSchema>>;
+/** GitOpsService args after parsing: defaults filled in. */
+export type ServiceSettings = z.output<typeof serviceArgsSchema>;
+/** One environment entry as a caller writes it: a class name or `{ name, … }`. */
+export type ServiceEnvironment = ServiceArgs["environments"][number];
+/** Pull-request previews as a caller writes them. */
+export type ServicePreviews = NonNullable<ServiceArgs["previews"]>;
+
+/**
+ * The names the component took before the routes were unified, still accepted: `source: { repoURL,
+ * path, helm, kustomize }` and `previews.github: { owner, repo, labels, api, token, tokenRef }`.
+ * @deprecated write `repoURL`, `path`, `helm`, `kustomize` and `previews.{owner, repo, labels, token, …}` instead
+ */
+export interface LegacyServiceFields {
+    /** @deprecated use `repoURL`, `path`, `helm`, `kustomize` */
+    readonly source?: { readonly repoURL: string; readonly path: string; readonly helm?: HelmOptions; readonly kustomize?: KustomizeOptions };
 }
 
-/** Pull-request previews for the service. */
-export interface ServicePreviews {
-    /** GitHub side; `owner` and `repo` default to those of a GitHub `source.repoURL`. */
-    readonly github: Omit<GitHubPullRequestSource, "owner" | "repo"> & { readonly owner?: string; readonly repo?: string };
-    /** Changes on top of the preview preset. @default none */
-    readonly syncPolicy?: SyncPolicyOverrides;
-    /** @default 300 */
-    readonly requeueAfterSeconds?: number;
-    /** @default "image.tag" */
-    readonly imageTagParameter?: string;
-    /** Most previews running at once (the preview gate holds the rest). @default 5 */
-    readonly maxOpen?: number;
-    /** Hours a preview may run while its PR stays open. @default 72 */
-    readonly ttlHours?: number;
+const sourceKeys = ["repoURL", "path", "helm", "kustomize"] as const;
+const githubKeys = ["owner", "repo", "labels", "api", "token", "tokenRef", "appSecretName"] as const;
+
+/** Legacy names lifted to the unified ones; `moved` says which, so problems name what the caller wrote. */
+function liftLegacy(args: unknown): { input: unknown; moved: { source: boolean; github: boolean } } {
+    const moved = { source: false, github: false };
+    if (typeof args !== "object" || args === null) return { input: args, moved };
+    let input = args as Record<string, unknown>;
+    const source = input.source;
+    if (typeof source === "object" && source !== null && sourceKeys.every((k) => input[k] === undefined)) {
+        const { source: _, ...rest } = input;
+        input = { ...rest, ...(source as Record<string, unknown>) };
+        moved.source = true;
+    }
+    const previews = input.previews as Record<string, unknown> | undefined;
+    const github = previews?.github;
+    if (typeof github === "object" && github !== null && githubKeys.every((k) => previews?.[k] === undefined)) {
+        const { github: _, ...rest } = previews!;
+        input = { ...input, previews: { ...rest, ...(github as Record<string, unknown>) } };
+        moved.github = true;
+    }
+    return { input, moved };
 }
 
-/** The service's args as `GitOpsService` takes them (see GitOpsService.ts for the rest). */
-export interface ServiceSpec {
-    /** Owning team; labels every namespace. */
-    readonly team: string;
-    /** Namespace Argo CD runs in. @default "argocd" */
-    readonly argoNamespace?: string;
-    /** Repository and path of the service's deploy manifests (no revision: that is per environment). */
-    readonly source: Omit<ApplicationSourceArgs, "targetRevision">;
-    /** At least one. */
-    readonly environments: readonly ServiceEnvironment[];
-    /** @default no previews */
-    readonly previews?: ServicePreviews;
-    /** @default [] */
-    readonly ignoreDifferences?: readonly IgnoreDifference[];
-    /** Cluster every environment and preview deploys to, unless an environment names its own. @default the cluster Argo CD runs in */
-    readonly cluster?: ClusterRef;
-    /** `pulumi up` waits for each Application to be Synced and Healthy (see GitOpsApplication). @default off */
-    readonly waitForSync?: { readonly timeoutSeconds: number };
+/** A problem's path as the caller wrote it (legacy names put back). */
+function legacyPath(path: Path, moved: { source: boolean; github: boolean }): Path {
+    const [head, key, ...rest] = path;
+    if (moved.source && (sourceKeys as readonly unknown[]).includes(head)) return ["source", ...path];
+    if (moved.github && head === "previews" && (githubKeys as readonly unknown[]).includes(key)) return ["previews", "github", key, ...rest];
+    return path;
+}
+
+/** Cluster setting → ClusterRef: "in-cluster" is Argo CD's own cluster, rendered by server. */
+export function clusterRefOf(cluster: string | ClusterRef | undefined): ClusterRef | undefined {
+    if (cluster === undefined) return undefined;
+    if (typeof cluster !== "string") return cluster;
+    return cluster === inClusterName ? inCluster : { name: cluster };
 }
 
 export interface ResolvedEnvironment {
@@ -101,13 +222,28 @@ export interface ResolvedPreviews {
 }
 
 export interface ResolvedService {
+    readonly name: string;
+    readonly team: string;
     readonly argoNamespace: string;
+    /** The parsed settings (defaults filled in). */
+    readonly settings: ServiceSettings;
+    readonly source: { readonly repoURL: string; readonly path: string; readonly helm?: HelmOptions; readonly kustomize?: KustomizeOptions };
     readonly environments: readonly ResolvedEnvironment[];
     readonly previews?: ResolvedPreviews;
+    readonly ignoreDifferences: readonly IgnoreDifference[];
+    readonly cluster?: ClusterRef;
 }
 
-/** Namespaces no service may deploy to: its AppProject would then allow writing there. */
-export const reservedNamespaces = ["kube-system", "kube-public", "kube-node-lease", "default"] as const;
+/**
+ * Service names taken by Argo CD or Kubernetes: `default` is Argo CD's own AppProject (every
+ * Argo CD has it; the OwnershipFence refuses taking it over, after everything else registered), and
+ * `kube-…` names make `kube-…` namespaces, which Kubernetes reserves for itself.
+ */
+export function reservedServiceName(name: string): string | undefined {
+    if (name === "default") return "is Argo CD's built-in AppProject `default`";
+    if (name.startsWith("kube-")) return "starts with kube-, which Kubernetes reserves for its own namespaces";
+    return undefined;
+}
 
 /** `owner/repo` of a GitHub repository URL (https, ssh:// or git@github.com:), else undefined. */
 export function gitHubRepoOf(repoURL: string): { owner: string; repo: string } | undefined {
@@ -124,42 +260,70 @@ function insideRepository(p: string): boolean {
     return !p.startsWith("/") && normal !== ".." && !normal.startsWith("../");
 }
 
-function resolveEnvironment(service: string, spec: ServiceSpec, env: ServiceEnvironment, i: number, field: string): ResolvedEnvironment {
-    const f = `${field}.environments[${i}]`;
+/** A values file Argo CD would fetch from elsewhere: a URL (`https://…`) instead of a file of the repository. */
+const remoteFile = /^[a-z][a-z0-9+.-]*:/i;
+
+function checkValueFile(file: string, sourcePath: string, field: string, example: string): void {
     check(
-        (environmentClasses as readonly string[]).includes(env.name),
-        `${f}.name`,
-        `is "${env.name}", not an environment class`,
-        `use one of ${environmentClasses.map((c) => `"${c}"`).join(", ")} (previews are set with \`previews\`)`,
+        !remoteFile.test(file),
+        field,
+        `is "${file}", a URL: Argo CD would render the service with values from outside its reviewed repository`,
+        `use a file inside the repository, relative to the source path, e.g. "${example}"`,
     );
-    const preset = environmentPresets[env.name] ?? environmentPresets.prod;
-    const merged = mergeSyncPolicy(preset.syncPolicy, env.syncPolicy);
-    validateSyncPolicy(merged, `${f}.syncPolicy`);
-    const weakened = weakenedSwitches(merged, preset.requireReasonFor);
     check(
-        weakened.length === 0 || (env.unsafeSyncPolicyReason ?? "").trim().length >= 10,
-        `${f}.syncPolicy`,
+        remoteFile.test(file) || (file.trim() !== "" && insideRepository(path.posix.join(sourcePath || ".", file))),
+        field,
+        `is "${file}", which leaves the repository`,
+        `use a file inside the repository, relative to the source path, e.g. "${example}"`,
+    );
+}
+
+type EnvironmentSetting = Exclude<ServiceSettings["environments"][number], string>;
+
+function resolveEnvironment(service: string, spec: ServiceSettings, env: EnvironmentSetting, i: number, field: string): ResolvedEnvironment {
+    const f = `${field}.environments[${i}]`;
+    const preset = environmentPresets[env.name];
+    const merged = mergeSyncPolicy(mergeSyncPolicy(preset.syncPolicy, spec.syncPolicy), env.syncPolicy);
+    // Where the sync policy came from: the environment's own overrides, else the service's.
+    const policyField = env.syncPolicy === undefined && spec.syncPolicy !== undefined ? `${field}.syncPolicy` : `${f}.syncPolicy`;
+    validateSyncPolicy(merged, policyField);
+    // Break-glass pauses automated sync (keeping every other switch) so a live hotfix is not
+    // reverted mid-incident: a weakening like any other, with its reason.
+    const effective = env.pauseAutomatedSync ? mergeSyncPolicy(merged, { automated: { enabled: false } }) : merged;
+    const reason = env.unsafeSyncPolicyReason ?? spec.unsafeSyncPolicyReason ?? "";
+    const weakened = weakenedSwitches(effective, preset.requireReasonFor);
+    const pausedOnly = weakenedSwitches(merged, preset.requireReasonFor).length === 0;
+    check(
+        weakened.length === 0 || reason.trim().length >= 10,
+        env.pauseAutomatedSync && pausedOnly ? `${f}.pauseAutomatedSync` : policyField,
         `weakens the ${env.name} sync policy: ${weakened.join("; ")}`,
-        `restore the preset, or document the exception in \`${f}.unsafeSyncPolicyReason\` (reason and ticket, at least 10 characters)`,
+        "restore the preset, or document the exception in `unsafeSyncPolicyReason` (reason and ticket, at least 10 characters)",
     );
     const namespace = env.namespace ?? `${service}-${env.name}`;
-    requireDnsLabel(namespace, `${f}.namespace`);
+    const namespaceField = env.namespace !== undefined ? `${f}.namespace` : `${field}.name`;
+    requireDnsLabel(namespace, namespaceField);
     const argoNamespace = spec.argoNamespace ?? defaults.argoNamespace;
     check(
-        namespace !== argoNamespace && !(reservedNamespaces as readonly string[]).includes(namespace),
-        `${f}.namespace`,
+        // A derived namespace of a reserved name is that name's problem, reported once.
+        !systemNamespace(namespace, argoNamespace) || (env.namespace === undefined && reservedServiceName(service) !== undefined),
+        namespaceField,
         `is "${namespace}", a system namespace (the AppProject would allow deploying there)`,
         `use the service's own namespace, e.g. "${service}-${env.name}"`,
     );
-    check(env.targetRevision.trim() !== "", `${f}.targetRevision`, "is empty", 'name a tag, branch or commit, e.g. "v1.4.2"');
-    (env.valueFiles ?? []).forEach((file, j) =>
+    const targetRevision = env.targetRevision ?? spec.targetRevision;
+    const revisionField = env.targetRevision !== undefined ? `${f}.targetRevision` : `${field}.targetRevision`;
+    check(targetRevision.trim() !== "", revisionField, "is empty", 'name a tag, branch or commit, e.g. "v1.4.2"');
+    // What protect-sync-policy would refuse in the cluster is refused here first.
+    const allowed = spec.allowedRevisions === false ? undefined : (spec.allowedRevisions ?? defaultAllowedRevisions);
+    if (env.name === "prod" && allowed && targetRevision.trim() !== "") {
         check(
-            file.trim() !== "" && insideRepository(path.posix.join(spec.source.path || ".", file)),
-            `${f}.valueFiles[${j}]`,
-            `is "${file}", which leaves the repository`,
-            `use a file inside the repository, relative to the source path, e.g. "values-${env.name}.yaml"`,
-        ),
-    );
+            allowed.some((p) => safeRegExp(p)?.test(targetRevision) ?? false),
+            revisionField,
+            `deploys "${targetRevision}" to prod, which is not a reviewed revision (guardrails.allowedRevisions; protect-sync-policy would refuse the Application)`,
+            "deploy a release tag, the default branch or a commit SHA, or add a pattern to the allowed revisions (`gitops-control:guardrails.allowedRevisions`; GitOpsService arg `allowedRevisions`)",
+        );
+    }
+    (env.valueFiles ?? []).forEach((file, j) => checkValueFile(file, spec.path, `${f}.valueFiles[${j}]`, `values-${env.name}.yaml`));
     const limit = env.revisionHistoryLimit ?? preset.revisionHistoryLimit;
     check(
         Number.isInteger(limit) && limit >= 1 && limit <= bounds.maxRevisionHistoryLimit,
@@ -167,14 +331,13 @@ function resolveEnvironment(service: string, spec: ServiceSpec, env: ServiceEnvi
         `is ${limit}`,
         `use a whole number from 1 to ${bounds.maxRevisionHistoryLimit} (the ${env.name} preset uses ${preset.revisionHistoryLimit})`,
     );
-    if (env.cluster) validateClusterRef(env.cluster, `${f}.cluster`);
-    const cluster = env.cluster ?? spec.cluster;
+    const own = clusterRefOf(env.cluster);
+    if (own) validateClusterRef(own, `${f}.cluster`);
+    const cluster = own ?? serviceCluster(spec);
     return {
         name: env.name,
-        targetRevision: env.targetRevision,
-        // Break-glass pauses automated sync (keeping every other switch) so a live hotfix is not
-        // reverted mid-incident; applied after the safety check, which it is an audited exception to.
-        syncPolicy: env.pauseAutomatedSync ? mergeSyncPolicy(merged, { automated: { enabled: false } }) : merged,
+        targetRevision,
+        syncPolicy: effective,
         namespace,
         ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
         revisionHistoryLimit: limit,
@@ -183,24 +346,36 @@ function resolveEnvironment(service: string, spec: ServiceSpec, env: ServiceEnvi
     };
 }
 
-function resolvePreviews(service: string, spec: ServiceSpec, previews: ServicePreviews, field: string): ResolvedPreviews {
+/** The service's cluster: none for in-cluster (rendered by server); an environment's explicit in-cluster overrides it. */
+const serviceCluster = (spec: ServiceSettings): ClusterRef | undefined => (spec.cluster === inClusterName ? undefined : clusterRefOf(spec.cluster));
+
+/** A pattern as a JavaScript RegExp, or undefined when it is not one (the stack reports RE2 problems itself). */
+function safeRegExp(pattern: string): RegExp | undefined {
+    try {
+        return new RegExp(pattern);
+    } catch {
+        return undefined;
+    }
+}
+
+function resolvePreviews(service: string, spec: ServiceSettings, previews: NonNullable<ServiceSettings["previews"]>, field: string): ResolvedPreviews {
     const f = `${field}.previews`;
-    const derived = gitHubRepoOf(spec.source.repoURL);
-    const owner = previews.github.owner ?? derived?.owner;
-    const repo = previews.github.repo ?? derived?.repo;
+    const derived = gitHubRepoOf(spec.repoURL);
+    const owner = previews.owner ?? derived?.owner;
+    const repo = previews.repo ?? derived?.repo;
     check(
         owner !== undefined && repo !== undefined,
-        `${f}.github.repo`,
-        `cannot be derived: "${spec.source.repoURL}" is not a GitHub repository URL`,
-        `set \`${f}.github.owner\` and \`${f}.github.repo\` to the repository pull requests are opened on`,
+        `${f}.repo`,
+        `cannot be derived: "${spec.repoURL}" is not a GitHub repository URL`,
+        "set `previews.owner` and `previews.repo` to the repository pull requests are opened on",
     );
-    check(owner === undefined || /^[A-Za-z0-9_.-]+$/.test(owner), `${f}.github.owner`, `is "${owner}"`, "use the GitHub organisation or user name");
-    check(repo === undefined || /^[A-Za-z0-9_.-]+$/.test(repo), `${f}.github.repo`, `is "${repo}"`, "use the repository name without owner or URL");
+    check(owner === undefined || /^[A-Za-z0-9_.-]+$/.test(owner), `${f}.owner`, `is "${owner}"`, "use the GitHub organisation or user name");
+    check(repo === undefined || /^[A-Za-z0-9_.-]+$/.test(repo), `${f}.repo`, `is "${repo}"`, "use the repository name without owner or URL");
     check(
-        (previews.github.token === undefined) !== (previews.github.tokenRef === undefined),
-        `${f}.github`,
-        previews.github.token === undefined ? "has neither `token` nor `tokenRef`" : "has both `token` and `tokenRef`",
-        "pass the GitHub token as `token` (a Secret is created) or point `tokenRef` at an existing Secret",
+        (previews.token === undefined) !== (previews.tokenRef === undefined),
+        `${f}.token`,
+        previews.token === undefined ? "is not set (nor `tokenRef`)" : "is set together with `tokenRef`",
+        "pass the GitHub token as `previews.token` (a Secret is created) or point `previews.tokenRef` at an existing Secret",
     );
     const requeue = previews.requeueAfterSeconds ?? defaults.requeueAfterSeconds;
     check(
@@ -217,61 +392,65 @@ function resolvePreviews(service: string, spec: ServiceSpec, previews: ServicePr
         `name the Helm parameter of the image tag, e.g. "${defaults.imageTagParameter}"`,
     );
     checkPreviewLimits(previews, f);
-    const labels = previews.github.labels ?? defaults.previewLabels;
-    check(labels.length > 0 && labels.every((l) => l.trim() !== ""), `${f}.github.labels`, "is empty or has an empty label", `list the labels a PR needs, e.g. ["preview"]`);
+    const labels = previews.labels ?? defaults.previewLabels;
+    check(labels.length > 0 && labels.every((l) => l.trim() !== ""), `${f}.labels`, "is empty or has an empty label", `list the labels a PR needs, e.g. ["preview"]`);
     const preset = environmentPresets.preview;
     const syncPolicy = mergeSyncPolicy(preset.syncPolicy, previews.syncPolicy);
     validateSyncPolicy(syncPolicy, `${f}.syncPolicy`);
     const weakened = weakenedSwitches(syncPolicy, preset.requireReasonFor);
     check(weakened.length === 0, `${f}.syncPolicy`, `weakens the preview sync policy: ${weakened.join("; ")}`, "restore the preset: a preview with a wrong path would be emptied");
     check(syncPolicy.syncOptions.includes("CreateNamespace=true"), `${f}.syncPolicy.syncOptions`, "drops CreateNamespace=true", "keep it: every preview gets a fresh namespace");
+    const cluster = serviceCluster(spec);
+    const github: GitHubPullRequestSource = {
+        owner: owner ?? "",
+        repo: repo ?? "",
+        ...(previews.api !== undefined ? { api: previews.api } : {}),
+        ...(previews.appSecretName !== undefined ? { appSecretName: previews.appSecretName } : {}),
+        ...(previews.token !== undefined ? { token: previews.token } : {}),
+        ...(previews.tokenRef !== undefined ? { tokenRef: previews.tokenRef satisfies SecretKeyRef } : {}),
+    };
     return {
-        github: { ...previews.github, owner: owner ?? "", repo: repo ?? "", labels },
+        github: { ...github, labels },
         syncPolicy,
         requeueAfterSeconds: requeue,
         imageTagParameter,
         maxOpen: previews.maxOpen ?? defaults.previewMaxOpen,
         ttlHours: previews.ttlHours ?? defaults.previewTtlHours,
-        namespaceGlob: `${service}-pr-*`,
-        ...(spec.cluster ? { cluster: spec.cluster } : {}),
+        namespaceGlob: previewGlob(service),
+        ...(cluster ? { cluster } : {}),
     };
 }
 
+/** Namespaces (and Application names) of a service's previews, as the AppProject allows them. */
+export const previewGlob = (service: string): string => `${service}-pr-*`;
+
 /** Checks the source beyond what `validateSource` (shared with Applications) checks. */
-function checkSource(spec: ServiceSpec, field: string): void {
-    const s = spec.source;
-    const f = `${field}.source`;
-    validateSource({ ...s, targetRevision: "HEAD" }, f);
+function checkSource(spec: ServiceSettings, field: string): void {
+    validateSource({ repoURL: spec.repoURL, path: spec.path, helm: spec.helm, kustomize: spec.kustomize, targetRevision: "HEAD" }, field);
+    const credentials = urlCredentials(spec.repoURL);
     check(
-        !/^[a-z+]+:\/\/[^/@\s]+@/.test(s.repoURL) || s.repoURL.startsWith("ssh://"),
-        `${f}.repoURL`,
-        "carries credentials (user:token@)",
-        "remove them from the URL and register the repository's credentials with Argo CD (a repository Secret)",
+        credentials === undefined,
+        `${field}.repoURL`,
+        credentials ?? "",
+        "remove them from the URL and register the repository's credentials with Argo CD (`gitops-control:repositoryCredentials`, or a repository Secret)",
     );
-    const https = /^https:\/\/[^/]+\/(.*)$/.exec(s.repoURL);
+    const https = /^https:\/\/[^/]+\/(.*)$/.exec(spec.repoURL);
     check(
         !https ||
             https[1]
                 .replace(/\.git$|\/$/g, "")
                 .split("/")
                 .filter(Boolean).length >= 2,
-        `${f}.repoURL`,
-        `is "${s.repoURL}", an organisation, not a repository`,
+        `${field}.repoURL`,
+        `is "${spec.repoURL}", an organisation, not a repository`,
         'name the repository, e.g. "https://github.com/<org>/<repo>.git"',
     );
-    check(s.path.trim() !== "", `${f}.path`, "is empty", 'use "." for the repository root, or the directory of the manifests, e.g. "deploy/chart"');
-    (s.helm?.valueFiles ?? []).forEach((file, j) =>
-        check(
-            insideRepository(path.posix.join(s.path || ".", file)),
-            `${f}.helm.valueFiles[${j}]`,
-            `is "${file}", which leaves the repository`,
-            "use a file inside the repository, relative to the source path",
-        ),
-    );
-    (s.kustomize?.images ?? []).forEach((image, j) =>
+    check(spec.path.trim() !== "", `${field}.path`, "is empty", 'use "." for the repository root, or the directory of the manifests, e.g. "deploy/chart"');
+    (spec.helm?.valueFiles ?? []).forEach((file, j) => checkValueFile(file, spec.path, `${field}.helm.valueFiles[${j}]`, "values.yaml"));
+    (spec.kustomize?.images ?? []).forEach((image, j) =>
         check(
             kustomizeImage.test(image),
-            `${f}.kustomize.images[${j}]`,
+            `${field}.kustomize.images[${j}]`,
             `is "${image}", not a Kustomize image override`,
             'write "name:tag", "name@sha256:<digest>" or "name=new-name:tag"',
         ),
@@ -282,45 +461,70 @@ function checkSource(spec: ServiceSpec, field: string): void {
 interface Memo {
     readonly name: string;
     readonly field: string;
-    readonly spec: ServiceSpec;
-    readonly result: { resolved?: ResolvedService; problems: GitOpsConfigError[] };
+    readonly args: Readonly<Record<string, unknown>>;
+    readonly result: { resolved?: ResolvedService; problems: readonly GitOpsConfigError[] };
 }
 
 const memo = new WeakMap<object, Memo[]>();
 
-/** Same service args: equal scalars, the same (===) nested objects, as `{ ...args, provider }` keeps them. */
-const sameSpec = (a: ServiceSpec, b: ServiceSpec): boolean =>
-    a.team === b.team &&
-    (a.argoNamespace ?? defaults.argoNamespace) === (b.argoNamespace ?? defaults.argoNamespace) &&
-    a.source === b.source &&
-    a.environments === b.environments &&
-    a.previews === b.previews &&
-    a.ignoreDifferences === b.ignoreDifferences &&
-    a.cluster === b.cluster &&
-    a.waitForSync === b.waitForSync;
+/** Same service args: the same (===) values under every key but the provider, as `{ ...args, provider }` keeps them. */
+function sameArgs(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    keys.delete("provider");
+    if ((a.argoNamespace ?? defaults.argoNamespace) !== (b.argoNamespace ?? defaults.argoNamespace)) return false;
+    keys.delete("argoNamespace");
+    return [...keys].every((k) => a[k] === b[k]);
+}
 
 /**
- * Applies the presets and checks everything about one service. Returns the resolved service and
- * every problem found (fields prefixed with `field`); memoised, so the stack route (which resolves
- * before building) and the component constructor share one run. A hit needs the very same nested
- * objects (a spread such as `{ ...args, provider }` keeps them), so changed args always resolve anew.
+ * Parses the args with the service schema, applies the presets and checks everything about one
+ * service. Returns the resolved service and every problem found (paths under `field`); memoised,
+ * so the stack route (which resolves before building) and the component constructor share one run.
+ * A hit needs the very same nested objects (a spread such as `{ ...args, provider }` keeps them),
+ * so changed args always resolve anew.
  */
-export function resolveService(name: string, spec: ServiceSpec, field = "args"): { resolved?: ResolvedService; problems: readonly GitOpsConfigError[] } {
-    const entries = memo.get(spec.environments) ?? [];
-    const cached = entries.find((m) => m.name === name && m.field === field && sameSpec(m.spec, spec));
+export function resolveService(
+    name: string,
+    args: ServiceArgs | (Omit<ServiceArgs, "repoURL"> & LegacyServiceFields),
+    field = "args",
+): { resolved?: ResolvedService; problems: readonly GitOpsConfigError[] } {
+    const raw = (typeof args === "object" && args !== null ? args : {}) as Readonly<Record<string, unknown>>;
+    const key = (typeof raw.environments === "object" && raw.environments !== null ? raw.environments : raw) as object;
+    const entries = memo.get(key) ?? [];
+    const cached = entries.find((m) => m.name === name && m.field === field && sameArgs(m.args, raw));
     if (cached) return cached.result;
+    const result = resolveUncached(name, args, field);
+    memo.set(key, [...entries, { name, field, args: raw, result }]);
+    return result;
+}
+
+function resolveUncached(name: string, args: unknown, field: string): { resolved?: ResolvedService; problems: readonly GitOpsConfigError[] } {
+    const prefix: Path = field === "" ? [] : [field];
+    const nameProblems = collectProblems(() => {
+        check(typeof name === "string", `${field}.name`, `must be string, not ${JSON.stringify(name)}`, "name the service");
+        requireDnsLabel(name, `${field}.name`, 48);
+        const reserved = reservedServiceName(name);
+        check(reserved === undefined, `${field}.name`, `is "${name}", which ${reserved}`, `choose another name, e.g. "${name}-app"`);
+    });
+    const { input, moved } = liftLegacy(args);
+    const parsed = parseSettings(serviceArgsSchema, input);
+    if (!parsed.data) {
+        const problems = parsed.problems.map((p) => new GitOpsConfigError([...prefix, ...legacyPath(p.path, moved)], p.problem, p.fix));
+        return { problems: [...nameProblems, ...problems] };
+    }
+    const spec = parsed.data;
     let resolved: ResolvedService | undefined;
     const problems = collectProblems(() => {
-        requireDnsLabel(name, `${field}.name`, 48);
         requireDnsLabel(spec.team, `${field}.team`);
         const argoNamespace = spec.argoNamespace ?? defaults.argoNamespace;
         requireDnsLabel(argoNamespace, `${field}.argoNamespace`);
         checkSource(spec, field);
-        if (spec.cluster) validateClusterRef(spec.cluster, `${field}.cluster`);
+        const cluster = serviceCluster(spec);
+        if (cluster) validateClusterRef(cluster, `${field}.cluster`);
         if (spec.waitForSync) validateWaitForSync(spec.waitForSync, `${field}.waitForSync`);
-        check(spec.environments.length > 0, `${field}.environments`, "is empty", 'deploy the service to at least one environment, e.g. ["staging"]');
         const environments: ResolvedEnvironment[] = [];
-        spec.environments.forEach((env, i) => {
+        spec.environments.forEach((entry, i) => {
+            const env = typeof entry === "string" ? { name: entry } : entry;
             const problem = collectProblems(() => environments.push(resolveEnvironment(name, spec, env, i, field)));
             problem.forEach((p) => check(false, p.field, p.problem, p.fix));
         });
@@ -339,18 +543,103 @@ export function resolveService(name: string, spec: ServiceSpec, field = "args"):
             seenNamespaces.set(env.namespace, i);
         });
         const previews = spec.previews ? resolvePreviews(name, spec, spec.previews, field) : undefined;
-        resolved = { argoNamespace, environments, ...(previews ? { previews } : {}) };
+        resolved = {
+            name,
+            team: spec.team,
+            argoNamespace,
+            settings: spec,
+            source: {
+                repoURL: spec.repoURL,
+                path: spec.path,
+                ...(spec.helm ? { helm: spec.helm } : {}),
+                ...(spec.kustomize ? { kustomize: spec.kustomize } : {}),
+            },
+            environments,
+            ...(previews ? { previews } : {}),
+            ignoreDifferences: spec.ignoreDifferences ?? [],
+            ...(cluster ? { cluster } : {}),
+        };
     });
-    const result = problems.length === 0 ? { resolved, problems } : { problems };
-    memo.set(spec.environments, [...entries, { name, field, spec, result }]);
-    return result;
+    const all = [...nameProblems, ...problems.map((p) => new GitOpsConfigError(legacyPath(p.path, moved), p.problem, p.fix))];
+    return all.length === 0 ? { resolved, problems: all } : { problems: all };
 }
 
 /** {@link resolveService}, throwing every problem together. */
-export function requireResolvedService(name: string, spec: ServiceSpec, field = "args"): ResolvedService {
-    const { resolved, problems } = resolveService(name, spec, field);
+export function requireResolvedService(name: string, args: Parameters<typeof resolveService>[1], field = "args"): ResolvedService {
+    const { resolved, problems } = resolveService(name, args, field);
     if (problems.length > 0 || !resolved) {
         throw new GitOpsConfigErrors(problems, `GitOpsService "${name}": ${problems.length} problem(s)`);
     }
     return resolved;
+}
+
+/** What another service of the same program (or stack) deploys to, for {@link serviceConflicts}. */
+export interface PlacedService {
+    readonly name: string;
+    readonly team: string;
+    readonly environments: readonly Pick<ResolvedEnvironment, "name" | "namespace">[];
+    readonly previews: boolean;
+}
+
+/** A resolved service as {@link serviceConflicts} compares it. */
+export const placed = (s: ResolvedService): PlacedService => ({ name: s.name, team: s.team, environments: s.environments, previews: s.previews !== undefined });
+
+/**
+ * Problems of `service` against services placed before it (a stack file's earlier entries, a
+ * program's earlier GitOpsServices): one name is one AppProject, one namespace belongs to one
+ * service, and a service's previews (`<name>-pr-*`, a glob its AppProject allows) cover no other
+ * service's namespace or name. Fields are `service`'s args, under `field`.
+ */
+export function serviceConflicts(service: ResolvedService, earlier: readonly PlacedService[], field = "args"): GitOpsConfigError[] {
+    const spec = service.settings;
+    const envField = (i: number) => {
+        const entry = spec.environments[i];
+        return typeof entry === "object" && entry.namespace !== undefined ? `${field}.environments[${i}].namespace` : `${field}.name`;
+    };
+    return collectProblems(() => {
+        for (const other of earlier) {
+            check(
+                other.name !== service.name,
+                `${field}.name`,
+                `is "${service.name}", already the name of another service (team ${other.team}): one AppProject "${service.name}" for both`,
+                "give every service a unique name; if both teams deploy the same service, one entry must go",
+            );
+            if (other.name === service.name) continue;
+            service.environments.forEach((env, i) => {
+                const taken = other.environments.find((e) => e.namespace === env.namespace);
+                check(
+                    taken === undefined,
+                    envField(i),
+                    `(${env.name}) deploys to namespace "${env.namespace}", which service "${other.name}" (${taken?.name}) deploys to`,
+                    "give each service its own namespaces: an AppProject allowing another team's namespace lets it deploy there",
+                );
+            });
+            const glob = (s: { name: string }) => `${s.name}-pr-`;
+            if (other.previews) {
+                check(
+                    !service.name.startsWith(glob(other)),
+                    `${field}.name`,
+                    `is "${service.name}", inside the previews of service "${other.name}" (${previewGlob(other.name)}): its AppProject may deploy to this service's namespaces`,
+                    `rename the service so it does not start with "${glob(other)}"`,
+                );
+                service.environments.forEach((env, i) =>
+                    check(
+                        !env.namespace.startsWith(glob(other)),
+                        envField(i),
+                        `(${env.name}) deploys to "${env.namespace}", a preview namespace of service "${other.name}" (${previewGlob(other.name)})`,
+                        "rename the namespace: previews of the other service would deploy into it",
+                    ),
+                );
+            }
+            if (service.previews) {
+                const covered = [other.name, ...other.environments.map((e) => e.namespace)].filter((n) => n.startsWith(glob(service)));
+                check(
+                    covered.length === 0,
+                    `${field}.previews`,
+                    `deploy to ${previewGlob(service.name)}, which covers "${covered[0]}" of service "${other.name}": this service's AppProject could deploy there`,
+                    `rename service "${other.name}" or this one`,
+                );
+            }
+        }
+    });
 }

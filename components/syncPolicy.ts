@@ -1,4 +1,5 @@
 import type { ISyncPolicy } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/SyncPolicy" with { "resolution-mode": "import" };
+import { z } from "zod";
 import { check, goDuration } from "./errors";
 
 /** How Argo CD propagates deletion of pruned resources. */
@@ -84,6 +85,27 @@ export interface SyncPolicyOverrides {
     readonly syncOptions?: readonly SyncOption[];
     readonly retry?: Partial<Omit<SyncRetry, "backoff">> & { readonly backoff?: Partial<SyncRetry["backoff"]> };
 }
+
+/** The settings of {@link SyncPolicyOverrides}: what a stack entry and a component arg may change. */
+export const syncPolicyOverridesSchema = z
+    .strictObject({
+        automated: z
+            .strictObject({ enabled: z.boolean(), prune: z.boolean(), selfHeal: z.boolean(), allowEmpty: z.boolean() })
+            .partial()
+            .optional()
+            .describe("Automated sync switches to change."),
+        syncOptions: z.array(z.enum(syncOptions)).optional().describe("Sync options; each replaces the preset's option with the same key."),
+        retry: z
+            .strictObject({
+                limit: z.int().min(0).max(100),
+                refresh: z.boolean(),
+                backoff: z.strictObject({ duration: z.string(), factor: z.int().min(1).max(10), maxDuration: z.string() }).partial(),
+            })
+            .partial()
+            .optional()
+            .describe("Retry of failed syncs."),
+    })
+    .describe("Changes on top of the environment preset (components/presets.ts).");
 
 /** Option key ("PrunePropagationPolicy") of an option ("PrunePropagationPolicy=foreground"). */
 const optionKey = (option: SyncOption): string => option.slice(0, option.indexOf("="));

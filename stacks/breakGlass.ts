@@ -25,9 +25,9 @@ export interface BreakGlassEntry {
 }
 
 export interface BreakGlassPolicy {
-    /** Longest allowed exception. @default 24 */
+    /** Longest allowed exception. @default {@link defaults.breakGlassMaxHours} */
     readonly maxHours: number;
-    /** After expiry: `fail` stops every preview/up; `revert` drops the exception with a warning. @default "fail" */
+    /** After expiry: `fail` stops every preview/up; `revert` drops the exception with a warning. @default {@link defaults.breakGlassOnExpiry} */
     readonly onExpiry: "fail" | "revert";
 }
 

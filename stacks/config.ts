@@ -71,10 +71,10 @@ function distinct(problems: readonly GitOpsConfigError[]): GitOpsConfigError[] {
 /** Repositories that get previews, as resolved by GitOpsService (derived from repoURL when not given). */
 function previewRepos(services: readonly ModelService[]): string[] {
     return services.flatMap((s) => {
-        const github = s.args.previews?.github;
-        if (!github) return [];
-        const derived = /\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(s.args.source.repoURL)?.[1];
-        return github.repo ?? derived ?? [];
+        const previews = s.args.previews;
+        if (!previews) return [];
+        const derived = /\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(s.args.repoURL)?.[1];
+        return previews.repo ?? derived ?? [];
     });
 }
 

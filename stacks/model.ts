@@ -5,25 +5,28 @@
 import type { ArgoCdArgs, ChartSource } from "../components/ArgoCd";
 import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
 import { defaults } from "../components/defaults";
-import { ClusterRef, inCluster } from "../components/destinations";
 import type { DestinationClusterArgs } from "../components/DestinationCluster";
 import type { RepositoryAuth, RepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { policyName } from "../components/AdmissionGuardrails";
 import { defaultRules } from "../components/guardrails/rules";
 import { EnvironmentClass, environmentPresets } from "../components/presets";
-import type { ServiceEnvironment } from "../components/serviceSpec";
-import { gitHubRepoOf } from "../components/serviceSpec";
+import type { ServiceArgs } from "../components/serviceSpec";
+import { gitHubRepoOf, inClusterName } from "../components/serviceSpec";
 import { BreakGlassEntry, BreakGlassStatus, breakGlassAnnotations, covers } from "./breakGlass";
 import { crdSource, resolveChart } from "./chart";
 import { stackPresets } from "./presets";
 import type { IndexedService, StackSecrets } from "./read";
 import type { ServiceConfig, StackConfig } from "./schema";
 
+/** One environment of a modelled service: always an object (a bare class name becomes `{ name }`). */
+export type ModelEnvironment = Exclude<ServiceArgs["environments"][number], string>;
+
 /** A stack entry resolved to GitOpsService args, with where it came from. */
 export interface ModelService extends ControlPlaneService {
     /** Index in `gitops-control:services`. */
     readonly index: number;
     readonly config: ServiceConfig;
+    readonly args: Omit<ControlPlaneService["args"], "environments"> & { readonly environments: readonly ModelEnvironment[] };
 }
 
 /** The services' environment entries as objects (a bare class name is `{ name }`). */
@@ -31,29 +34,20 @@ export function environmentsOf(service: ServiceConfig, stack: StackConfig["envir
     return (service.environments ?? stackPresets[stack].defaultEnvironments).map((e) => (typeof e === "string" ? { name: e } : e));
 }
 
-/** Argo CD's name for the cluster it runs in; a valid `cluster` everywhere. */
-export const inClusterName = "in-cluster";
+export { inClusterName };
 
 /** Cluster names a service, environment or `defaultCluster` may name: in-cluster and the declared destinations. */
 export function clusterNames(config: Pick<StackConfig, "destinations">): string[] {
     return [inClusterName, ...config.destinations.map((d) => d.name)];
 }
 
-/** A cluster name from the stack file as the components take it; "in-cluster" is Argo CD's own (rendered by server). */
-export function clusterRef(name: string | undefined): ClusterRef | undefined {
-    return name === undefined || name === inClusterName ? undefined : { name };
-}
-
-/** Default `waitForSync.timeoutSeconds`. */
-export const defaultWaitForSyncSeconds = 600;
-
 /** The stack's `waitForSync` as GitOpsService takes it; `undefined` when off. */
 export function waitForSyncArg(config: Pick<StackConfig, "waitForSync">): { timeoutSeconds: number } | undefined {
-    return config.waitForSync.enabled ? { timeoutSeconds: config.waitForSync.timeoutSeconds ?? defaultWaitForSyncSeconds } : undefined;
+    return config.waitForSync.enabled ? { timeoutSeconds: config.waitForSync.timeoutSeconds ?? defaults.waitForSyncSeconds } : undefined;
 }
 
 /** Prefix of the guardrail policy names the stacks deploy (AdmissionGuardrails' default). */
-const guardrailPrefix = "gitops-control";
+const guardrailPrefix = defaults.guardrailPrefix;
 
 /** The binding environment of a break-glass entry: its binding is `<policy>-break-glass-<ticket>`. */
 export const breakGlassBindingEnvironment = (entry: BreakGlassEntry): string => `break-glass-${entry.ticket.toLowerCase()}`;
@@ -81,63 +75,50 @@ export function guardrailRules(config: StackConfig) {
 }
 
 /**
- * Resolves each parsed service to GitOpsService args: environment classes and their overrides
- * (the component applies the presets), active break-glass (pause + audit annotations), and the
- * preview owner (from `previews.owner`, else the GitHub repoURL, else `github.owner`).
+ * Resolves each parsed service to GitOpsService args: the entry as it is (the component takes the
+ * stack entry's field names), plus what the stack decides for every service: its environments
+ * (the stack's default classes), active break-glass (pause + audit annotations, the entry's
+ * reason), `defaultCluster`, `waitForSync`, the revisions protect-sync-policy allows, and the
+ * preview token and owner (from `previews.owner`, else the GitHub repoURL, else `github.owner`).
  */
 export function resolveServices(config: StackConfig, services: readonly IndexedService[], secrets: StackSecrets, active: readonly BreakGlassStatus[]): ModelService[] {
     const stack = stackPresets[config.environment];
     // One object for every service: the stack-wide setting.
     const waitForSync = waitForSyncArg(config);
+    const protectSyncPolicy = !(config.guardrails.disabledRules ?? []).includes("protect-sync-policy");
     return services.map(({ index, service }) => {
-        const environments: ServiceEnvironment[] = environmentsOf(service, config.environment).map((env) => {
+        const environments = environmentsOf(service, config.environment).map((env): ModelEnvironment => {
             const glass = active.find((s) => covers(s.entry, service.name, env.name));
-            return {
-                name: env.name,
-                targetRevision: env.targetRevision ?? service.targetRevision,
-                ...(service.syncPolicy ? { syncPolicy: service.syncPolicy } : {}),
-                ...(service.unsafeSyncPolicyReason !== undefined ? { unsafeSyncPolicyReason: service.unsafeSyncPolicyReason } : {}),
-                ...(env.namespace !== undefined ? { namespace: env.namespace } : {}),
-                ...(env.valueFiles ? { valueFiles: env.valueFiles } : {}),
-                ...(glass ? { pauseAutomatedSync: true, annotations: breakGlassAnnotations(glass.entry) } : {}),
-                // Named per environment, in-cluster too: it overrides the service's cluster.
-                ...("cluster" in env && env.cluster !== undefined ? { cluster: clusterRef(env.cluster) ?? inCluster } : {}),
-            };
+            if (!glass) return env;
+            const reason = env.unsafeSyncPolicyReason ?? service.unsafeSyncPolicyReason ?? `break-glass ${glass.entry.ticket}: ${glass.entry.reason}`;
+            return { ...env, pauseAutomatedSync: true, annotations: breakGlassAnnotations(glass.entry), unsafeSyncPolicyReason: reason };
         });
-        const cluster = clusterRef(service.cluster ?? config.defaultCluster);
-        const previews = service.previews;
+        const { name, sharedRepository: _, environments: __, cluster, previews, ...settings } = service;
+        const serviceCluster = cluster ?? config.defaultCluster;
         const owner = previews?.owner ?? (gitHubRepoOf(service.repoURL) ? undefined : config.github?.owner);
         return {
             index,
             config: service,
-            name: service.name,
+            name,
             args: {
-                team: service.team,
-                source: {
-                    repoURL: service.repoURL,
-                    path: service.path,
-                    ...(service.helm ? { helm: service.helm } : {}),
-                    ...(service.kustomize ? { kustomize: service.kustomize } : {}),
-                },
+                ...settings,
                 environments,
                 ignoreDifferences: service.ignoreDifferences ?? [],
                 cascadeDelete: stack.cascadeDelete,
-                ...(cluster ? { cluster } : {}),
+                ...(serviceCluster !== undefined ? { cluster: serviceCluster } : {}),
                 ...(waitForSync ? { waitForSync } : {}),
+                ...(protectSyncPolicy
+                    ? config.guardrails.allowedRevisions
+                        ? { allowedRevisions: config.guardrails.allowedRevisions }
+                        : {}
+                    : { allowedRevisions: false as const }),
                 ...(previews && secrets.githubToken !== undefined
                     ? {
                           previews: {
-                              github: {
-                                  ...(owner !== undefined ? { owner } : {}),
-                                  ...(previews.repo !== undefined ? { repo: previews.repo } : {}),
-                                  ...(previews.labels ? { labels: previews.labels } : {}),
-                                  ...(config.github?.api ? { api: config.github.api } : {}),
-                                  token: secrets.githubToken,
-                              },
-                              ...(previews.requeueAfterSeconds !== undefined ? { requeueAfterSeconds: previews.requeueAfterSeconds } : {}),
-                              ...(previews.imageTagParameter !== undefined ? { imageTagParameter: previews.imageTagParameter } : {}),
-                              ...(previews.maxOpen !== undefined ? { maxOpen: previews.maxOpen } : {}),
-                              ...(previews.ttlHours !== undefined ? { ttlHours: previews.ttlHours } : {}),
+                              ...previews,
+                              ...(owner !== undefined ? { owner } : {}),
+                              ...(config.github?.api ? { api: config.github.api } : {}),
+                              token: secrets.githubToken,
                           },
                       }
                     : {}),

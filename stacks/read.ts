@@ -6,8 +6,9 @@ import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { z } from "zod";
-import { GitOpsConfigError } from "../components/errors";
-import { ServiceConfig, StackConfig, formatPath, serviceSchema, stackConfigSchema } from "./schema";
+import { GitOpsConfigError, formatPath } from "../components/errors";
+import { issueProblems as settingsIssueProblems } from "../components/settings";
+import { ServiceConfig, StackConfig, serviceSchema, stackConfigSchema } from "./schema";
 
 /** The project's config namespace (`<namespace>:<key>` in stack files). */
 export const configNamespace = "gitops-control";
@@ -179,71 +180,15 @@ export function readRuntimeStack(overrides: Record<string, unknown> = {}, secret
     return { raw, secrets, problems };
 }
 
-/** One problem per zod issue, each naming the stack-file key and the fix. */
+/** One problem per zod issue, each naming the stack-file key and the fix (the words of components/settings.ts, shared with the components). */
 export function issueProblems(error: z.ZodError, raw: Record<string, unknown> = {}): GitOpsConfigError[] {
-    return error.issues.flatMap((issue) => specific(issue)).map((issue) => withService(issueProblem(issue), issue.path, raw));
-}
-
-/**
- * A union issue ("matches none of the forms") replaced by the issues of the one form the input was
- * meant as: the only branch that did not fail on the input itself (a `{ name, ... }` object for an
- * environment is not meant as a bare class name), else the only one of the input's type. Ambiguous
- * unions keep their own message.
- */
-function specific(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
-    if (issue.code !== "invalid_union" || !("errors" in issue) || !Array.isArray(issue.errors)) return [issue];
-    const branches = issue.errors as z.core.$ZodIssue[][];
-    const failsAtRoot = (branch: z.core.$ZodIssue[], codes: readonly string[]) => branch.some((i) => i.path.length === 0 && codes.includes(i.code));
-    let meant = branches.filter((branch) => !failsAtRoot(branch, ["invalid_type", "invalid_value"]));
-    // Else the branch of the input's type whose value is wrong ("qa" for an environment class).
-    if (meant.length !== 1) meant = branches.filter((branch) => !failsAtRoot(branch, ["invalid_type"]));
-    if (meant.length !== 1) return [issue];
-    return meant[0].flatMap((i) => specific({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue));
+    return settingsIssueProblems(error).map((p) => withService(new GitOpsConfigError(stackKey(formatPath(p.path)), p.problem, p.fix), p.path, raw));
 }
 
 /** Names the service of a problem under `services[i]` (`(service "checkout") ...`). */
 function withService(problem: GitOpsConfigError, path: readonly PropertyKey[], raw: Record<string, unknown>): GitOpsConfigError {
     const entry = path[0] === "services" && typeof path[1] === "number" && Array.isArray(raw.services) ? (raw.services[path[1]] as { name?: unknown } | undefined) : undefined;
     return typeof entry?.name === "string" ? new GitOpsConfigError(problem.field, `(service "${entry.name}") ${problem.problem}`, problem.fix) : problem;
-}
-
-function issueProblem(issue: z.core.$ZodIssue): GitOpsConfigError {
-    {
-        const field = stackKey(formatPath(issue.path));
-        switch (issue.code) {
-            case "unrecognized_keys":
-                return new GitOpsConfigError(
-                    field,
-                    `has unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`,
-                    "remove them or correct the spelling (see the config reference in README.md)",
-                );
-            case "invalid_type":
-                if (issue.input === undefined) return new GitOpsConfigError(field, "is missing", "set it in Pulumi.<stack>.yaml (see the config reference in README.md)");
-                if (!issue.message.startsWith("Invalid input")) return new GitOpsConfigError(field, issue.message, "correct the value in Pulumi.<stack>.yaml");
-                return new GitOpsConfigError(
-                    field,
-                    `must be ${issue.expected}, not ${JSON.stringify(issue.input)}`,
-                    "correct the value in Pulumi.<stack>.yaml (see the config reference in README.md)",
-                );
-            case "invalid_value":
-                return new GitOpsConfigError(
-                    field,
-                    issue.input === undefined ? "is missing" : `is ${JSON.stringify(issue.input)}`,
-                    `use one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
-                );
-            case "invalid_union":
-                return new GitOpsConfigError(
-                    field,
-                    issue.message.startsWith("Invalid input") ? `is ${JSON.stringify(issue.input)}, which matches none of the allowed forms` : issue.message,
-                    "see the config reference in README.md for its forms",
-                );
-            case "too_big":
-            case "too_small":
-                return new GitOpsConfigError(field, `is ${JSON.stringify(issue.input)}: ${issue.message}`, "use a value within the bounds (see the config reference in README.md)");
-            default:
-                return new GitOpsConfigError(field, issue.message, "correct the value in Pulumi.<stack>.yaml");
-        }
-    }
 }
 
 /** A service that parsed, with its index in the stack file. */

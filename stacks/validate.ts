@@ -7,61 +7,78 @@ import type { ControlPlaneArgs } from "../components/ControlPlane";
 import { validateArgoCdArgs } from "../components/ArgoCd";
 import { validateGuardrailArgs } from "../components/AdmissionGuardrails";
 import { validateDestinationClusterArgs } from "../components/DestinationCluster";
-import { GitOpsConfigError, check, collectProblems } from "../components/errors";
+import { GitOpsConfigError, Path, check, collectProblems, formatPath } from "../components/errors";
 import { validateGitHubArgs } from "../components/GitHubPreviewHooks";
 import { validateWaitForSync } from "../components/GitOpsApplication";
 import { validateJanitorArgs } from "../components/PreviewJanitor";
 import { validateBreakGlassExpiryArgs } from "../components/BreakGlassExpiry";
 import { validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
-import { resolveService } from "../components/serviceSpec";
+import { PlacedService, placed, resolveService, serviceConflicts } from "../components/serviceSpec";
 import { re2Problem } from "../components/guardrails/cel";
-import { defaultAllowedRevisions } from "../components/guardrails/rules";
-import { defaults } from "../components/defaults";
 import { BreakGlassStatus, covers } from "./breakGlass";
 import { ModelService, clusterNames, destinationArgs, environmentsOf, libraryRuleNames, repositoryCredentialArg, waitForSyncArg } from "./model";
-import { stackPresets } from "./presets";
+import { stackKinds, stackPresets } from "./presets";
 import { StackSecrets, setSecretEntryCommand, setTokenCommand, stackKey } from "./read";
-import type { ServiceConfig, StackConfig } from "./schema";
+import { ServiceConfig, StackConfig, stackConfigSchema } from "./schema";
 
-/** A component arg path (after `args.`) → the key of a service entry that sets it. */
-function serviceField(service: ServiceConfig, arg: string): string {
-    const env = /^environments\[(\d+)\](?:\.(\w+))?(.*)$/.exec(arg);
-    if (env) {
-        const [, j, key = "", rest] = env;
-        if (key === "syncPolicy" || key === "unsafeSyncPolicyReason") return `${key}${rest}`;
-        const entry = service.environments?.[Number(j)];
-        if (key === "targetRevision" && (entry === undefined || typeof entry === "string" || entry.targetRevision === undefined)) return "targetRevision";
-        if (key === "namespace" && (entry === undefined || typeof entry === "string" || entry.namespace === undefined)) return service.environments ? `environments[${j}]` : "name";
-        return service.environments ? `environments[${j}]${key && typeof entry === "object" ? `.${key}${rest}` : ""}` : "environments";
+/**
+ * The stack key of a GitOpsService arg (its path after `args`): the entry's own key under
+ * `services[i]` (both routes use the same field names), except for what the stack sets for every
+ * service. A table of path heads, no pattern matching.
+ */
+export function serviceKey(arg: Path, index: number, service: ServiceConfig): Path {
+    const [head, next] = arg;
+    const entry: Path = ["services", index];
+    switch (head) {
+        case "argoNamespace":
+            return ["argocd", "namespace"];
+        case "waitForSync":
+            return arg;
+        case "allowedRevisions":
+            return ["guardrails", ...arg];
+        case "cluster":
+            return service.cluster === undefined ? ["defaultCluster"] : [...entry, ...arg];
+        case "environments":
+            // The stack's default environments: the entry has no list to point into.
+            return service.environments === undefined ? [...entry, "environments"] : [...entry, ...arg];
+        case "previews":
+            if (next === "token") return ["githubToken"];
+            if (next === "api") return ["github", "api"];
+            if (next === "owner" && service.previews?.owner === undefined) return ["github", "owner"];
+            return [...entry, ...arg];
+        default:
+            return [...entry, ...arg];
     }
-    return arg
-        .replace(/^source\.?/, "")
-        .replace(/^previews\.github\.(owner|repo|labels)/, "previews.$1")
-        .replace(/^previews\.github$/, "previews");
 }
 
-/** Rewrites a component problem to the stack key of the entry at `index`; `args.x` in the fix is rewritten too. */
+/** A GitOpsService problem (fields under `args`) at the stack key of the entry at `index`. */
 function toStackProblem(problem: GitOpsConfigError, index: number, service: ServiceConfig, component: string): GitOpsConfigError {
-    const arg = problem.field.replace(/^args\.?/, "");
-    const key = (a: string) => {
-        if (a === "argoNamespace") return stackKey("argocd.namespace");
-        // Stack-wide settings every service gets.
-        if (a.startsWith("waitForSync")) return stackKey(a);
-        if (a.startsWith("cluster") && service.cluster === undefined) return stackKey("defaultCluster");
-        const f = serviceField(service, a).replace(/(^|\.)cluster\.(name|server)$/, "$1cluster");
-        return stackKey(`services[${index}]${f ? `.${f}` : ""}`.replace(/\.\[/, "["));
-    };
-    const fix = problem.fix.replace(/`args\.([^`]*)`/g, (_, a: string) => `\`${key(a)}\``);
-    return new GitOpsConfigError(key(arg), `(service "${service.name}", ${component} arg \`${arg || "(args)"}\`) ${problem.problem}`, fix);
+    const arg = problem.path[0] === "args" ? problem.path.slice(1) : problem.path;
+    return new GitOpsConfigError(
+        stackKey(formatPath(serviceKey(arg, index, service))),
+        `(service "${service.name}", ${component} arg \`${formatPath(arg) || "(args)"}\`) ${problem.problem}`,
+        problem.fix,
+    );
 }
 
-/** Rewrites problems of a stack-wide component (Argo CD, guardrails, GitHub, janitor) to its stack key. */
-function toStackKey(problems: readonly GitOpsConfigError[], component: string, keyOf: (arg: string) => string): GitOpsConfigError[] {
+/**
+ * Rewrites problems of a stack-wide component (Argo CD, guardrails, GitHub, janitor) to its stack
+ * key: `keyOf` maps the arg path (after `args`, and after `defaultRules` for the guardrail rules)
+ * to the stack key's path, by its head.
+ */
+function toStackKey(problems: readonly GitOpsConfigError[], component: string, keyOf: (arg: Path) => Path): GitOpsConfigError[] {
     return problems.map((p) => {
-        const arg = p.field.replace(/^args\.?/, "").replace(/^defaultRules\./, "");
-        return new GitOpsConfigError(stackKey(keyOf(arg)), `(${component} arg \`${arg}\`) ${p.problem}`, p.fix);
+        const afterArgs = p.path[0] === "args" ? p.path.slice(1) : p.path;
+        const arg = afterArgs[0] === "defaultRules" ? afterArgs.slice(1) : afterArgs;
+        return new GitOpsConfigError(stackKey(formatPath(keyOf(arg))), `(${component} arg \`${formatPath(arg)}\`) ${p.problem}`, p.fix);
     });
 }
+
+/** `rename` applied to the head of an arg path: `{ clusterName: "name" }`. */
+const renamed =
+    (prefix: Path, rename: Readonly<Record<string, string>> = {}) =>
+    ([head, ...rest]: Path): Path =>
+        head === "argoNamespace" ? ["argocd", "namespace"] : [...prefix, typeof head === "string" ? (rename[head] ?? head) : head, ...rest];
 
 /** Rules across services and across keys: what no single component can see. */
 /**
@@ -77,7 +94,8 @@ function layerRules(config: StackConfig): void {
         `is "${crds && "stack" in crds ? crds.stack : ""}" in a stack whose \`${stackKey("layer")}\` is crds, which installs the CRDs itself`,
         "remove it here (set it in the platform stack), or use `argocd.crds.path` for local CRD files",
     );
-    for (const key of ["services", "destinations", "repositoryCredentials", "breakGlass"] as const) {
+    const lists = ["services", "destinations", "repositoryCredentials", "breakGlass"] as const;
+    for (const key of lists) {
         check(
             config[key].length === 0,
             stackKey(key),
@@ -85,25 +103,42 @@ function layerRules(config: StackConfig): void {
             "move them to the platform stack of this cluster (the one whose `argocd.crds.stack` names this stack)",
         );
     }
+    // Every other key a crds stack would ignore: what differs from the defaults, but its CRD source.
+    const used = new Set<string>(["environment", "layer", "kubernetes", ...lists]);
+    const defaults = stackConfigSchema.parse({ environment: config.environment, layer: "crds" }) as Record<string, unknown>;
+    const { crds: _, ...argocd } = config.argocd;
+    const given: Record<string, unknown> = { ...config, argocd };
+    for (const key of Object.keys(given).filter((k) => !used.has(k))) {
+        check(
+            JSON.stringify(given[key]) === JSON.stringify(defaults[key]),
+            stackKey(key === "argocd" ? "argocd" : key),
+            `is set in a stack whose \`${stackKey("layer")}\` is crds, which ignores it (it installs only the Argo CD CRDs${key === "argocd" ? "; of `argocd` it reads only `crds.path`" : ""})`,
+            "move it to the platform stack of this cluster (the one whose `argocd.crds.stack` names this stack)",
+        );
+    }
+}
+
+/** The CRD stack a platform stack names must be of its own environment: prod does not run on staging's CRDs. */
+function crdStackRule(config: StackConfig): void {
+    const crds = config.argocd.crds;
+    if (config.layer !== "platform" || !crds || !("stack" in crds)) return;
+    const words = (crds.stack.split("/").pop() ?? "").split(/[-_.]/);
+    const foreign = stackKinds.filter((k) => k !== config.environment && words.includes(k));
+    check(
+        foreign.length === 0,
+        stackKey("argocd.crds.stack"),
+        `is "${crds.stack}", a ${foreign.join("/")} CRD stack, in a ${config.environment} stack: an upgrade there would change this cluster's CRDs`,
+        `name the ${config.environment} CRD stack, e.g. ${config.environment}-crds`,
+    );
 }
 
 function stackRules(config: StackConfig, services: readonly ModelService[], secrets: StackSecrets, active: readonly BreakGlassStatus[]): void {
     const stack = stackPresets[config.environment];
     const clusters = clusterNames(config);
     const clusterFix = `declare it in \`${stackKey("destinations")}\` or use one of ${clusters.join(", ")}`;
-    const first = new Map<string, ModelService>();
-    const namespaces = new Map<string, { service: ModelService; env: string }>();
     const repos = new Map<string, ModelService>();
     for (const s of services) {
         const f = `services[${s.index}]`;
-        const other = first.get(s.name);
-        check(
-            other === undefined,
-            stackKey(`${f}.name`),
-            `repeats "${s.name}", already the name of \`${stackKey(`services[${other?.index}]`)}\` (team ${other?.config.team})`,
-            "give every service a unique name; if both teams deploy the same service, one entry must go",
-        );
-        first.set(s.name, s);
         if (s.config.cluster !== undefined) {
             check(clusters.includes(s.config.cluster), stackKey(`${f}.cluster`), `(service "${s.name}") is "${s.config.cluster}", not a registered cluster`, clusterFix);
         }
@@ -122,15 +157,6 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
                 `(service "${s.name}") is "${env.name}", which a ${config.environment} stack does not deploy`,
                 `deploy ${env.name} from the ${env.name} stack (Pulumi.${env.name}.yaml); here use ${stack.allowedEnvironments.map((e) => `"${e}"`).join(" or ")}`,
             );
-            const namespace = env.namespace ?? `${s.name}-${env.name}`;
-            const taken = namespaces.get(namespace);
-            check(
-                taken === undefined || taken.service === s,
-                stackKey(s.config.environments ? `${f}.environments[${j}]` : `${f}.name`),
-                `(service "${s.name}", ${env.name}) deploys to namespace "${namespace}", which service "${taken?.service.name}" (${taken?.env}) deploys to`,
-                "give each service its own namespaces: an AppProject allowing another team's namespace lets it deploy there",
-            );
-            namespaces.set(namespace, { service: s, env: env.name });
         });
         const repo = s.config.repoURL.replace(/\.git$|\/$/g, "").toLowerCase();
         const owner = repos.get(repo);
@@ -156,45 +182,17 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
             );
         }
     }
-    // Preview namespaces (`<service>-pr-<n>`) of one service must not match another's namespaces.
-    for (const s of services.filter((x) => x.config.previews)) {
-        for (const [namespace, owner] of namespaces) {
-            check(
-                owner.service === s || !new RegExp(`^${s.name}-pr-[0-9]+$`).test(namespace),
-                stackKey(`services[${owner.service.index}]`),
-                `(service "${owner.service.name}") deploys to "${namespace}", a preview namespace of service "${s.name}"`,
-                "rename the namespace: previews of the other service would deploy into it",
-            );
-        }
-    }
     if (config.defaultCluster !== undefined) {
         check(clusters.includes(config.defaultCluster), stackKey("defaultCluster"), `is "${config.defaultCluster}", not a registered cluster`, clusterFix);
     }
     const rules = new Set(libraryRuleNames());
-    const disabled = new Set(config.guardrails.disabledRules ?? []);
     (config.guardrails.disabledRules ?? []).forEach((name, i) =>
         check(rules.has(name), stackKey(`guardrails.disabledRules[${i}]`), `is "${name}", not a rule of the library`, `use one of ${[...rules].join(", ")}`),
     );
-    const revisions = config.guardrails.allowedRevisions;
-    (revisions ?? []).forEach((pattern, i) => {
+    (config.guardrails.allowedRevisions ?? []).forEach((pattern, i) => {
         const problem = pattern.includes("'") ? "contains a single quote" : re2Problem(pattern);
         check(problem === undefined, stackKey(`guardrails.allowedRevisions[${i}]`), `"${pattern}" ${problem}`, 'use an RE2 pattern such as "^v[0-9]+[.][0-9]+[.][0-9]+$"');
     });
-    // What protect-sync-policy would refuse in the cluster is refused here first, naming the key.
-    if (!disabled.has("protect-sync-policy")) {
-        const allowed = (revisions ?? defaultAllowedRevisions).map((p) => new RegExp(p));
-        for (const s of services) {
-            s.args.environments.forEach((e, j) => {
-                const revision = e.targetRevision ?? defaults.targetRevision;
-                check(
-                    e.name !== "prod" || allowed.some((r) => r.test(revision)),
-                    stackKey(`services[${s.index}].${serviceField(s.config, `environments[${j}].targetRevision`)}`),
-                    `(service "${s.name}") deploys "${revision}" to prod, which is not a reviewed revision (guardrails.allowedRevisions; protect-sync-policy would refuse the Application)`,
-                    "deploy a release tag, the default branch or a commit SHA, or add a pattern to `gitops-control:guardrails.allowedRevisions`",
-                );
-            });
-        }
-    }
     active.forEach((glass) => {
         const i = config.breakGlass.findIndex((e) => e === glass.entry);
         check(
@@ -226,7 +224,7 @@ function destinationProblems(config: StackConfig, secrets: StackSecrets): GitOps
             ...toStackKey(
                 collectProblems(() => validateDestinationClusterArgs({ ...built[i], argoNamespace: config.argocd.namespace })),
                 "DestinationCluster",
-                (arg) => (arg === "argoNamespace" ? "argocd.namespace" : `${field}.${arg.replace(/^clusterName/, "name")}`),
+                renamed(["destinations", i], { clusterName: "name" }),
             ),
         ];
     });
@@ -261,7 +259,7 @@ function credentialProblems(config: StackConfig, secrets: StackSecrets): GitOpsC
             : toStackKey(
                   collectProblems(() => validateRepositoryCredentialsArgs(c.name, { ...repositoryCredentialArg(c, secrets), argoNamespace: config.argocd.namespace })),
                   "RepositoryCredentials",
-                  (arg) => (arg === "argoNamespace" ? "argocd.namespace" : `${field}.${appArgs[arg] ?? arg}`),
+                  renamed(["repositoryCredentials", i], appArgs),
               );
         return [...own, ...component];
     });
@@ -278,6 +276,7 @@ export function validateStack(
     checkBuilt = true,
 ): GitOpsConfigError[] {
     const problems = collectProblems(() => layerRules(config));
+    problems.push(...collectProblems(() => crdStackRule(config)));
     problems.push(...collectProblems(() => stackRules(config, services, secrets, active)));
     problems.push(...destinationProblems(config, secrets), ...credentialProblems(config, secrets));
     // Checked once for the stack too: a stack without services must not accept a bad timeout either.
@@ -290,9 +289,15 @@ export function validateStack(
                 (arg) => arg,
             ),
         );
+    // Each service through the component's own resolve step, then against the entries before it
+    // (names, namespaces, preview globs): the checks a team program's GitOpsServices get.
+    const placedServices: PlacedService[] = [];
     for (const s of services) {
-        const { problems: found } = resolveService(s.name, { ...s.args, argoNamespace: config.argocd.namespace });
+        const { resolved, problems: found } = resolveService(s.name, { ...s.args, argoNamespace: config.argocd.namespace });
         problems.push(...found.map((p) => toStackProblem(p, s.index, s.config, "GitOpsService")));
+        if (!resolved) continue;
+        problems.push(...serviceConflicts(resolved, placedServices).map((p) => toStackProblem(p, s.index, s.config, "GitOpsService")));
+        placedServices.push(placed(resolved));
     }
     if (!checkBuilt) return problems;
     // The stack-wide components, on the args they will get.
@@ -301,7 +306,7 @@ export function validateStack(
         ...toStackKey(
             collectProblems(() => (args = build())),
             "guardrails",
-            (arg) => (arg === "argoCdNamespace" ? "argocd.namespace" : `guardrails.${arg}`),
+            (arg) => (arg[0] === "argoCdNamespace" ? ["argocd", "namespace"] : ["guardrails", ...arg]),
         ),
     );
     if (!args) return problems;
@@ -310,14 +315,14 @@ export function validateStack(
         ...toStackKey(
             collectProblems(() => validateArgoCdArgs(built.argoCd)),
             "ArgoCd",
-            (arg) => `argocd.${arg}`,
+            (arg) => ["argocd", ...arg],
         ),
     );
     problems.push(
         ...toStackKey(
             collectProblems(() => validateGuardrailArgs(built.guardrails)),
             "AdmissionGuardrails",
-            (arg) => `guardrails.${arg}`,
+            (arg) => ["guardrails", ...arg],
         ),
     );
     if (built.github) {
@@ -326,7 +331,7 @@ export function validateStack(
             ...toStackKey(
                 collectProblems(() => validateGitHubArgs({ ...github, webhookSecret: "x" })),
                 "GitHubPreviewHooks",
-                (arg) => `github.${arg.replace(/^baseUrl/, "api")}`,
+                renamed(["github"], { baseUrl: "api" }),
             ),
         );
     }
@@ -336,7 +341,7 @@ export function validateStack(
             ...toStackKey(
                 collectProblems(() => validateJanitorArgs({ ...janitor, namespace: config.argocd.namespace })),
                 "PreviewJanitor",
-                (arg) => `previewJanitor.${arg}`,
+                (arg) => ["previewJanitor", ...arg],
             ),
         );
     }
@@ -347,7 +352,7 @@ export function validateStack(
             ...toStackKey(
                 collectProblems(() => validateBreakGlassExpiryArgs({ ...expiry, namespace: config.argocd.namespace })),
                 "BreakGlassExpiry",
-                (arg) => (arg === "image" ? "previewJanitor.image" : `breakGlass.${arg}`),
+                (arg) => (arg[0] === "image" ? ["previewJanitor", "image"] : ["breakGlass", ...arg]),
             ),
         );
     }

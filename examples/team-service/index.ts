@@ -14,14 +14,17 @@ const provider = new k8s.Provider("cluster", {});
 
 export const service = new GitOpsService("inventory", {
     team: "fulfilment",
-    source: { repoURL: "https://github.com/acme/inventory.git", path: "deploy/chart", helm: { parameters: [{ name: "replicaCount", value: "3" }] } },
+    // The field names of a platform stack entry (`gitops-control:services`).
+    repoURL: "https://github.com/acme/inventory.git",
+    path: "deploy/chart",
+    helm: { parameters: [{ name: "replicaCount", value: "3" }] },
     environments: [
         { name: "staging", targetRevision: "main" },
         // Overrides go on top of the prod preset, through the same merge the platform stack uses.
         { name: "prod", targetRevision: config.get("prodRevision") ?? "v3.1.0", syncPolicy: { retry: { limit: 8 } } },
     ],
     // Owner and repo come from the GitHub repoURL.
-    previews: { github: { token: config.requireSecret("githubToken") } },
+    previews: { token: config.requireSecret("githubToken") },
     provider,
 });
 

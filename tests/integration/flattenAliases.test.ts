@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { GitOpsService, GitOpsServiceArgs, PreviewJanitor } from "../../components";
+import { GitOpsService, LegacyGitOpsServiceArgs, PreviewJanitor } from "../../components";
 import { labels } from "../../components/labels";
 import { ResourceStep, stepRecorder } from "../../scripts/lib/engine";
 import { LegacyGitOpsService } from "./fixtures/legacyGitOpsService";
@@ -32,7 +32,7 @@ const previewed = ["payments-api", "checkout"];
 /** Services inside a component (the others at the stack's root). */
 const nested = ["checkout"];
 
-function serviceArgs(provider: k8s.Provider, service: string): GitOpsServiceArgs {
+function serviceArgs(provider: k8s.Provider, service: string): LegacyGitOpsServiceArgs & Required<Pick<LegacyGitOpsServiceArgs, "source">> {
     // One literal for both programs: when GitOpsServiceArgs changes shape, this is the line to adapt
     // (the legacy class keeps its own arg type, checked against it below).
     return {

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
+import { resolveService } from "../../components/serviceSpec";
 import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/lib/mockRuntime";
 
 // Each suite installs fresh mocks in its `before` (suites of several files share one process).
@@ -65,7 +66,7 @@ describe("destinations: clusters registered with Argo CD, addressed by name", ()
     it("stack config: services deploy to declared clusters; a missing token names the exact command", () => {
         const raw = { environment: "staging", destinations: [{ name: "edge", server: "https://10.0.0.1:6443", caData }], defaultCluster: "edge", services: [service] };
         const args = build(raw, { destinationTokens: { edge: pulumi.secret("t") } });
-        assert.deepEqual(args.services[0].args.cluster, { name: "edge" });
+        assert.equal(args.services[0].args.cluster, "edge");
         assert.equal(args.destinations?.[0].clusterName, "edge");
         assert.throws(() => build(raw), /`gitops-control:destinationTokens\.edge` is not set.*pulumi config set --secret --path 'gitops-control:destinationTokens\.edge' <value>/);
         assert.throws(
@@ -74,10 +75,12 @@ describe("destinations: clusters registered with Argo CD, addressed by name", ()
         );
         assert.throws(() => build({ environment: "staging", defaultCluster: "edge" }), /`gitops-control:defaultCluster` is "edge", not a registered cluster/);
         // "in-cluster" is Argo CD's own cluster: the default destination, rendered by server.
-        assert.equal(build({ environment: "staging", services: [{ ...service, cluster: "in-cluster" }] }).services[0].args.cluster, undefined);
+        const local = build({ environment: "staging", services: [{ ...service, cluster: "in-cluster" }] }).services[0];
+        assert.equal(resolveService(local.name, local.args).resolved?.cluster, undefined);
         // An environment's cluster overrides the service's (defaultCluster here), in-cluster included.
-        const envs = build({ ...raw, services: [{ ...service, environments: [{ name: "staging", cluster: "in-cluster" }] }] }, { destinationTokens: { edge: pulumi.secret("t") } })
-            .services[0].args.environments;
+        const built = build({ ...raw, services: [{ ...service, environments: [{ name: "staging", cluster: "in-cluster" }] }] }, { destinationTokens: { edge: pulumi.secret("t") } })
+            .services[0];
+        const envs = resolveService(built.name, built.args).resolved!.environments;
         assert.deepEqual(envs[0].cluster, { server: "https://kubernetes.default.svc" });
     });
 });
@@ -349,7 +352,7 @@ describe("GitOpsService deploys each environment to its cluster", () => {
             source: { repoURL: "https://github.com/acme/basket.git", path: "deploy/chart" },
             cluster: { name: "edge" },
             environments: [
-                { name: "prod", targetRevision: "v1" },
+                { name: "prod", targetRevision: "v1.0.0" },
                 { name: "staging", targetRevision: "main", cluster: { name: "lab" } },
             ],
             previews: { github: { owner: "acme", repo: "basket", token: pulumi.secret("t") } },
@@ -372,7 +375,7 @@ describe("GitOpsService deploys each environment to its cluster", () => {
                     team: "t",
                     source: { repoURL: "https://github.com/acme/bad.git", path: "." },
                     cluster: { server: "http://x" },
-                    environments: [{ name: "prod", targetRevision: "v1" }],
+                    environments: [{ name: "prod", targetRevision: "v1.0.0" }],
                 }),
             /`args\.cluster\.server` is "http:\/\/x"/,
         );
@@ -389,7 +392,7 @@ describe("projects let Argo CD create their own namespaces, and only those", () 
             team: "storefront",
             source: { repoURL: "https://github.com/acme/cart.git", path: "deploy/chart" },
             environments: [
-                { name: "prod", targetRevision: "v1", syncPolicy: environmentPresets.prod.syncPolicy },
+                { name: "prod", targetRevision: "v1.0.0", syncPolicy: environmentPresets.prod.syncPolicy },
                 { name: "staging", targetRevision: "main", syncPolicy: environmentPresets.staging.syncPolicy, namespace: "cart-stg" },
             ],
             previews: { github: { owner: "acme", repo: "cart", token: pulumi.secret("t") }, syncPolicy: environmentPresets.preview.syncPolicy },

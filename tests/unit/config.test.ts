@@ -44,7 +44,7 @@ describe("stack config: every mistake fails before any resource, naming the fiel
         const weak = { ...service, syncPolicy: { automated: { allowEmpty: true } } };
         assert.throws(
             () => build({ environment: "prod", services: [weak] }),
-            /`gitops-control:services\[0\]\.syncPolicy` \(service "payments-api", GitOpsService arg `environments\[0\]\.syncPolicy`\) weakens the prod sync policy: automated\.allowEmpty is true.*Fix: .*unsafeSyncPolicyReason/,
+            /`gitops-control:services\[0\]\.syncPolicy` \(service "payments-api", GitOpsService arg `syncPolicy`\) weakens the prod sync policy: automated\.allowEmpty is true.*Fix: .*unsafeSyncPolicyReason/,
         );
         const args = build({ environment: "prod", services: [{ ...weak, unsafeSyncPolicyReason: "OPS-991: migration empties the app" }] });
         assert.equal(resolvedEnvironments(args, 0)[0].syncPolicy.automated.allowEmpty, true);
@@ -61,7 +61,7 @@ describe("stack config: every mistake fails before any resource, naming the fiel
     it("a malformed repo URL", () => {
         assert.throws(
             () => build({ environment: "prod", services: [{ ...service, repoURL: "acme/payments-api" }] }),
-            /`gitops-control:services\[0\]\.repoURL` \(service "payments-api", GitOpsService arg `source\.repoURL`\) is "acme\/payments-api", not a Git URL Argo CD can clone. Fix: use "https:/,
+            /`gitops-control:services\[0\]\.repoURL` \(service "payments-api", GitOpsService arg `repoURL`\) is "acme\/payments-api", not a Git URL Argo CD can clone. Fix: use "https:/,
         );
     });
 
@@ -104,7 +104,10 @@ describe("stack config: every mistake fails before any resource, naming the fiel
     });
 
     it("duplicate service names", () => {
-        assert.throws(() => build({ environment: "prod", services: [service, { ...service, team: "other" }] }), /`gitops-control:services\[1\]\.name` repeats "payments-api"/);
+        assert.throws(
+            () => build({ environment: "prod", services: [service, { ...service, team: "other" }] }),
+            /`gitops-control:services\[1\]\.name` \(service "payments-api", GitOpsService arg `name`\) is "payments-api", already the name of another service \(team payments\)/,
+        );
     });
 
     it("service names that are not Kubernetes names", () => {
@@ -152,7 +155,7 @@ describe("stack config: presets", () => {
     it("the local stack deploys to staging and prod, binds both, uses the fixture chart and skips awaiting", () => {
         const args = build({ environment: "local", services: [service] });
         assert.deepEqual(
-            args.services[0].args.environments.map((e) => e.name),
+            args.services[0].args.environments.map((e) => (typeof e === "string" ? e : e.name)),
             ["staging", "prod"],
         );
         assert.deepEqual(

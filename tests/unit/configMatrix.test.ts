@@ -107,6 +107,61 @@ const cases: Case[] = [
         expect: 'namespace "shop"',
         service: "checkout",
     },
+    // Issue 20: accepted silently on both routes before.
+    {
+        was: "silent",
+        name: "credentials in the chart repository URL",
+        config: { argocd: { chart: { version: "10.1.1", repo: "https://bob:hunter2@charts.example/argo" } } },
+        expect: "`gitops-control:argocd.chart.repo` (ArgoCd arg `chart.repo`) carries credentials (user:password@ in the URL). Fix: remove them from the URL",
+    },
+    {
+        was: "silent",
+        name: "a token in the chart repository's query string",
+        config: { argocd: { chart: { version: "10.1.1", repo: "https://charts.example/argo?token=abc" } } },
+        expect: "`gitops-control:argocd.chart.repo` (ArgoCd arg `chart.repo`) carries a query string or fragment",
+    },
+    {
+        was: "silent",
+        name: "prod reconciliationTimeout 0s",
+        config: { argocd: { settings: { reconciliationTimeout: "0s" } } },
+        expect: '`gitops-control:argocd.settings.reconciliationTimeout` (ArgoCd arg `settings.reconciliationTimeout`) is "0s" on a protected (prod) install: Argo CD stops its periodic reconciliation',
+    },
+    {
+        was: "silent",
+        name: "a prod stack on staging's CRD stack",
+        config: { argocd: { crds: { stack: "staging-crds" } } },
+        expect: '`gitops-control:argocd.crds.stack` is "staging-crds", a staging CRD stack, in a prod stack: an upgrade there would change this cluster\'s CRDs. Fix: name the prod CRD stack, e.g. prod-crds',
+    },
+    {
+        was: "silent",
+        name: "Argo CD in kube-system",
+        config: { argocd: { namespace: "kube-system" } },
+        expect: '`gitops-control:argocd.namespace` (ArgoCd arg `namespace`) is "kube-system", a system namespace',
+    },
+    {
+        was: "silent",
+        name: "Argo CD in default",
+        config: { argocd: { namespace: "default" } },
+        expect: '`gitops-control:argocd.namespace` (ArgoCd arg `namespace`) is "default", a system namespace',
+    },
+    {
+        was: "silent",
+        name: "a crds stack with guardrails",
+        config: { layer: "crds", guardrails: { replicaCap: 5 } },
+        expect: "`gitops-control:guardrails` is set in a stack whose `gitops-control:layer` is crds, which ignores it",
+    },
+    {
+        was: "silent",
+        name: "a crds stack with Argo CD settings",
+        config: { layer: "crds", argocd: { ha: true } },
+        expect: "`gitops-control:argocd` is set in a stack whose `gitops-control:layer` is crds, which ignores it (it installs only the Argo CD CRDs; of `argocd` it reads only `crds.path`)",
+    },
+    {
+        was: "silent",
+        name: "a crds stack with a prune budget",
+        config: { layer: "crds", pruneBudget: 9 },
+        expect: "`gitops-control:pruneBudget` is set in a stack whose `gitops-control:layer` is crds",
+    },
     // The CRD layer (issue 12: the Argo CD CRDs in their own stack).
     {
         was: "clear",
@@ -189,7 +244,7 @@ const cases: Case[] = [
         was: "silent",
         name: 'path: ""',
         config: withSvc({ path: "" }),
-        expect: '`gitops-control:services[0].path` (service "payments-api", GitOpsService arg `source.path`) is empty',
+        expect: '`gitops-control:services[0].path` (service "payments-api", GitOpsService arg `path`) is empty',
         service: S,
     },
     { was: "silent", name: "path escaping the repository", config: withSvc({ path: "../other-repo" }), expect: "which leaves the repository", service: S },
@@ -401,7 +456,7 @@ const cases: Case[] = [
         was: "vague",
         name: "a service name that exists",
         config: { services: [svc, { ...other, name: "payments-api" }] },
-        expect: "already the name of `gitops-control:services[0]` (team payments)",
+        expect: 'is "payments-api", already the name of another service (team payments)',
     },
     { was: "vague", name: "missing stack environment", config: { environment: undefined }, expect: "`gitops-control:environment` is missing" },
     { was: "vague", name: "services not a list", config: { services: "payments-api" }, expect: "`gitops-control:services` must be array" },
@@ -471,7 +526,7 @@ const cases: Case[] = [
         was: "clear",
         name: "prod weakening with a too short reason",
         config: withSvc({ syncPolicy: { automated: { prune: false } }, unsafeSyncPolicyReason: "because" }),
-        expect: "services[0].unsafeSyncPolicyReason",
+        expect: '`gitops-control:services[0].syncPolicy` (service "payments-api", GitOpsService arg `syncPolicy`) weakens the prod sync policy: automated.prune is false (deleted manifests stay as ghost objects). Fix: restore the preset, or document the exception in `unsafeSyncPolicyReason`',
         service: S,
     },
     {
@@ -494,7 +549,7 @@ const cases: Case[] = [
         was: "clear",
         name: "empty targetRevision",
         config: withSvc({ targetRevision: "" }),
-        expect: 'targetRevision` (service "payments-api", GitOpsService arg `environments[0].targetRevision`) is empty',
+        expect: 'targetRevision` (service "payments-api", GitOpsService arg `targetRevision`) is empty',
         service: S,
     },
     { was: "clear", name: "helm and kustomize both", config: withSvc({ helm: {}, kustomize: {} }), expect: "sets both `helm` and `kustomize`", service: S },
@@ -546,7 +601,7 @@ const cases: Case[] = [
         was: "silent",
         name: "prod deploys an unreviewed branch",
         config: withSvc({ environments: [{ name: "prod", targetRevision: "feature/skip-checks" }] }),
-        expect: '`gitops-control:services[0].environments[0].targetRevision` (service "payments-api") deploys "feature/skip-checks" to prod, which is not a reviewed revision',
+        expect: '`gitops-control:services[0].environments[0].targetRevision` (service "payments-api", GitOpsService arg `environments[0].targetRevision`) deploys "feature/skip-checks" to prod, which is not a reviewed revision',
         service: S,
     },
     {
@@ -777,5 +832,279 @@ describe("the bad-input matrix: the stack file", () => {
 
     it("the matrix's stack files exist for the stacks it uses", () => {
         for (const s of ["prod", "staging", "local"]) assert.ok(fs.existsSync(path.join(repoRoot, `Pulumi.${s}.yaml`)));
+    });
+});
+
+/**
+ * Both onboarding routes on one table (issue 20): every service input a user can write, as a
+ * platform stack entry (`gitops-control:services`) and as a team program's GitOpsService args
+ * (the same field names), must be refused by both with the same words, naming the field: the
+ * component names `args.<field>`, the stack the key of the entry and the component arg. The stack
+ * route registers nothing; the team route registers nothing for the refused service.
+ */
+interface RouteProblem {
+    /** The field, as a GitOpsService arg and (unless `key`) under the stack entry. */
+    readonly arg: string;
+    /** Stack key when it is not `services[i].<arg>`. */
+    readonly key?: string;
+    /** Reported by the schema (the stack names no component arg then). */
+    readonly schema?: boolean;
+    /** Problem and fix, exactly. */
+    readonly text: string;
+}
+interface RouteCase {
+    readonly name: string;
+    readonly stack?: Stack;
+    /** Stack entries; the team program creates one GitOpsService per entry, in order; the last is refused. */
+    readonly services: readonly Record<string, unknown>[];
+    readonly problems: readonly RouteProblem[];
+}
+
+const prodSvc = { ...svc, environments: ["prod"] };
+const stagingSvc = { ...svc, environments: ["staging"] };
+const missing = "is missing. Fix: set it (see the config reference in README.md)";
+const reasonFix = "Fix: restore the preset, or document the exception in `unsafeSyncPolicyReason` (reason and ticket, at least 10 characters)";
+const routeCases: RouteCase[] = [
+    { name: "team undefined", services: [{ ...prodSvc, team: undefined }], problems: [{ arg: "team", schema: true, text: missing }] },
+    { name: "repoURL missing", services: [{ ...prodSvc, repoURL: undefined }], problems: [{ arg: "repoURL", schema: true, text: missing }] },
+    {
+        name: "repoURL a number",
+        services: [{ ...prodSvc, repoURL: 42 }],
+        problems: [{ arg: "repoURL", schema: true, text: "must be string, not 42. Fix: correct the value (see the config reference in README.md)" }],
+    },
+    {
+        name: "environments a string",
+        services: [{ ...svc, environments: "prod" }],
+        problems: [{ arg: "environments", schema: true, text: 'must be array, not "prod". Fix: correct the value (see the config reference in README.md)' }],
+    },
+    {
+        name: "an environment class that does not exist",
+        services: [{ ...svc, environments: [{ name: "production" }] }],
+        problems: [{ arg: "environments[0].name", schema: true, text: 'is "production". Fix: use one of "prod", "staging"' }],
+    },
+    {
+        name: "prune a string",
+        services: [{ ...prodSvc, syncPolicy: { automated: { prune: "false" } } }],
+        problems: [{ arg: "syncPolicy.automated.prune", schema: true, text: 'must be boolean, not "false". Fix: correct the value (see the config reference in README.md)' }],
+    },
+    {
+        name: "previews labels a string",
+        stack: "staging",
+        services: [{ ...stagingSvc, previews: { labels: "preview" } }],
+        problems: [{ arg: "previews.labels", schema: true, text: 'must be array, not "preview". Fix: correct the value (see the config reference in README.md)' }],
+    },
+    {
+        name: "an unknown key in an environment",
+        services: [{ ...svc, environments: [{ name: "prod", targetRevison: "v1.2.3" }] }],
+        problems: [
+            { arg: "environments[0]", schema: true, text: 'has unknown key(s) "targetRevison". Fix: remove them or correct the spelling (see the config reference in README.md)' },
+        ],
+    },
+    {
+        name: "revisionHistoryLimit a fraction",
+        services: [{ ...svc, environments: [{ name: "prod", revisionHistoryLimit: 2.5 }] }],
+        problems: [{ arg: "environments[0].revisionHistoryLimit", schema: true, text: "must be int, not 2.5. Fix: correct the value (see the config reference in README.md)" }],
+    },
+    {
+        name: "prod weakened without a reason",
+        services: [{ ...prodSvc, syncPolicy: { automated: { prune: false } } }],
+        problems: [{ arg: "syncPolicy", text: `weakens the prod sync policy: automated.prune is false (deleted manifests stay as ghost objects). ${reasonFix}` }],
+    },
+    {
+        name: "prod weakened per environment, reason too short",
+        services: [{ ...svc, environments: [{ name: "prod", syncPolicy: { automated: { selfHeal: false } }, unsafeSyncPolicyReason: "because" }] }],
+        problems: [{ arg: "environments[0].syncPolicy", text: `weakens the prod sync policy: automated.selfHeal is false (live edits stay as drift). ${reasonFix}` }],
+    },
+    {
+        name: "prod from a feature branch",
+        services: [{ ...prodSvc, targetRevision: "feature/skip-checks" }],
+        problems: [
+            {
+                arg: "targetRevision",
+                text: 'deploys "feature/skip-checks" to prod, which is not a reviewed revision (guardrails.allowedRevisions; protect-sync-policy would refuse the Application). Fix: deploy a release tag, the default branch or a commit SHA, or add a pattern to the allowed revisions (`gitops-control:guardrails.allowedRevisions`; GitOpsService arg `allowedRevisions`)',
+            },
+        ],
+    },
+    {
+        name: "a service named default",
+        services: [{ ...prodSvc, name: "default" }],
+        problems: [{ arg: "name", text: 'is "default", which is Argo CD\'s built-in AppProject `default`. Fix: choose another name, e.g. "default-app"' }],
+    },
+    {
+        name: "a service named kube-…",
+        services: [{ ...prodSvc, name: "kube-metrics" }],
+        problems: [
+            {
+                arg: "name",
+                text: 'is "kube-metrics", which starts with kube-, which Kubernetes reserves for its own namespaces. Fix: choose another name, e.g. "kube-metrics-app"',
+            },
+        ],
+    },
+    {
+        name: "a kube- namespace",
+        services: [{ ...svc, environments: [{ name: "prod", namespace: "kube-flannel" }] }],
+        problems: [
+            {
+                arg: "environments[0].namespace",
+                text: 'is "kube-flannel", a system namespace (the AppProject would allow deploying there). Fix: use the service\'s own namespace, e.g. "payments-api-prod"',
+            },
+        ],
+    },
+    {
+        name: "ssh user and password in repoURL",
+        services: [{ ...prodSvc, repoURL: "ssh://bob:hunter2@github.com/acme/payments-api.git" }],
+        problems: [
+            {
+                arg: "repoURL",
+                text: "carries credentials (user:password@ in the URL). Fix: remove them from the URL and register the repository's credentials with Argo CD (`gitops-control:repositoryCredentials`, or a repository Secret)",
+            },
+        ],
+    },
+    {
+        name: "a token in repoURL's query string",
+        services: [{ ...prodSvc, repoURL: "https://github.com/acme/payments-api.git?token=ghp_secret" }],
+        problems: [
+            {
+                arg: "repoURL",
+                text: "carries a query string or fragment (?token=… would be stored in plain text). Fix: remove them from the URL and register the repository's credentials with Argo CD (`gitops-control:repositoryCredentials`, or a repository Secret)",
+            },
+        ],
+    },
+    {
+        name: "a Helm values file from an https URL",
+        services: [{ ...prodSvc, helm: { valueFiles: ["https://evil.example/values.yaml"] } }],
+        problems: [
+            {
+                arg: "helm.valueFiles[0]",
+                text: 'is "https://evil.example/values.yaml", a URL: Argo CD would render the service with values from outside its reviewed repository. Fix: use a file inside the repository, relative to the source path, e.g. "values.yaml"',
+            },
+        ],
+    },
+    {
+        name: "an environment values file from an https URL",
+        services: [{ ...svc, environments: [{ name: "prod", valueFiles: ["https://evil.example/values.yaml"] }] }],
+        problems: [
+            {
+                arg: "environments[0].valueFiles[0]",
+                text: 'is "https://evil.example/values.yaml", a URL: Argo CD would render the service with values from outside its reviewed repository. Fix: use a file inside the repository, relative to the source path, e.g. "values-prod.yaml"',
+            },
+        ],
+    },
+    {
+        name: "requeueAfterSeconds below the floor",
+        stack: "staging",
+        services: [{ ...stagingSvc, previews: { requeueAfterSeconds: 5 } }],
+        problems: [
+            {
+                arg: "previews.requeueAfterSeconds",
+                text: "is 5; polling GitHub that often exhausts its API rate limit. Fix: use a whole number from 30 to 86400 (300 is usual; the webhook makes previews instant)",
+            },
+        ],
+    },
+    {
+        name: "two services, one namespace",
+        services: [
+            { ...svc, environments: [{ name: "prod", namespace: "shop" }] },
+            { ...other, environments: [{ name: "prod", namespace: "shop" }] },
+        ],
+        problems: [
+            {
+                arg: "environments[0].namespace",
+                text: '(prod) deploys to namespace "shop", which service "payments-api" (prod) deploys to. Fix: give each service its own namespaces: an AppProject allowing another team\'s namespace lets it deploy there',
+            },
+        ],
+    },
+    {
+        name: "two services, one name",
+        services: [prodSvc, { ...other, name: svc.name, environments: [{ name: "prod", namespace: "checkout-prod" }] }],
+        problems: [
+            {
+                arg: "name",
+                text: 'is "payments-api", already the name of another service (team payments): one AppProject "payments-api" for both. Fix: give every service a unique name; if both teams deploy the same service, one entry must go',
+            },
+        ],
+    },
+    {
+        name: "a service named inside another's previews",
+        stack: "staging",
+        services: [
+            { ...stagingSvc, name: "shop", previews: {} },
+            { ...other, name: "shop-pr-1", environments: ["staging"] },
+        ],
+        problems: [
+            {
+                arg: "name",
+                text: 'is "shop-pr-1", inside the previews of service "shop" (shop-pr-*): its AppProject may deploy to this service\'s namespaces. Fix: rename the service so it does not start with "shop-pr-"',
+            },
+            {
+                arg: "name",
+                text: '(staging) deploys to "shop-pr-1-staging", a preview namespace of service "shop" (shop-pr-*). Fix: rename the namespace: previews of the other service would deploy into it',
+            },
+        ],
+    },
+];
+
+/** Component args for a stack entry: the same fields, minus what only a stack file says, plus the token the stack holds as a secret. */
+function componentArgs(entry: Record<string, unknown>): Record<string, unknown> {
+    const { name: _, sharedRepository: __, previews, ...rest } = entry;
+    return { ...rest, ...(previews ? { previews: { ...(previews as object), token: "ghp_test" } } : {}) };
+}
+
+/** The problems of a thrown message, one per `- ` line. */
+const problemLines = (message: string): string[] => message.split("\n").filter((l) => l.startsWith("- "));
+
+async function runTeamRoute(c: RouteCase, index: number): Promise<{ message: string; before: number; after: number }> {
+    const recorded = installMocks("dev", { project: `team-route-${index}` });
+    const { GitOpsService } = await import("gitops-control/components");
+    let message = "";
+    let before = 0;
+    for (const [i, entry] of c.services.entries()) {
+        if (i === c.services.length - 1) {
+            await settle(recorded);
+            before = recorded.length;
+        }
+        try {
+            new GitOpsService(String(entry.name), componentArgs(entry) as never);
+        } catch (e) {
+            message = (e as Error).message;
+        }
+    }
+    await settle(recorded);
+    return { message, before, after: recorded.length };
+}
+
+describe("both routes on one table: a stack entry and a team's GitOpsService are refused alike (issue 20)", () => {
+    routeCases.forEach((c, index) => {
+        it(c.name, async () => {
+            const refused = c.services.length - 1;
+            const name = String(c.services[refused].name);
+            const stackRoute = await run({ was: "wrong", name: c.name, stack: c.stack ?? "prod", config: { services: c.services }, expect: "" });
+            assert.equal(stackRoute.resources, 0, "stack route: nothing registered");
+            assert.deepEqual(
+                problemLines(stackRoute.message),
+                c.problems.map(
+                    (p) => `- \`gitops-control:${p.key ?? `services[${refused}].${p.arg}`}\` (service "${name}"${p.schema ? "" : `, GitOpsService arg \`${p.arg}\``}) ${p.text}`,
+                ),
+                stackRoute.message,
+            );
+            const team = await runTeamRoute(c, index);
+            assert.equal(team.after, team.before, "team route: nothing registered for the refused service");
+            assert.match(team.message, new RegExp(`^GitOpsService "${name}": ${c.problems.length} problem\\(s\\):`));
+            assert.deepEqual(
+                problemLines(team.message),
+                c.problems.map((p) => `- \`args.${p.arg}\` ${p.text}`),
+                team.message,
+            );
+        });
+    });
+
+    it("what the stack fills in is what the component defaults: an entry without path and targetRevision is accepted by both", async () => {
+        const entry = { name: "basket", team: "storefront", repoURL: "https://github.com/acme/basket.git", environments: [{ name: "staging" }] };
+        const stackRoute = await run({ was: "clear", name: "defaults", stack: "staging", config: { services: [entry] }, expect: "" });
+        assert.equal(stackRoute.message, "");
+        registered -= stackRoute.resources;
+        const team = await runTeamRoute({ name: "defaults", services: [entry], problems: [] }, 999);
+        assert.equal(team.message, "");
+        assert.ok(team.after > 0);
     });
 });

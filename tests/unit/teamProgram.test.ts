@@ -64,27 +64,54 @@ describe("the team route is first-class", () => {
         const args = {
             team: "fulfilment",
             source: { repoURL: "https://github.com/acme/inventory.git", path: "deploy/chart" },
-            environments: [{ name: "prod" as const, targetRevision: "v1", syncPolicy: { automated: { prune: false } } }],
+            environments: [{ name: "prod" as const, targetRevision: "v1.0.0", syncPolicy: { automated: { prune: false } } }],
         };
         assert.throws(
             () => new GitOpsService("inventory", args),
-            /GitOpsService "inventory": 1 problem\(s\):\n- `args\.environments\[0\]\.syncPolicy` weakens the prod sync policy: automated\.prune is false.*Fix: .*`args\.environments\[0\]\.unsafeSyncPolicyReason`/,
+            /GitOpsService "inventory": 1 problem\(s\):\n- `args\.environments\[0\]\.syncPolicy` weakens the prod sync policy: automated\.prune is false.*Fix: .*`unsafeSyncPolicyReason`/,
         );
         assert.throws(
-            () => new GitOpsService("inventory", { ...args, environments: [{ name: "production" as "prod", targetRevision: "v1" }] }),
-            /`args\.environments\[0\]\.name` is "production", not an environment class/,
+            () => new GitOpsService("inventory", { ...args, environments: [{ name: "production" as "prod", targetRevision: "v1.0.0" }] }),
+            /`args\.environments\[0\]\.name` is "production"\. Fix: use one of "prod", "staging"/,
         );
         const reasoned = new GitOpsService("inventory", { ...args, environments: [{ ...args.environments[0], unsafeSyncPolicyReason: "OPS-12: migration keeps old objects" }] });
         await settle(recorded);
         assert.ok(reasoned);
         assert.equal(recorded.filter((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application").length, 1, "only the reasoned one registered");
     });
+    it("pauseAutomatedSync on prod is a weakening like any other: refused without a reason, before anything registers", async () => {
+        const recorded = installMocks("dev", { project: "team-pause" });
+        const { GitOpsService } = await import("gitops-control/components");
+        const args = { team: "fulfilment", repoURL: "https://github.com/acme/inventory.git", environments: [{ name: "prod" as const, pauseAutomatedSync: true }] };
+        assert.throws(
+            () => new GitOpsService("inventory", args),
+            /^GitOpsConfigErrors: GitOpsService "inventory": 1 problem\(s\):\n- `args\.environments\[0\]\.pauseAutomatedSync` weakens the prod sync policy: automated\.enabled is false/,
+        );
+        await settle(recorded);
+        assert.equal(recorded.length, 0);
+        new GitOpsService("inventory", { ...args, environments: [{ ...args.environments[0], unsafeSyncPolicyReason: "INC-4711: hotfix in flight" }] });
+        await settle(recorded);
+        const app = recorded.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application")!;
+        assert.equal(app.inputs.spec.syncPolicy.automated.enabled, false);
+    });
+
+    it("stack-wide components parse their args with their settings schemas: a wrong type names the field, no crash", async () => {
+        const { validateDestinationClusterArgs, validateJanitorArgs } = await import("gitops-control/components");
+        const destination = { argoNamespace: "argocd", clusterName: "edge", server: 42, bearerToken: "t" } as unknown as Parameters<typeof validateDestinationClusterArgs>[0];
+        assert.throws(() => validateDestinationClusterArgs(destination), /^GitOpsConfigError: `args\.server` must be string, not 42\. Fix: correct the value/);
+        const janitor = { namespace: "argocd", ttlHours: "72" } as unknown as Parameters<typeof validateJanitorArgs>[0];
+        assert.throws(() => validateJanitorArgs(janitor), /^GitOpsConfigError: `args\.ttlHours` must be (int|number), not "72"/);
+        const { validateArgoCdArgs } = await import("gitops-control/components");
+        assert.throws(() => validateArgoCdArgs({ ha: "yes" } as never), /^GitOpsConfigError: `args\.ha` must be boolean, not "yes"/);
+        assert.throws(() => validateArgoCdArgs({ replicas: { server: "2" } } as never), /^GitOpsConfigError: `args\.replicas\.server` must be (int|number), not "2"/);
+    });
+
     // `render --program` and a consumer project importing the package run as real processes in tests/integration/cli.test.ts.
 });
 
 describe("both routes share one resolve/validate path", () => {
     it("resolved once per service: the component's spread of the pipeline's args hits the memo, changed args do not", () => {
-        const spec = { team: "t", source: { repoURL: "https://github.com/acme/x.git", path: "." }, environments: [{ name: "prod" as const, targetRevision: "v1" }] };
+        const spec = { team: "t", source: { repoURL: "https://github.com/acme/x.git", path: "." }, environments: [{ name: "prod" as const, targetRevision: "v1.0.0" }] };
         const first = resolveService("x", spec);
         assert.equal(resolveService("x", { ...spec, argoNamespace: "argocd" }), first, "as ControlPlane passes it: { ...args, argoNamespace, provider }");
         assert.notEqual(resolveService("x", { ...spec, source: { ...spec.source, path: "deploy" } }), first);
