@@ -7,18 +7,17 @@
  *   tsx scripts/commands/run-local.ts destroy [stack]
  */
 import { argoProblems, formatArgoProblems, readApplications } from "../lib/argocdStatus";
-import { openStack } from "../lib/engine";
+import { UsageError, parseCommandLine, stackFile } from "../lib/commandLine";
+import { engineFailure, openStack } from "../lib/engine";
 
-async function main(): Promise<void> {
-    const [action = "up", stackName = "local"] = process.argv.slice(2);
+const usage = "usage: tsx scripts/commands/run-local.ts up|destroy [stack]";
+
+async function main(action: string, stackName: string): Promise<void> {
     const stack = await openStack({ stackName });
     const onOutput = (out: string) => process.stdout.write(out);
     if (action === "destroy") {
         await stack.destroy({ onOutput });
         return;
-    }
-    if (action !== "up") {
-        throw new Error(`unknown action "${action}": use up or destroy`);
     }
     await stack.preview({ onOutput });
     let result;
@@ -43,7 +42,23 @@ async function main(): Promise<void> {
     }
 }
 
-main().catch((error: Error) => {
-    console.error(error.message);
+const line = (() => {
+    try {
+        const { positionals } = parseCommandLine(process.argv.slice(2), {}, usage);
+        const [action = "up", stackName = "local", ...extra] = positionals;
+        if (action !== "up" && action !== "destroy") throw new UsageError(`unknown action "${action}": use up or destroy; ${usage}`);
+        if (extra.length > 0) throw new UsageError(`one stack at a time; ${usage}`);
+        stackFile(stackName, "tsx scripts/commands/run-local.ts up <stack>");
+        return { action, stackName };
+    } catch (error) {
+        console.error((error as Error).message);
+        return process.exit(2);
+    }
+})();
+
+main(line.action, line.stackName).catch((error: unknown) => {
+    // The engine already streamed its output: print the error once, as its message (a config error
+    // without a stack trace), not the whole command transcript again.
+    console.error(engineFailure(error, line.stackName));
     process.exit(1);
 });

@@ -52,6 +52,23 @@ describe("npm run render (process)", () => {
     });
 });
 
+describe("the engine commands refuse bad command lines before the engine (processes)", () => {
+    it("npm run drift and run-local.ts as processes: one line, exit 2, no Pulumi.<typo>.yaml, no stack trace", () => {
+        for (const [script, args] of [
+            ["drift.ts", ["stagin"]],
+            ["drift.ts", ["staging", "--jsn"]],
+            ["run-local.ts", ["up", "stagin"]],
+            ["run-local.ts", ["upp"]],
+        ] as const) {
+            const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "commands", script), ...args], { cwd: repoRoot, encoding: "utf8" });
+            assert.equal(r.status, 2, `${script} ${args.join(" ")}: ${r.stderr}`);
+            assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+            assert.match(r.stderr, /no stack "stagin"|unknown option --jsn|unknown action "upp"/);
+        }
+        assert.ok(!fs.existsSync(path.join(repoRoot, "Pulumi.stagin.yaml")));
+    });
+});
+
 const readme = fs.readFileSync(readmePath, "utf8");
 
 /** README commands that need no cluster, toolchain or network: run as written. */
