@@ -8,18 +8,35 @@
  */
 import { argoProblems, formatArgoProblems, readApplications } from "../lib/argocdStatus";
 import { UsageError, parseCommandLine, stackFile } from "../lib/commandLine";
-import { engineFailure, openStack } from "../lib/engine";
+import { configErrorOf, engineFailure, openStack } from "../lib/engine";
 
 const usage = "usage: tsx scripts/commands/run-local.ts up|destroy [stack]";
+
+/** An engine failure whose output was already printed: only this one line follows it. */
+class AlreadyShown extends Error {}
 
 async function main(action: string, stackName: string): Promise<void> {
     const stack = await openStack({ stackName });
     const onOutput = (out: string) => process.stdout.write(out);
     if (action === "destroy") {
-        await stack.destroy({ onOutput });
+        await stack.destroy({ onOutput }).catch((error: unknown) => {
+            throw new AlreadyShown(`destroy of stack ${stackName} failed: see the engine's diagnostics above`, { cause: error });
+        });
         return;
     }
-    await stack.preview({ onOutput });
+    // The preview's output is held back until it ends: a bad stack file then prints its problems
+    // once, as the message, not inside the engine's progress lines and diagnostics as well.
+    console.log(`[run-local] preview of stack ${stackName}...`);
+    let previewOutput = "";
+    try {
+        await stack.preview({ onOutput: (out) => (previewOutput += out) });
+    } catch (error) {
+        const config = configErrorOf(stackName);
+        if (config) throw new AlreadyShown(config.message, { cause: error });
+        process.stdout.write(previewOutput);
+        throw new AlreadyShown(`preview of stack ${stackName} failed: see the engine's diagnostics above`, { cause: error });
+    }
+    process.stdout.write(previewOutput);
     let result;
     try {
         result = await stack.up({ onOutput });
@@ -34,7 +51,7 @@ async function main(action: string, stackName: string): Promise<void> {
                 // Argo CD not reachable: the engine's error stands alone.
             }
         }
-        throw error;
+        throw new AlreadyShown(`up of stack ${stackName} failed: see the engine's diagnostics above`, { cause: error });
     }
     console.log("\nOutputs:");
     for (const [name, output] of Object.entries(result.outputs)) {
@@ -57,8 +74,7 @@ const line = (() => {
 })();
 
 main(line.action, line.stackName).catch((error: unknown) => {
-    // The engine already streamed its output: print the error once, as its message (a config error
-    // without a stack trace), not the whole command transcript again.
-    console.error(engineFailure(error, line.stackName));
+    // Once, as its message (never the engine's whole transcript again, never a stack trace).
+    console.error(error instanceof AlreadyShown ? error.message : engineFailure(error, line.stackName));
     process.exit(1);
 });

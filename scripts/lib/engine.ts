@@ -47,7 +47,10 @@ async function pinnedCli(): Promise<{ pulumiCommand?: PulumiCommand; envVars: Re
     };
 }
 
-/** Config errors the program threw, by stack: a failed operation reports them alone (see {@link engineFailure}). */
+/** gRPC's CANCELLED status code (what automation/server.js's `isGrpcError` recognises). */
+const grpcCancelled = 1;
+
+/** Config errors of the program's last run, by stack: a failed operation reports them alone (see {@link engineFailure}). */
 const configErrors = new Map<string, Error>();
 
 export async function openStack(options: StackOptions): Promise<Stack> {
@@ -75,9 +78,15 @@ export async function openStack(options: StackOptions): Promise<Stack> {
                 return await stackProgram(options.configOverrides ?? {}, options.secretOverrides ?? {});
             } catch (error) {
                 if (!(error instanceof GitOpsConfigErrors || error instanceof GitOpsConfigError)) throw error;
-                // A RunError is printed as its message: no "unhandled exception", no stack trace.
+                // Logged once, as its message. Thrown as it is, the SDK's inline-program server
+                // (automation/server.js) prints it twice, as "Unhandled exception" with a stack
+                // trace: from its rejection handler and again as the run's error. It does not log
+                // an error with a gRPC CANCELLED code, and fails the run because an error was
+                // logged. Rejecting (returning would write empty outputs over the stack's last ones
+                // in `up`) with a short pointer: the run's error is "One or more errors occurred: …".
                 configErrors.set(options.stackName, error);
-                throw new pulumi.RunError(error.message);
+                await pulumi.log.error(error.message);
+                throw Object.assign(new Error("the stack config is invalid (see the error above)"), { code: grpcCancelled });
             }
         },
     };
@@ -97,10 +106,15 @@ export async function openStack(options: StackOptions): Promise<Stack> {
     return LocalWorkspace.createOrSelectStack(args, opts);
 }
 
+/** The config error of the stack's last program run through {@link openStack}, if it had one. */
+export function configErrorOf(stackName: string): Error | undefined {
+    return configErrors.get(stackName);
+}
+
 /**
- * What a command prints when an engine operation failed: the config error the program threw, once
- * and as its message; else the engine's own error lines (not the whole command transcript, which
- * `onOutput` already streamed).
+ * What a command prints when an engine operation failed: the stack's config error, once and as its
+ * message; else the engine's own error lines (not the whole command transcript, which `onOutput`
+ * may have streamed already).
  */
 export function engineFailure(error: unknown, stackName: string): string {
     const config = configErrors.get(stackName);
