@@ -4,13 +4,17 @@
  * `prune-approved` label, which the workflow passes as PRUNE_BUDGET_APPROVED=true or --approved).
  * Prints what would be deleted either way.
  *
- *   npm run prune-budget -- <stack> --event-log events.json        from `pulumi preview --event-log` (PR check:
+ *   npm run prune-budget -- <stack> --event-log events.jsonl       from `PULUMI_DEBUG_COMMANDS=true pulumi preview
+ *                                                                  --stack <stack> --event-log events.jsonl` (PR check:
  *                                                                  the same preview as the comment and the policy pack)
- *   npm run prune-budget -- <stack> --preview-json preview.json   from `pulumi preview --json`
- *   npm run prune-budget -- <stack>                                runs the preview itself
+ *   npm run prune-budget -- <stack> --preview-json preview.json   from `pulumi preview --stack <stack> --json`
+ *   npm run prune-budget -- <stack>                                runs the preview itself (an existing stack only;
+ *                                                                  PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE, KUBECONFIG)
  *   options: --budget N (overrides the stack's), --approved
  *
- * Exit codes: 0 within budget (or approved), 1 over budget, 2 error.
+ * With a file it needs no backend, passphrase or cluster: the budget is read from the stack file,
+ * whose secrets are never decrypted. Exit codes: 0 within budget (or approved), 1 over budget, 2 bad
+ * input (one line: unknown option, missing file, a stack without a stack file) or error.
  */
 import { ResourceStep, openStack, stepRecorder, stepsFromEventLog } from "../lib/engine";
 import { UsageError, parseCommandLine, readInputFile, repoRoot, stackFile } from "../lib/commandLine";

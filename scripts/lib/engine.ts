@@ -30,6 +30,8 @@ export interface StackOptions {
     readonly create?: boolean;
 }
 
+let pinnedCommand: { root: string; command: Promise<PulumiCommand> } | undefined;
+
 /**
  * The pinned CLI the toolchain built (scripts/toolchain/build-pulumi.sh writes its root and home
  * into the env file). The engine route always runs it, whatever `pulumi` comes first on PATH: a
@@ -40,8 +42,10 @@ async function pinnedCli(): Promise<{ pulumiCommand?: PulumiCommand; envVars: Re
     const root = process.env.GITOPS_CONTROL_PULUMI_ROOT;
     const home = process.env.GITOPS_CONTROL_PULUMI_HOME;
     if (!root) return { envVars: {} };
+    // `PulumiCommand.get` runs `pulumi version`: once per process and root.
+    if (pinnedCommand?.root !== root) pinnedCommand = { root, command: PulumiCommand.get({ root, skipVersionCheck: true }) };
     return {
-        pulumiCommand: await PulumiCommand.get({ root, skipVersionCheck: true }),
+        pulumiCommand: await pinnedCommand.command,
         // Its plugins live in its own home; none is taken from PATH (a normal install's differ).
         envVars: { ...(home ? { PULUMI_HOME: home } : {}), PULUMI_IGNORE_AMBIENT_PLUGINS: "true" },
     };
