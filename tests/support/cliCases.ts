@@ -232,7 +232,7 @@ export function pruneBudgetCases(pruneCli: (args: string[], env?: Record<string,
         const missing = await pruneCli(["staging", "--event-log", "no-such-events.jsonl"]);
         assert.equal(missing.code, 2);
         assert.equal(
-            missing.out,
+            missing.out.trimEnd(),
             "prune-budget: --event-log no-such-events.jsonl does not exist. Fix: write it with `PULUMI_DEBUG_COMMANDS=true pulumi preview --stack <stack> --event-log <file>`",
         );
         const unknown = await pruneCli(["staging", "--event-log", previewFixture("no-changes.events.jsonl"), "--aproved"]);
@@ -241,13 +241,13 @@ export function pruneBudgetCases(pruneCli: (args: string[], env?: Record<string,
         const typo = await pruneCli(["stagin", "--event-log", previewFixture("no-changes.events.jsonl")]);
         assert.equal(typo.code, 2);
         assert.equal(
-            typo.out,
+            typo.out.trimEnd(),
             'prune-budget: no stack "stagin" (no Pulumi.stagin.yaml): the stacks here are local, local-crds, prod, prod-crds, staging, staging-crds. Fix: npm run prune-budget -- <one of them> --event-log events.jsonl',
         );
         // Without a file the command would preview the stack itself: a typo must not reach the engine.
         assert.equal((await pruneCli(["stagin"])).code, 2);
         assert.ok(!fs.existsSync(path.join(repoRoot, "Pulumi.stagin.yaml")));
-        for (const out of [missing.out, unknown.out, typo.out]) assert.doesNotMatch(out, /\n|ENOENT|\s{4}at /);
+        for (const out of [missing.out, unknown.out, typo.out]) assert.doesNotMatch(out.trimEnd(), /\n|ENOENT|\s{4}at /);
     });
 }
 
