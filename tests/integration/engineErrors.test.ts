@@ -64,6 +64,24 @@ describe("engine commands: errors", () => {
         );
     });
 
+    it("the engine route runs the pinned CLI even when a normally installed `pulumi` comes first on PATH", () => {
+        assert.ok(process.env.GITOPS_CONTROL_PULUMI_ROOT, "source the toolchain's env first (it names the pinned CLI)");
+        // A stand-in for a normal install: `pulumi` with its language host beside it; it only fails.
+        const normal = fs.mkdtempSync(path.join(os.tmpdir(), "normal-pulumi-"));
+        for (const name of ["pulumi", "pulumi-language-nodejs"]) fs.writeFileSync(path.join(normal, name), "#!/bin/sh\necho 'the normal CLI ran' >&2\nexit 97\n", { mode: 0o755 });
+        const empty = fs.mkdtempSync(path.join(os.tmpdir(), "engine-errors-empty-"));
+        const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "commands", "drift.ts"), "staging"], {
+            cwd: repoRoot,
+            encoding: "utf8",
+            env: { ...process.env, PATH: `${normal}:${process.env.PATH ?? ""}`, PULUMI_BACKEND_URL: `file://${empty}`, PULUMI_CONFIG_PASSPHRASE: "gitops-control-demo" },
+        });
+        // The pinned CLI looked the stack up (and found none); the stand-in never ran.
+        assert.match(r.stderr, /has a stack file but no state in file:/, r.stderr);
+        assert.doesNotMatch(r.stderr, /the normal CLI ran/);
+        fs.rmSync(normal, { recursive: true, force: true });
+        fs.rmSync(empty, { recursive: true, force: true });
+    });
+
     it("npm run drift on a stack with a stack file but no state", () => {
         const empty = fs.mkdtempSync(path.join(os.tmpdir(), "engine-errors-empty-"));
         const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "commands", "drift.ts"), "staging"], {
