@@ -19,7 +19,32 @@ export const setTokenCommand = `pulumi config set --secret ${configNamespace}:gi
 /** `gitops-control:<field>`: how a stack-file key is named in messages. */
 export const stackKey = (field: string): string => (field ? `${configNamespace}:${field}` : configNamespace);
 
-/** Stack config from `Pulumi.<stack>.yaml`: plain values as Pulumi stores them, secure values as placeholders. */
+/** A `{ secure: <ciphertext> }` leaf: what `pulumi config set --secret` writes. */
+const isSecure = (value: unknown): boolean => value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).join() === "secure";
+
+/**
+ * A stack-file value with every `{ secure }` leaf replaced by a placeholder (the ciphertext is never
+ * decrypted here), and how many leaves were secure and plain. `pulumi config set --secret --path
+ * 'ns:key.name'` stores a map whose leaves are secure; the whole key is then a secret for Pulumi.
+ */
+function redactSecure(value: unknown, at: string): { value: unknown; secure: number; plain: number } {
+    if (isSecure(value)) return { value: `<secret ${at}>`, secure: 1, plain: 0 };
+    if (value === null || typeof value !== "object") return { value, secure: 0, plain: 1 };
+    const entries = Object.entries(value).map(([k, v]) => [k, redactSecure(v, Array.isArray(value) ? `${at}[${k}]` : `${at}.${k}`)] as const);
+    const redacted = Object.fromEntries(entries.map(([k, r]) => [k, r.value]));
+    return {
+        value: Array.isArray(value) ? Object.values(redacted) : redacted,
+        secure: entries.reduce((n, [, r]) => n + r.secure, 0),
+        plain: entries.reduce((n, [, r]) => n + r.plain, 0),
+    };
+}
+
+/**
+ * Stack config from `Pulumi.<stack>.yaml`: plain values as Pulumi stores them, secure values as
+ * placeholders. A key is secret when it is stored encrypted: `{ secure }` itself, or a map or list
+ * whose every leaf is (`--secret --path`). A map mixing encrypted and plain leaves is not secret:
+ * the read step then refuses its plain part like any secret stored in plain text.
+ */
 export function readStackFile(file: string): { config: Record<string, string>; secretKeys: string[] } {
     let text: string;
     try {
@@ -36,12 +61,9 @@ export function readStackFile(file: string): { config: Record<string, string>; s
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
     for (const [key, value] of Object.entries(doc.config ?? {})) {
-        if (value !== null && typeof value === "object" && "secure" in value) {
-            config[key] = `<secret ${key}>`;
-            secretKeys.push(key);
-        } else {
-            config[key] = typeof value === "string" ? value : JSON.stringify(value);
-        }
+        const redacted = redactSecure(value, key);
+        if (redacted.secure > 0 && redacted.plain === 0) secretKeys.push(key);
+        config[key] = typeof redacted.value === "string" ? redacted.value : JSON.stringify(redacted.value);
     }
     return { config, secretKeys };
 }

@@ -10,7 +10,8 @@
  */
 import type { Stack } from "@pulumi/pulumi/automation";
 import { ArgoProblem, argoAndPreviewProblems, formatArgoProblems, readApplicationsSettled, readPreviewNamespaces } from "../lib/argocdStatus";
-import { openStack, stepRecorder } from "../lib/engine";
+import { UsageError, parseCommandLine, stackFile } from "../lib/commandLine";
+import { engineFailure, openStack, stepRecorder } from "../lib/engine";
 import { DriftItem, driftItems, formatDriftReport } from "../lib/drift";
 
 export interface DriftResult {
@@ -62,25 +63,38 @@ async function argoSourceOf(stack: Stack): Promise<ArgoSource | undefined> {
     return typeof ns === "string" ? { argoNamespace: ns, ...(ttl !== undefined ? { previewTtlHours: ttl } : {}) } : undefined;
 }
 
+const usage = "usage: npm run drift -- <stack> [--json]";
+
+/** The command line: the stack (its stack file must exist) and `--json`; a {@link UsageError} otherwise. */
+export function driftArgs(argv: readonly string[], root?: string): { stackName: string; json: boolean } {
+    const line = parseCommandLine(argv, { switches: ["--json"] }, usage);
+    const [stackName, ...extra] = line.positionals;
+    if (!stackName) throw new UsageError(`name the stack; ${usage}`);
+    if (extra.length > 0) throw new UsageError(`one stack at a time, not ${line.positionals.join(" ")}; ${usage}`);
+    stackFile(stackName, "npm run drift -- <stack>", root);
+    return { stackName, json: line.switches.has("--json") };
+}
+
 async function main(): Promise<number> {
-    const args = process.argv.slice(2);
-    const stackName = args.find((a) => !a.startsWith("--"));
-    if (!stackName) {
-        console.error("usage: npm run drift -- <stack> [--json]");
+    let args: ReturnType<typeof driftArgs>;
+    try {
+        args = driftArgs(process.argv.slice(2));
+    } catch (error) {
+        console.error(`drift: ${(error as Error).message}`);
         return 2;
     }
-    const stack = await openStack({ stackName });
-    const result = await detectDrift(stack, undefined, await argoSourceOf(stack));
-    console.log(args.includes("--json") ? JSON.stringify({ pulumi: result.items, argo: result.argo }, null, 2) : result.report);
-    return result.drifted ? 1 : 0;
+    try {
+        // An existing stack only: drift of a stack that was never deployed means nothing.
+        const stack = await openStack({ stackName: args.stackName, create: false });
+        const result = await detectDrift(stack, undefined, await argoSourceOf(stack));
+        console.log(args.json ? JSON.stringify({ pulumi: result.items, argo: result.argo }, null, 2) : result.report);
+        return result.drifted ? 1 : 0;
+    } catch (error) {
+        console.error(`drift check failed: ${engineFailure(error, args.stackName)}`);
+        return 2;
+    }
 }
 
 if (require.main === module) {
-    main().then(
-        (code) => process.exit(code),
-        (error: Error) => {
-            console.error(`drift check failed: ${error.message}`);
-            process.exit(2);
-        },
-    );
+    void main().then((code) => process.exit(code));
 }

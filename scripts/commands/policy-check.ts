@@ -16,12 +16,12 @@
  * otherwise ("would a person's kubectl edit be denied"). Exit 2: bad arguments, unreadable YAML or
  * a rule the evaluator cannot model.
  */
-import * as path from "node:path";
 import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser } from "../../components/guardrails/evaluate";
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
 import { labels } from "../../components/labels";
 import { decodeConfig, guardrailRules, parseStackConfig } from "../../stacks/config";
+import { repoRoot, stackFile } from "../lib/commandLine";
 import { loadManifests } from "../lib/manifests";
 import { readStackFile } from "../lib/mockRuntime";
 
@@ -62,7 +62,7 @@ export function parseArgs(argv: readonly string[]): PolicyCheckArgs {
         const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
         const value = (): string => {
             const v = inline ?? argv[++i];
-            if (v === undefined || v === "") throw new Error(`${flag} needs a value\n${usage}`);
+            if (v === undefined || v === "") throw new Error(`${flag} needs a value; ${usage}`);
             return v;
         };
         if (flag === "--mode") {
@@ -94,12 +94,12 @@ export function parseArgs(argv: readonly string[]): PolicyCheckArgs {
         } else if (flag === "--help" || flag === "-h") {
             throw new Error(usage);
         } else if (flag.startsWith("-")) {
-            throw new Error(`unknown option ${flag}\n${usage}`);
+            throw new Error(`unknown option ${arg}; ${usage}`);
         } else {
             targets.push(arg);
         }
     }
-    if (targets.length === 0) throw new Error(`name at least one manifest file or folder\n${usage}`);
+    if (targets.length === 0) throw new Error(`name at least one manifest file or folder; ${usage}`);
     if (stack && modeGiven) throw new Error("give --stack or --mode, not both: --stack takes the mode from the stack");
     if (groups.length > 0 && username === undefined) throw new Error("--as-group needs --as <user>");
     const user = username === undefined ? undefined : { username, groups: [...groups, "system:authenticated"] };
@@ -129,10 +129,9 @@ const examples = (files: readonly string[]): string => {
     return unique.length <= 3 ? unique.join(", ") : `${unique.slice(0, 3).join(", ")} and ${unique.length - 3} more`;
 };
 
-/** Runs the check; returns the report and the exit code. */
-/** The stack's own rules, as the program deploys them (Pulumi.<stack>.yaml next to package.json). */
-function stackRules(stack: Mode): GuardrailRule[] {
-    const { config, secretKeys } = readStackFile(path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`));
+/** The stack's own rules, as the program deploys them (Pulumi.<stack>.yaml in `root`; secrets are never read). */
+function stackRules(stack: Mode, root: string): GuardrailRule[] {
+    const { config, secretKeys } = readStackFile(stackFile(stack, "npm run policy:check -- <dir|file> --stack <stack>", root));
     return guardrailRules(parseStackConfig(decodeConfig(config, secretKeys)));
 }
 
@@ -152,14 +151,21 @@ function declaredNamespaceLabels(objects: readonly KubeObject[]): Map<string, Re
     return out;
 }
 
-export function policyCheck(args: PolicyCheckArgs): { report: string; exitCode: number } {
-    const library = args.stack ? stackRules(args.stack) : defaultRules();
+/** Runs the check; returns the report and the exit code. `root`: where the stack files are. */
+export function policyCheck(args: PolicyCheckArgs, root: string = repoRoot): { report: string; exitCode: number } {
+    const library = args.stack ? stackRules(args.stack, root) : defaultRules();
     const unknown = args.rules.filter((r) => !library.some((rule) => rule.name === r));
     if (unknown.length > 0) throw new Error(`unknown rule ${unknown.join(", ")}: use one of ${library.map((r) => r.name).join(", ")}`);
     const rules = args.rules.length > 0 ? library.filter((r) => args.rules.includes(r.name)) : library;
     const binding =
         args.mode === "prod" ? { environment: "prod", validationActions: ["Deny", "Audit"] as const } : { environment: "staging", validationActions: ["Warn", "Audit"] as const };
     const { manifests, skipped } = loadManifests(args.targets);
+    // "0 denied" about nothing would pass a PR check whose render step produced no manifests.
+    if (manifests.length === 0) {
+        throw new Error(
+            `${args.targets.join(", ")} hold${args.targets.length === 1 ? "s" : ""} no Kubernetes object (no YAML or JSON document with apiVersion and kind), so there is nothing to check. Fix: name rendered manifests, e.g. npm run --silent render -- staging > rendered.yaml`,
+        );
+    }
     const declared = declaredNamespaceLabels(manifests.map((m) => m.object));
     // Ad hoc (--mode): a namespace the manifests do not describe is assumed to be of the mode's class.
     const assumed: Readonly<Record<string, string>> = args.stack ? {} : { [labels.environment]: args.mode };
@@ -197,9 +203,9 @@ export function policyCheck(args: PolicyCheckArgs): { report: string; exitCode: 
 }
 
 /** The command: argv in, exit code and output out (the unit tests call it in-process). */
-export function runPolicyCheck(argv: readonly string[]): { code: number; stdout: string; stderr: string } {
+export function runPolicyCheck(argv: readonly string[], root: string = repoRoot): { code: number; stdout: string; stderr: string } {
     try {
-        const { report, exitCode } = policyCheck(parseArgs(argv));
+        const { report, exitCode } = policyCheck(parseArgs(argv), root);
         return { code: exitCode, stdout: `${report}\n`, stderr: "" };
     } catch (e) {
         return { code: 2, stdout: "", stderr: `policy:check: ${e instanceof Error ? e.message : String(e)}\n` };

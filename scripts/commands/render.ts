@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
+import { UsageError, knownStacks, parseCommandLine, stackFile } from "../lib/commandLine";
 import { RecordedResource, readStackFile, renderProgram, repoRoot } from "../lib/mockRuntime";
 
 /** A recorded resource as the Kubernetes object it becomes; secret paths redacted. */
@@ -31,39 +32,37 @@ export function toManifest(r: RecordedResource): Record<string, unknown> | undef
 
 const usage = "usage: npm run --silent render -- <stack | path to Pulumi.<stack>.yaml> | --program <dir> [--stack <name>]";
 
-/** Stacks of this repository (`Pulumi.<stack>.yaml` beside Pulumi.yaml). */
-export function knownStacks(dir: string = repoRoot): string[] {
-    return fs
-        .readdirSync(dir)
-        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
-        .filter((s): s is string => s !== undefined)
-        .sort();
-}
-
 /** What to render: the platform program on a stack file, or a team program directory. */
 export function renderTarget(argv: readonly string[]): { stack: string; file: string | undefined; entry: string; project: string } {
-    const programAt = argv.indexOf("--program");
-    if (programAt >= 0) {
-        const dir = path.resolve(argv[programAt + 1] ?? "");
-        const stackAt = argv.indexOf("--stack");
-        const stack = stackAt >= 0 ? argv[stackAt + 1] : "dev";
+    const line = parseCommandLine(argv, { values: ["--program", "--stack"] }, usage);
+    const programDir = line.values["--program"];
+    if (programDir !== undefined) {
+        if (line.positionals.length > 0) throw new UsageError(`give a stack or --program, not both; ${usage}`);
+        const dir = path.resolve(programDir);
+        const stack = line.values["--stack"] ?? "dev";
         const projectFile = path.join(dir, "Pulumi.yaml");
-        if (!argv[programAt + 1] || !fs.existsSync(projectFile)) {
-            throw new Error(
-                `--program needs a Pulumi program directory (with Pulumi.yaml and index.ts), not "${argv[programAt + 1] ?? ""}". Fix: npm run --silent render -- --program examples/team-service`,
+        if (!fs.existsSync(projectFile)) {
+            throw new UsageError(
+                `--program needs a Pulumi program directory (with Pulumi.yaml and index.ts), not "${programDir}". Fix: npm run --silent render -- --program examples/team-service`,
             );
         }
         const project = (parse(fs.readFileSync(projectFile, "utf8")) as { name: string }).name;
         const file = path.join(dir, `Pulumi.${stack}.yaml`);
         return { stack, file: fs.existsSync(file) ? file : undefined, entry: path.join(dir, "index.ts"), project };
     }
-    const arg = argv[0];
-    if (!arg) throw new Error(usage);
-    const file = arg.endsWith(".yaml") ? path.resolve(arg) : path.join(repoRoot, `Pulumi.${arg}.yaml`);
-    if (!fs.existsSync(file)) {
-        throw new Error(
-            `no stack file ${file}: the stacks here are ${knownStacks().join(", ")}. Fix: npm run --silent render -- <stack>, or give the path of a Pulumi.<stack>.yaml`,
-        );
+    if (line.values["--stack"] !== undefined) throw new UsageError(`--stack goes with --program; for this repository's stacks name the stack alone; ${usage}`);
+    const [arg, ...extra] = line.positionals;
+    if (!arg) throw new UsageError(usage);
+    if (extra.length > 0) throw new UsageError(`one stack at a time, not ${line.positionals.join(" ")}; ${usage}`);
+    let file: string;
+    if (arg.endsWith(".yaml")) {
+        file = path.resolve(arg);
+        if (!fs.existsSync(file))
+            throw new UsageError(
+                `no stack file ${arg}: the stacks here are ${knownStacks().join(", ")}. Fix: npm run --silent render -- <stack>, or give the path of a Pulumi.<stack>.yaml`,
+            );
+    } else {
+        file = stackFile(arg, "npm run --silent render -- <stack>, or give the path of a Pulumi.<stack>.yaml");
     }
     return { stack: path.basename(file).replace(/^Pulumi\.|\.yaml$/g, ""), file, entry: path.join(repoRoot, "index.ts"), project: "gitops-control" };
 }
@@ -94,7 +93,7 @@ if (require.main === module) {
     renderOutput(process.argv.slice(2)).then(
         (text) => process.stdout.write(text),
         (e: Error) => {
-            console.error(e.message);
+            console.error(`render: ${e.message}`);
             process.exit(1);
         },
     );

@@ -15,6 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 action="${1:-up}"
+case "$action" in
+  up | destroy) ;;
+  *) echo "run-local: unknown action \"$action\"; usage: bash scripts/commands/run-local.sh [up|destroy]" >&2; exit 2 ;;
+esac
 [[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund
 # Node 22 from node_modules first: the Pulumi language host runs the `node` it finds on PATH.
 export PATH="$root/node_modules/.bin:$PATH"
@@ -26,6 +30,7 @@ source "$(bash scripts/toolchain/install.sh --print-env)"
 
 mkdir -p .local/state
 export PULUMI_BACKEND_URL="file://$root/.local/state"
+own_passphrase="${PULUMI_CONFIG_PASSPHRASE:+1}"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE:-gitops-control-local}"
 
 cluster_dir="$root/.local/cluster"
@@ -56,7 +61,17 @@ case "$action" in
   up)
     tsx scripts/commands/run-local.ts up local
     start_reconcilers
-    echo "[run-local] admin password: PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL pulumi stack output --show-secrets argocdAdminPassword --stack local"
+    # What another shell needs to go on with a normally installed `pulumi` (and kubectl): the state,
+    # the local stack's passphrase (public by design, see Pulumi.local.yaml) and the cluster.
+    shown_passphrase="$PULUMI_CONFIG_PASSPHRASE"
+    if [[ -n "$own_passphrase" ]]; then shown_passphrase='<the passphrase you set>'; fi
+    cat <<EOF
+[run-local] done. To continue in another shell (pulumi, kubectl):
+export PULUMI_BACKEND_URL='$PULUMI_BACKEND_URL'
+export PULUMI_CONFIG_PASSPHRASE='$shown_passphrase'
+export KUBECONFIG='${KUBECONFIG:-$HOME/.kube/config}'
+[run-local] then e.g.: pulumi stack output --show-secrets argocdAdminPassword --stack local
+EOF
     ;;
   destroy)
     # Applications carry the cascade finalizer: a running controller deletes what they deployed.
@@ -65,5 +80,4 @@ case "$action" in
     tsx scripts/cluster/reconcilers.ts stop "$reconcilers_dir"
     if [[ -f "$cluster_dir/kubeconfig" ]]; then bash scripts/cluster/local-cluster.sh stop "$cluster_dir"; fi
     ;;
-  *) echo "usage: $0 [up|destroy]" >&2; exit 2 ;;
 esac

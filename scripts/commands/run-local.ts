@@ -7,20 +7,36 @@
  *   tsx scripts/commands/run-local.ts destroy [stack]
  */
 import { argoProblems, formatArgoProblems, readApplications } from "../lib/argocdStatus";
-import { openStack } from "../lib/engine";
+import { UsageError, parseCommandLine, stackFile } from "../lib/commandLine";
+import { configErrorOf, engineFailure, openStack } from "../lib/engine";
 
-async function main(): Promise<void> {
-    const [action = "up", stackName = "local"] = process.argv.slice(2);
+const usage = "usage: tsx scripts/commands/run-local.ts up|destroy [stack]";
+
+/** An engine failure whose output was already printed: only this one line follows it. */
+class AlreadyShown extends Error {}
+
+async function main(action: string, stackName: string): Promise<void> {
     const stack = await openStack({ stackName });
     const onOutput = (out: string) => process.stdout.write(out);
     if (action === "destroy") {
-        await stack.destroy({ onOutput });
+        await stack.destroy({ onOutput }).catch((error: unknown) => {
+            throw new AlreadyShown(`destroy of stack ${stackName} failed: see the engine's diagnostics above`, { cause: error });
+        });
         return;
     }
-    if (action !== "up") {
-        throw new Error(`unknown action "${action}": use up or destroy`);
+    // The preview's output is held back until it ends: a bad stack file then prints its problems
+    // once, as the message, not inside the engine's progress lines and diagnostics as well.
+    console.log(`[run-local] preview of stack ${stackName}...`);
+    let previewOutput = "";
+    try {
+        await stack.preview({ onOutput: (out) => (previewOutput += out) });
+    } catch (error) {
+        const config = configErrorOf(stackName);
+        if (config) throw new AlreadyShown(config.message, { cause: error });
+        process.stdout.write(previewOutput);
+        throw new AlreadyShown(`preview of stack ${stackName} failed: see the engine's diagnostics above`, { cause: error });
     }
-    await stack.preview({ onOutput });
+    process.stdout.write(previewOutput);
     let result;
     try {
         result = await stack.up({ onOutput });
@@ -35,7 +51,7 @@ async function main(): Promise<void> {
                 // Argo CD not reachable: the engine's error stands alone.
             }
         }
-        throw error;
+        throw new AlreadyShown(`up of stack ${stackName} failed: see the engine's diagnostics above`, { cause: error });
     }
     console.log("\nOutputs:");
     for (const [name, output] of Object.entries(result.outputs)) {
@@ -43,7 +59,22 @@ async function main(): Promise<void> {
     }
 }
 
-main().catch((error: Error) => {
-    console.error(error.message);
+const line = (() => {
+    try {
+        const { positionals } = parseCommandLine(process.argv.slice(2), {}, usage);
+        const [action = "up", stackName = "local", ...extra] = positionals;
+        if (action !== "up" && action !== "destroy") throw new UsageError(`unknown action "${action}": use up or destroy; ${usage}`);
+        if (extra.length > 0) throw new UsageError(`one stack at a time; ${usage}`);
+        stackFile(stackName, "tsx scripts/commands/run-local.ts up <stack>");
+        return { action, stackName };
+    } catch (error) {
+        console.error((error as Error).message);
+        return process.exit(2);
+    }
+})();
+
+main(line.action, line.stackName).catch((error: unknown) => {
+    // Once, as its message (never the engine's whole transcript again, never a stack trace).
+    console.error(error instanceof AlreadyShown ? error.message : engineFailure(error, line.stackName));
     process.exit(1);
 });

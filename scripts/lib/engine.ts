@@ -4,7 +4,9 @@
  * host. Project settings and `Pulumi.<stack>.yaml` come from the repository.
  */
 import * as path from "node:path";
-import { EngineEvent, LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import * as pulumi from "@pulumi/pulumi";
+import { CommandError, EngineEvent, LocalWorkspace, PulumiCommand, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
+import { GitOpsConfigError, GitOpsConfigErrors } from "../../components/errors";
 import { controlPlaneProgram, stackProgram } from "../../stacks/program";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");
@@ -21,10 +23,44 @@ export interface StackOptions {
     readonly configOverrides?: Record<string, unknown>;
     /** Secret maps (`destinationTokens`, `repositorySecrets`) for this program run only; kept secret. @default none */
     readonly secretOverrides?: Parameters<typeof controlPlaneProgram>[1];
+    /**
+     * Create the stack in the backend when it has none. Commands that read an existing stack
+     * (drift) pass false: a typo must not become a new stack. @default true
+     */
+    readonly create?: boolean;
 }
 
+let pinnedCommand: { root: string; command: Promise<PulumiCommand> } | undefined;
+
+/**
+ * The pinned CLI the toolchain built (scripts/toolchain/build-pulumi.sh writes its root and home
+ * into the env file). The engine route always runs it, whatever `pulumi` comes first on PATH: a
+ * normally installed CLI stays the user's `pulumi`, and the tests keep the exact version of
+ * @pulumi/pulumi. Without the toolchain's env, the `pulumi` on PATH.
+ */
+async function pinnedCli(): Promise<{ pulumiCommand?: PulumiCommand; envVars: Record<string, string> }> {
+    const root = process.env.GITOPS_CONTROL_PULUMI_ROOT;
+    const home = process.env.GITOPS_CONTROL_PULUMI_HOME;
+    if (!root) return { envVars: {} };
+    // `PulumiCommand.get` runs `pulumi version`: once per process and root.
+    if (pinnedCommand?.root !== root) pinnedCommand = { root, command: PulumiCommand.get({ root, skipVersionCheck: true }) };
+    return {
+        pulumiCommand: await pinnedCommand.command,
+        // Its plugins live in its own home; none is taken from PATH (a normal install's differ).
+        envVars: { ...(home ? { PULUMI_HOME: home } : {}), PULUMI_IGNORE_AMBIENT_PLUGINS: "true" },
+    };
+}
+
+/** gRPC's CANCELLED status code (what automation/server.js's `isGrpcError` recognises). */
+const grpcCancelled = 1;
+
+/** Config errors of the program's last run, by stack: a failed operation reports them alone (see {@link engineFailure}). */
+const configErrors = new Map<string, Error>();
+
 export async function openStack(options: StackOptions): Promise<Stack> {
+    const cli = await pinnedCli();
     const envVars: Record<string, string> = {
+        ...cli.envVars,
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
@@ -32,21 +68,67 @@ export async function openStack(options: StackOptions): Promise<Stack> {
         ...(options.passphrase ? { PULUMI_CONFIG_PASSPHRASE: options.passphrase } : {}),
         ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}),
     };
-    return LocalWorkspace.createOrSelectStack(
-        {
-            stackName: options.stackName,
-            projectName: "gitops-control",
-            program: async () => {
-                // tsx turns source maps on, and the SDK captures a stack trace per resource and per
-                // output: mapping them was 38 % of evaluation CPU (bench/RESULTS.md, "Where the
-                // time goes"). The program's own errors name the field and the fix; stack positions
-                // are not needed to read them.
-                process.setSourceMapsEnabled(false);
-                return stackProgram(options.configOverrides ?? {}, options.secretOverrides ?? {});
-            },
+    const args = {
+        stackName: options.stackName,
+        projectName: "gitops-control",
+        program: async () => {
+            // tsx turns source maps on, and the SDK captures a stack trace per resource and per
+            // output: mapping them was 38 % of evaluation CPU (bench/RESULTS.md, "Where the
+            // time goes"). The program's own errors name the field and the fix; stack positions
+            // are not needed to read them.
+            process.setSourceMapsEnabled(false);
+            configErrors.delete(options.stackName);
+            try {
+                return await stackProgram(options.configOverrides ?? {}, options.secretOverrides ?? {});
+            } catch (error) {
+                if (!(error instanceof GitOpsConfigErrors || error instanceof GitOpsConfigError)) throw error;
+                // Logged once, as its message. Thrown as it is, the SDK's inline-program server
+                // (automation/server.js) prints it twice, as "Unhandled exception" with a stack
+                // trace: from its rejection handler and again as the run's error. It does not log
+                // an error with a gRPC CANCELLED code, and fails the run because an error was
+                // logged. Rejecting (returning would write empty outputs over the stack's last ones
+                // in `up`) with a short pointer: the run's error is "One or more errors occurred: …".
+                configErrors.set(options.stackName, error);
+                await pulumi.log.error(error.message);
+                throw Object.assign(new Error("the stack config is invalid (see the error above)"), { code: grpcCancelled });
+            }
         },
-        { workDir: repoRoot, envVars },
-    );
+    };
+    const opts = { workDir: repoRoot, envVars, ...(cli.pulumiCommand ? { pulumiCommand: cli.pulumiCommand } : {}) };
+    if (options.create === false) {
+        try {
+            return await LocalWorkspace.selectStack(args, opts);
+        } catch (error) {
+            if (!(error instanceof StackNotFoundError)) throw error;
+            const backend = envVars.PULUMI_BACKEND_URL ?? process.env.PULUMI_BACKEND_URL ?? "the backend of `pulumi whoami`";
+            throw new Error(
+                `stack "${options.stackName}" has a stack file but no state in ${backend}: it was never deployed there. Fix: point PULUMI_BACKEND_URL at the stack's backend, or run pulumi up first`,
+                { cause: error },
+            );
+        }
+    }
+    return LocalWorkspace.createOrSelectStack(args, opts);
+}
+
+/** The config error of the stack's last program run through {@link openStack}, if it had one. */
+export function configErrorOf(stackName: string): Error | undefined {
+    return configErrors.get(stackName);
+}
+
+/**
+ * What a command prints when an engine operation failed: the stack's config error, once and as its
+ * message; else the engine's own error lines (not the whole command transcript, which `onOutput`
+ * may have streamed already).
+ */
+export function engineFailure(error: unknown, stackName: string): string {
+    const config = configErrors.get(stackName);
+    if (config) return config.message;
+    if (error instanceof CommandError) {
+        // Its message is the transcript ("code: …\n stdout: …\n stderr: …"); keep the error lines.
+        const lines = error.message.split("\n").filter((l) => /^\s*error: /.test(l));
+        if (lines.length > 0) return [...new Set(lines.map((l) => l.trim()))].join("\n");
+    }
+    return error instanceof Error ? error.message : String(error);
 }
 
 /** A resource step of a preview or update, from the engine's event stream. */

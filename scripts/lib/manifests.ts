@@ -23,7 +23,7 @@ const manifestFile = /\.(ya?ml|json)$/;
 /** Every YAML/JSON file under `target` (a file or a folder), sorted for stable output. */
 export function manifestFiles(target: string): string[] {
     const stat = fs.statSync(target, { throwIfNoEntry: false });
-    if (!stat) throw new Error(`${target}: no such file or folder`);
+    if (!stat) throw new Error(`${target} does not exist. Fix: name a manifest file or folder, e.g. the output of npm run --silent render -- staging > rendered.yaml`);
     if (stat.isFile()) return [target];
     return fs
         .readdirSync(target, { withFileTypes: true })

@@ -315,19 +315,7 @@ if [ "$PULUMI_KUBERNETES_PROVIDER_VERSION" != "$PULUMI_KUBERNETES_VERSION" ]; th
 fi
 
 # --- env.sh ------------------------------------------------------------------------------------
-cat >"$CACHE/env.sh.new" <<EOF
-# Written by scripts/toolchain/build-pulumi.sh; source it to use the locally built Pulumi toolchain.
-case ":\$PATH:" in
-  ":$BIN:"*) ;;
-  *) export PATH="$BIN:\$PATH" ;;
-esac
-export PULUMI_HOME="$PULUMI_HOME_DIR"
-export PULUMI_SKIP_UPDATE_CHECK=true
-export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-# Plugins come only from \$PULUMI_HOME/plugins (exact version) or next to pulumi (language hosts),
-# never from a same-named binary that happens to be on \$PATH.
-export PULUMI_IGNORE_AMBIENT_PLUGINS=true
-EOF
+bash "$HERE/pulumi-env.sh" "$BIN" "$PULUMI_HOME_DIR" >"$CACHE/env.sh.new"
 mv -f "$CACHE/env.sh.new" "$CACHE/env.sh"
 
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -52,6 +52,23 @@ describe("npm run render (process)", () => {
     });
 });
 
+describe("the engine commands refuse bad command lines before the engine (processes)", () => {
+    it("npm run drift and run-local.ts as processes: one line, exit 2, no Pulumi.<typo>.yaml, no stack trace", () => {
+        for (const [script, args] of [
+            ["drift.ts", ["stagin"]],
+            ["drift.ts", ["staging", "--jsn"]],
+            ["run-local.ts", ["up", "stagin"]],
+            ["run-local.ts", ["upp"]],
+        ] as const) {
+            const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "scripts", "commands", script), ...args], { cwd: repoRoot, encoding: "utf8" });
+            assert.equal(r.status, 2, `${script} ${args.join(" ")}: ${r.stderr}`);
+            assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+            assert.match(r.stderr, /no stack "stagin"|unknown option --jsn|unknown action "upp"/);
+        }
+        assert.ok(!fs.existsSync(path.join(repoRoot, "Pulumi.stagin.yaml")));
+    });
+});
+
 const readme = fs.readFileSync(readmePath, "utf8");
 
 /** README commands that need no cluster, toolchain or network: run as written. */
@@ -143,5 +160,36 @@ describe("fresh machine: the main job in a clone without ../shared", () => {
         assert.doesNotMatch(result.stdout + result.stderr, /\[toolchain\]/, "the toolchain build never started");
         assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
         assert.match(result.stderr, /no Argo CD chart reachable for stack "local": argo-cd 10\.1\.1 from https:\/\/127\.0\.0\.1:9 cannot be fetched.*Fix:/);
+    });
+
+    it("`bash scripts/commands/run-local.sh` ends with the three exports another shell continues with", () => {
+        // The slow parts stubbed in the clone (chart check, toolchain, the engine run): what is
+        // checked is the script's own ending, evaluated by a shell as a user would paste it.
+        const stub = (file: string, text: string) => fs.writeFileSync(path.join(clone, file), text);
+        stub("scripts/commands/check-chart.ts", "");
+        stub("scripts/commands/run-local.ts", 'console.log("[stub] up of", process.argv.slice(2).join(" "));\n');
+        const envFile = path.join(clone, "stub-env.sh");
+        fs.writeFileSync(envFile, "export GITOPS_CONTROL_STUB_ENV=1\n");
+        stub("scripts/toolchain/install.sh", `echo ${envFile}\n`);
+        const kubeconfig = path.join(clone, "my-kubeconfig");
+        const run = (env: Record<string, string>) => {
+            const r = spawnSync("bash", ["scripts/commands/run-local.sh"], {
+                cwd: clone,
+                encoding: "utf8",
+                env: { PATH: process.env.PATH ?? "", HOME: clone, KUBECONFIG: kubeconfig, ...env },
+            });
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stdout, /\[stub\] up of up local/);
+            const exports = r.stdout.split("\n").filter((l) => l.startsWith("export "));
+            assert.equal(exports.length, 3, r.stdout);
+            const shell = spawnSync("bash", ["-c", `${exports.join("\n")}\nprintf '%s\\n' "$PULUMI_BACKEND_URL" "$PULUMI_CONFIG_PASSPHRASE" "$KUBECONFIG"`], {
+                encoding: "utf8",
+                env: {},
+            });
+            return shell.stdout.trim().split("\n");
+        };
+        assert.deepEqual(run({}), [`file://${clone}/.local/state`, "gitops-control-local", kubeconfig]);
+        // A passphrase the user set is theirs: not printed.
+        assert.deepEqual(run({ PULUMI_CONFIG_PASSPHRASE: "my-own-secret" }), [`file://${clone}/.local/state`, "<the passphrase you set>", kubeconfig]);
     });
 });

@@ -32,6 +32,23 @@ function scratch(name: string, text: string): string {
 const fixtureFiles = (prefix: string) =>
     fs.readdirSync(path.join(repoRoot, fixtures), { recursive: true, encoding: "utf8" }).filter((f) => path.basename(f).startsWith(prefix) && f.endsWith(".yaml"));
 
+/**
+ * A folder holding Pulumi.staging.yaml plus the keys tests/fixtures/stacks/cli-secrets.staging.yaml
+ * holds: destinations and repository credentials whose tokens `pulumi config set --secret --path`
+ * wrote (`{ secure: … }` under the map). `plain`: the same with the tokens written without
+ * `--secret` (all of them, or only `west`'s: a map mixing both).
+ */
+export function stackWithCliSecrets(tokens: "secret" | "plain" | "one plain" = "secret"): { root: string; file: string } {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "stack-secrets-"));
+    const staging = fs.readFileSync(path.join(repoRoot, "Pulumi.staging.yaml"), "utf8");
+    let keys = fs.readFileSync(path.join(repoRoot, "tests", "fixtures", "stacks", "cli-secrets.staging.yaml"), "utf8").split("config:\n")[1];
+    if (tokens === "plain") keys = keys.replace(/\n {6}secure: v1:[^\n]+/g, " plain-token");
+    if (tokens === "one plain") keys = keys.replace(/(\n {4}west:)\n {6}secure: v1:[^\n]+/, "$1 plain-token");
+    const file = path.join(root, "Pulumi.staging.yaml");
+    fs.writeFileSync(file, staging.replace(/^encryptionsalt:/m, `${keys}encryptionsalt:`));
+    return { root, file };
+}
+
 /** `npm run policy:check -- <args>`, run from the repository root. */
 export function policyCheckCases(policyCheck: (...args: string[]) => Promise<CommandResult>): void {
     it("prod mode on the fixtures: a table of findings, and exit 1 because some are denied", async () => {
@@ -137,6 +154,38 @@ export function policyCheckCases(policyCheck: (...args: string[]) => Promise<Com
         assert.equal(broken.status, 2);
         assert.match(broken.stderr, /broken\.yaml:\d+:\d+: /);
     });
+
+    it("refuses input without a Kubernetes object instead of reporting 0 denied", async () => {
+        const notManifests = path.dirname(scratch("values.yaml", "replicaCount: 3\nimage: {tag: latest}\n"));
+        const emptyFolder = fs.mkdtempSync(path.join(os.tmpdir(), "policy-check-empty-"));
+        for (const target of [notManifests, emptyFolder, path.join(fixtures, "cap-replicas", "expectations.yaml")]) {
+            const r = await policyCheck(target, "--mode", "prod");
+            assert.equal(r.status, 2, `${target}: ${r.stdout}`);
+            assert.equal(r.stdout, "");
+            assert.match(r.stderr, /^policy:check: .* holds no Kubernetes object \(no YAML or JSON document with apiVersion and kind\), so there is nothing to check\. Fix: /);
+            assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        }
+    });
+
+    it("a missing file or an unknown option: one line with the fix or the usage, exit 2", async () => {
+        const missing = await policyCheck("no-such-dir/rendered.yaml");
+        assert.equal(missing.status, 2);
+        assert.equal(
+            missing.stderr,
+            "policy:check: no-such-dir/rendered.yaml does not exist. Fix: name a manifest file or folder, e.g. the output of npm run --silent render -- staging > rendered.yaml\n",
+        );
+        for (const args of [
+            [fixtures, "--sttack", "prod"],
+            [fixtures, "--mode"],
+            ["--mode", "prod"],
+        ]) {
+            const r = await policyCheck(...args);
+            assert.equal(r.status, 2, args.join(" "));
+            assert.match(r.stderr, /^policy:check: .*; usage: npm run policy:check -- <file\|dir>\.\.\. /, args.join(" "));
+            assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        }
+        assert.match((await policyCheck(fixtures, "--sttack", "prod")).stderr, /unknown option --sttack; usage/);
+    });
 }
 
 /** `npm run prune-budget -- <args>` with PRUNE_BUDGET_APPROVED from `env` (empty unless given). */
@@ -174,6 +223,31 @@ export function pruneBudgetCases(pruneCli: (args: string[], env?: Record<string,
         const notEvents = await pruneCli(["staging", "--event-log", path.join(repoRoot, "package.json")]);
         assert.equal(notEvents.code, 2);
         assert.match(notEvents.out, /not a `pulumi preview --event-log` file: line 1 is not/);
+        const notJsonAtAll = await pruneCli(["staging", "--preview-json", path.join(repoRoot, "README.md")]);
+        assert.equal(notJsonAtAll.code, 2);
+        assert.match(notJsonAtAll.out, /^prune-budget: --preview-json \S+README\.md is not JSON, so not `pulumi preview --json` output\. Fix: /);
+    });
+
+    it("a missing file, an unknown option or a stack without a stack file: one line, exit 2, nothing created", async () => {
+        const missing = await pruneCli(["staging", "--event-log", "no-such-events.jsonl"]);
+        assert.equal(missing.code, 2);
+        assert.equal(
+            missing.out.trimEnd(),
+            "prune-budget: --event-log no-such-events.jsonl does not exist. Fix: write it with `PULUMI_DEBUG_COMMANDS=true pulumi preview --stack <stack> --event-log <file>`",
+        );
+        const unknown = await pruneCli(["staging", "--event-log", previewFixture("no-changes.events.jsonl"), "--aproved"]);
+        assert.equal(unknown.code, 2);
+        assert.match(unknown.out, /^prune-budget: unknown option --aproved; usage: npm run prune-budget -- <stack> /);
+        const typo = await pruneCli(["stagin", "--event-log", previewFixture("no-changes.events.jsonl")]);
+        assert.equal(typo.code, 2);
+        assert.equal(
+            typo.out.trimEnd(),
+            'prune-budget: no stack "stagin" (no Pulumi.stagin.yaml): the stacks here are local, local-crds, prod, prod-crds, staging, staging-crds. Fix: npm run prune-budget -- <one of them> --event-log events.jsonl',
+        );
+        // Without a file the command would preview the stack itself: a typo must not reach the engine.
+        assert.equal((await pruneCli(["stagin"])).code, 2);
+        assert.ok(!fs.existsSync(path.join(repoRoot, "Pulumi.stagin.yaml")));
+        for (const out of [missing.out, unknown.out, typo.out]) assert.doesNotMatch(out.trimEnd(), /\n|ENOENT|\s{4}at /);
     });
 }
 
@@ -216,5 +290,57 @@ export function renderCases(render: (stack?: string) => Promise<string>): void {
 
     it("fails with a usage message without a stack", async () => {
         await assert.rejects(render(), /usage: npm run --silent render/);
+    });
+
+    it("refuses a stack that has no stack file, naming the stacks, and creates nothing", async () => {
+        await assert.rejects(
+            render("stagin"),
+            /no stack "stagin" \(no Pulumi\.stagin\.yaml\): the stacks here are local, local-crds, prod, prod-crds, staging, staging-crds\. Fix: /,
+        );
+        assert.ok(!fs.existsSync(path.join(repoRoot, "Pulumi.stagin.yaml")));
+    });
+
+    it("renders a stack whose destination and repository tokens `pulumi config set --secret --path` wrote, redacted", async () => {
+        const out = await render(stackWithCliSecrets().file);
+        const rendered = parseAllDocuments(out).map((d) => d.toJS() as (typeof docs)[number] & { metadata: { labels?: Record<string, string> } });
+        const byType = (type: string) => rendered.filter((d) => d.kind === "Secret" && d.metadata.labels?.["argocd.argoproj.io/secret-type"] === type).map((d) => d.metadata.name);
+        assert.deepEqual(byType("cluster"), ["cluster-east", "cluster-west"]);
+        assert.deepEqual(byType("repo-creds"), ["repo-creds-acme"]);
+        for (const d of rendered.filter((r) => r.kind === "Secret"))
+            assert.ok(
+                Object.values(d.stringData ?? {}).every((v) => v === "[secret]"),
+                d.metadata.name,
+            );
+        assert.doesNotMatch(out, /v1:[A-Za-z0-9+/]{8,}|<secret /);
+    });
+
+    it("still refuses destination tokens stored in plain text, all of them or one", async () => {
+        for (const variant of ["plain", "one plain"] as const) {
+            await assert.rejects(
+                render(stackWithCliSecrets(variant).file),
+                /`gitops-control:destinationTokens` is stored in plain text in the stack file\. Fix: remove it and run `pulumi config set --secret --path 'gitops-control:destinationTokens\.<name>' <value>`/,
+                variant,
+            );
+        }
+    });
+}
+
+/**
+ * policy:check --stack and prune-budget on a stack whose tokens the CLI wrote as secrets: in-process
+ * (the commands read the stack files of `root`; the processes read the repository's).
+ */
+export function stackSecretCases(commands: {
+    policyCheck(root: string, ...args: string[]): Promise<CommandResult>;
+    pruneBudget(root: string, ...args: string[]): Promise<{ code: number | null; out: string }>;
+}): void {
+    it("policy:check --stack and prune-budget read a stack whose tokens `pulumi config set --secret --path` wrote", async () => {
+        const { root } = stackWithCliSecrets();
+        const manifests = path.join(fixtures, "cap-replicas");
+        const checked = await commands.policyCheck(root, manifests, "--stack", "staging");
+        assert.equal(checked.status, 0, checked.stderr);
+        assert.match(checked.stdout, /stack staging \(staging mode\)/);
+        const pruned = await commands.pruneBudget(root, "staging", "--preview-json", previewFixture("remove-service.json"));
+        assert.equal(pruned.code, 1, pruned.out);
+        assert.match(pruned.out, /Prune budget: 5 delete\/replace\(s\), budget 3\./);
     });
 }

@@ -1,7 +1,8 @@
 /**
  * The README and Pulumi.yaml say what the code does: the config table and the key descriptions are
- * generated from the schema (stale → fail). Every README command that can run offline runs as
- * written in tests/integration/cli.test.ts (real processes).
+ * generated from the schema (stale → fail), the layout table names what is in the tree, and the
+ * paths and npm scripts ARCHITECTURE.md and CONTRIBUTING.md name exist. Every README command that
+ * can run offline runs as written in tests/integration/cli.test.ts (real processes).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -66,5 +67,88 @@ describe("README and Pulumi.yaml are generated from the schema", () => {
         assert.ok(outputs.includes("breakGlass"), outputs.join(", "));
         const listed = readme.slice(readme.indexOf("Stack outputs:"), readme.indexOf("## Secrets"));
         for (const output of outputs) assert.ok(listed.includes(`\`${output}\``), `${output} listed`);
+    });
+});
+
+/** Backticked paths of a text that look like files or folders of this repository. */
+function namedPaths(text: string): string[] {
+    return [...text.matchAll(/`([\w.-]+(?:\/[\w.-]*)+|[\w.-]+\.(?:ts|sh|md|yaml|json|mjs))`/g)]
+        .map((m) => m[1])
+        .filter((p) => !/^(gitops-control|@|https?:|file:|node:|v\d)/.test(p) && !p.includes("<"));
+}
+
+/** Every file of the repository (without dependencies and local state). */
+function repoFiles(dir = ""): string[] {
+    const skip = new Set(["node_modules", ".git", ".local", ".scratch", ".tmp"]);
+    return fs
+        .readdirSync(path.join(repoRoot, dir), { withFileTypes: true })
+        .filter((e) => !skip.has(e.name))
+        .flatMap((e) => (e.isDirectory() ? repoFiles(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+describe("the README's layout table matches the tree", () => {
+    const section = readme.slice(readme.indexOf("## Layout\n"), readme.indexOf("## Tests\n"));
+    const rows = [...section.matchAll(/^\| (`[^|]+`) \| (.+) \|$/gm)].map((m) => ({
+        paths: [...m[1].matchAll(/`([^`]+)`/g)].map((p) => p[1]),
+        text: m[2],
+    }));
+
+    it("every path in its first column exists", () => {
+        assert.ok(rows.length > 10, `${rows.length} rows`);
+        for (const p of rows.flatMap((r) => r.paths).filter((p) => !p.includes("<"))) assert.ok(fs.existsSync(path.join(repoRoot, p)), p);
+    });
+
+    it("every folder of the repository has a row", () => {
+        const ignored = new Set(["node_modules", ".git", ".local", ".scratch", ".tmp", ".pulumi", "bin"]);
+        const folders = fs
+            .readdirSync(repoRoot, { withFileTypes: true })
+            .filter((e) => e.isDirectory() && !ignored.has(e.name))
+            .map((e) => `${e.name}/`);
+        const listed = rows.flatMap((r) => r.paths);
+        for (const folder of [...folders, "scripts/commands/", "scripts/lib/", "scripts/cluster/", "scripts/toolchain/", "tests/unit/", "tests/integration/", "tests/support/"]) {
+            assert.ok(
+                listed.some((p) => p === folder || p.startsWith(folder)),
+                `${folder} has no row`,
+            );
+        }
+    });
+
+    it("every file a folder's row names is in that folder, and every command and shared script is named", () => {
+        for (const row of rows.filter((r) => r.paths.length === 1 && r.paths[0].endsWith("/"))) {
+            const folder = row.paths[0];
+            for (const [, name] of row.text.matchAll(/`([\w-]+\.(?:ts|sh)|[\w-]+\/)`/g)) assert.ok(fs.existsSync(path.join(repoRoot, folder, name)), `${folder}${name}`);
+            if (folder === "components/") {
+                for (const [, component] of row.text.matchAll(/`([A-Z]\w+)`/g))
+                    assert.ok(fs.existsSync(path.join(repoRoot, folder, `${component}.ts`)), `${folder}${component}.ts`);
+            }
+        }
+        for (const folder of ["scripts/commands/", "scripts/lib/"]) {
+            const row = rows.find((r) => r.paths[0] === folder);
+            for (const file of fs.readdirSync(path.join(repoRoot, folder))) assert.ok(row?.text.includes(`\`${file}\``), `${folder}${file} is not named in its row`);
+        }
+    });
+});
+
+describe("ARCHITECTURE.md and CONTRIBUTING.md", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    for (const doc of ["ARCHITECTURE.md", "CONTRIBUTING.md"]) {
+        const text = fs.readFileSync(path.join(repoRoot, doc), "utf8");
+
+        it(`${doc}: every path it names exists`, () => {
+            const named = namedPaths(text);
+            assert.ok(named.length > 5, named.join(", "));
+            // A bare file name ("run-local.sh") must name a file somewhere in the tree.
+            const exists = (p: string) => fs.existsSync(path.join(repoRoot, p)) || (!p.includes("/") && repoFiles().some((f) => path.basename(f) === p));
+            for (const p of named) assert.ok(exists(p), `${doc} names ${p}`);
+        });
+
+        it(`${doc}: every npm script it names exists`, () => {
+            for (const [, script] of text.matchAll(/npm run (?:--silent )?([\w:-]+)/g)) assert.ok(pkg.scripts[script], `${doc}: npm run ${script}`);
+        });
+    }
+
+    it("the README links both", () => {
+        assert.match(readme, /\[ARCHITECTURE\.md\]\(ARCHITECTURE\.md\)/);
+        assert.match(readme, /\[CONTRIBUTING\.md\]\(CONTRIBUTING\.md\)/);
     });
 });

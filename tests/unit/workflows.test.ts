@@ -114,7 +114,9 @@ describe("pr.yml", () => {
         assert.match(script, /pulumi preview --stack "\$STACK" --policy-pack policy /);
         assert.match(script, /npm run --silent prune-budget -- "\$STACK" --event-log preview-events\.jsonl/);
         assert.match(script, /npm run --silent render -- "\$STACK" > rendered\.yaml/);
-        assert.match(script, /npm run --silent policy:check -- rendered\.yaml --mode "\$STACK"/);
+        // The stack's own rules (replicaCap, requiredLabels, disabledRules) and namespaces, not the defaults.
+        assert.match(script, /npm run --silent policy:check -- rendered\.yaml --stack "\$STACK" /);
+        assert.doesNotMatch(script, /policy:check .*--mode/);
         const prune = job.steps.find((s) => s.id === "prune");
         assert.match(prune?.env?.PRUNE_BUDGET_APPROVED ?? "", /contains\(github\.event\.pull_request\.labels\.\*\.name, 'prune-approved'\)/);
     });
