@@ -278,7 +278,12 @@ describe("alerts and drift records on Argo CD v3.6.1's live metrics (promtool te
     it("the drift time-to-repair record of a prod self-heal matches the self-heal time the test measures", async () => {
         assert.ok(recorder);
         try {
-            const start = recorder.now();
+            // The window starts at a scrape showing shop-prod Synced (the previous test's restore done).
+            const start = await scraped(
+                "shop-prod Synced before the edit",
+                60,
+                (x) => hasStatus(x, "shop-prod", "sync_status", "Synced") && !hasStatus(x, "shop-prod", "sync_status", "OutOfSync"),
+            );
             kubectlOk(cluster, ["patch", "configmap", "shop-config", "-n", "shop-prod", "--type", "merge", "-p", '{"data":{"message":"hotfix"}}', ...breakGlass]);
             const edited = Date.now();
             await eventually("prod ConfigMap reverted to Git", 90, () => configMessage("shop-prod", "shop-config") === "hello");
@@ -286,7 +291,7 @@ describe("alerts and drift records on Argo CD v3.6.1's live metrics (promtool te
             const synced = await scraped("shop-prod Synced again", 60, (s) => hasStatus(s, "shop-prod", "sync_status", "Synced"));
             const end = synced + 3;
             await scraped("the end of the window", 10, () => recorder!.now() >= end);
-            const from = start - 3;
+            const from = start;
             const { series, slot } = toInputSeries(recorder, from, end);
             // What the rule is meant to compute, from the scrapes: seconds in which the latest scrape said OutOfSync.
             const scrapes = recorder.scrapes;
@@ -294,13 +299,22 @@ describe("alerts and drift records on Argo CD v3.6.1's live metrics (promtool te
             let episodes = 0;
             let last: Scrape | undefined;
             let was = false;
+            const trace: string[] = [];
             for (let t = from; t <= end; t++) {
                 last = scrapes.get(t) ?? last;
                 const is = hasStatus(last, "shop-prod", "sync_status", "OutOfSync");
+                trace.push(
+                    scrapes.has(t)
+                        ? appInfo(last, "shop-prod")
+                              .map((k) => `${labelValue(k, "sync_status")}/${labelValue(k, "operation") || "-"}/${labelValue(k, "phase") || "-"}`)
+                              .join("+")
+                        : "(missed)",
+                );
                 if (is) outOfSync++;
                 if (is && !was) episodes++;
                 was = is;
             }
+            step(`shop-prod per scrape (sync/operation/phase): ${trace.join(" ")}`);
             assert.equal(episodes, 1, `the scrapes show ${episodes} OutOfSync episodes of shop-prod in the window (one self-heal expected)`);
             const expected = (outOfSync * scrapeMs) / 1000;
             step(`[measure] drift record: ${expected}s (${outOfSync} scrapes OutOfSync) against a measured self-heal of ${healed}s`);
