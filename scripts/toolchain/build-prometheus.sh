@@ -49,7 +49,7 @@ T0=$(date +%s)
 if promtool_ok; then
   log "promtool v${PROMETHEUS_VERSION} already built ($PROM_DIR/bin)"
 else
-  log "building promtool v${PROMETHEUS_VERSION} (${MODULE}@${PROMETHEUS_MODULE_VERSION}, cold ~6 min on 2 cores)..."
+  log "building promtool v${PROMETHEUS_VERSION} (${MODULE}@${PROMETHEUS_MODULE_VERSION}, cold ≈ 18 min on 2 busy cores)..."
   mkdir -p "$GOMODCACHE" "$GOCACHE" "$PROM_DIR/bin"
   # What Prometheus's own release build stamps (promu), so `promtool --version` names the release.
   ldv="-X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION}"

@@ -44,7 +44,7 @@ export function promtool(): string {
     }
     throw new Error(
         `promtool ${version} (the version scripts/toolchain/versions.env pins) is not built${seen.length ? ` (${seen.join("; ")})` : ""}. ` +
-            "The alert and recording rule tests need it. Fix: run `bash scripts/toolchain/build-prometheus.sh` (a few minutes, cached in ~/.cache/gitops-control), " +
+            "The alert and recording rule tests need it. Fix: run `bash scripts/toolchain/build-prometheus.sh` (cold up to ≈ 18 min on 2 busy cores, then cached in ~/.cache/gitops-control), " +
             'or the whole toolchain: source "$(bash scripts/toolchain/install.sh --print-env)"',
     );
 }
