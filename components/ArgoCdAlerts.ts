@@ -21,13 +21,21 @@ export interface ArgoCdAlertsArgs {
     readonly pruneVolumeThreshold?: number;
     /** The preview ApplicationSet failing to generate for longer than this alerts. @default {@link defaults.previewGenerationFailingMinutes} */
     readonly previewGenerationFailingMinutes?: number;
+    /**
+     * How often the drift records are evaluated, in seconds, which is also their resolution: a drift
+     * repaired faster than this may not be seen at all, and each one seen is measured to within it.
+     * Set it to the scrape interval of the application controller's metrics (the chart's
+     * ServiceMonitor scrapes every 30 s); a shorter one adds nothing the scrapes did not see.
+     * @default {@link defaults.recordIntervalSeconds}
+     */
+    readonly recordIntervalSeconds?: number;
     /** Labels the Prometheus Operator selects rules by, e.g. { release: "kube-prometheus-stack" }. @default {} */
     readonly ruleLabels?: Readonly<Record<string, string>>;
     /** @default the ambient provider */
     readonly provider?: k8s.Provider;
 }
 
-interface AlertRule {
+export interface AlertRule {
     alert: string;
     expr: string;
     for: string;
@@ -36,7 +44,7 @@ interface AlertRule {
 }
 
 /** A Prometheus recording rule. */
-interface RecordingRule {
+export interface RecordingRule {
     record: string;
     expr: string;
 }
@@ -48,12 +56,17 @@ export const driftRepairRecord = "gitops_control:argocd_app_drift_repair_seconds
 
 /**
  * Recording rules for drift time-to-repair, the SRE metric of a GitOps loop: how long Applications
- * stay OutOfSync before they are Synced again. Time OutOfSync over the day (a 1-minute subquery),
- * divided by the number of OutOfSync episodes that started in it (rising edges: half the changes,
+ * stay OutOfSync before they are Synced again. The 0/1 record is taken every `recordIntervalSeconds`
+ * (the records group's interval); time OutOfSync over the day is its number of 1 samples times that
+ * interval, divided by the number of OutOfSync episodes in the day (rising edges: half the changes,
  * rounded up, at least one). Built only on what the v3.6.1 controller exports (`argocd_app_info`).
+ * A 1-minute subquery here once measured every self-heal of a few seconds as 0 or 60 s: the
+ * resolution must be the record's own (tests/integration/alerts.test.ts compares it with a measured
+ * self-heal).
  */
-export function renderRecordingRules(): RecordingRule[] {
+export function renderRecordingRules(args: Pick<ArgoCdAlertsArgs, "recordIntervalSeconds"> = {}): RecordingRule[] {
     const byApp = "namespace, name, project";
+    const every = args.recordIntervalSeconds ?? defaults.recordIntervalSeconds;
     return [
         {
             record: outOfSyncRecord,
@@ -61,9 +74,21 @@ export function renderRecordingRules(): RecordingRule[] {
         },
         {
             record: driftRepairRecord,
-            expr: `60 * sum_over_time(${outOfSyncRecord}[1d:1m]) / clamp_min(ceil(changes(${outOfSyncRecord}[1d]) / 2), 1) and max_over_time(${outOfSyncRecord}[1d]) > 0`,
+            expr: `${every} * sum_over_time(${outOfSyncRecord}[1d]) / clamp_min(ceil(changes(${outOfSyncRecord}[1d]) / 2), 1) and max_over_time(${outOfSyncRecord}[1d]) > 0`,
         },
     ];
+}
+
+/**
+ * What a counter of the controller counted in the last `window`, per series: `increase` for a series
+ * that already existed before the window, its whole value for one that appeared in it. The
+ * controller creates a labelled counter on its first event (its first failed sync, the first Delete
+ * of a kind for an Application), so `increase` alone never counts that first burst: a first prune of
+ * 12 objects is one sample of 12, an increase of 0. Caveat: after a gap of more than 5 minutes in
+ * the scrapes (Prometheus down), every series looks new for one window and counts whole.
+ */
+function countedIn(selector: string, window: string): string {
+    return `((${selector} unless ${selector} offset ${window}) or increase(${selector}[${window}]))`;
 }
 
 /** The alert rules, as the PrometheusRule `spec.groups[0].rules`. Pure. */
@@ -88,7 +113,7 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
         },
         {
             alert: "ArgoCdSyncFailures",
-            expr: 'sum by (name, project) (increase(argocd_app_sync_total{phase=~"Error|Failed"}[15m])) > 0',
+            expr: `sum by (name, project) ${countedIn('argocd_app_sync_total{phase=~"Error|Failed"}', "15m")} > 0`,
             for: "0m",
             labels: { severity: "warning" },
             annotations: { summary: "Syncs of {{ $labels.name }} failed in the last 15 minutes." },
@@ -102,7 +127,7 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
         },
         {
             alert: "ArgoCdUnusualPruneVolume",
-            expr: `sum by (namespace, name, project) (increase(argocd_app_k8s_request_total{verb="Delete", dry_run="false", response_code=~"2.."}[15m])) > ${args.pruneVolumeThreshold ?? defaults.pruneVolumeThreshold}`,
+            expr: `sum by (namespace, name, project) ${countedIn('argocd_app_k8s_request_total{verb="Delete", dry_run="false", response_code=~"2.."}', "15m")} > ${args.pruneVolumeThreshold ?? defaults.pruneVolumeThreshold}`,
             for: "0m",
             labels: { severity: "critical" },
             annotations: {
@@ -148,6 +173,25 @@ export function renderPreviewAlertRules(args: Pick<ArgoCdAlertsArgs, "previewGen
     ];
 }
 
+/** A rule group of the PrometheusRule (the same shape as a Prometheus rule file's groups). */
+export interface RuleGroup {
+    name: string;
+    interval?: string;
+    rules: (AlertRule | RecordingRule)[];
+}
+
+/**
+ * Every rule group the PrometheusRule carries, in order. Pure: what `promtool check rules` and
+ * `promtool test rules` read in the tests is exactly what the component deploys.
+ */
+export function renderRuleGroups(args: Omit<ArgoCdAlertsArgs, "provider" | "namespace">): RuleGroup[] {
+    return [
+        { name: "gitops-control.argocd", rules: renderAlertRules(args) },
+        { name: "gitops-control.argocd.records", interval: `${args.recordIntervalSeconds ?? defaults.recordIntervalSeconds}s`, rules: renderRecordingRules(args) },
+        { name: "gitops-control.previews", rules: renderPreviewAlertRules(args) },
+    ];
+}
+
 /**
  * Prometheus alerts on drift and reconciliation health: Applications OutOfSync or Degraded for too
  * long, failed syncs, a silent application controller, and preview namespaces past their TTL.
@@ -158,7 +202,7 @@ export class ArgoCdAlerts extends pulumi.ComponentResource {
 
     constructor(name: string, args: ArgoCdAlertsArgs, opts?: pulumi.ComponentResourceOptions) {
         requireDnsLabel(args.namespace, "args.namespace");
-        for (const key of ["outOfSyncMinutes", "degradedMinutes", "previewTtlHours", "pruneVolumeThreshold", "previewGenerationFailingMinutes"] as const) {
+        for (const key of ["outOfSyncMinutes", "degradedMinutes", "previewTtlHours", "pruneVolumeThreshold", "previewGenerationFailingMinutes", "recordIntervalSeconds"] as const) {
             const v = args[key];
             if (v !== undefined) check(Number.isInteger(v) && v >= 1, `args.${key}`, `is ${v}`, "use a whole number ≥ 1");
         }
@@ -169,13 +213,7 @@ export class ArgoCdAlerts extends pulumi.ComponentResource {
                 apiVersion: "monitoring.coreos.com/v1",
                 kind: "PrometheusRule",
                 metadata: { name: "gitops-control-argocd", namespace: args.namespace, labels: { [labels.managedBy]: managedByValue, ...args.ruleLabels } },
-                spec: {
-                    groups: [
-                        { name: "gitops-control.argocd", rules: renderAlertRules(args) },
-                        { name: "gitops-control.argocd.records", interval: "1m", rules: renderRecordingRules() },
-                        { name: "gitops-control.previews", rules: renderPreviewAlertRules(args) },
-                    ],
-                },
+                spec: { groups: renderRuleGroups(args) },
             },
             childOptions(this, args.provider),
         );

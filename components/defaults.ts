@@ -52,6 +52,8 @@ export const defaults = {
     pruneVolumeThreshold: 10,
     /** Minutes the preview ApplicationSet may fail to generate before its alert fires. */
     previewGenerationFailingMinutes: 15,
+    /** Seconds between two evaluations of the drift records (their resolution): the chart's ServiceMonitor scrape interval. */
+    recordIntervalSeconds: 30,
 } as const;
 
 /** Upper and lower bounds of numbers a stack file or a component accepts. */

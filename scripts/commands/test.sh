@@ -3,7 +3,8 @@
 # then integration tests (real Pulumi engine + local kube-apiserver + Argo CD's reconcilers); unit and
 # integration both run even if the first fails. The toolchain is built
 # from Go modules on first use and reused from the cache afterwards (scripts/toolchain/install.sh).
-# Unit tests only, without the toolchain: npm run test:unit
+# Unit tests only, without the toolchain: npm run test:unit (its promtool tests find promtool in the
+# toolchain cache, and fail naming scripts/toolchain/build-prometheus.sh when it is not built).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ -x node_modules/.bin/node ]] || npm ci --no-audit --no-fund

@@ -25,7 +25,8 @@ const podSecurity = {
     containerSecurity: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true, runAsNonRoot: true },
 };
 
-function deployment(name: string, service: string, team: string, image: string, replicas: string): string {
+/** A guardrail-compliant Deployment as chart template text (JSON); `replicas` is template text too. */
+export function deployment(name: string, service: string, team: string, image: string, replicas: string): string {
     const labels = { "app.kubernetes.io/name": name, "gitops-control.io/team": team, "gitops-control.io/service": service };
     return JSON.stringify({
         apiVersion: "apps/v1",
@@ -52,7 +53,8 @@ function deployment(name: string, service: string, team: string, image: string, 
     }).replace('"__REPLICAS__"', replicas);
 }
 
-function configMap(name: string, service: string, team: string, message: string): string {
+/** A ConfigMap as chart template text (JSON). */
+export function configMap(name: string, service: string, team: string, message: string): string {
     return JSON.stringify({
         apiVersion: "v1",
         kind: "ConfigMap",

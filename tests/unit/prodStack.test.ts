@@ -144,7 +144,8 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             records.map((r) => r.record),
             ["gitops_control:argocd_app_out_of_sync", "gitops_control:argocd_app_drift_repair_seconds:mean1d"],
         );
-        assert.match(records[1].expr, /sum_over_time\(gitops_control:argocd_app_out_of_sync\[1d:1m\]\)/);
+        assert.equal(rule.inputs.spec.groups[1].interval, "30s");
+        assert.match(records[1].expr, /^30 \* sum_over_time\(gitops_control:argocd_app_out_of_sync\[1d\]\)/);
     });
 
     it("notifies the platform channel on sync failures and degraded health; metrics scraped", () => {
