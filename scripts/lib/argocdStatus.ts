@@ -59,9 +59,11 @@ export interface ApplicationObject {
  *   `retryCount` ≥ 1, the message ends "Retrying attempt #N at T.", the sync result names the failures;
  * - `retrying`: the next attempt runs: phase Running, `finishedAt` and the sync result cleared, the
  *   message only "Retrying operation. Attempt #N" (the failure's own words are gone until the attempt ends);
- * - `failed`: retries exhausted or none: phase Failed or Error, the sync result kept.
+ * - `failed`: retries exhausted or none, or terminated: phase Failed or Error, the sync result kept;
+ * - `failing`: an attempt still running whose sync result already holds a failed resource (the
+ *   verdict, and the retry, follow when its other tasks end).
  */
-export type FailingSyncShape = "waiting" | "retrying" | "failed";
+export type FailingSyncShape = "failing" | "waiting" | "retrying" | "failed";
 
 /** Which failing-sync shape the Application is in, if any. Pure. */
 export function failingSyncShape(app: ApplicationObject): FailingSyncShape | undefined {
@@ -70,7 +72,7 @@ export function failingSyncShape(app: ApplicationObject): FailingSyncShape | und
     if (op.phase === "Failed" || op.phase === "Error") return "failed";
     if (op.phase === "Running" && (op.retryCount ?? 0) > 0) return op.finishedAt ? "waiting" : "retrying";
     // A sync result with failures and no verdict yet (an attempt still writing its result).
-    if ((op.syncResult?.resources ?? []).some((r) => r.status === "SyncFailed")) return "failed";
+    if ((op.syncResult?.resources ?? []).some((r) => r.status === "SyncFailed")) return "failing";
     return undefined;
 }
 
@@ -94,9 +96,11 @@ function failingSyncReasons(app: ApplicationObject, shape: FailingSyncShape): st
     return [
         shape === "failed"
             ? `last sync ${op.phase ?? "Failed"}: ${op.message ?? ""}`.trim()
-            : shape === "waiting"
-              ? `sync failing, ${attempt}: ${op.message ?? ""}`.trim()
-              : `sync failing, ${attempt} running (Argo CD clears the last attempt's result while it retries): ${op.message ?? ""}`.trim(),
+            : shape === "failing"
+              ? `sync failing, attempt running: ${op.message ?? ""}`.trim()
+              : shape === "waiting"
+                ? `sync failing, ${attempt}: ${op.message ?? ""}`.trim()
+                : `sync failing, ${attempt} running (Argo CD clears the last attempt's result while it retries): ${op.message ?? ""}`.trim(),
         ...failedResources,
         ...pending,
         ...(lastGood?.revision ? [`last successful sync: ${lastGood.revision.slice(0, 12)}${lastGood.deployedAt ? ` at ${lastGood.deployedAt}` : ""}`] : []),

@@ -264,6 +264,16 @@ describe("drift report: a failing sync in every shape Argo CD v3.6.1 writes whil
         JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "argocd-status", `${shape}.json`), "utf8")) as Parameters<typeof argoProblems>[0][number];
     const guardrail = /ValidatingAdmissionPolicy 'gitops-control-disallow-latest-image'.*\(guardrail disallow-latest-image\)/;
 
+    it("the first attempt still running with a resource already denied: SyncFailed with the guardrail's message", () => {
+        const app = captured("failing");
+        assert.equal(app.status?.operationState?.retryCount, undefined);
+        assert.equal(failingSyncShape(app), "failing");
+        const [problem] = argoProblems([app]);
+        assert.equal(problem.kind, "SyncFailed");
+        assert.match(problem.reasons.join("\n"), /sync failing, attempt running: /);
+        assert.match(problem.reasons.join("\n"), guardrail);
+    });
+
     it("waiting for the next retry (phase Running, finishedAt set): SyncFailed with the resource and the guardrail's message", () => {
         const app = captured("waiting");
         assert.equal(failingSyncShape(app), "waiting");
