@@ -37,6 +37,11 @@ export const defaults = {
     breakGlassOnExpiry: "fail" as "fail" | "revert",
     /** Deletes + replaces a PR's preview may propose without the prune-approved label. */
     pruneBudget: 3,
+    /**
+     * Objects a config-repository change may remove from one Application without the
+     * prune-approved label (`npm run config-check`), per environment.
+     */
+    applicationPruneBudget: { prod: 5, staging: 20, preview: 20 },
 } as const;
 
 /** Upper and lower bounds of numbers a stack file or a component accepts. */

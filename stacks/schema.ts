@@ -257,6 +257,17 @@ export const stackConfigSchema = z.strictObject({
             `Orphan-preview cleanup (a CronJob) and the preview gate that enforces each service's cap and TTL (a Deployment), on whenever a service has previews. Defaults: ${defaults.janitorImage}, "${defaults.janitorSchedule}", ${defaults.previewTtlHours} h.`,
         ),
     pruneBudget: z.int().min(0).max(1000).default(defaults.pruneBudget).describe("Most deletes + replaces a PR's preview may propose without the prune-approved label."),
+    applicationPruneBudget: z
+        .strictObject({
+            prod: z.int().min(0).max(10_000),
+            staging: z.int().min(0).max(10_000),
+            preview: z.int().min(0).max(10_000),
+        })
+        .partial()
+        .default({})
+        .describe(
+            `Most objects a config-repository PR may remove from one Application (\`npm run config-check\`) without the prune-approved label, per environment. Defaults: prod ${defaults.applicationPruneBudget.prod}, staging ${defaults.applicationPruneBudget.staging}, preview ${defaults.applicationPruneBudget.preview}.`,
+        ),
     breakGlass: z
         .array(
             z.strictObject({
