@@ -197,7 +197,8 @@ function inlineValues(helm: AppSource["helm"]): string | undefined {
 /** Splits multi-document YAML into objects, remembering Helm's `# Source:` of each document. */
 export function splitManifests(text: string, fileOf: (source: string | undefined) => string | undefined): RenderedObject[] {
     const out: RenderedObject[] = [];
-    for (const doc of parseAllDocuments(text)) {
+    // YAML 1.1, as the repo-server's decoder (go-yaml v2 under sigs.k8s.io/yaml) reads it: `yes`/`on` are booleans, `0755` is octal.
+    for (const doc of parseAllDocuments(text, { version: "1.1" })) {
         if (doc.errors.length > 0) throw new Error(`invalid YAML in the render: ${doc.errors[0].message.split("\n")[0]}`);
         const value: unknown = doc.toJS();
         if (value === null || value === undefined) continue;
@@ -294,15 +295,15 @@ export function renderSource(root: string, request: RenderRequest): RenderResult
         const type = sourceType(appPath, request.source);
         const objects =
             type === "Helm" ? renderHelm(request, root, appPath) : type === "Kustomize" ? renderKustomize(request, root, appPath) : renderDirectory(request, root, appPath);
-        return { ok: true, sourceType: type, objects: objects.map((o) => withNamespace(o, request.namespace)) };
+        return { ok: true, sourceType: type, objects: objects.map((o) => ({ ...o, object: inDestination(o.object, request.namespace) })) };
     } catch (error) {
         return { ok: false, error: (error as Error).message };
     }
 }
 
 /** Namespaced objects without a namespace land in the destination namespace, as Argo CD applies them. */
-function withNamespace(o: RenderedObject, namespace: string): RenderedObject {
-    const meta = o.object.metadata ?? {};
-    if (meta.namespace || !namespace || !resourceOf(o.object.kind).namespaced) return o;
-    return { ...o, object: { ...o.object, metadata: { ...meta, namespace } } };
+export function inDestination(object: KubeObject, namespace: string): KubeObject {
+    const meta = object.metadata ?? {};
+    if (meta.namespace || !namespace || !resourceOf(object.kind).namespaced) return object;
+    return { ...object, metadata: { ...meta, namespace } };
 }
