@@ -225,7 +225,7 @@ export function formatMarkdown(report: ConfigCheckReport): string {
             const g = v.check.guardrails;
             const deny = g.filter((r) => r.verdict === "Deny").length;
             const warn = g.filter((r) => r.verdict === "Warn").length;
-            const render = v.check.head.ok ? `${v.check.head.objects.length} objects` : "render fails";
+            const render = v.check.head.ok ? `${v.check.head.objects.length} object${v.check.head.objects.length === 1 ? "" : "s"}` : "render fails";
             lines.push(
                 `| \`${v.check.application}\` | ${cell(v.check.source)}, ${render} | ${v.diff.added.length} | ${v.diff.changed.length} | ${v.diff.removed.length} (${v.check.budget}) | ${deny} denied, ${warn} warned | ${v.violations.length > 0 ? "❌" : "✅"} |`,
             );

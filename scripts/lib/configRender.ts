@@ -297,7 +297,8 @@ export function renderSource(root: string, request: RenderRequest): RenderResult
             type === "Helm" ? renderHelm(request, root, appPath) : type === "Kustomize" ? renderKustomize(request, root, appPath) : renderDirectory(request, root, appPath);
         return { ok: true, sourceType: type, objects: objects.map((o) => ({ ...o, object: inDestination(o.object, request.namespace) })) };
     } catch (error) {
-        return { ok: false, error: (error as Error).message };
+        // As the repo-server redacts its temporary checkout from commands it reports.
+        return { ok: false, error: (error as Error).message.split(root).join(".") };
     }
 }
 

@@ -43,7 +43,7 @@ function configRepoFiles(): Record<string, string | null> {
     const files = chartFiles({ service: "shop", team: "shop" });
     return {
         ...files,
-        "deploy/chart/values.yaml": "replicas: 0\nworker:\n  enabled: false\ninline: none\nlist: []\n",
+        "deploy/chart/values.yaml": 'replicas: 0\nimage:\n  tag: "1.0.0"\nworker:\n  enabled: false\ninline: none\nlist: []\n',
         "deploy/chart/values-prod.yaml": "environment: prod\nworker:\n  enabled: true\n",
         "deploy/chart/templates/release.yaml": [
             "apiVersion: v1",
@@ -139,8 +139,8 @@ function git(cwd: string, args: readonly string[]): string {
 }
 
 /** Writes `changes` (null deletes; a path ending in / deletes the folder) and commits on `branch` from `from`. */
-function commit(repo: string, from: string, branch: string, changes: Readonly<Record<string, string | null>>): string {
-    git(repo, ["checkout", "--quiet", "-B", branch, from]);
+function commit(repo: string, from: string | undefined, branch: string, changes: Readonly<Record<string, string | null>>): string {
+    git(repo, ["checkout", "--quiet", "-B", branch, ...(from ? [from] : [])]);
     for (const [file, content] of Object.entries(changes)) {
         const target = path.join(repo, file);
         if (content === null) fs.rmSync(target, { recursive: true, force: true });
@@ -218,7 +218,6 @@ describe("config-check: renders equal to Argo CD v3.6.1's repo-server (GenerateM
             [
                 "config:",
                 "  gitops-control:environment: local",
-                "  gitops-control:githubToken: placeholder",
                 "  gitops-control:services:",
                 "    - name: shop",
                 "      team: shop",
@@ -295,7 +294,7 @@ describe("config-check: one PR per mistake, on a fixture config repository", { t
         repo = path.join(dir, "shop-config");
         fs.mkdirSync(repo);
         git(repo, ["init", "--quiet", "--initial-branch=main"]);
-        base = commit(repo, "HEAD", "main", configRepoFiles());
+        base = commit(repo, undefined, "main", configRepoFiles());
         stackFile = path.join(dir, "Pulumi.shop.yaml");
         fs.writeFileSync(
             stackFile,
@@ -363,8 +362,8 @@ describe("config-check: one PR per mistake, on a fixture config repository", { t
         assert.match(approved.verdict.notes.join("\n"), /approved \(prune-approved\)/);
     });
 
-    it("a deleted directory (every template): an empty render that allowEmpty: false refuses, every object it would prune listed", async () => {
-        const head = commit(repo, base, "deleted-directory", { "deploy/chart/templates": null });
+    it("deleted directories (templates and CRDs): an empty render that allowEmpty: false refuses, not approvable, every object it would prune listed", async () => {
+        const head = commit(repo, base, "deleted-directory", { "deploy/chart/templates": null, "deploy/chart/crds": null });
         const { verdict, markdown } = await run(head, true);
         assert.match(verdict.violations.join("\n"), /renders no object \(the base rendered \d+\): `allowEmpty: false` makes Argo CD refuse the sync/);
         assert.ok(verdict.diff.removed.length >= 6);

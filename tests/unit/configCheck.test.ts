@@ -148,7 +148,7 @@ describe("formatMarkdown: the PR comment", () => {
         };
         const md = formatMarkdown(report);
         assert.ok(md.startsWith("<!-- gitops-control:config-check:prod -->\n"));
-        assert.match(md, /\| `shop-prod` \| deploy\/chart \(Helm, values-prod\.yaml\), 1 objects \| 0 \| 0 \| 3 \(2\) \| 1 denied, 0 warned \| ❌ \|/);
+        assert.match(md, /\| `shop-prod` \| deploy\/chart \(Helm, values-prod\.yaml\), 1 object \| 0 \| 0 \| 3 \(2\) \| 1 denied, 0 warned \| ❌ \|/);
         assert.match(md, /#### `shop-prod`/);
         assert.match(md, /- ❌ removes 3 objects, over the budget of 2/);
         assert.match(md, /\| removed \| `ConfigMap shop-prod\/b` \| – \|/);
