@@ -211,7 +211,7 @@ describe("config-check: renders equal to Argo CD v3.6.1's repo-server (GenerateM
         return actual.size;
     }
 
-    it("the Helm Applications a stack generates (prod and staging value files, its parameters)", async () => {
+    it("the Helm Applications a stack generates (prod and staging value files, its parameters) and its preview template filled for a PR", async () => {
         const stackFile = path.join(dir, "Pulumi.parity.yaml");
         fs.writeFileSync(
             stackFile,
@@ -227,13 +227,24 @@ describe("config-check: renders equal to Argo CD v3.6.1's repo-server (GenerateM
                 "        parameters:",
                 '          - { name: image.tag, value: "2.0.0,rc", forceString: true }',
                 '          - { name: replicas, value: "0" }',
+                "      previews: { labels: [preview], owner: acme, repo: shop-config }",
+                // A secure value (read as a placeholder secret, never decrypted here), as a real stack keeps the token.
+                "  gitops-control:githubToken:",
+                "    secure: v1:placeholder",
                 "",
             ].join("\n"),
         );
         const { resources } = await renderProgram("parity", readStackFile(stackFile), { entry: path.join(__dirname, "..", "..", "index.ts"), project: "gitops-control" });
         const manifests = resources.map(toManifest).filter((m): m is KubeObject => m !== undefined) as KubeObject[];
         const apps = applicationsFrom(manifests, repoURL, { number: "1", head_sha: sha });
-        assert.deepEqual(apps.map((a) => a.name).sort(), ["shop-prod", "shop-staging"]);
+        assert.deepEqual(apps.map((a) => a.name).sort(), ["shop-pr-1", "shop-prod", "shop-staging"]);
+        const preview = apps.find((a) => a.name === "shop-pr-1");
+        assert.equal(preview?.source.targetRevision, sha, "the preview renders the PR's head");
+        // The service's own image.tag, then the preview's (the last wins in Argo CD's parameter map and in Helm alike).
+        assert.deepEqual(
+            preview?.source.helm?.parameters?.filter((p) => p.name === "image.tag").map((p) => p.value),
+            ["2.0.0,rc", "pr-1"],
+        );
         for (const app of apps) {
             const count = await assertParity(app);
             step(`${app.name}: ${count} objects equal`);
