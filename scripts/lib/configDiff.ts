@@ -170,7 +170,7 @@ export function judge(check: ApplicationCheck, approved: boolean): ApplicationVe
     }
     if (diff.duplicates.length > 0) violations.push(`renders the same object twice: ${diff.duplicates.join(", ")}. Fix: give each a unique name`);
     if (check.head.ok && head.length > 0 && diff.removed.length > check.budget) {
-        const what = `removes ${diff.removed.length} objects, over the budget of ${check.budget} for ${check.environment} (\`applicationPruneBudget.${check.environment}\`)`;
+        const what = `removes ${diff.removed.length} object${diff.removed.length === 1 ? "" : "s"}, over the budget of ${check.budget} for ${check.environment} (\`applicationPruneBudget.${check.environment}\`)`;
         if (approved) notes.push(`${what}: approved (prune-approved)`);
         else violations.push(`${what}. Fix: if intended, label the PR \`prune-approved\`; otherwise restore what the change dropped`);
     }
