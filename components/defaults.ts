@@ -54,6 +54,11 @@ export const defaults = {
     previewGenerationFailingMinutes: 15,
     /** Seconds between two evaluations of the drift records (their resolution): the chart's ServiceMonitor scrape interval. */
     recordIntervalSeconds: 30,
+    /**
+     * Objects a config-repository change may remove from one Application without the
+     * prune-approved label (`npm run config-check`), per environment.
+     */
+    applicationPruneBudget: { prod: 5, staging: 20, preview: 20 },
 } as const;
 
 /** Upper and lower bounds of numbers a stack file or a component accepts. */

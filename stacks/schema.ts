@@ -67,6 +67,17 @@ export const stackConfigSchema = z.strictObject({
     breakGlass: breakGlassSettingsSchema,
     breakGlassPolicy: breakGlassPolicySettingsSchema,
     guardrails: guardrailSettingsSchema,
+    applicationPruneBudget: z
+        .strictObject({
+            prod: z.int().min(0).max(10_000),
+            staging: z.int().min(0).max(10_000),
+            preview: z.int().min(0).max(10_000),
+        })
+        .partial()
+        .default({})
+        .describe(
+            `Most objects a config-repository PR may remove from one Application (\`npm run config-check\`) without the prune-approved label, per environment. Defaults: prod ${defaults.applicationPruneBudget.prod}, staging ${defaults.applicationPruneBudget.staging}, preview ${defaults.applicationPruneBudget.preview}.`,
+        ),
 });
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;

@@ -186,37 +186,39 @@ export function stopReconcilers(dir: string): void {
     }
 }
 
+/** Starts a process in its own group, its output appended to `<dir>/<name>.log`, its pid in `<dir>/<name>.pid` (what stopReconcilers kills). */
+function launcher(dir: string, baseEnv: Record<string, string>) {
+    return (name: ProcessName, command: string, args: readonly string[], env: Record<string, string> = {}): void => {
+        const out = fs.openSync(path.join(dir, `${name}.log`), "a");
+        const child = spawn(command, [...args], { detached: true, stdio: ["ignore", out, out], env: { ...baseEnv, ...env }, cwd: dir });
+        fs.closeSync(out);
+        if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
+        fs.writeFileSync(path.join(dir, `${name}.pid`), String(child.pid));
+        child.unref();
+    };
+}
+
+/** Redis and the repo-server, started alone (no cluster needed): what manifest generation needs. */
+export interface RepoServer {
+    readonly ports: Readonly<{ redis: number; repoServer: number; repoServerMetrics: number }>;
+    readonly redisAddress: string;
+    /** `127.0.0.1:<port>`: plaintext gRPC (RepoServerService). */
+    readonly repoServerAddress: string;
+    logOf(name: "redis" | "repo-server"): string;
+    tails(lines?: number): string;
+    stop(): void;
+}
+
 /**
- * Starts redis, repo-server, application controller and ApplicationSet controller, and waits until
- * each answers. The chart's ServiceAccounts must exist (run the stack's first `up` before).
+ * Starts redis and Argo CD's repo-server (plaintext gRPC on loopback) and waits until both answer.
+ * startReconcilers runs it first; tests/integration/configCheck.test.ts calls the repo-server's
+ * GenerateManifest directly. `stop` kills only what it started (pid files in `dir`).
  */
-export async function startReconcilers(options: ReconcilerOptions): Promise<Reconcilers> {
+export async function startRepoServer(options: { readonly dir: string; readonly env?: Readonly<Record<string, string>> }): Promise<RepoServer> {
     const bin = argoBin();
     const dir = path.resolve(options.dir);
-    const namespace = options.argoNamespace ?? "argocd";
     fs.mkdirSync(dir, { recursive: true });
-    const server = kubectl(options.adminKubeconfig, ["config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]);
-    const caData = kubectl(options.adminKubeconfig, ["config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}"]);
-    const tokens = Object.fromEntries(
-        Object.entries(reconcilerServiceAccounts).map(([key, sa]) => [key, kubectl(options.adminKubeconfig, ["create", "token", sa, "-n", namespace, "--duration", "48h"])]),
-    ) as Record<keyof typeof reconcilerServiceAccounts, string>;
-    const kubeconfigs = Object.fromEntries(
-        Object.entries(tokens).map(([key, token]) => {
-            const file = path.join(dir, `${key}.kubeconfig`);
-            writeKubeconfig(file, server, caData, token, namespace);
-            return [key, file];
-        }),
-    ) as Record<keyof typeof reconcilerServiceAccounts, string>;
-
-    const ports = {
-        redis: await freePort(),
-        repoServer: await freePort(),
-        repoServerMetrics: await freePort(),
-        controllerMetrics: await freePort(),
-        applicationSetMetrics: await freePort(),
-        applicationSetWebhook: await freePort(),
-        applicationSetProbe: await freePort(),
-    };
+    const ports = { redis: await freePort(), repoServer: await freePort(), repoServerMetrics: await freePort() };
     const state = (name: string) => {
         const d = path.join(dir, "repo-server", name);
         fs.mkdirSync(d, { recursive: true });
@@ -224,20 +226,12 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
     };
     const toolPath = [bin, ...(process.env.PATH ?? "").split(":")].join(":");
     const baseEnv: Record<string, string> = { ...(process.env as Record<string, string>), PATH: toolPath, ...options.env };
-    const logOf = (name: ProcessName) => path.join(dir, `${name}.log`);
-    const tails = (lines = 30) =>
-        (["redis", "repo-server", "application-controller", "applicationset-controller"] as const).map((n) => `--- ${n} (${logOf(n)}) ---\n${tail(logOf(n), lines)}`).join("\n");
-
-    const launch = (name: ProcessName, command: string, args: readonly string[], env: Record<string, string> = {}) => {
-        const out = fs.openSync(logOf(name), "a");
-        const child = spawn(command, [...args], { detached: true, stdio: ["ignore", out, out], env: { ...baseEnv, ...env }, cwd: dir });
-        fs.closeSync(out);
-        if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`);
-        fs.writeFileSync(path.join(dir, `${name}.pid`), String(child.pid));
-        child.unref();
-    };
+    const logOf = (name: "redis" | "repo-server") => path.join(dir, `${name}.log`);
+    const tails = (lines = 30) => (["redis", "repo-server"] as const).map((n) => `--- ${n} (${logOf(n)}) ---\n${tail(logOf(n), lines)}`).join("\n");
+    const launch = launcher(dir, baseEnv);
     const redisAddress = `127.0.0.1:${ports.redis}`;
     const repoServerAddress = `127.0.0.1:${ports.repoServer}`;
+    const stop = () => stopReconcilers(dir);
     try {
         log(`redis on ${redisAddress}`);
         launch("redis", "redis-server", ["--port", String(ports.redis), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
@@ -276,7 +270,51 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
             },
         );
         await waitFor("repo-server", 60, () => httpOk(`http://127.0.0.1:${ports.repoServerMetrics}/metrics`), tails);
+    } catch (error) {
+        stop();
+        throw error;
+    }
+    return { ports, redisAddress, repoServerAddress, logOf, tails, stop };
+}
 
+/**
+ * Starts redis, repo-server, application controller and ApplicationSet controller, and waits until
+ * each answers. The chart's ServiceAccounts must exist (run the stack's first `up` before).
+ */
+export async function startReconcilers(options: ReconcilerOptions): Promise<Reconcilers> {
+    const bin = argoBin();
+    const dir = path.resolve(options.dir);
+    const namespace = options.argoNamespace ?? "argocd";
+    fs.mkdirSync(dir, { recursive: true });
+    const server = kubectl(options.adminKubeconfig, ["config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]);
+    const caData = kubectl(options.adminKubeconfig, ["config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}"]);
+    const tokens = Object.fromEntries(
+        Object.entries(reconcilerServiceAccounts).map(([key, sa]) => [key, kubectl(options.adminKubeconfig, ["create", "token", sa, "-n", namespace, "--duration", "48h"])]),
+    ) as Record<keyof typeof reconcilerServiceAccounts, string>;
+    const kubeconfigs = Object.fromEntries(
+        Object.entries(tokens).map(([key, token]) => {
+            const file = path.join(dir, `${key}.kubeconfig`);
+            writeKubeconfig(file, server, caData, token, namespace);
+            return [key, file];
+        }),
+    ) as Record<keyof typeof reconcilerServiceAccounts, string>;
+
+    const ports = {
+        controllerMetrics: await freePort(),
+        applicationSetMetrics: await freePort(),
+        applicationSetWebhook: await freePort(),
+        applicationSetProbe: await freePort(),
+    };
+    const toolPath = [bin, ...(process.env.PATH ?? "").split(":")].join(":");
+    const baseEnv: Record<string, string> = { ...(process.env as Record<string, string>), PATH: toolPath, ...options.env };
+    const logOf = (name: ProcessName) => path.join(dir, `${name}.log`);
+    const tails = (lines = 30) =>
+        (["redis", "repo-server", "application-controller", "applicationset-controller"] as const).map((n) => `--- ${n} (${logOf(n)}) ---\n${tail(logOf(n), lines)}`).join("\n");
+    const launch = launcher(dir, baseEnv);
+    // Stops what it started if it fails.
+    const repo = await startRepoServer({ dir, ...(options.env ? { env: options.env } : {}) });
+    const { redisAddress, repoServerAddress } = repo;
+    try {
         log("application controller");
         // Argo CD's own switch for running out of cluster: the in-cluster destination
         // (https://kubernetes.default.svc) is reached through KUBECONFIG, here the controller's
@@ -350,7 +388,7 @@ export async function startReconcilers(options: ReconcilerOptions): Promise<Reco
         server,
         caData,
         tokens,
-        ports,
+        ports: { ...ports, redis: repo.ports.redis, repoServer: repo.ports.repoServer },
         webhookUrl: `http://127.0.0.1:${ports.applicationSetWebhook}/api/webhook`,
         logOf,
         tails,

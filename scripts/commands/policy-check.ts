@@ -136,7 +136,7 @@ function stackRules(stack: Mode, root: string): GuardrailRule[] {
 }
 
 /** Namespace labels as the manifests give them: Namespace objects, and Applications' managedNamespaceMetadata for their destination. */
-function declaredNamespaceLabels(objects: readonly KubeObject[]): Map<string, Readonly<Record<string, string>>> {
+export function declaredNamespaceLabels(objects: readonly KubeObject[]): Map<string, Readonly<Record<string, string>>> {
     const out = new Map<string, Readonly<Record<string, string>>>();
     for (const o of objects) {
         if (o.kind === "Namespace" && o.metadata?.name) out.set(o.metadata.name, { ...out.get(o.metadata.name), ...o.metadata.labels });
@@ -151,14 +151,64 @@ function declaredNamespaceLabels(objects: readonly KubeObject[]): Map<string, Re
     return out;
 }
 
+/** What {@link evaluateGuardrails} needs besides the objects. */
+export interface GuardrailRunOptions {
+    readonly rules: readonly GuardrailRule[];
+    readonly mode: Mode;
+    /** Namespace labels the manifests (or the stack's Applications) declare. */
+    readonly declared: ReadonlyMap<string, Readonly<Record<string, string>>>;
+    /** Labels of a namespace nothing declares ({} with a stack: "not governed"). */
+    readonly assumed: Readonly<Record<string, string>>;
+    /** @default Argo CD's application controller */
+    readonly user?: UserInfo;
+    readonly operation?: Operation;
+    /** A row per rule and object, not only per finding. */
+    readonly verbose?: boolean;
+}
+
+/**
+ * The guardrails on objects as the API server would decide them when Argo CD applies each one:
+ * one row per denial or warning, one per object every rule admits (all rows with `verbose`).
+ * `policy:check` and `config-check` (scripts/commands/config-check.ts) share it.
+ */
+export function evaluateGuardrails(objects: readonly KubeObject[], options: GuardrailRunOptions): { rows: Row[]; count: { Deny: number; Warn: number; Allow: number } } {
+    const binding =
+        options.mode === "prod"
+            ? { environment: "prod", validationActions: ["Deny", "Audit"] as const }
+            : { environment: "staging", validationActions: ["Warn", "Audit"] as const };
+    // The cluster's namespaces as the manifests give them (rules that read other namespaces, e.g. an Application's destination).
+    const namespaces: Record<string, Readonly<Record<string, string>>> = {};
+    for (const o of objects) if (o.metadata?.namespace) namespaces[o.metadata.namespace] = options.assumed;
+    for (const [name, l] of options.declared) namespaces[name] = l;
+    const evaluator = new GuardrailEvaluator(options.rules, { binding, namespaces });
+    const rows: Row[] = [];
+    const count = { Deny: 0, Warn: 0, Allow: 0 };
+    for (const o of objects) {
+        const meta = o.metadata ?? {};
+        const object = `${o.kind} ${meta.namespace ? `${meta.namespace}/` : ""}${meta.name ?? meta.generateName ?? "<unnamed>"}`;
+        const ns = meta.namespace ?? "default";
+        const namespaceLabels = options.declared.get(ns) ?? options.assumed;
+        const governed = o.kind === "Namespace" || labels.environment in namespaceLabels || o.kind === "Application";
+        const request = admissionRequest(o, { namespaceLabels, userInfo: options.user ?? argoCdControllerUser, ...(options.operation ? { operation: options.operation } : {}) });
+        const applied = evaluator.evaluate(request).filter((d) => d.verdict !== "NotApplicable");
+        if (applied.length === 0) rows.push({ object, rule: "-", verdict: "-", message: governed ? "no guardrail applies" : "no guardrail applies (namespace not governed)" });
+        for (const d of applied) if (d.verdict === "Deny" || d.verdict === "Warn" || d.verdict === "Allow") count[d.verdict]++;
+        const findings = applied.filter((d) => d.violations.length > 0);
+        if (!options.verbose && applied.length > 0 && findings.length === 0) rows.push({ object, rule: `all ${plural(applied.length, "rule")}`, verdict: "Allow", message: "" });
+        for (const d of options.verbose ? applied : findings) {
+            if (d.violations.length === 0) rows.push({ object, rule: d.rule, verdict: d.verdict, message: "" });
+            for (const v of d.violations) rows.push({ object, rule: d.rule, verdict: d.verdict, message: v.message });
+        }
+    }
+    return { rows, count };
+}
+
 /** Runs the check; returns the report and the exit code. `root`: where the stack files are. */
 export function policyCheck(args: PolicyCheckArgs, root: string = repoRoot): { report: string; exitCode: number } {
     const library = args.stack ? stackRules(args.stack, root) : defaultRules();
     const unknown = args.rules.filter((r) => !library.some((rule) => rule.name === r));
     if (unknown.length > 0) throw new Error(`unknown rule ${unknown.join(", ")}: use one of ${library.map((r) => r.name).join(", ")}`);
     const rules = args.rules.length > 0 ? library.filter((r) => args.rules.includes(r.name)) : library;
-    const binding =
-        args.mode === "prod" ? { environment: "prod", validationActions: ["Deny", "Audit"] as const } : { environment: "staging", validationActions: ["Warn", "Audit"] as const };
     const { manifests, skipped } = loadManifests(args.targets);
     // "0 denied" about nothing would pass a PR check whose render step produced no manifests.
     if (manifests.length === 0) {
@@ -166,33 +216,18 @@ export function policyCheck(args: PolicyCheckArgs, root: string = repoRoot): { r
             `${args.targets.join(", ")} hold${args.targets.length === 1 ? "s" : ""} no Kubernetes object (no YAML or JSON document with apiVersion and kind), so there is nothing to check. Fix: name rendered manifests, e.g. npm run --silent render -- staging > rendered.yaml`,
         );
     }
-    const declared = declaredNamespaceLabels(manifests.map((m) => m.object));
+    const objects = manifests.map((m) => m.object);
     // Ad hoc (--mode): a namespace the manifests do not describe is assumed to be of the mode's class.
     const assumed: Readonly<Record<string, string>> = args.stack ? {} : { [labels.environment]: args.mode };
-    // The cluster's namespaces as the manifests give them (rules that read other namespaces, e.g. an Application's destination).
-    const namespaces: Record<string, Readonly<Record<string, string>>> = {};
-    for (const m of manifests) if (m.object.metadata?.namespace) namespaces[m.object.metadata.namespace] = assumed;
-    for (const [name, l] of declared) namespaces[name] = l;
-    const evaluator = new GuardrailEvaluator(rules, { binding, namespaces });
-    const rows: Row[] = [];
-    const count = { Deny: 0, Warn: 0, Allow: 0 };
-    for (const m of manifests) {
-        const meta = m.object.metadata ?? {};
-        const object = `${m.object.kind} ${meta.namespace ? `${meta.namespace}/` : ""}${meta.name ?? meta.generateName ?? "<unnamed>"}`;
-        const ns = meta.namespace ?? "default";
-        const namespaceLabels = declared.get(ns) ?? assumed;
-        const governed = m.object.kind === "Namespace" || labels.environment in namespaceLabels || m.object.kind === "Application";
-        const request = admissionRequest(m.object, { namespaceLabels, userInfo: args.user ?? argoCdControllerUser, ...(args.operation ? { operation: args.operation } : {}) });
-        const applied = evaluator.evaluate(request).filter((d) => d.verdict !== "NotApplicable");
-        if (applied.length === 0) rows.push({ object, rule: "-", verdict: "-", message: governed ? "no guardrail applies" : "no guardrail applies (namespace not governed)" });
-        for (const d of applied) if (d.verdict === "Deny" || d.verdict === "Warn" || d.verdict === "Allow") count[d.verdict]++;
-        const findings = applied.filter((d) => d.violations.length > 0);
-        if (!args.verbose && applied.length > 0 && findings.length === 0) rows.push({ object, rule: `all ${plural(applied.length, "rule")}`, verdict: "Allow", message: "" });
-        for (const d of args.verbose ? applied : findings) {
-            if (d.violations.length === 0) rows.push({ object, rule: d.rule, verdict: d.verdict, message: "" });
-            for (const v of d.violations) rows.push({ object, rule: d.rule, verdict: d.verdict, message: v.message });
-        }
-    }
+    const { rows, count } = evaluateGuardrails(objects, {
+        rules,
+        mode: args.mode,
+        declared: declaredNamespaceLabels(objects),
+        assumed,
+        verbose: args.verbose,
+        ...(args.user ? { user: args.user } : {}),
+        ...(args.operation ? { operation: args.operation } : {}),
+    });
     const summary = [
         `${plural(manifests.length, "object")}, ${args.stack ? `stack ${args.stack} (${args.mode} mode)` : `${args.mode} mode`}${args.user ? ` as ${args.user.username}` : ""}${args.operation ? ` (${args.operation})` : ""}: ${plural(count.Deny + count.Warn + count.Allow, "rule check")}, ${count.Deny} denied, ${count.Warn} warned, ${count.Allow} admitted`,
         ...(skipped.length > 0

@@ -3,7 +3,9 @@
 # notifications controller, git credential helper) and the Helm and kustomize binaries that
 # Argo CD's repo-server calls, from Go modules, at the versions pinned in versions.env.
 #
-# Usage: scripts/toolchain/build-argocd.sh
+# Usage: scripts/toolchain/build-argocd.sh [--render-tools]
+#   --render-tools   only helm and kustomize (what `npm run config-check` runs; the config
+#                    repository's PR check builds just these, ~3 min cold)
 #
 # Cached OUTSIDE the repository, keyed by version (CACHE=${GITOPS_CONTROL_CACHE:-$HOME/.cache/gitops-control}):
 #   $CACHE/src/argocd-<v>          generated wrapper module (go.mod + our main.go)
@@ -148,11 +150,18 @@ go_install_tool() { # NAME MODULE_PATH VERSION DIR
   log "$name v${v} done in $(elapsed "$t0")"
 }
 
+RENDER_TOOLS_ONLY=false
+[[ "${1:-}" == "--render-tools" ]] && RENDER_TOOLS_ONLY=true
+
 T0=$(date +%s)
-for tool in redis-server git; do
-  command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed: run 'apt-get install -y redis-server git' (scripts/toolchain/install.sh does this as root)"
-done
-if argo_ok; then log "Argo CD v${ARGOCD_VERSION} already built ($ARGO_DIR/bin)"; else build_argo; fi
+if [[ "$RENDER_TOOLS_ONLY" == true ]]; then
+  log "--render-tools: helm and kustomize only"
+else
+  for tool in redis-server git; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed: run 'apt-get install -y redis-server git' (scripts/toolchain/install.sh does this as root)"
+  done
+  if argo_ok; then log "Argo CD v${ARGOCD_VERSION} already built ($ARGO_DIR/bin)"; else build_argo; fi
+fi
 go_install_tool helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" "$HELM_DIR"
 
 # kustomize v5.8.3 requires a k8s.io/kube-openapi pseudo-version the proxy refuses: a wrapper module

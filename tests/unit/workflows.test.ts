@@ -50,8 +50,8 @@ const environmentName = (job: Job) => (typeof job.environment === "string" ? job
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { dependencies: Record<string, string>; scripts: Record<string, string> };
 
 describe("GitHub workflows", () => {
-    it("exist: pr.yml, pr-crds.yml, deploy.yml, drift.yml", () => {
-        assert.deepEqual([...workflowFiles].sort(), ["deploy.yml", "drift.yml", "pr-crds.yml", "pr.yml"]);
+    it("exist: pr.yml, pr-crds.yml, deploy.yml, drift.yml, config-check.yml", () => {
+        assert.deepEqual([...workflowFiles].sort(), ["config-check.yml", "deploy.yml", "drift.yml", "pr-crds.yml", "pr.yml"]);
     });
 
     for (const file of workflowFiles) {
@@ -77,7 +77,8 @@ describe("GitHub workflows", () => {
     });
 
     it("install the Pulumi CLI of package.json's @pulumi/pulumi, through pulumi/actions", () => {
-        for (const file of workflowFiles) {
+        // config-check.yml renders under mocks and runs no engine (its own test checks that).
+        for (const file of workflowFiles.filter((f) => f !== "config-check.yml")) {
             const installs = allSteps(workflow(file)).filter((s) => s.uses?.startsWith("pulumi/actions@"));
             assert.ok(installs.length > 0, `${file} installs the CLI`);
             for (const step of installs) assert.equal(String(step.with?.["pulumi-version"]), pkg.dependencies["@pulumi/pulumi"], file);
@@ -232,5 +233,50 @@ describe("drift.yml", () => {
         assert.match(open.run ?? "", /gh issue comment "\$number"/);
         assert.equal(w.permissions?.issues, "write");
         assert.match(job.steps.find((s) => s.id === "drift")?.run ?? "", /if \[ "\$code" -ge 2 \]; then[\s\S]*exit "\$code"/);
+    });
+});
+
+describe("config-check.yml (reusable, called by the config repository)", () => {
+    const w = workflow("config-check.yml");
+    const job = w.jobs["config-check"];
+    const script = runs(w).join("\n");
+    const inputs = (w.on.workflow_call as { inputs: Record<string, { required?: boolean; default?: string }>; secrets?: unknown }).inputs;
+
+    it("is called with workflow_call, needs no secret, and names gitops-control's repository and revision", () => {
+        assert.deepEqual(Object.keys(w.on), ["workflow_call"]);
+        assert.equal((w.on.workflow_call as { secrets?: unknown }).secrets, undefined);
+        assert.equal(inputs["control-repository"].required, true);
+        assert.equal(inputs["control-ref"].default, "main");
+        assert.deepEqual(JSON.parse(inputs.stacks.default ?? ""), ["staging", "prod"]);
+        assert.equal(String(job.strategy?.matrix?.stack), "${{ fromJSON(inputs.stacks) }}");
+    });
+
+    it("checks out both revisions of the caller and runs config-check between the PR's base and head", () => {
+        const config = job.steps.find((s) => s.with?.path === "config");
+        assert.equal(config?.with?.["fetch-depth"], 0);
+        const check = job.steps.find((s) => s.id === "check");
+        assert.equal(check?.env?.BASE_SHA, "${{ github.event.pull_request.base.sha }}");
+        assert.equal(check?.env?.HEAD_SHA, "${{ github.event.pull_request.head.sha }}");
+        assert.match(check?.env?.PRUNE_BUDGET_APPROVED ?? "", /contains\(github\.event\.pull_request\.labels\.\*\.name, 'prune-approved'\)/);
+        assert.match(
+            (check?.run ?? "").replace(/\s*\\\n\s*/g, " "),
+            /npm run --silent config-check -- "\$STACK" --repo \.\.\/config --base "\$BASE_SHA" --head "\$HEAD_SHA" --repo-url "\$REPO_URL" --pr "\$PR_NUMBER" --output "\$RUNNER_TEMP\/config-check\.md"/,
+        );
+    });
+
+    it("renders with the pinned Helm and kustomize (the toolchain's --render-tools), and runs no Pulumi engine", () => {
+        assert.match(script, /bash scripts\/toolchain\/build-argocd\.sh --render-tools/);
+        assert.doesNotMatch(script, /^\s*pulumi (preview|up|refresh)\b/m);
+        assert.ok(!allSteps(w).some((s) => s.uses?.startsWith("pulumi/actions@")));
+    });
+
+    it("posts the report as one comment per stack even when the check failed, then fails the job", () => {
+        const comment = job.steps.find((s) => s.uses?.startsWith("actions/github-script@"));
+        assert.equal(comment?.if, "always()");
+        assert.match(String(comment?.with?.script), /gitops-control:config-check:\$\{stack\}/);
+        assert.equal(w.permissions?.["pull-requests"], "write");
+        const last = job.steps[job.steps.length - 1];
+        assert.equal(last.if, "steps.check.outcome != 'success'");
+        assert.match(last.run ?? "", /exit 1/);
     });
 });
