@@ -390,10 +390,17 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         measure("prod self-heal of a live edit", editedAt);
         // What reverted it is a self-heal: an automated sync of the same revision, started after the edit.
         const heal = (
-            app("shop-prod") as WatchedApp & { status?: { operationState?: { operation?: { initiatedBy?: { automated?: boolean }; sync?: { selfHealAttemptsCount?: number } } } } }
+            app("shop-prod") as WatchedApp & {
+                status?: {
+                    operationState?: {
+                        operation?: { initiatedBy?: { automated?: boolean }; sync?: { autoHealAttemptsCount?: number; resources?: { kind: string; name: string }[] } };
+                    };
+                };
+            }
         )?.status?.operationState;
         assert.equal(heal?.operation?.initiatedBy?.automated, true);
-        assert.ok((heal?.operation?.sync?.selfHealAttemptsCount ?? 0) >= 1, `a self-heal operation: ${JSON.stringify(heal?.operation)}`);
+        assert.ok((heal?.operation?.sync?.autoHealAttemptsCount ?? 0) >= 1, `a self-heal operation: ${JSON.stringify(heal?.operation)}`);
+        assert.deepEqual(heal?.operation?.sync?.resources, [{ kind: "ConfigMap", name: "shop-config" }], "it synced only what drifted");
         assert.ok(Date.parse(heal?.startedAt ?? "0") >= Math.floor(editedAt / 1000) * 1000, "started after the edit");
         // Staging has no self-heal: two full reconciles after the edit see it and start no sync.
         const staging = await reconciles("shop-staging", editedAt, 2);

@@ -292,7 +292,9 @@ describe("drift report: a failing sync in every shape Argo CD v3.6.1 writes whil
         assert.equal(problem.kind, "SyncFailed");
         assert.match(problem.reasons.join("\n"), /retry [1-9] of 5 running/);
         assert.match(problem.reasons.join("\n"), /Deployment shop-prod\/shop-debug: OutOfSync.*, not applied by the failed attempt/);
-        assert.match(problem.reasons.join("\n"), /last successful sync: [0-9a-f]{12}/);
+        // With a successful sync in its history (this capture had none yet), the report names the revision prod still runs.
+        const deployed = { ...app, status: { ...app.status, history: [{ revision: "0123456789abcdef0123456789abcdef01234567", deployedAt: "2026-12-06T21:03:06Z" }] } };
+        assert.match(argoProblems([deployed])[0].reasons.join("\n"), /last successful sync: 0123456789ab at 2026-12-06T21:03:06Z/);
     });
 
     it("a retry running and writing its result again: SyncFailed, the resource named", () => {
