@@ -12,12 +12,13 @@
  * label is reported "no guardrail applies (namespace not governed)". `--mode` is for ad-hoc checks:
  * the default rules, and a namespace the manifests do not describe is assumed to be of that class.
  * One row per denial or warning, one row for an object every rule admits (--verbose: one per rule).
- * Requests are CREATE by Argo CD's application controller unless --as/--as-group/--operation say
+ * Requests are CREATEs by who writes the kind in a GitOps cluster (the program, group system:masters,
+ * for Applications, ApplicationSets and AppProjects; Argo CD's application controller for the rest) unless --as/--as-group/--operation say
  * otherwise ("would a person's kubectl edit be denied"). Exit 2: bad arguments, unreadable YAML or
  * a rule the evaluator cannot model.
  */
 import * as path from "node:path";
-import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser } from "../../components/guardrails/evaluate";
+import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, defaultWriter } from "../../components/guardrails/evaluate";
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
 import { labels } from "../../components/labels";
@@ -176,7 +177,11 @@ export function policyCheck(args: PolicyCheckArgs): { report: string; exitCode: 
         const ns = meta.namespace ?? "default";
         const namespaceLabels = declared.get(ns) ?? assumed;
         const governed = m.object.kind === "Namespace" || labels.environment in namespaceLabels || m.object.kind === "Application";
-        const request = admissionRequest(m.object, { namespaceLabels, userInfo: args.user ?? argoCdControllerUser, ...(args.operation ? { operation: args.operation } : {}) });
+        const request = admissionRequest(m.object, {
+            namespaceLabels,
+            userInfo: args.user ?? defaultWriter(m.object.kind),
+            ...(args.operation ? { operation: args.operation } : {}),
+        });
         const applied = evaluator.evaluate(request).filter((d) => d.verdict !== "NotApplicable");
         if (applied.length === 0) rows.push({ object, rule: "-", verdict: "-", message: governed ? "no guardrail applies" : "no guardrail applies (namespace not governed)" });
         for (const d of applied) if (d.verdict === "Deny" || d.verdict === "Warn" || d.verdict === "Allow") count[d.verdict]++;
