@@ -16,6 +16,8 @@ import { validateRepositoryCredentialsArgs } from "../components/RepositoryCrede
 import { resolveService } from "../components/serviceSpec";
 import { re2Problem } from "../components/guardrails/cel";
 import { defaultAllowedRevisions } from "../components/guardrails/rules";
+import { defaultAllowedIgnoreDifferences, describeAllowed, ignoreDifferenceFits } from "../components/guardrails/argoInputs";
+import { reviewedInputClasses } from "../components/presets";
 import { defaults } from "../components/defaults";
 import { BreakGlassStatus, covers } from "./breakGlass";
 import { ModelService, clusterNames, destinationArgs, environmentsOf, libraryRuleNames, repositoryCredentialArg, waitForSyncArg } from "./model";
@@ -189,10 +191,27 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
                 check(
                     e.name !== "prod" || allowed.some((r) => r.test(revision)),
                     stackKey(`services[${s.index}].${serviceField(s.config, `environments[${j}].targetRevision`)}`),
-                    `(service "${s.name}") deploys "${revision}" to prod, which is not a reviewed revision (guardrails.allowedRevisions; protect-sync-policy would refuse the Application)`,
+                    `(service "${s.name}") deploys "${revision}" to prod, which is not an allowed revision format (guardrails.allowedRevisions; protect-sync-policy would refuse the Application)`,
                     "deploy a release tag, the default branch or a commit SHA, or add a pattern to `gitops-control:guardrails.allowedRevisions`",
                 );
             });
+        }
+    }
+    // What protect-application-inputs would refuse on a governed Application is refused here first.
+    if (!disabled.has("protect-application-inputs")) {
+        const allowed = config.guardrails.ignoreDifferences ?? defaultAllowedIgnoreDifferences;
+        const governed = new Set<string>(reviewedInputClasses());
+        for (const s of services) {
+            const classes = s.args.environments.map((e) => e.name).filter((c) => governed.has(c));
+            if (classes.length === 0) continue;
+            (s.config.ignoreDifferences ?? []).forEach((entry, j) =>
+                check(
+                    ignoreDifferenceFits(entry, allowed),
+                    stackKey(`services[${s.index}].ignoreDifferences[${j}]`),
+                    `(service "${s.name}") ignores ${entry.group ? `${entry.group}/` : ""}${entry.kind} ${[...(entry.jsonPointers ?? []), ...(entry.jqPathExpressions ?? []).map((q) => `jq ${q}`), ...(entry.managedFieldsManagers ?? []).map((m) => `manager ${m}`)].join(" ")} in ${classes.join(", ")}, which is not on the allow-list (${allowed.map(describeAllowed).join("; ") || "none"}): Argo CD would stop seeing drift there (protect-application-inputs would refuse the Application)`,
+                    "narrow it to a listed field, or declare it in `gitops-control:guardrails.ignoreDifferences` (a reviewed change of the stack file)",
+                ),
+            );
         }
     }
     active.forEach((glass) => {

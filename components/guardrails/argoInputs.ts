@@ -244,8 +244,30 @@ export function ignoreDifferencesAllowed(allowed: readonly AllowedIgnoreDifferen
         .join(" || ");
 }
 
+/** Whether an Application's ignoreDifferences entry fits the allow-list: what the rule's CEL decides, for the stack's own check. Pure. */
+export function ignoreDifferenceFits(
+    entry: {
+        readonly group?: string;
+        readonly kind: string;
+        readonly jsonPointers?: readonly string[];
+        readonly jqPathExpressions?: readonly string[];
+        readonly managedFieldsManagers?: readonly string[];
+    },
+    allowed: readonly AllowedIgnoreDifference[],
+): boolean {
+    const within = (values: readonly string[] | undefined, list: readonly string[] | undefined) => (values ?? []).every((v) => (list ?? []).includes(v));
+    return allowed.some(
+        (a) =>
+            (entry.group ?? "") === (a.group ?? "") &&
+            entry.kind === a.kind &&
+            within(entry.jsonPointers, a.jsonPointers) &&
+            within(entry.jqPathExpressions, a.jqPathExpressions) &&
+            within(entry.managedFieldsManagers, a.managedFieldsManagers),
+    );
+}
+
 /** How the docs and messages name an allow-list entry: `apps/Deployment /spec/replicas`. */
-function describeAllowed(a: AllowedIgnoreDifference): string {
+export function describeAllowed(a: AllowedIgnoreDifference): string {
     const parts = [...(a.jsonPointers ?? []), ...(a.jqPathExpressions ?? []).map((j) => `jq ${j}`), ...(a.managedFieldsManagers ?? []).map((m) => `manager ${m}`)];
     return `${a.group ? `${a.group}/` : ""}${a.kind} ${parts.join(" ")}`.trim();
 }

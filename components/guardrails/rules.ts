@@ -3,12 +3,15 @@ import { annotations, inClusterServer, labels } from "../labels";
 import { celList, celString, metadataValue, qualifiedName, re2Problem } from "./cel";
 import { reviewedInputClasses } from "../presets";
 import {
+    AllowedIgnoreDifference,
     GovernAppProjectsOptions,
     KeepGovernedNamespacesOptions,
     ProtectApplicationInputsOptions,
     RequireNamespacePodSecurityOptions,
     RequireServiceProjectOptions,
+    defaultAllowedIgnoreDifferences,
     governAppProjects,
+    ignoreDifferencesAllowed,
     keepGovernedNamespaces,
     protectApplicationInputs,
     requireNamespacePodSecurity,
@@ -1272,6 +1275,8 @@ export interface DefaultRulesOptions {
     readonly programIdentity?: ProgramIdentity;
     /** Environment classes whose Argo CD inputs are reviewed state. @default the presets' (components/presets.ts `reviewedInputs`) */
     readonly governedEnvironments?: readonly string[];
+    /** The ignoreDifferences governed Applications may carry. @default {@link defaultAllowedIgnoreDifferences} */
+    readonly ignoreDifferences?: readonly AllowedIgnoreDifference[];
     readonly governAppProjects?: GovernAppProjectsOptions | false;
     readonly requireServiceProject?: RequireServiceProjectOptions | false;
     readonly protectApplicationInputs?: ProtectApplicationInputsOptions | false;
@@ -1324,9 +1329,11 @@ export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[]
     add(options.restrictApplicationSets, (o) => restrictApplicationSets(o));
     add(options.requireApplicationEnvironment, (o) => requireApplicationEnvironment(o));
     const identity = { programIdentity: options.programIdentity, argoCdNamespace: argo };
+    const allowedIgnoreDifferences = options.ignoreDifferences ?? defaultAllowedIgnoreDifferences;
+    ignoreDifferencesAllowed(allowedIgnoreDifferences, "defaultRules.ignoreDifferences");
     add(options.governAppProjects, (o) => governAppProjects({ ...identity, ...o }));
     add(options.requireServiceProject, (o) => requireServiceProject(o));
-    add(options.protectApplicationInputs, (o) => protectApplicationInputs({ ...identity, environments: governed, ...o }));
+    add(options.protectApplicationInputs, (o) => protectApplicationInputs({ ...identity, environments: governed, allowedIgnoreDifferences, ...o }));
     add(options.keepGovernedNamespaces, (o) => keepGovernedNamespaces({ programIdentity: options.programIdentity, environments: governed, ...o }));
     add(options.requireNamespacePodSecurity, (o) => requireNamespacePodSecurity({ argoCdNamespace: argo, ...o }));
     return rules;
