@@ -94,7 +94,7 @@ export function rulesTable(rules: readonly GuardrailRule[]): string {
         "",
         "## Argo CD's inputs: who steers what Argo CD deploys",
         "",
-        "\"Only Argo CD writes to prod\" holds only if nobody but the program steers Argo CD. The program's identity is one",
+        '"Only Argo CD writes to prod" holds only if nobody but the program steers Argo CD. The program\'s identity is one',
         "setting, `gitops-control:guardrails.programIdentity` (`{ usernames, groups }`, default `{ groups: [system:masters] }`:",
         "the admin kubeconfig the local stack's `pulumi up` and a typical deploy job run with; never a group everyone carries,",
         "never Argo CD's own accounts: both refused with the key and the fix). Break-glass (`gitops-control:break-glass`)",
