@@ -17,6 +17,7 @@ import {
     restrictWorkloadWriters,
 } from "../../components/guardrails/rules";
 import { GuardrailRule } from "../../components/guardrails/types";
+import { governAppProjects, keepGovernedNamespaces, protectApplicationInputs } from "../../components/guardrails/argoInputs";
 import { docsPath, rulesTable } from "../../scripts/commands/rules-table";
 import { Expectation, caseUser, fixtureRules, placeholderNamespace, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
 
@@ -192,6 +193,27 @@ describe("rule builders refuse bad options with the field and the fix", () => {
             () => restrictWorkloadWriters({ allowedUsernames: [], allowedGroups: [] }),
             /^`restrictWorkloadWriters` allows no user and no group.*\. Fix: keep Argo CD/,
         ],
+        [
+            "defaultRules.programIdentity (nobody)",
+            () => defaultRules({ programIdentity: { usernames: [], groups: [] } }),
+            /^`defaultRules\.programIdentity` names no username and no group.*\. Fix: name the identity `pulumi up` runs with/,
+        ],
+        [
+            "governAppProjects.programIdentity.groups[0] (everyone)",
+            () => governAppProjects({ programIdentity: { groups: ["system:serviceaccounts:argocd"] } }),
+            /^`governAppProjects\.programIdentity\.groups\[0\]` is "system:serviceaccounts:argocd", which every authenticated user or service account carries\. Fix:/,
+        ],
+        [
+            "protectApplicationInputs.programIdentity.usernames[0] (Argo CD)",
+            () => protectApplicationInputs({ programIdentity: { usernames: ["system:serviceaccount:argocd:argocd-server"] } }),
+            /^`protectApplicationInputs\.programIdentity\.usernames\[0\]` is "system:serviceaccount:argocd:argocd-server", one of Argo CD's own service accounts\. Fix:/,
+        ],
+        [
+            "protectApplicationInputs.allowedIgnoreDifferences[0].jsonPointers[0]",
+            () => protectApplicationInputs({ allowedIgnoreDifferences: [{ group: "apps", kind: "Deployment", jsonPointers: ["/spec/template/spec"] }] }),
+            /^`protectApplicationInputs\.allowedIgnoreDifferences\[0\]\.jsonPointers\[0\]` is "\/spec\/template\/spec", which hides a whole spec.*\. Fix: name the one field/,
+        ],
+        ["keepGovernedNamespaces.environments", () => keepGovernedNamespaces({ environments: [] }), /^`keepGovernedNamespaces\.environments` is empty, so nothing is kept\. Fix:/],
         [
             "restrictWorkloadWriters.allowedUsernames[0]",
             () => restrictWorkloadWriters({ allowedUsernames: ["argo cd"] }),
