@@ -8,7 +8,7 @@ import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers
 import { chartFiles } from "../support/charts";
 import { GitHubDouble } from "../support/githubDouble";
 import { GitServer } from "../support/gitServer";
-import { KubectlResult, LocalCluster, Measurements, kubectl, kubectlOk, openLocalStack, startCluster, step } from "./support";
+import { KubectlResult, LocalCluster, Measurements, applyList, kubectl, kubectlOk, openLocalStack, startCluster, step } from "./support";
 
 /**
  * Argo CD's inputs, governed end to end (issue 17): the local stack as `pulumi up` deploys it, with
@@ -142,14 +142,26 @@ describe("Argo CD's inputs are governed (v3.6.1 reconcilers, real engine, real A
         cluster = startCluster({ LOCAL_CLUSTER_AUDIT_LOG: "1", LOCAL_CLUSTER_WORKLOAD_CONTROLLERS: "1" });
         // A team's RBAC as a platform might grant it: edit Argo CD's objects, delete namespaces.
         // Admission, not RBAC, is what this file is about.
-        ok([
-            "create",
-            "clusterrole",
-            "test-argo-editor",
-            "--verb=get,list,watch,create,update,patch,delete",
-            "--resource=applications.argoproj.io,appprojects.argoproj.io,namespaces",
+        // (As objects: the Argo CD CRDs come with the first up, so `kubectl create clusterrole` could not resolve them yet.)
+        const verbs = ["get", "list", "watch", "create", "update", "patch", "delete"];
+        applyList(cluster, [
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRole",
+                metadata: { name: "test-argo-editor" },
+                rules: [
+                    { apiGroups: ["argoproj.io"], resources: ["applications", "appprojects"], verbs },
+                    { apiGroups: [""], resources: ["namespaces"], verbs },
+                ],
+            },
+            {
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "ClusterRoleBinding",
+                metadata: { name: "test-argo-editor" },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "test-argo-editor" },
+                subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: "alice@example.com" }],
+            },
         ]);
-        ok(["create", "clusterrolebinding", "test-argo-editor", "--clusterrole=test-argo-editor", "--user=alice@example.com"]);
         git = await GitServer.start(path.join(workDir, "git"));
         mainSha = git.createRepo(repo, chartFiles({ service: "shop", team: "storefront" }));
         gh = await GitHubDouble.start(owner);
