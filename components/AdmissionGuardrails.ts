@@ -263,7 +263,31 @@ export const guardrailSettingsSchema = z
         allowedRevisions: z
             .array(z.string())
             .min(1)
-            .describe("RE2 patterns of the targetRevisions prod Applications may deploy (protect-sync-policy). Default: main/master/HEAD, release tags, full commit SHAs."),
+            .describe(
+                "RE2 patterns of the targetRevision formats prod Applications may deploy (protect-sync-policy): a format check, not a review. Default: main/master/HEAD, release tags, full commit SHAs.",
+            ),
+        programIdentity: z
+            .strictObject({
+                usernames: z.array(z.string()).describe("Exact usernames of the credentials `pulumi up` runs with."),
+                groups: z.array(z.string()).describe("Groups of those credentials."),
+            })
+            .partial()
+            .describe(
+                "Who `pulumi up` runs as: the only writer of AppProjects, of governed Applications' operation/project/destination/source(s)/ignoreDifferences and of governed namespace deletions (besides break-glass with a ticket). Default: { groups: [\"system:masters\"] } (an admin kubeconfig). Never a group everyone is in, nor Argo CD's own accounts.",
+            ),
+        ignoreDifferences: z
+            .array(
+                z.strictObject({
+                    group: z.string().optional(),
+                    kind: z.string(),
+                    jsonPointers: z.array(z.string()).optional(),
+                    jqPathExpressions: z.array(z.string()).optional(),
+                    managedFieldsManagers: z.array(z.string()).optional(),
+                }),
+            )
+            .describe(
+                "The ignoreDifferences governed (prod, staging) Applications may use (protect-application-inputs); a service's must fit. Default: apps Deployment and StatefulSet /spec/replicas; no jq expressions or field managers unless listed.",
+            ),
     })
     .partial()
     .default({})

@@ -153,6 +153,32 @@ export function renderAppProject(name: string, args: AppProjectArgs): IAppProjec
     };
 }
 
+/**
+ * Argo CD's catch-all `default` project, managed deny-all: no repository, no destination, no
+ * cluster-scoped and no namespaced kind. argocd-server creates it at start-up as the opposite
+ * (`sourceRepos: ['*']`, every destination, every cluster kind) when it does not exist, and an
+ * Application that names it could then apply a cluster-admin binding anywhere. Pure.
+ */
+export function renderDefaultAppProject(argoNamespace: string, owner: string | undefined): IAppProject {
+    return {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "AppProject",
+        metadata: {
+            name: "default",
+            namespace: argoNamespace,
+            labels: { [labels.managedBy]: managedByValue },
+            annotations: { ...forceOwnership, ...ownerAnnotation(owner) },
+        },
+        spec: {
+            description: "Deny-all, managed by gitops-control: every Application names its service's project",
+            sourceRepos: [],
+            destinations: [],
+            clusterResourceWhitelist: [],
+            namespaceResourceBlacklist: [{ group: "*", kind: "*" }],
+        },
+    };
+}
+
 export const appProjectType = "gitops-control:argocd:AppProject";
 
 /**

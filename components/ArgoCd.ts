@@ -7,9 +7,11 @@ import { check, goDuration, goDurationSeconds, requireDnsLabel, systemNamespace,
 import { defaults } from "./defaults";
 import { labels, managedByValue } from "./labels";
 import { CrdSource, argoCdCrdFiles, argoCdVersion, crdConfigGroup, crdStackGate, validateCrdStack } from "./ArgoCdCrds";
+import { renderDefaultAppProject } from "./AppProject";
 import { childOptions, protection } from "./options";
 import { z } from "zod";
 import { checkSettings, inputString, providerSetting } from "./settings";
+import { defaultOwner } from "./OwnershipFence";
 
 /** The pinned argo-cd Helm chart. Its templates ship Argo CD v3.4.4; see {@link argoCdVersion}. */
 export const pinnedChart = {
@@ -280,6 +282,8 @@ export class ArgoCd extends pulumi.ComponentResource {
     readonly crdStack: pulumi.StackReference | undefined;
     /** argocd-secret: admin password hash, server key, webhook secret. */
     readonly adminSecret: k8s.core.v1.Secret;
+    /** Argo CD's `default` AppProject, deny-all (renderDefaultAppProject). */
+    readonly defaultProject: k8s.apiextensions.CustomResource;
 
     constructor(name: string, args: ArgoCdArgs, opts?: pulumi.ComponentResourceOptions) {
         validateArgoCdArgs(args);
@@ -324,6 +328,13 @@ export class ArgoCd extends pulumi.ComponentResource {
         const gate = crds?.kind === "stack" && !crds.checkedBy ? crdStackGate(`${name}-crd-stack`, crds.stack, "args.crds.stack", this) : undefined;
         this.crdStack = crds?.kind === "stack" ? (crds.checkedBy ?? gate?.reference) : undefined;
         this.crds = crds?.kind === "stack" ? undefined : crdConfigGroup(`${name}-crds`, crds, protect, this, args.provider);
+        // Argo CD's `default` project, deny-all, before the chart: argocd-server would otherwise create
+        // it open at start-up (and the govern-app-projects guardrail refuses that write).
+        this.defaultProject = new k8s.apiextensions.CustomResource(
+            `${name}-default-project`,
+            { ...renderDefaultAppProject(namespaceName, defaultOwner()), apiVersion: "argoproj.io/v1alpha1", kind: "AppProject" },
+            childOptions(this, args.provider, { dependsOn: [this.namespace, (this.crds ?? this.crdStack)!] }),
+        );
         const values = renderArgoCdValues(args);
         this.chart = new k8s.helm.v4.Chart(
             `${name}-chart`,
@@ -333,7 +344,7 @@ export class ArgoCd extends pulumi.ComponentResource {
                 skipAwait: args.skipAwait ?? false,
                 values: gate ? gate.ready.apply(() => values) : values,
             },
-            childOptions(this, args.provider, { dependsOn: [this.adminSecret, (this.crds ?? this.crdStack)!] }),
+            childOptions(this, args.provider, { dependsOn: [this.adminSecret, (this.crds ?? this.crdStack)!, this.defaultProject] }),
         );
         const password = pulumi.secret(generated.result);
         this.namespaceName = this.namespace.metadata.name;

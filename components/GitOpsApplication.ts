@@ -214,6 +214,16 @@ export function validateIgnoreDifferences(list: readonly IgnoreDifference[], fie
 }
 
 /** The Argo CD `source` block. */
+/**
+ * Argo CD's canonical form (its Go types' `omitempty`): no empty list, no false default. Argo CD's
+ * controller writes `.operation` with a full-object Update of what it read, which drops them; the
+ * protect-application-inputs guardrail compares the inputs before and after, so what the program
+ * stores must already be what that round trip gives back.
+ */
+function nonEmpty<K extends string, T>(key: K, list: readonly T[] | undefined): Partial<Record<K, T[]>> {
+    return list && list.length > 0 ? ({ [key]: [...list] } as Record<K, T[]>) : {};
+}
+
 export function renderSource(source: ApplicationSourceArgs): IApplicationSource {
     return {
         repoURL: source.repoURL,
@@ -222,16 +232,19 @@ export function renderSource(source: ApplicationSourceArgs): IApplicationSource 
         ...(source.helm
             ? {
                   helm: {
-                      valueFiles: [...(source.helm.valueFiles ?? [])],
-                      parameters: (source.helm.parameters ?? []).map((p) => ({ name: p.name, value: p.value, forceString: p.forceString ?? false })),
+                      ...nonEmpty("valueFiles", source.helm.valueFiles),
+                      ...nonEmpty(
+                          "parameters",
+                          (source.helm.parameters ?? []).map((p) => ({ name: p.name, value: p.value, ...(p.forceString ? { forceString: true } : {}) })),
+                      ),
                       ...(source.helm.releaseName ? { releaseName: source.helm.releaseName } : {}),
                   },
               }
             : {}),
-        ...(source.kustomize
+        ...(source.kustomize && ((source.kustomize.images ?? []).length > 0 || source.kustomize.namePrefix)
             ? {
                   kustomize: {
-                      images: [...(source.kustomize.images ?? [])],
+                      ...nonEmpty("images", source.kustomize.images),
                       ...(source.kustomize.namePrefix ? { namePrefix: source.kustomize.namePrefix } : {}),
                   },
               }
@@ -263,15 +276,18 @@ export function renderApplication(name: string, args: GitOpsApplicationArgs): IA
             source: renderSource(args.source),
             destination: renderDestination(args.destination.cluster, args.destination.namespace),
             syncPolicy: renderSyncPolicy(args.syncPolicy, args.managedNamespaceMetadata),
-            ignoreDifferences: (args.ignoreDifferences ?? []).map((d) => ({
-                group: d.group ?? "",
-                kind: d.kind,
-                ...(d.name ? { name: d.name } : {}),
-                ...(d.namespace ? { namespace: d.namespace } : {}),
-                ...(d.jsonPointers ? { jsonPointers: [...d.jsonPointers] } : {}),
-                ...(d.jqPathExpressions ? { jqPathExpressions: [...d.jqPathExpressions] } : {}),
-                ...(d.managedFieldsManagers ? { managedFieldsManagers: [...d.managedFieldsManagers] } : {}),
-            })),
+            ...nonEmpty(
+                "ignoreDifferences",
+                (args.ignoreDifferences ?? []).map((d) => ({
+                    ...(d.group ? { group: d.group } : {}),
+                    kind: d.kind,
+                    ...(d.name ? { name: d.name } : {}),
+                    ...(d.namespace ? { namespace: d.namespace } : {}),
+                    ...(d.jsonPointers ? { jsonPointers: [...d.jsonPointers] } : {}),
+                    ...(d.jqPathExpressions ? { jqPathExpressions: [...d.jqPathExpressions] } : {}),
+                    ...(d.managedFieldsManagers ? { managedFieldsManagers: [...d.managedFieldsManagers] } : {}),
+                })),
+            ),
             revisionHistoryLimit: args.revisionHistoryLimit ?? defaults.revisionHistoryLimit,
         },
     };

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { appProjectResource, appProjectType, ownNamespaces } from "./AppProject";
 import { ClusterRef } from "./destinations";
 import { applicationResource, gitOpsApplicationType } from "./GitOpsApplication";
+import { previewProjectSuffix } from "./guardrails/argoInputs";
 import { labels } from "./labels";
 import { movedOutOfComponent } from "./options";
 import { collectProblems } from "./errors";
@@ -48,6 +49,11 @@ export type LegacyGitOpsServiceArgs = Omit<ServiceArgs, "repoURL" | "path" | "he
 /** Services constructed in this program run (per engine connection), for the checks across services. */
 const programServices = new WeakMap<object, PlacedService[]>();
 
+/** The AppProject of a service's previews: `<service>-previews` (what the require-service-project guardrail expects). */
+export function previewProjectName(service: string): string {
+    return `${service}${previewProjectSuffix}`;
+}
+
 /**
  * Applies the environment presets and checks every argument (the same path the stack pipeline
  * runs), and the service against the GitOpsServices this program already created (names,
@@ -75,6 +81,8 @@ export class GitOpsService extends pulumi.ComponentResource {
     readonly previewApplicationSetName: pulumi.Output<string | undefined>;
     /** The AppProject custom resource (held directly: no wrapper component, see movedOutOfComponent). */
     readonly project: k8s.apiextensions.CustomResource;
+    /** The previews' own AppProject (`<service>-previews`), when previews are on. */
+    readonly previewProject?: k8s.apiextensions.CustomResource;
     /** The Application custom resources by environment. */
     readonly applications: Record<string, k8s.apiextensions.CustomResource> = {};
     /**
@@ -100,7 +108,7 @@ export class GitOpsService extends pulumi.ComponentResource {
             service: name,
             argoNamespace,
             owner,
-            project: name,
+            project: previewProjectName(name),
             github: resolved.previews.github,
             requeueAfterSeconds: resolved.previews.requeueAfterSeconds,
             imageTagParameter: resolved.previews.imageTagParameter,
@@ -126,18 +134,36 @@ export class GitOpsService extends pulumi.ComponentResource {
                 owner,
                 description: `${name} (team ${settings.team}), managed by gitops-control`,
                 sourceRepos: [source.repoURL],
-                destinations: [
-                    ...resolved.environments.map((env) => ({ namespace: namespaceOf(env), ...clusterOf(env) })),
-                    ...(resolved.previews ? [{ namespace: previewGlob, ...clusterOf(resolved.previews) }] : []),
-                ],
-                // Argo CD creates and labels each environment's namespace (and each preview's).
-                clusterResourceWhitelist: ownNamespaces([...resolved.environments.map(namespaceOf), ...(resolved.previews ? [previewGlob] : [])]),
+                destinations: resolved.environments.map((env) => ({ namespace: namespaceOf(env), ...clusterOf(env) })),
+                // Argo CD creates and labels each environment's namespace (CreateNamespace: v3.6.1 checks the
+                // namespace it creates against this whitelist), by exact name: no other cluster-scoped kind.
+                clusterResourceWhitelist: ownNamespaces(resolved.environments.map(namespaceOf)),
                 syncWindows: settings.project?.syncWindows ?? [],
                 annotations: settings.project?.annotations ?? {},
                 provider: args.provider,
             },
             { parent: this, ...movedOutOfComponent(this, appProjectType, { type: "kubernetes:argoproj.io/v1alpha1:AppProject", name: `${name}-project` }) },
         );
+        // Previews get a project of their own: a PR's chart is unreviewed code, so it reaches only the
+        // service's preview namespaces (`<service>-pr-*`), never an environment's, and creates, adopts or
+        // deletes no namespace but a preview's (its only cluster-scoped kind: Namespace by that glob,
+        // which CreateNamespace needs; the namespaces it creates enforce Pod Security baseline, see the
+        // require-namespace-pod-security guardrail).
+        this.previewProject = resolved.previews
+            ? appProjectResource(
+                  previewProjectName(name),
+                  {
+                      argoNamespace,
+                      owner,
+                      description: `${name} pull-request previews (team ${settings.team}), managed by gitops-control`,
+                      sourceRepos: [source.repoURL],
+                      destinations: [{ namespace: previewGlob, ...clusterOf(resolved.previews) }],
+                      clusterResourceWhitelist: ownNamespaces([previewGlob]),
+                      provider: args.provider,
+                  },
+                  { parent: this },
+              )
+            : undefined;
         for (const env of resolved.environments) {
             const helm = source.helm ?? (source.kustomize ? undefined : {});
             this.applications[env.name] = applicationResource(
@@ -177,7 +203,7 @@ export class GitOpsService extends pulumi.ComponentResource {
             // project as the component did.
             const previews = previewObjects(previewsName, previewArgs, (child) => ({
                 parent: this,
-                ...(child.type.endsWith(":ApplicationSet") ? { dependsOn: [this.project] } : {}),
+                ...(child.type.endsWith(":ApplicationSet") ? { dependsOn: [this.previewProject ?? this.project] } : {}),
                 ...movedOutOfComponent(this, previewEnvironmentsType, child),
             }));
             this.previewApplicationSet = previews.applicationSet;

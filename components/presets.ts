@@ -21,6 +21,13 @@ export interface EnvironmentPreset {
      * self-heal or prune off is what staging is for, so those stay free there.
      */
     readonly requireReasonFor: readonly UnsafeSwitch[];
+    /**
+     * Argo CD's inputs are reviewed state here: an Application's operation, project, destination,
+     * source(s) and ignoreDifferences change only through the program (or Argo CD's automated sync,
+     * or break-glass), and the class's namespaces are deleted only by the program
+     * (protect-application-inputs, keep-governed-namespaces; enforced at the class's validation actions).
+     */
+    readonly reviewedInputs: boolean;
 }
 
 const retry = (limit: number, refresh: boolean): SyncPolicy["retry"] => ({
@@ -56,6 +63,7 @@ export const environmentPresets: Readonly<Record<EnvironmentClass | "preview", E
         validationActions: ["Deny", "Audit"],
         revisionHistoryLimit: 20,
         requireReasonFor: ["automated.enabled", "automated.prune", "automated.selfHeal", "automated.allowEmpty"],
+        reviewedInputs: true,
     },
     staging: {
         syncPolicy: {
@@ -66,6 +74,9 @@ export const environmentPresets: Readonly<Record<EnvironmentClass | "preview", E
         validationActions: ["Warn", "Audit"],
         revisionHistoryLimit: 10,
         requireReasonFor: ["automated.allowEmpty"],
+        // Staging lets live experiments stand, but what Argo CD deploys there is still reviewed
+        // config: an input changed by hand is warned about and audited (staging binds [Warn, Audit]).
+        reviewedInputs: true,
     },
     preview: {
         syncPolicy: {
@@ -76,5 +87,12 @@ export const environmentPresets: Readonly<Record<EnvironmentClass | "preview", E
         validationActions: ["Warn", "Audit"],
         revisionHistoryLimit: 3,
         requireReasonFor: ["automated.allowEmpty"],
+        // A preview's inputs are generated from the PR by the ApplicationSet controller.
+        reviewedInputs: false,
     },
 };
+
+/** Environment classes whose Argo CD inputs are reviewed state ({@link EnvironmentPreset.reviewedInputs}). */
+export function reviewedInputClasses(): EnvironmentClass[] {
+    return environmentClasses.filter((c) => environmentPresets[c].reviewedInputs);
+}

@@ -319,7 +319,7 @@ function resolveEnvironment(service: string, spec: ServiceSettings, env: Environ
         check(
             allowed.some((p) => safeRegExp(p)?.test(targetRevision) ?? false),
             revisionField,
-            `deploys "${targetRevision}" to prod, which is not a reviewed revision (guardrails.allowedRevisions; protect-sync-policy would refuse the Application)`,
+            `deploys "${targetRevision}" to prod, which is not an allowed revision format (guardrails.allowedRevisions; protect-sync-policy would refuse the Application)`,
             "deploy a release tag, the default branch or a commit SHA, or add a pattern to the allowed revisions (`gitops-control:guardrails.allowedRevisions`; GitOpsService arg `allowedRevisions`)",
         );
     }

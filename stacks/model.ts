@@ -70,6 +70,8 @@ export function guardrailRules(config: StackConfig) {
         capReplicas: { max: g.replicaCap ?? defaults.replicaCap },
         ...(g.requiredLabels ? { requireLabels: { labels: g.requiredLabels } } : {}),
         ...(g.allowedRevisions ? { protectSyncPolicy: { allowedRevisions: g.allowedRevisions } } : {}),
+        ...(g.programIdentity ? { programIdentity: g.programIdentity } : {}),
+        ...(g.ignoreDifferences ? { ignoreDifferences: g.ignoreDifferences } : {}),
         ...off,
     });
 }

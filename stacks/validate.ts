@@ -15,6 +15,8 @@ import { validateBreakGlassExpiryArgs } from "../components/BreakGlassExpiry";
 import { validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { PlacedService, placed, resolveService, serviceConflicts } from "../components/serviceSpec";
 import { re2Problem } from "../components/guardrails/cel";
+import { defaultAllowedIgnoreDifferences, describeAllowed, ignoreDifferenceFits } from "../components/guardrails/argoInputs";
+import { reviewedInputClasses } from "../components/presets";
 import { BreakGlassStatus, covers } from "./breakGlass";
 import { ModelService, clusterNames, destinationArgs, environmentsOf, libraryRuleNames, repositoryCredentialArg, waitForSyncArg } from "./model";
 import { stackKinds, stackPresets } from "./presets";
@@ -193,6 +195,24 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
         const problem = pattern.includes("'") ? "contains a single quote" : re2Problem(pattern);
         check(problem === undefined, stackKey(`guardrails.allowedRevisions[${i}]`), `"${pattern}" ${problem}`, 'use an RE2 pattern such as "^v[0-9]+[.][0-9]+[.][0-9]+$"');
     });
+    // What protect-application-inputs would refuse on a governed Application is refused here first.
+    const disabled = new Set(config.guardrails.disabledRules ?? []);
+    if (!disabled.has("protect-application-inputs")) {
+        const allowed = config.guardrails.ignoreDifferences ?? defaultAllowedIgnoreDifferences;
+        const governed = new Set<string>(reviewedInputClasses());
+        for (const s of services) {
+            const classes = s.args.environments.map((e) => e.name).filter((c) => governed.has(c));
+            if (classes.length === 0) continue;
+            (s.config.ignoreDifferences ?? []).forEach((entry, j) =>
+                check(
+                    ignoreDifferenceFits(entry, allowed),
+                    stackKey(`services[${s.index}].ignoreDifferences[${j}]`),
+                    `(service "${s.name}") ignores ${entry.group ? `${entry.group}/` : ""}${entry.kind} ${[...(entry.jsonPointers ?? []), ...(entry.jqPathExpressions ?? []).map((q) => `jq ${q}`), ...(entry.managedFieldsManagers ?? []).map((m) => `manager ${m}`)].join(" ")} in ${classes.join(", ")}, which is not on the allow-list (${allowed.map(describeAllowed).join("; ") || "none"}): Argo CD would stop seeing drift there (protect-application-inputs would refuse the Application)`,
+                    "narrow it to a listed field, or declare it in `gitops-control:guardrails.ignoreDifferences` (a reviewed change of the stack file)",
+                ),
+            );
+        }
+    }
     active.forEach((glass) => {
         const i = config.breakGlass.findIndex((e) => e === glass.entry);
         check(

@@ -116,6 +116,20 @@ export const argoCdControllerUser: UserInfo = {
     groups: ["system:serviceaccounts", "system:serviceaccounts:argocd", "system:authenticated"],
 };
 
+/**
+ * The program as the local stack's `pulumi up` is seen (its admin kubeconfig: group system:masters,
+ * the default `gitops-control:guardrails.programIdentity`): the writer of Argo CD's own objects.
+ */
+export const programUser: UserInfo = { username: "gitops-control-admin", groups: ["system:masters", "system:authenticated"] };
+
+/** Kinds the program writes in a GitOps cluster (Argo CD's own objects); Argo CD's controller writes the rest. */
+const programKinds = new Set(["Application", "ApplicationSet", "AppProject"]);
+
+/** Who writes `kind` in a GitOps cluster: the program for Argo CD's objects, Argo CD's application controller for what it deploys. */
+export function defaultWriter(kind: string): UserInfo {
+    return programKinds.has(kind) ? programUser : argoCdControllerUser;
+}
+
 export interface RequestOptions {
     /** @default "CREATE" */
     readonly operation?: Operation;

@@ -1,6 +1,23 @@
 import { check } from "../errors";
 import { annotations, inClusterServer, labels } from "../labels";
 import { celList, celString, metadataValue, qualifiedName, re2Problem } from "./cel";
+import { reviewedInputClasses } from "../presets";
+import {
+    AllowedIgnoreDifference,
+    GovernAppProjectsOptions,
+    KeepGovernedNamespacesOptions,
+    ProtectApplicationInputsOptions,
+    RequireNamespacePodSecurityOptions,
+    RequireServiceProjectOptions,
+    defaultAllowedIgnoreDifferences,
+    governAppProjects,
+    ignoreDifferencesAllowed,
+    keepGovernedNamespaces,
+    protectApplicationInputs,
+    requireNamespacePodSecurity,
+    requireServiceProject,
+} from "./argoInputs";
+import { ProgramIdentity, breakGlassGroup, resolveProgramIdentity } from "./identity";
 import { GuardrailRule, MatchCondition, Operation, ResourceRule, Validation, Variable } from "./types";
 
 const writes = ["CREATE", "UPDATE"] as const;
@@ -864,8 +881,9 @@ export interface ProtectSyncPolicyOptions {
     /** RE2 pattern a pause ticket must match (any non-empty string is not a ticket). @default "^[A-Z][A-Z0-9]+-[0-9]+$" (INC-4711) */
     readonly ticketPattern?: string;
     /**
-     * RE2 patterns of the revisions a protected Application may deploy (`targetRevision` of its
-     * source or sources): reviewed ones only, so switching prod to a feature branch is refused.
+     * RE2 patterns of the revision formats a protected Application may deploy (`targetRevision` of
+     * its source or sources): tags, the default branch, commit SHAs, so a feature branch name is
+     * refused. A format check, not a review: protect-application-inputs decides who may change it.
      * @default {@link defaultAllowedRevisions}
      */
     readonly allowedRevisions?: readonly string[];
@@ -879,20 +897,16 @@ export interface ProtectSyncPolicyOptions {
 }
 
 /**
- * Revisions a prod Application may deploy by default: the reviewed default branch (`main`,
+ * Revision formats a prod Application may deploy by default: the default branch (`main`,
  * `master`, `HEAD`), release tags (`v1.2.3`, `1.2.3-rc.1`) and full commit SHAs.
  */
 export const defaultAllowedRevisions: readonly string[] = ["^(HEAD|main|master)$", "^v?[0-9]+[.][0-9]+[.][0-9]+([-+][0-9A-Za-z.-]+)?$", "^[0-9a-f]{40}$"];
 
-/** ignoreDifferences pointers that hide a whole object part: with them Argo CD stops seeing any drift there. */
-const blanketPointers = ["", "/", "/spec", "/data", "/stringData", "/binaryData", "/metadata"];
-const blanketJqPaths = [".", ".spec", ".data", ".stringData", ".binaryData", ".metadata"];
-
 /**
  * Protected Applications keep automated sync with prune and self-heal on and empty syncs refused;
- * sync pauses only under a break-glass ticket; they deploy only reviewed revisions; their
- * ignoreDifferences never blanket a whole spec or data; and only the program or break-glass
- * deletes them (the cascade finalizer would take every workload with them). Applications live in
+ * sync pauses only under a break-glass ticket; their targetRevision has an allowed format (a
+ * format, not a review: who may change it at all is protect-application-inputs'); and only the
+ * program or break-glass deletes them (the cascade finalizer would take every workload with them). Applications live in
  * the Argo CD namespace, not in their environment's, so the rule selects them by their own
  * environment label (objectSelector; require-application-environment makes that label honest).
  */
@@ -916,7 +930,7 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
         const problem = re2Problem(pattern);
         check(problem === undefined, field, `"${pattern}" ${problem}`, 'use an RE2 pattern such as "^v[0-9]+[.][0-9]+[.][0-9]+$"');
     });
-    check(revisions.length > 0, "protectSyncPolicy.allowedRevisions", "is empty, so no revision could be deployed", "list the reviewed revisions, e.g. tags and main");
+    check(revisions.length > 0, "protectSyncPolicy.allowedRevisions", "is empty, so no revision could be deployed", "list the allowed revision formats, e.g. tags and main");
     check(deleteUsers.length + deleteGroups.length > 0, "protectSyncPolicy", "lets nobody delete a protected Application", "keep system:masters (the program) in `deleteGroups`");
     [...deleteUsers, ...deleteGroups].forEach((u, i) => check(username.test(u), `protectSyncPolicy.deleteUsernames/deleteGroups[${i}]`, `is "${u}"`, "use a name without spaces"));
     const where = `(guardrail protect-sync-policy)`;
@@ -929,8 +943,8 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
     const revisionOk = (r: string) => `(${revisions.map((p) => `${r}.matches(${celString(p)})`).join(" || ")})`;
     return {
         name: "protect-sync-policy",
-        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, with allowEmpty, paused without a ticket, on an unreviewed revision, with blanket ignoreDifferences, relabelling their namespace through managedNamespaceMetadata, or deleted by anyone but ${deleters}`,
-        why: "Without prune and self-heal Git stops describing the cluster; allowEmpty, a feature branch or a blanket ignore let unreviewed state into prod; a cascade delete removes every workload.",
+        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, with allowEmpty, paused without a ticket, on a revision outside the allowed formats, relabelling their namespace through managedNamespaceMetadata, or deleted by anyone but ${deleters}`,
+        why: "Without prune and self-heal Git stops describing the cluster; allowEmpty or a feature branch let unmerged state into prod; a cascade delete removes every workload.",
         params: {
             environments,
             environmentLabel: envLabel,
@@ -964,10 +978,6 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
                 name: "oldRevisions",
                 expression:
                     "request.operation != 'UPDATE' ? [] : (has(oldObject.spec.source) && has(oldObject.spec.source.targetRevision) ? [oldObject.spec.source.targetRevision] : []) + (has(oldObject.spec.sources) ? oldObject.spec.sources.filter(s, has(s.targetRevision)).map(s, s.targetRevision) : [])",
-            },
-            {
-                name: "blanketIgnores",
-                expression: `variables.deleting || !has(object.spec.ignoreDifferences) ? [] : object.spec.ignoreDifferences.filter(d, (has(d.jsonPointers) && d.jsonPointers.exists(p, p in ${celList(blanketPointers)})) || (has(d.jqPathExpressions) && d.jqPathExpressions.exists(p, p in ${celList(blanketJqPaths)})))`,
             },
         ],
         validations: [
@@ -1012,14 +1022,8 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
             {
                 // A revision already deployed stays deployable (legacy Applications remain reconcilable).
                 expression: `variables.revisions.all(r, r in variables.oldRevisions || ${revisionOk("r")})`,
-                message: `targetRevision must be a reviewed revision (${revisions.join(", ")}) ${where}`,
-                messageExpression: `'targetRevision ' + variables.revisions.filter(r, !(r in variables.oldRevisions) && !${revisionOk("r")}).join(', ') + ${celString(` is not a reviewed revision (allowed: ${revisions.join(", ")}): deploy a tag or the default branch ${where}`)}`,
-                reason: "Forbidden",
-            },
-            {
-                expression: "size(variables.blanketIgnores) == 0",
-                message: `spec.ignoreDifferences may not cover a whole spec, data or metadata: name the fields ${where}`,
-                messageExpression: `'spec.ignoreDifferences of ' + variables.blanketIgnores.map(d, d.kind).join(', ') + ${celString(` covers a whole spec, data or metadata, so Argo CD would see no drift there: name the fields (e.g. /spec/replicas) ${where}`)}`,
+                message: `targetRevision must have an allowed format (${revisions.join(", ")}) ${where}`,
+                messageExpression: `'targetRevision ' + variables.revisions.filter(r, !(r in variables.oldRevisions) && !${revisionOk("r")}).join(', ') + ${celString(` is not an allowed revision format (allowed: ${revisions.join(", ")}): deploy a tag or the default branch ${where}`)}`,
                 reason: "Forbidden",
             },
         ],
@@ -1263,6 +1267,21 @@ export interface DefaultRulesOptions {
     readonly protectNamespaceLabels?: ProtectNamespaceLabelsOptions | false;
     readonly restrictApplicationSets?: RestrictApplicationSetsOptions | false;
     readonly requireApplicationEnvironment?: RequireApplicationEnvironmentOptions | false;
+    /**
+     * Who `pulumi up` runs as: the one writer of AppProjects, governed Applications' inputs and
+     * governed namespaces' deletion, and (with break-glass) who deletes protected Applications and
+     * relabels protected namespaces. @default {@link defaultProgramIdentity} (group system:masters)
+     */
+    readonly programIdentity?: ProgramIdentity;
+    /** Environment classes whose Argo CD inputs are reviewed state. @default the presets' (components/presets.ts `reviewedInputs`) */
+    readonly governedEnvironments?: readonly string[];
+    /** The ignoreDifferences governed Applications may carry. @default {@link defaultAllowedIgnoreDifferences} */
+    readonly ignoreDifferences?: readonly AllowedIgnoreDifference[];
+    readonly governAppProjects?: GovernAppProjectsOptions | false;
+    readonly requireServiceProject?: RequireServiceProjectOptions | false;
+    readonly protectApplicationInputs?: ProtectApplicationInputsOptions | false;
+    readonly keepGovernedNamespaces?: KeepGovernedNamespacesOptions | false;
+    readonly requireNamespacePodSecurity?: RequireNamespacePodSecurityOptions | false;
 }
 
 /** Labels {@link defaultRules} requires on workloads. */
@@ -1295,11 +1314,27 @@ export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[]
     add(options.restrictWorkloadWriters, (o) =>
         restrictWorkloadWriters({ ...o, allowedUsernames: o?.allowedUsernames ?? [`system:serviceaccount:${argo}:argocd-application-controller`] }),
     );
-    add(options.protectSyncPolicy, (o) => protectSyncPolicy(o));
+    const program = resolveProgramIdentity(options.programIdentity, "defaultRules.programIdentity");
+    const governed = options.governedEnvironments ?? reviewedInputClasses();
+    add(options.protectSyncPolicy, (o) =>
+        protectSyncPolicy({ ...o, deleteUsernames: o?.deleteUsernames ?? program.usernames, deleteGroups: o?.deleteGroups ?? [...program.groups, breakGlassGroup] }),
+    );
     add(options.protectNamespaceLabels, (o) =>
-        protectNamespaceLabels({ ...o, allowedUsernames: o?.allowedUsernames ?? [`system:serviceaccount:${argo}:argocd-application-controller`] }),
+        protectNamespaceLabels({
+            ...o,
+            allowedUsernames: o?.allowedUsernames ?? [`system:serviceaccount:${argo}:argocd-application-controller`, ...program.usernames],
+            allowedGroups: o?.allowedGroups ?? [...program.groups, breakGlassGroup],
+        }),
     );
     add(options.restrictApplicationSets, (o) => restrictApplicationSets(o));
     add(options.requireApplicationEnvironment, (o) => requireApplicationEnvironment(o));
+    const identity = { programIdentity: options.programIdentity, argoCdNamespace: argo };
+    const allowedIgnoreDifferences = options.ignoreDifferences ?? defaultAllowedIgnoreDifferences;
+    ignoreDifferencesAllowed(allowedIgnoreDifferences, "defaultRules.ignoreDifferences");
+    add(options.governAppProjects, (o) => governAppProjects({ ...identity, ...o }));
+    add(options.requireServiceProject, (o) => requireServiceProject(o));
+    add(options.protectApplicationInputs, (o) => protectApplicationInputs({ ...identity, environments: governed, allowedIgnoreDifferences, ...o }));
+    add(options.keepGovernedNamespaces, (o) => keepGovernedNamespaces({ programIdentity: options.programIdentity, environments: governed, ...o }));
+    add(options.requireNamespacePodSecurity, (o) => requireNamespacePodSecurity({ argoCdNamespace: argo, ...o }));
     return rules;
 }

@@ -12,11 +12,12 @@
  * label is reported "no guardrail applies (namespace not governed)". `--mode` is for ad-hoc checks:
  * the default rules, and a namespace the manifests do not describe is assumed to be of that class.
  * One row per denial or warning, one row for an object every rule admits (--verbose: one per rule).
- * Requests are CREATE by Argo CD's application controller unless --as/--as-group/--operation say
+ * Requests are CREATEs by who writes the kind in a GitOps cluster (the program, group system:masters,
+ * for Applications, ApplicationSets and AppProjects; Argo CD's application controller for the rest) unless --as/--as-group/--operation say
  * otherwise ("would a person's kubectl edit be denied"). Exit 2: bad arguments, unreadable YAML or
  * a rule the evaluator cannot model.
  */
-import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser } from "../../components/guardrails/evaluate";
+import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, defaultWriter } from "../../components/guardrails/evaluate";
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
 import { labels } from "../../components/labels";
@@ -189,7 +190,11 @@ export function evaluateGuardrails(objects: readonly KubeObject[], options: Guar
         const ns = meta.namespace ?? "default";
         const namespaceLabels = options.declared.get(ns) ?? options.assumed;
         const governed = o.kind === "Namespace" || labels.environment in namespaceLabels || o.kind === "Application";
-        const request = admissionRequest(o, { namespaceLabels, userInfo: options.user ?? argoCdControllerUser, ...(options.operation ? { operation: options.operation } : {}) });
+        const request = admissionRequest(o, {
+            namespaceLabels,
+            userInfo: options.user ?? defaultWriter(o.kind),
+            ...(options.operation ? { operation: options.operation } : {}),
+        });
         const applied = evaluator.evaluate(request).filter((d) => d.verdict !== "NotApplicable");
         if (applied.length === 0) rows.push({ object, rule: "-", verdict: "-", message: governed ? "no guardrail applies" : "no guardrail applies (namespace not governed)" });
         for (const d of applied) if (d.verdict === "Deny" || d.verdict === "Warn" || d.verdict === "Allow") count[d.verdict]++;

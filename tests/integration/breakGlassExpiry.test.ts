@@ -117,7 +117,7 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         const app = (enabled: boolean, extra: Record<string, string>) => ({
             apiVersion: "argoproj.io/v1alpha1",
             kind: "Application",
-            metadata: { name: "shop-prod", namespace: "argocd", labels: { [labels.environment]: "prod" }, annotations: extra },
+            metadata: { name: "shop-prod", namespace: "argocd", labels: { [labels.environment]: "prod", [labels.service]: "shop" }, annotations: extra },
             spec: {
                 project: "shop",
                 source: { repoURL: "https://github.com/acme/shop.git", path: ".", targetRevision: "v1.0.0" },

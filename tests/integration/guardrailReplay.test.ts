@@ -3,12 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { GuardrailBinding, guardrailManifests, policyName } from "../../components/AdmissionGuardrails";
-import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser, resourceOf } from "../../components/guardrails/evaluate";
+import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser, defaultWriter, resourceOf } from "../../components/guardrails/evaluate";
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
 import { labels } from "../../components/labels";
-import { Expectation, fixtureRules, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
-import { KubectlResult, LocalCluster, applyList, compliantPodSpec, eventually, kubectl, kubectlOk, repoRoot, startCluster, step } from "./support";
+import { Expectation, caseUser, fixtureRules, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
+import { KubectlResult, LocalCluster, applyList, argoCdCrds, compliantPodSpec, eventually, kubectl, kubectlOk, startCluster, step } from "./support";
 
 /**
  * The guardrail fixtures (tests/fixtures/guardrails, contract in its README.md) replayed through
@@ -41,7 +41,6 @@ import { KubectlResult, LocalCluster, applyList, compliantPodSpec, eventually, k
  *   what shows the rules are written for the defaulted object.
  */
 
-const argoCrds = ["application-crd.yaml", "applicationset-crd.yaml"].map((f) => path.join(repoRoot, "..", "shared", "fixtures", "argo-cd", "v3.4.4", "crds", f));
 /** The placeholder namespace of the fixtures, and the namespace they are replayed in. */
 const placeholder = "guardrails-fixtures";
 const namespace = "guardrails-replay";
@@ -56,6 +55,8 @@ interface Case {
     readonly file: string;
     /** The fixture with its namespace substituted: what is sent to the API server and evaluated offline. */
     readonly object: KubeObject;
+    /** What an UPDATE or DELETE starts from (the case's `old` or `oldLabels`, else the fixture), namespace substituted. */
+    readonly stored: KubeObject;
     readonly expectation: Expectation;
     readonly operation: Operation;
     /** "" for the object itself; `ephemeralcontainers` or `exec` (see tests/fixtures/guardrails/README.md). */
@@ -145,15 +146,17 @@ function loadCases(): Case[] {
             const namespaced = resourceOf(fixture.kind).namespaced;
             if (namespaced) assert.equal(fixture.metadata?.namespace, placeholder, `${rule}/${file} sits in the placeholder namespace`);
             const e = expectations.cases[file];
+            const stored = storedObject(fixture, e, dir);
             return {
                 rule,
                 file,
                 object: namespaced ? withNamespace(fixture) : fixture,
+                stored: namespaced ? withNamespace(stored) : stored,
                 // A message naming the placeholder namespace names the replay namespace here.
                 expectation: e.message?.includes(placeholder) ? { ...e, message: e.message.replaceAll(placeholder, namespace) } : e,
                 operation: e.operation ?? (fixture.kind === "PodExecOptions" ? "CONNECT" : "CREATE"),
                 subResource: e.subResource ?? (fixture.kind === "PodExecOptions" ? "exec" : ""),
-                user: e.userInfo ?? argoCdControllerUser,
+                user: caseUser(fixture, e),
                 dryRun: e.dryRun ?? false,
             };
         });
@@ -164,7 +167,7 @@ function loadCases(): Case[] {
 function offlineOutcome(c: Case): Outcome & { readonly denials: readonly RuleDecision[] } {
     const decisions = offline.evaluate(
         admissionRequest(c.object, {
-            ...(c.expectation.oldLabels ? { oldObject: storedObject(c.object, c.expectation) } : {}),
+            ...(c.expectation.oldLabels || c.expectation.old ? { oldObject: c.stored } : {}),
             operation: c.operation,
             subResource: c.subResource,
             userInfo: c.user,
@@ -236,8 +239,8 @@ describe("guardrail fixtures replayed through admission on a real API server", {
         // Pods name a ServiceAccount; the controller-manager that would create "default" is not running.
         ok(["create", "serviceaccount", "default", "-n", namespace]);
 
-        step("Argo CD Application and ApplicationSet CRDs (server-side apply)");
-        for (const crd of argoCrds) ok(["apply", "--server-side", "-f", crd]);
+        step("Argo CD's CRDs at the pinned version (server-side apply)");
+        ok(["apply", "--server-side", "-f", "-"], argoCdCrds());
 
         // RBAC: every identity a case impersonates (and Argo CD's controller, which creates the
         // objects UPDATE and DELETE cases start from) may write every fixture kind in the namespace.
@@ -249,7 +252,7 @@ describe("guardrail fixtures replayed through admission on a real API server", {
         // The doors into a running Pod: kubectl debug and kubectl exec; kubectl scale of a Deployment.
         kinds.set("", (kinds.get("") ?? new Set()).add("pods").add("pods/ephemeralcontainers").add("pods/exec"));
         kinds.set("apps", (kinds.get("apps") ?? new Set()).add("deployments").add("deployments/scale"));
-        const users = new Map([argoCdControllerUser, ...cases.map((c) => c.user)].map((u) => [u.username, u]));
+        const users = new Map([argoCdControllerUser, ...cases.flatMap((c) => [c.user, defaultWriter(c.object.kind)])].map((u) => [u.username, u]));
         const subjects = [...users.keys()].sort().map((name) => {
             const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(name);
             return sa ? { kind: "ServiceAccount", namespace: sa[1], name: sa[2] } : { kind: "User", apiGroup: "rbac.authorization.k8s.io", name };
@@ -271,7 +274,7 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                 apiVersion: "rbac.authorization.k8s.io/v1",
                 kind: "ClusterRole",
                 metadata: { name: "guardrails-replay-namespaces" },
-                rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "create", "update", "patch"] }],
+                rules: [{ apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "create", "update", "patch", "delete"] }],
             },
             {
                 apiVersion: "rbac.authorization.k8s.io/v1",
@@ -288,7 +291,7 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                 subjects,
             },
         ]);
-        ok(["wait", "--for=condition=established", "--timeout=60s", "crd/applications.argoproj.io", "crd/applicationsets.argoproj.io"]);
+        ok(["wait", "--for=condition=established", "--timeout=60s", "crd/applications.argoproj.io", "crd/applicationsets.argoproj.io", "crd/appprojects.argoproj.io"]);
 
         // Exactly what AdmissionGuardrails creates for one prod binding: its exported renderers and names.
         step(`rendering ${rules.length} rules to ValidatingAdmissionPolicies + prod bindings ${JSON.stringify(prodBinding.validationActions)}`);
@@ -304,16 +307,24 @@ describe("guardrail fixtures replayed through admission on a real API server", {
         // The API server loads policies and bindings through an informer and compiles their CEL
         // asynchronously: probe each rule with its first bad CREATE fixture (renamed, one name per
         // attempt, so an early admission leaves nothing the replay would trip over).
+        // A rule that only judges deletions (keep-governed-namespaces) is probed with a bad DELETE of an object its writer created.
         let attempt = 0;
         for (const rule of rules) {
-            const probe = cases.find((c) => c.rule === rule.name && c.file.startsWith("bad-") && c.operation === "CREATE");
-            assert.ok(probe, `${rule.name} has a bad CREATE fixture to probe with`);
+            const bad = (op: Operation) => cases.find((c) => c.rule === rule.name && c.file.startsWith("bad-") && c.operation === op);
+            const probe = bad("CREATE") ?? bad("DELETE");
+            assert.ok(probe, `${rule.name} has a bad CREATE (or DELETE) fixture to probe with`);
             const policy = policyName(prefix, rule);
             let last: Outcome = { verdict: "Allow" };
             try {
                 await eventually(`${policy} to deny ${rule.name}/${probe.file}`, 60, () => {
                     const object = { ...probe.object, metadata: { ...probe.object.metadata, name: `${probe.object.metadata?.name}-probe-${++attempt}` } };
-                    last = realOutcome(apply(object, probe.user, probe.dryRun));
+                    if (probe.operation === "DELETE") {
+                        const created = realOutcome(apply(object, defaultWriter(object.kind), false));
+                        if (created.verdict !== "Allow") return false;
+                        last = realOutcome(remove(object, probe.user, probe.dryRun));
+                    } else {
+                        last = realOutcome(apply(object, probe.user, probe.dryRun));
+                    }
                     return last.verdict === "Deny" && last.policy === policy;
                 });
             } catch (e) {
@@ -344,10 +355,11 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                       ? scaleTarget(c.object)
                       : c.subResource === "ephemeralcontainers"
                         ? withoutEphemeral(c.object)
-                        : storedObject(c.object, c.expectation);
-            const setup = c.operation === "CREATE" ? undefined : realOutcome(apply(base, argoCdControllerUser, false));
+                        : c.stored;
+            // Created by who writes the kind (Argo CD's controller for workloads, the program for Argo CD's objects).
+            const setup = c.operation === "CREATE" ? undefined : realOutcome(apply(base, defaultWriter(base.kind), false));
             if (setup && setup.verdict !== "Allow") {
-                real = { verdict: "Error", message: `setup (create as Argo CD's controller) failed: ${setup.verdict} ${setup.message}` };
+                real = { verdict: "Error", message: `setup (create as ${defaultWriter(base.kind).username}) failed: ${setup.verdict} ${setup.message}` };
             } else if (c.subResource === "exec") {
                 const o = c.object as KubeObject & { container?: string; command?: string[] };
                 real = realOutcome(k(["exec", "-n", namespace, ...asUser(c.user), o.metadata?.name ?? "", "-c", o.container ?? "web", "--", ...(o.command ?? ["true"])]));

@@ -200,9 +200,10 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
             JSON.stringify({
                 apiVersion: "argoproj.io/v1alpha1",
                 kind: "Application",
-                metadata: { name: "payments-api-pr-7", namespace: "argocd" },
+                // As the previews' ApplicationSet generates it: labelled with its service, in its preview project.
+                metadata: { name: "payments-api-pr-7", namespace: "argocd", labels: { "gitops-control.io/environment": "preview", "gitops-control.io/service": "payments-api" } },
                 spec: {
-                    project: "payments-api",
+                    project: "payments-api-previews",
                     source: { repoURL: "https://github.com/acme/payments-api.git", path: "deploy/chart", targetRevision: "abc123" },
                     destination: { server: "https://kubernetes.default.svc", namespace: "payments-api-pr-7" },
                 },

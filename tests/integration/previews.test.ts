@@ -271,7 +271,7 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         const synced = await untilSynced("shop-pr-1", sha, 240);
         measure("a: open (webhook) → Synced+Healthy", t0);
 
-        assert.equal(synced.spec.project, "shop", "the fixed project, not one from PR data");
+        assert.equal(synced.spec.project, "shop-previews", "the previews' own fixed project, not one from PR data");
         assert.equal(synced.spec.destination.namespace, "shop-pr-1");
         assert.equal(synced.spec.source.targetRevision, sha);
         assert.deepEqual(synced.spec.source.helm?.parameters?.find((p) => p.name === "image.tag")?.value, "pr-1");
@@ -414,19 +414,19 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         const broken = gh.open(repo, { title: "Missing commit", branch: "gone", headSha: "0".repeat(40), labels: ["preview"] });
         await deliver(evil, "opened");
         const five = await untilSynced("shop-pr-5", sha, 180);
-        assert.equal(five.spec.project, "shop");
+        assert.equal(five.spec.project, "shop-previews");
         assert.equal(five.spec.destination.namespace, "shop-pr-5");
         const six = await until("shop-pr-6 reports its error", 180, () => {
             const a = app("shop-pr-6");
             return a?.status?.conditions?.find((c) => c.type === "ComparisonError") && a;
         });
-        assert.equal(six.spec.project, "shop");
+        assert.equal(six.spec.project, "shop-previews");
         step(`shop-pr-6: ${six.status?.conditions?.[0]?.message.slice(0, 160)}`);
         assert.deepEqual(previewApps(), ["shop-pr-3", "shop-pr-5", "shop-pr-6"]);
         assert.ok(syncedAt("shop-pr-3", gh.pull(repo, 3).headSha)(), "the other previews are untouched");
-        const projects = kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", argoNs, "-o", "jsonpath={.items[*].spec.project}"]).split(/\s+/);
+        const projects = kubectlOk(cluster, ["get", "applications.argoproj.io", "-n", argoNs, "-l", "env=preview", "-o", "jsonpath={.items[*].spec.project}"]).split(/\s+/);
         assert.ok(
-            projects.every((p) => p === "shop"),
+            projects.every((p) => p === "shop-previews"),
             projects.join(","),
         );
         gh.close(repo, broken.number);

@@ -64,22 +64,30 @@ export function policyCheckCases(policyCheck: (...args: string[]) => Promise<Com
             lines.some((l) => /^Deployment guardrails-fixtures\/img-good-tag\s+all 9 rules\s+Allow$/.test(l)),
             "a compliant object gets one Allow row",
         );
-        // Requests are CREATEs by Argo CD's controller, so the writer rule's fixtures pass, and of the namespace-relabelling
+        // Requests are CREATEs by who writes the kind (Argo CD's controller for workloads), so the writer rule's fixtures pass, and of the namespace-relabelling
         // fixtures (UPDATEs of a prod namespace) only the one a CREATE can show: a prod namespace that also says env=preview;
         // Application deletions are DELETEs (as CREATEs they are compliant Applications).
+        // Argo CD's own objects are written by the program: its AppProject writes pass, and of a governed Application's
+        // inputs only the ignoreDifferences allow-list binds it; namespace deletions are DELETEs.
         const bad = fixtureFiles("bad-").filter(
             (f) =>
                 !f.startsWith("restrict-workload-writers") &&
+                !f.startsWith("govern-app-projects") &&
+                !f.startsWith("keep-governed-namespaces") &&
+                (!f.startsWith("protect-application-inputs") || path.basename(f).startsWith("bad-ignore-")) &&
                 !/^protect-sync-policy\/bad-.*-delete\.yaml$/.test(f) &&
                 (!f.startsWith("protect-namespace-labels") || f.endsWith("bad-prod-also-preview.yaml")),
         );
-        // ...and one good fixture is denied: the HPA controller's scale to 40, which as Argo CD's controller is over the cap.
+        // ...and two good fixtures are denied: the HPA controller's scale to 40, which as Argo CD's controller is over the cap.
         assert.ok(lines.some((l) => /^Scale guardrails-fixtures\/cap-scale-hpa\s+cap-replicas\s+Deny\s/.test(l)));
-        const denied = bad.length + 1;
+        // ...and the program's privileged namespace, which as Argo CD's controller (the CREATE default for a Namespace) is refused.
+        assert.ok(lines.some((l) => /^Namespace rnps-good-program-privileged\s+require-namespace-pod-security\s+Deny\s/.test(l)));
+        const denied = bad.length + 2;
         assert.equal(lines.filter((l) => /\sDeny\s/.test(l)).length, denied);
-        const objects = fixtureFiles("good-").length + fixtureFiles("bad-").length;
+        // Stored objects (the start of UPDATE cases) are manifests too.
+        const objects = fixtureFiles("good-").length + fixtureFiles("bad-").length + fixtureFiles("stored-").length;
         assert.match(r.stdout, new RegExp(`^${objects} objects, prod mode: \\d+ rule checks, ${denied} denied, 0 warned, \\d+ admitted$`, "m"));
-        assert.match(r.stdout, /skipped 13 documents that are not a Kubernetes object: .*expectations\.yaml/);
+        assert.match(r.stdout, /skipped 18 documents that are not a Kubernetes object: .*expectations\.yaml/);
     });
 
     it("staging mode warns instead of denying and exits 0", async () => {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { defaultWriter } from "../../components/guardrails/evaluate";
 import type { KubeObject, UserInfo } from "../../components/guardrails/evaluate";
 import type { Operation } from "../../components/guardrails/types";
 import { loadManifests } from "../../scripts/lib/manifests";
@@ -23,6 +24,11 @@ export interface Expectation {
     readonly subResource?: string;
     /** UPDATE: the stored object's labels, where they differ from the fixture's (relabelling cases). @default the fixture's */
     readonly oldLabels?: Readonly<Record<string, string>>;
+    /**
+     * UPDATE: a file of this folder (not named good-/bad-) holding the stored object, where more than
+     * its labels differ (an Application whose source or operation a case changes). @default the fixture
+     */
+    readonly old?: string;
     readonly userInfo?: UserInfo;
     readonly dryRun?: boolean;
     readonly auditAnnotations?: Record<string, string>;
@@ -57,7 +63,21 @@ export function readFixture(file: string): KubeObject {
     return manifests[0].object;
 }
 
-/** The stored object an UPDATE case starts from: the fixture, with `oldLabels` if the case gives them. */
-export function storedObject(fixture: KubeObject, e: Pick<Expectation, "oldLabels">): KubeObject {
+/**
+ * The stored object an UPDATE case starts from: the case's `old` file (read from `dir`), else the
+ * fixture with `oldLabels` if the case gives them, else the fixture itself.
+ */
+export function storedObject(fixture: KubeObject, e: Pick<Expectation, "oldLabels" | "old">, dir?: string): KubeObject {
+    if (e.old) {
+        assert.ok(dir, `the stored object ${e.old} is read from the fixture's folder`);
+        // One stored object serves every case of a folder: it takes the case's name.
+        const stored = readFixture(path.join(dir, e.old));
+        return { ...stored, metadata: { ...stored.metadata, name: fixture.metadata?.name } };
+    }
     return e.oldLabels ? { ...fixture, metadata: { ...fixture.metadata, labels: { ...e.oldLabels } } } : fixture;
+}
+
+/** Who a case writes as: its `userInfo`, else who writes that kind in a GitOps cluster (see defaultWriter). */
+export function caseUser(fixture: KubeObject, e: Pick<Expectation, "userInfo">): UserInfo {
+    return e.userInfo ?? defaultWriter(fixture.kind);
 }

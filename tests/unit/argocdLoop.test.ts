@@ -379,8 +379,9 @@ describe("GitOpsService deploys each environment to its cluster", () => {
         assert.deepEqual(byName("kubernetes:argoproj.io/v1alpha1:AppProject", "basket-project")!.inputs.spec.destinations, [
             { name: "edge", namespace: "basket-prod" },
             { name: "lab", namespace: "basket-staging" },
-            { name: "edge", namespace: "basket-pr-*" },
         ]);
+        // Previews deploy through a project of their own, to their glob only.
+        assert.deepEqual(byName("kubernetes:argoproj.io/v1alpha1:AppProject", "basket-previews-project")!.inputs.spec.destinations, [{ name: "edge", namespace: "basket-pr-*" }]);
         assert.throws(
             () =>
                 new GitOpsService("bad", {
@@ -398,7 +399,7 @@ describe("projects let Argo CD create their own namespaces, and only those", () 
     before(() => {
         recorded = installMocks("unit");
     });
-    it("CreateNamespace with managedNamespaceMetadata needs the Namespace kind, narrowed to the service's namespaces and preview glob", async () => {
+    it("CreateNamespace with managedNamespaceMetadata needs the Namespace kind, narrowed to the service's namespaces (previews: their glob, in their own project)", async () => {
         const { GitOpsService, environmentPresets } = await import("../../components/index.js");
         const svc = new GitOpsService("cart", {
             team: "storefront",
@@ -415,7 +416,11 @@ describe("projects let Argo CD create their own namespaces, and only those", () 
         assert.deepEqual(spec.clusterResourceWhitelist, [
             { group: "", kind: "Namespace", name: "cart-prod" },
             { group: "", kind: "Namespace", name: "cart-stg" },
-            { group: "", kind: "Namespace", name: "cart-pr-*" },
         ]);
+        const previews = byName("kubernetes:argoproj.io/v1alpha1:AppProject", "cart-previews-project")!.inputs;
+        assert.equal(previews.metadata.name, "cart-previews");
+        assert.deepEqual(previews.spec.clusterResourceWhitelist, [{ group: "", kind: "Namespace", name: "cart-pr-*" }]);
+        assert.deepEqual(previews.spec.destinations, [{ server: "https://kubernetes.default.svc", namespace: "cart-pr-*" }]);
+        assert.equal(byName("kubernetes:argoproj.io/v1alpha1:ApplicationSet", "cart-previews-appset")!.inputs.spec.template.spec.project, "cart-previews");
     });
 });

@@ -59,7 +59,8 @@ describe("GitOpsApplication", () => {
         assert.equal(cr.inputs.spec.project, "payments-api");
         assert.deepEqual(cr.inputs.spec.destination, { server: "https://kubernetes.default.svc", namespace: "payments-api-prod" });
         assert.equal(cr.inputs.spec.revisionHistoryLimit, 7);
-        assert.deepEqual(cr.inputs.spec.source.helm.parameters, [{ name: "image.tag", value: "1.0.0", forceString: false }]);
+        // Argo CD's canonical form: a false forceString is left out, as the controller's own Update of `.operation` leaves it.
+        assert.deepEqual(cr.inputs.spec.source.helm.parameters, [{ name: "image.tag", value: "1.0.0" }]);
     });
 
     it("is parented to the component (child of the component's URN)", async () => {

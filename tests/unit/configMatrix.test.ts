@@ -599,10 +599,48 @@ const cases: Case[] = [
     },
     {
         was: "silent",
-        name: "prod deploys an unreviewed branch",
+        name: "prod deploys a feature branch",
         config: withSvc({ environments: [{ name: "prod", targetRevision: "feature/skip-checks" }] }),
-        expect: '`gitops-control:services[0].environments[0].targetRevision` (service "payments-api", GitOpsService arg `environments[0].targetRevision`) deploys "feature/skip-checks" to prod, which is not a reviewed revision',
+        expect: '`gitops-control:services[0].environments[0].targetRevision` (service "payments-api", GitOpsService arg `environments[0].targetRevision`) deploys "feature/skip-checks" to prod, which is not an allowed revision format',
         service: S,
+    },
+    {
+        was: "silent",
+        name: "prod ignores the whole pod template",
+        config: withSvc({ environments: ["prod"], ignoreDifferences: [{ group: "apps", kind: "Deployment", jsonPointers: ["/spec/template"] }] }),
+        expect: '`gitops-control:services[0].ignoreDifferences[0]` (service "payments-api") ignores apps/Deployment /spec/template in prod, which is not on the allow-list (apps/Deployment /spec/replicas; apps/StatefulSet /spec/replicas)',
+        service: S,
+    },
+    {
+        was: "silent",
+        name: "prod ignores a field manager nobody declared",
+        config: withSvc({ environments: ["prod"], ignoreDifferences: [{ group: "apps", kind: "Deployment", managedFieldsManagers: ["kubectl-edit"] }] }),
+        expect: '`gitops-control:services[0].ignoreDifferences[0]` (service "payments-api") ignores apps/Deployment manager kubectl-edit in prod, which is not on the allow-list',
+        service: S,
+    },
+    {
+        was: "silent",
+        name: "allow-list entry hides a whole pod template",
+        config: { guardrails: { ignoreDifferences: [{ group: "apps", kind: "Deployment", jsonPointers: ["/spec/template"] }] } },
+        expect: '`gitops-control:guardrails.ignoreDifferences[0].jsonPointers[0]` (guardrails arg `ignoreDifferences[0].jsonPointers[0]`) is "/spec/template", which hides a whole spec',
+    },
+    {
+        was: "silent",
+        name: "program identity that everyone carries",
+        config: { guardrails: { programIdentity: { groups: ["system:authenticated"] } } },
+        expect: '`gitops-control:guardrails.programIdentity.groups[0]` (guardrails arg `programIdentity.groups[0]`) is "system:authenticated", which every authenticated user or service account carries',
+    },
+    {
+        was: "silent",
+        name: "program identity that names nobody",
+        config: { guardrails: { programIdentity: { groups: [] } } },
+        expect: "`gitops-control:guardrails.programIdentity` (guardrails arg `programIdentity`) names no username and no group",
+    },
+    {
+        was: "silent",
+        name: "program identity that is Argo CD",
+        config: { guardrails: { programIdentity: { usernames: ["system:serviceaccount:argocd:argocd-application-controller"] } } },
+        expect: '`gitops-control:guardrails.programIdentity.usernames[0]` (guardrails arg `programIdentity.usernames[0]`) is "system:serviceaccount:argocd:argocd-application-controller", one of Argo CD\'s own service accounts',
     },
     {
         was: "silent",
@@ -921,7 +959,7 @@ const routeCases: RouteCase[] = [
         problems: [
             {
                 arg: "targetRevision",
-                text: 'deploys "feature/skip-checks" to prod, which is not a reviewed revision (guardrails.allowedRevisions; protect-sync-policy would refuse the Application). Fix: deploy a release tag, the default branch or a commit SHA, or add a pattern to the allowed revisions (`gitops-control:guardrails.allowedRevisions`; GitOpsService arg `allowedRevisions`)',
+                text: 'deploys "feature/skip-checks" to prod, which is not an allowed revision format (guardrails.allowedRevisions; protect-sync-policy would refuse the Application). Fix: deploy a release tag, the default branch or a commit SHA, or add a pattern to the allowed revisions (`gitops-control:guardrails.allowedRevisions`; GitOpsService arg `allowedRevisions`)',
             },
         ],
     },

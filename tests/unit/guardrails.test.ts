@@ -17,23 +17,17 @@ import {
     restrictWorkloadWriters,
 } from "../../components/guardrails/rules";
 import { GuardrailRule } from "../../components/guardrails/types";
+import { governAppProjects, keepGovernedNamespaces, protectApplicationInputs } from "../../components/guardrails/argoInputs";
 import { docsPath, rulesTable } from "../../scripts/commands/rules-table";
-import { Expectation, fixtureRules, placeholderNamespace, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
+import { Expectation, caseUser, fixtureRules, placeholderNamespace, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
 
 const prodNamespace = { "gitops-control.io/environment": "prod" };
 const rules = defaultRules();
 /** The fixtures' namespace is the one prod namespace of the cluster: the parameter of require-application-environment. */
 const prod = new GuardrailEvaluator(rules, { namespaces: { [placeholderNamespace]: prodNamespace } });
 
-function requestFor(object: KubeObject, e: Pick<Expectation, "operation" | "userInfo" | "dryRun" | "subResource" | "oldLabels">): AdmissionRequest {
-    return admissionRequest(object, {
-        namespaceLabels: prodNamespace,
-        ...(e.oldLabels ? { oldObject: storedObject(object, e) } : {}),
-        ...(e.operation ? { operation: e.operation } : {}),
-        ...(e.subResource ? { subResource: e.subResource } : {}),
-        ...(e.userInfo ? { userInfo: e.userInfo } : {}),
-        ...(e.dryRun ? { dryRun: e.dryRun } : {}),
-    });
+function requestFor(object: KubeObject, e: Expectation, dir: string): AdmissionRequest {
+    return admissionRequest(object, { namespaceLabels: prodNamespace, ...requestOptions(e, object, dir) });
 }
 
 const decisionOf = (decisions: readonly RuleDecision[], rule: string): RuleDecision => {
@@ -93,7 +87,7 @@ describe("guardrail fixtures", () => {
                 it(title, () => {
                     const object = readFixture(path.join(dir, file));
                     if (object.kind !== "Namespace") assert.equal(object.metadata?.namespace, "guardrails-fixtures", "namespaced in the placeholder");
-                    const decisions = prod.evaluate(requestFor(object, e));
+                    const decisions = prod.evaluate(requestFor(object, e, dir));
                     const d = decisionOf(decisions, rule);
                     if (e.verdict === "Deny") {
                         assert.equal(d.verdict, "Deny");
@@ -123,15 +117,18 @@ describe("guardrail fixtures", () => {
                 for (const file of files.filter((f) => f.startsWith("bad-"))) {
                     const e = expectations.cases[file];
                     const object = readFixture(path.join(dir, file));
-                    const labelled =
-                        object.kind === "Application" && rule !== "require-application-environment"
-                            ? { ...object, metadata: { ...object.metadata, labels: { ...object.metadata?.labels, "gitops-control.io/environment": "staging" } } }
-                            : object;
+                    const relabel = (o: KubeObject): KubeObject =>
+                        o.kind === "Application" && rule !== "require-application-environment" && rule !== "require-service-project"
+                            ? { ...o, metadata: { ...o.metadata, labels: { ...o.metadata?.labels, "gitops-control.io/environment": "staging" } } }
+                            : o;
+                    const labelled = relabel(object);
                     const d = decisionOf(
-                        staging.evaluate(admissionRequest(labelled, { ...requestOptions(e, labelled), namespaceLabels: { "gitops-control.io/environment": "staging" } })),
+                        staging.evaluate(
+                            admissionRequest(labelled, { ...requestOptions(e, labelled, dir, relabel), namespaceLabels: { "gitops-control.io/environment": "staging" } }),
+                        ),
                         rule,
                     );
-                    if (rule === "protect-namespace-labels") {
+                    if (rule === "protect-namespace-labels" || rule === "keep-governed-namespaces") {
                         // Bound by the object's own label: a prod namespace is no staging object, unless relabelled to staging (then it warns).
                         assert.ok(d.verdict === "NotApplicable" || d.verdict === "Warn", `${file}: ${d.verdict}`);
                     } else if (rule === "require-application-environment" && object.metadata?.labels?.["gitops-control.io/environment"] === "staging") {
@@ -142,6 +139,10 @@ describe("guardrail fixtures", () => {
                         assert.match(d.message ?? "", /guardrail require-application-environment/);
                     } else if (rule === "protect-sync-policy") {
                         assert.equal(d.verdict, "NotApplicable", "only prod Applications are protected");
+                    } else if (rule === "protect-application-inputs") {
+                        // Staging's inputs are reviewed state too (presets: reviewedInputs), bound [Warn, Audit].
+                        assert.equal(d.verdict, "Warn", file);
+                        assert.equal(d.message, e.message?.replace("the prod Application", "the staging Application"));
                     } else {
                         assert.equal(d.verdict, "Warn", file);
                         assert.equal(d.message, e.message);
@@ -152,12 +153,12 @@ describe("guardrail fixtures", () => {
     }
 });
 
-function requestOptions(e: Expectation, object?: KubeObject) {
+function requestOptions(e: Expectation, object: KubeObject, dir: string, relabel: (o: KubeObject) => KubeObject = (o) => o) {
     return {
-        ...(object && e.oldLabels ? { oldObject: storedObject(object, e) } : {}),
+        ...(e.oldLabels || e.old ? { oldObject: relabel(storedObject(object, e, dir)) } : {}),
         ...(e.operation ? { operation: e.operation } : {}),
         ...(e.subResource ? { subResource: e.subResource } : {}),
-        ...(e.userInfo ? { userInfo: e.userInfo } : {}),
+        userInfo: caseUser(object, e),
         ...(e.dryRun ? { dryRun: e.dryRun } : {}),
     };
 }
@@ -192,6 +193,27 @@ describe("rule builders refuse bad options with the field and the fix", () => {
             () => restrictWorkloadWriters({ allowedUsernames: [], allowedGroups: [] }),
             /^`restrictWorkloadWriters` allows no user and no group.*\. Fix: keep Argo CD/,
         ],
+        [
+            "defaultRules.programIdentity (nobody)",
+            () => defaultRules({ programIdentity: { usernames: [], groups: [] } }),
+            /^`defaultRules\.programIdentity` names no username and no group.*\. Fix: name the identity `pulumi up` runs with/,
+        ],
+        [
+            "governAppProjects.programIdentity.groups[0] (everyone)",
+            () => governAppProjects({ programIdentity: { groups: ["system:serviceaccounts:argocd"] } }),
+            /^`governAppProjects\.programIdentity\.groups\[0\]` is "system:serviceaccounts:argocd", which every authenticated user or service account carries\. Fix:/,
+        ],
+        [
+            "protectApplicationInputs.programIdentity.usernames[0] (Argo CD)",
+            () => protectApplicationInputs({ programIdentity: { usernames: ["system:serviceaccount:argocd:argocd-server"] } }),
+            /^`protectApplicationInputs\.programIdentity\.usernames\[0\]` is "system:serviceaccount:argocd:argocd-server", one of Argo CD's own service accounts\. Fix:/,
+        ],
+        [
+            "protectApplicationInputs.allowedIgnoreDifferences[0].jsonPointers[0]",
+            () => protectApplicationInputs({ allowedIgnoreDifferences: [{ group: "apps", kind: "Deployment", jsonPointers: ["/spec/template/spec"] }] }),
+            /^`protectApplicationInputs\.allowedIgnoreDifferences\[0\]\.jsonPointers\[0\]` is "\/spec\/template\/spec", which hides a whole spec.*\. Fix: name the one field/,
+        ],
+        ["keepGovernedNamespaces.environments", () => keepGovernedNamespaces({ environments: [] }), /^`keepGovernedNamespaces\.environments` is empty, so nothing is kept\. Fix:/],
         [
             "restrictWorkloadWriters.allowedUsernames[0]",
             () => restrictWorkloadWriters({ allowedUsernames: ["argo cd"] }),
@@ -234,6 +256,11 @@ describe("defaultRules", () => {
                 "protect-namespace-labels",
                 "restrict-application-sets",
                 "require-application-environment",
+                "govern-app-projects",
+                "require-service-project",
+                "protect-application-inputs",
+                "keep-governed-namespaces",
+                "require-namespace-pod-security",
             ],
         );
     });

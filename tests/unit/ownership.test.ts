@@ -35,7 +35,8 @@ describe("every Argo CD object names the program that owns it", () => {
 
     it("defaults to the running program's <project>/<stack>: AppProject, Applications and the ApplicationSet alike", () => {
         const objects = recorded.filter((r) => argoKinds.includes(r.type) && String(r.inputs.metadata.name).startsWith("checkout"));
-        assert.deepEqual(objects.map((r) => r.type).sort(), [...argoKinds].sort());
+        // The service's project and its previews' project, the Application, the ApplicationSet.
+        assert.deepEqual(objects.map((r) => r.type).sort(), [...argoKinds, "kubernetes:argoproj.io/v1alpha1:AppProject"].sort());
         for (const r of objects) assert.equal(r.inputs.metadata.annotations["gitops-control.io/owner"], "team-storefront/dev", r.name);
     });
 

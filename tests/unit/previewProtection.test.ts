@@ -53,7 +53,7 @@ describe("a service's project may create exactly its own namespaces", () => {
     before(() => {
         recorded = installMocks("unit");
     });
-    it("whitelists Namespace by name: one per environment, and the preview glob", async () => {
+    it("whitelists Namespace by name: one per environment; the preview glob only in the previews' own project", async () => {
         const service = new GitOpsService("cart", {
             team: "storefront",
             argoNamespace: "argocd",
@@ -64,9 +64,10 @@ describe("a service's project may create exactly its own namespaces", () => {
         await valueOf(service.projectName);
         await settle(recorded);
         const project = recorded.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject" && r.inputs.metadata.name === "cart");
-        assert.deepEqual(project?.inputs.spec.clusterResourceWhitelist, [
-            { group: "", kind: "Namespace", name: "cart-staging" },
-            { group: "", kind: "Namespace", name: "cart-pr-*" },
-        ]);
+        assert.deepEqual(project?.inputs.spec.clusterResourceWhitelist, [{ group: "", kind: "Namespace", name: "cart-staging" }]);
+        assert.deepEqual(project?.inputs.spec.destinations, [{ server: "https://kubernetes.default.svc", namespace: "cart-staging" }]);
+        const previews = recorded.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject" && r.inputs.metadata.name === "cart-previews");
+        assert.deepEqual(previews?.inputs.spec.clusterResourceWhitelist, [{ group: "", kind: "Namespace", name: "cart-pr-*" }]);
+        assert.deepEqual(previews?.inputs.spec.destinations, [{ server: "https://kubernetes.default.svc", namespace: "cart-pr-*" }]);
     });
 });

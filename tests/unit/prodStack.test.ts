@@ -60,12 +60,17 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "gitops-control-cap-replicas-prod",
             "gitops-control-disallow-host-access-prod",
             "gitops-control-disallow-latest-image-prod",
+            "gitops-control-govern-app-projects-prod",
+            "gitops-control-keep-governed-namespaces-prod",
+            "gitops-control-protect-application-inputs-prod",
             "gitops-control-protect-namespace-labels-prod",
             "gitops-control-protect-sync-policy-prod",
             "gitops-control-require-application-environment-prod",
             "gitops-control-require-labels-prod",
+            "gitops-control-require-namespace-pod-security-prod",
             "gitops-control-require-pod-security-context-prod",
             "gitops-control-require-resources-prod",
+            "gitops-control-require-service-project-prod",
             "gitops-control-restrict-application-sets-prod",
             "gitops-control-restrict-container-privileges-prod",
             "gitops-control-restrict-security-profiles-prod",
@@ -79,7 +84,10 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             // ApplicationSets are bound whatever their labels; the destination rule takes the prod
             // namespaces as its parameters instead of selecting objects.
             const name = b.inputs.metadata.name as string;
-            if (name === "gitops-control-restrict-application-sets-prod") {
+            // Argo CD's projects, every Application's and ApplicationSet's project, and the namespaces Argo CD applies: whatever their labels.
+            if (
+                ["restrict-application-sets", "govern-app-projects", "require-service-project", "require-namespace-pod-security"].some((r) => name === `gitops-control-${r}-prod`)
+            ) {
                 assert.deepEqual(b.inputs.spec.matchResources, {});
                 continue;
             }
@@ -88,7 +96,12 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
                 assert.deepEqual(b.inputs.spec.paramRef, { selector: { matchLabels: { "gitops-control.io/environment": "prod" } }, parameterNotFoundAction: "Allow" });
                 continue;
             }
-            const objectScoped = ["gitops-control-protect-sync-policy-prod", "gitops-control-protect-namespace-labels-prod"].includes(name);
+            const objectScoped = [
+                "gitops-control-protect-sync-policy-prod",
+                "gitops-control-protect-namespace-labels-prod",
+                "gitops-control-protect-application-inputs-prod",
+                "gitops-control-keep-governed-namespaces-prod",
+            ].includes(name);
             const selector = objectScoped ? b.inputs.spec.matchResources.objectSelector : b.inputs.spec.matchResources.namespaceSelector;
             assert.deepEqual(selector.matchLabels, { "gitops-control.io/environment": "prod" }, name);
         }

@@ -20,7 +20,13 @@ describe("a team's own program (examples/team-service) using GitOpsService", () 
 
     it("creates the project, one Application per environment and the previews", async () => {
         const types = resources.filter((r) => r.type.startsWith("kubernetes:argoproj.io")).map((r) => `${r.type.split(":").pop()}/${r.inputs.metadata.name}`);
-        assert.deepEqual(types.sort(), ["AppProject/inventory", "Application/inventory-prod", "Application/inventory-staging", "ApplicationSet/inventory-previews"]);
+        assert.deepEqual(types.sort(), [
+            "AppProject/inventory",
+            "AppProject/inventory-previews",
+            "Application/inventory-prod",
+            "Application/inventory-staging",
+            "ApplicationSet/inventory-previews",
+        ]);
         assert.deepEqual(await valueOf(exports.applications as pulumi.Output<Record<string, string>>), { staging: "inventory-staging", prod: "inventory-prod" });
         assert.equal(await valueOf(exports.previews as pulumi.Output<string>), "inventory-previews");
     });
@@ -35,12 +41,17 @@ describe("a team's own program (examples/team-service) using GitOpsService", () 
         assert.deepEqual(app("inventory-staging").syncPolicy.automated, { enabled: true, prune: true, selfHeal: false, allowEmpty: false });
     });
 
-    it("keeps the project least-privilege: its repo, its namespaces and its preview glob only", () => {
-        const project = resources.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject")!.inputs.spec;
-        assert.deepEqual(project.sourceRepos, ["https://github.com/acme/inventory.git"]);
+    it("keeps the projects least-privilege: its repo and its namespaces; previews their glob only, in their own project", () => {
+        const project = (name: string) => resources.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:AppProject" && r.inputs.metadata.name === name)!.inputs.spec;
+        assert.deepEqual(project("inventory").sourceRepos, ["https://github.com/acme/inventory.git"]);
         assert.deepEqual(
-            project.destinations.map((d: { namespace: string }) => d.namespace),
-            ["inventory-staging", "inventory-prod", "inventory-pr-*"],
+            project("inventory").destinations.map((d: { namespace: string }) => d.namespace),
+            ["inventory-staging", "inventory-prod"],
+        );
+        assert.deepEqual(project("inventory-previews").sourceRepos, ["https://github.com/acme/inventory.git"]);
+        assert.deepEqual(
+            project("inventory-previews").destinations.map((d: { namespace: string }) => d.namespace),
+            ["inventory-pr-*"],
         );
     });
 
