@@ -29,7 +29,7 @@ function failing(op: "preview" | "up", options: StackOptions): { passed: boolean
 
 const badLocal: StackOptions = { stackName: "local", backendUrl, passphrase: localPassphrase, configOverrides: { guardrails: { replicaCap: "x" } } };
 const expected =
-    'Invalid stack config (1 problem):\n- `gitops-control:guardrails.replicaCap` must be number, not "x". Fix: correct the value in Pulumi.<stack>.yaml (see the config reference in README.md)';
+    'Invalid stack config (1 problem):\n- `gitops-control:guardrails.replicaCap` must be number, not "x". Fix: correct the value (see the config reference in README.md)';
 
 describe("engine commands: errors", () => {
     it("a config error fails the preview before any resource, and is reported once, as the message, without a stack trace", () => {
