@@ -99,16 +99,21 @@ export interface PreviewGateArgs {
     readonly provider?: k8s.Provider;
 }
 
-/** Checks every argument before any resource is registered. */
-export function validatePreviewGateArgs(args: PreviewGateArgs, field = "args"): void {
-    validatePinnedImage(args.image, field);
-    const interval = args.intervalSeconds ?? defaults.previewGateIntervalSeconds;
+/** The gate's seconds between two passes, checked where they are given (`field`: that arg's path). */
+export function validateGateInterval(seconds: number | undefined, field: string): void {
+    const interval = seconds ?? defaults.previewGateIntervalSeconds;
     check(
         Number.isInteger(interval) && interval >= 1 && interval <= 300,
-        `${field}.intervalSeconds`,
+        field,
         `is ${interval}`,
         `use a whole number of seconds from 1 to 300 (${defaults.previewGateIntervalSeconds} is the default)`,
     );
+}
+
+/** Checks every argument before any resource is registered. */
+export function validatePreviewGateArgs(args: PreviewGateArgs, field = "args"): void {
+    validatePinnedImage(args.image, field);
+    validateGateInterval(args.intervalSeconds, `${field}.intervalSeconds`);
 }
 
 /**

@@ -4,7 +4,7 @@ import { check, requireDnsLabel } from "./errors";
 import { labels, managedByValue } from "./labels";
 import { childOptions, readScript, scriptCronJobSpec, validateScriptJob } from "./options";
 import { bounds, defaults } from "./defaults";
-import { PreviewGate, previewGateRules } from "./PreviewGate";
+import { PreviewGate, previewGateRules, validateGateInterval } from "./PreviewGate";
 import { z } from "zod";
 import { checkSettings, providerSetting } from "./settings";
 
@@ -114,13 +114,7 @@ export function validateJanitorArgs(args: PreviewJanitorArgs, field = "args"): v
     validateScriptJob(args, field, defaults.janitorSchedule, defaults.janitorSchedule);
     const ttl = args.ttlHours ?? defaults.previewTtlHours;
     check(Number.isInteger(ttl) && ttl >= 1, `${field}.ttlHours`, `is ${ttl}`, `use a whole number of hours ≥ 1 (${defaults.previewTtlHours} is the default)`);
-    const interval = args.gateIntervalSeconds ?? defaults.previewGateIntervalSeconds;
-    check(
-        Number.isInteger(interval) && interval >= 1 && interval <= 300,
-        `${field}.gateIntervalSeconds`,
-        `is ${interval}`,
-        `use a whole number of seconds from 1 to 300 (${defaults.previewGateIntervalSeconds} is the default)`,
-    );
+    validateGateInterval(args.gateIntervalSeconds, `${field}.gateIntervalSeconds`);
 }
 
 /**
