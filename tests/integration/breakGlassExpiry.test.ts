@@ -59,7 +59,7 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
     const application = () =>
         JSON.parse(ok(["get", "applications.argoproj.io", "shop-prod", "-n", "argocd", "-o", "json"])) as {
             metadata: { annotations?: Record<string, string> };
-            spec: { syncPolicy: { automated: { enabled?: boolean } } };
+            spec: { syncPolicy: { automated: { enabled?: boolean } }; source?: { targetRevision?: string } };
         };
 
     before(async () => {
@@ -156,8 +156,14 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
     });
 
     it("its fence: it may not open an exception (pause sync, change the source) nor touch bindings it does not own", () => {
-        const pause = patchAppAsJob({ spec: { source: { targetRevision: "v1.0.1" } } });
-        assert.match(pause.stderr, /the break-glass expiry job may only turn automated sync back on|may not change the project, source/);
+        const source = patchAppAsJob({ spec: { source: { targetRevision: "v1.0.1" } } });
+        assert.notEqual(source.code, 0);
+        // Its own fence, or protect-application-inputs, which refuses every source change but the program's (issue 17).
+        assert.match(
+            source.stderr,
+            /the break-glass expiry job may only turn automated sync back on|may not change the project, source|break-glass-expiry may not change source of the prod Application shop-prod/,
+        );
+        assert.notEqual(application().spec.source?.targetRevision, "v1.0.1");
         const other = asJob(["delete", "validatingadmissionpolicybinding", "gitops-control-break-glass-expiry-scope"]);
         assert.match(other.stderr, /forbidden/);
     });

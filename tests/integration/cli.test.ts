@@ -108,6 +108,8 @@ describe("the team route as processes", () => {
             .map((d) => `${d.kind}/${d.metadata.name}`);
         assert.deepEqual(kinds.filter((k) => !k.startsWith("Secret/")).sort(), [
             "AppProject/inventory",
+            // Previews deploy through a project of their own (issue 17): only the previews' namespaces.
+            "AppProject/inventory-previews",
             "Application/inventory-prod",
             "Application/inventory-staging",
             "ApplicationSet/inventory-previews",
