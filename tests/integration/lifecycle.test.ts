@@ -129,7 +129,13 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         assert.equal(staging.spec.syncPolicy.automated.selfHeal, false);
         const appset = JSON.parse(kubectlOk(cluster, ["get", "applicationset", "payments-api-previews", "-n", "argocd", "-o", "json"]));
         assert.deepEqual(appset.spec.goTemplateOptions, ["missingkey=error"]);
-        assert.equal(appset.spec.template.spec.project, "payments-api");
+        // Previews deploy through a project of their own, to their own namespaces only (issue 17).
+        assert.equal(appset.spec.template.spec.project, "payments-api-previews");
+        const previewProject = JSON.parse(kubectlOk(cluster, ["get", "appproject", "payments-api-previews", "-n", "argocd", "-o", "json"]));
+        assert.deepEqual(
+            previewProject.spec.destinations.map((d: { namespace: string }) => d.namespace),
+            ["payments-api-pr-*"],
+        );
         assert.equal(appset.spec.generators[0].pullRequest.github.tokenRef.secretName, "payments-api-scm-token");
         const project = JSON.parse(kubectlOk(cluster, ["get", "appproject", "payments-api", "-n", "argocd", "-o", "json"]));
         assert.deepEqual(project.spec.sourceRepos, ["https://github.com/acme/payments-api.git"]);
