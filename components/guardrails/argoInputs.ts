@@ -24,6 +24,9 @@ export const previewProjectSuffix = "-previews";
 /** The environment class of preview Applications (and their namespaces). */
 export const previewClass = "preview";
 
+/** The garbage collector's identities: its own ServiceAccount, or kube-controller-manager's when it runs without per-controller credentials. */
+export const garbageCollectorUsers = ["system:serviceaccount:kube-system:generic-garbage-collector", "system:kube-controller-manager"] as const;
+
 const notADryRun: MatchCondition = { name: "not-a-dry-run", expression: "!has(request.dryRun) || request.dryRun == false" };
 
 /** CEL: the optional field `a` of the new object equals `b` of the old one (both absent counts as equal). */
@@ -83,8 +86,10 @@ export type GovernAppProjectsOptions = GovernedWriterOptions;
  * AppProjects decide which repositories deploy where and which cluster-scoped kinds they may
  * apply: whoever writes one (`sourceRepos: ['*']`, destination `*`) steers every Application in
  * it. Only the program writes them, or break-glass under a ticket (audited). Argo CD's application
- * controller only removes its finalizer from a deleted project (`removeProjectFinalizer`): that
- * write, spec, labels and annotations unchanged, is not judged. argocd-server creates an open
+ * controller only removes its finalizer from a deleted project (`removeProjectFinalizer`), and the
+ * garbage collector removes `foregroundDeletion` from a project deleted in the foreground (as the
+ * Kubernetes provider deletes): those writes, which only remove finalizers and leave spec, labels
+ * and annotations unchanged, are not judged; anything more by them is. argocd-server creates an open
  * `default` project at start-up when none exists; the program creates it deny-all first.
  */
 export function governAppProjects(options: GovernAppProjectsOptions = {}): GuardrailRule {
@@ -92,6 +97,10 @@ export function governAppProjects(options: GovernAppProjectsOptions = {}): Guard
     const where = "(guardrail govern-app-projects)";
     const ticket = (ref: string) => ticketOn(ref, w.ticketAnnotation, w.ticketPattern);
     const unchanged = ["object.spec", "object.metadata.labels", "object.metadata.annotations"].map((f) => same(f, f.replace(/^object/, "oldObject"))).join(" && ");
+    const finalizersOnlyRemoved =
+        "(!has(object.metadata.finalizers) || object.metadata.finalizers.all(f, has(oldObject.metadata.finalizers) && f in oldObject.metadata.finalizers))";
+    /** Who releases a deleted project: Argo CD (its project finalizer) and the garbage collector (`foregroundDeletion`, as `pulumi destroy` deletes). */
+    const finalizerReleasers = [w.accounts.applicationController, ...garbageCollectorUsers];
     return {
         name: "govern-app-projects",
         summary: `Creating, changing or deleting an AppProject as anyone but the program (${w.who}) or break-glass with a ticket`,
@@ -114,8 +123,8 @@ export function governAppProjects(options: GovernAppProjectsOptions = {}): Guard
         matchConditions: [
             notADryRun,
             {
-                name: "not-argo-cd-removing-its-finalizer",
-                expression: `!(request.userInfo.username == ${celString(w.accounts.applicationController)} && request.operation == 'UPDATE' && ${unchanged})`,
+                name: "not-a-finalizer-release",
+                expression: `!(request.operation == 'UPDATE' && request.userInfo.username in ${celList(finalizerReleasers)} && ${unchanged} && ${finalizersOnlyRemoved})`,
             },
         ],
         auditAnnotations: [
