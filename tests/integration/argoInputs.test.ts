@@ -243,6 +243,35 @@ describe("Argo CD's inputs are governed (v3.6.1 reconcilers, real engine, real A
         assert.deepEqual(previews.spec.clusterResourceWhitelist, [{ group: "", kind: "Namespace", name: "shop-pr-*" }]);
     });
 
+    it("a project the program deletes in the foreground (as the Kubernetes provider deletes) is released by the garbage collector and Argo CD; the collector's identity cannot widen one", async () => {
+        const project = {
+            apiVersion: "argoproj.io/v1alpha1",
+            kind: "AppProject",
+            metadata: { name: "retired", namespace: argoNs, finalizers: ["resources-finalizer.argocd.argoproj.io"] },
+            spec: { sourceRepos: [git.url(repo)], destinations: [{ server: "https://kubernetes.default.svc", namespace: "retired-prod" }] },
+        };
+        ok(["create", "-f", "-"], JSON.stringify(project));
+        try {
+            const gc = ["--as", "system:serviceaccount:kube-system:generic-garbage-collector", "--as-group", "system:serviceaccounts"];
+            const widen = '{"spec":{"sourceRepos":["*"],"destinations":[{"server":"*","namespace":"*"}]}}';
+            assertDenied(
+                k(["patch", "appprojects.argoproj.io", "retired", "-n", argoNs, ...gc, "--type", "merge", "-p", widen]),
+                "govern-app-projects",
+                "the collector widening a project",
+            );
+            const t0 = Date.now();
+            ok(["delete", "appprojects.argoproj.io", "retired", "-n", argoNs, "--cascade=foreground", "--wait=false"]);
+            // The collector removes foregroundDeletion, Argo CD its own finalizer (no Application names the project).
+            await until("the retired project gone", 90, () => k(["get", "appprojects.argoproj.io", "retired", "-n", argoNs]).code !== 0);
+            times.measure("foreground delete of a project to gone", t0);
+        } finally {
+            if (k(["get", "appprojects.argoproj.io", "retired", "-n", argoNs]).code === 0) {
+                ok(["patch", "appprojects.argoproj.io", "retired", "-n", argoNs, "--type", "merge", "-p", '{"metadata":{"finalizers":null}}']);
+                k(["delete", "appprojects.argoproj.io", "retired", "-n", argoNs, "--wait=false"]);
+            }
+        }
+    });
+
     it("a preview's chart cannot write into, adopt or delete the prod namespace: Argo CD refuses it by the preview project", async () => {
         const t0 = Date.now();
         const evil = [

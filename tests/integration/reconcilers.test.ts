@@ -200,6 +200,12 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
     let destroyed = false;
     const knownGoodConfig = () => ({ services: [shopService(git.url("shop"))] });
 
+    /** A sync of the known-good revision with the Application's own options, as `argocd app sync` requests it (by the program's identity). */
+    const syncOperation = (name: string) => {
+        const spec = JSON.parse(kubectlOk(cluster, ["get", "applications.argoproj.io", name, "-n", argoNs, "-o", "jsonpath={.spec.syncPolicy}"])) as { syncOptions?: string[] };
+        return { initiatedBy: { username: "gitops-control-test" }, sync: { revision: knownGoodSha, prune: true, syncOptions: spec.syncOptions ?? [] } };
+    };
+
     function commitShop(options: Omit<Parameters<typeof chartFiles>[0], "service" | "team">, message: string): string {
         shopHead = git.commit("shop", chartFiles({ service: "shop", team: "storefront", ...options }), message);
         return shopHead;
@@ -231,6 +237,29 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
             if (replicas.code === 0 && replicas.stdout !== "0") kubectlOk(cluster, ["scale", "deployment", "shop", "-n", ns, "--replicas", "0", ...autoscaler]);
         }
         for (const name of environments) await refreshUntilSynced(name, 240, knownGoodSha);
+        // Synced is not enough: after a failed sync, a commit that only restores the old manifests
+        // leaves the failed operation as the last one, and v3.6.1 then skips every auto-sync of that
+        // source ("failed previous sync attempt to <bad> and will not retry for <good>": alreadyAttemptedSync
+        // compares sources only, as the new revision has no changes) until the next full comparison
+        // (the resync period). Self-heal is off meanwhile. The known-good state ends with a successful
+        // sync of the known-good revision, as `argocd app sync` would start it.
+        for (const name of environments) {
+            const last = app(name)?.status?.operationState;
+            if (last?.phase === "Succeeded" && last.syncResult?.revision === knownGoodSha) continue;
+            step(`restore: a sync of ${name} to ${knownGoodSha.slice(0, 8)} (last operation: ${last?.phase ?? "none"} at ${last?.syncResult?.revision?.slice(0, 8) ?? "-"})`);
+            await until(`${name} to take a sync operation`, 60, () => {
+                const op = app(name)?.status?.operationState;
+                if (op?.phase === "Running") return false;
+                return (
+                    kubectl(cluster, ["patch", "applications.argoproj.io", name, "-n", argoNs, "--type", "merge", "-p", JSON.stringify({ operation: syncOperation(name) })])
+                        .code === 0
+                );
+            });
+            await until(`${name}'s sync to ${knownGoodSha.slice(0, 8)} to succeed`, 120, () => {
+                const op = app(name)?.status?.operationState;
+                return op?.phase === "Succeeded" && op.syncResult?.revision === knownGoodSha;
+            });
+        }
         for (const ns of environments) {
             await until(`${ns} as Git declares it`, 60, () => configMessage(ns, "shop-config") === "hello" && configMessage(ns, "shop-extra") === "extra");
         }
