@@ -93,6 +93,22 @@ function failingSyncReasons(app: ApplicationObject, shape: FailingSyncShape): st
                   .map((r) => `${resourceName(r)}: OutOfSync${r.health?.status ? ` (${r.health.status})` : ""}, not applied by the failed attempt`)
             : [];
     const lastGood = (app.status?.history ?? []).at(-1);
+    // Synced at a later revision with no sync since the failed one (Git reverted to what runs):
+    // v3.6.1 keeps the failed operation as "already attempted" for this source and skips auto-sync,
+    // self-heal included, until its next full comparison (alreadyAttemptedSync in appcontroller.go).
+    const revision = app.status?.sync?.revision;
+    const failedRevision = op.syncResult?.revision;
+    const selfHealOff =
+        shape === "failed" &&
+        app.status?.sync?.status === "Synced" &&
+        revision &&
+        failedRevision &&
+        revision !== failedRevision &&
+        app.spec.syncPolicy?.automated?.enabled !== false
+            ? [
+                  `Synced at ${revision.slice(0, 12)} without a sync since the failed one (${failedRevision.slice(0, 12)}): Argo CD skips auto-sync and self-heal of this Application until its next full comparison; sync it once (argocd app sync) to end that`,
+              ]
+            : [];
     return [
         shape === "failed"
             ? `last sync ${op.phase ?? "Failed"}: ${op.message ?? ""}`.trim()
@@ -103,6 +119,7 @@ function failingSyncReasons(app: ApplicationObject, shape: FailingSyncShape): st
                 : `sync failing, ${attempt} running (Argo CD clears the last attempt's result while it retries): ${op.message ?? ""}`.trim(),
         ...failedResources,
         ...pending,
+        ...selfHealOff,
         ...(lastGood?.revision ? [`last successful sync: ${lastGood.revision.slice(0, 12)}${lastGood.deployedAt ? ` at ${lastGood.deployedAt}` : ""}`] : []),
     ];
 }

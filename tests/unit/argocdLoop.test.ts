@@ -311,6 +311,16 @@ describe("drift report: a failing sync in every shape Argo CD v3.6.1 writes whil
         const [problem] = argoProblems([app]);
         assert.equal(problem.kind, "SyncFailed");
         assert.match(problem.reasons.join("\n"), /last sync (Failed|Error): /);
+        assert.doesNotMatch(problem.reasons.join("\n"), /skips auto-sync and self-heal/, "Git still points at the failed revision");
+    });
+
+    it("Synced again by a revert after a failed sync: still SyncFailed, and the report says self-heal is off until the next full comparison", () => {
+        const app = captured("failed");
+        const reverted = "fedcba9876543210fedcba9876543210fedcba98";
+        const synced = { ...app, status: { ...app.status, sync: { ...app.status?.sync, status: "Synced", revision: reverted } } };
+        const [problem] = argoProblems([synced]);
+        assert.equal(problem.kind, "SyncFailed");
+        assert.match(problem.reasons.join("\n"), /Synced at fedcba987654 without a sync since the failed one \(eb21bde5a6d6\): Argo CD skips auto-sync and self-heal/);
     });
 
     it("without the operation state's retry fields, the same status would read OutOfSync: the shapes are what decide", () => {
