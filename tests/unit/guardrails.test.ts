@@ -3,7 +3,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
-import { AdmissionRequest, GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, compileRule, kubernetesCelGaps } from "../../components/guardrails/evaluate";
+import {
+    AdmissionRequest,
+    GuardrailEvaluator,
+    KubeObject,
+    RuleDecision,
+    UserInfo,
+    admissionRequest,
+    compileRule,
+    kubernetesCelGaps,
+    programUser,
+} from "../../components/guardrails/evaluate";
 import {
     capReplicas,
     restrictApplicationSets,
@@ -496,12 +506,18 @@ describe("protect-sync-policy", () => {
         assert.equal(sync(admissionRequest(unlabelled, { operation: "UPDATE", oldObject: compliant })).verdict, "Deny");
     });
 
-    it("pausing needs the break-glass annotation; prune and selfHeal stay protected even then", () => {
+    it("pausing needs the break-glass annotations; prune and selfHeal stay protected even then", () => {
         const paused = {
             ...app({ enabled: false, prune: false, selfHeal: true }),
-            metadata: { name: "x", namespace: "argocd", labels: prodNamespace, annotations: { "gitops-control.io/break-glass-ticket": "INC-1" } },
+            metadata: {
+                name: "x",
+                namespace: "argocd",
+                labels: prodNamespace,
+                annotations: { "gitops-control.io/break-glass-ticket": "INC-1", "gitops-control.io/break-glass-expires": "2026-11-24T16:00:00Z" },
+            },
         };
-        const d = sync(admissionRequest(paused));
+        // As the program: the only writer of the expiry annotation.
+        const d = sync(admissionRequest(paused, { userInfo: programUser }));
         assert.equal(d.verdict, "Deny");
         assert.deepEqual(
             d.violations.map((v) => v.message.split(":")[0]),
