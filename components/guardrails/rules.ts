@@ -842,6 +842,8 @@ export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions 
     return {
         name: "restrict-workload-writers",
         summary: "Creating, changing or deleting workloads and their config as anyone but Argo CD or the break-glass group",
+        // It admits the break-glass group itself (audited): a carve-out would admit every engineer.
+        keptUnderBreakGlass: true,
         why: "A live edit is drift: the next sync reverts it, or nobody notices until the next incident.",
         params: { allowedUsernames: users, allowedGroups: groups, exemptUsernames: exemptions.map((e) => e.username), allowDryRun },
         resourceRules: options.resources ?? governedResources,
