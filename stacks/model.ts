@@ -106,6 +106,8 @@ export function resolveServices(config: StackConfig, services: readonly IndexedS
                 ...settings,
                 environments,
                 ignoreDifferences: service.ignoreDifferences ?? [],
+                // Pauses come from breakGlass entries: the component checks them against the stack's limit.
+                ...(config.breakGlassPolicy.maxHours !== undefined ? { breakGlassMaxHours: config.breakGlassPolicy.maxHours } : {}),
                 cascadeDelete: stack.cascadeDelete,
                 ...(serviceCluster !== undefined ? { cluster: serviceCluster } : {}),
                 ...(waitForSync ? { waitForSync } : {}),
