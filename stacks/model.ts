@@ -241,6 +241,7 @@ export function buildArgs(
                       ...(alerts.degradedMinutes !== undefined ? { degradedMinutes: alerts.degradedMinutes } : {}),
                       ...(alerts.ruleLabels ? { ruleLabels: alerts.ruleLabels } : {}),
                       previewTtlHours: janitor.ttlHours ?? defaults.previewTtlHours,
+                      pauseMaxHours: config.breakGlassPolicy.maxHours ?? defaults.breakGlassMaxHours,
                   },
               }
             : {}),
