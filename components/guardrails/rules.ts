@@ -153,6 +153,8 @@ export function requirePodSecurityContext(options: RequirePodSecurityContextOpti
     const where = "(guardrail require-pod-security-context)";
     return {
         name: "require-pod-security-context",
+        // Pod security holds under break-glass too (the namespace's Pod Security restricted would refuse the same pods).
+        keptUnderBreakGlass: true,
         summary: "Containers (app, init, ephemeral) whose effective runAsNonRoot is not true, or that run as UID 0",
         why: "A container running as root turns an app bug into a node compromise.",
         params: {},
@@ -248,6 +250,8 @@ export function restrictContainerPrivileges(options: RestrictContainerPrivileges
     ]);
     return {
         name: "restrict-container-privileges",
+        // Pod security holds under break-glass too (the namespace's Pod Security restricted would refuse the same pods).
+        keptUnderBreakGlass: true,
         summary: `Privileged containers, privilege escalation, capabilities not dropped to ALL or added beyond ${allowed.length > 0 ? allowed.join(", ") : "none"}, unmasked /proc`,
         why: "Each one hands a container kernel powers that turn an app compromise into a node compromise.",
         params: { allowedCapabilities: allowed },
@@ -329,6 +333,8 @@ export function restrictSecurityProfiles(options: RestrictSecurityProfilesOption
     ]);
     return {
         name: "restrict-security-profiles",
+        // Pod security holds under break-glass too (the namespace's Pod Security restricted would refuse the same pods).
+        keptUnderBreakGlass: true,
         summary: "Containers without seccomp RuntimeDefault/Localhost, with AppArmor Unconfined, an SELinux type off the allow-list, or unsafe sysctls",
         why: "seccomp, AppArmor and SELinux are what confine a compromised container to its own pod.",
         params: { allowedSELinuxTypes: seLinux, allowedSysctls: sysctls },
@@ -419,6 +425,8 @@ export function capReplicas(options: CapReplicasOptions = {}): GuardrailRule {
     const hpaOver = `(object.spec.maxReplicas > ${max} || (has(object.spec.minReplicas) && object.spec.minReplicas > ${max}))`;
     return {
         name: "cap-replicas",
+        // The cap holds for everyone, break-glass included (audited, not exempt).
+        keptUnderBreakGlass: true,
         summary: `Replica counts above ${max} without a ticket in ${annotation}: workloads, kubectl scale (no ticket possible: refused) and HPA min/maxReplicas, for everyone`,
         why: "A typo in replicas can take the whole cluster's capacity; big scale-ups need a named approval.",
         params: { max, overrideAnnotation: annotation, ticketPattern: ticket },
@@ -605,6 +613,8 @@ export function disallowHostAccess(options: DisallowHostAccessOptions = {}): Gua
     });
     return {
         name: "disallow-host-access",
+        // Pod security holds under break-glass too (the namespace's Pod Security restricted would refuse the same pods).
+        keptUnderBreakGlass: true,
         summary: `hostNetwork, hostPID, hostIPC, hostPath volumes and host ports${ports.length > 0 ? ` other than ${ports.join(", ")}` : ""}`,
         why: "Each one lets a pod reach the node, and from there every other workload on it.",
         params: { allowedHostPorts: ports.map(String) },

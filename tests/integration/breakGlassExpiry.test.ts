@@ -199,7 +199,7 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         assert.equal(live.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
     });
 
-    it("its fence: it may not open an exception (pause sync, change the source) nor touch bindings it does not own", () => {
+    it("its fence: it may not open an exception (pause sync, change the source) nor touch bindings it does not own, nor weaken a rule the carve-out keeps", () => {
         const source = patchAppAsJob({ spec: { source: { targetRevision: "v1.0.1" } } });
         assert.notEqual(source.code, 0);
         // Its own fence, or protect-application-inputs, which refuses every source change but the program's (issue 17).
@@ -210,6 +210,11 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         assert.notEqual(application().spec.source?.targetRevision, "v1.0.1");
         const other = asJob(["delete", "validatingadmissionpolicybinding", "gitops-control-break-glass-expiry-scope"]);
         assert.match(other.stderr, /forbidden/);
+        // The bindings of the rules the carve-out never lifts are not among those it may patch: no leaked token turns them to Audit.
+        for (const rule of ["restrict-workload-writers", "protect-namespace-labels", "restrict-container-privileges", "cap-replicas"]) {
+            const weaken = asJob(["patch", "validatingadmissionpolicybinding", `gitops-control-${rule}-prod`, "--type", "merge", "-p", '{"spec":{"validationActions":["Audit"]}}']);
+            assert.match(weaken.stderr, /forbidden/, rule);
+        }
     });
 
     it("the expiry annotation moves only through the program: moving it to 2099 is denied for alice and for break-glass, admitted for the program", () => {

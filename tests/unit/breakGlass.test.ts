@@ -73,11 +73,16 @@ describe("break-glass", () => {
         const args = buildControlPlaneArgs(stack([entry]), {}, now);
         const expiry = args.breakGlassExpiry;
         assert.ok(expiry, "the expiry job is provisioned while an exception is open");
-        // Only the rules the carve-out lifts: never the writer rule, the namespace rules or Argo CD's inputs.
+        // Only the rules the carve-out lifts (images, resources, labels): never pod security, the replica cap, the writer rule, the namespace rules or Argo CD's inputs.
         const carved = args.guardrails.rules.filter(carvedOutUnderBreakGlass);
         assert.deepEqual(
             args.guardrails.rules.filter((r) => !carved.includes(r)).map((r) => r.name),
             [
+                "require-pod-security-context",
+                "cap-replicas",
+                "disallow-host-access",
+                "restrict-container-privileges",
+                "restrict-security-profiles",
                 "restrict-workload-writers",
                 "protect-sync-policy",
                 "protect-namespace-labels",

@@ -425,8 +425,12 @@ describe("offline evaluator", () => {
         const unlabelled = new GuardrailEvaluator(all).evaluate(admissionRequest(bad, { namespaceLabels: {} }));
         assert.deepEqual(decisionOf(unlabelled, "cap-replicas").skipped, "binding namespaceSelector");
         const carved = new GuardrailEvaluator(all, { binding: { environment: "prod", validationActions: ["Deny", "Audit"], excludeNamespaces: ["shop"] } });
-        assert.equal(decisionOf(carved.evaluate(admissionRequest(bad, { namespaceLabels: prodNamespace })), "cap-replicas").verdict, "NotApplicable");
-        assert.equal(decisionOf(prod.evaluate(admissionRequest(bad, { namespaceLabels: prodNamespace })), "cap-replicas").verdict, "Deny");
+        const latest = deployment();
+        ((latest.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0] as { image: string }).image = "nginx:latest";
+        assert.equal(decisionOf(carved.evaluate(admissionRequest(latest, { namespaceLabels: prodNamespace })), "disallow-latest-image").verdict, "NotApplicable");
+        assert.equal(decisionOf(prod.evaluate(admissionRequest(latest, { namespaceLabels: prodNamespace })), "disallow-latest-image").verdict, "Deny");
+        // The replica cap holds for everyone, break-glass included: the carve-out does not lift it.
+        assert.equal(decisionOf(carved.evaluate(admissionRequest(bad, { namespaceLabels: prodNamespace })), "cap-replicas").verdict, "Deny");
     });
 });
 
