@@ -178,6 +178,22 @@ export function renderBindingSpec(
 
 const meta = { [labels.managedBy]: managedByValue };
 
+/** Whether the break-glass carve-out may lift `rule` (see {@link GuardrailRule.keptUnderBreakGlass}). Pure. */
+export function carvedOutUnderBreakGlass(rule: GuardrailRule): boolean {
+    return !(rule.keptUnderBreakGlass ?? (rule.bindingScope === "object" || rule.bindingScope === "cluster"));
+}
+
+/**
+ * The binding as it applies to `rule`: a rule the carve-out may not lift keeps governing the
+ * carved-out namespaces (no `excludeNamespaces`) and gets no break-glass binding (`undefined`). Pure.
+ */
+export function bindingForRule(rule: GuardrailRule, binding: GuardrailBinding): GuardrailBinding | undefined {
+    if (carvedOutUnderBreakGlass(rule)) return binding;
+    if (binding.namespaces !== undefined) return undefined;
+    const { excludeNamespaces: _, ...kept } = binding;
+    return kept;
+}
+
 /** A rule's ValidatingAdmissionPolicy (metadata and spec) as the component creates it. Pure. */
 export function renderPolicy(rule: GuardrailRule, prefix: string, failurePolicy: FailurePolicy) {
     return { metadata: { name: policyName(prefix, rule), labels: { ...meta } }, spec: renderPolicySpec(rule, failurePolicy) };
@@ -210,7 +226,10 @@ export function guardrailManifests(
     const apiVersion = "admissionregistration.k8s.io/v1";
     return rules.flatMap((rule) => [
         { apiVersion, kind: "ValidatingAdmissionPolicy", ...renderPolicy(rule, prefix, options.failurePolicy ?? defaults.failurePolicy) },
-        ...bindings.map((b) => ({ apiVersion, kind: "ValidatingAdmissionPolicyBinding", ...renderBinding(rule, b, prefix, environmentLabel) })),
+        ...bindings.flatMap((b) => {
+            const applied = bindingForRule(rule, b);
+            return applied ? [{ apiVersion, kind: "ValidatingAdmissionPolicyBinding", ...renderBinding(rule, applied, prefix, environmentLabel) }] : [];
+        }),
     ]);
 }
 
@@ -237,7 +256,9 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
             const rendered = renderPolicy(rule, prefix, failurePolicy);
             const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-${rule.name}`, rendered, childOptions(this, args.provider, keep));
             this.policies.push(policy);
-            for (const binding of args.bindings) {
+            for (const given of args.bindings) {
+                const binding = bindingForRule(rule, given);
+                if (!binding) continue;
                 this.bindings.push(
                     new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
                         `${name}-${rule.name}-${binding.environment}`,

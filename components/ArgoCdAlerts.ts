@@ -19,6 +19,12 @@ export interface ArgoCdAlertsArgs {
      * alert: a bad path or a renamed chart prunes far more than a normal release. @default {@link defaults.pruneVolumeThreshold}
      */
     readonly pruneVolumeThreshold?: number;
+    /**
+     * Automated sync of an Application (previews aside) off for longer than this alerts: the longest
+     * a break-glass pause may last (the stack's `breakGlassPolicy.maxHours`), so a pause still on
+     * then is past its expiry (the expiry job did not end it) or never had one. @default {@link defaults.breakGlassMaxHours}
+     */
+    readonly pauseMaxHours?: number;
     /** The preview ApplicationSet failing to generate for longer than this alerts. @default {@link defaults.previewGenerationFailingMinutes} */
     readonly previewGenerationFailingMinutes?: number;
     /**
@@ -96,6 +102,7 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
     const outOfSync = args.outOfSyncMinutes ?? defaults.outOfSyncMinutes;
     const degraded = args.degradedMinutes ?? defaults.degradedMinutes;
     const ttl = args.previewTtlHours ?? defaults.previewTtlHours;
+    const pause = args.pauseMaxHours ?? defaults.breakGlassMaxHours;
     return [
         {
             alert: "ArgoCdAppOutOfSync",
@@ -135,6 +142,20 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
                     "Argo CD deleted more than " +
                     (args.pruneVolumeThreshold ?? defaults.pruneVolumeThreshold) +
                     " objects of {{ $labels.name }} in 15 minutes: check the last commit's path and chart before the next sync.",
+            },
+        },
+        {
+            // argocd_app_info's autosync_enabled is the controller's own reading of automated.enabled;
+            // previews (<service>-previews projects) are generated paused and held by the gate.
+            alert: "ArgoCdAutomatedSyncPaused",
+            expr: 'max by (name, project) (argocd_app_info{autosync_enabled="false", project!~".+-previews"}) == 1',
+            for: `${pause}h`,
+            labels: { severity: "critical" },
+            annotations: {
+                summary:
+                    "Automated sync of {{ $labels.name }} has been off for more than " +
+                    pause +
+                    "h, the longest a break-glass pause may last: it is past its expiry (the break-glass-expiry job did not end it) or never had one. Git no longer reconciles it: back-port the fix and turn automated sync back on.",
             },
         },
         {
@@ -202,7 +223,15 @@ export class ArgoCdAlerts extends pulumi.ComponentResource {
 
     constructor(name: string, args: ArgoCdAlertsArgs, opts?: pulumi.ComponentResourceOptions) {
         requireDnsLabel(args.namespace, "args.namespace");
-        for (const key of ["outOfSyncMinutes", "degradedMinutes", "previewTtlHours", "pruneVolumeThreshold", "previewGenerationFailingMinutes", "recordIntervalSeconds"] as const) {
+        for (const key of [
+            "outOfSyncMinutes",
+            "degradedMinutes",
+            "previewTtlHours",
+            "pauseMaxHours",
+            "pruneVolumeThreshold",
+            "previewGenerationFailingMinutes",
+            "recordIntervalSeconds",
+        ] as const) {
             const v = args[key];
             if (v !== undefined) check(Number.isInteger(v) && v >= 1, `args.${key}`, `is ${v}`, "use a whole number ≥ 1");
         }

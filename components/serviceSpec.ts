@@ -5,7 +5,9 @@ import { ClusterRef, inCluster, validateClusterRef } from "./destinations";
 import { GitOpsConfigError, GitOpsConfigErrors, Path, check, collectProblems, requireDnsLabel, systemNamespace, urlCredentials } from "./errors";
 import type { HelmOptions, IgnoreDifference, KustomizeOptions } from "./GitOpsApplication";
 import { helmSchema, ignoreDifferenceSchema, kustomizeSchema, validateIgnoreDifferences, validateSource, validateWaitForSync } from "./GitOpsApplication";
-import { defaultAllowedRevisions } from "./guardrails/rules";
+import { defaultAllowedRevisions, expiryFormat } from "./guardrails/rules";
+import { defaultTicketPattern } from "./guardrails/identity";
+import { annotations } from "./labels";
 import { checkPreviewLimits, type GitHubPullRequestSource, type SecretKeyRef } from "./PreviewEnvironments";
 import { EnvironmentClass, environmentClasses, environmentPresets } from "./presets";
 import { Settings, inputString, parseSettings, providerSetting, revision } from "./settings";
@@ -123,6 +125,12 @@ export const serviceArgsSchema = serviceSettings(clusterSetting).extend({
         .optional(),
     argoNamespace: z.string().optional().describe(`Namespace Argo CD runs in. Default: "${defaults.argoNamespace}".`),
     waitForSync: z.strictObject({ timeoutSeconds: z.int() }).optional().describe("`pulumi up` waits for each Application to be Synced and Healthy."),
+    breakGlassMaxHours: z
+        .number()
+        .positive()
+        .max(bounds.maxBreakGlassHours)
+        .optional()
+        .describe(`Longest pause (\`pauseAutomatedSync\`) from now, in hours. Default: ${defaults.breakGlassMaxHours} (the stack's breakGlassPolicy.maxHours).`),
     allowedRevisions: z
         .union([z.array(z.string()).min(1), z.literal(false)])
         .optional()
@@ -280,6 +288,36 @@ function checkValueFile(file: string, sourcePath: string, field: string, example
 
 type EnvironmentSetting = Exclude<ServiceSettings["environments"][number], string>;
 
+/**
+ * A pause carries its break-glass ticket and an expiry no later than `maxHours` from now (5 minutes
+ * of clock skew, as the stack allows for requestedAt): the expiry job ends it there, and
+ * protect-sync-policy refuses a pause without them.
+ */
+function checkPause(notes: Readonly<Record<string, string>>, maxHours: number, f: string): void {
+    const ticket = notes[annotations.breakGlassTicket] ?? "";
+    const expires = notes[annotations.breakGlassExpires] ?? "";
+    const annotationsField = `${f}.annotations`;
+    check(
+        new RegExp(defaultTicketPattern).test(ticket),
+        annotationsField,
+        `pauses automated sync with ${ticket === "" ? "no ticket" : `ticket "${ticket}", which is not a ticket`} in ${annotations.breakGlassTicket}`,
+        "reference the incident or change ticket, e.g. INC-4711 (the stack's breakGlass entries set it)",
+    );
+    const at = new RegExp(expiryFormat).test(expires) ? Date.parse(expires) : NaN;
+    check(
+        !Number.isNaN(at),
+        annotationsField,
+        `pauses automated sync with ${expires === "" ? "no expiry" : `expiry "${expires}", not an ISO-8601 time with zone,`} in ${annotations.breakGlassExpires}: nothing would end the pause`,
+        'set when the pause ends, e.g. "2026-11-24T16:00:00Z" (the stack\'s breakGlass entries set it)',
+    );
+    check(
+        Number.isNaN(at) || at <= Date.now() + maxHours * 3_600_000 + 5 * 60_000,
+        annotationsField,
+        `pauses automated sync until ${expires}, more than ${maxHours} h from now`,
+        `end the pause within ${maxHours} h (breakGlassPolicy.maxHours; GitOpsService arg \`breakGlassMaxHours\`); renew with a new entry if the incident is still open`,
+    );
+}
+
 function resolveEnvironment(service: string, spec: ServiceSettings, env: EnvironmentSetting, i: number, field: string): ResolvedEnvironment {
     const f = `${field}.environments[${i}]`;
     const preset = environmentPresets[env.name];
@@ -299,6 +337,15 @@ function resolveEnvironment(service: string, spec: ServiceSettings, env: Environ
         `weakens the ${env.name} sync policy: ${weakened.join("; ")}`,
         "restore the preset, or document the exception in `unsafeSyncPolicyReason` (reason and ticket, at least 10 characters)",
     );
+    // A pause is a break-glass exception: a ticket and an expiry, which the expiry job ends in the cluster.
+    const guardsPause = preset.requireReasonFor.includes("automated.enabled");
+    check(
+        !guardsPause || merged.automated.enabled || reason.trim().length < 10,
+        policyField,
+        `turns automated sync of ${env.name} off with no ticket and no expiry: nothing would ever end the pause (protect-sync-policy refuses it in the cluster)`,
+        "keep `automated.enabled` true and pause through a break-glass entry (`gitops-control:breakGlass`: ticket and expiry within breakGlassPolicy.maxHours; GitOpsService: `pauseAutomatedSync` with its annotations)",
+    );
+    if (env.pauseAutomatedSync) checkPause(env.annotations ?? {}, spec.breakGlassMaxHours ?? defaults.breakGlassMaxHours, f);
     const namespace = env.namespace ?? `${service}-${env.name}`;
     const namespaceField = env.namespace !== undefined ? `${f}.namespace` : `${field}.name`;
     requireDnsLabel(namespace, namespaceField);

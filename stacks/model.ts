@@ -7,7 +7,7 @@ import type { ControlPlaneArgs, ControlPlaneService } from "../components/Contro
 import { defaults } from "../components/defaults";
 import type { DestinationClusterArgs } from "../components/DestinationCluster";
 import type { RepositoryAuth, RepositoryCredentialsArgs } from "../components/RepositoryCredentials";
-import { policyName } from "../components/AdmissionGuardrails";
+import { carvedOutUnderBreakGlass, policyName } from "../components/AdmissionGuardrails";
 import { defaultRules } from "../components/guardrails/rules";
 import { EnvironmentClass, environmentPresets } from "../components/presets";
 import type { ServiceArgs } from "../components/serviceSpec";
@@ -106,6 +106,8 @@ export function resolveServices(config: StackConfig, services: readonly IndexedS
                 ...settings,
                 environments,
                 ignoreDifferences: service.ignoreDifferences ?? [],
+                // Pauses come from breakGlass entries: the component checks them against the stack's limit.
+                ...(config.breakGlassPolicy.maxHours !== undefined ? { breakGlassMaxHours: config.breakGlassPolicy.maxHours } : {}),
                 cascadeDelete: stack.cascadeDelete,
                 ...(serviceCluster !== undefined ? { cluster: serviceCluster } : {}),
                 ...(waitForSync ? { waitForSync } : {}),
@@ -202,6 +204,8 @@ export function buildArgs(
 ): Omit<ControlPlaneArgs, "provider"> {
     const stack = stackPresets[config.environment];
     const rules = guardrailRules(config);
+    // The rules break-glass may lift in its namespaces; the others keep governing them (AdmissionGuardrails).
+    const carved = rules.filter(carvedOutUnderBreakGlass);
     /** Namespaces under break-glass, per environment class. */
     const exempt = new Map<string, { namespaces: string[]; statuses: Set<BreakGlassStatus> }>();
     for (const s of services) {
@@ -237,6 +241,7 @@ export function buildArgs(
                       ...(alerts.degradedMinutes !== undefined ? { degradedMinutes: alerts.degradedMinutes } : {}),
                       ...(alerts.ruleLabels ? { ruleLabels: alerts.ruleLabels } : {}),
                       previewTtlHours: janitor.ttlHours ?? defaults.previewTtlHours,
+                      pauseMaxHours: config.breakGlassPolicy.maxHours ?? defaults.breakGlassMaxHours,
                   },
               }
             : {}),
@@ -267,8 +272,8 @@ export function buildArgs(
         ...(active.length > 0
             ? {
                   breakGlassExpiry: {
-                      environmentBindings: rules.flatMap((r) => [...exempt.keys()].map((c) => `${policyName(guardrailPrefix, r)}-${c}`)),
-                      breakGlassBindings: rules.flatMap((r) => active.map((glass) => `${policyName(guardrailPrefix, r)}-${breakGlassBindingEnvironment(glass.entry)}`)),
+                      environmentBindings: carved.flatMap((r) => [...exempt.keys()].map((c) => `${policyName(guardrailPrefix, r)}-${c}`)),
+                      breakGlassBindings: carved.flatMap((r) => active.map((glass) => `${policyName(guardrailPrefix, r)}-${breakGlassBindingEnvironment(glass.entry)}`)),
                       ...(janitor.image ? { image: janitor.image } : {}),
                   },
               }

@@ -21,7 +21,7 @@
  * (no rule uses paramKind) and matchPolicy Equivalent (requests are matched as written).
  */
 import type * as Cel from "@marcbachmann/cel-js" with { "resolution-mode": "import" };
-import { GuardrailBinding, policyName, renderBindingSpec } from "../AdmissionGuardrails";
+import { GuardrailBinding, bindingForRule, policyName, renderBindingSpec } from "../AdmissionGuardrails";
 import { GitOpsConfigError } from "../errors";
 import { re2Problem } from "./cel";
 import { FailurePolicy, GuardrailRule, LabelSelector, Operation, ResourceRule, ValidationAction } from "./types";
@@ -635,7 +635,9 @@ export class GuardrailEvaluator {
             const policy = policyName(prefix, compiled.rule);
             // The binding's selectors come from the renderer the component deploys with, so the
             // offline answer cannot drift from what the API server is given.
-            const spec = renderBindingSpec(policy, binding, environmentLabel, compiled.rule.bindingScope, compiled.rule.paramNamespaces);
+            // A break-glass binding makes none for a rule the carve-out may not lift: nothing matches then.
+            const applied = bindingForRule(compiled.rule, binding) ?? { ...binding, namespaces: [] };
+            const spec = renderBindingSpec(policy, applied, environmentLabel, compiled.rule.bindingScope, compiled.rule.paramNamespaces);
             const match = spec.matchResources as { namespaceSelector?: LabelSelector; objectSelector?: LabelSelector } | undefined;
             const paramSelector = (spec.paramRef as { selector?: LabelSelector } | undefined)?.selector;
             const params = compiled.rule.paramNamespaces

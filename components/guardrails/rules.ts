@@ -17,7 +17,7 @@ import {
     requireNamespacePodSecurity,
     requireServiceProject,
 } from "./argoInputs";
-import { ProgramIdentity, breakGlassGroup, resolveProgramIdentity } from "./identity";
+import { ProgramIdentity, breakGlassGroup, describeIdentity, requesterIs, resolveProgramIdentity } from "./identity";
 import { GuardrailRule, MatchCondition, Operation, ResourceRule, Validation, Variable } from "./types";
 
 const writes = ["CREATE", "UPDATE"] as const;
@@ -153,6 +153,8 @@ export function requirePodSecurityContext(options: RequirePodSecurityContextOpti
     const where = "(guardrail require-pod-security-context)";
     return {
         name: "require-pod-security-context",
+        // Pod security holds under break-glass too (the namespace's Pod Security restricted would refuse the same pods).
+        keptUnderBreakGlass: true,
         summary: "Containers (app, init, ephemeral) whose effective runAsNonRoot is not true, or that run as UID 0",
         why: "A container running as root turns an app bug into a node compromise.",
         params: {},
@@ -248,6 +250,8 @@ export function restrictContainerPrivileges(options: RestrictContainerPrivileges
     ]);
     return {
         name: "restrict-container-privileges",
+        // Pod security holds under break-glass too (the namespace's Pod Security restricted would refuse the same pods).
+        keptUnderBreakGlass: true,
         summary: `Privileged containers, privilege escalation, capabilities not dropped to ALL or added beyond ${allowed.length > 0 ? allowed.join(", ") : "none"}, unmasked /proc`,
         why: "Each one hands a container kernel powers that turn an app compromise into a node compromise.",
         params: { allowedCapabilities: allowed },
@@ -329,6 +333,8 @@ export function restrictSecurityProfiles(options: RestrictSecurityProfilesOption
     ]);
     return {
         name: "restrict-security-profiles",
+        // Pod security holds under break-glass too (the namespace's Pod Security restricted would refuse the same pods).
+        keptUnderBreakGlass: true,
         summary: "Containers without seccomp RuntimeDefault/Localhost, with AppArmor Unconfined, an SELinux type off the allow-list, or unsafe sysctls",
         why: "seccomp, AppArmor and SELinux are what confine a compromised container to its own pod.",
         params: { allowedSELinuxTypes: seLinux, allowedSysctls: sysctls },
@@ -419,6 +425,8 @@ export function capReplicas(options: CapReplicasOptions = {}): GuardrailRule {
     const hpaOver = `(object.spec.maxReplicas > ${max} || (has(object.spec.minReplicas) && object.spec.minReplicas > ${max}))`;
     return {
         name: "cap-replicas",
+        // The cap holds for everyone, break-glass included (audited, not exempt).
+        keptUnderBreakGlass: true,
         summary: `Replica counts above ${max} without a ticket in ${annotation}: workloads, kubectl scale (no ticket possible: refused) and HPA min/maxReplicas, for everyone`,
         why: "A typo in replicas can take the whole cluster's capacity; big scale-ups need a named approval.",
         params: { max, overrideAnnotation: annotation, ticketPattern: ticket },
@@ -605,6 +613,8 @@ export function disallowHostAccess(options: DisallowHostAccessOptions = {}): Gua
     });
     return {
         name: "disallow-host-access",
+        // Pod security holds under break-glass too (the namespace's Pod Security restricted would refuse the same pods).
+        keptUnderBreakGlass: true,
         summary: `hostNetwork, hostPID, hostIPC, hostPath volumes and host ports${ports.length > 0 ? ` other than ${ports.join(", ")}` : ""}`,
         why: "Each one lets a pod reach the node, and from there every other workload on it.",
         params: { allowedHostPorts: ports.map(String) },
@@ -842,6 +852,8 @@ export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions 
     return {
         name: "restrict-workload-writers",
         summary: "Creating, changing or deleting workloads and their config as anyone but Argo CD or the break-glass group",
+        // It admits the break-glass group itself (audited): a carve-out would admit every engineer.
+        keptUnderBreakGlass: true,
         why: "A live edit is drift: the next sync reverts it, or nobody notices until the next incident.",
         params: { allowedUsernames: users, allowedGroups: groups, exemptUsernames: exemptions.map((e) => e.username), allowDryRun },
         resourceRules: options.resources ?? governedResources,
@@ -894,7 +906,19 @@ export interface ProtectSyncPolicyOptions {
      * it in `system:masters`) and break-glass. @default ["system:masters", "gitops-control:break-glass"]
      */
     readonly deleteGroups?: readonly string[];
+    /**
+     * Annotation holding when a pause ends (ISO-8601 with zone). A paused Application must carry one,
+     * and only the program sets or moves it (from a `breakGlass` entry, whose expiry the stack caps
+     * at `breakGlassPolicy.maxHours`); anyone may drop it while turning automated sync back on, which
+     * is how the break-glass expiry job ends a pause. @default "gitops-control.io/break-glass-expires"
+     */
+    readonly expiresAnnotation?: string;
+    /** Who `pulumi up` runs as: the only writer of the expiry annotation. @default {@link defaultProgramIdentity} */
+    readonly programIdentity?: ProgramIdentity;
 }
+
+/** An ISO-8601 time with zone, as a break-glass expiry is written (the stack's check, in RE2 for CEL). */
+export const expiryFormat = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$";
 
 /**
  * Revision formats a prod Application may deploy by default: the default branch (`main`,
@@ -918,12 +942,15 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
     const revisions = options.allowedRevisions ?? defaultAllowedRevisions;
     const deleteUsers = options.deleteUsernames ?? [];
     const deleteGroups = options.deleteGroups ?? ["system:masters", "gitops-control:break-glass"];
+    const expires = options.expiresAnnotation ?? annotations.breakGlassExpires;
+    const program = resolveProgramIdentity(options.programIdentity, "protectSyncPolicy.programIdentity");
     check(environments.length > 0, "protectSyncPolicy.environments", "is empty, so nothing is protected", 'list at least one environment, e.g. ["prod"]');
     environments.forEach((e, i) =>
         check(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(e), `protectSyncPolicy.environments[${i}]`, `is "${e}", not a label value`, 'use an environment class such as "prod"'),
     );
     check(qualifiedName.test(envLabel), "protectSyncPolicy.environmentLabel", `is "${envLabel}", not a label key`, `use "${labels.environment}"`);
     check(qualifiedName.test(pause), "protectSyncPolicy.pauseAnnotation", `is "${pause}", not an annotation key`, `use "${annotations.breakGlassTicket}"`);
+    check(qualifiedName.test(expires), "protectSyncPolicy.expiresAnnotation", `is "${expires}", not an annotation key`, `use "${annotations.breakGlassExpires}"`);
     [ticket, ...revisions].forEach((pattern, i) => {
         const field = i === 0 ? "protectSyncPolicy.ticketPattern" : `protectSyncPolicy.allowedRevisions[${i - 1}]`;
         check(!pattern.includes("'"), field, "contains a single quote", "remove it");
@@ -943,7 +970,7 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
     const revisionOk = (r: string) => `(${revisions.map((p) => `${r}.matches(${celString(p)})`).join(" || ")})`;
     return {
         name: "protect-sync-policy",
-        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, with allowEmpty, paused without a ticket, on a revision outside the allowed formats, relabelling their namespace through managedNamespaceMetadata, or deleted by anyone but ${deleters}`,
+        summary: `${environments.join(", ")} Applications without automated sync, prune and self-heal, with allowEmpty, paused without a ticket and an expiry, whose expiry is set or moved by anyone but the program, on a revision outside the allowed formats, relabelling their namespace through managedNamespaceMetadata, or deleted by anyone but ${deleters}`,
         why: "Without prune and self-heal Git stops describing the cluster; allowEmpty or a feature branch let unmerged state into prod; a cascade delete removes every workload.",
         params: {
             environments,
@@ -953,6 +980,9 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
             allowedRevisions: revisions,
             deleteUsernames: deleteUsers,
             deleteGroups,
+            expiresAnnotation: expires,
+            programUsernames: program.usernames,
+            programGroups: program.groups,
         },
         resourceRules: [{ apiGroups: ["argoproj.io"], apiVersions: ["v1alpha1"], resources: ["applications"], operations: allWrites }],
         objectSelector: { matchExpressions: [{ key: envLabel, operator: "In", values: environments }] },
@@ -964,6 +994,9 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
                 expression: "!variables.deleting && has(object.spec.syncPolicy) && has(object.spec.syncPolicy.automated) ? object.spec.syncPolicy.automated : null",
             },
             { name: "paused", expression: `${metadataValue("object", "annotations", pause)}.matches(${celString(ticket)})` },
+            { name: "expires", expression: `variables.deleting ? '' : ${metadataValue("object", "annotations", expires)}` },
+            { name: "oldExpires", expression: `request.operation != 'UPDATE' ? '' : ${metadataValue("oldObject", "annotations", expires)}` },
+            { name: "syncOn", expression: "variables.automated != null && (!has(variables.automated.enabled) || variables.automated.enabled == true)" },
             {
                 name: "namespaceLabels",
                 expression:
@@ -1020,6 +1053,20 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
                 reason: "Forbidden",
             },
             {
+                // CEL has no clock: the expiry is a format here; the program caps it (breakGlassPolicy.maxHours) and the expiry job ends it.
+                // Checked once the ticket is there (the rule above names a missing ticket).
+                expression: `variables.automated == null || !has(variables.automated.enabled) || variables.automated.enabled == true || !variables.paused || variables.expires.matches(${celString(expiryFormat)})`,
+                message: `spec.syncPolicy.automated.enabled may be false only until an expiry in annotation ${expires} (an ISO-8601 time the program sets from a breakGlass entry; the break-glass expiry job ends the pause then) ${where}`,
+                reason: "Forbidden",
+            },
+            {
+                // A pause ends when its expiry says: moving it is extending the exception.
+                expression: `variables.deleting || variables.expires == variables.oldExpires || (variables.expires == '' && variables.syncOn) || ${requesterIs(program.usernames, program.groups)}`,
+                message: `only the program (${describeIdentity(program.usernames, program.groups)}) may set or move annotation ${expires}; it may be dropped only while turning automated sync back on ${where}`,
+                messageExpression: `request.userInfo.username + ' may not ' + (variables.oldExpires == '' ? 'set' : variables.expires == '' ? 'drop' : 'move') + ' the expiry of the ' + ${metadataValue("object", "labels", envLabel)} + ' Application ' + object.metadata.name + ' (annotation ${expires}' + (variables.expires == '' ? '' : ' to ' + variables.expires) + ${celString(`): only the program (${describeIdentity(program.usernames, program.groups)}) sets it, from a breakGlass entry within breakGlassPolicy.maxHours; it may be dropped only while turning automated sync back on ${where}`)}`,
+                reason: "Forbidden",
+            },
+            {
                 // A revision already deployed stays deployable (legacy Applications remain reconcilable).
                 expression: `variables.revisions.all(r, r in variables.oldRevisions || ${revisionOk("r")})`,
                 message: `targetRevision must have an allowed format (${revisions.join(", ")}) ${where}`,
@@ -1033,7 +1080,7 @@ export function protectSyncPolicy(options: ProtectSyncPolicyOptions = {}): Guard
                 // subresource): skip writes that leave spec, environment and pause annotation alone,
                 // so a legacy Application that predates the rule can still be reconciled.
                 name: "sync-policy-may-change",
-                expression: `request.operation != 'UPDATE' || object.spec != oldObject.spec || ${changed("labels", envLabel)} || ${changed("annotations", pause)}`,
+                expression: `request.operation != 'UPDATE' || object.spec != oldObject.spec || ${changed("labels", envLabel)} || ${changed("annotations", pause)} || ${changed("annotations", expires)}`,
             },
         ],
         auditAnnotations: [
@@ -1317,7 +1364,12 @@ export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[]
     const program = resolveProgramIdentity(options.programIdentity, "defaultRules.programIdentity");
     const governed = options.governedEnvironments ?? reviewedInputClasses();
     add(options.protectSyncPolicy, (o) =>
-        protectSyncPolicy({ ...o, deleteUsernames: o?.deleteUsernames ?? program.usernames, deleteGroups: o?.deleteGroups ?? [...program.groups, breakGlassGroup] }),
+        protectSyncPolicy({
+            programIdentity: options.programIdentity,
+            ...o,
+            deleteUsernames: o?.deleteUsernames ?? program.usernames,
+            deleteGroups: o?.deleteGroups ?? [...program.groups, breakGlassGroup],
+        }),
     );
     add(options.protectNamespaceLabels, (o) =>
         protectNamespaceLabels({

@@ -96,4 +96,13 @@ export interface GuardrailRule {
      * request's, e.g. an Application's destination. @default false
      */
     readonly paramNamespaces?: boolean;
+    /**
+     * The break-glass carve-out never lifts this rule: its environment bindings keep governing a
+     * namespace under break-glass, and no `[Warn, Audit]` break-glass binding is made for it. For
+     * rules that decide who writes (they admit the break-glass group themselves, audited) and for
+     * object- and cluster-scoped rules (namespace labels, namespace deletion, Argo CD's inputs): a
+     * carve-out would lift them for everyone, not only for the break-glass group.
+     * @default true for object- and cluster-scoped rules, false for namespace-scoped ones
+     */
+    readonly keptUnderBreakGlass?: boolean;
 }

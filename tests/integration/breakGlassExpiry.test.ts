@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { GuardrailBinding, guardrailManifests, policyName } from "../../components/AdmissionGuardrails";
+import { GuardrailBinding, carvedOutUnderBreakGlass, guardrailManifests, policyName } from "../../components/AdmissionGuardrails";
 import { BreakGlassExpiry, breakGlassExpiryServiceAccount } from "../../components/BreakGlassExpiry";
 import { defaultRules } from "../../components/guardrails/rules";
 import { annotations, labels } from "../../components/labels";
@@ -13,12 +13,14 @@ import { LocalCluster, applyList, compliantPodSpec, eventually, kubectl, kubectl
  * and environment, the service account's real token through the in-cluster configuration, uid 65532
  * on a read-only root; no kubelet here, so the process runs on the host), against a real API server
  * holding what the component renders (service account, RBAC, fence, CronJob) and the guardrails as a
- * stack with an active break-glass entry binds them: shop-prod carved out of the prod bindings and
- * under a `[Warn, Audit]` break-glass binding, its Application paused under the ticket. Expiry is
- * 60 s away (policies load first).
+ * stack with an active break-glass entry binds them: shop-prod carved out of the prod bindings of
+ * the rules break-glass may lift and under a `[Warn, Audit]` break-glass binding, its Application
+ * paused under the ticket. Expiry is 60 s away (policies load first). The carve-out's side doors are
+ * tried as an engineer outside the break-glass group (alice) and as a member (oncall).
  */
 
 const alice = "alice@example.com";
+const oncall = ["--as", "oncall@example.com", "--as-group", "gitops-control:break-glass"];
 const ticket = "INC-4711";
 const rules = defaultRules();
 
@@ -49,8 +51,17 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
             },
         },
     });
-    /** A person's live hotfix in shop-prod (restrict-workload-writers: admitted with a warning under break-glass, denied otherwise). */
-    const hotfix = (name: string) => k(["create", "--as", alice, "-f", "-"], JSON.stringify(deployment(name)));
+    /** A live hotfix in shop-prod by `as` (default alice, outside the break-glass group). */
+    const hotfix = (name: string, as: readonly string[] = ["--as", alice]) => k(["create", ...as, "-f", "-"], JSON.stringify(deployment(name)));
+    /** A break-glass member's hotfix without resources: require-resources warns under break-glass and denies otherwise. */
+    const unsizedHotfix = (name: string) => {
+        const d = deployment(name);
+        const spec = d.spec.template.spec as { containers: { resources?: unknown }[] };
+        spec.containers.forEach((c) => delete c.resources);
+        return k(["create", ...oncall, "-f", "-"], JSON.stringify(d));
+    };
+    /** Relabels shop-prod's Pod Security to privileged (a weaker environment) as `as`, server-side. */
+    const relabel = (as: readonly string[]) => k(["label", "namespace", "shop-prod", "--overwrite", "pod-security.kubernetes.io/enforce=privileged", ...as]);
     const prodBinding = (name: string) =>
         JSON.parse(ok(["get", "validatingadmissionpolicybinding", name, "-o", "json"])) as { spec: { matchResources: { namespaceSelector?: { matchExpressions?: unknown[] } } } };
     /** A merge patch of the shop-prod Application as the expiry job. */
@@ -77,15 +88,17 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
             { environment: "prod", validationActions: ["Deny", "Audit"], excludeNamespaces: ["shop-prod"] },
             { environment: `break-glass-${ticket.toLowerCase()}`, validationActions: ["Warn", "Audit"], namespaces: ["shop-prod"], annotations: glass },
         ];
+        // As buildArgs names them: only the rules the carve-out lifts.
+        const carved = rules.filter(carvedOutUnderBreakGlass);
         const names = {
-            environmentBindings: rules.map((r) => `${policyName("gitops-control", r)}-prod`),
-            breakGlassBindings: rules.map((r) => `${policyName("gitops-control", r)}-break-glass-inc-4711`),
+            environmentBindings: carved.map((r) => `${policyName("gitops-control", r)}-prod`),
+            breakGlassBindings: carved.map((r) => `${policyName("gitops-control", r)}-break-glass-inc-4711`),
         };
         step(`guardrails with shop-prod under break-glass until ${expires}; everything BreakGlassExpiry renders (service account, RBAC, fence, CronJob)`);
         const namespace = (name: string, l: Record<string, string> = {}) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: l } });
         applyList(cluster!, [
             namespace("argocd"),
-            namespace("shop-prod", { [labels.environment]: "prod" }),
+            namespace("shop-prod", { [labels.environment]: "prod", "pod-security.kubernetes.io/enforce": "restricted" }),
             namespace("pay-prod", { [labels.environment]: "prod" }),
             ...guardrailManifests(rules, bindings),
             ...(await renderComponent(() => new BreakGlassExpiry("expiry", { namespace: "argocd", ...names }))),
@@ -93,14 +106,22 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
                 apiVersion: "rbac.authorization.k8s.io/v1",
                 kind: "ClusterRole",
                 metadata: { name: "hotfixer" },
-                rules: [{ apiGroups: ["apps"], resources: ["deployments"], verbs: ["create", "get"] }],
+                rules: [
+                    { apiGroups: ["apps"], resources: ["deployments"], verbs: ["create", "get"] },
+                    // RBAC lets both relabel namespaces: only admission stands between them and a weaker environment.
+                    { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "patch", "update"] },
+                    { apiGroups: ["argoproj.io"], resources: ["applications"], verbs: ["get", "patch", "update"] },
+                ],
             },
             {
                 apiVersion: "rbac.authorization.k8s.io/v1",
                 kind: "ClusterRoleBinding",
                 metadata: { name: "hotfixer" },
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "hotfixer" },
-                subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: alice }],
+                subjects: [
+                    { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: alice },
+                    { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: oncall[1] },
+                ],
             },
         ]);
         cronJob = podContainer(cluster, "cronjob", breakGlassExpiryServiceAccount, "argocd");
@@ -144,18 +165,41 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         assert.deepEqual(cronJob.env, { NAMESPACE: "argocd" });
     });
 
-    it("before the expiry the job changes nothing: the hotfix is admitted with a warning", async () => {
+    it("before the expiry the job changes nothing: a break-glass member's hotfix is admitted, a rule the carve-out lifts only warns", async () => {
         const r = await runExpiry();
         assert.equal(r.status, 0, r.stderr);
         assert.doesNotMatch(r.stdout, /expired/);
-        const during = hotfix("hotfix-during");
+        const during = hotfix("hotfix-during", oncall);
         assert.equal(during.code, 0, during.stderr);
-        assert.match(during.stderr, /Warning: .*restrict-workload-writers/);
+        const unsized = unsizedHotfix("hotfix-unsized");
+        assert.equal(unsized.code, 0, unsized.stderr);
+        assert.match(unsized.stderr, /Warning: .*require-resources/);
         assert.equal(application().spec.syncPolicy.automated.enabled, false);
-        assert.equal(prodBinding("gitops-control-restrict-workload-writers-prod").spec.matchResources.namespaceSelector?.matchExpressions?.length, 1);
+        assert.equal(prodBinding("gitops-control-require-resources-prod").spec.matchResources.namespaceSelector?.matchExpressions?.length, 1);
     });
 
-    it("its fence: it may not open an exception (pause sync, change the source) nor touch bindings it does not own", () => {
+    it("the carve-out lifts nothing for engineers outside the break-glass group: alice's hotfix is denied by the prod binding", () => {
+        const h = hotfix("hotfix-alice");
+        assert.notEqual(h.code, 0);
+        assert.match(h.stderr, /ValidatingAdmissionPolicy 'gitops-control-restrict-workload-writers' with binding 'gitops-control-restrict-workload-writers-prod' denied request/);
+        assert.match(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]), /gitops-control-require-resources-break-glass-inc-4711/);
+        assert.doesNotMatch(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]), /gitops-control-restrict-workload-writers-break-glass/);
+    });
+
+    it("the carve-out never lifts namespace-label protection: relabelling shop-prod privileged is denied by the prod binding, for alice and for break-glass", () => {
+        for (const as of [["--as", alice], oncall]) {
+            const r = relabel(as);
+            assert.notEqual(r.code, 0, `${as.join(" ")}: ${r.stdout}`);
+            assert.match(
+                r.stderr,
+                /ValidatingAdmissionPolicy 'gitops-control-protect-namespace-labels' with binding 'gitops-control-protect-namespace-labels-prod' denied request/,
+            );
+        }
+        const live = JSON.parse(ok(["get", "namespace", "shop-prod", "-o", "json"])) as { metadata: { labels: Record<string, string> } };
+        assert.equal(live.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
+    });
+
+    it("its fence: it may not open an exception (pause sync, change the source) nor touch bindings it does not own, nor weaken a rule the carve-out keeps", () => {
         const source = patchAppAsJob({ spec: { source: { targetRevision: "v1.0.1" } } });
         assert.notEqual(source.code, 0);
         // Its own fence, or protect-application-inputs, which refuses every source change but the program's (issue 17).
@@ -166,6 +210,40 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         assert.notEqual(application().spec.source?.targetRevision, "v1.0.1");
         const other = asJob(["delete", "validatingadmissionpolicybinding", "gitops-control-break-glass-expiry-scope"]);
         assert.match(other.stderr, /forbidden/);
+        // The bindings of the rules the carve-out never lifts are not among those it may patch: no leaked token turns them to Audit.
+        for (const rule of ["restrict-workload-writers", "protect-namespace-labels", "restrict-container-privileges", "cap-replicas"]) {
+            const weaken = asJob(["patch", "validatingadmissionpolicybinding", `gitops-control-${rule}-prod`, "--type", "merge", "-p", '{"spec":{"validationActions":["Audit"]}}']);
+            assert.match(weaken.stderr, /forbidden/, rule);
+        }
+    });
+
+    it("the expiry annotation moves only through the program: moving it to 2099 is denied for alice and for break-glass, admitted for the program", () => {
+        const move = (as: readonly string[], dryRun = false) =>
+            k([
+                "annotate",
+                "applications.argoproj.io",
+                "shop-prod",
+                "-n",
+                "argocd",
+                "--overwrite",
+                `${annotations.breakGlassExpires}=2099-01-01T00:00:00Z`,
+                ...(dryRun ? ["--dry-run=server"] : []),
+                ...as,
+            ]);
+        for (const as of [["--as", alice], oncall]) {
+            const r = move(as);
+            assert.notEqual(r.code, 0, `${as.join(" ")}: ${r.stdout}`);
+            assert.match(
+                r.stderr,
+                /may not move the expiry of the prod Application shop-prod \(annotation gitops-control\.io\/break-glass-expires to 2099-01-01T00:00:00Z\): only the program/,
+            );
+        }
+        // The job's own token: its fence refuses anything but turning sync back on.
+        const job = patchAppAsJob({ metadata: { annotations: { [annotations.breakGlassExpires]: "2099-01-01T00:00:00Z" } } });
+        assert.notEqual(job.code, 0);
+        assert.equal(application().metadata.annotations?.[annotations.breakGlassExpires], expires);
+        const program = move([], true);
+        assert.equal(program.code, 0, program.stderr);
     });
 
     it("at the expiry the job restores Deny in the namespace and automated sync, without pulumi up", async () => {
@@ -173,23 +251,22 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const r = await runExpiry();
         assert.equal(r.status, 0, r.stderr);
-        assert.match(r.stdout, /break-glass expired: binding gitops-control-restrict-workload-writers-prod governs shop-prod again/);
-        assert.match(r.stdout, /break-glass expired: deleting binding gitops-control-restrict-workload-writers-break-glass-inc-4711/);
+        assert.match(r.stdout, /break-glass expired: binding gitops-control-require-resources-prod governs shop-prod again/);
+        assert.match(r.stdout, /break-glass expired: deleting binding gitops-control-require-resources-break-glass-inc-4711/);
         assert.match(r.stdout, /automated sync of Application shop-prod back on/);
         assert.equal(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]).match(/-break-glass-inc-4711/g), null, "no break-glass binding left");
-        assert.equal(prodBinding("gitops-control-restrict-workload-writers-prod").spec.matchResources.namespaceSelector?.matchExpressions, undefined);
+        assert.equal(prodBinding("gitops-control-require-resources-prod").spec.matchResources.namespaceSelector?.matchExpressions, undefined);
         const app = application();
         assert.equal(app.spec.syncPolicy.automated.enabled, true);
         assert.equal(app.metadata.annotations?.[annotations.breakGlassTicket], undefined);
         // Bindings reload asynchronously: the next hotfix is denied once the restored binding is in force.
         let n = 0;
         let last = "";
-        await eventually("a hotfix in shop-prod to be denied again", 60, () => {
-            const h = hotfix(`hotfix-after-${++n}`);
+        await eventually("an unsized hotfix in shop-prod to be denied again", 60, () => {
+            const h = unsizedHotfix(`hotfix-after-${++n}`);
             last = h.stderr;
             return (
-                h.code !== 0 &&
-                /ValidatingAdmissionPolicy 'gitops-control-restrict-workload-writers' with binding 'gitops-control-restrict-workload-writers-prod' denied request/.test(h.stderr)
+                h.code !== 0 && /ValidatingAdmissionPolicy 'gitops-control-require-resources' with binding 'gitops-control-require-resources-prod' denied request/.test(h.stderr)
             );
         }).catch((e: Error) => {
             throw new Error(`${e.message}; last answer: ${last}`);

@@ -39,10 +39,11 @@ function selector(name: string, labels: Record<string, string>): string {
 const app = (name: string) => ({ namespace: "argocd", name, project: "storefront" });
 
 /** argocd_app_info as the v3.6.1 controller exports it (status as labels, value 1). */
-function appInfo(name: string, sync: string, health: string): string {
+function appInfo(name: string, sync: string, health: string, autosync = "true", project = "storefront"): string {
     return selector("argocd_app_info", {
         ...app(name),
-        autosync_enabled: "true",
+        project,
+        autosync_enabled: autosync,
         dest_namespace: name,
         dest_server: "https://kubernetes.default.svc",
         health_status: health,
@@ -343,6 +344,44 @@ const scenarios: Scenario[] = [
         },
     },
     {
+        name: "ArgoCdAutomatedSyncPaused fires once automated sync has been off longer than a pause may last (24 h), resolves when it is back on; a paused preview is silent",
+        args: {},
+        every: "10m",
+        test: (groups) => {
+            const rule = alertRule(groups, "ArgoCdAutomatedSyncPaused");
+            // 10-minute scrapes: on for 1 h, paused for 30 h, on again; a preview held paused the whole time.
+            return {
+                name: "sync paused",
+                interval: "10m",
+                input_series: [
+                    { series: appInfo("shop-prod", "Synced", "Healthy"), values: samples([1, 6], ["stale", 1], ["_", 179], [1, 12]) },
+                    { series: appInfo("shop-prod", "Synced", "Healthy", "false"), values: samples(["_", 6], [1, 180], ["stale", 1]) },
+                    { series: appInfo("shop-pr-7", "Synced", "Healthy", "false", "shop-previews"), values: samples([1, 200]) },
+                ],
+                alert_rule_test: [
+                    alertAt("24h50m", "ArgoCdAutomatedSyncPaused", []),
+                    alertAt("25h10m", "ArgoCdAutomatedSyncPaused", [firing(rule, { name: "shop-prod", project: "storefront" })]),
+                    alertAt("30h50m", "ArgoCdAutomatedSyncPaused", [firing(rule, { name: "shop-prod", project: "storefront" })]),
+                    alertAt("31h20m", "ArgoCdAutomatedSyncPaused", []),
+                ],
+            };
+        },
+    },
+    {
+        name: "ArgoCdAutomatedSyncPaused with pauseMaxHours: 2 fires two hours into a pause",
+        args: { pauseMaxHours: 2 },
+        every: "10m",
+        test: (groups) => ({
+            name: "sync paused, 2h",
+            interval: "10m",
+            input_series: [{ series: appInfo("shop-prod", "Synced", "Healthy", "false"), values: samples([1, 30]) }],
+            alert_rule_test: [
+                alertAt("1h50m", "ArgoCdAutomatedSyncPaused", []),
+                alertAt("2h", "ArgoCdAutomatedSyncPaused", [firing(alertRule(groups, "ArgoCdAutomatedSyncPaused"), { name: "shop-prod", project: "storefront" })]),
+            ],
+        }),
+    },
+    {
         name: "drift records with recordIntervalSeconds: 5 measure a 15-second self-heal as 15 s",
         args: { recordIntervalSeconds: 5 },
         every: "5s",
@@ -372,7 +411,15 @@ describe("alert and recording rules, checked and evaluated by promtool", () => {
     it("promtool check rules (with lint) accepts every render: defaults and changed arguments", () => {
         const renders: Args[] = [
             {},
-            { outOfSyncMinutes: 5, degradedMinutes: 3, previewTtlHours: 1, pruneVolumeThreshold: 3, previewGenerationFailingMinutes: 7, recordIntervalSeconds: 5 },
+            {
+                outOfSyncMinutes: 5,
+                degradedMinutes: 3,
+                previewTtlHours: 1,
+                pauseMaxHours: 2,
+                pruneVolumeThreshold: 3,
+                previewGenerationFailingMinutes: 7,
+                recordIntervalSeconds: 5,
+            },
             { pruneVolumeThreshold: 250, recordIntervalSeconds: 60, ruleLabels: { release: "kube-prometheus-stack" } },
         ];
         for (const args of renders) {
@@ -418,6 +465,8 @@ describe("alert and recording rules, checked and evaluated by promtool", () => {
             ],
             ["ArgoCdSyncFailures", "ArgoCdSyncFailures", () => 'sum by (name, project) (increase(argocd_app_sync_total{phase=~"Error|Failed"}[15m])) > 0'],
             ["ArgoCdReconcileErrors", "ArgoCdReconcileErrors", (e) => e.replace("argocd_app_reconcile_count", "argocd_app_reconcile_total")],
+            ["ArgoCdAutomatedSyncPaused fires", "ArgoCdAutomatedSyncPaused", (e) => e.replace('autosync_enabled="false"', 'autosync_enabled="False"')],
+            ["ArgoCdAutomatedSyncPaused fires", "ArgoCdAutomatedSyncPaused", (e) => e.replace(', project!~".+-previews"', "")],
             ["PreviewNamespaceTooOld fires", "PreviewNamespaceTooOld", (e) => e.replace("> 259200", "> 2592000")],
             ["PreviewGenerationFailing", "PreviewGenerationFailing", (e) => e.replace("ErrorOccurred", "Error")],
             ["drift records (every 30 s)", outOfSyncRecord, (e) => e.replace('sync_status="OutOfSync"', 'sync_status="Unknown"')],

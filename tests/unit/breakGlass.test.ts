@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { renderBindingSpec } from "../../components/AdmissionGuardrails";
+import { bindingForRule, carvedOutUnderBreakGlass, renderBindingSpec } from "../../components/AdmissionGuardrails";
 import { breakGlassExpiryClusterRules } from "../../components/BreakGlassExpiry";
 import { requireResolvedService } from "../../components/serviceSpec";
 import { breakGlassStatus, buildControlPlaneArgs, parseStackConfig, reconcileDebt } from "../../stacks/config";
@@ -58,11 +58,44 @@ describe("break-glass", () => {
         });
     });
 
+    it("the carve-out never lifts the writer rule, the namespace rules or Argo CD's inputs: their prod bindings keep the namespace, and no break-glass binding is made", () => {
+        const { rules, bindings } = buildControlPlaneArgs(stack([entry]), {}, now).guardrails;
+        const rule = (name: string) => rules.find((r) => r.name === name)!;
+        for (const name of ["restrict-workload-writers", "protect-namespace-labels", "keep-governed-namespaces", "require-namespace-pod-security", "protect-sync-policy"]) {
+            assert.equal(bindingForRule(rule(name), bindings[0])?.excludeNamespaces, undefined, name);
+            assert.equal(bindingForRule(rule(name), bindings[1]), undefined, name);
+        }
+        assert.deepEqual(bindingForRule(rule("require-resources"), bindings[0])?.excludeNamespaces, ["payments-api-prod"]);
+        assert.equal(bindingForRule(rule("require-resources"), bindings[1]), bindings[1]);
+    });
+
     it("an active exception provisions the expiry job, allowed to patch only the carving bindings and delete only the break-glass ones", () => {
         const args = buildControlPlaneArgs(stack([entry]), {}, now);
         const expiry = args.breakGlassExpiry;
         assert.ok(expiry, "the expiry job is provisioned while an exception is open");
-        const policies = args.guardrails.rules.map((r) => `gitops-control-${r.name}`);
+        // Only the rules the carve-out lifts (images, resources, labels): never pod security, the replica cap, the writer rule, the namespace rules or Argo CD's inputs.
+        const carved = args.guardrails.rules.filter(carvedOutUnderBreakGlass);
+        assert.deepEqual(
+            args.guardrails.rules.filter((r) => !carved.includes(r)).map((r) => r.name),
+            [
+                "require-pod-security-context",
+                "cap-replicas",
+                "disallow-host-access",
+                "restrict-container-privileges",
+                "restrict-security-profiles",
+                "restrict-workload-writers",
+                "protect-sync-policy",
+                "protect-namespace-labels",
+                "restrict-application-sets",
+                "require-application-environment",
+                "govern-app-projects",
+                "require-service-project",
+                "protect-application-inputs",
+                "keep-governed-namespaces",
+                "require-namespace-pod-security",
+            ],
+        );
+        const policies = carved.map((r) => `gitops-control-${r.name}`);
         assert.deepEqual(
             expiry.environmentBindings,
             policies.map((p) => `${p}-prod`),

@@ -524,6 +524,13 @@ const cases: Case[] = [
     { was: "clear", name: "prod automated sync off", config: withSvc({ syncPolicy: { automated: { enabled: false } } }), expect: "automated.enabled is false", service: S },
     {
         was: "clear",
+        name: "prod automated sync off with a reason: a pause without ticket or expiry",
+        config: withSvc({ syncPolicy: { automated: { enabled: false } }, unsafeSyncPolicyReason: "INC-4711: maintenance window" }),
+        expect: '`gitops-control:services[0].syncPolicy` (service "payments-api", GitOpsService arg `syncPolicy`) turns automated sync of prod off with no ticket and no expiry: nothing would ever end the pause (protect-sync-policy refuses it in the cluster). Fix: keep `automated.enabled` true and pause through a break-glass entry',
+        service: S,
+    },
+    {
+        was: "clear",
         name: "prod weakening with a too short reason",
         config: withSvc({ syncPolicy: { automated: { prune: false } }, unsafeSyncPolicyReason: "because" }),
         expect: '`gitops-control:services[0].syncPolicy` (service "payments-api", GitOpsService arg `syncPolicy`) weakens the prod sync policy: automated.prune is false (deleted manifests stay as ghost objects). Fix: restore the preset, or document the exception in `unsafeSyncPolicyReason`',

@@ -3,7 +3,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
-import { AdmissionRequest, GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, compileRule, kubernetesCelGaps } from "../../components/guardrails/evaluate";
+import {
+    AdmissionRequest,
+    GuardrailEvaluator,
+    KubeObject,
+    RuleDecision,
+    UserInfo,
+    admissionRequest,
+    compileRule,
+    kubernetesCelGaps,
+    programUser,
+} from "../../components/guardrails/evaluate";
 import {
     capReplicas,
     restrictApplicationSets,
@@ -415,8 +425,12 @@ describe("offline evaluator", () => {
         const unlabelled = new GuardrailEvaluator(all).evaluate(admissionRequest(bad, { namespaceLabels: {} }));
         assert.deepEqual(decisionOf(unlabelled, "cap-replicas").skipped, "binding namespaceSelector");
         const carved = new GuardrailEvaluator(all, { binding: { environment: "prod", validationActions: ["Deny", "Audit"], excludeNamespaces: ["shop"] } });
-        assert.equal(decisionOf(carved.evaluate(admissionRequest(bad, { namespaceLabels: prodNamespace })), "cap-replicas").verdict, "NotApplicable");
-        assert.equal(decisionOf(prod.evaluate(admissionRequest(bad, { namespaceLabels: prodNamespace })), "cap-replicas").verdict, "Deny");
+        const latest = deployment();
+        ((latest.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0] as { image: string }).image = "nginx:latest";
+        assert.equal(decisionOf(carved.evaluate(admissionRequest(latest, { namespaceLabels: prodNamespace })), "disallow-latest-image").verdict, "NotApplicable");
+        assert.equal(decisionOf(prod.evaluate(admissionRequest(latest, { namespaceLabels: prodNamespace })), "disallow-latest-image").verdict, "Deny");
+        // The replica cap holds for everyone, break-glass included: the carve-out does not lift it.
+        assert.equal(decisionOf(carved.evaluate(admissionRequest(bad, { namespaceLabels: prodNamespace })), "cap-replicas").verdict, "Deny");
     });
 });
 
@@ -496,12 +510,18 @@ describe("protect-sync-policy", () => {
         assert.equal(sync(admissionRequest(unlabelled, { operation: "UPDATE", oldObject: compliant })).verdict, "Deny");
     });
 
-    it("pausing needs the break-glass annotation; prune and selfHeal stay protected even then", () => {
+    it("pausing needs the break-glass annotations; prune and selfHeal stay protected even then", () => {
         const paused = {
             ...app({ enabled: false, prune: false, selfHeal: true }),
-            metadata: { name: "x", namespace: "argocd", labels: prodNamespace, annotations: { "gitops-control.io/break-glass-ticket": "INC-1" } },
+            metadata: {
+                name: "x",
+                namespace: "argocd",
+                labels: prodNamespace,
+                annotations: { "gitops-control.io/break-glass-ticket": "INC-1", "gitops-control.io/break-glass-expires": "2026-11-24T16:00:00Z" },
+            },
         };
-        const d = sync(admissionRequest(paused));
+        // As the program: the only writer of the expiry annotation.
+        const d = sync(admissionRequest(paused, { userInfo: programUser }));
         assert.equal(d.verdict, "Deny");
         assert.deepEqual(
             d.violations.map((v) => v.message.split(":")[0]),

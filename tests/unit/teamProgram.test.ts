@@ -90,20 +90,50 @@ describe("the team route is first-class", () => {
         assert.ok(reasoned);
         assert.equal(recorded.filter((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application").length, 1, "only the reasoned one registered");
     });
-    it("pauseAutomatedSync on prod is a weakening like any other: refused without a reason, before anything registers", async () => {
+    it("pauseAutomatedSync on prod is a break-glass exception: refused without a reason, a ticket and an expiry within the limit, before anything registers", async () => {
         const recorded = installMocks("dev", { project: "team-pause" });
         const { GitOpsService } = await import("gitops-control/components");
         const args = { team: "fulfilment", repoURL: "https://github.com/acme/inventory.git", environments: [{ name: "prod" as const, pauseAutomatedSync: true }] };
         assert.throws(
             () => new GitOpsService("inventory", args),
-            /^GitOpsConfigErrors: GitOpsService "inventory": 1 problem\(s\):\n- `args\.environments\[0\]\.pauseAutomatedSync` weakens the prod sync policy: automated\.enabled is false/,
+            (e: Error) => {
+                assert.equal(
+                    e.message,
+                    [
+                        'GitOpsService "inventory": 3 problem(s):',
+                        "- `args.environments[0].pauseAutomatedSync` weakens the prod sync policy: automated.enabled is false (Git no longer reconciles). Fix: restore the preset, or document the exception in `unsafeSyncPolicyReason` (reason and ticket, at least 10 characters)",
+                        "- `args.environments[0].annotations` pauses automated sync with no ticket in gitops-control.io/break-glass-ticket. Fix: reference the incident or change ticket, e.g. INC-4711 (the stack's breakGlass entries set it)",
+                        '- `args.environments[0].annotations` pauses automated sync with no expiry in gitops-control.io/break-glass-expires: nothing would end the pause. Fix: set when the pause ends, e.g. "2026-11-24T16:00:00Z" (the stack\'s breakGlass entries set it)',
+                    ].join("\n"),
+                );
+                return true;
+            },
+        );
+        const at = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString();
+        const paused = (hours: number, extra: object = {}) => ({
+            ...args,
+            ...extra,
+            environments: [
+                {
+                    ...args.environments[0],
+                    unsafeSyncPolicyReason: "INC-4711: hotfix in flight",
+                    annotations: { "gitops-control.io/break-glass-ticket": "INC-4711", "gitops-control.io/break-glass-expires": at(hours) },
+                },
+            ],
+        });
+        assert.throws(
+            () => new GitOpsService("inventory", paused(48)),
+            /`args\.environments\[0\]\.annotations` pauses automated sync until \S+, more than 24 h from now\. Fix: end the pause within 24 h \(breakGlassPolicy\.maxHours; GitOpsService arg `breakGlassMaxHours`\)/,
         );
         await settle(recorded);
         assert.equal(recorded.length, 0);
-        new GitOpsService("inventory", { ...args, environments: [{ ...args.environments[0], unsafeSyncPolicyReason: "INC-4711: hotfix in flight" }] });
+        new GitOpsService("inventory", paused(2));
         await settle(recorded);
         const app = recorded.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application")!;
         assert.equal(app.inputs.spec.syncPolicy.automated.enabled, false);
+        assert.equal(app.inputs.metadata.annotations["gitops-control.io/break-glass-ticket"], "INC-4711");
+        // The stack's breakGlassPolicy.maxHours reaches the component as `breakGlassMaxHours`.
+        assert.doesNotThrow(() => new GitOpsService("inventory-long", paused(48, { breakGlassMaxHours: 72 })));
     });
 
     it("stack-wide components parse their args with their settings schemas: a wrong type names the field, no crash", async () => {
