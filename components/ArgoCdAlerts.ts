@@ -19,6 +19,11 @@ export interface ArgoCdAlertsArgs {
      * alert: a bad path or a renamed chart prunes far more than a normal release. @default {@link defaults.pruneVolumeThreshold}
      */
     readonly pruneVolumeThreshold?: number;
+    /**
+     * A prod Application's sync running for longer than this alerts: with the prune gate, a sync
+     * whose prunes are over the budget waits for the approver group. @default {@link defaults.pruneHeldMinutes}
+     */
+    readonly pruneHeldMinutes?: number;
     /** The preview ApplicationSet failing to generate for longer than this alerts. @default {@link defaults.previewGenerationFailingMinutes} */
     readonly previewGenerationFailingMinutes?: number;
     /**
@@ -138,6 +143,21 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
             },
         },
         {
+            // The prune gate holds a prod sync whose prunes exceed the budget: the operation stays
+            // Running ("waiting for pruning confirmation") until the approver group approves. A normal
+            // sync, gate included, ends in seconds.
+            alert: "ArgoCdPruneHeld",
+            expr: 'max by (name, project) (argocd_app_info{name=~".+-prod", operation="sync", phase="Running"}) == 1',
+            for: `${args.pruneHeldMinutes ?? defaults.pruneHeldMinutes}m`,
+            labels: { severity: "critical" },
+            annotations: {
+                summary:
+                    "A sync of {{ $labels.name }} has been running for more than " +
+                    (args.pruneHeldMinutes ?? defaults.pruneHeldMinutes) +
+                    " minutes: most likely the prune gate holds prunes over the budget (annotation gitops-control.io/prune-held and the PruneHeld Event say why). Check the commit; if the removal is intended, a member of the approver group approves (README: auto-prune scares the team).",
+            },
+        },
+        {
             alert: "PreviewNamespaceTooOld",
             expr: `(time() - kube_namespace_created{namespace=~".+-pr-[0-9]+"}) > ${ttl * 3600}`,
             for: "1h",
@@ -202,7 +222,15 @@ export class ArgoCdAlerts extends pulumi.ComponentResource {
 
     constructor(name: string, args: ArgoCdAlertsArgs, opts?: pulumi.ComponentResourceOptions) {
         requireDnsLabel(args.namespace, "args.namespace");
-        for (const key of ["outOfSyncMinutes", "degradedMinutes", "previewTtlHours", "pruneVolumeThreshold", "previewGenerationFailingMinutes", "recordIntervalSeconds"] as const) {
+        for (const key of [
+            "outOfSyncMinutes",
+            "degradedMinutes",
+            "previewTtlHours",
+            "pruneVolumeThreshold",
+            "pruneHeldMinutes",
+            "previewGenerationFailingMinutes",
+            "recordIntervalSeconds",
+        ] as const) {
             const v = args[key];
             if (v !== undefined) check(Number.isInteger(v) && v >= 1, `args.${key}`, `is ${v}`, "use a whole number ≥ 1");
         }

@@ -155,6 +155,8 @@ describe("both routes share one resolve/validate path", () => {
             team: entry.team,
             source: { repoURL: entry.repoURL, path: entry.path },
             environments: [{ name: "prod", targetRevision: entry.targetRevision, syncPolicy: { retry: { limit: 8 }, syncOptions: ["ServerSideApply=false"] } }],
+            // The prod stack runs the prune gate: a team program onboarding prod there asks for Prune=confirm too.
+            confirmPrunes: true,
         });
         await settle(teamRoute);
 

@@ -1,0 +1,112 @@
+/**
+ * The prune gate's contract without a cluster: who may approve a held prune (the `approve-prunes`
+ * rule, evaluated by the offline CEL evaluator exactly as rendered), what the gate's fence admits,
+ * and what the stack renders. The same rules on the real API server, with Argo CD v3.6.1's
+ * controllers: tests/integration/pruneGate.test.ts.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { GuardrailEvaluator, KubeObject, UserInfo, admissionRequest, compileRule } from "../../components/guardrails/evaluate";
+import { approvePrunes, deletionApprovedAnnotation } from "../../components/guardrails/pruneApproval";
+import { pruneApprovalRule, pruneGateScopePolicySpec, pruneGateUsername, validatePruneGateArgs } from "../../components/PruneGate";
+import type { GuardrailRule } from "../../components/guardrails/types";
+
+const started = "2026-12-06T23:59:01Z";
+const gate: UserInfo = { username: pruneGateUsername("argocd"), groups: ["system:serviceaccounts", "system:serviceaccounts:argocd", "system:authenticated"] };
+const approver: UserInfo = { username: "alice@example.com", groups: ["gitops-control:prune-approvers", "system:authenticated"] };
+const editor: UserInfo = { username: "bob@example.com", groups: ["test:app-editors", "system:authenticated"] };
+
+/** A prod Application whose sync waits with `pruning` objects to prune. */
+function application(pruning: number, annotations: Record<string, string> = {}, environment = "prod"): KubeObject {
+    return {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "Application",
+        metadata: { name: `shop-${environment}`, namespace: "argocd", labels: { "gitops-control.io/environment": environment }, annotations },
+        spec: { project: "shop" },
+        status: {
+            operationState: { phase: "Running", startedAt: started, message: "waiting for pruning confirmation of /ConfigMap/a" },
+            resources: [...Array.from({ length: pruning }, (_, i) => ({ kind: "ConfigMap", name: `gone-${i}`, requiresPruning: true })), { kind: "Deployment", name: "shop" }],
+        },
+    } as KubeObject;
+}
+
+function decide(rule: GuardrailRule, old: KubeObject, updated: KubeObject, user: UserInfo) {
+    const evaluator = new GuardrailEvaluator([rule]);
+    const [d] = evaluator.evaluate(admissionRequest(updated, { operation: "UPDATE", oldObject: old, userInfo: user }));
+    return d;
+}
+
+const approve = (pruning: number, value: string, user: UserInfo, environment = "prod") =>
+    decide(
+        pruneApprovalRule({ namespace: "argocd", budget: 1 }),
+        application(pruning, {}, environment),
+        application(pruning, { [deletionApprovedAnnotation]: value }, environment),
+        user,
+    );
+
+describe("approve-prunes: who may approve a held prune", () => {
+    it("compiles for the API server's CEL (no gaps the offline evaluator cannot model)", () => {
+        assert.doesNotThrow(() => compileRule(pruneApprovalRule({ namespace: "argocd" })));
+    });
+
+    it("a member of the approver group approves any prune, and the audit log says who approved what", () => {
+        const d = approve(7, "2026-12-07T00:10:00Z", approver);
+        assert.equal(d.verdict, "Allow", d.message);
+        assert.deepEqual(d.auditAnnotations, {
+            "gitops-control-approve-prunes/approved": "alice@example.com approved 7 prunes of Application shop-prod (budget 1) as of 2026-12-07T00:10:00Z",
+        });
+    });
+
+    it("anyone else is refused, with the rule and the fix in the message", () => {
+        const d = approve(2, "2026-12-07T00:10:00Z", editor);
+        assert.equal(d.verdict, "Deny");
+        assert.equal(
+            d.message,
+            "bob@example.com may not approve the prunes of Application shop-prod (2 to prune, budget 1): only members of gitops-control:prune-approvers approve prunes the gate held (kubectl annotate as one of them) (guardrail approve-prunes)",
+        );
+    });
+
+    it("the gate approves within the budget, and only the running operation (its startedAt)", () => {
+        assert.equal(approve(1, started, gate).verdict, "Allow");
+        assert.equal(approve(0, started, gate).verdict, "Allow");
+        const later = approve(1, "2099-01-01T00:00:00Z", gate);
+        assert.equal(later.verdict, "Deny", "a future time would approve every later operation");
+        assert.match(later.message ?? "", /the gate approves only the running operation, with its startedAt/);
+    });
+
+    it("the gate over the budget is refused: a person approves", () => {
+        const d = approve(2, started, gate);
+        assert.equal(d.verdict, "Deny");
+        assert.match(d.message ?? "", /gitops-control-prune-gate may not approve the prunes of Application shop-prod \(2 to prune, budget 1\): over the budget, a person approves/);
+    });
+
+    it("only covered (prod) Applications; removing the approval or leaving it unchanged is not judged", () => {
+        assert.equal(approve(9, started, editor, "staging").verdict, "NotApplicable");
+        const rule = pruneApprovalRule({ namespace: "argocd", budget: 1 });
+        const withApproval = application(3, { [deletionApprovedAnnotation]: started });
+        assert.equal(decide(rule, withApproval, application(3), editor).verdict, "NotApplicable");
+        assert.equal(decide(rule, withApproval, withApproval, editor).verdict, "NotApplicable");
+    });
+
+    it("refuses bad options with the field and the fix", () => {
+        assert.throws(() => approvePrunes({ gateUsername: "gate", budget: 1 }), /`approvePrunes\.gateUsername` is "gate"\. Fix: use the gate's service account/);
+        assert.throws(() => approvePrunes({ gateUsername: pruneGateUsername("argocd"), budget: -1 }), /`approvePrunes\.budget` is -1/);
+        assert.throws(
+            () => validatePruneGateArgs({ namespace: "argocd", approverGroups: ["system:authenticated"] }),
+            /`args\.approverGroups\[0\]` is "system:authenticated"\. Fix: name a dedicated group/,
+        );
+        assert.throws(() => validatePruneGateArgs({ namespace: "argocd", approverGroups: [] }), /`args\.approverGroups` is empty/);
+        assert.throws(() => validatePruneGateArgs({ namespace: "argocd", intervalSeconds: 0 }), /`args\.intervalSeconds` is 0/);
+    });
+});
+
+describe("the prune gate's fence", () => {
+    const spec = pruneGateScopePolicySpec(pruneGateUsername("argocd"));
+    it("matches only the gate's own requests, and keeps it to two annotations of prod Applications", () => {
+        assert.deepEqual(spec.matchConditions, [{ name: "is-gate", expression: "request.userInfo.username == 'system:serviceaccount:argocd:gitops-control-prune-gate'" }]);
+        const validations = spec.validations as { expression: string }[];
+        assert.match(validations[0].expression, /oldObject\.metadata\.labels\['gitops-control\.io\/environment'\] == 'prod'/);
+        for (const field of ["spec", "operation", "status", "metadata.labels"]) assert.ok(validations[1].expression.includes(`object.${field} == oldObject.${field}`), field);
+        assert.ok(validations[1].expression.includes("['gitops-control.io/prune-held', 'argocd.argoproj.io/deletion-approved']"));
+    });
+});
