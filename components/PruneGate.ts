@@ -144,7 +144,6 @@ export function validatePruneGateArgs(args: PruneGateArgs, field = "args"): void
     );
     const budget = args.budget ?? defaults.applicationPruneBudget.prod;
     check(Number.isInteger(budget) && budget >= 0, `${field}.budget`, `is ${budget}`, "use a whole number ≥ 0 (applicationPruneBudget.prod)");
-    pruneApprovalRule(args);
 }
 
 /**

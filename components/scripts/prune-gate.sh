@@ -5,8 +5,9 @@
 # Read at render time; this header (up to the first blank line) stays in the repository.
 #
 # For every prod Application whose sync waits for prune confirmation (Prune=confirm: operation
-# Running, "waiting for pruning confirmation of ..."), counts the objects it would prune
-# (status.resources[].requiresPruning). At most PRUNE_BUDGET: approves that operation at once by
+# Running, "waiting for pruning confirmation of <first> and N more resources"), counts the objects
+# it would prune: the larger of the operation's count (1 + N) and the Application's current one
+# (status.resources[].requiresPruning, which approve-prunes checks too). At most PRUNE_BUDGET: approves that operation at once by
 # setting argocd.argoproj.io/deletion-approved to the operation's own startedAt (Argo CD accepts a
 # time at or after it), so the approval covers no later operation. More: holds it, with the reason
 # in gitops-control.io/prune-held and a PruneHeld Warning Event, until a member of APPROVER_GROUPS
@@ -42,8 +43,14 @@ while IFS='|' read -r name uid phase started approved held pruning message; do
   esac
   # Already approved for this operation (by the gate or a person): nothing to decide.
   if [ -n "$approved" ] && [ "$(date -d "$approved" +%s 2>/dev/null || echo 0)" -ge "$(date -d "$started" +%s)" ]; then continue; fi
-  count=0
-  for p in $pruning; do [ "$p" = true ] && count=$((count + 1)); done
+  # The operation's own count ("... of <first> and N more resources") and the Application's current
+  # one (its comparison at the latest revision): the larger decides, so neither a revert pushed
+  # while a mass prune waits nor a commit removing more slips a large prune through.
+  more=$(printf '%s\n' "$message" | sed -n 's/.* and \([0-9][0-9]*\) more [a-z]*$/\1/p')
+  count=$((1 + ${more:-0}))
+  current=0
+  for p in $pruning; do [ "$p" = true ] && current=$((current + 1)); done
+  if [ "$current" -gt "$count" ]; then count=$current; fi
   if [ "$count" -le "$BUDGET" ]; then
     annotate "$name" "{\"argocd.argoproj.io/deletion-approved\":\"$started\",\"gitops-control.io/prune-held\":null}"
     event "$name" "$uid" Normal PruneApproved "approved: the sync started at $started prunes $count object(s), within the budget of $BUDGET (applicationPruneBudget.prod)"

@@ -183,23 +183,42 @@ describe("prune budget at sync time (v3.6.1 reconcilers, the prune gate in its c
         measure("prune of one object, commit+refresh to gone, prod (Prune=confirm + gate)", gone.prod - t0);
         measure("prune of one object, commit+refresh to gone, staging (no gate)", gone.staging - t0);
         measure("delay the gate adds (prod minus staging, same commit)", gone.prod - gone.staging);
-        const prod = await waitFor("shop-prod's sync to succeed", 60, () => {
-            const a = app("shop-prod");
-            return a?.status?.operationState?.phase === "Succeeded" && a;
-        });
-        // The gate approved exactly that operation: its startedAt, which Argo CD accepts as "at or after".
-        assert.equal(prod.metadata.annotations?.[approved], prod.status?.operationState?.startedAt);
-        assert.ok(
-            gateEvents("shop-prod").some((e) =>
-                e.startsWith(`Normal PruneApproved: approved: the sync started at ${prod.status?.operationState?.startedAt} prunes 1 object(s), within the budget of ${budget}`),
-            ),
-            gateEvents("shop-prod").join("\n"),
+        // The gate approved the operation that pruned, with that operation's own startedAt (Argo CD
+        // accepts a time at or after it; a later sync needs its own approval).
+        const approvals = gateEvents("shop-prod").filter((e) => e.startsWith("Normal PruneApproved"));
+        assert.equal(approvals.length, 1, approvals.join("\n"));
+        const approvedAs = app("shop-prod")?.metadata.annotations?.[approved];
+        assert.equal(
+            approvals[0],
+            `Normal PruneApproved: approved: the sync started at ${approvedAs} prunes 1 object(s), within the budget of ${budget} (applicationPruneBudget.prod)`,
         );
+        assert.ok(Date.parse(approvedAs ?? "") <= gone.prod, "approved before the prune");
         assert.ok(exists("configmap", "shop-extra-2", "shop-prod") && exists("configmap", "shop-config", "shop-prod"), "only the removed object was pruned");
     });
 
     it("a commit removing more than the budget prunes nothing in prod: the Application and the gate's Event say why; only the approver group may approve, and its approval prunes", async () => {
         const sha = git.commit("shop", chart({ extra: false, extra2: false, config: false }), "drop shop-config and shop-extra-2");
+        try {
+            await heldThenApproved(sha);
+        } finally {
+            // A sync still held would keep every later commit from syncing: end it as `argocd app terminate-op` does.
+            if (app("shop-prod")?.status?.operationState?.phase === "Running") {
+                kubectlOk(cluster, [
+                    "patch",
+                    "applications.argoproj.io",
+                    "shop-prod",
+                    "-n",
+                    argoNs,
+                    "--type",
+                    "merge",
+                    "-p",
+                    '{"status":{"operationState":{"phase":"Terminating"}}}',
+                ]);
+            }
+        }
+    });
+
+    async function heldThenApproved(sha: string): Promise<void> {
         refresh("shop-prod");
         refresh("shop-staging");
         const reason = `held: the sync started at`;
@@ -211,7 +230,7 @@ describe("prune budget at sync time (v3.6.1 reconcilers, the prune gate in its c
         assert.equal(held.status?.operationState?.phase, "Running");
         assert.equal(held.status?.operationState?.operation?.sync?.revision, sha);
         // Argo CD's own words on the Application: what waits.
-        assert.match(held.status?.operationState?.message ?? "", /^waiting for pruning confirmation of \/ConfigMap\/shop-(config|extra-2) and 1 more task/);
+        assert.match(held.status?.operationState?.message ?? "", /^waiting for pruning confirmation of \/ConfigMap\/shop-(config|extra-2) and 1 more resources$/);
         const why = `held: the sync started at ${started} would prune 2 objects, over the budget of ${budget} (applicationPruneBudget.prod). Check the commit; if the removal is intended, a member of gitops-control:prune-approvers approves: kubectl annotate applications.argoproj.io shop-prod -n argocd --overwrite argocd.argoproj.io/deletion-approved=<now, UTC RFC 3339>`;
         assert.equal(held.metadata.annotations?.[pruneGateAnnotations.held], why);
         await waitFor("the gate's PruneHeld Event", 30, () => gateEvents("shop-prod").includes(`Warning PruneHeld: ${why}`));
@@ -269,7 +288,7 @@ describe("prune budget at sync time (v3.6.1 reconcilers, the prune gate in its c
             audited.some((v) => /^alice@example\.com approved 2 prunes of Application shop-prod \(budget 1\) as of \d{4}-/.test(v)),
             audited.join("\n"),
         );
-    });
+    }
 
     it("an empty render is still refused by allowEmpty: false, and nothing is pruned", async () => {
         const empty = git.commit("shop", chart({ empty: true }), "oops: templates deleted");

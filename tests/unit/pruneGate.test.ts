@@ -10,6 +10,8 @@ import { GuardrailEvaluator, KubeObject, UserInfo, admissionRequest, compileRule
 import { approvePrunes, deletionApprovedAnnotation } from "../../components/guardrails/pruneApproval";
 import { pruneApprovalRule, pruneGateScopePolicySpec, pruneGateUsername, validatePruneGateArgs } from "../../components/PruneGate";
 import type { GuardrailRule } from "../../components/guardrails/types";
+import { requireResolvedService } from "../../components/serviceSpec";
+import { buildControlPlaneArgs, parseStackConfig } from "../../stacks/config";
 
 const started = "2026-12-06T23:59:01Z";
 const gate: UserInfo = { username: pruneGateUsername("argocd"), groups: ["system:serviceaccounts", "system:serviceaccounts:argocd", "system:authenticated"] };
@@ -108,5 +110,38 @@ describe("the prune gate's fence", () => {
         assert.match(validations[0].expression, /oldObject\.metadata\.labels\['gitops-control\.io\/environment'\] == 'prod'/);
         for (const field of ["spec", "operation", "status", "metadata.labels"]) assert.ok(validations[1].expression.includes(`object.${field} == oldObject.${field}`), field);
         assert.ok(validations[1].expression.includes("['gitops-control.io/prune-held', 'argocd.argoproj.io/deletion-approved']"));
+    });
+});
+
+describe("the prune gate in a stack", () => {
+    const service = { name: "shop", team: "storefront", repoURL: "https://github.com/acme/shop.git", path: "deploy/chart", targetRevision: "v1.0.0" };
+    const build = (raw: Record<string, unknown>) => buildControlPlaneArgs(parseStackConfig(raw), {});
+    const syncOptions = (args: ReturnType<typeof build>, env: string) =>
+        requireResolvedService(args.services[0].name, {
+            ...args.services[0].args,
+            ...(args.pruneGate ? { confirmPrunes: true } : {}),
+            argoNamespace: args.argoCd.namespace,
+        }).environments.find((e) => e.name === env)?.syncPolicy.syncOptions;
+
+    it("on by default in prod stacks, with applicationPruneBudget.prod as its budget; prod Applications get Prune=confirm", () => {
+        const args = build({ environment: "prod", services: [service], applicationPruneBudget: { prod: 3 } });
+        assert.deepEqual(args.pruneGate, { budget: 3 });
+        assert.ok(syncOptions(args, "prod")?.includes("Prune=confirm"));
+    });
+
+    it("off by default in the local stack (no kubelet runs it); when enabled there, staging keeps its preset", () => {
+        assert.equal(build({ environment: "local", services: [service] }).pruneGate, undefined);
+        const on = build({ environment: "local", services: [service], pruneGate: { enabled: true, approverGroups: ["sre:prod-deletes"], intervalSeconds: 2 } });
+        assert.deepEqual(on.pruneGate, { budget: 5, approverGroups: ["sre:prod-deletes"], intervalSeconds: 2, skipAwait: true });
+        assert.ok(syncOptions(on, "prod")?.includes("Prune=confirm"));
+        assert.ok(!syncOptions(on, "staging")?.some((o) => o.startsWith("Prune=")));
+    });
+
+    it("bad settings name the stack key and the fix", () => {
+        assert.throws(
+            () => build({ environment: "prod", services: [service], pruneGate: { approverGroups: ["system:authenticated"] } }),
+            /`gitops-control:pruneGate\.approverGroups\[0\]` \(PruneGate arg `approverGroups\[0\]`\) is "system:authenticated"\. Fix: name a dedicated group/,
+        );
+        assert.throws(() => build({ environment: "prod", services: [service], pruneGate: { intervalSeconds: 0 } }), /`gitops-control:pruneGate\.intervalSeconds` \(PruneGate arg `intervalSeconds`\) is 0/);
     });
 });
