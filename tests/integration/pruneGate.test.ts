@@ -299,4 +299,17 @@ describe("prune budget at sync time (v3.6.1 reconcilers, the prune gate in its c
         });
         assert.ok(exists("deployment", "shop", "shop-prod"), "nothing was pruned");
     });
+
+    it("the gate's fence: with its own token it may set only its two annotations, and only on prod Applications", () => {
+        const asGate = serviceAccountKubectl(cluster, argoNs, pruneGateServiceAccount);
+        const relabel = asGate(["label", "applications.argoproj.io", "shop-prod", "-n", argoNs, "team=someone-else"]);
+        assert.notEqual(relabel.code, 0);
+        assert.match(relabel.stderr, /the prune gate may set only gitops-control\.io\/prune-held and argocd\.argoproj\.io\/deletion-approved of shop-prod, nothing else/);
+        const staging = asGate(["annotate", "applications.argoproj.io", "shop-staging", "-n", argoNs, `${pruneGateAnnotations.held}=x`]);
+        assert.notEqual(staging.code, 0);
+        assert.match(staging.stderr, /the prune gate may annotate only prod Applications, not shop-staging/);
+        const own = asGate(["annotate", "applications.argoproj.io", "shop-prod", "-n", argoNs, "--overwrite", `${pruneGateAnnotations.held}=fence check`]);
+        assert.equal(own.code, 0, own.stderr);
+        asGate(["annotate", "applications.argoproj.io", "shop-prod", "-n", argoNs, `${pruneGateAnnotations.held}-`]);
+    });
 });

@@ -5,10 +5,14 @@
  * controllers: tests/integration/pruneGate.test.ts.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, it } from "node:test";
 import { GuardrailEvaluator, KubeObject, UserInfo, admissionRequest, compileRule } from "../../components/guardrails/evaluate";
 import { approvePrunes, deletionApprovedAnnotation } from "../../components/guardrails/pruneApproval";
-import { pruneApprovalRule, pruneGateScopePolicySpec, pruneGateUsername, validatePruneGateArgs } from "../../components/PruneGate";
+import { pruneApprovalRule, pruneGateScopePolicySpec, pruneGateScript, pruneGateUsername, validatePruneGateArgs } from "../../components/PruneGate";
 import type { GuardrailRule } from "../../components/guardrails/types";
 import { requireResolvedService } from "../../components/serviceSpec";
 import { buildControlPlaneArgs, parseStackConfig } from "../../stacks/config";
@@ -142,6 +146,72 @@ describe("the prune gate in a stack", () => {
             () => build({ environment: "prod", services: [service], pruneGate: { approverGroups: ["system:authenticated"] } }),
             /`gitops-control:pruneGate\.approverGroups\[0\]` \(PruneGate arg `approverGroups\[0\]`\) is "system:authenticated"\. Fix: name a dedicated group/,
         );
-        assert.throws(() => build({ environment: "prod", services: [service], pruneGate: { intervalSeconds: 0 } }), /`gitops-control:pruneGate\.intervalSeconds` \(PruneGate arg `intervalSeconds`\) is 0/);
+        assert.throws(
+            () => build({ environment: "prod", services: [service], pruneGate: { intervalSeconds: 0 } }),
+            /`gitops-control:pruneGate\.intervalSeconds` \(PruneGate arg `intervalSeconds`\) is 0/,
+        );
+    });
+});
+
+describe("one pass of the gate's script (a stand-in kubectl serving Applications as the jsonpath prints them)", () => {
+    const waiting = (more: number) =>
+        `Running|${started}|||${"true ".repeat(more + 1).trim()}|waiting for pruning confirmation of /ConfigMap/a${more ? ` and ${more} more resources` : ""}`;
+    function pass(lines: readonly string[]): { writes: string[]; stdout: string } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prune-gate-"));
+        const fake = path.join(dir, "kubectl");
+        fs.writeFileSync(path.join(dir, "apps"), lines.map((l) => `${l}\n`).join(""));
+        fs.writeFileSync(
+            fake,
+            `#!/bin/sh
+case "$1" in
+  get) cat "${dir}/apps" ;;
+  patch) echo "$3 $*" >> "${dir}/writes" ;;
+  create) printf 'event %s\\n' "$(sed -n 's/.*"reason":"\\([A-Za-z]*\\)".*/\\1/p')" >> "${dir}/writes" ;;
+esac
+`,
+            { mode: 0o755 },
+        );
+        try {
+            const run = spawnSync("sh", ["-c", pruneGateScript()], { encoding: "utf8", env: { ...process.env, KUBECTL: fake, PRUNE_BUDGET: "2" } });
+            assert.equal(run.status, 0, run.stderr);
+            const writes = fs.existsSync(path.join(dir, "writes")) ? fs.readFileSync(path.join(dir, "writes"), "utf8").trim().split("\n") : [];
+            return { writes, stdout: run.stdout };
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+    const approval = (name: string) =>
+        `${name} patch applications.argoproj.io ${name} -n argocd --type merge -p {"metadata":{"annotations":{"argocd.argoproj.io/deletion-approved":"${started}","gitops-control.io/prune-held":null}}}`;
+
+    it("approves a waiting sync within the budget with its own startedAt, and holds one over it with the reason", () => {
+        const { writes, stdout } = pass([`small|u1|${waiting(1)}`, `large|u2|${waiting(2)}`]);
+        assert.deepEqual(writes.slice(0, 2), [approval("small"), "event PruneApproved"]);
+        assert.match(
+            writes[2],
+            /^large patch .*"gitops-control\.io\/prune-held":"held: the sync started at 2026-12-06T23:59:01Z would prune 3 objects, over the budget of 2 \(applicationPruneBudget\.prod\)/,
+        );
+        assert.equal(writes[3], "event PruneHeld");
+        assert.equal(writes.length, 4);
+        assert.match(stdout, /small: PruneApproved: approved: the sync started at 2026-12-06T23:59:01Z prunes 2 object\(s\), within the budget of 2/);
+    });
+
+    it("the larger count decides: a revert pushed while a mass prune waits (current count 0) does not get it approved, nor a later commit removing more", () => {
+        const reverted = `Running|${started}|||false false|waiting for pruning confirmation of /ConfigMap/a and 4 more resources`;
+        const grown = `Running|${started}|||true true true true|waiting for pruning confirmation of /ConfigMap/a`;
+        const { writes } = pass([`reverted|u1|${reverted}`, `grown|u2|${grown}`]);
+        assert.match(writes[0], /^reverted patch .*would prune 5 objects/);
+        assert.match(writes[2], /^grown patch .*would prune 4 objects/);
+        assert.equal(writes.filter((w) => w.includes(`"argocd.argoproj.io/deletion-approved":"`)).length, 0);
+    });
+
+    it("writes nothing for an approved operation, a hold already recorded, or an Application with nothing waiting; clears a stale hold", () => {
+        const held = `held: the sync started at ${started} would prune 3 objects, over the budget of 2 (applicationPruneBudget.prod). Check the commit; if the removal is intended, a member of gitops-control:prune-approvers approves: kubectl annotate applications.argoproj.io large -n argocd --overwrite argocd.argoproj.io/deletion-approved=<now, UTC RFC 3339>`;
+        const { writes } = pass([
+            `approved|u1|Running|${started}|2026-12-07T00:05:00Z||true true true|waiting for pruning confirmation of /ConfigMap/a and 2 more resources`,
+            `large|u2|Running|${started}||${held}|true true true|waiting for pruning confirmation of /ConfigMap/a and 2 more resources`,
+            `synced|u3|Succeeded|${started}||||successfully synced (all tasks run)`,
+            `done|u4|Succeeded|${started}||${held}||successfully synced (all tasks run)`,
+        ]);
+        assert.deepEqual(writes, ['done patch applications.argoproj.io done -n argocd --type merge -p {"metadata":{"annotations":{"gitops-control.io/prune-held":null}}}']);
     });
 });
