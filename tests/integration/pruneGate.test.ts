@@ -185,7 +185,11 @@ describe("prune budget at sync time (v3.6.1 reconcilers, the prune gate in its c
         measure("delay the gate adds (prod minus staging, same commit)", gone.prod - gone.staging);
         // The gate approved the operation that pruned, with that operation's own startedAt (Argo CD
         // accepts a time at or after it; a later sync needs its own approval).
-        const approvals = gateEvents("shop-prod").filter((e) => e.startsWith("Normal PruneApproved"));
+        // The gate records its Event right after the approval, which may land after the prune itself.
+        const approvals = await waitFor("the gate's PruneApproved Event", 30, () => {
+            const seen = gateEvents("shop-prod").filter((e) => e.startsWith("Normal PruneApproved"));
+            return seen.length > 0 && seen;
+        });
         assert.equal(approvals.length, 1, approvals.join("\n"));
         const approvedAs = app("shop-prod")?.metadata.annotations?.[approved];
         assert.equal(
