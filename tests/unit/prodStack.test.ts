@@ -149,15 +149,23 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         );
     });
 
-    it("alerts on OutOfSync/Degraded apps, failed syncs, a silent controller and stale previews", () => {
+    it("alerts on OutOfSync/Degraded apps, failed syncs, a silent controller, held prunes and stale previews", () => {
         const [rule] = ofType("kubernetes:monitoring.coreos.com/v1:PrometheusRule");
         assert.equal(rule.inputs.metadata.labels.release, "kube-prometheus-stack");
         const rules = rule.inputs.spec.groups[0].rules as { alert: string; for: string; expr: string }[];
         assert.deepEqual(
             rules.map((r) => `${r.alert}/${r.for}`),
-            ["ArgoCdAppOutOfSync/15m", "ArgoCdAppDegraded/10m", "ArgoCdSyncFailures/0m", "ArgoCdReconcileErrors/30m", "ArgoCdUnusualPruneVolume/0m", "PreviewNamespaceTooOld/1h"],
+            [
+                "ArgoCdAppOutOfSync/15m",
+                "ArgoCdAppDegraded/10m",
+                "ArgoCdSyncFailures/0m",
+                "ArgoCdReconcileErrors/30m",
+                "ArgoCdUnusualPruneVolume/0m",
+                "ArgoCdPruneHeld/10m",
+                "PreviewNamespaceTooOld/1h",
+            ],
         );
-        assert.match(rules[5].expr, /> 259200$/);
+        assert.match(rules[6].expr, /> 259200$/);
         assert.match(rules[4].expr, /argocd_app_k8s_request_total\{verb="Delete", dry_run="false"[^}]*\}\[15m\]\)\) > 10$/);
         const records = rule.inputs.spec.groups[1].rules as { record: string; expr: string }[];
         assert.deepEqual(
