@@ -56,7 +56,7 @@ while IFS='|' read -r name uid phase started approved held pruning message; do
     event "$name" "$uid" Normal PruneApproved "approved: the sync started at $started prunes $count object(s), within the budget of $BUDGET (applicationPruneBudget.prod)"
     continue
   fi
-  want="held: the sync started at $started would prune $count objects, over the budget of $BUDGET (applicationPruneBudget.prod). Check the commit; if the removal is intended, a member of $GROUPS_ approves: kubectl annotate applications.argoproj.io $name -n $NS --overwrite argocd.argoproj.io/deletion-approved=<now, UTC RFC 3339>"
+  want="held: the sync started at $started would prune $count objects, over the budget of $BUDGET (applicationPruneBudget.prod). Check the commit; if the removal is intended, a member of $GROUPS_ approves: kubectl annotate applications.argoproj.io $name -n $NS --overwrite argocd.argoproj.io/deletion-approved=<now, UTC RFC 3339>; if not, revert it and end this sync (argocd app terminate-op), or the next commit waits behind it"
   if [ "$held" != "$want" ]; then
     annotate "$name" "{\"gitops-control.io/prune-held\":\"$want\"}"
     event "$name" "$uid" Warning PruneHeld "$want"

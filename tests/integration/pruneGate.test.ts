@@ -91,6 +91,11 @@ function chart(objects: { config?: boolean; extra?: boolean; extra2?: boolean; e
     return files;
 }
 
+/** Ends shop-prod's running operation as `argocd app terminate-op` does. */
+function terminateHeldSync(): void {
+    kubectlOk(cluster, ["patch", "applications.argoproj.io", "shop-prod", "-n", argoNs, "--type", "merge", "-p", '{"status":{"operationState":{"phase":"Terminating"}}}']);
+}
+
 describe("prune budget at sync time (v3.6.1 reconcilers, the prune gate in its container, real API server)", { timeout: 10 * 60 * 1000 }, () => {
     let base: string;
 
@@ -205,20 +210,8 @@ describe("prune budget at sync time (v3.6.1 reconcilers, the prune gate in its c
         try {
             await heldThenApproved(sha);
         } finally {
-            // A sync still held would keep every later commit from syncing: end it as `argocd app terminate-op` does.
-            if (app("shop-prod")?.status?.operationState?.phase === "Running") {
-                kubectlOk(cluster, [
-                    "patch",
-                    "applications.argoproj.io",
-                    "shop-prod",
-                    "-n",
-                    argoNs,
-                    "--type",
-                    "merge",
-                    "-p",
-                    '{"status":{"operationState":{"phase":"Terminating"}}}',
-                ]);
-            }
+            // A sync still held would keep every later commit from syncing.
+            if (app("shop-prod")?.status?.operationState?.phase === "Running") terminateHeldSync();
         }
     });
 
@@ -235,7 +228,7 @@ describe("prune budget at sync time (v3.6.1 reconcilers, the prune gate in its c
         assert.equal(held.status?.operationState?.operation?.sync?.revision, sha);
         // Argo CD's own words on the Application: what waits.
         assert.match(held.status?.operationState?.message ?? "", /^waiting for pruning confirmation of \/ConfigMap\/shop-(config|extra-2) and 1 more resources$/);
-        const why = `held: the sync started at ${started} would prune 2 objects, over the budget of ${budget} (applicationPruneBudget.prod). Check the commit; if the removal is intended, a member of gitops-control:prune-approvers approves: kubectl annotate applications.argoproj.io shop-prod -n argocd --overwrite argocd.argoproj.io/deletion-approved=<now, UTC RFC 3339>`;
+        const why = `held: the sync started at ${started} would prune 2 objects, over the budget of ${budget} (applicationPruneBudget.prod). Check the commit; if the removal is intended, a member of gitops-control:prune-approvers approves: kubectl annotate applications.argoproj.io shop-prod -n argocd --overwrite argocd.argoproj.io/deletion-approved=<now, UTC RFC 3339>; if not, revert it and end this sync (argocd app terminate-op), or the next commit waits behind it`;
         assert.equal(held.metadata.annotations?.[pruneGateAnnotations.held], why);
         await waitFor("the gate's PruneHeld Event", 30, () => gateEvents("shop-prod").includes(`Warning PruneHeld: ${why}`));
         // Staging keeps its preset: the same commit prunes there unattended.
@@ -302,6 +295,25 @@ describe("prune budget at sync time (v3.6.1 reconcilers, the prune gate in its c
             return a?.status?.sync?.revision === empty && (a.status.conditions ?? []).some((c) => c.type === "SyncError" && /wipe out all resources/.test(c.message));
         });
         assert.ok(exists("deployment", "shop", "shop-prod"), "nothing was pruned");
+    });
+
+    it("a mass prune held by mistake, ended as the runbook says (revert, then terminate-op), prunes nothing and the revert syncs", async () => {
+        const full = git.commit("shop", chart({}), "restore every object");
+        refresh("shop-prod");
+        const syncedAt = (sha: string) => () => {
+            const a = app("shop-prod");
+            return a?.status?.sync?.status === "Synced" && a.status.sync.revision === sha && a.status.operationState?.phase !== "Running";
+        };
+        await waitFor("shop-prod Synced with every object again", 180, syncedAt(full));
+        git.commit("shop", chart({ extra: false, extra2: false }), "drop two ConfigMaps by mistake");
+        refresh("shop-prod");
+        await waitFor("the gate to hold the mistake", 120, () => app("shop-prod")?.metadata.annotations?.[pruneGateAnnotations.held]?.includes("would prune 2 objects"));
+        const revert = git.commit("shop", chart({}), "revert the mistake");
+        terminateHeldSync();
+        refresh("shop-prod");
+        await waitFor("shop-prod Synced at the revert", 180, syncedAt(revert));
+        assert.ok(exists("configmap", "shop-extra", "shop-prod") && exists("configmap", "shop-extra-2", "shop-prod"), "nothing was pruned");
+        await waitFor("the gate to clear its hold", 30, () => app("shop-prod")?.metadata.annotations?.[pruneGateAnnotations.held] === undefined);
     });
 
     it("the gate's fence: with its own token it may set only its two annotations, and only on prod Applications", () => {

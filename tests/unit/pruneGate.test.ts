@@ -205,7 +205,7 @@ esac
     });
 
     it("writes nothing for an approved operation, a hold already recorded, or an Application with nothing waiting; clears a stale hold", () => {
-        const held = `held: the sync started at ${started} would prune 3 objects, over the budget of 2 (applicationPruneBudget.prod). Check the commit; if the removal is intended, a member of gitops-control:prune-approvers approves: kubectl annotate applications.argoproj.io large -n argocd --overwrite argocd.argoproj.io/deletion-approved=<now, UTC RFC 3339>`;
+        const held = `held: the sync started at ${started} would prune 3 objects, over the budget of 2 (applicationPruneBudget.prod). Check the commit; if the removal is intended, a member of gitops-control:prune-approvers approves: kubectl annotate applications.argoproj.io large -n argocd --overwrite argocd.argoproj.io/deletion-approved=<now, UTC RFC 3339>; if not, revert it and end this sync (argocd app terminate-op), or the next commit waits behind it`;
         const { writes } = pass([
             `approved|u1|Running|${started}|2026-12-07T00:05:00Z||true true true|waiting for pruning confirmation of /ConfigMap/a and 2 more resources`,
             `large|u2|Running|${started}||${held}|true true true|waiting for pruning confirmation of /ConfigMap/a and 2 more resources`,
