@@ -25,6 +25,11 @@ export interface ArgoCdAlertsArgs {
      * then is past its expiry (the expiry job did not end it) or never had one. @default {@link defaults.breakGlassMaxHours}
      */
     readonly pauseMaxHours?: number;
+    /**
+     * A prod Application's sync running for longer than this alerts: with the prune gate, a sync
+     * whose prunes are over the budget waits for the approver group. @default {@link defaults.pruneHeldMinutes}
+     */
+    readonly pruneHeldMinutes?: number;
     /** The preview ApplicationSet failing to generate for longer than this alerts. @default {@link defaults.previewGenerationFailingMinutes} */
     readonly previewGenerationFailingMinutes?: number;
     /**
@@ -159,6 +164,21 @@ export function renderAlertRules(args: Omit<ArgoCdAlertsArgs, "provider" | "name
             },
         },
         {
+            // The prune gate holds a prod sync whose prunes exceed the budget: the operation stays
+            // Running ("waiting for pruning confirmation") until the approver group approves. A normal
+            // sync, gate included, ends in seconds.
+            alert: "ArgoCdPruneHeld",
+            expr: 'max by (name, project) (argocd_app_info{name=~".+-prod", operation="sync", phase="Running"}) == 1',
+            for: `${args.pruneHeldMinutes ?? defaults.pruneHeldMinutes}m`,
+            labels: { severity: "critical" },
+            annotations: {
+                summary:
+                    "A sync of {{ $labels.name }} has been running for more than " +
+                    (args.pruneHeldMinutes ?? defaults.pruneHeldMinutes) +
+                    " minutes: most likely the prune gate holds prunes over the budget (annotation gitops-control.io/prune-held and the PruneHeld Event say why). Check the commit; if the removal is intended, a member of the approver group approves (README: auto-prune scares the team).",
+            },
+        },
+        {
             alert: "PreviewNamespaceTooOld",
             expr: `(time() - kube_namespace_created{namespace=~".+-pr-[0-9]+"}) > ${ttl * 3600}`,
             for: "1h",
@@ -229,6 +249,7 @@ export class ArgoCdAlerts extends pulumi.ComponentResource {
             "previewTtlHours",
             "pauseMaxHours",
             "pruneVolumeThreshold",
+            "pruneHeldMinutes",
             "previewGenerationFailingMinutes",
             "recordIntervalSeconds",
         ] as const) {

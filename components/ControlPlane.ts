@@ -12,6 +12,7 @@ import { GitOpsService } from "./GitOpsService";
 import type { ServiceArgs } from "./serviceSpec";
 import { OwnershipFence } from "./OwnershipFence";
 import { PreviewJanitor, PreviewJanitorArgs } from "./PreviewJanitor";
+import { PruneGate, PruneGateArgs } from "./PruneGate";
 import { RepositoryCredentials, RepositoryCredentialsArgs } from "./RepositoryCredentials";
 import { defaults } from "./defaults";
 
@@ -38,6 +39,12 @@ export interface ControlPlaneArgs {
     readonly alerts?: Omit<ArgoCdAlertsArgs, "provider" | "namespace">;
     /** Orphan-preview cleanup; created when set (stacks set it when a service has previews). @default none */
     readonly previewJanitor?: Omit<PreviewJanitorArgs, "provider" | "namespace">;
+    /**
+     * A prune budget at sync time for prod Applications: they get `Prune=confirm`, and the gate
+     * approves prunes within `budget` at once and holds larger ones for the approver group.
+     * @default none (prunes need no approval)
+     */
+    readonly pruneGate?: Omit<PruneGateArgs, "provider" | "policyProvider" | "namespace">;
     /**
      * Ends break-glass exceptions in the cluster at their expiry (a fenced CronJob); stacks set it
      * while an exception is open. @default none
@@ -73,6 +80,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly ownership: OwnershipFence;
     readonly services: Record<string, GitOpsService> = {};
     readonly previewJanitor?: PreviewJanitor;
+    readonly pruneGate?: PruneGate;
     readonly breakGlassExpiry?: BreakGlassExpiry;
     readonly github?: GitHubPreviewHooks;
     readonly alerts?: ArgoCdAlerts;
@@ -128,8 +136,21 @@ export class ControlPlane extends pulumi.ComponentResource {
         }
         // Applications need the Argo CD CRDs and namespace, their cluster and their credentials.
         const serviceDependencies = [this.argoCd, ...Object.values(this.destinations), ...Object.values(this.repositoryCredentials)];
+        if (args.pruneGate) {
+            // Before the Applications that wait for it, and with its approval rule in place.
+            this.pruneGate = new PruneGate(
+                `${name}-prune-gate`,
+                { ...args.pruneGate, namespace: argoNamespace, provider, policyProvider: args.guardrailsProvider ?? provider },
+                { parent: this, dependsOn: [this.argoCd] },
+            );
+        }
+        const confirmPrunes = args.pruneGate ? { confirmPrunes: true } : {};
         for (const service of args.services) {
-            this.services[service.name] = new GitOpsService(service.name, { ...service.args, argoNamespace, provider }, { parent: this, dependsOn: serviceDependencies });
+            this.services[service.name] = new GitOpsService(
+                service.name,
+                { ...service.args, ...confirmPrunes, argoNamespace, provider },
+                { parent: this, dependsOn: this.pruneGate ? [...serviceDependencies, this.pruneGate] : serviceDependencies },
+            );
         }
         if (args.alerts) {
             this.alerts = new ArgoCdAlerts(`${name}-alerts`, { ...args.alerts, namespace: argoNamespace, provider }, { parent: this, dependsOn: [this.argoCd] });

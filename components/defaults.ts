@@ -23,6 +23,8 @@ export const defaults = {
     previewMaxOpen: 5,
     /** Seconds between two passes of the preview gate. */
     previewGateIntervalSeconds: 5,
+    /** Seconds between two passes of the prune gate: the most it delays a prune within budget. */
+    pruneGateIntervalSeconds: 5,
     /** Janitor image: `sh`, GNU `date` and `kubectl`, pinned by tag. */
     janitorImage: "bitnami/kubectl:1.36.3",
     /** Janitor cron schedule. */
@@ -50,6 +52,8 @@ export const defaults = {
     degradedMinutes: 10,
     /** Objects one Application may delete in 15 minutes before the unusual-prune-volume alert fires. */
     pruneVolumeThreshold: 10,
+    /** Minutes a prod sync may run before ArgoCdPruneHeld fires (prunes held by the prune gate). */
+    pruneHeldMinutes: 10,
     /** Minutes the preview ApplicationSet may fail to generate before its alert fires. */
     previewGenerationFailingMinutes: 15,
     /** Seconds between two evaluations of the drift records (their resolution): the chart's ServiceMonitor scrape interval. */

@@ -26,6 +26,8 @@ export * from "./PreviewEnvironments";
 export * from "./podSecurity";
 export * from "./PreviewJanitor";
 export * from "./PreviewGate";
+export * from "./PruneGate";
+export * from "./guardrails/pruneApproval";
 export * from "./RepositoryCredentials";
 export * from "./syncPolicy";
 export * from "./defaults";

@@ -136,6 +136,12 @@ export const serviceArgsSchema = serviceSettings(clusterSetting).extend({
         .optional()
         .describe("RE2 patterns of the revisions prod may deploy (the protect-sync-policy guardrail's); false when that guardrail is off. Default: the guardrail's."),
     cascadeDelete: z.boolean().optional().describe("Applications carry Argo CD's cascade-delete finalizer. Default: true."),
+    confirmPrunes: z
+        .boolean()
+        .optional()
+        .describe(
+            "Prod Applications add the sync option Prune=confirm: a sync's prunes wait for approval (the prune gate's within the budget, the approver group's beyond it). Set by the control plane where its prune gate runs; without a gate nothing approves. Default: false.",
+        ),
     project: z
         .strictObject({
             syncWindows: z.array(z.custom<import("./AppProject").SyncWindow>((v) => typeof v === "object" && v !== null)).optional(),
@@ -321,7 +327,10 @@ function checkPause(notes: Readonly<Record<string, string>>, maxHours: number, f
 function resolveEnvironment(service: string, spec: ServiceSettings, env: EnvironmentSetting, i: number, field: string): ResolvedEnvironment {
     const f = `${field}.environments[${i}]`;
     const preset = environmentPresets[env.name];
-    const merged = mergeSyncPolicy(mergeSyncPolicy(preset.syncPolicy, spec.syncPolicy), env.syncPolicy);
+    // Where a prune gate runs, prod prunes wait for its approval (or the approver group's): the
+    // preset's own option, which a service's or environment's Prune option still replaces.
+    const base = spec.confirmPrunes && env.name === "prod" ? mergeSyncPolicy(preset.syncPolicy, { syncOptions: ["Prune=confirm"] }) : preset.syncPolicy;
+    const merged = mergeSyncPolicy(mergeSyncPolicy(base, spec.syncPolicy), env.syncPolicy);
     // Where the sync policy came from: the environment's own overrides, else the service's.
     const policyField = env.syncPolicy === undefined && spec.syncPolicy !== undefined ? `${field}.syncPolicy` : `${f}.syncPolicy`;
     validateSyncPolicy(merged, policyField);

@@ -223,6 +223,7 @@ export function buildArgs(
     services.forEach((s) => s.args.environments.forEach((e) => classes.add(e.name)));
     const bindingOrder: EnvironmentClass[] = ["prod", "staging"];
     const janitor = config.previewJanitor;
+    const pruneGateOn = (config.pruneGate.enabled ?? config.environment === "prod") && classes.has("prod");
     const alerts = config.argocd.alerts;
     const gh = config.github;
     // GitHub is managed only when fully configured: without it the github plugin is never loaded.
@@ -263,6 +264,18 @@ export function buildArgs(
                       ...(janitor.schedule ? { schedule: janitor.schedule } : {}),
                       ...(janitor.ttlHours !== undefined ? { ttlHours: janitor.ttlHours } : {}),
                       // The gate is a Deployment: not awaited where no kubelet runs it (local).
+                      ...(stack.skipAwait ? { skipAwait: true } : {}),
+                  },
+              }
+            : {}),
+        // Prod Applications' prunes wait for the gate (within budget) or the approver group.
+        ...(pruneGateOn
+            ? {
+                  pruneGate: {
+                      budget: config.applicationPruneBudget.prod ?? defaults.applicationPruneBudget.prod,
+                      ...(config.pruneGate.approverGroups ? { approverGroups: config.pruneGate.approverGroups } : {}),
+                      ...(config.pruneGate.intervalSeconds !== undefined ? { intervalSeconds: config.pruneGate.intervalSeconds } : {}),
+                      ...(janitor.image ? { image: janitor.image } : {}),
                       ...(stack.skipAwait ? { skipAwait: true } : {}),
                   },
               }

@@ -7,6 +7,7 @@ import { destinationsSettingsSchema } from "../components/DestinationCluster";
 import { repositoryCredentialsSettingsSchema } from "../components/RepositoryCredentials";
 import { waitForSyncSettingsSchema } from "../components/GitOpsApplication";
 import { previewJanitorSettingsSchema } from "../components/PreviewJanitor";
+import { pruneGateSettingsSchema } from "../components/PruneGate";
 import { breakGlassSettingsSchema, breakGlassPolicySettingsSchema } from "../components/BreakGlassExpiry";
 import { guardrailSettingsSchema } from "../components/AdmissionGuardrails";
 import { stackKinds } from "./presets";
@@ -64,6 +65,7 @@ export const stackConfigSchema = z.strictObject({
     waitForSync: waitForSyncSettingsSchema,
     previewJanitor: previewJanitorSettingsSchema,
     pruneBudget: z.int().min(0).max(1000).default(defaults.pruneBudget).describe("Most deletes + replaces a PR's preview may propose without the prune-approved label."),
+    pruneGate: pruneGateSettingsSchema,
     breakGlass: breakGlassSettingsSchema,
     breakGlassPolicy: breakGlassPolicySettingsSchema,
     guardrails: guardrailSettingsSchema,
@@ -76,7 +78,7 @@ export const stackConfigSchema = z.strictObject({
         .partial()
         .default({})
         .describe(
-            `Most objects a config-repository PR may remove from one Application (\`npm run config-check\`) without the prune-approved label, per environment. Defaults: prod ${defaults.applicationPruneBudget.prod}, staging ${defaults.applicationPruneBudget.staging}, preview ${defaults.applicationPruneBudget.preview}.`,
+            `Most objects a config-repository PR may remove from one Application (\`npm run config-check\`) without the prune-approved label, per environment; prod's is also the prune gate's budget at sync time (\`pruneGate\`). Defaults: prod ${defaults.applicationPruneBudget.prod}, staging ${defaults.applicationPruneBudget.staging}, preview ${defaults.applicationPruneBudget.preview}.`,
         ),
 });
 

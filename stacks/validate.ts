@@ -11,6 +11,7 @@ import { GitOpsConfigError, Path, check, collectProblems, formatPath } from "../
 import { validateGitHubArgs } from "../components/GitHubPreviewHooks";
 import { validateWaitForSync } from "../components/GitOpsApplication";
 import { validateJanitorArgs } from "../components/PreviewJanitor";
+import { validatePruneGateArgs } from "../components/PruneGate";
 import { validateBreakGlassExpiryArgs } from "../components/BreakGlassExpiry";
 import { validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { PlacedService, placed, resolveService, serviceConflicts } from "../components/serviceSpec";
@@ -362,6 +363,17 @@ export function validateStack(
                 collectProblems(() => validateJanitorArgs({ ...janitor, namespace: config.argocd.namespace })),
                 "PreviewJanitor",
                 (arg) => ["previewJanitor", ...arg],
+            ),
+        );
+    }
+    if (built.pruneGate) {
+        const gate = built.pruneGate;
+        // Its image is the janitor's (`previewJanitor.image`), its budget `applicationPruneBudget.prod`.
+        problems.push(
+            ...toStackKey(
+                collectProblems(() => validatePruneGateArgs({ ...gate, namespace: config.argocd.namespace })),
+                "PruneGate",
+                (arg) => (arg[0] === "image" ? ["previewJanitor", "image"] : arg[0] === "budget" ? ["applicationPruneBudget", "prod"] : ["pruneGate", ...arg]),
             ),
         );
     }

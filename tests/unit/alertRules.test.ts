@@ -86,7 +86,50 @@ function alertAt(eval_time: string, alertname: string, exp: AlertTest["exp_alert
     return { eval_time, alertname, exp_alerts: exp };
 }
 
+/** argocd_app_info of an Application with a sync operation in `phase` (operation and phase as labels). */
+function syncInfo(name: string, phase: string): string {
+    return selector("argocd_app_info", {
+        ...app(name),
+        autosync_enabled: "true",
+        dest_namespace: name,
+        dest_server: "https://kubernetes.default.svc",
+        health_status: "Healthy",
+        hydrator_status: "",
+        operation: phase === "" ? "" : "sync",
+        phase,
+        repo: "https://git.example/shop.git",
+        sync_status: "OutOfSync",
+    });
+}
+
 const scenarios: Scenario[] = [
+    {
+        name: "ArgoCdPruneHeld fires for a prod sync running 10 minutes (held prunes), not before; a 3-minute prod sync, a long staging sync and a finished one stay silent",
+        args: {},
+        every: "1m",
+        test: (groups) => {
+            const rule = alertRule(groups, "ArgoCdPruneHeld");
+            return {
+                name: "prune held",
+                interval: "1m",
+                input_series: [
+                    // shop-prod: held from minute 5 to 30, then approved and done.
+                    { series: syncInfo("shop-prod", "Running"), values: samples(["_", 5], [1, 25], ["stale", 1]) },
+                    { series: syncInfo("shop-prod", "Succeeded"), values: samples(["_", 30], [1, 10]) },
+                    // cart-prod: a sync of 3 minutes (the gate approved it within budget).
+                    { series: syncInfo("cart-prod", "Running"), values: samples(["_", 5], [1, 3], ["stale", 1]) },
+                    // shop-staging: a long sync, but staging has no gate.
+                    { series: syncInfo("shop-staging", "Running"), values: samples(["_", 5], [1, 35]) },
+                ],
+                alert_rule_test: [
+                    alertAt("14m", "ArgoCdPruneHeld", []),
+                    alertAt("15m", "ArgoCdPruneHeld", [firing(rule, { name: "shop-prod", project: "storefront" })]),
+                    alertAt("29m", "ArgoCdPruneHeld", [firing(rule, { name: "shop-prod", project: "storefront" })]),
+                    alertAt("32m", "ArgoCdPruneHeld", []),
+                ],
+            };
+        },
+    },
     {
         name: "ArgoCdAppOutOfSync fires after 15 minutes OutOfSync (not before) and resolves when Synced",
         args: {},
@@ -469,6 +512,8 @@ describe("alert and recording rules, checked and evaluated by promtool", () => {
             ["ArgoCdAutomatedSyncPaused fires", "ArgoCdAutomatedSyncPaused", (e) => e.replace(', project!~".+-previews"', "")],
             ["PreviewNamespaceTooOld fires", "PreviewNamespaceTooOld", (e) => e.replace("> 259200", "> 2592000")],
             ["PreviewGenerationFailing", "PreviewGenerationFailing", (e) => e.replace("ErrorOccurred", "Error")],
+            ["ArgoCdPruneHeld fires", "ArgoCdPruneHeld", (e) => e.replace('name=~".+-prod", ', "")],
+            ["ArgoCdPruneHeld fires", "ArgoCdPruneHeld", (e) => e.replace(', phase="Running"', "")],
             ["drift records (every 30 s)", outOfSyncRecord, (e) => e.replace('sync_status="OutOfSync"', 'sync_status="Unknown"')],
             ["drift records with recordIntervalSeconds: 5", driftRepairRecord, (e) => e.replace(/^5 \* sum_over_time\(([^[]+)\[1d\]\)/, "60 * sum_over_time($1[1d:1m])")],
         ];

@@ -32,6 +32,8 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "PrunePropagationPolicy=foreground",
             "FailOnSharedResource=true",
             "ServerSideApply=true",
+            // The prod stack runs the prune gate: prunes wait for its approval (within budget) or the approver group's.
+            "Prune=confirm",
         ]);
         assert.deepEqual(spec.syncPolicy.retry, { limit: 5, backoff: { duration: "10s", factor: 2, maxDuration: "5m" }, refresh: false });
         assert.equal(spec.revisionHistoryLimit, 20);
@@ -55,8 +57,12 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         // The ownership fence is no environment guardrail: one binding, always Deny, every Argo CD object.
         const fence = all.find((b) => b.inputs.metadata.name === "gitops-control-protect-ownership");
         assert.deepEqual(fence?.inputs.spec, { policyName: "gitops-control-protect-ownership", validationActions: ["Deny"] });
-        const bindings = all.filter((b) => b !== fence);
+        // So is the prune gate's own fence: its service account may set two annotations of prod Applications, nothing else.
+        const gateFence = all.find((b) => b.inputs.metadata.name === "gitops-control-prune-gate-scope");
+        assert.deepEqual(gateFence?.inputs.spec, { policyName: "gitops-control-prune-gate-scope", validationActions: ["Deny"] });
+        const bindings = all.filter((b) => b !== fence && b !== gateFence);
         assert.deepEqual(bindings.map((b) => b.inputs.metadata.name).sort(), [
+            "gitops-control-approve-prunes-prod",
             "gitops-control-cap-replicas-prod",
             "gitops-control-disallow-host-access-prod",
             "gitops-control-disallow-latest-image-prod",
@@ -101,6 +107,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
                 "gitops-control-protect-namespace-labels-prod",
                 "gitops-control-protect-application-inputs-prod",
                 "gitops-control-keep-governed-namespaces-prod",
+                "gitops-control-approve-prunes-prod",
             ].includes(name);
             const selector = objectScoped ? b.inputs.spec.matchResources.objectSelector : b.inputs.spec.matchResources.namespaceSelector;
             assert.deepEqual(selector.matchLabels, { "gitops-control.io/environment": "prod" }, name);
@@ -142,7 +149,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         );
     });
 
-    it("alerts on OutOfSync/Degraded apps, failed syncs, a silent controller, a pause past the longest break-glass and stale previews", () => {
+    it("alerts on OutOfSync/Degraded apps, failed syncs, a silent controller, a pause past the longest break-glass, held prunes and stale previews", () => {
         const [rule] = ofType("kubernetes:monitoring.coreos.com/v1:PrometheusRule");
         assert.equal(rule.inputs.metadata.labels.release, "kube-prometheus-stack");
         const rules = rule.inputs.spec.groups[0].rules as { alert: string; for: string; expr: string }[];
@@ -155,11 +162,13 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
                 "ArgoCdReconcileErrors/30m",
                 "ArgoCdUnusualPruneVolume/0m",
                 "ArgoCdAutomatedSyncPaused/24h",
+                "ArgoCdPruneHeld/10m",
                 "PreviewNamespaceTooOld/1h",
             ],
         );
         assert.match(rules[5].expr, /autosync_enabled="false"/);
-        assert.match(rules[6].expr, /> 259200$/);
+        assert.match(rules[6].expr, /phase="Running"/);
+        assert.match(rules[7].expr, /> 259200$/);
         assert.match(rules[4].expr, /argocd_app_k8s_request_total\{verb="Delete", dry_run="false"[^}]*\}\[15m\]\)\) > 10$/);
         const records = rule.inputs.spec.groups[1].rules as { record: string; expr: string }[];
         assert.deepEqual(

@@ -17,14 +17,15 @@ import { annotations, labels, managedByValue } from "../../components/labels";
 import { readScript, scriptsDir } from "../../components/options";
 import { PreviewGate, previewGateAnnotations, previewGateLoop, previewGateScript } from "../../components/PreviewGate";
 import { PreviewJanitor, janitorScript } from "../../components/PreviewJanitor";
+import { pruneGateAnnotations, pruneGateScript } from "../../components/PruneGate";
 
-const scripts = { "preview-janitor.sh": janitorScript, "preview-gate.sh": previewGateScript, "break-glass-expiry.sh": breakGlassExpiryScript };
+const scripts = { "preview-janitor.sh": janitorScript, "preview-gate.sh": previewGateScript, "break-glass-expiry.sh": breakGlassExpiryScript, "prune-gate.sh": pruneGateScript };
 /** `gitops-control.io/...` keys as a script spells them (in kubectl jsonpath the dots are escaped). */
 const keysIn = (script: string) => new Set([...script.matchAll(/gitops-control\\?\.io\/[a-z-]+/g)].map((m) => m[0].replace(/\\\./g, ".")));
 const jsonpathKey = (kind: "labels" | "annotations", key: string) => `{.metadata.${kind}.${key.replace(/\./g, "\\.")}}`;
 
 describe("in-cluster scripts are files", () => {
-    it("components/scripts holds exactly the three scripts the components read", () => {
+    it("components/scripts holds exactly the four scripts the components read", () => {
         assert.deepEqual(fs.readdirSync(scriptsDir).sort(), Object.keys(scripts).sort());
     });
 
@@ -60,8 +61,8 @@ describe("in-cluster scripts are files", () => {
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it("they spell only the label and annotation keys of labels.ts and PreviewGate.ts, and the ones they need", () => {
-        const known = new Set<string>([...Object.values(labels), ...Object.values(annotations), ...Object.values(previewGateAnnotations)]);
+    it("they spell only the label and annotation keys of labels.ts, PreviewGate.ts and PruneGate.ts, and the ones they need", () => {
+        const known = new Set<string>([...Object.values(labels), ...Object.values(annotations), ...Object.values(previewGateAnnotations), pruneGateAnnotations.held]);
         for (const [file, read] of Object.entries(scripts)) {
             for (const key of keysIn(read())) assert.ok(known.has(key), `${file} uses ${key}, which labels.ts does not define`);
         }
@@ -71,6 +72,11 @@ describe("in-cluster scripts are files", () => {
         for (const key of [jsonpathKey("labels", labels.service), ...Object.values(previewGateAnnotations).map((a) => jsonpathKey("annotations", a))]) {
             assert.ok(gate.includes(key), key);
         }
+        const prune = pruneGateScript();
+        assert.ok(prune.includes(`-l "${labels.environment}=prod"`));
+        for (const key of Object.values(pruneGateAnnotations)) assert.ok(prune.includes(jsonpathKey("annotations", key)), key);
+        // It approves with the operation's own startedAt, and removes its hold with a null.
+        assert.ok(prune.includes(`{\\"${pruneGateAnnotations.approved}\\":\\"$started\\",\\"${pruneGateAnnotations.held}\\":null}`));
         const expiry = breakGlassExpiryScript();
         assert.ok(expiry.includes(`-l ${labels.managedBy}=${managedByValue}`));
         assert.ok(expiry.includes(jsonpathKey("annotations", annotations.breakGlassExpires)));

@@ -134,6 +134,9 @@ describe("the team route is first-class", () => {
         assert.equal(app.inputs.metadata.annotations["gitops-control.io/break-glass-ticket"], "INC-4711");
         // The stack's breakGlassPolicy.maxHours reaches the component as `breakGlassMaxHours`.
         assert.doesNotThrow(() => new GitOpsService("inventory-long", paused(48, { breakGlassMaxHours: 72 })));
+        // Its registrations end inside this test (the next test's mocks would not know them).
+        await settle(recorded);
+        assert.ok(recorded.some((r) => r.name === "inventory-long-prod-app" || (r.type === "kubernetes:argoproj.io/v1alpha1:Application" && r.name.startsWith("inventory-long"))));
     });
 
     it("stack-wide components parse their args with their settings schemas: a wrong type names the field, no crash", async () => {
@@ -185,6 +188,8 @@ describe("both routes share one resolve/validate path", () => {
             team: entry.team,
             source: { repoURL: entry.repoURL, path: entry.path },
             environments: [{ name: "prod", targetRevision: entry.targetRevision, syncPolicy: { retry: { limit: 8 }, syncOptions: ["ServerSideApply=false"] } }],
+            // The prod stack runs the prune gate: a team program onboarding prod there asks for Prune=confirm too.
+            confirmPrunes: true,
         });
         await settle(teamRoute);
 
