@@ -182,6 +182,13 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
                 `is not set, and ${s.name} has previews (the pull-request generator needs it)`,
                 `run \`${setTokenCommand}\``,
             );
+            const previewCluster = s.config.cluster ?? config.defaultCluster;
+            check(
+                previewCluster === undefined || secrets.destinationKubeconfigs?.[previewCluster] === undefined,
+                stackKey(`${f}.previews`),
+                `(service "${s.name}") would deploy previews to "${previewCluster}", a cluster this program governs: Argo CD's account there creates no namespace, so no preview could start`,
+                "give the service `cluster: in-cluster` (its environments may still name the governed cluster), or run previews from a stack whose previews cluster is in-cluster",
+            );
         }
     }
     if (config.defaultCluster !== undefined) {

@@ -20,13 +20,13 @@ const ungoverned =
 /** Runs the platform program of a `stack` stack with these keys and secret maps under mocks. */
 async function runStack(
     keys: Record<string, unknown>,
-    secrets: Record<string, Record<string, string>> = {},
+    secrets: Record<string, Record<string, string> | string> = {},
     stack = "prod",
 ): Promise<{ message: string; recorded: RecordedResource[]; outputs?: ReturnType<typeof controlPlaneProgram> }> {
     const recorded = installMocks(stack);
     const config: Record<string, string> = {};
     for (const [key, value] of Object.entries({ environment: stack, ...keys })) config[`gitops-control:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
-    for (const [key, value] of Object.entries(secrets)) config[`gitops-control:${key}`] = JSON.stringify(value);
+    for (const [key, value] of Object.entries(secrets)) config[`gitops-control:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
     pulumi.runtime.setAllConfig(
         config,
         Object.keys(secrets).map((k) => `gitops-control:${k}`),
@@ -132,6 +132,16 @@ describe("prod only on governed clusters: both routes refuse an ungoverned desti
             assert.ok(r.message.includes(expected), `expected «${expected}» in:\n${r.message}`);
             assert.match(r.message, /Fix: /);
         }
+    });
+
+    it("previews on a governed cluster are refused (Argo CD's account there creates no namespace)", async () => {
+        const r = await runStack(
+            { services: [{ ...svc, targetRevision: "main", environments: ["staging"], cluster: "edge", previews: {} }], destinations: [EDGE] },
+            { destinationKubeconfigs: { edge: kubeconfig }, githubToken: "ghp_test" },
+            "staging",
+        );
+        assert.equal(r.recorded.length, 0);
+        assert.ok(r.message.includes('`gitops-control:services[0].previews` (service "payments-api") would deploy previews to "edge", a cluster this program governs'), r.message);
     });
 
     it("a kubeconfig stored in plain text is refused like every secret map", async () => {
