@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers";
 import { chartFiles } from "../support/charts";
 import { GitServer } from "../support/gitServer";
-import { LocalCluster, kubectl, kubectlOk, openLocalStack, pathsContaining, readStateFile, startCluster, step } from "./support";
+import { LocalCluster, compliantPodSpec, kubectl, kubectlOk, openLocalStack, pathsContaining, readStateFile, startCluster, step } from "./support";
 
 /**
  * Issue 17, item 8, with two API servers: the hub runs Argo CD (v3.6.1's own reconcilers, out of
@@ -95,6 +95,17 @@ const unsafeDeployment = {
     },
 };
 
+/** A Deployment every pod guardrail admits, written by hand. */
+const compliantDeployment = {
+    ...unsafeDeployment,
+    metadata: { ...unsafeDeployment.metadata, name: "manual" },
+    spec: {
+        ...unsafeDeployment.spec,
+        selector: { matchLabels: { "app.kubernetes.io/name": "manual" } },
+        template: { metadata: { labels: { "app.kubernetes.io/name": "manual", "gitops-control.io/team": "storefront" } }, spec: compliantPodSpec() },
+    },
+};
+
 describe(
     "every cluster is governed: Argo CD on the hub deploys to a spoke the program governs (two API servers, v3.6.1 reconcilers, real engine)",
     { timeout: 12 * 60 * 1000 },
@@ -162,10 +173,18 @@ describe(
 
         it("the spoke carries the hub's guardrails, the labelled prod namespace and Argo CD's ServiceAccount; its token is in the hub's cluster Secret, and neither it nor the kubeconfig is in state in plain text", () => {
             const policies = (c: LocalCluster) =>
-                kubectlOk(c, ["get", "validatingadmissionpolicies", "-l", "app.kubernetes.io/managed-by=gitops-control", "-o", "name"]).split("\n").sort();
+                kubectlOk(c, ["get", "validatingadmissionpolicies", "-o", "jsonpath={.items[*].metadata.name}"]).split(" ").filter(Boolean).sort();
+            // The ownership fence keeps the hub's Argo CD objects: hub-only.
             const hubPolicies = policies(hub!).filter((p) => !p.includes("ownership"));
-            assert.ok(hubPolicies.length > 10, hubPolicies.join(", "));
+            assert.ok(hubPolicies.length > 10, `hub policies: ${JSON.stringify(policies(hub!))}`);
             assert.deepEqual(policies(spoke!), hubPolicies);
+            const bindings = (c: LocalCluster) =>
+                kubectlOk(c, ["get", "validatingadmissionpolicybindings", "-o", "jsonpath={.items[*].metadata.name}"])
+                    .split(" ")
+                    .filter(Boolean)
+                    .filter((b) => !b.includes("ownership"))
+                    .sort();
+            assert.deepEqual(bindings(spoke!), bindings(hub!));
             const labels = JSON.parse(kubectlOk(spoke!, ["get", "namespace", prodNs, "-o", "jsonpath={.metadata.labels}"])) as Record<string, string>;
             assert.equal(labels["gitops-control.io/environment"], "prod");
             assert.equal(labels["pod-security.kubernetes.io/enforce"], "restricted");
@@ -196,25 +215,39 @@ describe(
             measure("controller start to Synced+Healthy on the spoke", t0);
             assert.equal(message(), "hello");
             assert.equal(kubectl(hub!, ["get", "configmap", "shop-config", "-n", prodNs]).code, 1, "nothing deployed on the hub");
-            const writes = spokeAudit().filter(
-                (e) => e.objectRef?.namespace === prodNs && e.objectRef.resource === "deployments" && ["create", "patch", "update"].includes(e.verb),
-            );
-            assert.ok(writes.length > 0, "Argo CD wrote the Deployment");
-            assert.deepEqual([...new Set(writes.filter((e) => (e.responseStatus?.code ?? 0) < 300).map((e) => e.user.username))], [controllerIdentity]);
+            // What was applied (create, patch), and by whom; the deployment controller's own updates (its
+            // revision annotation) and status writes are the cluster's, not a deploy.
+            const applied = await until("the Deployment's apply in the spoke's audit log", 30, () => {
+                const events = spokeAudit().filter(
+                    (e) =>
+                        e.objectRef?.namespace === prodNs &&
+                        ["deployments", "configmaps"].includes(e.objectRef.resource ?? "") &&
+                        ["create", "patch"].includes(e.verb) &&
+                        (e.responseStatus?.code ?? 0) < 300,
+                );
+                return events.some((e) => e.objectRef?.resource === "deployments") && events;
+            });
+            assert.deepEqual([...new Set(applied.map((e) => e.user.username))], [controllerIdentity]);
         });
 
         it("the spoke's API server refuses a human's unsafe workload and namespace delete (and the pod rules hold under break-glass too)", () => {
-            const create = kubectl(spoke!, ["apply", "-f", "-", ...human], JSON.stringify(unsafeDeployment));
-            assert.notEqual(create.code, 0, "unsafe Deployment admitted");
-            assert.match(create.stderr, /ValidatingAdmissionPolicy 'gitops-control-restrict-workload-writers'/);
+            // A person's change of a compliant workload: only Argo CD (and break-glass) writes prod.
+            const safe = kubectl(spoke!, ["apply", "-f", "-", ...human], JSON.stringify(compliantDeployment));
+            assert.notEqual(safe.code, 0, "a person's Deployment admitted");
+            assert.match(safe.stderr, /ValidatingAdmissionPolicy 'gitops-control-restrict-workload-writers'/);
+            // An unsafe one: refused (the API server names the first policy that denies it).
+            const unsafe = kubectl(spoke!, ["apply", "-f", "-", ...human], JSON.stringify(unsafeDeployment));
+            assert.notEqual(unsafe.code, 0, "unsafe Deployment admitted");
+            assert.match(unsafe.stderr, /ValidatingAdmissionPolicy 'gitops-control-[a-z-]+' with binding '[a-z-]+-prod' denied request/);
+            // Break-glass may write prod, but not an unsafe pod: a pod rule refuses it.
             const glass = kubectl(spoke!, ["apply", "-f", "-", ...breakGlass], JSON.stringify(unsafeDeployment));
             assert.notEqual(glass.code, 0, "unsafe Deployment admitted under break-glass");
-            assert.match(glass.stderr, /ValidatingAdmissionPolicy 'gitops-control-(restrict-container-privileges|require-pod-security-context|disallow-latest-image)'/);
+            assert.match(glass.stderr, /ValidatingAdmissionPolicy 'gitops-control-(?!restrict-workload-writers)[a-z-]+' with binding '[a-z-]+-prod' denied request/);
             const del = kubectl(spoke!, ["delete", "namespace", prodNs, "--wait=false", ...human]);
             assert.notEqual(del.code, 0, "namespace delete admitted");
             assert.match(del.stderr, /ValidatingAdmissionPolicy 'gitops-control-keep-governed-namespaces'/);
             assert.equal(kubectlOk(spoke!, ["get", "namespace", prodNs, "-o", "jsonpath={.status.phase}"]), "Active");
-            assert.equal(kubectl(spoke!, ["get", "deployment", "debug", "-n", prodNs]).code, 1);
+            for (const name of ["debug", "manual"]) assert.equal(kubectl(spoke!, ["get", "deployment", name, "-n", prodNs]).code, 1, name);
         });
 
         it("Argo CD's token reads the cluster but cannot write outside its service namespaces, create namespaces or grant itself more", () => {
