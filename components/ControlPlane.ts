@@ -11,10 +11,20 @@ import { GitHubPreviewHooks, GitHubPreviewHooksArgs } from "./GitHubPreviewHooks
 import { GitOpsService } from "./GitOpsService";
 import type { ServiceArgs } from "./serviceSpec";
 import { OwnershipFence } from "./OwnershipFence";
+import { GovernedCluster, GovernedNamespace } from "./GovernedCluster";
+import { requireResolvedService } from "./serviceSpec";
 import { PreviewJanitor, PreviewJanitorArgs } from "./PreviewJanitor";
 import { PruneGate, PruneGateArgs } from "./PruneGate";
 import { RepositoryCredentials, RepositoryCredentialsArgs } from "./RepositoryCredentials";
 import { defaults } from "./defaults";
+
+/**
+ * A registered cluster: with `kubeconfig` (a secret) the program governs it ({@link GovernedCluster}:
+ * guardrails, labelled namespaces, Argo CD's least-privilege token); with `bearerToken` Argo CD is
+ * only given a token, and prod may not deploy there unless another stack governs it.
+ */
+export type ControlPlaneDestination = Omit<DestinationClusterArgs, "provider" | "argoNamespace" | "bearerToken"> &
+    ({ readonly kubeconfig: pulumi.Input<string>; readonly bearerToken?: undefined } | { readonly bearerToken: pulumi.Input<string>; readonly kubeconfig?: undefined });
 
 /** One service of the control plane. */
 export interface ControlPlaneService {
@@ -25,8 +35,11 @@ export interface ControlPlaneService {
 export interface ControlPlaneArgs {
     readonly argoCd: Omit<ArgoCdArgs, "provider">;
     readonly services: readonly ControlPlaneService[];
-    /** Clusters registered with Argo CD, which Applications address by name. @default none (in-cluster only) */
-    readonly destinations?: readonly Omit<DestinationClusterArgs, "provider" | "argoNamespace">[];
+    /**
+     * Clusters registered with Argo CD, which Applications address by name: governed ones (with
+     * `kubeconfig`) get the guardrails and Argo CD's own token. @default none (in-cluster only)
+     */
+    readonly destinations?: readonly ControlPlaneDestination[];
     /** Credentials for private repositories, by name. @default none (public repositories only) */
     readonly repositoryCredentials?: Readonly<Record<string, Omit<RepositoryCredentialsArgs, "provider" | "argoNamespace">>>;
     readonly guardrails: Omit<AdmissionGuardrailsArgs, "provider">;
@@ -85,6 +98,8 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly github?: GitHubPreviewHooks;
     readonly alerts?: ArgoCdAlerts;
     readonly destinations: Record<string, DestinationCluster> = {};
+    /** Registered clusters the program governs (from their kubeconfig), by name. */
+    readonly governedClusters: Record<string, GovernedCluster> = {};
     readonly repositoryCredentials: Record<string, RepositoryCredentials> = {};
     readonly argoNamespace: pulumi.Output<string>;
     /** Argo CD admin password (secret). */
@@ -102,6 +117,27 @@ export class ControlPlane extends pulumi.ComponentResource {
             check(!names.has(s.name), `services[${i}].name`, `repeats "${s.name}"`, "give every service a unique name");
             names.add(s.name);
         });
+        args.destinations?.forEach((d, i) =>
+            check(
+                (d.kubeconfig === undefined) !== (d.bearerToken === undefined),
+                `destinations[${i}]`,
+                d.kubeconfig === undefined ? "has neither `kubeconfig` nor `bearerToken`" : "has both `kubeconfig` and `bearerToken`",
+                "pass the cluster's kubeconfig (the program governs it and creates Argo CD's token) or a bearer token, not both",
+            ),
+        );
+        const argoNamespace = args.argoCd.namespace ?? defaults.argoNamespace;
+        // The namespaces each governed cluster must hold: every environment deployed there (resolved
+        // as GitOpsService resolves them; the same args, so its resolution is reused).
+        const namespacesOn = new Map<string, GovernedNamespace[]>();
+        for (const service of args.services) {
+            const resolved = requireResolvedService(service.name, { ...service.args, argoNamespace });
+            for (const env of resolved.environments) {
+                if (!env.cluster || !("name" in env.cluster)) continue;
+                const list = namespacesOn.get(env.cluster.name) ?? [];
+                list.push({ name: env.namespace, environment: env.name, team: resolved.team, service: service.name });
+                namespacesOn.set(env.cluster.name, list);
+            }
+        }
         super("gitops-control:index:ControlPlane", name, {}, opts);
         const provider = args.provider;
         // The webhook secret exists whenever previews do, not only when the program manages GitHub:
@@ -116,14 +152,24 @@ export class ControlPlane extends pulumi.ComponentResource {
         }
         // Guardrails do not depend on Argo CD: they protect the cluster even if the install fails.
         this.guardrails = new AdmissionGuardrails(`${name}-guardrails`, { ...args.guardrails, provider: args.guardrailsProvider ?? provider }, { parent: this });
-        const argoNamespace = args.argoCd.namespace ?? defaults.argoNamespace;
         // Always on, whatever the guardrail settings: a second program onboarding one of these
         // services is refused (in its preview already) instead of overwriting this stack's objects.
         this.ownership = new OwnershipFence(`${name}-ownership`, { argoNamespace, provider: args.guardrailsProvider ?? provider }, { parent: this });
-        for (const destination of args.destinations ?? []) {
-            this.destinations[destination.clusterName] = new DestinationCluster(
-                `${name}-cluster-${destination.clusterName}`,
-                { ...destination, argoNamespace, provider },
+        for (const { kubeconfig, bearerToken, ...destination } of args.destinations ?? []) {
+            const clusterName = destination.clusterName;
+            let token = bearerToken;
+            if (kubeconfig !== undefined) {
+                const governed = new GovernedCluster(
+                    `${name}-governed-${clusterName}`,
+                    { clusterName, kubeconfig, argoNamespace, guardrails: args.guardrails, namespaces: namespacesOn.get(clusterName) ?? [] },
+                    { parent: this },
+                );
+                this.governedClusters[clusterName] = governed;
+                token = governed.token;
+            }
+            this.destinations[clusterName] = new DestinationCluster(
+                `${name}-cluster-${clusterName}`,
+                { ...destination, bearerToken: token ?? "", argoNamespace, provider },
                 { parent: this, dependsOn: [this.argoCd] },
             );
         }
@@ -134,8 +180,8 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [this.argoCd] },
             );
         }
-        // Applications need the Argo CD CRDs and namespace, their cluster and their credentials.
-        const serviceDependencies = [this.argoCd, ...Object.values(this.destinations), ...Object.values(this.repositoryCredentials)];
+        // Applications need the Argo CD CRDs and namespace, their cluster (governed: its namespaces and Argo CD's RBAC) and their credentials.
+        const serviceDependencies = [this.argoCd, ...Object.values(this.governedClusters), ...Object.values(this.destinations), ...Object.values(this.repositoryCredentials)];
         if (args.pruneGate) {
             // Before the Applications that wait for it, and with its approval rule in place.
             this.pruneGate = new PruneGate(

@@ -91,6 +91,19 @@ export class DestinationCluster extends pulumi.ComponentResource {
 
 /** The `destinations` settings of a stack: clusters registered with Argo CD (DestinationCluster). */
 export const destinationsSettingsSchema = z
-    .array(z.strictObject({ name: z.string().describe("Name Applications use (`cluster` of a service or environment); not in-cluster."), ...destinationSettings().shape }))
+    .array(
+        z.strictObject({
+            name: z.string().describe("Name Applications use (`cluster` of a service or environment); not in-cluster."),
+            ...destinationSettings().shape,
+            governedBy: z
+                .string()
+                .optional()
+                .describe(
+                    "The stack that installs this cluster's guardrails, Pod Security labels and namespace protections, when not this one (no kubeconfig here then). Without it or a kubeconfig, prod may not deploy there.",
+                ),
+        }),
+    )
     .default([])
-    .describe("Clusters registered with Argo CD (cluster Secrets). Each one's bearer token is a secret in `destinationTokens`.");
+    .describe(
+        "Clusters registered with Argo CD (cluster Secrets). Each one needs a kubeconfig in `destinationKubeconfigs` (governed by this program, which creates Argo CD's token) or a bearer token in `destinationTokens`.",
+    );

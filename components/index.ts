@@ -18,6 +18,7 @@ export * from "./errors";
 export * from "./GitHubPreviewHooks";
 export * from "./GitOpsApplication";
 export * from "./GitOpsService";
+export * from "./GovernedCluster";
 export * from "./guardrails/rules";
 export * from "./guardrails/types";
 export * from "./labels";

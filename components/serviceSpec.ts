@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { z } from "zod";
 import { bounds, defaults } from "./defaults";
 import { ClusterRef, inCluster, validateClusterRef } from "./destinations";
+import { inClusterServer } from "./labels";
 import { GitOpsConfigError, GitOpsConfigErrors, Path, check, collectProblems, requireDnsLabel, systemNamespace, urlCredentials } from "./errors";
 import type { HelmOptions, IgnoreDifference, KustomizeOptions } from "./GitOpsApplication";
 import { helmSchema, ignoreDifferenceSchema, kustomizeSchema, validateIgnoreDifferences, validateSource, validateWaitForSync } from "./GitOpsApplication";
@@ -141,6 +142,12 @@ export const serviceArgsSchema = serviceSettings(clusterSetting).extend({
         .optional()
         .describe(
             "Prod Applications add the sync option Prune=confirm: a sync's prunes wait for approval (the prune gate's within the budget, the approver group's beyond it). Set by the control plane where its prune gate runs; without a gate nothing approves. Default: false.",
+        ),
+    governedClusters: z
+        .array(z.string())
+        .optional()
+        .describe(
+            "Registered clusters whose guardrails, Pod Security labels and namespace protections a program installs (the platform stack, from the cluster's kubeconfig, or the cluster's own stack): the only named clusters prod may deploy to. Default: none (prod on in-cluster only).",
         ),
     project: z
         .strictObject({
@@ -390,6 +397,7 @@ function resolveEnvironment(service: string, spec: ServiceSettings, env: Environ
     const own = clusterRefOf(env.cluster);
     if (own) validateClusterRef(own, `${f}.cluster`);
     const cluster = own ?? serviceCluster(spec);
+    if (env.name === "prod" && cluster) checkGovernedCluster(cluster, spec.governedClusters ?? [], own ? `${f}.cluster` : `${field}.cluster`);
     return {
         name: env.name,
         targetRevision,
@@ -401,6 +409,33 @@ function resolveEnvironment(service: string, spec: ServiceSettings, env: Environ
         ...(cluster ? { cluster } : {}),
     };
 }
+
+/**
+ * Prod runs only where the guardrails run: in the cluster Argo CD runs in, or on a registered
+ * cluster a program governs (`governedClusters`). A registered cluster is only a URL and a token to
+ * Argo CD; without its own guardrails, Pod Security labels and namespace protections, "only Argo CD
+ * writes to prod" would not hold there.
+ */
+function checkGovernedCluster(cluster: ClusterRef, governed: readonly string[], field: string): void {
+    if ("server" in cluster) {
+        check(
+            cluster.server === inClusterServer,
+            field,
+            `is the server "${cluster.server}": prod may deploy only to the cluster Argo CD runs in or to a governed cluster, addressed by name`,
+            "register the cluster (`gitops-control:destinations`, with its kubeconfig in `gitops-control:destinationKubeconfigs`) and name it",
+        );
+        return;
+    }
+    check(
+        governed.includes(cluster.name),
+        field,
+        `is "${cluster.name}", a cluster no program governs (no kubeconfig in \`gitops-control:destinationKubeconfigs\`, no \`governedBy\`; GitOpsService arg \`governedClusters\` does not list it): prod there would run without guardrails, Pod Security labels and namespace protections`,
+        `supply its kubeconfig as a stack secret (\`${governedClusterCommand(cluster.name)}\`) so the platform installs them there, or set \`governedBy\` on its \`gitops-control:destinations\` entry when that cluster's own stack does (a team program: list it in \`governedClusters\`)`,
+    );
+}
+
+/** The command that hands the platform stack a cluster's kubeconfig (quoted in errors). */
+export const governedClusterCommand = (name: string): string => `pulumi config set --secret --path 'gitops-control:destinationKubeconfigs.${name}' "$(cat kubeconfig)"`;
 
 /** The service's cluster: none for in-cluster (rendered by server); an environment's explicit in-cluster overrides it. */
 const serviceCluster = (spec: ServiceSettings): ClusterRef | undefined => (spec.cluster === inClusterName ? undefined : clusterRefOf(spec.cluster));

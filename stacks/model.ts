@@ -5,7 +5,6 @@
 import type { ArgoCdArgs, ChartSource } from "../components/ArgoCd";
 import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
 import { defaults } from "../components/defaults";
-import type { DestinationClusterArgs } from "../components/DestinationCluster";
 import type { RepositoryAuth, RepositoryCredentialsArgs } from "../components/RepositoryCredentials";
 import { carvedOutUnderBreakGlass, policyName } from "../components/AdmissionGuardrails";
 import { defaultRules } from "../components/guardrails/rules";
@@ -88,6 +87,7 @@ export function resolveServices(config: StackConfig, services: readonly IndexedS
     // One object for every service: the stack-wide setting.
     const waitForSync = waitForSyncArg(config);
     const protectSyncPolicy = !(config.guardrails.disabledRules ?? []).includes("protect-sync-policy");
+    const governedClusters = governedClusterNames(config, secrets);
     return services.map(({ index, service }) => {
         const environments = environmentsOf(service, config.environment).map((env): ModelEnvironment => {
             const glass = active.find((s) => covers(s.entry, service.name, env.name));
@@ -109,6 +109,7 @@ export function resolveServices(config: StackConfig, services: readonly IndexedS
                 // Pauses come from breakGlass entries: the component checks them against the stack's limit.
                 ...(config.breakGlassPolicy.maxHours !== undefined ? { breakGlassMaxHours: config.breakGlassPolicy.maxHours } : {}),
                 cascadeDelete: stack.cascadeDelete,
+                ...(governedClusters.length > 0 ? { governedClusters } : {}),
                 ...(serviceCluster !== undefined ? { cluster: serviceCluster } : {}),
                 ...(waitForSync ? { waitForSync } : {}),
                 ...(protectSyncPolicy
@@ -134,15 +135,26 @@ export function resolveServices(config: StackConfig, services: readonly IndexedS
 /** A registered cluster as the control plane takes it (its token from the secrets; checked in validate.ts). */
 export type DestinationArgs = NonNullable<ControlPlaneArgs["destinations"]>[number];
 
-/** Registered clusters with their bearer tokens. */
+/**
+ * Registered clusters: with their kubeconfig (governed by this program, which creates Argo CD's
+ * token there) or with their bearer token.
+ */
 export function destinationArgs(config: StackConfig, secrets: StackSecrets): DestinationArgs[] {
-    return config.destinations.map((d): Omit<DestinationClusterArgs, "provider" | "argoNamespace"> => ({
-        clusterName: d.name,
-        server: d.server,
-        bearerToken: secrets.destinationTokens?.[d.name] ?? "",
-        ...(d.caData ? { caData: d.caData } : {}),
-        ...(d.namespaces ? { namespaces: d.namespaces } : {}),
-    }));
+    return config.destinations.map((d): DestinationArgs => {
+        const kubeconfig = secrets.destinationKubeconfigs?.[d.name];
+        return {
+            clusterName: d.name,
+            server: d.server,
+            ...(kubeconfig !== undefined ? { kubeconfig } : { bearerToken: secrets.destinationTokens?.[d.name] ?? "" }),
+            ...(d.caData ? { caData: d.caData } : {}),
+            ...(d.namespaces ? { namespaces: d.namespaces } : {}),
+        };
+    });
+}
+
+/** Registered clusters a program governs: this one (a kubeconfig) or another stack (`governedBy`). Prod may deploy only there (or in-cluster). */
+export function governedClusterNames(config: Pick<StackConfig, "destinations">, secrets: StackSecrets): string[] {
+    return config.destinations.filter((d) => d.governedBy !== undefined || secrets.destinationKubeconfigs?.[d.name] !== undefined).map((d) => d.name);
 }
 
 /** One repository credential entry as the RepositoryCredentials component takes it, its secret part from the secrets. */

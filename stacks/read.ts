@@ -135,15 +135,17 @@ export interface StackSecrets {
     readonly githubToken?: pulumi.Input<string>;
     /** Bearer token per registered destination cluster. */
     readonly destinationTokens?: Readonly<Record<string, pulumi.Input<string>>>;
+    /** Kubeconfig per governed destination cluster (the program installs the guardrails there and creates Argo CD's token). */
+    readonly destinationKubeconfigs?: Readonly<Record<string, pulumi.Input<string>>>;
     /** Token, SSH key or GitHub App key per repository credential. */
     readonly repositorySecrets?: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /** Secret maps: one secret per name, set with `--path`. */
-export type SecretMapKey = "destinationTokens" | "repositorySecrets";
+export type SecretMapKey = "destinationTokens" | "destinationKubeconfigs" | "repositorySecrets";
 
 /** Keys whose values are read only as secrets (never from the decoded plain config). */
-export const secretKeys = ["githubToken", "destinationTokens", "repositorySecrets"] as const;
+export const secretKeys = ["githubToken", "destinationTokens", "destinationKubeconfigs", "repositorySecrets"] as const;
 
 /** The command that stores one entry of a secret map; quoted in errors about it. */
 export const setSecretEntryCommand = (key: SecretMapKey, name: string): string => `pulumi config set --secret --path '${configNamespace}:${key}.${name}' <value>`;
@@ -191,12 +193,14 @@ export function readRuntimeStack(overrides: Record<string, unknown> = {}, secret
         return Object.fromEntries(names.map((name) => [name, values.apply((m) => m[name] ?? "")]));
     };
     const destinationTokens = secretMap("destinationTokens");
+    const destinationKubeconfigs = secretMap("destinationKubeconfigs");
     const repositorySecrets = secretMap("repositorySecrets");
     // Secret values never reach the parsed config: only the secrets hold them.
     for (const key of secretKeys) delete raw[key];
     const secrets: StackSecrets = {
         ...(githubToken ? { githubToken } : {}),
         ...(destinationTokens ? { destinationTokens } : {}),
+        ...(destinationKubeconfigs ? { destinationKubeconfigs } : {}),
         ...(repositorySecrets ? { repositorySecrets } : {}),
     };
     return { raw, secrets, problems };

@@ -53,6 +53,12 @@ export const stackConfigSchema = z.strictObject({
         .record(z.string(), z.string())
         .optional()
         .describe("Secret only, a map of destination name to bearer token: `pulumi config set --secret --path 'gitops-control:destinationTokens.<name>' <token>`."),
+    destinationKubeconfigs: z
+        .record(z.string(), z.string())
+        .optional()
+        .describe(
+            "Secret only, a map of destination name to kubeconfig (contents): the program then governs that cluster (guardrails, Pod Security labels, namespace protections) and creates Argo CD's least-privilege token there, instead of `destinationTokens`: `pulumi config set --secret --path 'gitops-control:destinationKubeconfigs.<name>' \"$(cat kubeconfig)\"`.",
+        ),
     defaultCluster: z
         .string()
         .optional()

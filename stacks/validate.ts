@@ -14,7 +14,7 @@ import { validateJanitorArgs } from "../components/PreviewJanitor";
 import { validatePruneGateArgs } from "../components/PruneGate";
 import { validateBreakGlassExpiryArgs } from "../components/BreakGlassExpiry";
 import { validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
-import { PlacedService, placed, resolveService, serviceConflicts } from "../components/serviceSpec";
+import { PlacedService, governedClusterCommand, placed, resolveService, serviceConflicts } from "../components/serviceSpec";
 import { re2Problem } from "../components/guardrails/cel";
 import { defaultAllowedIgnoreDifferences, describeAllowed, ignoreDifferenceFits } from "../components/guardrails/argoInputs";
 import { reviewedInputClasses } from "../components/presets";
@@ -183,6 +183,13 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
                 `is not set, and ${s.name} has previews (the pull-request generator needs it)`,
                 `run \`${setTokenCommand}\``,
             );
+            const previewCluster = s.config.cluster ?? config.defaultCluster;
+            check(
+                previewCluster === undefined || secrets.destinationKubeconfigs?.[previewCluster] === undefined,
+                stackKey(`${f}.previews`),
+                `(service "${s.name}") would deploy previews to "${previewCluster}", a cluster this program governs: Argo CD's account there creates no namespace, so no preview could start`,
+                "give the service `cluster: in-cluster` (its environments may still name the governed cluster), or run previews from a stack whose previews cluster is in-cluster",
+            );
         }
     }
     if (config.defaultCluster !== undefined) {
@@ -225,30 +232,61 @@ function stackRules(config: StackConfig, services: readonly ModelService[], secr
     });
 }
 
-/** Registered clusters: unique names, a token each, and the DestinationCluster component's own checks. */
+/** Registered clusters: unique names, a kubeconfig or a token each (not both), and the DestinationCluster component's own checks. */
 function destinationProblems(config: StackConfig, secrets: StackSecrets): GitOpsConfigError[] {
     const seen = new Set<string>();
     const built = destinationArgs(config, secrets);
-    return config.destinations.flatMap((d, i) => {
-        const field = `destinations[${i}]`;
-        return [
-            ...collectProblems(() => {
-                check(!seen.has(d.name), stackKey(`${field}.name`), `repeats "${d.name}"`, "give every cluster a unique name");
-                seen.add(d.name);
-                check(
-                    secrets.destinationTokens?.[d.name] !== undefined,
-                    stackKey(`destinationTokens.${d.name}`),
-                    `is not set, so Argo CD cannot authenticate to cluster "${d.name}"`,
-                    `run \`${setSecretEntryCommand("destinationTokens", d.name)}\``,
-                );
-            }),
-            ...toStackKey(
-                collectProblems(() => validateDestinationClusterArgs({ ...built[i], argoNamespace: config.argocd.namespace })),
-                "DestinationCluster",
-                renamed(["destinations", i], { clusterName: "name" }),
-            ),
-        ];
-    });
+    const declared = new Set(config.destinations.map((d) => d.name));
+    // A kubeconfig for a name no entry declares would govern nothing: refused, not ignored.
+    const strays = Object.keys(secrets.destinationKubeconfigs ?? {})
+        .filter((name) => !declared.has(name))
+        .map(
+            (name) =>
+                new GitOpsConfigError(
+                    stackKey(`destinationKubeconfigs.${name}`),
+                    `names "${name}", which no \`${stackKey("destinations")}\` entry declares`,
+                    `declare it in \`${stackKey("destinations")}\` (name, server, caData) or remove the secret`,
+                ),
+        );
+    return strays.concat(
+        config.destinations.flatMap((d, i) => {
+            const field = `destinations[${i}]`;
+            return [
+                ...collectProblems(() => {
+                    check(!seen.has(d.name), stackKey(`${field}.name`), `repeats "${d.name}"`, "give every cluster a unique name");
+                    seen.add(d.name);
+                    const kubeconfig = secrets.destinationKubeconfigs?.[d.name] !== undefined;
+                    const token = secrets.destinationTokens?.[d.name] !== undefined;
+                    check(
+                        kubeconfig || token,
+                        stackKey(`destinationTokens.${d.name}`),
+                        `is not set, so Argo CD cannot authenticate to cluster "${d.name}"`,
+                        `run \`${governedClusterCommand(d.name)}\` (the program then governs the cluster and creates Argo CD's token there), or \`${setSecretEntryCommand("destinationTokens", d.name)}\` for a cluster another stack governs`,
+                    );
+                    check(
+                        !(kubeconfig && token),
+                        stackKey(`destinationTokens.${d.name}`),
+                        `is set together with \`${stackKey(`destinationKubeconfigs.${d.name}`)}\`: with a kubeconfig the program creates Argo CD's token on the cluster itself`,
+                        `remove the token: \`pulumi config rm --path '${stackKey(`destinationTokens.${d.name}`)}'\``,
+                    );
+                    check(
+                        !(kubeconfig && d.governedBy !== undefined),
+                        stackKey(`${field}.governedBy`),
+                        `is "${d.governedBy}", but this stack has the cluster's kubeconfig and governs it itself: two programs would install its guardrails`,
+                        `drop \`governedBy\`, or remove \`${stackKey(`destinationKubeconfigs.${d.name}`)}\` and let stack "${d.governedBy}" govern it`,
+                    );
+                }),
+                ...toStackKey(
+                    collectProblems(() => {
+                        const { kubeconfig: _, ...cluster } = built[i];
+                        validateDestinationClusterArgs({ ...cluster, bearerToken: cluster.bearerToken ?? "", argoNamespace: config.argocd.namespace });
+                    }),
+                    "DestinationCluster",
+                    renamed(["destinations", i], { clusterName: "name" }),
+                ),
+            ];
+        }),
+    );
 }
 
 /** Repository credentials: unique names, a secret each, GitHub App ids, and the RepositoryCredentials component's own checks. */

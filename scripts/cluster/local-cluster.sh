@@ -32,7 +32,10 @@
 #              LOCAL_CLUSTER_AUDIT_LOG=1 to write <dir>/audit.log,
 #              LOCAL_CLUSTER_WORKLOAD_CONTROLLERS=1 to also run the deployment, replicaset and
 #              horizontal-pod-autoscaler controllers, each with its own service-account identity
-#              (system:serviceaccount:kube-system:<controller>) as on a real cluster.
+#              (system:serviceaccount:kube-system:<controller>) as on a real cluster,
+#              LOCAL_CLUSTER_TOKEN_CONTROLLER=1 to also run the service-account token controller,
+#              which fills kubernetes.io/service-account-token Secrets (a governed cluster's
+#              token for Argo CD).
 set -euo pipefail
 
 CACHE="${GITOPS_CONTROL_CACHE:-$HOME/.cache/gitops-control}"
@@ -264,12 +267,18 @@ EOF
       kcm_controllers+=,deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller
       kcm_sa_credentials=true
     fi
+    local kcm_token_flags=()
+    if [[ "${LOCAL_CLUSTER_TOKEN_CONTROLLER:-}" == 1 ]]; then
+      kcm_controllers+=,serviceaccount-token-controller
+      kcm_token_flags=(--service-account-private-key-file "$DIR/sa.key" --root-ca-file "$DIR/certs/apiserver.crt")
+    fi
     log "starting kube-controller-manager ($kcm_controllers)"
     # --secure-port=0: no serving endpoint, so no extra port and no delegated auth lookups.
     launch "$DIR" kube-controller-manager "$KCM" \
       --kubeconfig "$DIR/kubeconfig" \
       --controllers "$kcm_controllers" \
       --use-service-account-credentials="$kcm_sa_credentials" \
+      "${kcm_token_flags[@]}" \
       --leader-elect=false \
       --secure-port 0 \
       --profiling=false

@@ -78,6 +78,10 @@ function fakeState(type: string, name: string, inputs: Record<string, any>): Rec
     if (type === "random:index/randomPassword:RandomPassword") {
         return { ...inputs, result: `mock-password-${name}`, bcryptHash: `$2a$10$mockhash-${name}` };
     }
+    if (type === "kubernetes:core/v1:Secret" && inputs.type === "kubernetes.io/service-account-token") {
+        // The cluster's token controller fills it (the provider waits for that): a token per Secret.
+        return { ...inputs, data: { token: Buffer.from(`mock-token-${name}`).toString("base64") } };
+    }
     return inputs;
 }
 

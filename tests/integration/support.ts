@@ -38,6 +38,8 @@ export interface LocalClusterOptions {
     readonly LOCAL_CLUSTER_AUDIT_LOG?: "1";
     /** "1": also run the deployment, replicaset and HPA controllers, each as its own service account. */
     readonly LOCAL_CLUSTER_WORKLOAD_CONTROLLERS?: "1";
+    /** "1": also run the service-account token controller (fills service-account-token Secrets). */
+    readonly LOCAL_CLUSTER_TOKEN_CONTROLLER?: "1";
     /** "1": no controller-manager at all. */
     readonly LOCAL_CLUSTER_NO_CONTROLLER_MANAGER?: "1";
     /** Seconds to wait for readiness (default 120). */

@@ -373,6 +373,8 @@ describe("GitOpsService deploys each environment to its cluster", () => {
             team: "storefront",
             source: { repoURL: "https://github.com/acme/basket.git", path: "deploy/chart" },
             cluster: { name: "edge" },
+            // Prod deploys only to a governed cluster: the platform stack holds edge's kubeconfig.
+            governedClusters: ["edge"],
             environments: [
                 { name: "prod", targetRevision: "v1.0.0" },
                 { name: "staging", targetRevision: "main", cluster: { name: "lab" } },
