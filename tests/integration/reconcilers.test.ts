@@ -579,9 +579,27 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
     it("up with waiting on fails with Argo CD's message when the chart in Git is broken, and waits for healthy ones", async () => {
         assert.ok(reconcilers);
         const broken = { name: "broken", team: "storefront", repoURL: git.url("broken"), path: "deploy/chart", targetRevision: "main", environments: ["staging"] };
+        // The healthy ones are Synced and Healthy right before the up (not only at the last restore).
+        for (const name of environments) await refreshUntilSynced(name, 120, knownGoodSha);
+        /** What Argo CD and its controller said of the healthy Applications, should one of them fail the wait. */
+        const explain = () =>
+            environments
+                .map((name) => {
+                    const a = app(name) as (App & { status?: { resources?: { kind: string; name: string; status?: string }[] } }) | undefined;
+                    const drifted = (a?.status?.resources ?? []).filter((r) => r.status !== "Synced").map((r) => `${r.kind}/${r.name}: ${r.status}`);
+                    const lines = fs
+                        .readFileSync(reconcilers!.logOf("application-controller"), "utf8")
+                        .split("\n")
+                        .filter((l) => l.includes(`"application":"${name}"`) && /sync status|Skipping|Comparing|diff/i.test(l))
+                        .slice(-12);
+                    return `${name}: ${a?.status?.sync?.status}/${a?.status?.health?.status} at ${a?.status?.sync?.revision?.slice(0, 8)}, not Synced: ${drifted.join(", ") || "-"}\n${lines.join("\n")}`;
+                })
+                .join("\n");
         const t0 = Date.now();
-        await assert.rejects(up({ services: [shopService(git.url("shop")), broken], waitForSync: { enabled: true, timeoutSeconds: 30 } }), (error: Error) => {
+        // 60 s per Application: a healthy one is Synced within seconds, even on a busy machine; the broken one never.
+        await assert.rejects(up({ services: [shopService(git.url("shop")), broken], waitForSync: { enabled: true, timeoutSeconds: 60 } }), (error: Error) => {
             assert.match(error.message, /broken-staging/);
+            if (/shop-(prod|staging)-app \*\*[a-z]+ failed\*\*/.test(error.message)) assert.fail(`a healthy Application failed the wait:\n${explain()}`);
             // The healthy Applications are waited on and pass: neither errored in the engine's diagnostics
             // nor marked "**… failed**". (Their progress lines may quote Argo CD events of earlier syncs,
             // such as "Sync operation … failed", so the line text itself is not what is asserted.)
