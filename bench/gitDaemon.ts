@@ -47,7 +47,17 @@ export class GitDaemon {
         const out = fs.openSync(path.join(dir, "git-daemon.log"), "a");
         const child = spawn(
             "git",
-            ["daemon", "--reuseaddr", "--listen=127.0.0.1", `--port=${port}`, `--base-path=${path.join(dir, "repos")}`, "--export-all", "--max-connections=256", "--informative-errors", path.join(dir, "repos")],
+            [
+                "daemon",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+                `--port=${port}`,
+                `--base-path=${path.join(dir, "repos")}`,
+                "--export-all",
+                "--max-connections=256",
+                "--informative-errors",
+                path.join(dir, "repos"),
+            ],
             { detached: true, stdio: ["ignore", out, out] },
         );
         fs.closeSync(out);
@@ -55,7 +65,17 @@ export class GitDaemon {
         child.unref();
         const daemon = new GitDaemon(dir, port, child.pid);
         const deadline = Date.now() + 20_000;
-        while (!(await new Promise<boolean>((resolve) => net.connect(port, "127.0.0.1").once("connect", function (this: net.Socket) { this.destroy(); resolve(true); }).once("error", () => resolve(false))))) {
+        while (
+            !(await new Promise<boolean>((resolve) =>
+                net
+                    .connect(port, "127.0.0.1")
+                    .once("connect", function (this: net.Socket) {
+                        this.destroy();
+                        resolve(true);
+                    })
+                    .once("error", () => resolve(false)),
+            ))
+        ) {
             if (Date.now() > deadline) {
                 daemon.stop();
                 throw new Error(`git daemon did not listen on ${port}: ${fs.readFileSync(path.join(dir, "git-daemon.log"), "utf8")}`);

@@ -176,7 +176,10 @@ function helmBinary(): string {
 function chartObjects(values: unknown, dir: string): Obj[] {
     const file = path.join(dir, "values.json");
     fs.writeFileSync(file, JSON.stringify(values));
-    const r = spawnSync(helmBinary(), ["template", "argocd", path.resolve(repoRoot, fixtureChartPath), "--namespace", argoNs, "--values", file], { encoding: "utf8", maxBuffer: 1 << 27 });
+    const r = spawnSync(helmBinary(), ["template", "argocd", path.resolve(repoRoot, fixtureChartPath), "--namespace", argoNs, "--values", file], {
+        encoding: "utf8",
+        maxBuffer: 1 << 27,
+    });
     if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
     const workloads = new Set(["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "Service", "NetworkPolicy", "PodDisruptionBudget"]);
     return parseAllDocuments(r.stdout)
@@ -188,7 +191,11 @@ function chartObjects(values: unknown, dir: string): Obj[] {
 function apply(cluster: LocalCluster, items: readonly Obj[]): void {
     for (let i = 0; i < items.length; i += 200) {
         const batch = items.slice(i, i + 200);
-        kubectlOk(cluster, ["apply", "--server-side", "--force-conflicts", "--field-manager", "gitops-control-bench", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: batch }));
+        kubectlOk(
+            cluster,
+            ["apply", "--server-side", "--force-conflicts", "--field-manager", "gitops-control-bench", "-f", "-"],
+            JSON.stringify({ apiVersion: "v1", kind: "List", items: batch }),
+        );
     }
 }
 
@@ -262,7 +269,9 @@ async function until<T>(what: string, seconds: number, probe: () => T | undefine
 async function selfHeal(cluster: LocalCluster, name: string, expected: string, timeoutSeconds: number): Promise<number> {
     const ns = `${name}-prod`;
     const { spawn } = await import("node:child_process");
-    const child = spawn("kubectl", ["--kubeconfig", cluster.kubeconfig, "get", "configmap", `${name}-config`, "-n", ns, "--watch", "--output-watch-events", "-o", "json"], { stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn("kubectl", ["--kubeconfig", cluster.kubeconfig, "get", "configmap", `${name}-config`, "-n", ns, "--watch", "--output-watch-events", "-o", "json"], {
+        stdio: ["ignore", "pipe", "ignore"],
+    });
     const splitter = new JsonStreamSplitter();
     let editedAt = 0;
     let healedAt = 0;
@@ -359,7 +368,11 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         });
         const namespaces =
             variant === "ns"
-                ? rendered.map((o) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name: o.spec.destination.namespace, labels: o.spec.syncPolicy.managedNamespaceMetadata.labels } }))
+                ? rendered.map((o) => ({
+                      apiVersion: "v1",
+                      kind: "Namespace",
+                      metadata: { name: o.spec.destination.namespace, labels: o.spec.syncPolicy.managedNamespaceMetadata.labels },
+                  }))
                 : [];
         const rest = [...objects.filter((o) => o.kind !== "Application").map(placeholderSecrets), ...namespaces];
 
@@ -370,7 +383,10 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         kubectlOk(cluster, ["create", "clusterrolebinding", "bench-break-glass", "--clusterrole=bench-break-glass", "--group=gitops-control:break-glass"]);
         await until("Argo CD CRDs served", 60, () => kubectl(cluster!, ["get", "applications.argoproj.io,appprojects.argoproj.io", "-A"]).code === 0, 500);
         const order = (o: Obj) => (o.kind === "Namespace" ? 0 : o.kind.startsWith("ValidatingAdmissionPolicy") ? (o.kind.endsWith("Binding") ? 2 : 1) : 3);
-        apply(cluster, [...rest].sort((a, b) => order(a) - order(b)));
+        apply(
+            cluster,
+            [...rest].sort((a, b) => order(a) - order(b)),
+        );
         apply(cluster, chartObjects(values, work));
         apply(cluster, apps);
         log(`${variant}/${n}: ${rest.length} program objects and ${apps.length} Applications applied; starting the reconcilers (${JSON.stringify(settings)})`);
@@ -426,7 +442,12 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         const tc = performance.now();
         const targetsOne = webhookTargets(appInfo(apps), [`services/${svcName(one)}/templates/configmap.yaml`]);
         webhookRefresh(cluster, targetsOne);
-        await until(`${svcName(one)}-prod Synced at ${oneSha.slice(0, 8)}`, 300, () => appRows(cluster!).find((r) => r.name === `${svcName(one)}-prod` && r.sync === "Synced" && r.revision === oneSha), 250);
+        await until(
+            `${svcName(one)}-prod Synced at ${oneSha.slice(0, 8)}`,
+            300,
+            () => appRows(cluster!).find((r) => r.name === `${svcName(one)}-prod` && r.sync === "Synced" && r.revision === oneSha),
+            250,
+        );
         const webhookCommitSeconds = (performance.now() - tc) / 1000;
         await until("every Application Synced again after the single commit", 300, () => appRows(cluster!).every((r) => r.sync === "Synced" && r.health === "Healthy"), 2000);
         const s2 = snapshot();

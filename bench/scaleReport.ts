@@ -79,7 +79,13 @@ export function renderScaleSection(results: ScaleResults): string {
             lines.push(`| ${name} | ${cells.join(" | ")} | ${ratios.join(" | ")} |`);
         }
         const settings = run("ours")?.settings;
-        if (settings) lines.push("", `Program settings at ${n}: ${Object.entries(settings).map(([k, v]) => `\`${k}=${v}\``).join(", ")}.`);
+        if (settings)
+            lines.push(
+                "",
+                `Program settings at ${n}: ${Object.entries(settings)
+                    .map(([k, v]) => `\`${k}=${v}\``)
+                    .join(", ")}.`,
+            );
         lines.push("");
     }
     lines.push("### Cold start curve (Synced + Healthy Applications over time)", "");

@@ -76,9 +76,7 @@ export const scaleSettingsSchema = z
     .strictObject({
         applications: z
             .int()
-            .describe(
-                `Applications this Argo CD reconciles in all (every program's, previews included), ${scaleBounds.minApplications}–${scaleBounds.maxApplications}.`,
-            ),
+            .describe(`Applications this Argo CD reconciles in all (every program's, previews included), ${scaleBounds.minApplications}–${scaleBounds.maxApplications}.`),
     })
     .optional()
     .describe(

@@ -89,7 +89,10 @@ describe("argocd.scale: Argo CD sized for the expected Application count", () =>
     });
 
     it("bad counts are refused naming the stack key and the fix", () => {
-        assert.match(problemsOf({ environment: "prod", services: [service], argocd: { scale: { applications: 0 } } }), /`gitops-control:argocd\.scale\.applications` .*is 0, outside 1–20000.*Fix: give the number of Applications/);
+        assert.match(
+            problemsOf({ environment: "prod", services: [service], argocd: { scale: { applications: 0 } } }),
+            /`gitops-control:argocd\.scale\.applications` .*is 0, outside 1–20000.*Fix: give the number of Applications/,
+        );
         assert.match(
             problemsOf({ environment: "prod", services: [service], argocd: { scale: { applications: 50_000 } } }),
             /`gitops-control:argocd\.scale\.applications` .*is 50000, outside 1–20000.*Fix: .*split them over several Argo CD installs/,
@@ -103,7 +106,10 @@ describe("argocd.scale: Argo CD sized for the expected Application count", () =>
 describe("manifest-generate-paths: a commit reaches only the Applications whose directories it touches", () => {
     it("the source's own directory, plus value files outside it; explicit paths replace both", () => {
         assert.equal(manifestGeneratePaths({ path: "deploy/chart" }), ".");
-        assert.equal(manifestGeneratePaths({ path: "deploy/chart", helm: { valueFiles: ["values-prod.yaml", "../shared/values.yaml", "/env/prod/values.yaml"] } }), ".;../shared;/env/prod");
+        assert.equal(
+            manifestGeneratePaths({ path: "deploy/chart", helm: { valueFiles: ["values-prod.yaml", "../shared/values.yaml", "/env/prod/values.yaml"] } }),
+            ".;../shared;/env/prod",
+        );
         assert.equal(manifestGeneratePaths({ path: "overlays/prod" }, [".", "../../base"]), ".;../../base");
     });
 
@@ -127,7 +133,10 @@ describe("manifest-generate-paths: a commit reaches only the Applications whose 
         const svc = new GitOpsService("ledger", {
             team: "finance",
             source: { repoURL: "https://github.com/acme/ledger.git", path: "deploy/overlays" },
-            environments: [{ name: "prod", targetRevision: "v1.0.0" }, { name: "staging", targetRevision: "main", valueFiles: ["../common/values-staging.yaml"] }],
+            environments: [
+                { name: "prod", targetRevision: "v1.0.0" },
+                { name: "staging", targetRevision: "main", valueFiles: ["../common/values-staging.yaml"] },
+            ],
         });
         const base = new GitOpsService("wallet", {
             team: "finance",
@@ -139,7 +148,9 @@ describe("manifest-generate-paths: a commit reaches only the Applications whose 
         await valueOf(base.projectName);
         await settle(recorded);
         const annotation = (name: string) =>
-            recorded.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application" && r.inputs.metadata?.name === name)?.inputs.metadata.annotations[manifestGeneratePathsAnnotation];
+            recorded.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application" && r.inputs.metadata?.name === name)?.inputs.metadata.annotations[
+                manifestGeneratePathsAnnotation
+            ];
         assert.equal(annotation("ledger-prod"), ".");
         assert.equal(annotation("ledger-staging"), ".;../common");
         assert.equal(annotation("wallet-prod"), ".;../base");
