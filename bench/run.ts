@@ -289,6 +289,7 @@ const defaultSections = allSections.filter((x) => x !== "real" && x !== "scale")
 async function runScaleSection(): Promise<void> {
     const sizes = option("scale-sizes") ?? "100,500,1000";
     const samples = option("scale-samples") ?? "10";
+    const profileSeconds = option("scale-profile-seconds") ?? "30";
     const published = sizes.split(",").map(Number).includes(1000) || process.argv.includes("--publish");
     const dir = published ? benchDir : path.join(os.tmpdir(), "gitops-bench-partial");
     fs.mkdirSync(dir, { recursive: true });
@@ -296,10 +297,29 @@ async function runScaleSection(): Promise<void> {
     const startedAt = new Date().toISOString();
     const loadStart = os.loadavg();
     log(`scale: sizes ${sizes}, ${samples} self-heal samples; under nice -n 10`);
-    const r = spawnSync("nice", ["-n", "10", process.execPath, "--import", "tsx", path.join(benchDir, "scale.ts"), "--sizes", sizes, "--samples", samples, "--out", runsFile], {
-        cwd: repoRoot,
-        stdio: "inherit",
-    });
+    const r = spawnSync(
+        "nice",
+        [
+            "-n",
+            "10",
+            process.execPath,
+            "--import",
+            "tsx",
+            path.join(benchDir, "scale.ts"),
+            "--sizes",
+            sizes,
+            "--samples",
+            samples,
+            "--profile-seconds",
+            profileSeconds,
+            "--out",
+            runsFile,
+        ],
+        {
+            cwd: repoRoot,
+            stdio: "inherit",
+        },
+    );
     // An interrupted run (a size that did not finish in time) publishes the sizes it measured, and says so.
     const measured = fs.existsSync(runsFile) ? (JSON.parse(fs.readFileSync(runsFile, "utf8")) as ScaleRun[]) : [];
     if (r.status !== 0 && measured.length === 0) throw new Error(`bench/scale.ts failed (exit ${r.status}) before any run finished`);

@@ -34,7 +34,7 @@
  *   cpu/rss   controller and repo-server (with its git/helm children) CPU seconds per phase and
  *             peak RSS; kube-apiserver + etcd CPU; API requests served (apiserver_request_total)
  *
- *   node --import tsx bench/scale.ts --sizes 20,100 [--variants chart,ours] [--samples 10] [--out file.json]
+ *   node --import tsx bench/scale.ts --sizes 20,100 [--variants chart,ours,ns] [--samples 10] [--profile-seconds 30] [--out file.json]
  *   node --import tsx bench/scale.ts render <n> <repoURL>      (child: the program's objects, JSON)
  *
  * Run it under `nice -n 10` on a shared machine; `npm run bench -- --sections scale` does.
@@ -102,6 +102,24 @@ export interface ScaleRun {
     readonly peakRssMiB: { readonly controller: number; readonly repoServer: number };
     /** Applications in ComparisonError at any poll (the Git server or repo-server failing). */
     readonly comparisonErrors: number;
+    /** `go tool pprof -top` of the controller's CPU over the first seconds of the cold start (--profile-seconds). */
+    readonly controllerProfile?: readonly string[];
+}
+
+/**
+ * A CPU profile of the controller (`/debug/pprof/profile`), summarized by `go tool pprof -top`
+ * (cumulative, the 25 heaviest functions); undefined when Go is not on PATH or the fetch fails.
+ */
+async function cpuProfile(port: number, seconds: number, file: string): Promise<string[] | undefined> {
+    try {
+        const response = await fetch(`http://127.0.0.1:${port}/debug/pprof/profile?seconds=${seconds}`, { signal: AbortSignal.timeout((seconds + 60) * 1000) });
+        if (!response.ok) return [`profile not served: HTTP ${response.status}`];
+        fs.writeFileSync(file, Buffer.from(await response.arrayBuffer()));
+        const top = spawnSync("go", ["tool", "pprof", "-top", "-cum", "-nodecount=25", file], { encoding: "utf8" });
+        return top.status === 0 ? top.stdout.split("\n").filter((l) => l.trim() !== "") : [`go tool pprof failed: ${top.stderr.slice(0, 200)}`];
+    } catch (e) {
+        return [`profile failed: ${(e as Error).message}`];
+    }
 }
 
 const log = (message: string) => console.error(`[scale] ${new Date().toISOString().slice(11, 19)} ${message}`);
@@ -339,7 +357,7 @@ export function controllerEnvironment(values: Obj): { env: Record<string, string
     return { env, resyncSeconds: resync ? Number(resync[1]) : 180 };
 }
 
-export async function runScale(n: number, variant: ScaleVariant, samples: number): Promise<ScaleRun> {
+export async function runScale(n: number, variant: ScaleVariant, samples: number, profileSeconds = 0): Promise<ScaleRun> {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), `gitops-scale-${variant}-${n}-`));
     const git = await GitDaemon.start(path.join(work, "git"));
     let cluster: LocalCluster | undefined;
@@ -393,7 +411,16 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
 
         const apiPids = ["kube-apiserver", "etcd"].map((p) => pidIn(cluster!.dir, p));
         const apiCpu = () => apiPids.reduce((s, pid) => s + procStat(pid).cpu, 0);
-        await startReconcilers({ dir: reconcilerDir, adminKubeconfig: cluster.kubeconfig, appResyncSeconds: settings.resyncSeconds, env: settings.env });
+        // Go's profiler on the controller's metrics port, opened by the file Argo CD checks for it.
+        const profilerFile = path.join(work, "profiler.enabled");
+        fs.writeFileSync(profilerFile, "true");
+        const reconcilers = await startReconcilers({
+            dir: reconcilerDir,
+            adminKubeconfig: cluster.kubeconfig,
+            appResyncSeconds: settings.resyncSeconds,
+            env: { ...settings.env, ARGOCD_ENABLE_PROFILER_FILE_PATH: profilerFile },
+        });
+        const profile = profileSeconds > 0 ? cpuProfile(reconcilers.ports.controllerMetrics, profileSeconds, path.join(work, "controller.pprof")) : undefined;
         const t0 = performance.now();
         const controllerPid = pidIn(reconcilerDir, "application-controller");
         const repoPid = pidIn(reconcilerDir, "repo-server");
@@ -426,6 +453,7 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
             2000,
         );
         const coldSeconds = (performance.now() - t0) / 1000;
+        const profileTop = profile ? await profile : undefined;
         const s1 = snapshot();
         log(`${variant}/${n}: cold start ${coldSeconds.toFixed(1)} s`);
 
@@ -493,6 +521,7 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
             use: { cold: diff(s0, s1), idle: diff(s1, s2), rollout: diff(s2, s3) },
             peakRssMiB: { controller: peakRssMiB(controllerPid), repoServer: peakRssMiB(repoPid) },
             comparisonErrors: errored.size,
+            ...(profileTop ? { controllerProfile: profileTop } : {}),
         };
     } finally {
         stopReconcilers(reconcilerDir);
@@ -516,13 +545,14 @@ async function main(): Promise<void> {
     const sizes = (option("sizes") ?? "20").split(",").map(Number);
     const variants = (option("variants") ?? scaleVariants.join(",")).split(",") as ScaleVariant[];
     const samples = Number(option("samples") ?? 10);
+    const profileSeconds = Number(option("profile-seconds") ?? 0);
     const out = option("out");
     const runs: ScaleRun[] = [];
     for (const [k, n] of sizes.entries()) {
         // Alternate which variant goes first, so a load change on the machine hits both alike.
         const ordered = k % 2 === 0 ? variants : [...variants].reverse();
         for (const v of ordered) {
-            runs.push(await runScale(n, v, samples));
+            runs.push(await runScale(n, v, samples, profileSeconds));
             if (out) fs.writeFileSync(out, JSON.stringify(runs, null, 2) + "\n");
         }
     }

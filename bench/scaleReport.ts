@@ -94,6 +94,17 @@ export function renderScaleSection(results: ScaleResults): string {
         lines.push(`- ${r.applications}, ${variantTitle[r.variant]}: ${points.map(([t, c]) => `${t}s ${c}`).join(" · ")}`);
     }
     lines.push("");
+    const largest = sizes[sizes.length - 1];
+    for (const r of results.runs.filter((x) => x.applications === largest && x.controllerProfile)) {
+        lines.push(
+            `Controller CPU profile, ${largest} Applications, ${variantTitle[r.variant]}, first seconds of the cold start (\`go tool pprof -top -cum\`):`,
+            "",
+            "```",
+            ...(r.controllerProfile ?? []),
+            "```",
+            "",
+        );
+    }
     for (const note of results.notes ?? []) lines.push(note, "");
     return lines.join("\n").trimEnd() + "\n";
 }
