@@ -39,7 +39,7 @@
  *
  * Run it under `nice -n 10` on a shared machine; `npm run bench -- --sections scale` does.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -286,7 +286,6 @@ async function until<T>(what: string, seconds: number, probe: () => T | undefine
 /** Patches `<svc>-config` live as break-glass and returns seconds from the edit to the controller putting Git's value back (both seen on a watch). */
 async function selfHeal(cluster: LocalCluster, name: string, expected: string, timeoutSeconds: number): Promise<number> {
     const ns = `${name}-prod`;
-    const { spawn } = await import("node:child_process");
     const child = spawn("kubectl", ["--kubeconfig", cluster.kubeconfig, "get", "configmap", `${name}-config`, "-n", ns, "--watch", "--output-watch-events", "-o", "json"], {
         stdio: ["ignore", "pipe", "ignore"],
     });
@@ -321,10 +320,27 @@ function apiRequests(cluster: LocalCluster): number {
     return total;
 }
 
-/** The webhook argocd-server would deliver for a push: a normal refresh of `names` (every Application of the repo, or those whose paths the commit touches). */
-function webhookRefresh(cluster: LocalCluster, names: readonly string[]): void {
+/**
+ * The webhook argocd-server would deliver for a push: a normal refresh of `names` (every Application
+ * of the repo, or those whose paths the commit touches), delivered in the background as the server
+ * does (the pusher does not wait for it). Resolves when every refresh is requested.
+ */
+async function webhookRefresh(cluster: LocalCluster, names: readonly string[]): Promise<void> {
     for (let i = 0; i < names.length; i += 100) {
-        kubectlOk(cluster, ["annotate", "applications.argoproj.io", "-n", argoNs, ...names.slice(i, i + 100), "argocd.argoproj.io/refresh=normal", "--overwrite"]);
+        const args = [
+            "--kubeconfig",
+            cluster.kubeconfig,
+            "annotate",
+            "applications.argoproj.io",
+            "-n",
+            argoNs,
+            ...names.slice(i, i + 100),
+            "argocd.argoproj.io/refresh=normal",
+            "--overwrite",
+        ];
+        await new Promise<void>((resolve, reject) =>
+            spawn("kubectl", args, { stdio: "ignore" }).once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`kubectl annotate (webhook refresh) exited ${code}`)))),
+        );
     }
 }
 
@@ -469,7 +485,7 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         const oneSha = git.commit(repo, { [`services/${svcName(one)}/templates/configmap.yaml`]: oneFiles[`services/${svcName(one)}/templates/configmap.yaml`] }, "one service");
         const tc = performance.now();
         const targetsOne = webhookTargets(appInfo(apps), [`services/${svcName(one)}/templates/configmap.yaml`]);
-        webhookRefresh(cluster, targetsOne);
+        await webhookRefresh(cluster, targetsOne);
         await until(
             `${svcName(one)}-prod Synced at ${oneSha.slice(0, 8)}`,
             300,
@@ -487,7 +503,7 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         const sha = git.commit(repo, changes, "rollout: half of the services");
         const tr = performance.now();
         const targets = webhookTargets(appInfo(apps), Object.keys(changes));
-        webhookRefresh(cluster, targets);
+        const delivered = webhookRefresh(cluster, targets);
         const untouched = sample.map((i) => (i % 2 === 0 ? i + 1 : i)).filter((i) => i < n && i % 2 === 1);
         const during: number[] = [];
         const changedNames = new Set(changed.map((i) => `${svcName(i)}-prod`));
@@ -501,6 +517,7 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
             if (waveDone()) break;
             during.push(await selfHeal(cluster, svcName(i), "v1", 600));
         }
+        await delivered;
         await until(`the ${changed.length} changed Applications Synced at ${sha.slice(0, 8)}`, 120 + n * 2, () => waveDone(), 2000);
         rolloutSeconds = (performance.now() - tr) / 1000;
         const s3 = snapshot();
