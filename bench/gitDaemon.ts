@@ -63,6 +63,8 @@ export class GitDaemon {
         fs.closeSync(out);
         if (child.pid === undefined) throw new Error("could not start git daemon");
         child.unref();
+        // Recorded, so a run stopped from outside can be cleaned up by its directory.
+        fs.writeFileSync(path.join(dir, "git-daemon.pid"), String(child.pid));
         const daemon = new GitDaemon(dir, port, child.pid);
         const deadline = Date.now() + 20_000;
         while (
