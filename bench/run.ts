@@ -286,6 +286,12 @@ const defaultSections = allSections.filter((x) => x !== "real" && x !== "scale")
  * run wrote it. `--scale-sizes 20,100` for a quick look (written to the scratch directory instead:
  * only a run that includes 1,000 is published).
  */
+/** bench/SCALE-FINDINGS.md: the scale run's findings, written by hand (empty when absent). */
+function scaleFindings(): string {
+    const file = path.join(benchDir, "SCALE-FINDINGS.md");
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+}
+
 async function runScaleSection(): Promise<void> {
     const sizes = option("scale-sizes") ?? "100,500,1000";
     const samples = option("scale-samples") ?? "10";
@@ -325,7 +331,6 @@ async function runScaleSection(): Promise<void> {
     if (r.status !== 0 && measured.length === 0) throw new Error(`bench/scale.ts failed (exit ${r.status}) before any run finished`);
     if (r.status !== 0) log(`scale: bench/scale.ts stopped (exit ${r.status}); publishing the ${measured.length} runs it finished`);
     const m = machine();
-    const previous = fs.existsSync(path.join(dir, "scale-results.json")) ? (JSON.parse(fs.readFileSync(path.join(dir, "scale-results.json"), "utf8")) as { notes?: string[] }) : {};
     const results = {
         startedAt,
         finishedAt: new Date().toISOString(),
@@ -335,13 +340,12 @@ async function runScaleSection(): Promise<void> {
         samples: Number(samples),
         runs: measured,
         ...(r.status !== 0 ? { interrupted: `stopped before every size finished (asked for ${sizes})` } : {}),
-        ...(previous.notes ? { notes: previous.notes } : {}),
     };
     fs.writeFileSync(path.join(dir, "scale-results.json"), `${JSON.stringify(results, null, 1)}\n`);
     fs.rmSync(runsFile, { force: true });
     const report = path.join(dir, "RESULTS.md");
     const current = fs.existsSync(report) ? fs.readFileSync(report, "utf8") : fs.readFileSync(path.join(benchDir, "RESULTS.md"), "utf8");
-    fs.writeFileSync(report, withScaleSection(current, renderScaleSection(results)));
+    fs.writeFileSync(report, withScaleSection(current, renderScaleSection(results, scaleFindings())));
     log(`scale: ${path.relative(repoRoot, report)} and scale-results.json written`);
 }
 
@@ -391,7 +395,7 @@ async function writeReport(results: Results, dir = benchDir): Promise<void> {
     let report = renderReport(results);
     const scaleFile = path.join(benchDir, "scale-results.json");
     if (fs.existsSync(scaleFile)) {
-        report = withScaleSection(report, renderScaleSection(JSON.parse(fs.readFileSync(scaleFile, "utf8"))));
+        report = withScaleSection(report, renderScaleSection(JSON.parse(fs.readFileSync(scaleFile, "utf8")), scaleFindings()));
     }
     fs.writeFileSync(path.join(dir, "RESULTS.md"), report);
 }

@@ -15,8 +15,6 @@ export interface ScaleResults {
     readonly runs: readonly ScaleRun[];
     /** Set when the run was stopped before every size finished. */
     readonly interrupted?: string;
-    /** What the bottleneck analysis found (written by hand after the run, from its profiles). */
-    readonly notes?: readonly string[];
 }
 
 export const scaleSectionTitle = "## GitOps loop at scale";
@@ -33,7 +31,8 @@ const variantTitle: Record<ScaleVariant, string> = {
     ns: "program + namespaces made beforehand",
 };
 
-export function renderScaleSection(results: ScaleResults): string {
+/** `findings`: bench/SCALE-FINDINGS.md, written by hand from the run and its profiles, included below the generated tables. */
+export function renderScaleSection(results: ScaleResults, findings = ""): string {
     const sizes = [...new Set(results.runs.map((r) => r.applications))].sort((a, b) => a - b);
     const variants = (["chart", "ours", "ns"] as const).filter((v) => results.runs.some((r) => r.variant === v));
     const lines: string[] = [
@@ -105,7 +104,7 @@ export function renderScaleSection(results: ScaleResults): string {
             "",
         );
     }
-    for (const note of results.notes ?? []) lines.push(note, "");
+    if (findings.trim() !== "") lines.push(findings.trim(), "");
     return lines.join("\n").trimEnd() + "\n";
 }
 
