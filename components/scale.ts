@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { check } from "./errors";
+import { defaults } from "./defaults";
+import { check, goDurationSeconds } from "./errors";
 
 /**
  * How Argo CD is sized for the number of Applications it reconciles: one typed setting (the
@@ -50,14 +51,20 @@ const clamp = (value: number, min: number, max: number) => Math.min(max, Math.ma
  *   (the same rate), at most 1 h; jitter a third of the period;
  * - repo-server timeout: 60 s up to 500, then 180 s.
  */
+/** Applications refreshed at Argo CD's default rate by the default period: above it, the period grows with the count. */
+const applicationsAtDefaultRate = 500;
+
 export function scaleSettings(applications: number): ScaleSettings {
-    const reconciliationSeconds = clamp(Math.ceil((applications * 180) / 500), 180, 3600);
+    const basePeriod = goDurationSeconds(defaults.reconciliationTimeout) ?? 180;
+    const baseJitter = goDurationSeconds(defaults.reconciliationJitter) ?? 60;
+    const reconciliationSeconds = clamp(Math.ceil((applications * basePeriod) / applicationsAtDefaultRate), basePeriod, 3600);
     return {
         applications,
         statusProcessors: clamp(Math.ceil(applications / 20), 20, 50),
         operationProcessors: clamp(Math.ceil(applications / 40), 10, 25),
         reconciliationSeconds,
-        jitterSeconds: Math.round(reconciliationSeconds / 3),
+        // The default's share of the period (60 s of 180 s: a third).
+        jitterSeconds: Math.round((reconciliationSeconds * baseJitter) / basePeriod),
         repoServerTimeoutSeconds: applications > 500 ? 180 : 60,
     };
 }
