@@ -314,9 +314,10 @@ async function selfHeal(cluster: LocalCluster, name: string, expected: string, t
 }
 
 function apiRequests(cluster: LocalCluster): number {
-    const r = kubectl(cluster, ["get", "--raw", "/metrics"]);
+    // The metrics text is several MB: beyond spawnSync's default buffer.
+    const r = spawnSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "get", "--raw", "/metrics"], { encoding: "utf8", maxBuffer: 1 << 28 });
     let total = 0;
-    for (const line of r.stdout.split("\n")) if (line.startsWith("apiserver_request_total{")) total += Number(line.split(" ").pop());
+    for (const line of (r.stdout ?? "").split("\n")) if (line.startsWith("apiserver_request_total{")) total += Number(line.split(" ").pop());
     return total;
 }
 

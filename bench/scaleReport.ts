@@ -57,7 +57,8 @@ export function renderScaleSection(results: ScaleResults, findings = ""): string
             ["rollout of N/2: commit → all changed Synced, s", (r) => s1(r.rolloutSeconds), (a, b) => ratio(a.rolloutSeconds, b.rolloutSeconds)],
             ["CPU s, cold start (controller / repo-server / API server)", (r) => cpu(r.use.cold)],
             ["CPU s, rollout", (r) => cpu(r.use.rollout)],
-            ["API requests, cold start", (r) => String(Math.round(r.use.cold.apiRequests))],
+            // 0: not read (the run's metrics scrape failed).
+            ["API requests, cold start", (r) => (r.use.cold.apiRequests > 0 ? String(Math.round(r.use.cold.apiRequests)) : "–")],
             ["peak RSS MiB (controller / repo-server)", (r) => `${r.peakRssMiB.controller} / ${r.peakRssMiB.repoServer}`],
             ["Applications ever in ComparisonError", (r) => String(r.comparisonErrors)],
         ];
