@@ -6,6 +6,7 @@
  *   npm run bench [-- --reps 5] [-- --noop-reps N] [-- --sections mocks,profile,real,noop,up,growth,chart,cel] [-- --no-up-floor]
  *   npm run bench -- --report-only     re-render RESULTS.md and the chart from bench/results.json
  *   npm run bench -- --sections scale [--scale-sizes 100,500,1000]   the GitOps loop at scale (alone; bench/scale.ts)
+ *   npm run bench -- --scale-report-only   re-render RESULTS.md's scale section (scale-results.json, SCALE-FINDINGS.md)
  *
  * Only a full run (the default sections, ≥ 5 repetitions) writes to bench/; partial runs write to
  * $TMPDIR/gitops-bench-partial/.
@@ -47,7 +48,7 @@ import { ProfileSummary, summarizeProfile } from "./profile";
 import type { Job, JobResult } from "./realPreview";
 import { renderReport } from "./report";
 import { summarize } from "./stats";
-import { renderScaleSection, withScaleSection } from "./scaleReport";
+import { ScaleResults, renderScaleSection, withScaleSection } from "./scaleReport";
 import type { ScaleRun } from "./scale";
 
 export const benchDir = __dirname;
@@ -401,6 +402,13 @@ async function writeReport(results: Results, dir = benchDir): Promise<void> {
 }
 
 async function main(): Promise<void> {
+    if (process.argv.includes("--scale-report-only")) {
+        const report = path.join(benchDir, "RESULTS.md");
+        const results = JSON.parse(fs.readFileSync(path.join(benchDir, "scale-results.json"), "utf8")) as ScaleResults;
+        fs.writeFileSync(report, withScaleSection(fs.readFileSync(report, "utf8"), renderScaleSection(results, scaleFindings())));
+        log("bench/RESULTS.md's scale section written from bench/scale-results.json and bench/SCALE-FINDINGS.md");
+        return;
+    }
     if (process.argv.includes("--report-only")) {
         await writeReport(JSON.parse(fs.readFileSync(path.join(benchDir, "results.json"), "utf8")) as Results);
         log("bench/RESULTS.md and bench/time-vs-services.svg written from bench/results.json");

@@ -115,8 +115,15 @@ async function cpuProfile(port: number, seconds: number, file: string): Promise<
         const response = await fetch(`http://127.0.0.1:${port}/debug/pprof/profile?seconds=${seconds}`, { signal: AbortSignal.timeout((seconds + 60) * 1000) });
         if (!response.ok) return [`profile not served: HTTP ${response.status}`];
         fs.writeFileSync(file, Buffer.from(await response.arrayBuffer()));
-        const top = spawnSync("go", ["tool", "pprof", "-top", "-cum", "-nodecount=25", file], { encoding: "utf8" });
-        return top.status === 0 ? top.stdout.split("\n").filter((l) => l.trim() !== "") : [`go tool pprof failed: ${top.stderr.slice(0, 200)}`];
+        // Asynchronous: `go tool pprof` is built on first use (Go ≥ 1.24), minutes on a busy machine, and the
+        // cold start's polling must not wait for it.
+        const child = spawn("go", ["tool", "pprof", "-top", "-cum", "-nodecount=25", file], { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+        return code === 0 ? out.split("\n").filter((l) => l.trim() !== "") : [`go tool pprof failed: ${err.slice(0, 200)}`];
     } catch (e) {
         return [`profile failed: ${(e as Error).message}`];
     }
