@@ -13,6 +13,8 @@ export interface ScaleResults {
     readonly loadEnd: readonly number[];
     readonly samples: number;
     readonly runs: readonly ScaleRun[];
+    /** A run measured again, and why (written when results are spliced by hand). */
+    readonly rerun?: string;
     /** Set when the run was stopped before every size finished. */
     readonly interrupted?: string;
 }
@@ -40,6 +42,7 @@ export function renderScaleSection(results: ScaleResults, findings = ""): string
         "",
         `One run of \`npm run bench -- --sections scale\` (bench/scale.ts), ${results.startedAt.slice(0, 16).replace("T", " ")}–${results.finishedAt.slice(11, 16)} UTC, ${results.machine.cores} cores (${results.machine.cpuModel}), load average ${results.loadStart[0].toFixed(1)} at the start and ${results.loadEnd[0].toFixed(1)} at the end (other developers' runs share the machine; every bench process runs under \`nice -n 10\`). Each size runs every variant on a fresh local API server (etcd, kube-apiserver, kube-controller-manager with the workload controllers), the program's guardrails and AppProjects installed, Argo CD v3.6.1's real application controller and repo-server out of cluster, and one Git repository served by \`git daemon\`; the variants alternate which goes first.`,
         ...(results.interrupted ? ["", `**Interrupted:** ${results.interrupted}; the tables show the sizes measured.`] : []),
+        ...(results.rerun ? ["", `**Measured again:** ${results.rerun}`] : []),
         "",
         "Variants: **chart defaults** — Argo CD's own processors, refresh period and jitter, and the Applications without `manifest-generate-paths` (a push refreshes every Application of the repository); **program** — `argocd.scale.applications: N` (components/scale.ts) and the Applications as the program renders them now; **+ namespaces** — the program's, with each namespace created beforehand with its labels instead of by Argo CD's `managedNamespaceMetadata` (the lever measured, not the program's layout yet).",
         "",
