@@ -5,6 +5,8 @@
  *
  *   npm run bench [-- --reps 5] [-- --noop-reps N] [-- --sections mocks,profile,real,noop,up,growth,chart,cel] [-- --no-up-floor]
  *   npm run bench -- --report-only     re-render RESULTS.md and the chart from bench/results.json
+ *   npm run bench -- --sections scale [--scale-sizes 100,500,1000]   the GitOps loop at scale (alone; bench/scale.ts)
+ *   npm run bench -- --scale-report-only   re-render RESULTS.md's scale section (scale-results.json, SCALE-FINDINGS.md)
  *
  * Only a full run (the default sections, ≥ 5 repetitions) writes to bench/; partial runs write to
  * $TMPDIR/gitops-bench-partial/.
@@ -22,6 +24,8 @@
  *    growth   first `up` at 200 services, ours and floor (one run each: the quadratic checkpoint
  *             cost makes five too long for the 15-minute budget)
  * 3. cel      bench/cel.ts (guardrail CEL throughput)
+ * 5. scale    (not in the default run, alone) N Applications reconciled by the real Argo CD v3.6.1
+ *             controller and repo-server: chart defaults vs the program's settings (bench/scale.ts)
  * 4. chart    preview of the ArgoCd component alone (pinned chart), the same without the chart's
  *             CRDs, an empty program; `helm template` of the same chart and values, and a
  *             server-side dry-run apply of its output (what a user would run instead)
@@ -44,6 +48,8 @@ import { ProfileSummary, summarizeProfile } from "./profile";
 import type { Job, JobResult } from "./realPreview";
 import { renderReport } from "./report";
 import { summarize } from "./stats";
+import { ScaleResults, renderScaleSection, withScaleSection } from "./scaleReport";
+import type { ScaleRun } from "./scale";
 
 export const benchDir = __dirname;
 const repoRoot = path.resolve(__dirname, "..");
@@ -267,12 +273,82 @@ function helmBinary(): string {
     throw new Error("no helm binary: set HELM=<path to helm 4.3.1> (GOBIN=<dir> go install helm.sh/helm/v4/cmd/helm@v4.3.1)");
 }
 
-const allSections = ["mocks", "profile", "real", "noop", "up", "growth", "chart", "cel"];
+const allSections = ["mocks", "profile", "real", "noop", "up", "growth", "chart", "cel", "scale"];
 /**
  * What `npm run bench` runs (≤ 15 minutes on this machine): `real` (previews of a new stack at 200
  * services, 1.02× before this round) is left out for time; `--sections real` measures it.
  */
-const defaultSections = allSections.filter((x) => x !== "real");
+const defaultSections = allSections.filter((x) => x !== "real" && x !== "scale");
+
+/**
+ * `--sections scale` (alone): the GitOps loop at scale (bench/scale.ts, ≈ 1 h at 100/500/1,000 on
+ * this machine), every process under `nice -n 10`. Writes bench/scale-results.json and replaces the
+ * "GitOps loop at scale" section of bench/RESULTS.md; the rest of the file stays as the last full
+ * run wrote it. `--scale-sizes 20,100` for a quick look (written to the scratch directory instead:
+ * only a run that includes 1,000 is published).
+ */
+/** bench/SCALE-FINDINGS.md: the scale run's findings, written by hand (empty when absent). */
+function scaleFindings(): string {
+    const file = path.join(benchDir, "SCALE-FINDINGS.md");
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+}
+
+async function runScaleSection(): Promise<void> {
+    const sizes = option("scale-sizes") ?? "100,500,1000";
+    const samples = option("scale-samples") ?? "10";
+    const profileSeconds = option("scale-profile-seconds") ?? "30";
+    const published = sizes.split(",").map(Number).includes(1000) || process.argv.includes("--publish");
+    const dir = published ? benchDir : path.join(os.tmpdir(), "gitops-bench-partial");
+    fs.mkdirSync(dir, { recursive: true });
+    const runsFile = path.join(dir, "scale-runs.json");
+    const startedAt = new Date().toISOString();
+    const loadStart = os.loadavg();
+    log(`scale: sizes ${sizes}, ${samples} self-heal samples; under nice -n 10`);
+    const r = spawnSync(
+        "nice",
+        [
+            "-n",
+            "10",
+            process.execPath,
+            "--import",
+            "tsx",
+            path.join(benchDir, "scale.ts"),
+            "--sizes",
+            sizes,
+            "--samples",
+            samples,
+            "--profile-seconds",
+            profileSeconds,
+            "--out",
+            runsFile,
+        ],
+        {
+            cwd: repoRoot,
+            stdio: "inherit",
+        },
+    );
+    // An interrupted run (a size that did not finish in time) publishes the sizes it measured, and says so.
+    const measured = fs.existsSync(runsFile) ? (JSON.parse(fs.readFileSync(runsFile, "utf8")) as ScaleRun[]) : [];
+    if (r.status !== 0 && measured.length === 0) throw new Error(`bench/scale.ts failed (exit ${r.status}) before any run finished`);
+    if (r.status !== 0) log(`scale: bench/scale.ts stopped (exit ${r.status}); publishing the ${measured.length} runs it finished`);
+    const m = machine();
+    const results = {
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        machine: { cpuModel: m.cpuModel, cores: m.cores, memGiB: m.memGiB },
+        loadStart,
+        loadEnd: os.loadavg(),
+        samples: Number(samples),
+        runs: measured,
+        ...(r.status !== 0 ? { interrupted: `stopped before every size finished (asked for ${sizes})` } : {}),
+    };
+    fs.writeFileSync(path.join(dir, "scale-results.json"), `${JSON.stringify(results, null, 1)}\n`);
+    fs.rmSync(runsFile, { force: true });
+    const report = path.join(dir, "RESULTS.md");
+    const current = fs.existsSync(report) ? fs.readFileSync(report, "utf8") : fs.readFileSync(path.join(benchDir, "RESULTS.md"), "utf8");
+    fs.writeFileSync(report, withScaleSection(current, renderScaleSection(results, scaleFindings())));
+    log(`scale: ${path.relative(repoRoot, report)} and scale-results.json written`);
+}
 
 /**
  * Where results go: bench/ for a full run (every section, ≥ 5 repetitions); a scratch directory
@@ -317,10 +393,22 @@ async function writeReport(results: Results, dir = benchDir): Promise<void> {
     if (points.length > 0) {
         fs.writeFileSync(path.join(dir, "time-vs-services.svg"), await renderChart(points, "gitops-control: wall time vs services (ours vs floor)"));
     }
-    fs.writeFileSync(path.join(dir, "RESULTS.md"), renderReport(results));
+    let report = renderReport(results);
+    const scaleFile = path.join(benchDir, "scale-results.json");
+    if (fs.existsSync(scaleFile)) {
+        report = withScaleSection(report, renderScaleSection(JSON.parse(fs.readFileSync(scaleFile, "utf8")), scaleFindings()));
+    }
+    fs.writeFileSync(path.join(dir, "RESULTS.md"), report);
 }
 
 async function main(): Promise<void> {
+    if (process.argv.includes("--scale-report-only")) {
+        const report = path.join(benchDir, "RESULTS.md");
+        const results = JSON.parse(fs.readFileSync(path.join(benchDir, "scale-results.json"), "utf8")) as ScaleResults;
+        fs.writeFileSync(report, withScaleSection(fs.readFileSync(report, "utf8"), renderScaleSection(results, scaleFindings())));
+        log("bench/RESULTS.md's scale section written from bench/scale-results.json and bench/SCALE-FINDINGS.md");
+        return;
+    }
     if (process.argv.includes("--report-only")) {
         await writeReport(JSON.parse(fs.readFileSync(path.join(benchDir, "results.json"), "utf8")) as Results);
         log("bench/RESULTS.md and bench/time-vs-services.svg written from bench/results.json");
@@ -331,6 +419,10 @@ async function main(): Promise<void> {
     const sections = option("sections")?.split(",") ?? defaultSections;
     const unknown = sections.filter((x) => !allSections.includes(x));
     if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(", ")}: use ${allSections.join(",")}`);
+    if (sections.includes("scale")) {
+        if (sections.length > 1) throw new Error("--sections scale runs alone (about an hour): npm run bench -- --sections scale");
+        return runScaleSection();
+    }
     const upFloor = !process.argv.includes("--no-up-floor");
     // --noop-reps: fewer no-op previews (they cost 30-75 s each while the stack carried the CRDs: FINDINGS.md 7b).
     const noopReps = Number(option("noop-reps") ?? reps);

@@ -12,6 +12,7 @@ import { childOptions, protection } from "./options";
 import { z } from "zod";
 import { checkSettings, inputString, providerSetting } from "./settings";
 import { defaultOwner } from "./OwnershipFence";
+import { scaleParams, scaleSettings, scaleSettingsSchema, validateScale } from "./scale";
 
 /** The pinned argo-cd Helm chart. Its templates ship Argo CD v3.4.4; see {@link argoCdVersion}. */
 export const pinnedChart = {
@@ -81,6 +82,12 @@ export interface ArgoCdArgs {
     readonly replicas?: ArgoCdReplicas;
     /** @default {} */
     readonly settings?: ArgoCdSettings;
+    /**
+     * The Application count the controller is sized for (components/scale.ts: processors, refresh
+     * period and jitter, repo-server timeout). Explicit `settings.reconciliationTimeout`/`Jitter` win.
+     * @default Argo CD's own settings (the stack pipeline passes the stack's Application count)
+     */
+    readonly scale?: { readonly applications: number };
     /** Prometheus metrics endpoints, and ServiceMonitors (needs the Prometheus Operator CRDs). @default metrics on, ServiceMonitors off */
     readonly metrics?: { readonly enabled?: boolean; readonly serviceMonitor?: boolean };
     /**
@@ -152,6 +159,7 @@ export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
         );
     }
     if (args.crds?.kind === "stack") validateCrdStack(args.crds.stack, `${field}.crds.stack`);
+    validateScale(args.scale, `${field}.scale`);
     for (const [key, value] of Object.entries(args.replicas ?? {})) {
         check(Number.isInteger(value) && value >= 1, `${field}.replicas.${key}`, `is ${value}`, "use a whole number ≥ 1");
     }
@@ -200,9 +208,10 @@ export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
     const metricsOn = args.metrics?.enabled ?? true;
     const metrics = { enabled: metricsOn, serviceMonitor: { enabled: metricsOn && (args.metrics?.serviceMonitor ?? false) } };
     const settings = args.settings ?? {};
+    const scale = args.scale ? scaleSettings(args.scale.applications) : undefined;
     const cm: Record<string, string | boolean> = {
-        "timeout.reconciliation": settings.reconciliationTimeout ?? defaults.reconciliationTimeout,
-        "timeout.reconciliation.jitter": settings.reconciliationJitter ?? defaults.reconciliationJitter,
+        "timeout.reconciliation": settings.reconciliationTimeout ?? (scale ? `${scale.reconciliationSeconds}s` : defaults.reconciliationTimeout),
+        "timeout.reconciliation.jitter": settings.reconciliationJitter ?? (scale ? `${scale.jitterSeconds}s` : defaults.reconciliationJitter),
         "statusbadge.enabled": settings.statusBadge ?? false,
         // Annotation tracking: resources are owned by the Application that created them, not by
         // whatever else copied the instance label.
@@ -228,7 +237,7 @@ export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
         // Images of argoCdVersion (the 3.4 -> 3.6 upgrade notes need no other value change here:
         // GnuPG, mTLS and OTLP changes concern features this install leaves off).
         global: { domain: settings.url ? new URL(settings.url).host : "argocd.local", image: { tag: argoCdVersion } },
-        configs: { cm, secret: { createSecret: false } },
+        configs: { cm, ...(scale ? { params: scaleParams(scale) } : {}), secret: { createSecret: false } },
         dex: { enabled: args.dex ?? false },
         "redis-ha": { enabled: ha },
         controller: { replicas: replicas.controller, metrics },
@@ -382,6 +391,7 @@ const argoCdShared = {
         .describe(
             `Typed argocd-cm. Defaults: reconciliationTimeout "${defaults.reconciliationTimeout}", reconciliationJitter "${defaults.reconciliationJitter}", statusBadge false.`,
         ),
+    scale: scaleSettingsSchema,
     metrics: z.strictObject({ enabled: z.boolean(), serviceMonitor: z.boolean() }).partial().optional().describe("Metrics (default on) and ServiceMonitors (default off)."),
     notifications: z
         .strictObject({ recipients: z.array(z.string()) })
@@ -400,6 +410,7 @@ export const argoCdSettingsSchema = z
         ha: argoCdShared.ha,
         replicas: argoCdShared.replicas,
         settings: argoCdShared.settings,
+        scale: argoCdShared.scale,
         metrics: argoCdShared.metrics,
         alerts: z
             .strictObject({

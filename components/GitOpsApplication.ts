@@ -1,5 +1,6 @@
 import type { IApplication } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application" with { "resolution-mode": "import" };
 import type { IApplicationSource } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSource" with { "resolution-mode": "import" };
+import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -222,6 +223,24 @@ export function validateIgnoreDifferences(list: readonly IgnoreDifference[], fie
  */
 function nonEmpty<K extends string, T>(key: K, list: readonly T[] | undefined): Partial<Record<K, T[]>> {
     return list && list.length > 0 ? ({ [key]: [...list] } as Record<K, T[]>) : {};
+}
+
+/** Argo CD's annotation naming the directories an Application's render reads (webhook and cache scoping). */
+export const manifestGeneratePathsAnnotation = "argocd.argoproj.io/manifest-generate-paths";
+
+/**
+ * The value of {@link manifestGeneratePathsAnnotation}: `paths` when given, else the source's own
+ * directory (".", relative to `source.path`) plus the directories of Helm value files that lie
+ * outside it. A commit that changes none of them is neither refreshed by a webhook nor re-rendered
+ * by the repo-server (its cached manifests move to the new revision).
+ */
+export function manifestGeneratePaths(source: Pick<ApplicationSourceArgs, "path" | "helm">, paths?: readonly string[]): string {
+    if (paths && paths.length > 0) return [...new Set(paths)].join(";");
+    const outside = (source.helm?.valueFiles ?? [])
+        .filter((f) => !/^[a-z]+:\/\//.test(f))
+        .map((f) => path.posix.dirname(f))
+        .filter((dir) => dir === ".." || dir.startsWith("../") || dir.startsWith("/"));
+    return [...new Set([".", ...outside])].join(";");
 }
 
 export function renderSource(source: ApplicationSourceArgs): IApplicationSource {

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { appProjectResource, appProjectType, ownNamespaces } from "./AppProject";
 import { ClusterRef } from "./destinations";
-import { applicationResource, gitOpsApplicationType } from "./GitOpsApplication";
+import { applicationResource, gitOpsApplicationType, manifestGeneratePaths, manifestGeneratePathsAnnotation } from "./GitOpsApplication";
 import { previewProjectSuffix } from "./guardrails/argoInputs";
 import { labels } from "./labels";
 import { movedOutOfComponent } from "./options";
@@ -166,17 +166,18 @@ export class GitOpsService extends pulumi.ComponentResource {
             : undefined;
         for (const env of resolved.environments) {
             const helm = source.helm ?? (source.kustomize ? undefined : {});
+            const appSource = {
+                ...source,
+                targetRevision: env.targetRevision,
+                ...(helm ? { helm: { ...helm, valueFiles: env.valueFiles ?? helm.valueFiles ?? [`values-${env.name}.yaml`] } } : {}),
+            };
             this.applications[env.name] = applicationResource(
                 `${name}-${env.name}`,
                 {
                     argoNamespace,
                     owner,
                     project: name,
-                    source: {
-                        ...source,
-                        targetRevision: env.targetRevision,
-                        ...(helm ? { helm: { ...helm, valueFiles: env.valueFiles ?? helm.valueFiles ?? [`values-${env.name}.yaml`] } } : {}),
-                    },
+                    source: appSource,
                     destination: { namespace: namespaceOf(env), ...clusterOf(env) },
                     ...(settings.waitForSync ? { waitForSync: settings.waitForSync } : {}),
                     syncPolicy: env.syncPolicy,
@@ -188,7 +189,9 @@ export class GitOpsService extends pulumi.ComponentResource {
                     revisionHistoryLimit: env.revisionHistoryLimit,
                     cascadeDelete: settings.cascadeDelete ?? true,
                     labels: { [labels.environment]: env.name, [labels.team]: settings.team, [labels.service]: name },
-                    annotations: env.annotations,
+                    // A commit reaches only the Applications whose directories it touches (webhook
+                    // refresh and repo-server cache): README, "Argo CD at scale".
+                    annotations: { [manifestGeneratePathsAnnotation]: manifestGeneratePaths(appSource, settings.manifestPaths), ...env.annotations },
                     provider: args.provider,
                 },
                 {

@@ -90,6 +90,13 @@ const serviceSettings = <C extends z.ZodType>(cluster: C) =>
         cluster: cluster.optional().describe("Registered cluster (a `destinations` name, or in-cluster) every environment deploys to; default: `defaultCluster`."),
         unsafeSyncPolicyReason: z.string().optional().describe("Required to weaken a guarded sync switch (prod: all four; staging: allowEmpty). Name the ticket."),
         ignoreDifferences: z.array(ignoreDifferenceSchema).optional().describe("Fields Argo CD must not treat as drift."),
+        manifestPaths: z
+            .array(z.string())
+            .min(1)
+            .optional()
+            .describe(
+                "Directories (relative to `path`, or absolute from the repository root with a leading /) whose changes this service's render reads: a commit touching none of them neither refreshes nor re-renders its Applications (Argo CD's manifest-generate-paths). Default: `path` and the directories of value files outside it; list kustomize bases or Helm `file://` dependencies outside `path` here.",
+            ),
         previews: previewSettings.optional().describe("Pull-request previews (staging and local stacks only)."),
     });
 
@@ -547,6 +554,14 @@ function checkSource(spec: ServiceSettings, field: string): void {
         ),
     );
     validateIgnoreDifferences(spec.ignoreDifferences ?? [], `${field}.ignoreDifferences`);
+    (spec.manifestPaths ?? []).forEach((p, j) =>
+        check(
+            p.trim() !== "" && !p.includes(";"),
+            `${field}.manifestPaths[${j}]`,
+            `is "${p}"`,
+            'give one directory per entry, relative to `path` (e.g. "../base") or from the repository root ("/shared/values"), without ";"',
+        ),
+    );
 }
 
 interface Memo {

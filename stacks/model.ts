@@ -13,6 +13,7 @@ import type { ServiceArgs } from "../components/serviceSpec";
 import { gitHubRepoOf, inClusterName } from "../components/serviceSpec";
 import { BreakGlassEntry, BreakGlassStatus, breakGlassAnnotations, covers } from "./breakGlass";
 import { crdSource, resolveChart } from "./chart";
+import { scaleBounds } from "../components/scale";
 import { stackPresets } from "./presets";
 import type { IndexedService, StackSecrets } from "./read";
 import type { ServiceConfig, StackConfig } from "./schema";
@@ -182,6 +183,12 @@ export function repositoryCredentialArgs(config: StackConfig, secrets: StackSecr
     return Object.fromEntries(config.repositoryCredentials.map((c) => [c.name, repositoryCredentialArg(c, secrets)]));
 }
 
+/** The Applications a stack's own services render (one per environment), within the scale setting's bounds: `argocd.scale`'s default. */
+export function stackApplicationCount(config: StackConfig): number {
+    const count = config.services.reduce((n, s) => n + environmentsOf(s, config.environment).length, 0);
+    return Math.min(scaleBounds.maxApplications, Math.max(scaleBounds.minApplications, count));
+}
+
 /** The Argo CD install's args. */
 export function argoCdArgs(config: StackConfig, chart: ChartSource | undefined): Omit<ArgoCdArgs, "provider"> {
     const stack = stackPresets[config.environment];
@@ -196,6 +203,7 @@ export function argoCdArgs(config: StackConfig, chart: ChartSource | undefined):
         ...(crdSource(config) ? { crds: crdSource(config) } : {}),
         ...(argo.replicas ? { replicas: argo.replicas } : {}),
         ...(argo.settings ? { settings: argo.settings } : {}),
+        scale: argo.scale ?? { applications: stackApplicationCount(config) },
         ...(argo.metrics ? { metrics: argo.metrics } : {}),
         ...(argo.notifications ? { notifications: argo.notifications } : {}),
     };

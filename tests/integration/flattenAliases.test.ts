@@ -32,7 +32,14 @@ const previewed = ["payments-api", "checkout"];
 
 /** The steps issue 17's project split adds for a stack of previewed services (none replaces or deletes). */
 const previewSplitSteps = previewed.flatMap((service) => [`create ${service}-previews-project`, `update ${service}-project`, `update ${service}-previews-appset`]);
-const projectSplit = (s: ResourceStep) => previewSplitSteps.includes(`${s.op} ${s.urn.split("::").pop()}`);
+const isProjectSplit = (s: ResourceStep) => previewSplitSteps.includes(`${s.op} ${s.urn.split("::").pop()}`);
+/** Issue 21: every Application gains the manifest-generate-paths annotation, in place and nothing else. */
+const gainsGeneratePaths = (s: ResourceStep) =>
+    s.op === "update" &&
+    s.type === "kubernetes:argoproj.io/v1alpha1:Application" &&
+    Object.keys(s.detailedDiff).length > 0 &&
+    Object.keys(s.detailedDiff).every((k) => k.includes("manifest-generate-paths"));
+const projectSplit = (s: ResourceStep) => isProjectSplit(s) || gainsGeneratePaths(s);
 /** Services inside a component (the others at the stack's root). */
 const nested = ["checkout"];
 
@@ -169,7 +176,7 @@ describe("flattened GitOpsService and the PreviewGate component keep existing st
         assert.equal(created.filter((t) => t === "gitops-control:previews:PreviewGate").length, 0);
     });
 
-    it("the current program replaces and deletes no Kubernetes object; it changes only what the previews' own project needs", () => {
+    it("the current program replaces and deletes no Kubernetes object; it changes only what the previews' own project needs and the Applications' manifest-generate-paths", () => {
         assert.deepEqual(
             preview.filter((s) => s.custom && s.op !== "same" && !projectSplit(s)).map((s) => `preview: ${s.op} ${s.urn}`),
             [],
@@ -181,7 +188,15 @@ describe("flattened GitOpsService and the PreviewGate component keep existing st
         );
         // Issue 17's split, no more: per previewed service its previews' project created, its project and
         // its ApplicationSet updated in place (the preview glob moves from one project to the other).
-        assert.deepEqual(changed.map((s) => `${s.op} ${s.urn.split("::").pop()}`).sort(), previewSplitSteps.sort());
+        assert.deepEqual(
+            changed
+                .filter((s) => !gainsGeneratePaths(s))
+                .map((s) => `${s.op} ${s.urn.split("::").pop()}`)
+                .sort(),
+            previewSplitSteps.sort(),
+        );
+        // And each Application gains the manifest-generate-paths annotation in place (issue 21).
+        assert.equal(changed.filter(gainsGeneratePaths).length, services.length * 2);
         const customSame = secondUp.filter((s) => s.custom && s.op === "same").length;
         assert.equal(customSame, firstUp.filter((s) => s.custom && s.op === "create").length - changed.filter((s) => s.op === "update").length);
     });

@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { renderArgoCdValues } from "../../components/ArgoCd";
+import { manifestGeneratePaths, manifestGeneratePathsAnnotation } from "../../components/GitOpsApplication";
+import { scaleBounds, scaleSettings } from "../../components/scale";
+import { buildControlPlaneArgs, parseStackConfig } from "../../stacks/config";
+import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/lib/mockRuntime";
+import { controllerEnvironment, webhookTargets } from "../../bench/scale";
+
+const service = { name: "shop", team: "storefront", repoURL: "https://github.com/acme/shop.git", path: "deploy/chart", targetRevision: "v1.0.0" };
+const build = (raw: Record<string, unknown>) => buildControlPlaneArgs(parseStackConfig(raw), {});
+/** The config error message of a stack that fails validation. */
+const problemsOf = (raw: Record<string, unknown>): string => {
+    try {
+        build(raw);
+    } catch (e) {
+        return (e as Error).message;
+    }
+    assert.fail("the stack was accepted");
+};
+
+describe("argocd.scale: Argo CD sized for the expected Application count", () => {
+    it("small installs keep Argo CD's own settings; 1,000 get its guidance (50/25) and a longer, spread refresh", () => {
+        assert.deepEqual(scaleSettings(3), {
+            applications: 3,
+            statusProcessors: 20,
+            operationProcessors: 10,
+            reconciliationSeconds: 180,
+            jitterSeconds: 60,
+            repoServerTimeoutSeconds: 60,
+        });
+        assert.deepEqual(scaleSettings(1000), {
+            applications: 1000,
+            statusProcessors: 50,
+            operationProcessors: 25,
+            reconciliationSeconds: 360,
+            jitterSeconds: 120,
+            repoServerTimeoutSeconds: 180,
+        });
+        // Bounded: no more processors than the guidance, no refresh period over an hour.
+        const largest = scaleSettings(scaleBounds.maxApplications);
+        assert.equal(largest.statusProcessors, 50);
+        assert.equal(largest.reconciliationSeconds, 3600);
+    });
+
+    it("is monotonic: more Applications never get fewer processors or a shorter period", () => {
+        let previous = scaleSettings(1);
+        for (let n = 2; n <= scaleBounds.maxApplications; n += 37) {
+            const s = scaleSettings(n);
+            for (const key of ["statusProcessors", "operationProcessors", "reconciliationSeconds", "jitterSeconds", "repoServerTimeoutSeconds"] as const) {
+                assert.ok(s[key] >= previous[key], `${key} at ${n}: ${s[key]} < ${previous[key]}`);
+            }
+            previous = s;
+        }
+    });
+
+    it("renders argocd-cmd-params-cm and argocd-cm; explicit settings.reconciliationTimeout/Jitter win", () => {
+        const values = renderArgoCdValues({ scale: { applications: 1000 } }) as { configs: { cm: Record<string, unknown>; params: Record<string, string> } };
+        assert.deepEqual(values.configs.params, {
+            "controller.status.processors": "50",
+            "controller.operation.processors": "25",
+            "controller.repo.server.timeout.seconds": "180",
+        });
+        assert.equal(values.configs.cm["timeout.reconciliation"], "360s");
+        assert.equal(values.configs.cm["timeout.reconciliation.jitter"], "120s");
+        const explicit = renderArgoCdValues({ scale: { applications: 1000 }, settings: { reconciliationTimeout: "90s", reconciliationJitter: "10s" } }) as typeof values;
+        assert.equal(explicit.configs.cm["timeout.reconciliation"], "90s");
+        assert.equal(explicit.configs.cm["timeout.reconciliation.jitter"], "10s");
+        // Without the setting (a program using the component directly): Argo CD's own, no params.
+        assert.equal((renderArgoCdValues({}) as typeof values).configs.params, undefined);
+    });
+
+    it("the bench hands the rendered settings to the out-of-cluster controller as the chart's StatefulSet maps them", () => {
+        const { env, resyncSeconds } = controllerEnvironment(renderArgoCdValues({ scale: { applications: 1000 } }) as Record<string, unknown>);
+        assert.equal(resyncSeconds, 360);
+        assert.deepEqual(env, {
+            ARGOCD_APPLICATION_CONTROLLER_STATUS_PROCESSORS: "50",
+            ARGOCD_APPLICATION_CONTROLLER_OPERATION_PROCESSORS: "25",
+            ARGOCD_APPLICATION_CONTROLLER_REPO_SERVER_TIMEOUT_SECONDS: "180",
+            ARGOCD_RECONCILIATION_JITTER: "120s",
+        });
+    });
+
+    it("a stack defaults to its own Application count; an explicit count wins", () => {
+        const two = build({ environment: "local", services: [{ ...service, environments: ["prod", "staging"] }] });
+        assert.deepEqual(two.argoCd.scale, { applications: 2 });
+        const many = build({ environment: "prod", services: [service], argocd: { scale: { applications: 1200 } } });
+        assert.deepEqual(many.argoCd.scale, { applications: 1200 });
+    });
+
+    it("bad counts are refused naming the stack key and the fix", () => {
+        assert.match(
+            problemsOf({ environment: "prod", services: [service], argocd: { scale: { applications: 0 } } }),
+            /`gitops-control:argocd\.scale\.applications` .*is 0, outside 1–20000.*Fix: give the number of Applications/,
+        );
+        assert.match(
+            problemsOf({ environment: "prod", services: [service], argocd: { scale: { applications: 50_000 } } }),
+            /`gitops-control:argocd\.scale\.applications` .*is 50000, outside 1–20000.*Fix: .*split them over several Argo CD installs/,
+        );
+        assert.throws(() => parseStackConfig({ environment: "prod", argocd: { scale: { applications: "many" } } }), /`gitops-control:argocd\.scale\.applications`/);
+        assert.throws(() => parseStackConfig({ environment: "prod", argocd: { scale: { apps: 10 } } }), /`gitops-control:argocd\.scale` has unknown key\(s\) "apps"/);
+        assert.throws(() => parseStackConfig({ environment: "prod", argocd: { scale: { applications: 10.5 } } }), /`gitops-control:argocd\.scale\.applications`/);
+    });
+});
+
+describe("manifest-generate-paths: a commit reaches only the Applications whose directories it touches", () => {
+    it("the source's own directory, plus value files outside it; explicit paths replace both", () => {
+        assert.equal(manifestGeneratePaths({ path: "deploy/chart" }), ".");
+        assert.equal(
+            manifestGeneratePaths({ path: "deploy/chart", helm: { valueFiles: ["values-prod.yaml", "../shared/values.yaml", "/env/prod/values.yaml"] } }),
+            ".;../shared;/env/prod",
+        );
+        assert.equal(manifestGeneratePaths({ path: "overlays/prod" }, [".", "../../base"]), ".;../../base");
+    });
+
+    it("what a push webhook refreshes: every Application without the annotation, only the touched ones with it", () => {
+        const apps = [
+            { name: "a", path: "services/a", generatePaths: "." },
+            { name: "b", path: "services/b", generatePaths: ".;../shared" },
+            { name: "c", path: "services/c" },
+        ];
+        assert.deepEqual(webhookTargets(apps, ["services/a/templates/cm.yaml"]), ["a", "c"]);
+        assert.deepEqual(webhookTargets(apps, ["services/shared/values.yaml"]), ["b", "c"]);
+        assert.deepEqual(webhookTargets(apps, ["README.md"]), ["c"]);
+    });
+
+    let recorded: RecordedResource[] = [];
+    before(() => {
+        recorded = installMocks("unit");
+    });
+    it("every Application of a service carries it; `manifestPaths` names directories outside `path`; bad entries are refused", async () => {
+        const { GitOpsService } = await import("../../components/index.js");
+        const svc = new GitOpsService("ledger", {
+            team: "finance",
+            source: { repoURL: "https://github.com/acme/ledger.git", path: "deploy/overlays" },
+            environments: [
+                { name: "prod", targetRevision: "v1.0.0" },
+                { name: "staging", targetRevision: "main", valueFiles: ["../common/values-staging.yaml"] },
+            ],
+        });
+        const base = new GitOpsService("wallet", {
+            team: "finance",
+            source: { repoURL: "https://github.com/acme/wallet.git", path: "deploy/prod" },
+            manifestPaths: [".", "../base"],
+            environments: [{ name: "prod", targetRevision: "v1.0.0" }],
+        });
+        await valueOf(svc.projectName);
+        await valueOf(base.projectName);
+        await settle(recorded);
+        const annotation = (name: string) =>
+            recorded.find((r) => r.type === "kubernetes:argoproj.io/v1alpha1:Application" && r.inputs.metadata?.name === name)?.inputs.metadata.annotations[
+                manifestGeneratePathsAnnotation
+            ];
+        assert.equal(annotation("ledger-prod"), ".");
+        assert.equal(annotation("ledger-staging"), ".;../common");
+        assert.equal(annotation("wallet-prod"), ".;../base");
+        assert.throws(
+            () =>
+                new GitOpsService("broken", {
+                    team: "finance",
+                    source: { repoURL: "https://github.com/acme/broken.git", path: "deploy" },
+                    manifestPaths: ["a;b"],
+                    environments: ["prod"],
+                }),
+            /manifestPaths\[0\]` is "a;b".*Fix: give one directory per entry/,
+        );
+    });
+});
