@@ -107,6 +107,8 @@ export interface AdmissionRequest {
     readonly namespace: string;
     /** Labels of the request's namespace (`kubernetes.io/metadata.name` is added as the API server does). */
     readonly namespaceLabels: Readonly<Record<string, string>>;
+    /** The request's namespace is being deleted (`namespaceObject.metadata.deletionTimestamp` set, phase Terminating). @default false */
+    readonly namespaceDeleting?: boolean;
     readonly dryRun: boolean;
 }
 
@@ -145,6 +147,8 @@ export interface RequestOptions {
     readonly subResource?: string;
     /** @default false */
     readonly dryRun?: boolean;
+    /** The namespace is being deleted (the namespace controller empties it). @default false */
+    readonly namespaceDeleting?: boolean;
 }
 
 const knownKinds: Readonly<Record<string, readonly [resource: string, namespaced: boolean]>> = {
@@ -198,6 +202,14 @@ export function resourceOf(kind: string): { readonly resource: string; readonly 
     return { resource, namespaced: true };
 }
 
+/** `namespaceObject` as CEL sees it: the request's Namespace, with its deletion mark when it is being deleted. */
+function namespaceObject(request: AdmissionRequest): Record<string, unknown> {
+    const metadata = { name: request.namespace, labels: { ...request.namespaceLabels } };
+    return request.namespaceDeleting
+        ? { metadata: { ...metadata, deletionTimestamp: "1970-01-01T00:00:00Z" }, status: { phase: "Terminating" } }
+        : { metadata, status: { phase: "Active" } };
+}
+
 function splitApiVersion(apiVersion: string): { group: string; version: string } {
     const slash = apiVersion.indexOf("/");
     return slash < 0 ? { group: "", version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
@@ -246,6 +258,7 @@ export function admissionRequest(manifest: KubeObject, options: RequestOptions =
         name: manifest.metadata?.name ?? "",
         namespace,
         namespaceLabels: namespace === "" ? {} : { ...options.namespaceLabels, "kubernetes.io/metadata.name": namespace },
+        ...(options.namespaceDeleting ? { namespaceDeleting: true } : {}),
         dryRun: options.dryRun ?? false,
     };
 }
@@ -673,7 +686,7 @@ export class GuardrailEvaluator {
             object,
             oldObject: request.oldObject === request.object ? object : toCel(request.oldObject),
             request: celRequest(request),
-            namespaceObject: request.namespace === "" ? null : { metadata: { name: request.namespace, labels: { ...request.namespaceLabels } } },
+            namespaceObject: request.namespace === "" ? null : namespaceObject(request),
             params: null,
             // Set to each rule's variables in turn (see evaluateOnce).
             variables: undefined as unknown,

@@ -221,7 +221,7 @@ describe("rule builders refuse bad options with the field and the fix", () => {
         ],
         [
             "restrictWorkloadWriters.exemptions[0].operations",
-            () => restrictWorkloadWriters({ exemptions: [{ username: "system:kube-scheduler", operations: [], why: "x" }] }),
+            () => restrictWorkloadWriters({ exemptions: [{ usernames: ["system:kube-scheduler"], resources: ["pods"], operations: [], why: "x" }] }),
             /^`restrictWorkloadWriters\.exemptions\[0\]\.operations` is empty\. Fix:/,
         ],
         ["protectSyncPolicy.environments (empty)", () => protectSyncPolicy({ environments: [] }), /^`protectSyncPolicy\.environments` is empty, so nothing is protected\. Fix:/],
@@ -449,10 +449,103 @@ describe("restrict-workload-writers", () => {
         assert.equal(d.skipped, "resource or operation not matched");
     });
 
-    it("namespace deletion by the namespace controller is exempt, its updates are not", () => {
+    it("the namespace controller deletes only in a namespace being deleted, and never updates", () => {
         const nsController: UserInfo = { username: "system:serviceaccount:kube-system:namespace-controller" };
-        assert.equal(writers(admissionRequest(deployment(), { operation: "DELETE", userInfo: nsController, namespaceLabels: prodNamespace })).verdict, "NotApplicable");
-        assert.equal(writers(admissionRequest(deployment(), { operation: "UPDATE", userInfo: nsController, namespaceLabels: prodNamespace })).verdict, "Deny");
+        const del = (namespaceDeleting: boolean) =>
+            writers(admissionRequest(deployment(), { operation: "DELETE", userInfo: nsController, namespaceLabels: prodNamespace, namespaceDeleting }));
+        assert.equal(del(true).skipped, "matchCondition not-a-cluster-controller");
+        assert.equal(del(false).verdict, "Deny");
+        assert.equal(
+            writers(admissionRequest(deployment(), { operation: "UPDATE", userInfo: nsController, namespaceLabels: prodNamespace, namespaceDeleting: true })).verdict,
+            "Deny",
+        );
+    });
+
+    describe("each exempt controller writes only its own shape", () => {
+        const kcm: UserInfo = { username: "system:kube-controller-manager" };
+        const as = (name: string): UserInfo => ({ username: `system:serviceaccount:kube-system:${name}` });
+        const owner = (apiVersion: string, kind: string, controller = true) => ({ apiVersion, kind, name: "owner", uid: "u-1", controller });
+        const withMeta = (o: KubeObject, meta: Record<string, unknown>): KubeObject => ({ ...o, metadata: { ...o.metadata, ...meta } });
+        const update = (object: KubeObject, oldObject: KubeObject, userInfo: UserInfo) =>
+            writers(admissionRequest(object, { operation: "UPDATE", oldObject, userInfo, namespaceLabels: prodNamespace }));
+        const exempt = (d: RuleDecision) => assert.equal(d.skipped, "matchCondition not-a-cluster-controller", JSON.stringify(d));
+        const denied = (d: RuleDecision) => assert.equal(d.verdict, "Deny", JSON.stringify(d));
+        const rs = withMeta({ ...deployment(), kind: "ReplicaSet" }, { ownerReferences: [owner("apps/v1", "Deployment")] });
+        const pod = (ownerReferences?: object[]): KubeObject => ({
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: "web-1", namespace: "shop", labels: { "app.kubernetes.io/name": "web" }, ...(ownerReferences ? { ownerReferences } : {}) },
+            spec: (deployment().spec as { template: { spec: object } }).template.spec,
+        });
+        const configMap = (name: string, data: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "shop" }, data });
+
+        it("the garbage collector: removes finalizers and owner references (foreground deletion, orphaning), deletes dependents; nothing more", () => {
+            for (const user of [as("generic-garbage-collector"), kcm]) {
+                const deleting = withMeta(deployment(), { finalizers: ["foregroundDeletion"], ownerReferences: [owner("example.com/v1", "Shop", false)] });
+                exempt(update(withMeta(deployment(), { ownerReferences: [owner("example.com/v1", "Shop", false)] }), deleting, user));
+                exempt(update(deployment(), deleting, user));
+                denied(update(withMeta(deployment(), { finalizers: ["foregroundDeletion", "example.com/hold"] }), deleting, user));
+                denied(update(withMeta(deployment({ replicas: 9 }), { finalizers: [] }), deleting, user));
+                denied(update(withMeta(deployment(), { ownerReferences: [owner("example.com/v1", "Other", false)] }), deleting, user));
+                denied(update(withMeta(deployment(), { labels: { "app.kubernetes.io/name": "web" } }), deployment(), user));
+                exempt(writers(admissionRequest(rs, { operation: "DELETE", userInfo: user, namespaceLabels: prodNamespace })));
+                denied(writers(admissionRequest(deployment(), { operation: "DELETE", userInfo: user, namespaceLabels: prodNamespace })));
+            }
+        });
+
+        it("the deployment controller: ReplicaSets a Deployment controls, their template untouched; no Pods, no Deployments", () => {
+            const dc = as("deployment-controller");
+            exempt(writers(admissionRequest(rs, { userInfo: dc, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest({ ...deployment(), kind: "ReplicaSet" }, { userInfo: dc, namespaceLabels: prodNamespace })));
+            exempt(update(withMeta(rs, { annotations: { "deployment.kubernetes.io/revision": "2" } }), rs, dc));
+            const otherImage = JSON.parse(JSON.stringify(rs)) as { spec: { template: { spec: { containers: { image: string }[] } } } };
+            otherImage.spec.template.spec.containers[0].image = "evil:1.0.0";
+            denied(update(otherImage as unknown as KubeObject, rs, dc));
+            exempt(writers(admissionRequest(rs, { operation: "DELETE", userInfo: dc, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(pod([owner("apps/v1", "ReplicaSet")]), { userInfo: dc, namespaceLabels: prodNamespace })));
+            denied(update(deployment({ replicas: 3 }), deployment(), dc));
+        });
+
+        it("the workload controllers: Pods controlled by their own kind, spec untouched on update", () => {
+            const cases: [string, string, string][] = [
+                ["replicaset-controller", "apps/v1", "ReplicaSet"],
+                ["statefulset-controller", "apps/v1", "StatefulSet"],
+                ["daemon-set-controller", "apps/v1", "DaemonSet"],
+                ["job-controller", "batch/v1", "Job"],
+                ["replication-controller", "v1", "ReplicationController"],
+            ];
+            for (const [name, apiVersion, kind] of cases) {
+                exempt(writers(admissionRequest(pod([owner(apiVersion, kind)]), { userInfo: as(name), namespaceLabels: prodNamespace })));
+                denied(writers(admissionRequest(pod(), { userInfo: as(name), namespaceLabels: prodNamespace })));
+                denied(writers(admissionRequest(pod([owner(apiVersion, kind, false)]), { userInfo: as(name), namespaceLabels: prodNamespace })));
+                exempt(update(withMeta(pod([owner(apiVersion, kind)]), { labels: { "apps.kubernetes.io/pod-index": "0" } }), pod(), as(name)));
+                const debugged = { ...pod(), spec: { ...(pod().spec as object), ephemeralContainers: [{ name: "sh", image: "busybox:1.37.0" }] } };
+                denied(update(debugged, pod(), as(name)));
+                denied(writers(admissionRequest(configMap("web", { a: "b" }), { userInfo: as(name), namespaceLabels: prodNamespace })));
+            }
+            denied(writers(admissionRequest(pod([owner("apps/v1", "StatefulSet")]), { userInfo: as("replicaset-controller"), namespaceLabels: prodNamespace })));
+        });
+
+        it("the root CA publisher writes kube-root-ca.crt with ca.crt only; the service controller only its load-balancer finalizer", () => {
+            const publisher = as("root-ca-cert-publisher");
+            exempt(writers(admissionRequest(configMap("kube-root-ca.crt", { "ca.crt": "pem" }), { userInfo: publisher, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(configMap("app-config", { "ca.crt": "pem" }), { userInfo: publisher, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(configMap("kube-root-ca.crt", { "ca.crt": "pem", "evil.sh": "x" }), { userInfo: publisher, namespaceLabels: prodNamespace })));
+            const service: KubeObject = { apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace: "shop" }, spec: { selector: { app: "web" } } };
+            const sc = as("service-controller");
+            exempt(update(withMeta(service, { finalizers: ["service.kubernetes.io/load-balancer-cleanup"] }), service, sc));
+            exempt(update(service, withMeta(service, { finalizers: ["service.kubernetes.io/load-balancer-cleanup"] }), sc));
+            denied(update(withMeta(service, { finalizers: ["example.com/other"] }), service, sc));
+            denied(update({ ...service, spec: { selector: { app: "attacker" } } }, service, sc));
+        });
+
+        it("kube-controller-manager's own name gets the union of these shapes, nothing else", () => {
+            exempt(writers(admissionRequest(rs, { userInfo: kcm, namespaceLabels: prodNamespace })));
+            exempt(writers(admissionRequest(pod([owner("apps/v1", "ReplicaSet")]), { userInfo: kcm, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(deployment(), { userInfo: kcm, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(configMap("app-config", { a: "b" }), { userInfo: kcm, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(pod(), { userInfo: kcm, namespaceLabels: prodNamespace })));
+        });
     });
 
     it("a user without groups is judged by name alone (request.userInfo.groups is absent, not empty)", () => {
