@@ -17,6 +17,7 @@ import {
     requireNamespacePodSecurity,
     requireServiceProject,
 } from "./argoInputs";
+import { GovernArgoCdNamespaceOptions, governArgoCdNamespace } from "./argoCdNamespace";
 import { WriterExemption, clusterControllerExemptions, notExempt } from "./exemptions";
 export { clusterControllerExemptions } from "./exemptions";
 export type { WriterExemption } from "./exemptions";
@@ -1236,6 +1237,7 @@ export interface DefaultRulesOptions {
     readonly protectApplicationInputs?: ProtectApplicationInputsOptions | false;
     readonly keepGovernedNamespaces?: KeepGovernedNamespacesOptions | false;
     readonly requireNamespacePodSecurity?: RequireNamespacePodSecurityOptions | false;
+    readonly governArgoCdNamespace?: GovernArgoCdNamespaceOptions | false;
 }
 
 /** Labels {@link defaultRules} requires on workloads. */
@@ -1290,5 +1292,6 @@ export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[]
     add(options.protectApplicationInputs, (o) => protectApplicationInputs({ ...identity, environments: governed, allowedIgnoreDifferences, ...o }));
     add(options.keepGovernedNamespaces, (o) => keepGovernedNamespaces({ programIdentity: options.programIdentity, environments: governed, ...o }));
     add(options.requireNamespacePodSecurity, (o) => requireNamespacePodSecurity({ argoCdNamespace: argo, ...o }));
+    add(options.governArgoCdNamespace, (o) => governArgoCdNamespace({ ...identity, ...o }));
     return rules;
 }

@@ -3,7 +3,18 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
-import { AdmissionRequest, GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, compileRule, kubernetesCelGaps } from "../../components/guardrails/evaluate";
+import {
+    AdmissionRequest,
+    GuardrailEvaluator,
+    KubeObject,
+    RuleDecision,
+    UserInfo,
+    admissionRequest,
+    argoCdControllerUser,
+    compileRule,
+    kubernetesCelGaps,
+    programUser,
+} from "../../components/guardrails/evaluate";
 import {
     capReplicas,
     restrictApplicationSets,
@@ -26,8 +37,9 @@ const rules = defaultRules();
 /** The fixtures' namespace is the one prod namespace of the cluster: the parameter of require-application-environment. */
 const prod = new GuardrailEvaluator(rules, { namespaces: { [placeholderNamespace]: prodNamespace } });
 
-function requestFor(object: KubeObject, e: Expectation, dir: string): AdmissionRequest {
-    return admissionRequest(object, { namespaceLabels: prodNamespace, ...requestOptions(e, object, dir) });
+/** A folder of its own namespace (not the placeholder) sits in an unlabelled namespace: no environment binding selects it. */
+function requestFor(object: KubeObject, e: Expectation, dir: string, namespace = placeholderNamespace): AdmissionRequest {
+    return admissionRequest(object, { namespaceLabels: namespace === placeholderNamespace ? prodNamespace : {}, ...requestOptions(e, object, dir) });
 }
 
 const decisionOf = (decisions: readonly RuleDecision[], rule: string): RuleDecision => {
@@ -66,7 +78,7 @@ describe("guardrail fixtures", () => {
     });
 
     for (const rule of ruleDirs) {
-        const { dir, declaredRule, cases, files } = readFixtureFolder(rule);
+        const { dir, declaredRule, cases, files, namespace } = readFixtureFolder(rule);
         const expectations = { rule: declaredRule, cases };
 
         describe(rule, () => {
@@ -86,8 +98,8 @@ describe("guardrail fixtures", () => {
                 const title = e.verdict === "Deny" ? `denies ${file}: "${e.message}"` : `admits ${file}`;
                 it(title, () => {
                     const object = readFixture(path.join(dir, file));
-                    if (object.kind !== "Namespace") assert.equal(object.metadata?.namespace, "guardrails-fixtures", "namespaced in the placeholder");
-                    const decisions = prod.evaluate(requestFor(object, e, dir));
+                    if (object.kind !== "Namespace") assert.equal(object.metadata?.namespace, namespace, "namespaced in the placeholder (or the folder's own namespace)");
+                    const decisions = prod.evaluate(requestFor(object, e, dir, namespace));
                     const d = decisionOf(decisions, rule);
                     if (e.verdict === "Deny") {
                         assert.equal(d.verdict, "Deny");
@@ -261,6 +273,7 @@ describe("defaultRules", () => {
                 "protect-application-inputs",
                 "keep-governed-namespaces",
                 "require-namespace-pod-security",
+                "govern-argocd-namespace",
             ],
         );
     });
@@ -552,6 +565,109 @@ describe("restrict-workload-writers", () => {
         const d = writers(admissionRequest(deployment(), { userInfo: { username: "carol" }, namespaceLabels: prodNamespace }));
         assert.equal(d.verdict, "Deny");
         assert.match(d.message ?? "", /^carol may not CREATE deployments web: only /);
+    });
+});
+
+describe("govern-argocd-namespace", () => {
+    const argo = (o: Partial<KubeObject> & { kind: string; apiVersion: string }): KubeObject => ({ ...o, metadata: { name: "x", namespace: "argocd", ...o.metadata } });
+    const decide = (object: KubeObject, options: Parameters<typeof admissionRequest>[1] = {}) =>
+        decisionOf(prod.evaluate(admissionRequest(object, { namespaceLabels: {}, ...options })), "govern-argocd-namespace");
+    const human: UserInfo = { username: "mallory", groups: ["developers", "system:authenticated"] };
+    const breakGlass: UserInfo = { username: "bob", groups: ["gitops-control:break-glass", "system:authenticated"] };
+    const controllerPod = argo({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "argocd-application-controller-0" },
+        spec: { serviceAccountName: "argocd-application-controller", containers: [] },
+    });
+
+    it("closes every door to acting as Argo CD's controller, for people, Argo CD's own accounts and break-glass alike", () => {
+        const doors: [string, KubeObject, Parameters<typeof admissionRequest>[1]][] = [
+            ["a Pod mounting the controller's ServiceAccount", controllerPod, {}],
+            ["kubectl exec into the controller", argo({ apiVersion: "v1", kind: "PodExecOptions", metadata: { name: "argocd-application-controller-0" } }), {}],
+            ["kubectl debug (ephemeral container)", controllerPod, { operation: "UPDATE", subResource: "ephemeralcontainers" }],
+            ["kubectl port-forward", controllerPod, { operation: "CONNECT", subResource: "portforward" }],
+            [
+                "kubectl create token argocd-application-controller",
+                argo({ apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", metadata: { name: "argocd-application-controller" } }),
+                {},
+            ],
+            [
+                "a legacy token Secret for the controller",
+                argo({
+                    apiVersion: "v1",
+                    kind: "Secret",
+                    metadata: { name: "t", annotations: { "kubernetes.io/service-account.name": "argocd-application-controller" } },
+                    type: "kubernetes.io/service-account-token",
+                }),
+                {},
+            ],
+            [
+                "a RoleBinding to the controller's Role",
+                argo({
+                    apiVersion: "rbac.authorization.k8s.io/v1",
+                    kind: "RoleBinding",
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "argocd-application-controller" },
+                    subjects: [{ kind: "User", name: "mallory" }],
+                }),
+                {},
+            ],
+            ["a CronJob", argo({ apiVersion: "batch/v1", kind: "CronJob", spec: {} }), {}],
+            [
+                "editing the controller StatefulSet's image",
+                argo({ apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "argocd-application-controller" }, spec: {} }),
+                { operation: "UPDATE" },
+            ],
+            [
+                "argocd-rbac-cm",
+                argo({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "argocd-rbac-cm" }, data: { "policy.default": "role:admin" } }),
+                { operation: "UPDATE" },
+            ],
+        ];
+        for (const [door, object, options] of doors) {
+            const withToken = object.kind === "TokenRequest" ? { ...options, subResource: "token", operation: "CREATE" as const } : options;
+            const request = (userInfo: UserInfo) => {
+                const r = admissionRequest(object, { namespaceLabels: {}, userInfo, ...withToken });
+                // A TokenRequest is the serviceaccounts/token subresource.
+                return object.kind === "TokenRequest" ? { ...r, resource: { group: "", version: "v1", resource: "serviceaccounts" } } : r;
+            };
+            for (const user of [human, breakGlass, argoCdControllerUser]) {
+                const d = decisionOf(prod.evaluate(request(user)), "govern-argocd-namespace");
+                assert.equal(d.verdict, "Deny", `${door} as ${user.username}: ${JSON.stringify(d)}`);
+                assert.match(d.message ?? "", /in the Argo CD namespace argocd: its service accounts write prod/);
+            }
+            assert.equal(decisionOf(prod.evaluate(request(programUser)), "govern-argocd-namespace").verdict, "Allow", `${door} as the program`);
+        }
+    });
+
+    it("the chart's Pods come from the cluster's controllers in their shape; other namespaces are not this rule's", () => {
+        const owned = (apiVersion: string, kind: string) => ({
+            ...controllerPod,
+            metadata: { ...controllerPod.metadata, ownerReferences: [{ apiVersion, kind, name: "o", uid: "u", controller: true }] },
+        });
+        assert.equal(decide(owned("apps/v1", "StatefulSet"), { userInfo: { username: "system:serviceaccount:kube-system:statefulset-controller" } }).verdict, "NotApplicable");
+        assert.equal(decide(owned("apps/v1", "ReplicaSet"), { userInfo: { username: "system:kube-controller-manager" } }).verdict, "NotApplicable");
+        assert.equal(decide(controllerPod, { userInfo: { username: "system:serviceaccount:kube-system:statefulset-controller" } }).verdict, "Deny");
+        assert.equal(
+            decide({ ...controllerPod, metadata: { ...controllerPod.metadata, namespace: "shop" } }, { userInfo: human }).skipped,
+            "matchCondition in-the-argo-cd-namespace",
+        );
+        const sa = argo({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default" } });
+        assert.equal(decide(sa, { userInfo: { username: "system:serviceaccount:kube-system:service-account-controller" } }).verdict, "NotApplicable");
+        assert.equal(
+            decide(argo({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "argocd-extra" } }), {
+                userInfo: { username: "system:serviceaccount:kube-system:service-account-controller" },
+            }).verdict,
+            "Deny",
+        );
+    });
+
+    it("follows the Argo CD namespace and the program's identity", () => {
+        const [rule] = defaultRules({ argoCdNamespace: "gitops", programIdentity: { usernames: ["ci-deployer"], groups: [] } }).filter((r) => r.name === "govern-argocd-namespace");
+        const evaluator = new GuardrailEvaluator([rule]);
+        const pod = { ...controllerPod, metadata: { ...controllerPod.metadata, namespace: "gitops" } };
+        assert.equal(evaluator.evaluate(admissionRequest(pod, { userInfo: { username: "ci-deployer" } }))[0].verdict, "Allow");
+        assert.equal(evaluator.evaluate(admissionRequest(pod, { userInfo: programUser }))[0].verdict, "Deny");
     });
 });
 
