@@ -7,7 +7,7 @@
  */
 import { check } from "../errors";
 import { celList, celString } from "./cel";
-import { WriterExemption, clusterControllerExemptions, notExempt } from "./exemptions";
+import { WriterExemption, clusterControllerExemptions, exemptInValidation, exemptionMatch } from "./exemptions";
 import { ProgramIdentity, describeIdentity, requesterIs, resolveProgramIdentity } from "./identity";
 import { GuardrailRule, ResourceRule } from "./types";
 
@@ -89,7 +89,7 @@ export function governArgoCdNamespace(options: GovernArgoCdNamespaceOptions = {}
         variables: [],
         validations: [
             {
-                expression: requesterIs(program.usernames, program.groups),
+                expression: `${requesterIs(program.usernames, program.groups)} || ${exemptInValidation(exemptions)}`,
                 message: `only the program (${who}) may write workloads, Pods, ServiceAccounts, tokens, Secrets, ConfigMaps and RBAC in the Argo CD namespace ${where}`,
                 messageExpression: `request.userInfo.username + ' may not ' + request.operation + ' ' + request.resource.resource + (has(request.subResource) && request.subResource != '' ? '/' + request.subResource : '') + (has(request.name) && request.name != '' ? ' ' + request.name : '') + ${celString(` in the Argo CD namespace ${argo}: its service accounts write prod; only the program (${who}) changes what runs there (pulumi up) ${where}`)}`,
                 reason: "Forbidden",
@@ -97,7 +97,7 @@ export function governArgoCdNamespace(options: GovernArgoCdNamespaceOptions = {}
         ],
         matchConditions: [
             { name: "in-the-argo-cd-namespace", expression: `request.namespace in ${celList([argo])}` },
-            ...(exemptions.length > 0 ? [{ name: "not-a-cluster-controller", expression: notExempt(exemptions) }] : []),
+            ...exemptionMatch(exemptions),
         ],
         auditAnnotations: [],
     };

@@ -374,6 +374,16 @@ function compileExpression(expression: string, field: string, declared: Readonly
     return environment.parse(expression) as Program;
 }
 
+/**
+ * A matchCondition: the API server evaluates it without `namespaceObject` (null there; only the
+ * validations get the namespace), so a condition reading it would decide differently offline.
+ */
+function compileMatchCondition(expression: string, field: string, declared: ReadonlySet<string>, params: boolean): Program {
+    if (/\bnamespaceObject\b/.test(expression))
+        fail(field, "reads namespaceObject, which the API server does not give matchConditions (it is null there)", "judge the namespace in a validation instead");
+    return compileExpression(expression, field, declared, params);
+}
+
 /** Compiles every expression of a rule once; throws a `field` error naming the first that cannot be evaluated offline. */
 export function compileRule(rule: GuardrailRule): CompiledRule {
     const f = `rules.${rule.name}`;
@@ -386,7 +396,7 @@ export function compileRule(rule: GuardrailRule): CompiledRule {
     });
     const matchConditions = rule.matchConditions.map((c, i) => ({
         source: c,
-        program: compileExpression(c.expression, `${f}.matchConditions[${i}].expression`, declared, params),
+        program: compileMatchCondition(c.expression, `${f}.matchConditions[${i}].expression`, declared, params),
         field: `${f}.matchConditions[${i}]`,
     }));
     const validations = rule.validations.map((v, i) => ({

@@ -9,7 +9,7 @@
  */
 import { celList, celString, finalizersOnlyRemoved, same } from "./cel";
 import { garbageCollectorUsers } from "./argoInputs";
-import { Operation } from "./types";
+import { MatchCondition, Operation } from "./types";
 
 /** A cluster component allowed to write governed objects for one narrow purpose. */
 export interface WriterExemption {
@@ -35,7 +35,8 @@ const controller = (name: string): readonly string[] => [`system:serviceaccount:
 
 /** CEL: `ref` is controlled (ownerReferences[].controller) by an object of `apiVersion`/`kind`. */
 export function controlledBy(ref: string, apiVersion: string, kind: string): string {
-    return `(has(${ref}.metadata.ownerReferences) && ${ref}.metadata.ownerReferences.exists(r, has(r.controller) && r.controller == true && r.apiVersion == ${celString(apiVersion)} && r.kind == ${celString(kind)}))`;
+    // `oldObject` is null on a collection-level DELETE (DeleteCollection is admitted once for the collection, then per object).
+    return `(${ref} != null && has(${ref}.metadata.ownerReferences) && ${ref}.metadata.ownerReferences.exists(r, has(r.controller) && r.controller == true && r.apiVersion == ${celString(apiVersion)} && r.kind == ${celString(kind)}))`;
 }
 
 /** Top-level fields that carry an object's content, for the kinds the writer rules govern (workloads, Pods, Services, ConfigMaps, Secrets, ServiceAccounts, RBAC). */
@@ -83,7 +84,7 @@ export const clusterControllerExemptions: readonly WriterExemption[] = [
         usernames: garbageCollectorUsers,
         resources: ["*"],
         operations: ["DELETE"],
-        shape: "has(oldObject.metadata.ownerReferences) && size(oldObject.metadata.ownerReferences) > 0",
+        shape: "oldObject != null && has(oldObject.metadata.ownerReferences) && size(oldObject.metadata.ownerReferences) > 0",
         shapeSummary: "DELETE: only objects that have owners (dependents)",
         why: "cascading deletion deletes the dependents of a deleted owner (pkg/controller/garbagecollector operations.go deleteObject)",
     },
@@ -100,8 +101,8 @@ export const clusterControllerExemptions: readonly WriterExemption[] = [
         resources: ["*"],
         operations: ["DELETE"],
         shape: "namespaceObject != null && has(namespaceObject.metadata.deletionTimestamp)",
-        shapeSummary: "DELETE: only in a namespace being deleted",
-        why: "empties a namespace being deleted (pkg/controller/namespace/deletion: DeleteCollection or Delete per resource)",
+        shapeSummary: "DELETE: only in a namespace being deleted (judged in the validation: matchConditions do not see namespaceObject)",
+        why: "empties a namespace being deleted (pkg/controller/namespace/deletion: DeleteCollection, admitted once for the collection and per object, or Delete per object)",
     },
     {
         usernames: controller("horizontal-pod-autoscaler"),
@@ -151,7 +152,7 @@ export const clusterControllerExemptions: readonly WriterExemption[] = [
         usernames: controller("ttl-after-finished-controller"),
         resources: ["jobs"],
         operations: ["DELETE"],
-        shape: "has(oldObject.spec.ttlSecondsAfterFinished)",
+        shape: "oldObject != null && has(oldObject.spec.ttlSecondsAfterFinished)",
         shapeSummary: "DELETE: Jobs with ttlSecondsAfterFinished",
         why: "deletes finished Jobs after their TTL (pkg/controller/ttlafterfinished)",
     },
@@ -175,9 +176,37 @@ export function exemptionCondition(e: WriterExemption): string {
     return `(${parts.join(" && ")})`;
 }
 
-/** CEL matchCondition body: false for a request one of `exemptions` covers (the policy then does not apply). */
-export function notExempt(exemptions: readonly WriterExemption[]): string {
+/**
+ * Whether a shape reads `namespaceObject`. The API server evaluates matchConditions without it (it
+ * is null there: apiserver pkg/admission/plugin/policy/validating validator.go passes the namespace
+ * to the validations only), so such an exemption is judged in the validation instead.
+ */
+const readsNamespace = (e: WriterExemption): boolean => /\bnamespaceObject\b/.test(e.shape ?? "");
+
+/** CEL: one of `exemptions` covers the request (false when there are none). */
+function covered(exemptions: readonly WriterExemption[]): string {
+    if (exemptions.length === 0) return "false";
     const names = [...new Set(exemptions.flatMap((e) => e.usernames))];
     // The name test first: one list lookup settles it for everyone but the exempt components.
-    return `!(request.userInfo.username in ${celList(names)} && (${exemptions.map(exemptionCondition).join(" || ")}))`;
+    return `(request.userInfo.username in ${celList(names)} && (${exemptions.map(exemptionCondition).join(" || ")}))`;
+}
+
+/**
+ * The matchCondition of `exemptions`: false for a request one of them covers (the policy then does
+ * not apply), undefined when none can be judged there (each reads `namespaceObject`).
+ */
+export function notExempt(exemptions: readonly WriterExemption[]): string | undefined {
+    const early = exemptions.filter((e) => !readsNamespace(e));
+    return early.length > 0 ? `!${covered(early)}` : undefined;
+}
+
+/** CEL for the validation: one of the exemptions that read `namespaceObject` covers the request ("false" when none do). */
+export function exemptInValidation(exemptions: readonly WriterExemption[]): string {
+    return covered(exemptions.filter(readsNamespace));
+}
+
+/** The `not-a-cluster-controller` matchCondition of `exemptions`, if any can be judged there. */
+export function exemptionMatch(exemptions: readonly WriterExemption[]): MatchCondition[] {
+    const expression = notExempt(exemptions);
+    return expression ? [{ name: "not-a-cluster-controller", expression }] : [];
 }

@@ -18,7 +18,7 @@ import {
     requireServiceProject,
 } from "./argoInputs";
 import { GovernArgoCdNamespaceOptions, governArgoCdNamespace } from "./argoCdNamespace";
-import { WriterExemption, clusterControllerExemptions, notExempt } from "./exemptions";
+import { WriterExemption, clusterControllerExemptions, exemptInValidation, exemptionMatch } from "./exemptions";
 export { clusterControllerExemptions } from "./exemptions";
 export type { WriterExemption } from "./exemptions";
 import { ProgramIdentity, breakGlassGroup, resolveProgramIdentity } from "./identity";
@@ -792,7 +792,7 @@ export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions 
     const who = [...users, ...groups.map((g) => `group ${g}`)].join(", ");
     const matchConditions: MatchCondition[] = [
         ...(allowDryRun ? [{ name: "not-a-dry-run", expression: "!has(request.dryRun) || request.dryRun == false" }] : []),
-        ...(exemptions.length > 0 ? [{ name: "not-a-cluster-controller", expression: notExempt(exemptions) }] : []),
+        ...exemptionMatch(exemptions),
     ];
     return {
         name: "restrict-workload-writers",
@@ -803,7 +803,7 @@ export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions 
         variables: [],
         validations: [
             {
-                expression: allowed,
+                expression: `${allowed} || ${exemptInValidation(exemptions)}`,
                 message: `only ${who} may write here: commit the change to Git (guardrail restrict-workload-writers)`,
                 messageExpression: `request.userInfo.username + ' may not ' + request.operation + ' ' + request.resource.resource + (has(request.subResource) ? '/' + request.subResource : '') + (has(request.name) ? ' ' + request.name : '') + ${celString(`: only ${who} may write here; commit the change to Git (guardrail restrict-workload-writers)`)}`,
                 reason: "Forbidden",

@@ -394,6 +394,13 @@ describe("offline evaluator", () => {
         assert.equal(d.verdict, "Allow");
     });
 
+    it("refuses namespaceObject in a matchCondition: the API server evaluates matchConditions without it", () => {
+        assert.throws(
+            () => compileRule(rule({ matchConditions: [{ name: "ns", expression: "namespaceObject != null" }], validations: [{ expression: "true", message: "m" }] })),
+            /`rules\.[a-z-]+\.matchConditions\[0\]\.expression` reads namespaceObject, which the API server does not give matchConditions/,
+        );
+    });
+
     it("refuses variables used before they are declared", () => {
         assert.throws(() => compileRule(rule({ validations: [{ expression: "variables.nope", message: "m" }] })), /uses variables\.nope, which is not declared before it/);
     });
@@ -466,8 +473,19 @@ describe("restrict-workload-writers", () => {
         const nsController: UserInfo = { username: "system:serviceaccount:kube-system:namespace-controller" };
         const del = (namespaceDeleting: boolean) =>
             writers(admissionRequest(deployment(), { operation: "DELETE", userInfo: nsController, namespaceLabels: prodNamespace, namespaceDeleting }));
-        assert.equal(del(true).skipped, "matchCondition not-a-cluster-controller");
+        // Judged in the validation: the API server gives matchConditions no namespaceObject.
+        assert.equal(del(true).verdict, "Allow");
         assert.equal(del(false).verdict, "Deny");
+        // DeleteCollection is admitted once for the collection (no name, no oldObject), then per object: kube-controller-manager's
+        // own name (whose garbage-collector shape reads oldObject) is admitted there too, without an evaluation error.
+        for (const userInfo of [nsController, { username: "system:kube-controller-manager" }]) {
+            for (const [deleting, verdict] of [[true, "Allow"], [false, "Deny"]] as const) {
+                const collection = { ...admissionRequest(deployment(), { operation: "DELETE", userInfo, namespaceLabels: prodNamespace, namespaceDeleting: deleting }), oldObject: null, name: "" };
+                const d = writers(collection);
+                assert.equal(d.verdict, verdict, `${userInfo.username}, namespace deleting ${deleting}: ${JSON.stringify(d)}`);
+                assert.ok(d.violations.every((v) => v.error === undefined), JSON.stringify(d.violations));
+            }
+        }
         assert.equal(
             writers(admissionRequest(deployment(), { operation: "UPDATE", userInfo: nsController, namespaceLabels: prodNamespace, namespaceDeleting: true })).verdict,
             "Deny",
