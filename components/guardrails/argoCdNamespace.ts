@@ -95,10 +95,7 @@ export function governArgoCdNamespace(options: GovernArgoCdNamespaceOptions = {}
                 reason: "Forbidden",
             },
         ],
-        matchConditions: [
-            { name: "in-the-argo-cd-namespace", expression: `request.namespace in ${celList([argo])}` },
-            ...exemptionMatch(exemptions),
-        ],
+        matchConditions: [{ name: "in-the-argo-cd-namespace", expression: `request.namespace in ${celList([argo])}` }, ...exemptionMatch(exemptions)],
         auditAnnotations: [],
     };
 }

@@ -479,11 +479,21 @@ describe("restrict-workload-writers", () => {
         // DeleteCollection is admitted once for the collection (no name, no oldObject), then per object: kube-controller-manager's
         // own name (whose garbage-collector shape reads oldObject) is admitted there too, without an evaluation error.
         for (const userInfo of [nsController, { username: "system:kube-controller-manager" }]) {
-            for (const [deleting, verdict] of [[true, "Allow"], [false, "Deny"]] as const) {
-                const collection = { ...admissionRequest(deployment(), { operation: "DELETE", userInfo, namespaceLabels: prodNamespace, namespaceDeleting: deleting }), oldObject: null, name: "" };
+            for (const [deleting, verdict] of [
+                [true, "Allow"],
+                [false, "Deny"],
+            ] as const) {
+                const collection = {
+                    ...admissionRequest(deployment(), { operation: "DELETE", userInfo, namespaceLabels: prodNamespace, namespaceDeleting: deleting }),
+                    oldObject: null,
+                    name: "",
+                };
                 const d = writers(collection);
                 assert.equal(d.verdict, verdict, `${userInfo.username}, namespace deleting ${deleting}: ${JSON.stringify(d)}`);
-                assert.ok(d.violations.every((v) => v.error === undefined), JSON.stringify(d.violations));
+                assert.ok(
+                    d.violations.every((v) => v.error === undefined),
+                    JSON.stringify(d.violations),
+                );
             }
         }
         assert.equal(
