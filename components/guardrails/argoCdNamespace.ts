@@ -15,7 +15,7 @@ const allWrites = ["CREATE", "UPDATE", "DELETE"] as const;
 
 /**
  * What runs in the Argo CD namespace and what grants its identities: workloads (and their scale),
- * Jobs and CronJobs, Pods and every door into one (ephemeral containers, exec, attach,
+ * Jobs and CronJobs, Pods (created or changed) and every door into one (ephemeral containers, exec, attach,
  * port-forward), ServiceAccounts and their tokens (`kubectl create token`), Secrets (legacy token
  * Secrets, repository and cluster credentials), ConfigMaps (argocd-cm, argocd-rbac-cm, the
  * repositories' TLS certificates and SSH known hosts) and RBAC.
@@ -28,7 +28,9 @@ export const argoCdNamespaceResources: readonly ResourceRule[] = [
         operations: allWrites,
     },
     { apiGroups: ["batch"], apiVersions: ["v1"], resources: ["jobs", "cronjobs"], operations: allWrites },
-    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods", "replicationcontrollers", "serviceaccounts", "secrets", "configmaps"], operations: allWrites },
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["replicationcontrollers", "serviceaccounts", "secrets", "configmaps"], operations: allWrites },
+    // Pod deletion is not governed: the replicaset controller deletes Pods in a rollout, and every Pod's end is the kubelet's DELETE; a deleted Pod is recreated from its template.
+    { apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], operations: ["CREATE", "UPDATE"] },
     { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/ephemeralcontainers"], operations: ["UPDATE"] },
     { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/exec", "pods/attach", "pods/portforward"], operations: ["CONNECT"] },
     { apiGroups: [""], apiVersions: ["v1"], resources: ["serviceaccounts/token"], operations: ["CREATE"] },

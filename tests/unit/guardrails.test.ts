@@ -680,6 +680,8 @@ describe("govern-argocd-namespace", () => {
             decide({ ...controllerPod, metadata: { ...controllerPod.metadata, namespace: "shop" } }, { userInfo: human }).skipped,
             "matchCondition in-the-argo-cd-namespace",
         );
+        // Pod deletion is no door (a rollout's scale-down, the kubelet's final DELETE): not matched.
+        assert.equal(decide(controllerPod, { operation: "DELETE", userInfo: { username: "system:node:worker-1" } }).skipped, "resource or operation not matched");
         const sa = argo({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default" } });
         assert.equal(decide(sa, { userInfo: { username: "system:serviceaccount:kube-system:service-account-controller" } }).verdict, "NotApplicable");
         assert.equal(
