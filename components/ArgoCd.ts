@@ -13,6 +13,7 @@ import { z } from "zod";
 import { checkSettings, inputString, providerSetting } from "./settings";
 import { defaultOwner } from "./OwnershipFence";
 import { scaleParams, scaleSettings, scaleSettingsSchema, validateScale } from "./scale";
+import { argoCdPodSecurity, podSecurityLabels } from "./podSecurity";
 
 /** The pinned argo-cd Helm chart. Its templates ship Argo CD v3.4.4; see {@link argoCdVersion}. */
 export const pinnedChart = {
@@ -301,7 +302,8 @@ export class ArgoCd extends pulumi.ComponentResource {
         const namespaceName = args.namespace ?? defaults.argoNamespace;
         this.namespace = new k8s.core.v1.Namespace(
             `${name}-ns`,
-            { metadata: { name: namespaceName, labels: { [labels.managedBy]: managedByValue, "app.kubernetes.io/part-of": "argocd" } } },
+            // Pod Security restricted: the namespace holds the service accounts that write prod (argoCdPodSecurity: what the chart's pods pass).
+            { metadata: { name: namespaceName, labels: { [labels.managedBy]: managedByValue, "app.kubernetes.io/part-of": "argocd", ...podSecurityLabels(argoCdPodSecurity) } } },
             childOptions(this, args.provider, protection(protect)),
         );
 

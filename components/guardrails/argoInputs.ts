@@ -6,7 +6,7 @@
  */
 import { check } from "../errors";
 import { annotations, labels } from "../labels";
-import { celList, celString, metadataValue, qualifiedName, re2Problem } from "./cel";
+import { celList, celString, finalizersOnlyRemoved, metadataValue, qualifiedName, re2Problem, same } from "./cel";
 import { ProgramIdentity, breakGlassGroup, defaultTicketPattern, describeIdentity, requesterIs, resolveProgramIdentity, ticketOn } from "./identity";
 import { GuardrailRule, MatchCondition } from "./types";
 
@@ -28,11 +28,6 @@ export const previewClass = "preview";
 export const garbageCollectorUsers = ["system:serviceaccount:kube-system:generic-garbage-collector", "system:kube-controller-manager"] as const;
 
 const notADryRun: MatchCondition = { name: "not-a-dry-run", expression: "!has(request.dryRun) || request.dryRun == false" };
-
-/** CEL: the optional field `a` of the new object equals `b` of the old one (both absent counts as equal). */
-function same(a: string, b: string): string {
-    return `(has(${a}) == has(${b}) && (!has(${a}) || ${a} == ${b}))`;
-}
 
 const namePart = "(has(request.name) ? ' ' + request.name : '')";
 
@@ -97,8 +92,6 @@ export function governAppProjects(options: GovernAppProjectsOptions = {}): Guard
     const where = "(guardrail govern-app-projects)";
     const ticket = (ref: string) => ticketOn(ref, w.ticketAnnotation, w.ticketPattern);
     const unchanged = ["object.spec", "object.metadata.labels", "object.metadata.annotations"].map((f) => same(f, f.replace(/^object/, "oldObject"))).join(" && ");
-    const finalizersOnlyRemoved =
-        "(!has(object.metadata.finalizers) || object.metadata.finalizers.all(f, has(oldObject.metadata.finalizers) && f in oldObject.metadata.finalizers))";
     /** Who releases a deleted project: Argo CD (its project finalizer) and the garbage collector (`foregroundDeletion`, as `pulumi destroy` deletes). */
     const finalizerReleasers = [w.accounts.applicationController, ...garbageCollectorUsers];
     return {

@@ -37,3 +37,12 @@ export function re2Problem(pattern: string): string | undefined {
 
 /** Label keys and annotation keys: an optional DNS-subdomain prefix and a name of at most 63 characters. */
 export const qualifiedName = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** CEL: the optional field `a` of the new object equals `b` of the old one (both absent counts as equal). */
+export function same(a: string, b: string): string {
+    return `(has(${a}) == has(${b}) && (!has(${a}) || ${a} == ${b}))`;
+}
+
+/** CEL: an UPDATE only removes finalizers (every finalizer of `object` was already on `oldObject`). */
+export const finalizersOnlyRemoved =
+    "(!has(object.metadata.finalizers) || object.metadata.finalizers.all(f, has(oldObject.metadata.finalizers) && f in oldObject.metadata.finalizers))";

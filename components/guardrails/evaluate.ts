@@ -107,6 +107,8 @@ export interface AdmissionRequest {
     readonly namespace: string;
     /** Labels of the request's namespace (`kubernetes.io/metadata.name` is added as the API server does). */
     readonly namespaceLabels: Readonly<Record<string, string>>;
+    /** The request's namespace is being deleted (`namespaceObject.metadata.deletionTimestamp` set, phase Terminating). @default false */
+    readonly namespaceDeleting?: boolean;
     readonly dryRun: boolean;
 }
 
@@ -145,6 +147,8 @@ export interface RequestOptions {
     readonly subResource?: string;
     /** @default false */
     readonly dryRun?: boolean;
+    /** The namespace is being deleted (the namespace controller empties it). @default false */
+    readonly namespaceDeleting?: boolean;
 }
 
 const knownKinds: Readonly<Record<string, readonly [resource: string, namespaced: boolean]>> = {
@@ -198,6 +202,14 @@ export function resourceOf(kind: string): { readonly resource: string; readonly 
     return { resource, namespaced: true };
 }
 
+/** `namespaceObject` as CEL sees it: the request's Namespace, with its deletion mark when it is being deleted. */
+function namespaceObject(request: AdmissionRequest): Record<string, unknown> {
+    const metadata = { name: request.namespace, labels: { ...request.namespaceLabels } };
+    return request.namespaceDeleting
+        ? { metadata: { ...metadata, deletionTimestamp: "1970-01-01T00:00:00Z" }, status: { phase: "Terminating" } }
+        : { metadata, status: { phase: "Active" } };
+}
+
 function splitApiVersion(apiVersion: string): { group: string; version: string } {
     const slash = apiVersion.indexOf("/");
     return slash < 0 ? { group: "", version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
@@ -246,6 +258,7 @@ export function admissionRequest(manifest: KubeObject, options: RequestOptions =
         name: manifest.metadata?.name ?? "",
         namespace,
         namespaceLabels: namespace === "" ? {} : { ...options.namespaceLabels, "kubernetes.io/metadata.name": namespace },
+        ...(options.namespaceDeleting ? { namespaceDeleting: true } : {}),
         dryRun: options.dryRun ?? false,
     };
 }
@@ -361,6 +374,16 @@ function compileExpression(expression: string, field: string, declared: Readonly
     return environment.parse(expression) as Program;
 }
 
+/**
+ * A matchCondition: the API server evaluates it without `namespaceObject` (null there; only the
+ * validations get the namespace), so a condition reading it would decide differently offline.
+ */
+function compileMatchCondition(expression: string, field: string, declared: ReadonlySet<string>, params: boolean): Program {
+    if (/\bnamespaceObject\b/.test(expression))
+        fail(field, "reads namespaceObject, which the API server does not give matchConditions (it is null there)", "judge the namespace in a validation instead");
+    return compileExpression(expression, field, declared, params);
+}
+
 /** Compiles every expression of a rule once; throws a `field` error naming the first that cannot be evaluated offline. */
 export function compileRule(rule: GuardrailRule): CompiledRule {
     const f = `rules.${rule.name}`;
@@ -373,7 +396,7 @@ export function compileRule(rule: GuardrailRule): CompiledRule {
     });
     const matchConditions = rule.matchConditions.map((c, i) => ({
         source: c,
-        program: compileExpression(c.expression, `${f}.matchConditions[${i}].expression`, declared, params),
+        program: compileMatchCondition(c.expression, `${f}.matchConditions[${i}].expression`, declared, params),
         field: `${f}.matchConditions[${i}]`,
     }));
     const validations = rule.validations.map((v, i) => ({
@@ -675,7 +698,7 @@ export class GuardrailEvaluator {
             object,
             oldObject: request.oldObject === request.object ? object : toCel(request.oldObject),
             request: celRequest(request),
-            namespaceObject: request.namespace === "" ? null : { metadata: { name: request.namespace, labels: { ...request.namespaceLabels } } },
+            namespaceObject: request.namespace === "" ? null : namespaceObject(request),
             params: null,
             // Set to each rule's variables in turn (see evaluateOnce).
             variables: undefined as unknown,

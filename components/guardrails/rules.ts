@@ -17,8 +17,12 @@ import {
     requireNamespacePodSecurity,
     requireServiceProject,
 } from "./argoInputs";
+import { GovernArgoCdNamespaceOptions, governArgoCdNamespace } from "./argoCdNamespace";
+import { WriterExemption, clusterControllerExemptions, exemptInValidation, exemptionMatch } from "./exemptions";
+export { clusterControllerExemptions } from "./exemptions";
+export type { WriterExemption } from "./exemptions";
 import { ProgramIdentity, breakGlassGroup, describeIdentity, requesterIs, resolveProgramIdentity } from "./identity";
-import { GuardrailRule, MatchCondition, Operation, ResourceRule, Validation, Variable } from "./types";
+import { GuardrailRule, MatchCondition, ResourceRule, Validation, Variable } from "./types";
 
 const writes = ["CREATE", "UPDATE"] as const;
 const allWrites = ["CREATE", "UPDATE", "DELETE"] as const;
@@ -714,48 +718,6 @@ export function requireLabels(options: RequireLabelsOptions): GuardrailRule {
     };
 }
 
-/** A cluster component allowed to write governed objects for one narrow purpose. */
-export interface WriterExemption {
-    /** Exact username, e.g. `system:serviceaccount:kube-system:generic-garbage-collector`. */
-    readonly username: string;
-    /** Operations it may perform. */
-    readonly operations: readonly Operation[];
-    /** Limit to these subresources (`"scale"`); `""` is the object itself. @default any */
-    readonly subresources?: readonly string[];
-    /** Why it must be exempt (docs and audit). */
-    readonly why: string;
-}
-
-const kubeSystem = kubeSystemUser;
-
-/**
- * Cluster controllers that write objects in every namespace. Status updates go through the
- * `status` subresource, which the rule does not match, so controllers that only report status
- * (Deployment, StatefulSet, DaemonSet, CronJob, Ingress controllers) need no exemption.
- */
-export const clusterControllerExemptions: readonly WriterExemption[] = [
-    {
-        username: kubeSystem("generic-garbage-collector"),
-        operations: ["UPDATE", "DELETE"],
-        why: "cascading deletion deletes dependents and orphaning rewrites ownerReferences and finalizers",
-    },
-    { username: kubeSystem("namespace-controller"), operations: ["DELETE"], why: "deleting a namespace deletes everything in it" },
-    { username: kubeSystem("horizontal-pod-autoscaler"), operations: ["UPDATE"], subresources: ["scale"], why: "autoscaling writes replicas through the scale subresource" },
-    { username: kubeSystem("root-ca-cert-publisher"), operations: ["CREATE", "UPDATE"], why: "publishes the kube-root-ca.crt ConfigMap into every namespace" },
-    { username: kubeSystem("service-controller"), operations: ["UPDATE"], why: "adds and removes the load-balancer cleanup finalizer on Services" },
-    { username: kubeSystem("deployment-controller"), operations: ["CREATE", "UPDATE", "DELETE"], why: "rolls Deployments out by creating, scaling and deleting their ReplicaSets" },
-    { username: kubeSystem("replicaset-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted ReplicaSet template and adopts or releases them" },
-    { username: kubeSystem("replication-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted ReplicationController template" },
-    { username: kubeSystem("statefulset-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted StatefulSet template" },
-    { username: kubeSystem("daemon-set-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of an admitted DaemonSet template" },
-    { username: kubeSystem("job-controller"), operations: ["CREATE", "UPDATE"], why: "creates the Pods of Jobs (which the CronJob controller creates from an admitted CronJob)" },
-    {
-        username: "system:kube-controller-manager",
-        operations: ["CREATE", "UPDATE", "DELETE"],
-        why: "all of the above when kube-controller-manager runs without per-controller credentials",
-    },
-];
-
 /**
  * What Argo CD deploys and nothing in the cluster should write on its own (see
  * {@link clusterControllerExemptions}), and the doors into a running Pod: creating or changing a
@@ -796,10 +758,14 @@ export interface RestrictWorkloadWritersOptions {
 
 const username = /^\S+$/;
 
-function exemptionCondition(e: WriterExemption): string {
-    const parts = [`request.userInfo.username == ${celString(e.username)}`, `request.operation in ${celList(e.operations)}`];
-    if (e.subresources) parts.push(`(has(request.subResource) ? request.subResource : '') in ${celList(e.subresources)}`);
-    return `(${parts.join(" && ")})`;
+/** Checks exemptions given as options: each names who, what and which operations. */
+export function checkExemptions(exemptions: readonly WriterExemption[], field: string): void {
+    exemptions.forEach((e, i) => {
+        check(e.usernames.length > 0, `${field}[${i}].usernames`, "is empty", "name the component's exact username");
+        e.usernames.forEach((u, j) => check(username.test(u), `${field}[${i}].usernames[${j}]`, `is "${u}"`, "use the component's exact username"));
+        check(e.resources.length > 0, `${field}[${i}].resources`, "is empty", 'list the resources it writes, e.g. ["replicasets"] or ["deployments/scale"]');
+        check(e.operations.length > 0, `${field}[${i}].operations`, "is empty", "list the operations the component performs");
+    });
 }
 
 /**
@@ -830,24 +796,13 @@ export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions 
     groups.forEach((g, i) =>
         check(username.test(g), `restrictWorkloadWriters.allowedGroups[${i}]`, `is "${g}"`, 'use a group name without spaces, e.g. "gitops-control:break-glass"'),
     );
-    exemptions.forEach((e, i) => {
-        check(username.test(e.username), `restrictWorkloadWriters.exemptions[${i}].username`, `is "${e.username}"`, "use the component's exact username");
-        check(e.operations.length > 0, `restrictWorkloadWriters.exemptions[${i}].operations`, "is empty", "list the operations the component performs");
-    });
+    checkExemptions(exemptions, "restrictWorkloadWriters.exemptions");
     const inGroup = groups.length > 0 ? `(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ${celList(groups)}))` : "false";
     const allowed = [...(users.length > 0 ? [`request.userInfo.username in ${celList(users)}`] : []), ...(groups.length > 0 ? [inGroup] : [])].join(" || ");
     const who = [...users, ...groups.map((g) => `group ${g}`)].join(", ");
     const matchConditions: MatchCondition[] = [
         ...(allowDryRun ? [{ name: "not-a-dry-run", expression: "!has(request.dryRun) || request.dryRun == false" }] : []),
-        // The name test first: one list lookup settles it for everyone but the exempt components.
-        ...(exemptions.length > 0
-            ? [
-                  {
-                      name: "not-a-cluster-controller",
-                      expression: `!(request.userInfo.username in ${celList([...new Set(exemptions.map((e) => e.username))])} && (${exemptions.map(exemptionCondition).join(" || ")}))`,
-                  },
-              ]
-            : []),
+        ...exemptionMatch(exemptions),
     ];
     return {
         name: "restrict-workload-writers",
@@ -855,12 +810,12 @@ export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions 
         // It admits the break-glass group itself (audited): a carve-out would admit every engineer.
         keptUnderBreakGlass: true,
         why: "A live edit is drift: the next sync reverts it, or nobody notices until the next incident.",
-        params: { allowedUsernames: users, allowedGroups: groups, exemptUsernames: exemptions.map((e) => e.username), allowDryRun },
+        params: { allowedUsernames: users, allowedGroups: groups, exemptUsernames: [...new Set(exemptions.flatMap((e) => e.usernames))], allowDryRun },
         resourceRules: options.resources ?? governedResources,
         variables: [],
         validations: [
             {
-                expression: allowed,
+                expression: `${allowed} || ${exemptInValidation(exemptions)}`,
                 message: `only ${who} may write here: commit the change to Git (guardrail restrict-workload-writers)`,
                 messageExpression: `request.userInfo.username + ' may not ' + request.operation + ' ' + request.resource.resource + (has(request.subResource) ? '/' + request.subResource : '') + (has(request.name) ? ' ' + request.name : '') + ${celString(`: only ${who} may write here; commit the change to Git (guardrail restrict-workload-writers)`)}`,
                 reason: "Forbidden",
@@ -1329,6 +1284,7 @@ export interface DefaultRulesOptions {
     readonly protectApplicationInputs?: ProtectApplicationInputsOptions | false;
     readonly keepGovernedNamespaces?: KeepGovernedNamespacesOptions | false;
     readonly requireNamespacePodSecurity?: RequireNamespacePodSecurityOptions | false;
+    readonly governArgoCdNamespace?: GovernArgoCdNamespaceOptions | false;
 }
 
 /** Labels {@link defaultRules} requires on workloads. */
@@ -1388,5 +1344,6 @@ export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[]
     add(options.protectApplicationInputs, (o) => protectApplicationInputs({ ...identity, environments: governed, allowedIgnoreDifferences, ...o }));
     add(options.keepGovernedNamespaces, (o) => keepGovernedNamespaces({ programIdentity: options.programIdentity, environments: governed, ...o }));
     add(options.requireNamespacePodSecurity, (o) => requireNamespacePodSecurity({ argoCdNamespace: argo, ...o }));
+    add(options.governArgoCdNamespace, (o) => governArgoCdNamespace({ ...identity, ...o }));
     return rules;
 }

@@ -53,6 +53,8 @@ const prodBinding: GuardrailBinding = { environment: "prod", validationActions: 
 interface Case {
     readonly rule: string;
     readonly file: string;
+    /** Where it is replayed: the replay namespace (prod), or its folder's own namespace (e.g. argocd), unlabelled. */
+    readonly namespace: string;
     /** The fixture with its namespace substituted: what is sent to the API server and evaluated offline. */
     readonly object: KubeObject;
     /** What an UPDATE or DELETE starts from (the case's `old` or `oldLabels`, else the fixture), namespace substituted. */
@@ -137,21 +139,24 @@ function loadCases(): Case[] {
     const dirs = fixtureRules();
     assert.deepEqual(dirs, rules.map((r) => r.name).sort(), "one fixture folder per rule of defaultRules()");
     return dirs.flatMap((rule) => {
-        const { dir, declaredRule, cases, files } = readFixtureFolder(rule);
+        const { dir, declaredRule, cases, files, namespace: folderNamespace } = readFixtureFolder(rule);
         assert.equal(declaredRule, rule, `${dir}/expectations.yaml names its rule`);
+        // A folder of its own namespace (not the placeholder) is replayed there, as it is.
+        const own = folderNamespace !== placeholder;
         assert.deepEqual(Object.keys(cases).sort(), files, `${rule}: one expectation per fixture`);
         const expectations = { cases };
         return files.map((file): Case => {
             const fixture = readFixture(path.join(dir, file));
             const namespaced = resourceOf(fixture.kind).namespaced;
-            if (namespaced) assert.equal(fixture.metadata?.namespace, placeholder, `${rule}/${file} sits in the placeholder namespace`);
+            if (namespaced) assert.equal(fixture.metadata?.namespace, folderNamespace, `${rule}/${file} sits in the placeholder namespace (or its folder's own)`);
             const e = expectations.cases[file];
             const stored = storedObject(fixture, e, dir);
             return {
                 rule,
                 file,
-                object: namespaced ? withNamespace(fixture) : fixture,
-                stored: namespaced ? withNamespace(stored) : stored,
+                namespace: own ? folderNamespace : namespace,
+                object: namespaced && !own ? withNamespace(fixture) : fixture,
+                stored: namespaced && !own ? withNamespace(stored) : stored,
                 // A message naming the placeholder namespace names the replay namespace here.
                 expectation: e.message?.includes(placeholder) ? { ...e, message: e.message.replaceAll(placeholder, namespace) } : e,
                 operation: e.operation ?? (fixture.kind === "PodExecOptions" ? "CONNECT" : "CREATE"),
@@ -172,7 +177,7 @@ function offlineOutcome(c: Case): Outcome & { readonly denials: readonly RuleDec
             subResource: c.subResource,
             userInfo: c.user,
             dryRun: c.dryRun,
-            namespaceLabels: { [environmentLabel]: prodBinding.environment },
+            namespaceLabels: c.namespace === namespace ? { [environmentLabel]: prodBinding.environment } : {},
         }),
     );
     const auditAnnotations = Object.assign({}, ...decisions.map((d) => d.auditAnnotations)) as Record<string, string>;
@@ -238,6 +243,13 @@ describe("guardrail fixtures replayed through admission on a real API server", {
 
         // Pods name a ServiceAccount; the controller-manager that would create "default" is not running.
         ok(["create", "serviceaccount", "default", "-n", namespace]);
+        // Folders of their own namespace (govern-argocd-namespace's: argocd), unlabelled, as the cluster has them.
+        const ownNamespaces = [...new Set(cases.map((c) => c.namespace).filter((n) => n !== namespace))];
+        for (const own of ownNamespaces) {
+            step(`namespace ${own} (a fixture folder's own, unlabelled)`);
+            ok(["create", "namespace", own]);
+            ok(["create", "serviceaccount", "default", "-n", own]);
+        }
 
         step("Argo CD's CRDs at the pinned version (server-side apply)");
         ok(["apply", "--server-side", "-f", "-"], argoCdCrds());
@@ -283,13 +295,13 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-namespaces" },
                 subjects,
             },
-            {
+            ...[namespace, ...ownNamespaces].map((ns) => ({
                 apiVersion: "rbac.authorization.k8s.io/v1",
                 kind: "RoleBinding",
-                metadata: { name: "guardrails-replay-writer", namespace },
+                metadata: { name: "guardrails-replay-writer", namespace: ns },
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "guardrails-replay-writer" },
                 subjects,
-            },
+            })),
         ]);
         ok(["wait", "--for=condition=established", "--timeout=60s", "crd/applications.argoproj.io", "crd/applicationsets.argoproj.io", "crd/appprojects.argoproj.io"]);
 
@@ -430,12 +442,19 @@ describe("guardrail fixtures replayed through admission on a real API server", {
                     (ev) =>
                         ev.stage === "ResponseComplete" &&
                         ["create", "update", "patch", "delete"].includes(ev.verb) &&
-                        (ev.objectRef?.namespace === namespace || ev.objectRef?.resource === "namespaces"),
+                        (cases.some((c) => c.namespace === ev.objectRef?.namespace) || ev.objectRef?.resource === "namespaces"),
                 );
             let checked = 0;
             for (const c of cases) {
                 const resource = resourceOf(c.object.kind).resource;
-                const last = events.filter((ev) => ev.objectRef?.name === c.object.metadata?.name && ev.objectRef?.resource === resource).at(-1);
+                const last = events
+                    .filter(
+                        (ev) =>
+                            ev.objectRef?.name === c.object.metadata?.name &&
+                            ev.objectRef?.resource === resource &&
+                            (resource === "namespaces" || ev.objectRef?.namespace === c.namespace),
+                    )
+                    .at(-1);
                 const fromPolicies = (a: Readonly<Record<string, string>> | undefined) =>
                     Object.fromEntries(
                         Object.entries(a ?? {})

@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { parseAllDocuments } from "yaml";
 import { after, before, describe, it } from "node:test";
 import { GuardrailBinding, guardrailManifests } from "../../components/AdmissionGuardrails";
 import { KubeObject, UserInfo } from "../../components/guardrails/evaluate";
 import { defaultRules } from "../../components/guardrails/rules";
 import { labels } from "../../components/labels";
-import { podSecurityLabels, podSecurityPresets } from "../../components/podSecurity";
-import { LocalCluster, applyList, eventually, kubectl, kubectlOk, startCluster, step } from "./support";
+import { argoCdPodSecurity, podSecurityLabels, podSecurityPresets } from "../../components/podSecurity";
+import { pinnedChart, renderArgoCdValues } from "../../components/ArgoCd";
+import { KubectlResult, LocalCluster, applyList, eventually, kubectl, kubectlOk, startCluster, step } from "./support";
 
 /**
  * Every door a pod spec enters by, tried against a real kube-apiserver 1.36 with the guardrails
@@ -22,6 +26,10 @@ const prod = "doors-prod";
 const staging = "doors-staging";
 /** A namespace with only the Pod Security labels of the prod class: the floor underneath the guardrails. */
 const psaOnly = "doors-psa-only";
+/** Argo CD's namespace, labelled as the ArgoCd component labels it. */
+const argoNs = "argocd";
+/** A prod namespace the program deletes: the namespace controller empties it. */
+const doomed = "doors-doomed";
 const prefix = "gitops-control";
 const bindings: GuardrailBinding[] = [
     { environment: "prod", validationActions: ["Deny", "Audit"] },
@@ -35,6 +43,15 @@ const sa = (ns: string, name: string): UserInfo => ({
 const argo = sa("argocd", "argocd-application-controller");
 const human: UserInfo = { username: "alice@example.com", groups: ["developers", "system:authenticated"] };
 const breakGlass: UserInfo = { username: "bob@example.com", groups: ["gitops-control:break-glass", "system:authenticated"] };
+/** kube-system identities each exempt from restrict-workload-writers for one job, and kube-controller-manager's own name. */
+const exemptForOneJob: UserInfo[] = [
+    sa("kube-system", "root-ca-cert-publisher"),
+    sa("kube-system", "generic-garbage-collector"),
+    sa("kube-system", "namespace-controller"),
+    sa("kube-system", "deployment-controller"),
+    { username: "system:kube-controller-manager", groups: ["system:authenticated"] },
+];
+const program: UserInfo = { username: "gitops-control-admin", groups: ["system:masters", "system:authenticated"] };
 const asUser = (u: UserInfo): string[] => [`--as=${u.username}`, ...(u.groups ?? []).map((g) => `--as-group=${g}`)];
 
 const container = (name: string, securityContext: Record<string, unknown> = {}) => ({
@@ -82,12 +99,14 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
             { apiVersion: "v1", kind: "Namespace", metadata: { name: prod, labels: { [labels.environment]: "prod" } } },
             { apiVersion: "v1", kind: "Namespace", metadata: { name: staging, labels: { [labels.environment]: "staging" } } },
             { apiVersion: "v1", kind: "Namespace", metadata: { name: psaOnly, labels: podSecurityLabels(podSecurityPresets.prod) } },
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: doomed, labels: { [labels.environment]: "prod" } } },
+            { apiVersion: "v1", kind: "Namespace", metadata: { name: argoNs, labels: { "app.kubernetes.io/part-of": "argocd", ...podSecurityLabels(argoCdPodSecurity) } } },
             {
                 apiVersion: "rbac.authorization.k8s.io/v1",
                 kind: "ClusterRole",
                 metadata: { name: "doors-writer" },
                 rules: [
-                    { apiGroups: [""], resources: ["pods", "pods/ephemeralcontainers", "pods/exec"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                    { apiGroups: [""], resources: ["pods", "pods/ephemeralcontainers", "pods/exec", "configmaps"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
                     { apiGroups: ["apps"], resources: ["deployments", "replicasets", "deployments/scale"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
                     { apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
                 ],
@@ -102,13 +121,31 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
                     { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: human.username },
                     { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: breakGlass.username },
                     { kind: "ServiceAccount", namespace: "kube-system", name: "horizontal-pod-autoscaler" },
+                    // Identities exempt for one job, given the RBAC to try others: admission alone must hold them to their shape.
+                    ...exemptForOneJob.map((u) =>
+                        u.username.startsWith("system:serviceaccount:")
+                            ? { kind: "ServiceAccount", namespace: "kube-system", name: u.username.split(":")[3] }
+                            : { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: u.username },
+                    ),
                 ],
+            },
+            {
+                // In Argo CD's namespace everyone tried here may do anything RBAC allows (admin), Argo CD's controller included.
+                apiVersion: "rbac.authorization.k8s.io/v1",
+                kind: "RoleBinding",
+                metadata: { name: "doors-argocd-admin", namespace: argoNs },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+                subjects: [argo, human, breakGlass, ...exemptForOneJob].map((u) =>
+                    u.username.startsWith("system:serviceaccount:")
+                        ? { kind: "ServiceAccount", namespace: u.username.split(":")[2], name: u.username.split(":")[3] }
+                        : { kind: "User", apiGroup: "rbac.authorization.k8s.io", name: u.username },
+                ),
             },
         ]);
         const rules = defaultRules();
         step(`${rules.length} guardrails bound for prod [Deny, Audit] and staging [Warn, Audit], as AdmissionGuardrails renders them`);
         applyList(cluster!, guardrailManifests(rules, bindings, { prefix }));
-        for (const ns of [prod, staging, psaOnly]) await eventually(`ServiceAccount default in ${ns}`, 60, () => k(["get", "sa", "default", "-n", ns]).code === 0);
+        for (const ns of [prod, staging, psaOnly, doomed, argoNs]) await eventually(`ServiceAccount default in ${ns}`, 60, () => k(["get", "sa", "default", "-n", ns]).code === 0);
         // Policies load asynchronously: wait until a privileged Pod is refused in prod.
         let n = 0;
         let last = "";
@@ -252,10 +289,211 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
         assert.equal(create(hpa("fits", prod, 2, 20), human).code, 0, "an HPA within the cap");
     });
 
+    it("exempt for one job, nothing more: each kube-system identity is denied a write outside its shape (issue 17, item 6)", () => {
+        const [publisher, gc, nsController, deploymentController, kcm] = exemptForOneJob;
+        ok(
+            ["create", ...asUser(argo), "-f", "-"],
+            JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "app-config", namespace: prod }, data: { mode: "safe" } }),
+        );
+        const patchData = ["patch", "configmap", "app-config", "-n", prod, "--type=merge", "-p", '{"data":{"mode":"debug"}}'];
+        const attempts: [UserInfo, readonly string[], string | undefined, RegExp][] = [
+            [publisher, ["create", "-f", "-"], JSON.stringify(deployment("ca-publisher-app", prod, 1)), /root-ca-cert-publisher may not CREATE deployments ca-publisher-app/],
+            [gc, patchData, undefined, /generic-garbage-collector may not UPDATE configmaps app-config/],
+            [gc, ["delete", "configmap", "app-config", "-n", prod], undefined, /generic-garbage-collector may not DELETE configmaps app-config/],
+            [nsController, ["delete", "deployment", "web", "-n", prod, "--wait=false"], undefined, /namespace-controller may not DELETE deployments web/],
+            [
+                deploymentController,
+                ["create", "-f", "-"],
+                JSON.stringify(pod("from-deployment-controller", prod)),
+                /deployment-controller may not CREATE pods from-deployment-controller/,
+            ],
+            [
+                kcm,
+                ["create", "-f", "-"],
+                JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "kcm-config", namespace: prod }, data: { a: "b" } }),
+                /system:kube-controller-manager may not CREATE configmaps kcm-config/,
+            ],
+            [kcm, patchData, undefined, /system:kube-controller-manager may not UPDATE configmaps app-config/],
+        ];
+        for (const [user, args, stdin, denied] of attempts) {
+            const r = k([...args, ...asUser(user)], stdin);
+            assert.notEqual(r.code, 0, `${user.username} ${args[0]} was admitted`);
+            assert.match(r.stderr, denied);
+            assert.match(r.stderr, /\(guardrail restrict-workload-writers\)/);
+        }
+        assert.match(ok(["get", "configmap", "app-config", "-n", prod, "-o", "jsonpath={.data.mode}"]), /^safe$/);
+    });
+
+    it("a foreground prune (as Argo CD deletes): the garbage collector deletes the ReplicaSets and releases the Deployment, in its shape", async () => {
+        ok(["delete", "deployment", "web", "-n", prod, "--cascade=foreground", "--wait=false", ...asUser(argo)]);
+        await eventually("Deployment web and its ReplicaSets gone (the GC's deletes and finalizer removal admitted)", 90, () => {
+            const left = k(["get", "deployment/web", "-n", prod, "--ignore-not-found", "-o", "name"]).stdout.trim();
+            const sets = k(["get", "replicasets", "-n", prod, "-l", "app.kubernetes.io/name=web", "-o", "name"]).stdout.trim();
+            return left === "" && sets === "";
+        });
+    });
+
+    it("the namespace controller empties a prod namespace the program deletes, in its shape", async () => {
+        ok(["create", ...asUser(argo), "-f", "-"], JSON.stringify(deployment("doomed-web", doomed, 1)));
+        ok(
+            ["create", ...asUser(argo), "-f", "-"],
+            JSON.stringify({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "doomed-config", namespace: doomed }, data: { a: "b" } }),
+        );
+        ok(["delete", "namespace", doomed, "--wait=false", ...asUser(program)]);
+        await eventually(`namespace ${doomed} emptied and gone`, 120, () => k(["get", "namespace", doomed, "--ignore-not-found", "-o", "name"]).stdout.trim() === "");
+    });
+
     it("Pod Security Admission underneath: a prod-labelled namespace refuses a privileged Pod by itself (restricted, pinned)", () => {
         const r = create(pod("psa-privileged", psaOnly, podSpec({ containers: [privilegedContainer()] })), argo);
         assert.notEqual(r.code, 0);
         assert.match(r.stderr, /violates PodSecurity "restricted:v1\.36": privileged/);
         assert.equal(create(pod("psa-compliant", psaOnly), argo).code, 0, "a compliant Pod passes restricted");
+    });
+    describe("the Argo CD namespace (issue 17, item 7): Pod Security restricted, and only the program writes what runs or grants identity there", () => {
+        const chartObjects = (values: Record<string, unknown>): KubeObject[] => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-doors-chart-"));
+            try {
+                fs.writeFileSync(path.join(dir, "values.json"), JSON.stringify(values));
+                const chart = path.resolve(__dirname, "..", "..", "..", "shared", "fixtures", "argo-cd", "charts", `argo-cd-${pinnedChart.version}.tgz`);
+                const r = spawnSync("helm", ["template", "argocd", chart, "-n", argoNs, "-f", path.join(dir, "values.json")], { encoding: "utf8" });
+                if (r.status !== 0) throw new Error(`helm template failed (source the toolchain env: scripts/toolchain/install.sh --print-env): ${r.stderr}`);
+                // YAML 1.1, as the API server's decoder reads it: the chart writes file modes as octal (defaultMode: 0755).
+                return parseAllDocuments(r.stdout, { version: "1.1" })
+                    .map((d) => d.toJS() as KubeObject | null)
+                    .filter((o): o is KubeObject => o !== null && typeof o === "object" && "kind" in o)
+                    .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: argoNs } }));
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        };
+        const single = chartObjects(renderArgoCdValues({}));
+        const ha = chartObjects(renderArgoCdValues({ ha: true, dex: true }));
+        const templated = (o: KubeObject) =>
+            o.kind === "Job" || o.kind === "Deployment" || o.kind === "StatefulSet" ? (o.spec as { template: { metadata?: object; spec: object } }).template : undefined;
+        const serverPod = () => {
+            const pods = JSON.parse(ok(["get", "pods", "-n", argoNs, "-l", "app.kubernetes.io/name=argocd-server", "-o", "json"])) as { items: KubeObject[] };
+            return pods.items[0];
+        };
+
+        before(async () => {
+            step("the chart's ServiceAccounts and workloads (single replica), applied as the program");
+            const accounts = [...single, ...ha].filter((o) => o.kind === "ServiceAccount");
+            applyList(cluster!, [...new Map(accounts.map((a) => [a.metadata?.name, a])).values()], asUser(program));
+            applyList(
+                cluster!,
+                single.filter((o) => o.kind === "Deployment"),
+                asUser(program),
+            );
+        });
+
+        it("every pod the chart runs (single replica; HA with redis-ha and Dex) passes Pod Security restricted (server-side dry run)", () => {
+            const pods = [...single, ...ha].flatMap((o) => {
+                const t = templated(o);
+                return t ? [{ apiVersion: "v1", kind: "Pod", metadata: { name: `psa-${String(o.metadata?.name)}`.slice(0, 63), namespace: argoNs }, spec: t.spec }] : [];
+            });
+            assert.ok(pods.length >= 10, `${pods.length} pod templates`);
+            for (const p of [...new Map(pods.map((x) => [x.metadata.name, x])).values()]) {
+                const r = k(["create", "--dry-run=server", ...asUser(program), "-f", "-"], JSON.stringify(p));
+                assert.equal(r.code, 0, `${p.metadata.name}: ${r.stderr}`);
+                assert.doesNotMatch(r.stderr, /PodSecurity/, p.metadata.name);
+            }
+            const root = k(["create", "--dry-run=server", ...asUser(program), "-f", "-"], JSON.stringify(pod("root", argoNs, podSpec({ containers: [privilegedContainer()] }))));
+            assert.match(root.stderr, /violates PodSecurity "restricted:v1\.36"/);
+        });
+
+        it("the real deployment and replicaset controllers start the chart's Pods from the program's Deployments", async () => {
+            await eventually("argocd-server's Pod created by the replicaset controller", 90, () => serverPod() !== undefined);
+            assert.equal((serverPod().metadata?.ownerReferences as { kind: string }[] | undefined)?.[0]?.kind, "ReplicaSet");
+        });
+
+        it("nobody but the program starts a pod as Argo CD's controller, requests its token, binds its Role or edits its workloads: people, break-glass, Argo CD itself, kube-system identities", () => {
+            const name = serverPod().metadata?.name ?? "";
+            const asController = { ...pod("as-controller", argoNs), spec: { ...podSpec(), serviceAccountName: "argocd-application-controller" } };
+            const doors: [string, (u: UserInfo) => KubectlResult][] = [
+                ["a Pod mounting the controller's ServiceAccount", (u) => create(asController, u)],
+                ["kubectl create token argocd-application-controller", (u) => k(["create", "token", "argocd-application-controller", "-n", argoNs, ...asUser(u)])],
+                [
+                    "a legacy token Secret for the controller",
+                    (u) =>
+                        create(
+                            {
+                                apiVersion: "v1",
+                                kind: "Secret",
+                                metadata: { name: "controller-token", namespace: argoNs, annotations: { "kubernetes.io/service-account.name": "argocd-application-controller" } },
+                                type: "kubernetes.io/service-account-token",
+                            },
+                            u,
+                        ),
+                ],
+                [
+                    "a Job running as the controller",
+                    (u) =>
+                        create(
+                            {
+                                apiVersion: "batch/v1",
+                                kind: "Job",
+                                metadata: { name: "as-controller", namespace: argoNs },
+                                spec: { template: { spec: { ...asController.spec, restartPolicy: "Never" } } },
+                            },
+                            u,
+                        ),
+                ],
+                [
+                    "a CronJob",
+                    (u) =>
+                        create(
+                            {
+                                apiVersion: "batch/v1",
+                                kind: "CronJob",
+                                metadata: { name: "as-controller", namespace: argoNs },
+                                spec: { schedule: "* * * * *", jobTemplate: { spec: { template: { spec: { ...asController.spec, restartPolicy: "Never" } } } } },
+                            },
+                            u,
+                        ),
+                ],
+                [
+                    "a RoleBinding to the controller's Role",
+                    (u) =>
+                        create(
+                            {
+                                apiVersion: "rbac.authorization.k8s.io/v1",
+                                kind: "RoleBinding",
+                                metadata: { name: "steal-controller", namespace: argoNs },
+                                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "view" },
+                                subjects: [{ kind: "User", apiGroup: "rbac.authorization.k8s.io", name: u.username }],
+                            },
+                            u,
+                        ),
+                ],
+                ["editing argocd-server's image", (u) => k(["set", "image", "deployment/argocd-server", "server=attacker/argocd:v3.6.1", "-n", argoNs, ...asUser(u)])],
+                ["kubectl exec into argocd-server", (u) => k(["exec", "-n", argoNs, name, ...asUser(u), "--", "true"])],
+                [
+                    // A debugger that Pod Security restricted admits: only the guardrail stands in its way.
+                    "kubectl debug (ephemeral container) on argocd-server",
+                    (u) =>
+                        debug(argoNs, name, u, {
+                            name: "debugger",
+                            image: "busybox:1.37.0",
+                            targetContainerName: "server",
+                            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+                        }),
+                ],
+            ];
+            for (const [door, attempt] of doors) {
+                // kube-system: the garbage collector (exempt for owned objects) and kube-controller-manager's own name (every controller's shape).
+                for (const u of [human, breakGlass, argo, exemptForOneJob[1], exemptForOneJob[4]]) {
+                    const r = attempt(u);
+                    assert.notEqual(r.code, 0, `${door} as ${u.username} was admitted`);
+                    assert.match(
+                        r.stderr,
+                        /in the Argo CD namespace argocd: its service accounts write prod; .*\(guardrail govern-argocd-namespace\)/,
+                        `${door} as ${u.username}: ${r.stderr}`,
+                    );
+                }
+            }
+            // The program passes admission: its token request succeeds, its exec reaches the (absent) node.
+            assert.equal(k(["create", "token", "argocd-application-controller", "-n", argoNs, ...asUser(program)]).code, 0);
+            assert.match(k(["exec", "-n", argoNs, name, ...asUser(program), "--", "true"]).stderr, /does not have a host assigned/);
+        });
     });
 });

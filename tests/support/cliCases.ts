@@ -84,12 +84,21 @@ export function policyCheckCases(policyCheck: (...args: string[]) => Promise<Com
         assert.ok(lines.some((l) => /^Scale guardrails-fixtures\/cap-scale-hpa\s+cap-replicas\s+Deny\s/.test(l)));
         // ...and the program's privileged namespace, which as Argo CD's controller (the CREATE default for a Namespace) is refused.
         assert.ok(lines.some((l) => /^Namespace rnps-good-program-privileged\s+require-namespace-pod-security\s+Deny\s/.test(l)));
-        const denied = bad.length + 2;
+        // ...and the Argo CD namespace's good fixtures (the program's Deployment and Secret, the Redis secret init's Secret),
+        // which as Argo CD's controller are refused by govern-argocd-namespace: it may not write its own namespace.
+        const argoGood = ["argocd-good-program-deployment", "argocd-good-program-secret", "argocd-redis"];
+        assert.equal(fixtureFiles("good-").filter((f) => f.startsWith("govern-argocd-namespace")).length, argoGood.length);
+        for (const name of argoGood)
+            assert.ok(
+                lines.some((l) => new RegExp(`^\\S+ argocd/${name}\\s+govern-argocd-namespace\\s+Deny\\s`).test(l)),
+                name,
+            );
+        const denied = bad.length + 2 + argoGood.length;
         assert.equal(lines.filter((l) => /\sDeny\s/.test(l)).length, denied);
         // Stored objects (the start of UPDATE cases) are manifests too.
         const objects = fixtureFiles("good-").length + fixtureFiles("bad-").length + fixtureFiles("stored-").length;
         assert.match(r.stdout, new RegExp(`^${objects} objects, prod mode: \\d+ rule checks, ${denied} denied, 0 warned, \\d+ admitted$`, "m"));
-        assert.match(r.stdout, /skipped 18 documents that are not a Kubernetes object: .*expectations\.yaml/);
+        assert.match(r.stdout, /skipped 19 documents that are not a Kubernetes object: .*expectations\.yaml/);
     });
 
     it("staging mode warns instead of denying and exits 0", async () => {

@@ -45,15 +45,19 @@ export function fixtureRules(): string[] {
         .sort();
 }
 
-/** A rule's folder: the rule its expectations.yaml names, its cases, and its fixture files. */
-export function readFixtureFolder(rule: string): { dir: string; declaredRule: string; cases: Record<string, Expectation>; files: string[] } {
+/**
+ * A rule's folder: the rule its expectations.yaml names, its cases, its fixture files, and the
+ * namespace its objects sit in: the placeholder (a prod namespace, substituted by replays), or the
+ * folder's own `namespace` (e.g. `argocd` for govern-argocd-namespace), unlabelled and kept as is.
+ */
+export function readFixtureFolder(rule: string): { dir: string; declaredRule: string; cases: Record<string, Expectation>; files: string[]; namespace: string } {
     const dir = path.join(fixturesRoot, rule);
-    const expectations = parse(fs.readFileSync(path.join(dir, "expectations.yaml"), "utf8")) as { rule: string; cases: Record<string, Expectation> };
+    const expectations = parse(fs.readFileSync(path.join(dir, "expectations.yaml"), "utf8")) as { rule: string; namespace?: string; cases: Record<string, Expectation> };
     const files = fs
         .readdirSync(dir)
         .filter((f) => /^(good|bad)-.*\.yaml$/.test(f))
         .sort();
-    return { dir, declaredRule: expectations.rule, cases: expectations.cases, files };
+    return { dir, declaredRule: expectations.rule, cases: expectations.cases, files, namespace: expectations.namespace ?? placeholderNamespace };
 }
 
 /** The one object a fixture file holds. */

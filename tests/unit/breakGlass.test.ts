@@ -93,6 +93,7 @@ describe("break-glass", () => {
                 "protect-application-inputs",
                 "keep-governed-namespaces",
                 "require-namespace-pod-security",
+                "govern-argocd-namespace",
             ],
         );
         const policies = carved.map((r) => `gitops-control-${r.name}`);

@@ -345,6 +345,13 @@ describe("ArgoCd", () => {
         assert.equal(chart().values.global.image.tag, argoCdVersion);
     });
 
+    it("its namespace enforces Pod Security restricted, pinned: it holds the service accounts that write prod", () => {
+        const ns = byName("kubernetes:core/v1:Namespace", "argocd-ns")!.inputs;
+        assert.equal(ns.metadata.name, "argocd");
+        for (const mode of ["enforce", "audit", "warn"]) assert.equal(ns.metadata.labels[`pod-security.kubernetes.io/${mode}`], "restricted", mode);
+        assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce-version"], "v1.36");
+    });
+
     it("installs the CRDs of the one Argo CD version from the release, before the chart", () => {
         const crds = byName("kubernetes:yaml/v2:ConfigGroup", "argocd-crds")!.inputs;
         assert.deepEqual(

@@ -10,6 +10,7 @@ import {
     RuleDecision,
     UserInfo,
     admissionRequest,
+    argoCdControllerUser,
     compileRule,
     kubernetesCelGaps,
     programUser,
@@ -36,8 +37,9 @@ const rules = defaultRules();
 /** The fixtures' namespace is the one prod namespace of the cluster: the parameter of require-application-environment. */
 const prod = new GuardrailEvaluator(rules, { namespaces: { [placeholderNamespace]: prodNamespace } });
 
-function requestFor(object: KubeObject, e: Expectation, dir: string): AdmissionRequest {
-    return admissionRequest(object, { namespaceLabels: prodNamespace, ...requestOptions(e, object, dir) });
+/** A folder of its own namespace (not the placeholder) sits in an unlabelled namespace: no environment binding selects it. */
+function requestFor(object: KubeObject, e: Expectation, dir: string, namespace = placeholderNamespace): AdmissionRequest {
+    return admissionRequest(object, { namespaceLabels: namespace === placeholderNamespace ? prodNamespace : {}, ...requestOptions(e, object, dir) });
 }
 
 const decisionOf = (decisions: readonly RuleDecision[], rule: string): RuleDecision => {
@@ -76,7 +78,7 @@ describe("guardrail fixtures", () => {
     });
 
     for (const rule of ruleDirs) {
-        const { dir, declaredRule, cases, files } = readFixtureFolder(rule);
+        const { dir, declaredRule, cases, files, namespace } = readFixtureFolder(rule);
         const expectations = { rule: declaredRule, cases };
 
         describe(rule, () => {
@@ -96,8 +98,8 @@ describe("guardrail fixtures", () => {
                 const title = e.verdict === "Deny" ? `denies ${file}: "${e.message}"` : `admits ${file}`;
                 it(title, () => {
                     const object = readFixture(path.join(dir, file));
-                    if (object.kind !== "Namespace") assert.equal(object.metadata?.namespace, "guardrails-fixtures", "namespaced in the placeholder");
-                    const decisions = prod.evaluate(requestFor(object, e, dir));
+                    if (object.kind !== "Namespace") assert.equal(object.metadata?.namespace, namespace, "namespaced in the placeholder (or the folder's own namespace)");
+                    const decisions = prod.evaluate(requestFor(object, e, dir, namespace));
                     const d = decisionOf(decisions, rule);
                     if (e.verdict === "Deny") {
                         assert.equal(d.verdict, "Deny");
@@ -231,7 +233,7 @@ describe("rule builders refuse bad options with the field and the fix", () => {
         ],
         [
             "restrictWorkloadWriters.exemptions[0].operations",
-            () => restrictWorkloadWriters({ exemptions: [{ username: "system:kube-scheduler", operations: [], why: "x" }] }),
+            () => restrictWorkloadWriters({ exemptions: [{ usernames: ["system:kube-scheduler"], resources: ["pods"], operations: [], why: "x" }] }),
             /^`restrictWorkloadWriters\.exemptions\[0\]\.operations` is empty\. Fix:/,
         ],
         ["protectSyncPolicy.environments (empty)", () => protectSyncPolicy({ environments: [] }), /^`protectSyncPolicy\.environments` is empty, so nothing is protected\. Fix:/],
@@ -271,6 +273,7 @@ describe("defaultRules", () => {
                 "protect-application-inputs",
                 "keep-governed-namespaces",
                 "require-namespace-pod-security",
+                "govern-argocd-namespace",
             ],
         );
     });
@@ -391,6 +394,13 @@ describe("offline evaluator", () => {
         assert.equal(d.verdict, "Allow");
     });
 
+    it("refuses namespaceObject in a matchCondition: the API server evaluates matchConditions without it", () => {
+        assert.throws(
+            () => compileRule(rule({ matchConditions: [{ name: "ns", expression: "namespaceObject != null" }], validations: [{ expression: "true", message: "m" }] })),
+            /`rules\.[a-z-]+\.matchConditions\[0\]\.expression` reads namespaceObject, which the API server does not give matchConditions/,
+        );
+    });
+
     it("refuses variables used before they are declared", () => {
         assert.throws(() => compileRule(rule({ validations: [{ expression: "variables.nope", message: "m" }] })), /uses variables\.nope, which is not declared before it/);
     });
@@ -463,16 +473,235 @@ describe("restrict-workload-writers", () => {
         assert.equal(d.skipped, "resource or operation not matched");
     });
 
-    it("namespace deletion by the namespace controller is exempt, its updates are not", () => {
+    it("the namespace controller deletes only in a namespace being deleted, and never updates", () => {
         const nsController: UserInfo = { username: "system:serviceaccount:kube-system:namespace-controller" };
-        assert.equal(writers(admissionRequest(deployment(), { operation: "DELETE", userInfo: nsController, namespaceLabels: prodNamespace })).verdict, "NotApplicable");
-        assert.equal(writers(admissionRequest(deployment(), { operation: "UPDATE", userInfo: nsController, namespaceLabels: prodNamespace })).verdict, "Deny");
+        const del = (namespaceDeleting: boolean) =>
+            writers(admissionRequest(deployment(), { operation: "DELETE", userInfo: nsController, namespaceLabels: prodNamespace, namespaceDeleting }));
+        // Judged in the validation: the API server gives matchConditions no namespaceObject.
+        assert.equal(del(true).verdict, "Allow");
+        assert.equal(del(false).verdict, "Deny");
+        // DeleteCollection is admitted once for the collection (no name, no oldObject), then per object: kube-controller-manager's
+        // own name (whose garbage-collector shape reads oldObject) is admitted there too, without an evaluation error.
+        for (const userInfo of [nsController, { username: "system:kube-controller-manager" }]) {
+            for (const [deleting, verdict] of [
+                [true, "Allow"],
+                [false, "Deny"],
+            ] as const) {
+                const collection = {
+                    ...admissionRequest(deployment(), { operation: "DELETE", userInfo, namespaceLabels: prodNamespace, namespaceDeleting: deleting }),
+                    oldObject: null,
+                    name: "",
+                };
+                const d = writers(collection);
+                assert.equal(d.verdict, verdict, `${userInfo.username}, namespace deleting ${deleting}: ${JSON.stringify(d)}`);
+                assert.ok(
+                    d.violations.every((v) => v.error === undefined),
+                    JSON.stringify(d.violations),
+                );
+            }
+        }
+        assert.equal(
+            writers(admissionRequest(deployment(), { operation: "UPDATE", userInfo: nsController, namespaceLabels: prodNamespace, namespaceDeleting: true })).verdict,
+            "Deny",
+        );
+    });
+
+    describe("each exempt controller writes only its own shape", () => {
+        const kcm: UserInfo = { username: "system:kube-controller-manager" };
+        const as = (name: string): UserInfo => ({ username: `system:serviceaccount:kube-system:${name}` });
+        const owner = (apiVersion: string, kind: string, controller = true) => ({ apiVersion, kind, name: "owner", uid: "u-1", controller });
+        const withMeta = (o: KubeObject, meta: Record<string, unknown>): KubeObject => ({ ...o, metadata: { ...o.metadata, ...meta } });
+        const update = (object: KubeObject, oldObject: KubeObject, userInfo: UserInfo) =>
+            writers(admissionRequest(object, { operation: "UPDATE", oldObject, userInfo, namespaceLabels: prodNamespace }));
+        const exempt = (d: RuleDecision) => assert.equal(d.skipped, "matchCondition not-a-cluster-controller", JSON.stringify(d));
+        const denied = (d: RuleDecision) => assert.equal(d.verdict, "Deny", JSON.stringify(d));
+        const rs = withMeta({ ...deployment(), kind: "ReplicaSet" }, { ownerReferences: [owner("apps/v1", "Deployment")] });
+        const pod = (ownerReferences?: object[]): KubeObject => ({
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: "web-1", namespace: "shop", labels: { "app.kubernetes.io/name": "web" }, ...(ownerReferences ? { ownerReferences } : {}) },
+            spec: (deployment().spec as { template: { spec: object } }).template.spec,
+        });
+        const configMap = (name: string, data: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: "shop" }, data });
+
+        it("the garbage collector: removes finalizers and owner references (foreground deletion, orphaning), deletes dependents; nothing more", () => {
+            for (const user of [as("generic-garbage-collector"), kcm]) {
+                const deleting = withMeta(deployment(), { finalizers: ["foregroundDeletion"], ownerReferences: [owner("example.com/v1", "Shop", false)] });
+                exempt(update(withMeta(deployment(), { ownerReferences: [owner("example.com/v1", "Shop", false)] }), deleting, user));
+                exempt(update(deployment(), deleting, user));
+                denied(update(withMeta(deployment(), { finalizers: ["foregroundDeletion", "example.com/hold"] }), deleting, user));
+                denied(update(withMeta(deployment({ replicas: 9 }), { finalizers: [] }), deleting, user));
+                denied(update(withMeta(deployment(), { ownerReferences: [owner("example.com/v1", "Other", false)] }), deleting, user));
+                denied(update(withMeta(deployment(), { labels: { "app.kubernetes.io/name": "web" } }), deployment(), user));
+                exempt(writers(admissionRequest(rs, { operation: "DELETE", userInfo: user, namespaceLabels: prodNamespace })));
+                denied(writers(admissionRequest(deployment(), { operation: "DELETE", userInfo: user, namespaceLabels: prodNamespace })));
+            }
+        });
+
+        it("the deployment controller: ReplicaSets a Deployment controls, their template untouched; no Pods, no Deployments", () => {
+            const dc = as("deployment-controller");
+            exempt(writers(admissionRequest(rs, { userInfo: dc, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest({ ...deployment(), kind: "ReplicaSet" }, { userInfo: dc, namespaceLabels: prodNamespace })));
+            exempt(update(withMeta(rs, { annotations: { "deployment.kubernetes.io/revision": "2" } }), rs, dc));
+            const otherImage = JSON.parse(JSON.stringify(rs)) as { spec: { template: { spec: { containers: { image: string }[] } } } };
+            otherImage.spec.template.spec.containers[0].image = "evil:1.0.0";
+            denied(update(otherImage as unknown as KubeObject, rs, dc));
+            exempt(writers(admissionRequest(rs, { operation: "DELETE", userInfo: dc, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(pod([owner("apps/v1", "ReplicaSet")]), { userInfo: dc, namespaceLabels: prodNamespace })));
+            denied(update(deployment({ replicas: 3 }), deployment(), dc));
+        });
+
+        it("the workload controllers: Pods controlled by their own kind, spec untouched on update", () => {
+            const cases: [string, string, string][] = [
+                ["replicaset-controller", "apps/v1", "ReplicaSet"],
+                ["statefulset-controller", "apps/v1", "StatefulSet"],
+                ["daemon-set-controller", "apps/v1", "DaemonSet"],
+                ["job-controller", "batch/v1", "Job"],
+                ["replication-controller", "v1", "ReplicationController"],
+            ];
+            for (const [name, apiVersion, kind] of cases) {
+                exempt(writers(admissionRequest(pod([owner(apiVersion, kind)]), { userInfo: as(name), namespaceLabels: prodNamespace })));
+                denied(writers(admissionRequest(pod(), { userInfo: as(name), namespaceLabels: prodNamespace })));
+                denied(writers(admissionRequest(pod([owner(apiVersion, kind, false)]), { userInfo: as(name), namespaceLabels: prodNamespace })));
+                exempt(update(withMeta(pod([owner(apiVersion, kind)]), { labels: { "apps.kubernetes.io/pod-index": "0" } }), pod(), as(name)));
+                const debugged = { ...pod(), spec: { ...(pod().spec as object), ephemeralContainers: [{ name: "sh", image: "busybox:1.37.0" }] } };
+                denied(update(debugged, pod(), as(name)));
+                denied(writers(admissionRequest(configMap("web", { a: "b" }), { userInfo: as(name), namespaceLabels: prodNamespace })));
+            }
+            denied(writers(admissionRequest(pod([owner("apps/v1", "StatefulSet")]), { userInfo: as("replicaset-controller"), namespaceLabels: prodNamespace })));
+        });
+
+        it("the root CA publisher writes kube-root-ca.crt with ca.crt only; the service controller only its load-balancer finalizer", () => {
+            const publisher = as("root-ca-cert-publisher");
+            exempt(writers(admissionRequest(configMap("kube-root-ca.crt", { "ca.crt": "pem" }), { userInfo: publisher, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(configMap("app-config", { "ca.crt": "pem" }), { userInfo: publisher, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(configMap("kube-root-ca.crt", { "ca.crt": "pem", "evil.sh": "x" }), { userInfo: publisher, namespaceLabels: prodNamespace })));
+            const service: KubeObject = { apiVersion: "v1", kind: "Service", metadata: { name: "web", namespace: "shop" }, spec: { selector: { app: "web" } } };
+            const sc = as("service-controller");
+            exempt(update(withMeta(service, { finalizers: ["service.kubernetes.io/load-balancer-cleanup"] }), service, sc));
+            exempt(update(service, withMeta(service, { finalizers: ["service.kubernetes.io/load-balancer-cleanup"] }), sc));
+            denied(update(withMeta(service, { finalizers: ["example.com/other"] }), service, sc));
+            denied(update({ ...service, spec: { selector: { app: "attacker" } } }, service, sc));
+        });
+
+        it("kube-controller-manager's own name gets the union of these shapes, nothing else", () => {
+            exempt(writers(admissionRequest(rs, { userInfo: kcm, namespaceLabels: prodNamespace })));
+            exempt(writers(admissionRequest(pod([owner("apps/v1", "ReplicaSet")]), { userInfo: kcm, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(deployment(), { userInfo: kcm, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(configMap("app-config", { a: "b" }), { userInfo: kcm, namespaceLabels: prodNamespace })));
+            denied(writers(admissionRequest(pod(), { userInfo: kcm, namespaceLabels: prodNamespace })));
+        });
     });
 
     it("a user without groups is judged by name alone (request.userInfo.groups is absent, not empty)", () => {
         const d = writers(admissionRequest(deployment(), { userInfo: { username: "carol" }, namespaceLabels: prodNamespace }));
         assert.equal(d.verdict, "Deny");
         assert.match(d.message ?? "", /^carol may not CREATE deployments web: only /);
+    });
+});
+
+describe("govern-argocd-namespace", () => {
+    const argo = (o: Partial<KubeObject> & { kind: string; apiVersion: string }): KubeObject => ({ ...o, metadata: { name: "x", namespace: "argocd", ...o.metadata } });
+    const decide = (object: KubeObject, options: Parameters<typeof admissionRequest>[1] = {}) =>
+        decisionOf(prod.evaluate(admissionRequest(object, { namespaceLabels: {}, ...options })), "govern-argocd-namespace");
+    const human: UserInfo = { username: "mallory", groups: ["developers", "system:authenticated"] };
+    const breakGlass: UserInfo = { username: "bob", groups: ["gitops-control:break-glass", "system:authenticated"] };
+    const controllerPod = argo({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "argocd-application-controller-0" },
+        spec: { serviceAccountName: "argocd-application-controller", containers: [] },
+    });
+
+    it("closes every door to acting as Argo CD's controller, for people, Argo CD's own accounts and break-glass alike", () => {
+        const doors: [string, KubeObject, Parameters<typeof admissionRequest>[1]][] = [
+            ["a Pod mounting the controller's ServiceAccount", controllerPod, {}],
+            ["kubectl exec into the controller", argo({ apiVersion: "v1", kind: "PodExecOptions", metadata: { name: "argocd-application-controller-0" } }), {}],
+            ["kubectl debug (ephemeral container)", controllerPod, { operation: "UPDATE", subResource: "ephemeralcontainers" }],
+            ["kubectl port-forward", controllerPod, { operation: "CONNECT", subResource: "portforward" }],
+            [
+                "kubectl create token argocd-application-controller",
+                argo({ apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", metadata: { name: "argocd-application-controller" } }),
+                {},
+            ],
+            [
+                "a legacy token Secret for the controller",
+                argo({
+                    apiVersion: "v1",
+                    kind: "Secret",
+                    metadata: { name: "t", annotations: { "kubernetes.io/service-account.name": "argocd-application-controller" } },
+                    type: "kubernetes.io/service-account-token",
+                }),
+                {},
+            ],
+            [
+                "a RoleBinding to the controller's Role",
+                argo({
+                    apiVersion: "rbac.authorization.k8s.io/v1",
+                    kind: "RoleBinding",
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "argocd-application-controller" },
+                    subjects: [{ kind: "User", name: "mallory" }],
+                }),
+                {},
+            ],
+            ["a CronJob", argo({ apiVersion: "batch/v1", kind: "CronJob", spec: {} }), {}],
+            [
+                "editing the controller StatefulSet's image",
+                argo({ apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "argocd-application-controller" }, spec: {} }),
+                { operation: "UPDATE" },
+            ],
+            [
+                "argocd-rbac-cm",
+                argo({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "argocd-rbac-cm" }, data: { "policy.default": "role:admin" } }),
+                { operation: "UPDATE" },
+            ],
+        ];
+        for (const [door, object, options] of doors) {
+            const withToken = object.kind === "TokenRequest" ? { ...options, subResource: "token", operation: "CREATE" as const } : options;
+            const request = (userInfo: UserInfo) => {
+                const r = admissionRequest(object, { namespaceLabels: {}, userInfo, ...withToken });
+                // A TokenRequest is the serviceaccounts/token subresource.
+                return object.kind === "TokenRequest" ? { ...r, resource: { group: "", version: "v1", resource: "serviceaccounts" } } : r;
+            };
+            for (const user of [human, breakGlass, argoCdControllerUser]) {
+                const d = decisionOf(prod.evaluate(request(user)), "govern-argocd-namespace");
+                assert.equal(d.verdict, "Deny", `${door} as ${user.username}: ${JSON.stringify(d)}`);
+                assert.match(d.message ?? "", /in the Argo CD namespace argocd: its service accounts write prod/);
+            }
+            assert.equal(decisionOf(prod.evaluate(request(programUser)), "govern-argocd-namespace").verdict, "Allow", `${door} as the program`);
+        }
+    });
+
+    it("the chart's Pods come from the cluster's controllers in their shape; other namespaces are not this rule's", () => {
+        const owned = (apiVersion: string, kind: string) => ({
+            ...controllerPod,
+            metadata: { ...controllerPod.metadata, ownerReferences: [{ apiVersion, kind, name: "o", uid: "u", controller: true }] },
+        });
+        assert.equal(decide(owned("apps/v1", "StatefulSet"), { userInfo: { username: "system:serviceaccount:kube-system:statefulset-controller" } }).verdict, "NotApplicable");
+        assert.equal(decide(owned("apps/v1", "ReplicaSet"), { userInfo: { username: "system:kube-controller-manager" } }).verdict, "NotApplicable");
+        assert.equal(decide(controllerPod, { userInfo: { username: "system:serviceaccount:kube-system:statefulset-controller" } }).verdict, "Deny");
+        assert.equal(
+            decide({ ...controllerPod, metadata: { ...controllerPod.metadata, namespace: "shop" } }, { userInfo: human }).skipped,
+            "matchCondition in-the-argo-cd-namespace",
+        );
+        // Pod deletion is no door (a rollout's scale-down, the kubelet's final DELETE): not matched.
+        assert.equal(decide(controllerPod, { operation: "DELETE", userInfo: { username: "system:node:worker-1" } }).skipped, "resource or operation not matched");
+        const sa = argo({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default" } });
+        assert.equal(decide(sa, { userInfo: { username: "system:serviceaccount:kube-system:service-account-controller" } }).verdict, "NotApplicable");
+        assert.equal(
+            decide(argo({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "argocd-extra" } }), {
+                userInfo: { username: "system:serviceaccount:kube-system:service-account-controller" },
+            }).verdict,
+            "Deny",
+        );
+    });
+
+    it("follows the Argo CD namespace and the program's identity", () => {
+        const [rule] = defaultRules({ argoCdNamespace: "gitops", programIdentity: { usernames: ["ci-deployer"], groups: [] } }).filter((r) => r.name === "govern-argocd-namespace");
+        const evaluator = new GuardrailEvaluator([rule]);
+        const pod = { ...controllerPod, metadata: { ...controllerPod.metadata, namespace: "gitops" } };
+        assert.equal(evaluator.evaluate(admissionRequest(pod, { userInfo: { username: "ci-deployer" } }))[0].verdict, "Allow");
+        assert.equal(evaluator.evaluate(admissionRequest(pod, { userInfo: programUser }))[0].verdict, "Deny");
     });
 });
 

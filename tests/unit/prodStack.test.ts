@@ -67,6 +67,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "gitops-control-disallow-host-access-prod",
             "gitops-control-disallow-latest-image-prod",
             "gitops-control-govern-app-projects-prod",
+            "gitops-control-govern-argocd-namespace-prod",
             "gitops-control-keep-governed-namespaces-prod",
             "gitops-control-protect-application-inputs-prod",
             "gitops-control-protect-namespace-labels-prod",
@@ -92,7 +93,9 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             const name = b.inputs.metadata.name as string;
             // Argo CD's projects, every Application's and ApplicationSet's project, and the namespaces Argo CD applies: whatever their labels.
             if (
-                ["restrict-application-sets", "govern-app-projects", "require-service-project", "require-namespace-pod-security"].some((r) => name === `gitops-control-${r}-prod`)
+                ["restrict-application-sets", "govern-app-projects", "require-service-project", "require-namespace-pod-security", "govern-argocd-namespace"].some(
+                    (r) => name === `gitops-control-${r}-prod`,
+                )
             ) {
                 assert.deepEqual(b.inputs.spec.matchResources, {});
                 continue;
