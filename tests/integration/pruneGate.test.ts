@@ -3,10 +3,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { AlertRule, renderRuleGroups } from "../../components/ArgoCdAlerts";
 import { pruneGateAnnotations, pruneGateServiceAccount } from "../../components/PruneGate";
 import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers";
 import { chartFiles, configMap } from "../support/charts";
 import { GitServer } from "../support/gitServer";
+import { firing, testRules } from "../support/promtool";
+import { labelValue, parseExposition } from "../support/scrapes";
 import { podContainer, serviceAccountKubectl, startContainer } from "./inContainer";
 import { LocalCluster, kubectl, kubectlOk, openLocalStack, startCluster, step } from "./support";
 
@@ -230,6 +233,35 @@ describe("prune budget at sync time (v3.6.1 reconcilers, the prune gate in its c
         assert.match(held.status?.operationState?.message ?? "", /^waiting for pruning confirmation of \/ConfigMap\/shop-(config|extra-2) and 1 more resources$/);
         const why = `held: the sync started at ${started} would prune 2 objects, over the budget of ${budget} (applicationPruneBudget.prod). Check the commit; if the removal is intended, a member of gitops-control:prune-approvers approves: kubectl annotate applications.argoproj.io shop-prod -n argocd --overwrite argocd.argoproj.io/deletion-approved=<now, UTC RFC 3339>; if not, revert it and end this sync (argocd app terminate-op), or the next commit waits behind it`;
         assert.equal(held.metadata.annotations?.[pruneGateAnnotations.held], why);
+
+        // ArgoCdPruneHeld reads what the controller exports while the sync is held: its
+        // argocd_app_info series for shop-prod, scraped now, held for the alert's `for:` and evaluated
+        // by promtool with the rule as the program renders it.
+        const exposition = await (await fetch(`http://127.0.0.1:${reconcilers!.ports.controllerMetrics}/metrics`)).text();
+        const [info] = [...parseExposition(exposition, ["argocd_app_info"], (l) => labelValue(l, "name") === "shop-prod").keys()];
+        assert.ok(info, "the controller exports argocd_app_info for shop-prod");
+        const labelSet = info.slice(info.indexOf("{"));
+        assert.deepEqual([labelValue(labelSet, "operation"), labelValue(labelSet, "phase")], ["sync", "Running"], info);
+        const groups = renderRuleGroups({});
+        const rule = groups.flatMap((g) => g.rules).find((r): r is AlertRule => "alert" in r && r.alert === "ArgoCdPruneHeld");
+        assert.ok(rule);
+        const minutes = Number(/^(\d+)m$/.exec(rule.for)?.[1]);
+        const evaluated = testRules(
+            groups,
+            [
+                {
+                    name: "the held sync as scraped",
+                    interval: "1m",
+                    input_series: [{ series: info, values: `1x${minutes + 2}` }],
+                    alert_rule_test: [
+                        { eval_time: `${minutes - 1}m`, alertname: "ArgoCdPruneHeld", exp_alerts: [] },
+                        { eval_time: `${minutes + 1}m`, alertname: "ArgoCdPruneHeld", exp_alerts: [firing(rule, { name: "shop-prod", project: "shop" })] },
+                    ],
+                },
+            ],
+            "1m",
+        );
+        assert.equal(evaluated.code, 0, evaluated.output);
         await waitFor("the gate's PruneHeld Event", 30, () => gateEvents("shop-prod").includes(`Warning PruneHeld: ${why}`));
         // Staging keeps its preset: the same commit prunes there unattended.
         await waitFor("both ConfigMaps pruned in staging", 120, () => !exists("configmap", "shop-config", "shop-staging") && !exists("configmap", "shop-extra-2", "shop-staging"));
