@@ -101,6 +101,22 @@ function refreshUntilSynced(name: string, seconds: number, revision?: string): P
     );
 }
 
+/** What Argo CD says of `name` (sync, health, resources not Synced) and its controller's last log lines about it: for a failure message. */
+function explainApp(name: string): string {
+    const a = app(name) as (App & { status?: { resources?: { kind: string; name: string; status?: string }[] } }) | undefined;
+    const drifted = (a?.status?.resources ?? []).filter((r) => r.status !== "Synced").map((r) => `${r.kind}/${r.name}: ${r.status}`);
+    const logFile = reconcilers?.logOf("application-controller");
+    const lines =
+        logFile && fs.existsSync(logFile)
+            ? fs
+                  .readFileSync(logFile, "utf8")
+                  .split("\n")
+                  .filter((l) => l.includes(`"application":"${name}"`) && /sync status|Skipping|diff|Initiated|Updated/i.test(l))
+                  .slice(-12)
+            : [];
+    return `${name}: ${a?.status?.sync?.status}/${a?.status?.health?.status} at ${a?.status?.sync?.revision?.slice(0, 8)}, not Synced: ${drifted.join(", ") || "-"}\n${lines.join("\n")}`;
+}
+
 function configMessage(namespace: string, name: string): string | undefined {
     const r = kubectl(cluster, ["get", "configmap", name, "-n", namespace, "-o", "jsonpath={.data.message}"]);
     return r.code === 0 ? r.stdout : undefined;
@@ -236,17 +252,24 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
             const replicas = kubectl(cluster, ["get", "deployment", "shop", "-n", ns, "-o", "jsonpath={.spec.replicas}"]);
             if (replicas.code === 0 && replicas.stdout !== "0") kubectlOk(cluster, ["scale", "deployment", "shop", "-n", ns, "--replicas", "0", ...autoscaler]);
         }
-        for (const name of environments) await refreshUntilSynced(name, 240, knownGoodSha);
         // Synced is not enough: after a failed sync, a commit that only restores the old manifests
         // leaves the failed operation as the last one, and v3.6.1 then skips every auto-sync of that
         // source ("failed previous sync attempt to <bad> and will not retry for <good>": alreadyAttemptedSync
         // compares sources only, as the new revision has no changes) until the next full comparison
-        // (the resync period). Self-heal is off meanwhile. The known-good state ends with a successful
-        // sync of the known-good revision, as `argocd app sync` would start it.
+        // (the resync period). Self-heal is off meanwhile. And staging has no self-heal: whatever drifted
+        // there stays until a sync. The known-good state ends with a successful sync of the known-good
+        // revision, as `argocd app sync` would start it, wherever the last operation was not that one or
+        // a refresh does not find the Application Synced (the drift is printed).
         for (const name of environments) {
+            const synced = await refreshUntilSynced(name, 90, knownGoodSha).then(
+                () => true,
+                () => false,
+            );
             const last = app(name)?.status?.operationState;
-            if (last?.phase === "Succeeded" && last.syncResult?.revision === knownGoodSha) continue;
-            step(`restore: a sync of ${name} to ${knownGoodSha.slice(0, 8)} (last operation: ${last?.phase ?? "none"} at ${last?.syncResult?.revision?.slice(0, 8) ?? "-"})`);
+            if (synced && last?.phase === "Succeeded" && last.syncResult?.revision === knownGoodSha) continue;
+            step(
+                `restore: a sync of ${name} to ${knownGoodSha.slice(0, 8)} (${synced ? `last operation: ${last?.phase ?? "none"} at ${last?.syncResult?.revision?.slice(0, 8) ?? "-"}` : `not Synced after a refresh: ${explainApp(name)}`})`,
+            );
             await until(`${name} to take a sync operation`, 60, () => {
                 const op = app(name)?.status?.operationState;
                 if (op?.phase === "Running") return false;
@@ -258,6 +281,9 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
             await until(`${name}'s sync to ${knownGoodSha.slice(0, 8)} to succeed`, 120, () => {
                 const op = app(name)?.status?.operationState;
                 return op?.phase === "Succeeded" && op.syncResult?.revision === knownGoodSha;
+            });
+            await refreshUntilSynced(name, 120, knownGoodSha).catch((e: Error) => {
+                throw new Error(`${e.message}\n${explainApp(name)}`);
             });
         }
         for (const ns of environments) {
@@ -581,25 +607,12 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         const broken = { name: "broken", team: "storefront", repoURL: git.url("broken"), path: "deploy/chart", targetRevision: "main", environments: ["staging"] };
         // The healthy ones are Synced and Healthy right before the up (not only at the last restore).
         for (const name of environments) await refreshUntilSynced(name, 120, knownGoodSha);
-        /** What Argo CD and its controller said of the healthy Applications, should one of them fail the wait. */
-        const explain = () =>
-            environments
-                .map((name) => {
-                    const a = app(name) as (App & { status?: { resources?: { kind: string; name: string; status?: string }[] } }) | undefined;
-                    const drifted = (a?.status?.resources ?? []).filter((r) => r.status !== "Synced").map((r) => `${r.kind}/${r.name}: ${r.status}`);
-                    const lines = fs
-                        .readFileSync(reconcilers!.logOf("application-controller"), "utf8")
-                        .split("\n")
-                        .filter((l) => l.includes(`"application":"${name}"`) && /sync status|Skipping|Comparing|diff/i.test(l))
-                        .slice(-12);
-                    return `${name}: ${a?.status?.sync?.status}/${a?.status?.health?.status} at ${a?.status?.sync?.revision?.slice(0, 8)}, not Synced: ${drifted.join(", ") || "-"}\n${lines.join("\n")}`;
-                })
-                .join("\n");
         const t0 = Date.now();
         // 60 s per Application: a healthy one is Synced within seconds, even on a busy machine; the broken one never.
         await assert.rejects(up({ services: [shopService(git.url("shop")), broken], waitForSync: { enabled: true, timeoutSeconds: 60 } }), (error: Error) => {
             assert.match(error.message, /broken-staging/);
-            if (/shop-(prod|staging)-app \*\*[a-z]+ failed\*\*/.test(error.message)) assert.fail(`a healthy Application failed the wait:\n${explain()}`);
+            if (/shop-(prod|staging)-app \*\*[a-z]+ failed\*\*/.test(error.message))
+                assert.fail(`a healthy Application failed the wait:\n${environments.map(explainApp).join("\n")}`);
             // The healthy Applications are waited on and pass: neither errored in the engine's diagnostics
             // nor marked "**… failed**". (Their progress lines may quote Argo CD events of earlier syncs,
             // such as "Sync operation … failed", so the line text itself is not what is asserted.)
