@@ -261,14 +261,18 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         // revision, as `argocd app sync` would start it, wherever the last operation was not that one or
         // a refresh does not find the Application Synced (the drift is printed).
         for (const name of environments) {
-            const synced = await refreshUntilSynced(name, 90, knownGoodSha).then(
-                () => true,
-                () => false,
-            );
+            // A failed (or terminated) last operation is that trap for certain: sync at once.
+            const failed = ["Failed", "Error"].includes(app(name)?.status?.operationState?.phase ?? "");
+            const synced =
+                !failed &&
+                (await refreshUntilSynced(name, 90, knownGoodSha).then(
+                    () => true,
+                    () => false,
+                ));
             const last = app(name)?.status?.operationState;
             if (synced && last?.phase === "Succeeded" && last.syncResult?.revision === knownGoodSha) continue;
             step(
-                `restore: a sync of ${name} to ${knownGoodSha.slice(0, 8)} (${synced ? `last operation: ${last?.phase ?? "none"} at ${last?.syncResult?.revision?.slice(0, 8) ?? "-"}` : `not Synced after a refresh: ${explainApp(name)}`})`,
+                `restore: a sync of ${name} to ${knownGoodSha.slice(0, 8)} (${synced || failed ? `last operation: ${last?.phase ?? "none"} at ${last?.syncResult?.revision?.slice(0, 8) ?? "-"}` : `not Synced after a refresh: ${explainApp(name)}`})`,
             );
             await until(`${name} to take a sync operation`, 60, () => {
                 const op = app(name)?.status?.operationState;
