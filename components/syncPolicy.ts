@@ -166,6 +166,11 @@ export function unsafeForProduction(policy: SyncPolicy): string[] {
     return weakenedSwitches(policy);
 }
 
+/** `{ [key]: map }` when the map has entries, else nothing. */
+function nonEmpty(key: string, map: Readonly<Record<string, string>> | undefined): Record<string, Record<string, string>> {
+    return map && Object.keys(map).length > 0 ? { [key]: { ...map } } : {};
+}
+
 /**
  * Renders the typed policy to the Application CR's `spec.syncPolicy`. Every switch is written out,
  * so the CR says what happens instead of relying on defaults nobody remembers.
@@ -187,9 +192,12 @@ export function renderSyncPolicy(policy: SyncPolicy, managedNamespaceMetadata?: 
         },
         ...(managedNamespaceMetadata
             ? {
+                  // No empty map: Argo CD stores the last sync's copy without it (omitempty), and v3.6.1
+                  // compares the two with reflect.DeepEqual (HasChangedManagedNamespaceMetadata), so an
+                  // `annotations: {}` in the spec reads OutOfSync after every sync, for good.
                   managedNamespaceMetadata: {
-                      labels: { ...managedNamespaceMetadata.labels },
-                      annotations: { ...managedNamespaceMetadata.annotations },
+                      ...nonEmpty("labels", managedNamespaceMetadata.labels),
+                      ...nonEmpty("annotations", managedNamespaceMetadata.annotations),
                   },
               }
             : {}),

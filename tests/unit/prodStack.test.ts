@@ -50,6 +50,9 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "pod-security.kubernetes.io/audit": "restricted",
             "pod-security.kubernetes.io/warn": "restricted",
         });
+        // No empty annotations map: v3.6.1 compares it with the last sync's copy (stored without it)
+        // by reflect.DeepEqual and would report the Application OutOfSync after every sync.
+        assert.deepEqual(Object.keys(spec.syncPolicy.managedNamespaceMetadata), ["labels"]);
     });
 
     it("guardrails: the whole rule library, denying and auditing in prod, bound by label", () => {
