@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { defaults } from "./defaults";
 import { check } from "./errors";
+import { gateDeploymentArgs, gateLoop } from "./gate";
 import { labels, managedByValue } from "./labels";
 import { childOptions, readScript, validatePinnedImage } from "./options";
 
@@ -52,7 +53,7 @@ export const previewGateRules = [
 ] as const;
 
 /** The Deployment's command: a pass of the script in `GATE` every `INTERVAL` seconds; a failed pass is logged and retried. */
-export const previewGateLoop = 'while :; do sh -c "$GATE" || echo "preview gate: pass failed" >&2; sleep "$INTERVAL"; done';
+export const previewGateLoop = gateLoop("preview gate");
 
 /**
  * The gate's admission fence: as the janitor's service account it may change an Application only
@@ -167,42 +168,22 @@ export class PreviewGate extends pulumi.ComponentResource {
             },
             o({ dependsOn: [policy] }),
         );
-        const podMeta = { ...meta, "app.kubernetes.io/name": "preview-gate" };
         const deployment = new k8s.apps.v1.Deployment(
             name,
-            {
-                metadata: {
-                    name: "preview-gate",
-                    namespace: args.namespace,
-                    labels: podMeta,
-                    ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
-                },
-                spec: {
-                    replicas: 1,
-                    selector: { matchLabels: { "app.kubernetes.io/name": "preview-gate" } },
-                    template: {
-                        metadata: { labels: podMeta },
-                        spec: {
-                            serviceAccountName: args.serviceAccount.name,
-                            securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
-                            containers: [
-                                {
-                                    name: "gate",
-                                    image: args.image ?? defaults.janitorImage,
-                                    command: ["/bin/sh", "-c", previewGateLoop],
-                                    env: [
-                                        { name: "GATE", value: previewGateScript() },
-                                        { name: "INTERVAL", value: String(args.intervalSeconds ?? defaults.previewGateIntervalSeconds) },
-                                        { name: "ARGOCD_NAMESPACE", value: args.namespace },
-                                    ],
-                                    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
-                                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-                                },
-                            ],
-                        },
-                    },
-                },
-            },
+            gateDeploymentArgs({
+                name: "preview-gate",
+                namespace: args.namespace,
+                labels: meta,
+                serviceAccountName: args.serviceAccount.name,
+                image: args.image ?? defaults.janitorImage,
+                loop: previewGateLoop,
+                env: [
+                    { name: "GATE", value: previewGateScript() },
+                    { name: "INTERVAL", value: String(args.intervalSeconds ?? defaults.previewGateIntervalSeconds) },
+                    { name: "ARGOCD_NAMESPACE", value: args.namespace },
+                ],
+                skipAwait: args.skipAwait,
+            }),
             o(),
         );
         this.deploymentName = deployment.metadata.name;

@@ -5,6 +5,7 @@ import { renderBinding, renderPolicy } from "./AdmissionGuardrails";
 import { defaults } from "./defaults";
 import { check } from "./errors";
 import { ApprovePrunesOptions, approvePrunes, defaultPruneApproverGroup, deletionApprovedAnnotation } from "./guardrails/pruneApproval";
+import { gateDeploymentArgs, gateLoop } from "./gate";
 import { labels, managedByValue } from "./labels";
 import { childOptions, readScript, validatePinnedImage } from "./options";
 
@@ -50,7 +51,7 @@ export const pruneGateRules = [
 ] as const;
 
 /** The Deployment's command: a pass of the script in `GATE` every `INTERVAL` seconds; a failed pass is logged and retried. */
-export const pruneGateLoop = 'while :; do sh -c "$GATE" || echo "prune gate: pass failed" >&2; sleep "$INTERVAL"; done';
+export const pruneGateLoop = gateLoop("prune gate");
 
 /**
  * The gate's own fence: as its service account it may change only prod Applications, and of them
@@ -198,44 +199,24 @@ export class PruneGate extends pulumi.ComponentResource {
         const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-approval`, rendered, p());
         const binding = renderBinding(rule, { environment: "prod", validationActions: ["Deny", "Audit"] }, defaults.guardrailPrefix, labels.environment);
         new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(`${name}-approval`, binding, p({ dependsOn: [policy] }));
-        const podMeta = { ...meta, "app.kubernetes.io/name": "prune-gate" };
         const deployment = new k8s.apps.v1.Deployment(
             name,
-            {
-                metadata: {
-                    name: "prune-gate",
-                    namespace: args.namespace,
-                    labels: podMeta,
-                    ...(args.skipAwait ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
-                },
-                spec: {
-                    replicas: 1,
-                    selector: { matchLabels: { "app.kubernetes.io/name": "prune-gate" } },
-                    template: {
-                        metadata: { labels: podMeta },
-                        spec: {
-                            serviceAccountName: account.metadata.name,
-                            securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
-                            containers: [
-                                {
-                                    name: "gate",
-                                    image: args.image ?? defaults.janitorImage,
-                                    command: ["/bin/sh", "-c", pruneGateLoop],
-                                    env: [
-                                        { name: "GATE", value: pruneGateScript() },
-                                        { name: "INTERVAL", value: String(args.intervalSeconds ?? defaults.pruneGateIntervalSeconds) },
-                                        { name: "ARGOCD_NAMESPACE", value: args.namespace },
-                                        { name: "PRUNE_BUDGET", value: String(budget) },
-                                        { name: "APPROVER_GROUPS", value: approverGroups.join(",") },
-                                    ],
-                                    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
-                                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-                                },
-                            ],
-                        },
-                    },
-                },
-            },
+            gateDeploymentArgs({
+                name: "prune-gate",
+                namespace: args.namespace,
+                labels: meta,
+                serviceAccountName: account.metadata.name,
+                image: args.image ?? defaults.janitorImage,
+                loop: pruneGateLoop,
+                env: [
+                    { name: "GATE", value: pruneGateScript() },
+                    { name: "INTERVAL", value: String(args.intervalSeconds ?? defaults.pruneGateIntervalSeconds) },
+                    { name: "ARGOCD_NAMESPACE", value: args.namespace },
+                    { name: "PRUNE_BUDGET", value: String(budget) },
+                    { name: "APPROVER_GROUPS", value: approverGroups.join(",") },
+                ],
+                skipAwait: args.skipAwait,
+            }),
             o(),
         );
         this.deploymentName = deployment.metadata.name;
