@@ -6,7 +6,9 @@
 #
 # Switches automated sync on for the oldest previews of each service up to its cap, holds the rest
 # with the reason (annotation and Event), and past a preview's TTL pauses it and deletes its
-# namespace. Idempotent: an Application is patched and an Event recorded only when the verdict
+# namespace. A preview being deleted (its PR closed) no longer counts towards the cap; if a failing
+# sync is still retrying, the gate terminates it, because Argo CD finalizes no Application while an
+# operation is in progress (a closed PR's preview would otherwise stay for the whole retry backoff). Idempotent: an Application is patched and an Event recorded only when the verdict
 # changes. Label and annotation names are components/labels.ts's and PreviewGate.ts's (checked by
 # tests/unit/scripts.test.ts).
 #
@@ -24,13 +26,20 @@ event() { # name uid type reason message
   echo "$1: $4: $5"
 }
 $K get applications.argoproj.io -n "$NS" -l "env=preview,gitops-control.io/environment=preview" \
-  -o jsonpath='{range .items[*]}{.metadata.labels.gitops-control\.io/service}|{.metadata.creationTimestamp}|{.metadata.name}|{.metadata.uid}|{.spec.syncPolicy.automated.enabled}|{.metadata.annotations.gitops-control\.io/preview-max-open}|{.metadata.annotations.gitops-control\.io/preview-ttl-hours}|{.metadata.annotations.gitops-control\.io/preview-held}{"\n"}{end}' |
+  -o jsonpath='{range .items[*]}{.metadata.labels.gitops-control\.io/service}|{.metadata.creationTimestamp}|{.metadata.name}|{.metadata.uid}|{.spec.syncPolicy.automated.enabled}|{.metadata.annotations.gitops-control\.io/preview-max-open}|{.metadata.annotations.gitops-control\.io/preview-ttl-hours}|{.metadata.annotations.gitops-control\.io/preview-held}|{.metadata.deletionTimestamp}|{.status.operationState.phase}{"\n"}{end}' |
   sort |
 {
 service=""
 running=0
-while IFS='|' read -r svc created name uid enabled max ttl reason; do
+while IFS='|' read -r svc created name uid enabled max ttl reason deleting phase; do
   [ -n "$name" ] || continue
+  if [ -n "$deleting" ]; then
+    if [ "$phase" = Running ]; then
+      $K patch applications.argoproj.io "$name" -n "$NS" --type merge -p '{"status":{"operationState":{"phase":"Terminating"}}}' >/dev/null
+      event "$name" "$uid" Normal PreviewClosing "closing: terminated the sync still running or retrying, so Argo CD deletes the preview now"
+    fi
+    continue
+  fi
   [ "$svc" = "$service" ] || { service="$svc"; running=0; }
   case "$max" in ''|*[!0-9]*) echo "$name: no valid gitops-control.io/preview-max-open, left alone" >&2; continue ;; esac
   case "$ttl" in ''|*[!0-9]*) echo "$name: no valid gitops-control.io/preview-ttl-hours, left alone" >&2; continue ;; esac

@@ -19,10 +19,8 @@ source "$(bash scripts/toolchain/install.sh --print-env)"
 echo "[test] unit tests (mocks, one shared process: scripts/commands/test-unit.sh)"
 unit=0
 bash scripts/commands/test-unit.sh || unit=$?
-# Two integration files at a time: each runs its own API server (and Argo CD's reconcilers) on
-# random loopback ports, and much of their time is spent waiting for controllers to converge.
-echo "[test] integration and reconciler tests (real engine, API server, Argo CD; one process per file)"
+echo "[test] integration and reconciler tests (real engine, API server, Argo CD; one process per file, two at a time: scripts/commands/test-integration.sh)"
 integration=0
-node_modules/.bin/node --test --import tsx --test-reporter spec --test-concurrency=2 'tests/integration/**/*.test.ts' || integration=$?
+bash scripts/commands/test-integration.sh || integration=$?
 echo "[test] unit: $([[ $unit -eq 0 ]] && echo passed || echo "FAILED (exit $unit)"), integration: $([[ $integration -eq 0 ]] && echo passed || echo "FAILED (exit $integration)")"
 [[ $unit -eq 0 && $integration -eq 0 ]]

@@ -28,6 +28,15 @@ export interface StackOptions {
      * (drift) pass false: a typo must not become a new stack. @default true
      */
     readonly create?: boolean;
+    /**
+     * The stack's state dies with the run (tests, benchmarks): the CLI saves it once, at the end of
+     * each operation, instead of after every step (`PULUMI_SKIP_CHECKPOINTS`). On the file backend
+     * every step's save marshals, backs up and verifies the whole state: a first `up` of 334 steps
+     * took 21.5 s with them and 5.7 s without (bench/RESULTS.md). Never for a stack whose state
+     * outlives the run: a CLI that dies mid-`up` would leave objects in the cluster that no state
+     * records (bench/FINDINGS.md, finding 5). @default false
+     */
+    readonly disposableState?: boolean;
 }
 
 let pinnedCommand: { root: string; command: Promise<PulumiCommand> } | undefined;
@@ -67,6 +76,7 @@ export async function openStack(options: StackOptions): Promise<Stack> {
         ...(options.backendUrl ? { PULUMI_BACKEND_URL: options.backendUrl } : {}),
         ...(options.passphrase ? { PULUMI_CONFIG_PASSPHRASE: options.passphrase } : {}),
         ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}),
+        ...(options.disposableState ? { PULUMI_SKIP_CHECKPOINTS: "true" } : {}),
     };
     const args = {
         stackName: options.stackName,

@@ -23,7 +23,13 @@ describe("the Argo CD CRDs in their own stack, migrated from an existing stack (
     let crdStack: Stack;
     let platform: Stack;
     const splitConfig = { argocd: { namespace: "argocd", crds: { stack: "local-crds" } } };
-    const stackOptions = (stackName: string): StackOptions => ({ stackName, backendUrl: `file://${stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig });
+    const stackOptions = (stackName: string): StackOptions => ({
+        stackName,
+        backendUrl: `file://${stateDir}`,
+        passphrase: localPassphrase,
+        kubeconfig: cluster.kubeconfig,
+        disposableState: true,
+    });
     const open = (stackName: string, configOverrides: Record<string, unknown> = {}) => openStack({ ...stackOptions(stackName), configOverrides });
     /** uid of every Argo CD CRD and Application, by kind/name. */
     const uids = () =>

@@ -157,6 +157,66 @@ describe("preview gate (real API server, the gate's identity)", { timeout: 5 * 6
         assert.ok(events("shop-pr-3").includes("Normal PreviewAdmitted Application: admitted: preview 2 of at most 2 of shop"));
     });
 
+    it("a closing preview whose sync is still retrying: the gate terminates the operation (Argo CD finalizes no Application while one runs) and says so", async () => {
+        // As Argo CD leaves a preview whose failing sync is in its retry backoff: an operation with
+        // phase Running; the PR closed, so the ApplicationSet controller deleted it, and the
+        // resources finalizer keeps it until the application controller finalizes it.
+        ok(["apply", "-f", "-"], JSON.stringify(application("shop-pr-4", "shop", "2")));
+        const startedAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+        try {
+            ok([
+                "patch",
+                "applications.argoproj.io",
+                "shop-pr-4",
+                "-n",
+                "argocd",
+                "--type",
+                "merge",
+                "-p",
+                JSON.stringify({
+                    metadata: { finalizers: ["resources-finalizer.argocd.argoproj.io"] },
+                    status: {
+                        operationState: {
+                            phase: "Running",
+                            startedAt,
+                            finishedAt: startedAt,
+                            retryCount: 1,
+                            message: "Retrying attempt #1",
+                            operation: { sync: { revision: "abc123" } },
+                        },
+                    },
+                }),
+            ]);
+            ok(["delete", "applications.argoproj.io", "shop-pr-4", "-n", "argocd", "--wait=false"]);
+            const r = await runGate();
+            assert.match(r.stdout, /shop-pr-4: PreviewClosing: closing: terminated the sync/);
+            assert.equal(ok(["get", "applications.argoproj.io", "shop-pr-4", "-n", "argocd", "-o", "jsonpath={.status.operationState.phase}"]), "Terminating");
+            assert.ok(events("shop-pr-4").some((e) => e.startsWith("Normal PreviewClosing Application: closing: terminated the sync")));
+            // Idempotent: the next pass leaves a terminating operation alone.
+            const version = ok(["get", "applications.argoproj.io", "shop-pr-4", "-n", "argocd", "-o", "jsonpath={.metadata.resourceVersion}"]);
+            await runGate();
+            assert.equal(ok(["get", "applications.argoproj.io", "shop-pr-4", "-n", "argocd", "-o", "jsonpath={.metadata.resourceVersion}"]), version);
+            // The gate's token may do that to a preview only: a non-preview's operation is not its to end.
+            assert.match(
+                asGate([
+                    "patch",
+                    "applications.argoproj.io",
+                    "shop-staging",
+                    "-n",
+                    "argocd",
+                    "--type",
+                    "merge",
+                    "-p",
+                    JSON.stringify({ status: { operationState: { phase: "Terminating", startedAt, operation: { sync: { revision: "abc123" } } } } }),
+                ]).stderr,
+                /the preview gate may change only preview Applications, not shop-staging/,
+            );
+        } finally {
+            // What Argo CD's controller does once the operation has ended.
+            k(["patch", "applications.argoproj.io", "shop-pr-4", "-n", "argocd", "--type", "merge", "-p", '{"metadata":{"finalizers":null}}']);
+        }
+    });
+
     it("past the TTL pauses every preview, deletes its namespace and says why; non-previews untouched", async () => {
         await runGate(73);
         for (const name of ["shop-pr-2", "shop-pr-3", "cart-pr-1"]) {
