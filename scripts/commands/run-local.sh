@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on an embedded default: `pulumi up` of the `local` stack on a local file backend,
+# The main job on an embedded default: `pulumi up` of the `local-crds` stack (the Argo CD CRDs), then
+# of the `local` stack, on a local file backend,
 # against the cluster in $KUBECONFIG, or, when none is configured, a local API server started
 # here (etcd + kube-apiserver on 127.0.0.1, left running; stop it with the command printed).
 #
@@ -59,6 +60,8 @@ start_reconcilers() {
 
 case "$action" in
   up)
+    # The CRD stack first: the local stack reads the Argo CD version it installed (argocd.crds.stack).
+    tsx scripts/commands/run-local.ts up local-crds
     tsx scripts/commands/run-local.ts up local
     start_reconcilers
     # What another shell needs to go on with a normally installed `pulumi` (and kubectl): the state,
@@ -77,6 +80,8 @@ EOF
     # Applications carry the cascade finalizer: a running controller deletes what they deployed.
     if [[ "$local_cluster" == 1 && -d "$reconcilers_dir" ]]; then start_reconcilers; fi
     tsx scripts/commands/run-local.ts destroy local
+    # The CRDs are retained on delete: they stay in the cluster, with nothing of their kinds left.
+    tsx scripts/commands/run-local.ts destroy local-crds
     tsx scripts/cluster/reconcilers.ts stop "$reconcilers_dir"
     if [[ -f "$cluster_dir/kubeconfig" ]]; then bash scripts/cluster/local-cluster.sh stop "$cluster_dir"; fi
     ;;

@@ -3,6 +3,8 @@
  * process serves the language runtime, so the engine needs no separately built Node.js language
  * host. Project settings and `Pulumi.<stack>.yaml` come from the repository.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CommandError, EngineEvent, LocalWorkspace, PulumiCommand, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
@@ -29,17 +31,44 @@ export interface StackOptions {
      */
     readonly create?: boolean;
     /**
-     * The stack's state dies with the run (tests, benchmarks): the CLI saves it once, at the end of
-     * each operation, instead of after every step (`PULUMI_SKIP_CHECKPOINTS`). On the file backend
-     * every step's save marshals, backs up and verifies the whole state: a first `up` of 334 steps
-     * took 21.5 s with them and 5.7 s without (bench/RESULTS.md). Never for a stack whose state
-     * outlives the run: a CLI that dies mid-`up` would leave objects in the cluster that no state
-     * records (bench/FINDINGS.md, finding 5). @default false
+     * The stack's state and the CLI's logs die with the run (tests, benchmarks). Two costs of the
+     * CLI v3.259 that only matter for a record that is kept go:
+     * - the state is saved once, at the end of each operation, instead of after every step
+     *   (`PULUMI_SKIP_CHECKPOINTS`): on the file backend every save marshals, backs up and verifies
+     *   the whole state (a first `up` of 334 steps: 21.5 s with them, 5.7 s without; bench/RESULTS.md);
+     * - no automatic log: the CLI writes every command's debug log, resource property maps
+     *   included, gzip-compressed to `$PULUMI_HOME/logs`, and has no switch for it; it goes on
+     *   without one when it cannot create that directory (`pkg/cmd/pulumi/pulumi.go`,
+     *   `StartLogging`). The run gets a home of its own whose `logs` is a file, everything else
+     *   linked to the real home (bench/FINDINGS.md, finding 7b: ≈ 70 % of the CLI's CPU in a
+     *   preview of the Argo CD CRDs).
+     * Never for a stack whose state outlives the run: a CLI that dies mid-`up` would leave objects
+     * in the cluster that no state records (bench/FINDINGS.md, finding 5). @default false
      */
     readonly disposableState?: boolean;
 }
 
 let pinnedCommand: { root: string; command: Promise<PulumiCommand> } | undefined;
+
+let homesWithoutLog: Map<string, string> | undefined;
+
+/**
+ * A `PULUMI_HOME` for this process that links every entry of `home` (plugins, workspaces, …)
+ * except `logs`, which is a file: the CLI then writes no automatic log (see
+ * {@link StackOptions.disposableState}). Made once per process and home; removed at exit.
+ */
+function homeWithoutAutomaticLog(home: string): string {
+    homesWithoutLog ??= new Map();
+    const made = homesWithoutLog.get(home);
+    if (made) return made;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-pulumi-home-"));
+    fs.mkdirSync(home, { recursive: true });
+    for (const entry of fs.readdirSync(home)) if (entry !== "logs") fs.symlinkSync(path.join(home, entry), path.join(dir, entry));
+    fs.writeFileSync(path.join(dir, "logs"), "A file, so that the Pulumi CLI writes no automatic log here (scripts/lib/engine.ts, disposableState).\n");
+    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+    homesWithoutLog.set(home, dir);
+    return dir;
+}
 
 /**
  * The pinned CLI the toolchain built (scripts/toolchain/build-pulumi.sh writes its root and home
@@ -76,8 +105,11 @@ export async function openStack(options: StackOptions): Promise<Stack> {
         ...(options.backendUrl ? { PULUMI_BACKEND_URL: options.backendUrl } : {}),
         ...(options.passphrase ? { PULUMI_CONFIG_PASSPHRASE: options.passphrase } : {}),
         ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}),
-        ...(options.disposableState ? { PULUMI_SKIP_CHECKPOINTS: "true" } : {}),
     };
+    if (options.disposableState) {
+        envVars.PULUMI_SKIP_CHECKPOINTS = "true";
+        envVars.PULUMI_HOME = homeWithoutAutomaticLog(envVars.PULUMI_HOME ?? process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi"));
+    }
     const args = {
         stackName: options.stackName,
         projectName: "gitops-control",

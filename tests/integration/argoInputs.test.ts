@@ -104,7 +104,7 @@ const shopService = () => ({
 });
 
 async function up(service: Record<string, unknown>): Promise<void> {
-    const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [service] } }, stateDir, "split");
+    const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [service] } }, stateDir);
     const t0 = Date.now();
     await local.stack.up({ onOutput: (out) => engineLog.push(out) });
     step(`pulumi up in ${Math.round((Date.now() - t0) / 1000)}s`);

@@ -146,9 +146,11 @@ describe("fresh machine: the main job in a clone without ../shared", () => {
         // An unreachable repository (a closed local port) stands in for no network, so the test
         // never depends on whether this machine can reach the real chart repository.
         const stackFile = path.join(clone, "Pulumi.local.yaml");
+        const committed = fs.readFileSync(stackFile, "utf8");
+        assert.match(committed, /^ {2}gitops-control:argocd:\n/m, "the test adds the chart under the stack file's argocd key");
         fs.writeFileSync(
             stackFile,
-            fs.readFileSync(stackFile, "utf8").replace("config:\n", 'config:\n  gitops-control:argocd:\n    chart: { version: "10.1.1", repo: "https://127.0.0.1:9" }\n'),
+            committed.replace(/^ {2}gitops-control:argocd:\n/m, '  gitops-control:argocd:\n    chart: { version: "10.1.1", repo: "https://127.0.0.1:9" }\n'),
         );
         const started = Date.now();
         const result = spawnSync("bash", ["scripts/commands/run-local.sh"], {
@@ -181,7 +183,8 @@ describe("fresh machine: the main job in a clone without ../shared", () => {
                 env: { PATH: process.env.PATH ?? "", HOME: clone, KUBECONFIG: kubeconfig, ...env },
             });
             assert.equal(r.status, 0, r.stderr);
-            assert.match(r.stdout, /\[stub\] up of up local/);
+            // The CRD stack first: the local stack reads the Argo CD version it installed.
+            assert.match(r.stdout, /\[stub\] up of up local-crds\n\[stub\] up of up local\n/);
             const exports = r.stdout.split("\n").filter((l) => l.startsWith("export "));
             assert.equal(exports.length, 3, r.stdout);
             const shell = spawnSync("bash", ["-c", `${exports.join("\n")}\nprintf '%s\\n' "$PULUMI_BACKEND_URL" "$PULUMI_CONFIG_PASSPHRASE" "$KUBECONFIG"`], {

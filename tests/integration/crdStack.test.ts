@@ -23,6 +23,8 @@ describe("the Argo CD CRDs in their own stack, migrated from an existing stack (
     let crdStack: Stack;
     let platform: Stack;
     const splitConfig = { argocd: { namespace: "argocd", crds: { stack: "local-crds" } } };
+    /** The local stack as it was before it named a CRD stack (and as any stack was before CRD stacks existed). */
+    const unsplitConfig = { argocd: { namespace: "argocd" } };
     const stackOptions = (stackName: string): StackOptions => ({
         stackName,
         backendUrl: `file://${stateDir}`,
@@ -47,7 +49,7 @@ describe("the Argo CD CRDs in their own stack, migrated from an existing stack (
         cluster = startCluster();
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-crd-stack-"));
         // The stack as every stack was before: the CRDs in its own state (local: retained on delete).
-        const existing = await open("local");
+        const existing = await open("local", unsplitConfig);
         await existing.up();
         before0 = uids();
         assert.equal(before0.split("\n").filter((l) => l.startsWith("CustomResourceDefinition/")).length, 3);

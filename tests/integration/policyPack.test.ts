@@ -92,11 +92,12 @@ describe("policy pack in a real preview (local stack)", { timeout: 20 * 60 * 100
         assert.match(log.slice(start).join(""), /selfHeal: false/, "the advisory violation is still reported");
     });
 
-    it("CRDs of a stack the pack treats as prod must be protected: the local stack's are not", async () => {
-        step("preview with local listed as a prod stack");
-        const error = await previewWithPack(local.stack, { "prod-crds-retained": { stacks: ["local"] } });
+    it("CRDs of a stack the pack treats as prod must be protected: the local CRD stack's are not", async () => {
+        step("preview of local-crds (the local stack's CRD stack) with it listed as a prod stack");
+        const crds = await openStack({ stackName: "local-crds", backendUrl: `file://${local.stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig });
+        const error = await previewWithPack(crds, { "prod-crds-retained": { stacks: ["local-crds"] } });
         assert.ok(error, "the preview must fail");
         assert.match(error, /prod-crds-retained/);
-        assert.match(error, /CRD "applications\.argoproj\.io" in stack "local" is not protected/);
+        assert.match(error, /CRD "applications\.argoproj\.io" in stack "local-crds" is not protected/);
     });
 });

@@ -234,7 +234,7 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         git.createRepo(repo, chartFiles({ service: "shop", team: "storefront" }));
         gh = await GitHubDouble.start(owner, { pageSize: 2 });
         gh.addRepo(repo);
-        const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [shopService()] } }, stateDir, "split");
+        const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [shopService()] } }, stateDir);
         const t0 = Date.now();
         await local.stack.up({ onOutput: (out) => engineLog.push(out) });
         step(`pulumi up in ${Math.round((Date.now() - t0) / 1000)}s`);
@@ -491,7 +491,7 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         assert.match(human.stderr, /preview shop-pr-3 is removed by the ApplicationSet controller when its PR closes/);
 
         const t0 = Date.now();
-        const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [shopService()] } }, stateDir, "split");
+        const local = await openLocalStack(cluster, { configOverrides: { github: { owner, api: gh.apiUrl }, services: [shopService()] } }, stateDir);
         await local.stack.up({ refresh: true, onOutput: (out) => engineLog.push(out) });
         const newUid = kubectlOk(cluster, ["get", "applicationsets.argoproj.io", "shop-previews", "-n", argoNs, "-o", "jsonpath={.metadata.uid}"]);
         assert.notEqual(newUid, oldUid);

@@ -159,7 +159,7 @@ let lastUp = "";
 async function up(config: Record<string, unknown>, secrets: StackOptions["secretOverrides"] = {}): Promise<LocalStack> {
     // Recorded before the run: a failed `up` leaves the stack dirty too, and the restore repeats it.
     lastUp = JSON.stringify({ config, secrets });
-    const local = await openLocalStack(cluster, { configOverrides: config, secretOverrides: secrets }, stateDir, "split");
+    const local = await openLocalStack(cluster, { configOverrides: config, secretOverrides: secrets }, stateDir);
     const t0 = Date.now();
     await local.stack.up({ onOutput: (out) => log.push(out) });
     step(`pulumi up in ${Math.round((Date.now() - t0) / 1000)}s`);
@@ -414,7 +414,7 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
             assert.equal(kubectl(cluster, ["get", "deployment", "shop-debug", "-n", "shop-prod"]).code, 1, "nothing of the failed sync reached prod");
 
             // The drift report, whichever shape it reads, names the Application, the resource and the guardrail.
-            const local = await openLocalStack(cluster, { configOverrides: knownGoodConfig() }, stateDir, "split");
+            const local = await openLocalStack(cluster, { configOverrides: knownGoodConfig() }, stateDir);
             const drift = await detectDrift(local.stack, (out) => log.push(out), { argoNamespace: argoNs, kubeconfig: cluster.kubeconfig });
             const entry = drift.argo.find((p) => p.application === "shop-prod");
             assert.ok(entry, `drift report lists shop-prod:\n${drift.report}`);
@@ -636,7 +636,7 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
     it("destroy removes Applications and their workloads through the real cascade finalizer, without hanging", async () => {
         // The last test: nothing is restored after it.
         destroyed = true;
-        const local = await openLocalStack(cluster, { configOverrides: knownGoodConfig() }, stateDir, "split");
+        const local = await openLocalStack(cluster, { configOverrides: knownGoodConfig() }, stateDir);
         const t0 = Date.now();
         await local.stack.destroy({ onOutput: (out) => log.push(out) });
         const took = measure("destroy with cascade finalizers", t0);

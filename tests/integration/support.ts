@@ -155,35 +155,22 @@ export interface LocalStack {
 }
 
 /**
- * The `local` stack of this project on a fresh file backend, pointed at the cluster. Its state dies
- * with the test: saved at the end of each operation, not after every step (`disposableState`).
- * `program` replaces stack config for every run of this stack object (see StackOptions).
- *
- * `layout: "split"` is prod's layout: the Argo CD CRDs in their own stack (`local-crds`, up once per
- * backend, first) and the local stack reading their version (`argocd.crds.stack`). For files that run
- * the engine many times: the CRDs' 1.8 MB of inputs cost about 30 s of every `up` and 25 s of every
- * preview of a stack that carries them (most of either on this machine). The committed local stack
- * (the README's main job) carries them, and `lifecycle.test.ts` keeps it as committed.
+ * The `local` stack of this project on a fresh file backend, pointed at the cluster, after its CRD
+ * stack (`local-crds`, up once per backend, first, as scripts/commands/run-local.sh runs them). Their
+ * state dies with the test: saved at the end of each operation, not after every step
+ * (`disposableState`). `program` replaces stack config for every run of this stack object (see
+ * StackOptions).
  */
-export async function openLocalStack(
-    cluster: LocalCluster,
-    program: Pick<StackOptions, "configOverrides" | "secretOverrides"> = {},
-    stateDir?: string,
-    layout: "committed" | "split" = "committed",
-): Promise<LocalStack> {
+export async function openLocalStack(cluster: LocalCluster, program: Pick<StackOptions, "configOverrides" | "secretOverrides"> = {}, stateDir?: string): Promise<LocalStack> {
     stateDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-state-"));
     step(`file backend in ${stateDir}`);
     const common = { backendUrl: `file://${stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig, disposableState: true };
-    let configOverrides = program.configOverrides;
-    if (layout === "split") {
-        if (!fs.existsSync(path.join(stateDir, ".pulumi", "stacks", "gitops-control", "local-crds.json"))) {
-            step("pulumi up of the CRD stack (local-crds)");
-            await (await openStack({ stackName: "local-crds", ...common })).up();
-        }
-        const argocd = (configOverrides?.argocd ?? {}) as Record<string, unknown>;
-        configOverrides = { ...configOverrides, argocd: { ...argocd, crds: { stack: "local-crds" } } };
+    if (!fs.existsSync(path.join(stateDir, ".pulumi", "stacks", "gitops-control", "local-crds.json"))) {
+        const t0 = Date.now();
+        await (await openStack({ stackName: "local-crds", ...common })).up();
+        step(`pulumi up of the CRD stack (local-crds) in ${Math.round((Date.now() - t0) / 1000)}s`);
     }
-    const stack = await openStack({ stackName: "local", ...common, ...program, configOverrides });
+    const stack = await openStack({ stackName: "local", ...common, ...program });
     return {
         stack,
         stateDir,
