@@ -4,8 +4,8 @@
  * sources, ignoreDifferences), and the namespaces it deploys into. "Only Argo CD writes to prod"
  * holds only if nobody but the program steers Argo CD.
  */
-import { check } from "../errors";
-import { annotations, labels } from "../labels";
+import { check } from "../core/errors";
+import { annotations, labels } from "../core/labels";
 import { celList, celString, finalizersOnlyRemoved, metadataValue, qualifiedName, re2Problem, same } from "./cel";
 import { ProgramIdentity, breakGlassGroup, defaultTicketPattern, describeIdentity, requesterIs, resolveProgramIdentity, ticketOn } from "./identity";
 import { GuardrailRule, MatchCondition } from "./types";

@@ -1,7 +1,7 @@
-import { check } from "../errors";
-import { annotations, inClusterServer, labels } from "../labels";
+import { check } from "../core/errors";
+import { annotations, inClusterServer, labels } from "../core/labels";
 import { celList, celString, metadataValue, qualifiedName, re2Problem } from "./cel";
-import { reviewedInputClasses } from "../presets";
+import { reviewedInputClasses } from "../core/presets";
 import {
     AllowedIgnoreDifference,
     GovernAppProjectsOptions,
@@ -17,7 +17,7 @@ import {
     requireNamespacePodSecurity,
     requireServiceProject,
 } from "./argoInputs";
-import { GovernArgoCdNamespaceOptions, governArgoCdNamespace } from "./argoCdNamespace";
+import { GovernArgoCdNamespaceOptions, governArgoCdNamespace } from "./rules/govern-argocd-namespace";
 import { WriterExemption, clusterControllerExemptions, exemptInValidation, exemptionMatch } from "./exemptions";
 export { clusterControllerExemptions } from "./exemptions";
 export type { WriterExemption } from "./exemptions";
@@ -1275,7 +1275,7 @@ export interface DefaultRulesOptions {
      * relabels protected namespaces. @default {@link defaultProgramIdentity} (group system:masters)
      */
     readonly programIdentity?: ProgramIdentity;
-    /** Environment classes whose Argo CD inputs are reviewed state. @default the presets' (components/presets.ts `reviewedInputs`) */
+    /** Environment classes whose Argo CD inputs are reviewed state. @default the presets' (components/core/presets.ts `reviewedInputs`) */
     readonly governedEnvironments?: readonly string[];
     /** The ignoreDifferences governed Applications may carry. @default {@link defaultAllowedIgnoreDifferences} */
     readonly ignoreDifferences?: readonly AllowedIgnoreDifference[];

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { janitorServiceAccount } from "../../components/PreviewJanitor";
+import { janitorServiceAccount } from "../../components/previews/PreviewJanitor";
 import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers";
 import { chartFiles } from "../support/charts";
 import { GitHubDouble } from "../support/githubDouble";

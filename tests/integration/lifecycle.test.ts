@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers";
-import { janitorScript } from "../../components/PreviewJanitor";
+import { janitorScript } from "../../components/previews/PreviewJanitor";
 import { formatPruneReport, pruneVerdict } from "../../scripts/lib/drift";
 import { openStack, repoRoot, stepRecorder } from "../../scripts/lib/engine";
 import { readStackFile } from "../../scripts/lib/mockRuntime";

@@ -209,7 +209,7 @@ describe("up waits for Argo CD where asked", () => {
     function renderApplicationChecked(waitForSync: { timeoutSeconds: number }) {
         // The component validates before registering anything.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { GitOpsApplication } = require("../../components/GitOpsApplication") as typeof import("../../components/GitOpsApplication");
+        const { GitOpsApplication } = require("../../components/applications/GitOpsApplication") as typeof import("../../components/applications/GitOpsApplication");
         return new GitOpsApplication("shop-prod", { ...base, waitForSync });
     }
 });

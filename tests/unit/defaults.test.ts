@@ -1,5 +1,5 @@
 /**
- * Every default is written once, in components/defaults.ts: no component, stack module or settings
+ * Every default is written once, in components/core/defaults.ts: no component, stack module or settings
  * schema repeats one of its values as a default (`?? 72`, `.default("HEAD")`, `@default 72`,
  * "72 is the default", "Default: 72", `${VAR:-72}`). Values read from `defaults` are fine.
  */
@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { defaults } from "../../components/defaults";
+import { defaults } from "../../components/core/defaults";
 import { repoRoot } from "../../scripts/lib/mockRuntime";
 
 const sources = ["components", "stacks"].flatMap((dir) =>
@@ -34,7 +34,7 @@ function defaultForms(value: string | number): RegExp[] {
     ];
 }
 
-describe("defaults are written once (components/defaults.ts)", () => {
+describe("defaults are written once (components/core/defaults.ts)", () => {
     it("reads the sources", () => assert.ok(sources.length > 30, `${sources.length} files`));
 
     for (const [key, value] of Object.entries(defaults)) {
