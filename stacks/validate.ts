@@ -16,7 +16,7 @@ import { validateBreakGlassExpiryArgs } from "../components/breakglass/BreakGlas
 import { validateRepositoryCredentialsArgs } from "../components/argocd/RepositoryCredentials";
 import { PlacedService, governedClusterCommand, placed, resolveService, serviceConflicts } from "../components/serviceSpec";
 import { re2Problem } from "../components/guardrails/cel";
-import { defaultAllowedIgnoreDifferences, describeAllowed, ignoreDifferenceFits } from "../components/guardrails/argoInputs";
+import { defaultAllowedIgnoreDifferences, describeAllowed, ignoreDifferenceFits } from "../components/guardrails/rules";
 import { reviewedInputClasses } from "../components/core/presets";
 import { BreakGlassStatus, covers } from "./breakGlass";
 import { ModelService, clusterNames, destinationArgs, environmentsOf, libraryRuleNames, repositoryCredentialArg, waitForSyncArg } from "./model";

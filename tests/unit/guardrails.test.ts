@@ -28,7 +28,7 @@ import {
     restrictWorkloadWriters,
 } from "../../components/guardrails/rules";
 import { GuardrailRule } from "../../components/guardrails/types";
-import { governAppProjects, keepGovernedNamespaces, protectApplicationInputs } from "../../components/guardrails/argoInputs";
+import { governAppProjects, keepGovernedNamespaces, protectApplicationInputs } from "../../components/guardrails/rules";
 import { docsPath, rulesTable } from "../../scripts/commands/rules-table";
 import { Expectation, caseUser, fixtureRules, placeholderNamespace, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
 
