@@ -1,5 +1,7 @@
-import type { ValidationAction } from "../guardrails/types";
 import type { SyncPolicy } from "./syncPolicy";
+
+/** What the API server does when a validation fails. Deny and Warn never go together. */
+export type ValidationAction = "Deny" | "Warn" | "Audit";
 
 /** Environment classes an Application deploys to; namespaces carry the class as a label. */
 export const environmentClasses = ["prod", "staging"] as const;

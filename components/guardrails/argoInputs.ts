@@ -4,6 +4,7 @@
  * own accounts, the previews' project and class, and who may write a governed object. "Only Argo CD
  * writes to prod" holds only if nobody but the program steers Argo CD.
  */
+import { defaults } from "../core/defaults";
 import { check } from "../core/errors";
 import { annotations } from "../core/labels";
 import { qualifiedName, re2Problem } from "./cel";
@@ -41,7 +42,7 @@ export interface GovernedWriterOptions {
     readonly ticketAnnotation?: string;
     /** RE2 pattern of a ticket. @default "^[A-Z][A-Z0-9]+-[0-9]+$" */
     readonly ticketPattern?: string;
-    /** Namespace Argo CD runs in: names its controllers. @default "argocd" */
+    /** Namespace Argo CD runs in: names its controllers. @default {@link defaults.argoNamespace} */
     readonly argoCdNamespace?: string;
 }
 
@@ -50,7 +51,7 @@ export function governedWriters(options: GovernedWriterOptions, rule: string) {
     const breakGlass = options.breakGlassGroups ?? [breakGlassGroup];
     const ticketAnnotation = options.ticketAnnotation ?? annotations.breakGlassTicket;
     const ticketPattern = options.ticketPattern ?? defaultTicketPattern;
-    const argo = options.argoCdNamespace ?? "argocd";
+    const argo = options.argoCdNamespace ?? defaults.argoNamespace;
     breakGlass.forEach((g, i) => check(/^\S+$/.test(g), `${rule}.breakGlassGroups[${i}]`, `is "${g}"`, "use a group name without spaces"));
     check(qualifiedName.test(ticketAnnotation), `${rule}.ticketAnnotation`, `is "${ticketAnnotation}", not an annotation key`, `use "${annotations.breakGlassTicket}"`);
     const problem = ticketPattern.includes("'") ? "contains a single quote" : re2Problem(ticketPattern);

@@ -2,6 +2,7 @@
  * The rule library: one file per rule in rules/ (its fixtures in the folder of the same name), and
  * defaultRules(), which composes them in a stable order.
  */
+import { defaults } from "../core/defaults";
 import { check } from "../core/errors";
 import { labels } from "../core/labels";
 import { reviewedInputClasses } from "../core/presets";
@@ -58,7 +59,7 @@ export * from "./rules/approve-prunes";
 
 /** Per-rule options of {@link defaultRules}; `false` leaves a rule out. */
 export interface DefaultRulesOptions {
-    /** Namespace Argo CD runs in: names its application controller, the one allowed writer. @default "argocd" */
+    /** Namespace Argo CD runs in: names its application controller, the one allowed writer. @default {@link defaults.argoNamespace} */
     readonly argoCdNamespace?: string;
     readonly requirePodSecurityContext?: RequirePodSecurityContextOptions | false;
     readonly capReplicas?: CapReplicasOptions | false;
@@ -101,7 +102,7 @@ export const defaultRequiredLabels: readonly string[] = ["app.kubernetes.io/name
  * `policy:check` output). Pass a rule's options to tune it or `false` to leave it out.
  */
 export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[] {
-    const argo = options.argoCdNamespace ?? "argocd";
+    const argo = options.argoCdNamespace ?? defaults.argoNamespace;
     check(
         /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(argo),
         "defaultRules.argoCdNamespace",

@@ -1,10 +1,11 @@
+import { defaults } from "../../core/defaults";
 import { check } from "../../core/errors";
 import { celList, re2Problem } from "../cel";
 import { GuardrailRule } from "../types";
 import { writes, kubeSystemUser, annotationMatches } from "./shared";
 
 export interface CapReplicasOptions {
-    /** Highest replica count admitted without approval. @default 20 */
+    /** Highest replica count admitted without approval. @default {@link defaults.replicaCap} */
     readonly max?: number;
     /** Annotation carrying the approval ticket. @default "gitops-control.io/replicas-approved" */
     readonly overrideAnnotation?: string;
@@ -32,10 +33,10 @@ const replicaWriters = {
  * HorizontalPodAutoscalers, whose min/maxReplicas bound what the HPA controller may write.
  */
 export function capReplicas(options: CapReplicasOptions = {}): GuardrailRule {
-    const max = options.max ?? 20;
+    const max = options.max ?? defaults.replicaCap;
     const annotation = options.overrideAnnotation ?? "gitops-control.io/replicas-approved";
     const ticket = options.ticketPattern ?? "^[A-Z][A-Z0-9]+-[0-9]+$";
-    check(Number.isInteger(max) && max > 0, "capReplicas.max", `is ${max}`, "use a whole number > 0 (20 is the default)");
+    check(Number.isInteger(max) && max > 0, "capReplicas.max", `is ${max}`, `use a whole number > 0 (${defaults.replicaCap} is the default)`);
     check(
         /^([a-z0-9.-]+\/)?[A-Za-z0-9._-]+$/.test(annotation),
         "capReplicas.overrideAnnotation",

@@ -5,6 +5,7 @@
  * and what grants identity, and the cluster's controllers only in their shape (they start the
  * chart's Pods from the program's Deployments and StatefulSet).
  */
+import { defaults } from "../../core/defaults";
 import { check } from "../../core/errors";
 import { celList, celString } from "../cel";
 import { WriterExemption, clusterControllerExemptions, exemptInValidation, exemptionMatch } from "../exemptions";
@@ -38,7 +39,7 @@ export const argoCdNamespaceResources: readonly ResourceRule[] = [
 ];
 
 export interface GovernArgoCdNamespaceOptions {
-    /** Namespace Argo CD runs in. @default "argocd" */
+    /** Namespace Argo CD runs in. @default {@link defaults.argoNamespace} */
     readonly argoCdNamespace?: string;
     /** Who `pulumi up` runs as: the one writer there. @default {@link defaultProgramIdentity} */
     readonly programIdentity?: ProgramIdentity;
@@ -65,7 +66,7 @@ export function redisSecretInit(argoCdNamespace: string): WriterExemption {
  * Argo CD, which writes prod. Server-side dry runs are judged too (a token request is not dry).
  */
 export function governArgoCdNamespace(options: GovernArgoCdNamespaceOptions = {}): GuardrailRule {
-    const argo = options.argoCdNamespace ?? "argocd";
+    const argo = options.argoCdNamespace ?? defaults.argoNamespace;
     check(
         /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(argo),
         "governArgoCdNamespace.argoCdNamespace",

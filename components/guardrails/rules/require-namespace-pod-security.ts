@@ -1,10 +1,11 @@
+import { defaults } from "../../core/defaults";
 import { check } from "../../core/errors";
 import { celList, celString, metadataValue } from "../cel";
 import { GuardrailRule } from "../types";
 import { argoCdAccounts } from "../argoInputs";
 
 export interface RequireNamespacePodSecurityOptions {
-    /** Namespace Argo CD runs in: names its application controller. @default "argocd" */
+    /** Namespace Argo CD runs in: names its application controller. @default {@link defaults.argoNamespace} */
     readonly argoCdNamespace?: string;
     /** Pod Security levels a namespace Argo CD applies may enforce. @default ["baseline", "restricted"] */
     readonly allowedLevels?: readonly ("baseline" | "restricted")[];
@@ -17,7 +18,7 @@ export interface RequireNamespacePodSecurityOptions {
  * chart cannot create a `privileged` namespace for a node-root DaemonSet.
  */
 export function requireNamespacePodSecurity(options: RequireNamespacePodSecurityOptions = {}): GuardrailRule {
-    const argo = options.argoCdNamespace ?? "argocd";
+    const argo = options.argoCdNamespace ?? defaults.argoNamespace;
     const levels = options.allowedLevels ?? ["baseline", "restricted"];
     check(levels.length > 0, "requireNamespacePodSecurity.allowedLevels", "is empty, so Argo CD could create no namespace", 'use ["baseline", "restricted"]');
     const controller = argoCdAccounts(argo).applicationController;
