@@ -1,7 +1,10 @@
 /**
- * Every default is written once, in components/core/defaults.ts: no component, stack module or settings
- * schema repeats one of its values as a default (`?? 72`, `.default("HEAD")`, `@default 72`,
- * "72 is the default", "Default: 72", `${VAR:-72}`). Values read from `defaults` are fine.
+ * Every default is written once, in components/core/defaults.ts: no TypeScript file of components/
+ * (every concept, the guardrail rule library included) or stacks/ repeats one of its values as a
+ * default (`?? 72`, `.default("HEAD")`, `@default 72`, "72 is the default", "Default: 72",
+ * `${VAR:-72}`). Values read from `defaults` are fine, and so is the same number meaning something
+ * else (a bound, a port): only the default forms count. The in-cluster .sh scripts are not read:
+ * their environment fallbacks are outside this check (the components always set those variables).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
