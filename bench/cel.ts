@@ -7,7 +7,7 @@
  *
  * Target: ≥ 40k object checks/s. Also prints raw CEL evaluations/s of one container-image check.
  */
-import { GuardrailEvaluator, KubeObject, admissionRequest, compileRule, toCel } from "../components/guardrails/evaluate";
+import { GuardrailEvaluator, KubeObject, admissionRequest, compileRule, toCel } from "../scripts/lib/policyEvaluator";
 import { defaultRules, disallowLatestImage } from "../components/guardrails/rules";
 
 const target = 40_000;

@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ArgoCdArgs } from "../components/ArgoCd";
+import type { ArgoCdArgs } from "../components/argocd/ArgoCd";
 import { repoRoot } from "../scripts/lib/engine";
 import { crdSource } from "../stacks/chart";
 import { fixtureChartPath } from "../stacks/config";

@@ -26,7 +26,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import { EngineEvent, LocalWorkspace, PulumiFn } from "@pulumi/pulumi/automation";
-import { ArgoCd, chartArgs, renderArgoCdValues } from "../components/ArgoCd";
+import { ArgoCd, chartArgs, renderArgoCdValues } from "../components/argocd/ArgoCd";
 import { repoRoot } from "../scripts/lib/engine";
 import { controlPlaneProgram, stackProgram } from "../stacks/program";
 import { argoCdBenchArgs, copyCrdStack, crdStackName } from "./cluster";
@@ -123,7 +123,7 @@ function program(job: Job): PulumiFn {
             return async () => {
                 const provider = new k8s.Provider("kubernetes", {});
                 const args = argoCdBenchArgs(job);
-                // As ArgoCd creates it (components/ArgoCd.ts), without the objects around it.
+                // As ArgoCd creates it (components/argocd/ArgoCd.ts), without the objects around it.
                 new k8s.helm.v4.Chart(
                     "gitops-argocd-chart",
                     { ...chartArgs(args.chart), namespace: args.namespace, skipAwait: true, values: renderArgoCdValues(args) },

@@ -39,7 +39,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { LocalCluster } from "../tests/integration/support";
 import { kubectl, kubectlOk, startCluster } from "../tests/integration/support";
-import { renderArgoCdValues } from "../components/ArgoCd";
+import { renderArgoCdValues } from "../components/argocd/ArgoCd";
 import { fixtureChartPath } from "../stacks/config";
 import { renderChart } from "./chart";
 import { argoCdBenchArgs, crdStackName, emptyChart, startBenchCluster } from "./cluster";

@@ -8,7 +8,7 @@
  *   chart  Argo CD as the chart ships it: the controller's default processors, refresh period and
  *          jitter; the Applications the program rendered before `argocd.scale` (no
  *          manifest-generate-paths): a push webhook refreshes every Application of the repository.
- *   ours   the program's settings for N (`argocd.scale.applications: N`, components/scale.ts) and
+ *   ours   the program's settings for N (`argocd.scale.applications: N`, components/argocd/scale.ts) and
  *          its Applications as rendered now (manifest-generate-paths on each).
  *   ns     ours, with each Application's namespace created beforehand with its labels (as the
  *          program would create it) instead of by Argo CD (`managedNamespaceMetadata`): Argo CD
@@ -44,7 +44,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
-import { manifestGeneratePathsAnnotation } from "../components/GitOpsApplication";
+import { manifestGeneratePathsAnnotation } from "../components/applications/GitOpsApplication";
 import { fixtureChartPath } from "../stacks/config";
 import { startReconcilers, stopReconcilers } from "../scripts/cluster/reconcilers";
 import { toManifest } from "../scripts/commands/render";

@@ -1,22 +1,22 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AdmissionGuardrails, AdmissionGuardrailsArgs } from "./AdmissionGuardrails";
-import { ArgoCd, ArgoCdArgs } from "./ArgoCd";
-import { ArgoCdAlerts, ArgoCdAlertsArgs } from "./ArgoCdAlerts";
-import { BreakGlassExpiry, BreakGlassExpiryArgs } from "./BreakGlassExpiry";
-import { DestinationCluster, DestinationClusterArgs } from "./DestinationCluster";
-import { check } from "./errors";
+import { AdmissionGuardrails, AdmissionGuardrailsArgs } from "./guardrails/AdmissionGuardrails";
+import { ArgoCd, ArgoCdArgs } from "./argocd/ArgoCd";
+import { ArgoCdAlerts, ArgoCdAlertsArgs } from "./argocd/ArgoCdAlerts";
+import { BreakGlassExpiry, BreakGlassExpiryArgs } from "./breakglass/BreakGlassExpiry";
+import { DestinationCluster, DestinationClusterArgs } from "./clusters/DestinationCluster";
+import { check } from "./core/errors";
 import * as random from "@pulumi/random";
-import { GitHubPreviewHooks, GitHubPreviewHooksArgs } from "./GitHubPreviewHooks";
+import { GitHubPreviewHooks, GitHubPreviewHooksArgs } from "./previews/GitHubPreviewHooks";
 import { GitOpsService } from "./GitOpsService";
 import type { ServiceArgs } from "./serviceSpec";
-import { OwnershipFence } from "./OwnershipFence";
-import { GovernedCluster, GovernedNamespace } from "./GovernedCluster";
+import { OwnershipFence } from "./guardrails/OwnershipFence";
+import { GovernedCluster, GovernedNamespace } from "./clusters/GovernedCluster";
 import { requireResolvedService } from "./serviceSpec";
-import { PreviewJanitor, PreviewJanitorArgs } from "./PreviewJanitor";
-import { PruneGate, PruneGateArgs } from "./PruneGate";
-import { RepositoryCredentials, RepositoryCredentialsArgs } from "./RepositoryCredentials";
-import { defaults } from "./defaults";
+import { PreviewJanitor, PreviewJanitorArgs } from "./previews/PreviewJanitor";
+import { PruneGate, PruneGateArgs } from "./pruning/PruneGate";
+import { RepositoryCredentials, RepositoryCredentialsArgs } from "./argocd/RepositoryCredentials";
+import { defaults } from "./core/defaults";
 
 /**
  * A registered cluster: with `kubeconfig` (a secret) the program governs it ({@link GovernedCluster}:

@@ -1,16 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { appProjectResource, appProjectType, ownNamespaces } from "./AppProject";
-import { ClusterRef } from "./destinations";
-import { applicationResource, gitOpsApplicationType, manifestGeneratePaths, manifestGeneratePathsAnnotation } from "./GitOpsApplication";
+import { appProjectResource, appProjectType, ownNamespaces } from "./applications/AppProject";
+import { ClusterRef } from "./applications/destinations";
+import { applicationResource, gitOpsApplicationType, manifestGeneratePaths, manifestGeneratePathsAnnotation } from "./applications/GitOpsApplication";
 import { previewProjectSuffix } from "./guardrails/argoInputs";
-import { labels } from "./labels";
-import { movedOutOfComponent } from "./options";
-import { collectProblems } from "./errors";
-import { defaultOwner, validateOwner } from "./OwnershipFence";
-import { podSecurityLabelsFor } from "./podSecurity";
-import { PreviewEnvironmentsArgs, previewEnvironmentsType, previewObjects, validatePreviewArgs } from "./PreviewEnvironments";
-import { GitOpsConfigErrors } from "./errors";
+import { labels } from "./core/labels";
+import { movedOutOfComponent } from "./core/options";
+import { collectProblems } from "./core/errors";
+import { defaultOwner, validateOwner } from "./guardrails/OwnershipFence";
+import { podSecurityLabelsFor } from "./core/podSecurity";
+import { PreviewEnvironmentsArgs, previewEnvironmentsType, previewObjects, validatePreviewArgs } from "./previews/PreviewEnvironments";
+import { GitOpsConfigErrors } from "./core/errors";
 import {
     LegacyServiceFields,
     PlacedService,

@@ -1,18 +1,18 @@
 import * as path from "node:path";
 import { z } from "zod";
-import { bounds, defaults } from "./defaults";
-import { ClusterRef, inCluster, validateClusterRef } from "./destinations";
-import { inClusterServer } from "./labels";
-import { GitOpsConfigError, GitOpsConfigErrors, Path, check, collectProblems, requireDnsLabel, systemNamespace, urlCredentials } from "./errors";
-import type { HelmOptions, IgnoreDifference, KustomizeOptions } from "./GitOpsApplication";
-import { helmSchema, ignoreDifferenceSchema, kustomizeSchema, validateIgnoreDifferences, validateSource, validateWaitForSync } from "./GitOpsApplication";
+import { bounds, defaults } from "./core/defaults";
+import { ClusterRef, inCluster, validateClusterRef } from "./applications/destinations";
+import { inClusterServer } from "./core/labels";
+import { GitOpsConfigError, GitOpsConfigErrors, Path, check, collectProblems, requireDnsLabel, systemNamespace, urlCredentials } from "./core/errors";
+import type { HelmOptions, IgnoreDifference, KustomizeOptions } from "./applications/GitOpsApplication";
+import { helmSchema, ignoreDifferenceSchema, kustomizeSchema, validateIgnoreDifferences, validateSource, validateWaitForSync } from "./applications/GitOpsApplication";
 import { defaultAllowedRevisions, expiryFormat } from "./guardrails/rules";
 import { defaultTicketPattern } from "./guardrails/identity";
-import { annotations } from "./labels";
-import { checkPreviewLimits, type GitHubPullRequestSource, type SecretKeyRef } from "./PreviewEnvironments";
-import { EnvironmentClass, environmentClasses, environmentPresets } from "./presets";
-import { Settings, inputString, parseSettings, providerSetting, revision } from "./settings";
-import { SyncPolicy, mergeSyncPolicy, syncPolicyOverridesSchema, validateSyncPolicy, weakenedSwitches } from "./syncPolicy";
+import { annotations } from "./core/labels";
+import { checkPreviewLimits, type GitHubPullRequestSource, type SecretKeyRef } from "./previews/PreviewEnvironments";
+import { EnvironmentClass, environmentClasses, environmentPresets } from "./core/presets";
+import { Settings, inputString, parseSettings, providerSetting, revision } from "./core/settings";
+import { SyncPolicy, mergeSyncPolicy, syncPolicyOverridesSchema, validateSyncPolicy, weakenedSwitches } from "./core/syncPolicy";
 
 /**
  * The service concept: its settings schema (written once, with the stack entry's field names), and
@@ -158,7 +158,7 @@ export const serviceArgsSchema = serviceSettings(clusterSetting).extend({
         ),
     project: z
         .strictObject({
-            syncWindows: z.array(z.custom<import("./AppProject").SyncWindow>((v) => typeof v === "object" && v !== null)).optional(),
+            syncWindows: z.array(z.custom<import("./applications/AppProject").SyncWindow>((v) => typeof v === "object" && v !== null)).optional(),
             annotations: z.record(z.string(), z.string()).optional(),
         })
         .optional(),

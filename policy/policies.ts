@@ -18,7 +18,7 @@ import type {
     ResourceValidationPolicy,
     StackValidationPolicy,
 } from "@pulumi/policy";
-import { annotations, labels } from "../components/labels";
+import { annotations, labels } from "../components/core/labels";
 
 /** Type tokens of the resources the policies inspect. */
 export const resourceTypes = {

@@ -1,6 +1,6 @@
-import { defaults } from "../components/defaults";
-import { check } from "../components/errors";
-import { annotations } from "../components/labels";
+import { defaults } from "../components/core/defaults";
+import { check } from "../components/core/errors";
+import { annotations } from "../components/core/labels";
 
 /**
  * Break-glass: a fast, audited, time-bound exception. While an entry is active, the guardrails of

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ChartSource, CrdSource } from "../components/ArgoCd";
-import { argoCdVersion, pinnedChart } from "../components/ArgoCd";
+import type { ChartSource, CrdSource } from "../components/argocd/ArgoCd";
+import { argoCdVersion, pinnedChart } from "../components/argocd/ArgoCd";
 import type { StackConfig } from "./schema";
 
 /** Repository root (where Pulumi.yaml is); stack-file paths are relative to it. */

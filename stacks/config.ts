@@ -9,7 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ControlPlaneArgs } from "../components/ControlPlane";
-import { GitOpsConfigError, GitOpsConfigErrors, collectProblems } from "../components/errors";
+import { GitOpsConfigError, GitOpsConfigErrors, collectProblems } from "../components/core/errors";
 import { BreakGlassStatus, ReconcileDebt, breakGlassStatus as evaluateStatuses, reconcileDebt } from "./breakGlass";
 import { ModelService, buildArgs, resolveServices } from "./model";
 import { RawStack, SecretOverrides, StackSecrets, parseStack, readRuntimeStack, stackKey } from "./read";

@@ -2,18 +2,18 @@
  * Pipeline steps 3 and 5: resolve (stack defaults, break-glass, derived values, once) and build
  * (the control plane's typed args). Validation (step 4) is in validate.ts and runs between them.
  */
-import type { ArgoCdArgs, ChartSource } from "../components/ArgoCd";
+import type { ArgoCdArgs, ChartSource } from "../components/argocd/ArgoCd";
 import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
-import { defaults } from "../components/defaults";
-import type { RepositoryAuth, RepositoryCredentialsArgs } from "../components/RepositoryCredentials";
-import { carvedOutUnderBreakGlass, policyName } from "../components/AdmissionGuardrails";
+import { defaults } from "../components/core/defaults";
+import type { RepositoryAuth, RepositoryCredentialsArgs } from "../components/argocd/RepositoryCredentials";
+import { carvedOutUnderBreakGlass, policyName } from "../components/guardrails/AdmissionGuardrails";
 import { defaultRules } from "../components/guardrails/rules";
-import { EnvironmentClass, environmentPresets } from "../components/presets";
+import { EnvironmentClass, environmentPresets } from "../components/core/presets";
 import type { ServiceArgs } from "../components/serviceSpec";
 import { gitHubRepoOf, inClusterName } from "../components/serviceSpec";
 import { BreakGlassEntry, BreakGlassStatus, breakGlassAnnotations, covers } from "./breakGlass";
 import { crdSource, resolveChart } from "./chart";
-import { scaleBounds } from "../components/scale";
+import { scaleBounds } from "../components/argocd/scale";
 import { stackPresets } from "./presets";
 import type { IndexedService, StackSecrets } from "./read";
 import type { ServiceConfig, StackConfig } from "./schema";

@@ -1,9 +1,9 @@
-import type { EnvironmentClass } from "../components/presets";
+import type { EnvironmentClass } from "../components/core/presets";
 
 // Environment presets belong to the component library (GitOpsService applies them); re-exported
 // here for code that imported them from the stack layer.
-export { environmentPresets } from "../components/presets";
-export type { EnvironmentClass, EnvironmentPreset } from "../components/presets";
+export { environmentPresets } from "../components/core/presets";
+export type { EnvironmentClass, EnvironmentPreset } from "../components/core/presets";
 
 /** Stack kinds: one Argo CD install each. `local` targets the local API server of the tests. */
 export const stackKinds = ["prod", "staging", "local"] as const;

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ArgoCdCrds, checkCrdStack, qualifiedStackName } from "../components/ArgoCdCrds";
+import { ArgoCdCrds, checkCrdStack, qualifiedStackName } from "../components/argocd/ArgoCdCrds";
 import { ControlPlane } from "../components/ControlPlane";
-import { GitOpsConfigError } from "../components/errors";
+import { GitOpsConfigError } from "../components/core/errors";
 import { LoadedStack, StackConfigError, loadStack } from "./config";
 import { stackKey } from "./read";
 

@@ -6,8 +6,8 @@ import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { z } from "zod";
-import { GitOpsConfigError, formatPath } from "../components/errors";
-import { issueProblems as settingsIssueProblems } from "../components/settings";
+import { GitOpsConfigError, formatPath } from "../components/core/errors";
+import { issueProblems as settingsIssueProblems } from "../components/core/settings";
 import { ServiceConfig, StackConfig, serviceSchema, stackConfigSchema } from "./schema";
 
 /** The project's config namespace (`<namespace>:<key>` in stack files). */
@@ -206,7 +206,7 @@ export function readRuntimeStack(overrides: Record<string, unknown> = {}, secret
     return { raw, secrets, problems };
 }
 
-/** One problem per zod issue, each naming the stack-file key and the fix (the words of components/settings.ts, shared with the components). */
+/** One problem per zod issue, each naming the stack-file key and the fix (the words of components/core/settings.ts, shared with the components). */
 export function issueProblems(error: z.ZodError, raw: Record<string, unknown> = {}): GitOpsConfigError[] {
     return settingsIssueProblems(error).map((p) => withService(new GitOpsConfigError(stackKey(formatPath(p.path)), p.problem, p.fix), p.path, raw));
 }

@@ -1,15 +1,15 @@
 import { z } from "zod";
-import { defaults } from "../components/defaults";
+import { defaults } from "../components/core/defaults";
 import { serviceEntrySettings } from "../components/serviceSpec";
-import { argoCdSettingsSchema } from "../components/ArgoCd";
-import { gitHubSettingsSchema } from "../components/GitHubPreviewHooks";
-import { destinationsSettingsSchema } from "../components/DestinationCluster";
-import { repositoryCredentialsSettingsSchema } from "../components/RepositoryCredentials";
-import { waitForSyncSettingsSchema } from "../components/GitOpsApplication";
-import { previewJanitorSettingsSchema } from "../components/PreviewJanitor";
-import { pruneGateSettingsSchema } from "../components/PruneGate";
-import { breakGlassSettingsSchema, breakGlassPolicySettingsSchema } from "../components/BreakGlassExpiry";
-import { guardrailSettingsSchema } from "../components/AdmissionGuardrails";
+import { argoCdSettingsSchema } from "../components/argocd/ArgoCd";
+import { gitHubSettingsSchema } from "../components/previews/GitHubPreviewHooks";
+import { destinationsSettingsSchema } from "../components/clusters/DestinationCluster";
+import { repositoryCredentialsSettingsSchema } from "../components/argocd/RepositoryCredentials";
+import { waitForSyncSettingsSchema } from "../components/applications/GitOpsApplication";
+import { previewJanitorSettingsSchema } from "../components/previews/PreviewJanitor";
+import { pruneGateSettingsSchema } from "../components/pruning/PruneGate";
+import { breakGlassSettingsSchema, breakGlassPolicySettingsSchema } from "../components/breakglass/BreakGlassExpiry";
+import { guardrailSettingsSchema } from "../components/guardrails/AdmissionGuardrails";
 import { stackKinds } from "./presets";
 
 /**
@@ -17,7 +17,7 @@ import { stackKinds } from "./presets";
  * (the README's config table and Pulumi.yaml's key descriptions are generated from it:
  * `npm run docs:config`). Strict objects reject unknown keys, so a typo (`selfheal`) fails the
  * preview instead of being silently ignored. Closed lists and defaults come from the component
- * library (components/defaults.ts, presets.ts, syncPolicy.ts); nothing is repeated here.
+ * library (components/core/defaults.ts, presets.ts, syncPolicy.ts); nothing is repeated here.
  */
 
 /** A service entry: the service concept's settings (components/serviceSpec.ts) plus what only a stack file says. */
@@ -91,4 +91,4 @@ export const stackConfigSchema = z.strictObject({
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 export type ServiceConfig = z.infer<typeof serviceSchema>;
 
-export { formatPath } from "../components/errors";
+export { formatPath } from "../components/core/errors";

@@ -4,20 +4,20 @@
  * problems are translated to the stack-file key, naming the service and the component arg.
  */
 import type { ControlPlaneArgs } from "../components/ControlPlane";
-import { validateArgoCdArgs } from "../components/ArgoCd";
-import { validateGuardrailArgs } from "../components/AdmissionGuardrails";
-import { validateDestinationClusterArgs } from "../components/DestinationCluster";
-import { GitOpsConfigError, Path, check, collectProblems, formatPath } from "../components/errors";
-import { validateGitHubArgs } from "../components/GitHubPreviewHooks";
-import { validateWaitForSync } from "../components/GitOpsApplication";
-import { validateJanitorArgs } from "../components/PreviewJanitor";
-import { validatePruneGateArgs } from "../components/PruneGate";
-import { validateBreakGlassExpiryArgs } from "../components/BreakGlassExpiry";
-import { validateRepositoryCredentialsArgs } from "../components/RepositoryCredentials";
+import { validateArgoCdArgs } from "../components/argocd/ArgoCd";
+import { validateGuardrailArgs } from "../components/guardrails/AdmissionGuardrails";
+import { validateDestinationClusterArgs } from "../components/clusters/DestinationCluster";
+import { GitOpsConfigError, Path, check, collectProblems, formatPath } from "../components/core/errors";
+import { validateGitHubArgs } from "../components/previews/GitHubPreviewHooks";
+import { validateWaitForSync } from "../components/applications/GitOpsApplication";
+import { validateJanitorArgs } from "../components/previews/PreviewJanitor";
+import { validatePruneGateArgs } from "../components/pruning/PruneGate";
+import { validateBreakGlassExpiryArgs } from "../components/breakglass/BreakGlassExpiry";
+import { validateRepositoryCredentialsArgs } from "../components/argocd/RepositoryCredentials";
 import { PlacedService, governedClusterCommand, placed, resolveService, serviceConflicts } from "../components/serviceSpec";
 import { re2Problem } from "../components/guardrails/cel";
-import { defaultAllowedIgnoreDifferences, describeAllowed, ignoreDifferenceFits } from "../components/guardrails/argoInputs";
-import { reviewedInputClasses } from "../components/presets";
+import { defaultAllowedIgnoreDifferences, describeAllowed, ignoreDifferenceFits } from "../components/guardrails/rules";
+import { reviewedInputClasses } from "../components/core/presets";
 import { BreakGlassStatus, covers } from "./breakGlass";
 import { ModelService, clusterNames, destinationArgs, environmentsOf, libraryRuleNames, repositoryCredentialArg, waitForSyncArg } from "./model";
 import { stackKinds, stackPresets } from "./presets";

@@ -1,4 +1,4 @@
-import { check } from "../errors";
+import { check } from "../core/errors";
 import { celList, celString, metadataValue } from "./cel";
 
 /**

@@ -1,5 +1,5 @@
-/** What the API server does when a validation fails. Deny and Warn never go together. */
-export type ValidationAction = "Deny" | "Warn" | "Audit";
+// Defined with the environment presets (core), which fix it per class.
+export type { ValidationAction } from "../core/presets";
 
 /** What happens when the policy itself cannot be evaluated. */
 export type FailurePolicy = "Fail" | "Ignore";

@@ -11,7 +11,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { pinnedChart } from "../../components/ArgoCd";
+import { pinnedChart } from "../../components/argocd/ArgoCd";
 import { StackConfigError } from "../../stacks/config";
 import { chartUnreachableMessage, resolveChart } from "../../stacks/chart";
 import { decodeConfig, parseStack, readStackFile } from "../../stacks/read";

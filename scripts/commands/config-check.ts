@@ -19,9 +19,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import type { KubeObject } from "../../components/guardrails/evaluate";
-import { defaults } from "../../components/defaults";
-import { labels } from "../../components/labels";
+import type { KubeObject } from "../lib/policyEvaluator";
+import { defaults } from "../../components/core/defaults";
+import { labels } from "../../components/core/labels";
 import { decodeConfig, guardrailRules, parseStackConfig } from "../../stacks/config";
 import type { StackConfig } from "../../stacks/schema";
 import { ApplicationCheck, ConfigCheckReport, exitCode, formatMarkdown, judge } from "../lib/configDiff";

@@ -17,10 +17,10 @@
  * otherwise ("would a person's kubectl edit be denied"). Exit 2: bad arguments, unreadable YAML or
  * a rule the evaluator cannot model.
  */
-import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, defaultWriter } from "../../components/guardrails/evaluate";
+import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, defaultWriter } from "../lib/policyEvaluator";
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
-import { labels } from "../../components/labels";
+import { labels } from "../../components/core/labels";
 import { decodeConfig, guardrailRules, parseStackConfig } from "../../stacks/config";
 import { repoRoot, stackFile } from "../lib/commandLine";
 import { loadManifests } from "../lib/manifests";

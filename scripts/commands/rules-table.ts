@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { kubernetesCelGaps } from "../../components/guardrails/evaluate";
+import { kubernetesCelGaps } from "../lib/policyEvaluator";
 import { clusterControllerExemptions, defaultRules, governedResources } from "../../components/guardrails/rules";
 import { GuardrailRule } from "../../components/guardrails/types";
 
@@ -33,7 +33,7 @@ export function rulesTable(rules: readonly GuardrailRule[]): string {
         "Each rule is one ValidatingAdmissionPolicy (`gitops-control-<rule>`), bound per environment class:",
         "prod `[Deny, Audit]`, staging `[Warn, Audit]`, selected by the namespace label `gitops-control.io/environment`",
         "(rules marked *object-scoped* select objects by their own label instead, *every object* ones select all). Check manifests before merging with",
-        "`npm run policy:check -- <dir> [--mode prod|staging]`; the fixtures in `tests/fixtures/guardrails/` show each rule at work.",
+        "`npm run policy:check -- <dir> [--mode prod|staging]`; the fixtures in `components/guardrails/rules/` show each rule at work.",
         "",
         "| Rule | What it blocks | Why | Params (defaults) |",
         "| --- | --- | --- | --- |",
@@ -55,7 +55,7 @@ export function rulesTable(rules: readonly GuardrailRule[]): string {
         "- `kubectl exec`/`attach` (CONNECT on `pods/exec`, `pods/attach`) is a live edit in all but name: in governed",
         "  namespaces only the break-glass group may, audited (`break-glass-write`). `pods/portforward` and Pod deletion",
         "  are not governed: neither changes what runs (a deleted Pod is recreated from its template).",
-        "- Underneath, every namespace carries Pod Security Admission labels from `components/podSecurity.ts` (prod:",
+        "- Underneath, every namespace carries Pod Security Admission labels from `components/core/podSecurity.ts` (prod:",
         "  `restricted` enforce/audit/warn, `enforce-version` pinned; staging and previews: `baseline` enforce, `restricted`",
         "  warn), so a policy disabled or carved out by break-glass still leaves the built-in floor.",
         "- `protect-namespace-labels` binds to the Namespace objects by their own environment label: whoever can relabel a",
@@ -99,7 +99,7 @@ export function rulesTable(rules: readonly GuardrailRule[]): string {
         "the admin kubeconfig the local stack's `pulumi up` and a typical deploy job run with; never a group everyone carries,",
         "never Argo CD's own accounts: both refused with the key and the fix). Break-glass (`gitops-control:break-glass`)",
         "may act where a rule says so, with the ticket annotation `gitops-control.io/break-glass-ticket` on the object, audited.",
-        "Governed classes are the presets' `reviewedInputs` (`components/presets.ts`): prod (Deny) and staging (Warn, audited).",
+        "Governed classes are the presets' `reviewedInputs` (`components/core/presets.ts`): prod (Deny) and staging (Warn, audited).",
         "",
         "| Door | How it is closed |",
         "| --- | --- |",
@@ -146,7 +146,7 @@ export function rulesTable(rules: readonly GuardrailRule[]): string {
         "",
         "## What the offline evaluator does not model",
         "",
-        "`components/guardrails/evaluate.ts` runs the rules with a real CEL library. An expression using one of these",
+        "`scripts/lib/policyEvaluator.ts` runs the rules with a real CEL library. An expression using one of these",
         "Kubernetes CEL features fails to compile offline with an error naming it, so no rule is half-checked in silence:",
         "",
         ...[...new Set(Object.values(kubernetesCelGaps))].map(

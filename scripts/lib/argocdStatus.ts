@@ -4,7 +4,7 @@
  * waits for Argo CD fails. Reads the Application objects with kubectl; changes nothing.
  */
 import { spawnSync } from "node:child_process";
-import { previewGateAnnotations } from "../../components/PreviewGate";
+import { previewGateAnnotations } from "../../components/previews/PreviewGate";
 
 /** An Application that is not Synced and Healthy, or cannot sync on its own, with Argo CD's reason. */
 export interface ArgoProblem {

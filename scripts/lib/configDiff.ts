@@ -6,7 +6,7 @@
  * comment a PR gets. The renders come from scripts/lib/configRender.ts; the command is
  * scripts/commands/config-check.ts.
  */
-import type { KubeObject } from "../../components/guardrails/evaluate";
+import type { KubeObject } from "./policyEvaluator";
 import type { Row } from "../commands/policy-check";
 import type { RenderResult, RenderedObject } from "./configRender";
 

@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
-import { resourceOf, type KubeObject } from "../../components/guardrails/evaluate";
+import { resourceOf, type KubeObject } from "./policyEvaluator";
 
 /** The parts of an Application's `spec.source` the repo-server reads. */
 export interface AppSource {

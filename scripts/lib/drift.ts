@@ -7,6 +7,9 @@ import type { ResourceStep } from "./engine";
 
 /** Ops that leave the resource as it is. */
 const unchanged = new Set(["same", "refresh", "read", "read-replacement", "import"]);
+
+/** True for a step that leaves its resource as it is (`same`, or a read such as a StackReference's on every run). */
+export const leavesAsIs = (step: Pick<ResourceStep, "op">): boolean => unchanged.has(step.op);
 /** Ops that delete a live object (a replace deletes the old one). */
 const destructive = new Set(["delete", "replace", "create-replacement", "delete-replaced", "discard", "discard-replaced"]);
 

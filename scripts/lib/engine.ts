@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { CommandError, EngineEvent, LocalWorkspace, PulumiCommand, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
-import { GitOpsConfigError, GitOpsConfigErrors } from "../../components/errors";
+import { GitOpsConfigError, GitOpsConfigErrors } from "../../components/core/errors";
 import { controlPlaneProgram, stackProgram } from "../../stacks/program";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
-import type { KubeObject } from "../../components/guardrails/evaluate";
+import type { KubeObject } from "./policyEvaluator";
 
 /** One Kubernetes object read from a file. */
 export interface Manifest {

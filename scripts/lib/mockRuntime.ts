@@ -5,7 +5,7 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { argoCdVersion } from "../../components/ArgoCdCrds";
+import { argoCdVersion } from "../../components/argocd/ArgoCdCrds";
 
 export interface RecordedResource {
     readonly type: string;

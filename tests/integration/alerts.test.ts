@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { AlertRule, ArgoCdAlertsArgs, RuleGroup, driftRepairRecord, renderRuleGroups } from "../../components/ArgoCdAlerts";
+import { AlertRule, ArgoCdAlertsArgs, RuleGroup, driftRepairRecord, renderRuleGroups } from "../../components/argocd/ArgoCdAlerts";
 import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers";
 import { chartFiles, configMap, deployment } from "../support/charts";
 import { GitServer } from "../support/gitServer";
@@ -12,7 +12,7 @@ import { MetricsRecorder, Scrape, Stretch, labelValue, toInputSeries } from "../
 import { LocalCluster, Measurements, eventually, kubectl, kubectlOk, openLocalStack, startCluster, step } from "./support";
 
 /**
- * The alert and recording rules the program renders (components/ArgoCdAlerts.ts), evaluated on
+ * The alert and recording rules the program renders (components/argocd/ArgoCdAlerts.ts), evaluated on
  * what Argo CD v3.6.1's own application controller exports while it works: a worker thread scrapes
  * the controller's /metrics every second (as Prometheus would, staleness included:
  * tests/support/scrapes.ts) while the scenarios run, and `promtool test rules` of the pinned

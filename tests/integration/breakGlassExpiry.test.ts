@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { GuardrailBinding, carvedOutUnderBreakGlass, guardrailManifests, policyName } from "../../components/AdmissionGuardrails";
-import { BreakGlassExpiry, breakGlassExpiryServiceAccount } from "../../components/BreakGlassExpiry";
+import { GuardrailBinding, carvedOutUnderBreakGlass, guardrailManifests, policyName } from "../../components/guardrails/AdmissionGuardrails";
+import { BreakGlassExpiry, breakGlassExpiryServiceAccount } from "../../components/breakglass/BreakGlassExpiry";
 import { defaultRules } from "../../components/guardrails/rules";
-import { annotations, labels } from "../../components/labels";
+import { annotations, labels } from "../../components/core/labels";
 import { PodContainer, podContainer, renderComponent, runContainer, serviceAccountKubectl } from "./inContainer";
 import { LocalCluster, applyList, compliantPodSpec, eventually, kubectl, kubectlOk, startClusterWithArgoCdCrds, step } from "./support";
 

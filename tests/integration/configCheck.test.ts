@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { KubeObject } from "../../components/guardrails/evaluate";
+import type { KubeObject } from "../../scripts/lib/policyEvaluator";
 import { RepoServer, startRepoServer } from "../../scripts/cluster/reconcilers";
 import { CheckedApplication, applicationsFrom, configCheck, runConfigCheck } from "../../scripts/commands/config-check";
 import { toManifest } from "../../scripts/commands/render";

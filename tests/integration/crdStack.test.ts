@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { argoCdCrdNames, argoCdVersion } from "../../components/ArgoCdCrds";
+import { argoCdCrdNames, argoCdVersion } from "../../components/argocd/ArgoCdCrds";
 import { StackOptions, openStack } from "../../scripts/lib/engine";
 import { LocalCluster, kubectl, kubectlOk, localPassphrase, startCluster, step } from "./support";
 

@@ -7,7 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { GitOpsService, LegacyGitOpsServiceArgs, PreviewJanitor } from "../../components";
-import { labels } from "../../components/labels";
+import { labels } from "../../components/core/labels";
 import { ResourceStep, stepRecorder } from "../../scripts/lib/engine";
 import { LegacyGitOpsService } from "./fixtures/legacyGitOpsService";
 import { LegacyPreviewJanitor } from "./fixtures/legacyPreviewJanitor";

@@ -2,16 +2,16 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { GuardrailBinding, guardrailManifests, policyName } from "../../components/AdmissionGuardrails";
-import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser, defaultWriter, resourceOf } from "../../components/guardrails/evaluate";
+import { GuardrailBinding, guardrailManifests, policyName } from "../../components/guardrails/AdmissionGuardrails";
+import { GuardrailEvaluator, KubeObject, RuleDecision, UserInfo, admissionRequest, argoCdControllerUser, defaultWriter, resourceOf } from "../../scripts/lib/policyEvaluator";
 import { defaultRules } from "../../components/guardrails/rules";
 import { GuardrailRule, Operation } from "../../components/guardrails/types";
-import { labels } from "../../components/labels";
+import { labels } from "../../components/core/labels";
 import { Expectation, caseUser, fixtureRules, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
 import { KubectlResult, LocalCluster, applyList, argoCdCrds, compliantPodSpec, eventually, kubectl, kubectlOk, startCluster, step } from "./support";
 
 /**
- * The guardrail fixtures (tests/fixtures/guardrails, contract in its README.md) replayed through
+ * The guardrail fixtures (components/guardrails/rules, contract in its README.md) replayed through
  * admission on a real kube-apiserver, with every rule of defaultRules() rendered and bound exactly
  * as AdmissionGuardrails deploys it. For each fixture the real verdict and denial message must
  * equal both the offline evaluator's (computed here, at test time) and expectations.yaml: the
@@ -61,7 +61,7 @@ interface Case {
     readonly stored: KubeObject;
     readonly expectation: Expectation;
     readonly operation: Operation;
-    /** "" for the object itself; `ephemeralcontainers` or `exec` (see tests/fixtures/guardrails/README.md). */
+    /** "" for the object itself; `ephemeralcontainers` or `exec` (see components/guardrails/rules/README.md). */
     readonly subResource: string;
     readonly user: UserInfo;
     readonly dryRun: boolean;

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { guardrailManifests } from "../../components/AdmissionGuardrails";
+import { guardrailManifests } from "../../components/guardrails/AdmissionGuardrails";
 import { protectNamespaceLabels } from "../../components/guardrails/rules";
-import { labels } from "../../components/labels";
-import { PreviewJanitor, janitorServiceAccount } from "../../components/PreviewJanitor";
+import { labels } from "../../components/core/labels";
+import { PreviewJanitor, janitorServiceAccount } from "../../components/previews/PreviewJanitor";
 import { PodContainer, podContainer, renderComponent, runContainer, serviceAccountKubectl } from "./inContainer";
 import { LocalCluster, applyList, eventually, kubectl, kubectlOk, startClusterWithArgoCdCrds, step } from "./support";
 

@@ -5,12 +5,12 @@ import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { parseAllDocuments } from "yaml";
 import { after, before, describe, it } from "node:test";
-import { GuardrailBinding, guardrailManifests } from "../../components/AdmissionGuardrails";
-import { KubeObject, UserInfo } from "../../components/guardrails/evaluate";
+import { GuardrailBinding, guardrailManifests } from "../../components/guardrails/AdmissionGuardrails";
+import { KubeObject, UserInfo } from "../../scripts/lib/policyEvaluator";
 import { defaultRules } from "../../components/guardrails/rules";
-import { labels } from "../../components/labels";
-import { argoCdPodSecurity, podSecurityLabels, podSecurityPresets } from "../../components/podSecurity";
-import { pinnedChart, renderArgoCdValues } from "../../components/ArgoCd";
+import { labels } from "../../components/core/labels";
+import { argoCdPodSecurity, podSecurityLabels, podSecurityPresets } from "../../components/core/podSecurity";
+import { pinnedChart, renderArgoCdValues } from "../../components/argocd/ArgoCd";
 import { KubectlResult, LocalCluster, applyList, eventually, kubectl, kubectlOk, startCluster, step } from "./support";
 
 /**

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { labels } from "../../components/labels";
-import { previewGateAnnotations } from "../../components/PreviewGate";
-import { PreviewJanitor, janitorServiceAccount } from "../../components/PreviewJanitor";
+import { labels } from "../../components/core/labels";
+import { previewGateAnnotations } from "../../components/previews/PreviewGate";
+import { PreviewJanitor, janitorServiceAccount } from "../../components/previews/PreviewJanitor";
 import { PodContainer, podContainer, renderComponent, runContainer, serviceAccountKubectl, startContainer } from "./inContainer";
 import { LocalCluster, applyList, eventually, kubectl, kubectlOk, startClusterWithArgoCdCrds, step } from "./support";
 

@@ -4,9 +4,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { renderPreviewAlertRules } from "../../components/ArgoCdAlerts";
-import { previewGateAnnotations, previewGateScript } from "../../components/PreviewGate";
-import { janitorScript, janitorServiceAccount } from "../../components/PreviewJanitor";
+import { renderPreviewAlertRules } from "../../components/argocd/ArgoCdAlerts";
+import { previewGateAnnotations, previewGateScript } from "../../components/previews/PreviewGate";
+import { janitorScript, janitorServiceAccount } from "../../components/previews/PreviewJanitor";
 import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers";
 import { chartFiles } from "../support/charts";
 import { GitHubDouble, PullRequest } from "../support/githubDouble";
@@ -50,7 +50,7 @@ async function until<T>(what: string, seconds: number, probe: () => T | undefine
 }
 
 /**
- * The preview gate, played by the test: the stack deploys it as a Deployment (components/PreviewGate.ts),
+ * The preview gate, played by the test: the stack deploys it as a Deployment (components/previews/PreviewGate.ts),
  * which a cluster without kubelets never runs, so the test runs the same script in a loop (every
  * second instead of 5 s), as the same service account, through the real API server. `gateClockOffset`
  * moves its clock forward for the TTL scenario.
@@ -282,7 +282,7 @@ describe("Pull-request previews (v3.6.1 ApplicationSet controller, GitHub double
         assert.equal(ns.metadata.labels.pr, "1");
         assert.equal(ns.metadata.labels["gitops-control.io/environment"], "preview");
         assert.equal(ns.metadata.labels["gitops-control.io/service"], "shop");
-        // The preview class's Pod Security floor (components/podSecurity.ts), applied by Argo CD with the other labels.
+        // The preview class's Pod Security floor (components/core/podSecurity.ts), applied by Argo CD with the other labels.
         assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce"], "baseline");
         assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce-version"], "v1.36");
         assert.equal(ns.metadata.labels["pod-security.kubernetes.io/warn"], "restricted");

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import { renderAlertRules, renderRecordingRules } from "../../components/ArgoCdAlerts";
+import { renderAlertRules, renderRecordingRules } from "../../components/argocd/ArgoCdAlerts";
 import { detectDrift } from "../../scripts/commands/drift";
 import type { StackOptions } from "../../scripts/lib/engine";
 import { ApplicationObject, argoProblems, failingSyncShape, readApplications } from "../../scripts/lib/argocdStatus";

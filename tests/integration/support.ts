@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { StackOptions, openStack } from "../../scripts/lib/engine";
-import { crdFiles } from "../../components/ArgoCd";
+import { crdFiles } from "../../components/argocd/ArgoCd";
 import { crdSource } from "../../stacks/chart";
 
 export const repoRoot = path.resolve(__dirname, "..", "..");

@@ -19,7 +19,7 @@ export interface CommandResult {
     readonly stderr: string;
 }
 
-const fixtures = path.join("tests", "fixtures", "guardrails");
+const fixtures = path.join("components", "guardrails", "rules");
 const previewFixture = (name: string) => path.join(repoRoot, "tests", "fixtures", "preview", name);
 
 function scratch(name: string, text: string): string {

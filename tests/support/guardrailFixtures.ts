@@ -1,21 +1,21 @@
 /**
- * The guardrail fixtures (tests/fixtures/guardrails/<rule>/) and their expectations.yaml, read the
+ * The guardrail fixtures (components/guardrails/rules/<rule>/) and their expectations.yaml, read the
  * same way by the offline unit tests and by the replay against a real API server.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { defaultWriter } from "../../components/guardrails/evaluate";
-import type { KubeObject, UserInfo } from "../../components/guardrails/evaluate";
+import { defaultWriter } from "../../scripts/lib/policyEvaluator";
+import type { KubeObject, UserInfo } from "../../scripts/lib/policyEvaluator";
 import type { Operation } from "../../components/guardrails/types";
 import { loadManifests } from "../../scripts/lib/manifests";
 
-export const fixturesRoot = path.join(__dirname, "..", "fixtures", "guardrails");
+export const fixturesRoot = path.join(__dirname, "..", "..", "components", "guardrails", "rules");
 /** Namespace every fixture sits in; replays substitute their own. */
 export const placeholderNamespace = "guardrails-fixtures";
 
-/** One case of expectations.yaml (format: tests/fixtures/guardrails/README.md). */
+/** One case of expectations.yaml (format: components/guardrails/rules/README.md). */
 export interface Expectation {
     readonly verdict: "Allow" | "Deny";
     readonly message?: string;

@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import type { AlertRule, RuleGroup } from "../../components/ArgoCdAlerts";
+import type { AlertRule, RuleGroup } from "../../components/argocd/ArgoCdAlerts";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 

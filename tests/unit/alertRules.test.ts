@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ArgoCdAlertsArgs, AlertRule, RuleGroup, driftRepairRecord, outOfSyncRecord, renderRuleGroups } from "../../components/ArgoCdAlerts";
+import { ArgoCdAlertsArgs, AlertRule, RuleGroup, driftRepairRecord, outOfSyncRecord, renderRuleGroups } from "../../components/argocd/ArgoCdAlerts";
 import { AlertTest, InputSeries, RuleTestGroup, checkRules, firing, testRules } from "../support/promtool";
 
 type Args = Omit<ArgoCdAlertsArgs, "provider" | "namespace">;

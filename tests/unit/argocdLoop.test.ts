@@ -9,7 +9,10 @@ import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/l
 // Each suite installs fresh mocks in its `before` (suites of several files share one process).
 let recorded: RecordedResource[] = [];
 
-import { DestinationCluster, RepositoryCredentials, argoCdVersion, renderApplication, renderArgoCdValues, renderDestination, waitForSyncAnnotations } from "../../components";
+import { DestinationCluster, RepositoryCredentials, argoCdVersion } from "../../components";
+import { renderDestination } from "../../components/applications/destinations";
+import { renderApplication, waitForSyncAnnotations } from "../../components/applications/GitOpsApplication";
+import { renderArgoCdValues } from "../../components/argocd/ArgoCd";
 import { buildControlPlaneArgs, loadStack, parseStackConfig } from "../../stacks/config";
 import { argoProblems, failingSyncShape } from "../../scripts/lib/argocdStatus";
 
@@ -209,7 +212,7 @@ describe("up waits for Argo CD where asked", () => {
     function renderApplicationChecked(waitForSync: { timeoutSeconds: number }) {
         // The component validates before registering anything.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { GitOpsApplication } = require("../../components/GitOpsApplication") as typeof import("../../components/GitOpsApplication");
+        const { GitOpsApplication } = require("../../components/applications/GitOpsApplication") as typeof import("../../components/applications/GitOpsApplication");
         return new GitOpsApplication("shop-prod", { ...base, waitForSync });
     }
 });

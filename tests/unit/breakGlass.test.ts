@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bindingForRule, carvedOutUnderBreakGlass, renderBindingSpec } from "../../components/AdmissionGuardrails";
-import { breakGlassExpiryClusterRules } from "../../components/BreakGlassExpiry";
+import { bindingForRule, carvedOutUnderBreakGlass, renderBindingSpec } from "../../components/guardrails/AdmissionGuardrails";
+import { breakGlassExpiryClusterRules } from "../../components/breakglass/BreakGlassExpiry";
 import { requireResolvedService } from "../../components/serviceSpec";
 import { breakGlassStatus, buildControlPlaneArgs, parseStackConfig, reconcileDebt } from "../../stacks/config";
 

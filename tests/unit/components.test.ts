@@ -11,18 +11,17 @@ import {
     AdmissionGuardrails,
     AppProject,
     ArgoCd,
-    argoCdCrdFiles,
     argoCdVersion,
-    crdFiles,
     GitOpsApplication,
     PreviewEnvironments,
-    renderPreviewApplicationSet,
     capReplicas,
     environmentPresets,
     protectCrds,
     requirePodSecurityContext,
     retainCrds,
 } from "../../components";
+import { argoCdCrdFiles, crdFiles } from "../../components/argocd/ArgoCdCrds";
+import { renderPreviewApplicationSet } from "../../components/previews/PreviewEnvironments";
 
 const byName = (type: string, name: string) => recorded.find((r) => r.type === type && r.name === name);
 const source = { repoURL: "https://github.com/acme/payments-api.git", targetRevision: "v1.0.0", path: "deploy/chart" };

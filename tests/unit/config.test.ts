@@ -2,7 +2,7 @@ import { defaultRules } from "../../components/guardrails/rules";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { renderApplication } from "../../components/GitOpsApplication";
+import { renderApplication } from "../../components/applications/GitOpsApplication";
 import { requireResolvedService } from "../../components/serviceSpec";
 import { buildControlPlaneArgs, loadStack, parseStackConfig } from "../../stacks/config";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { KubeObject } from "../../components/guardrails/evaluate";
+import type { KubeObject } from "../../scripts/lib/policyEvaluator";
 import { applicationsFrom, fillTemplate, parseArgs, sameRepository } from "../../scripts/commands/config-check";
 import type { Row } from "../../scripts/commands/policy-check";
 import { ApplicationCheck, changedPaths, diffRenders, exitCode, formatMarkdown, judge, normalize, objectKey } from "../../scripts/lib/configDiff";

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { ArgoCd } from "../../components/ArgoCd";
-import { argoCdCrdFiles, argoCdVersion, checkCrdStackVersion, protectCrds, retainCrds } from "../../components/ArgoCdCrds";
+import { ArgoCd } from "../../components/argocd/ArgoCd";
+import { argoCdCrdFiles, argoCdVersion, checkCrdStackVersion, protectCrds, retainCrds } from "../../components/argocd/ArgoCdCrds";
 import { stackProgram } from "../../stacks/program";
 import { RecordedResource, installMocks, readStackFile, registeredTransforms, renderProgram, repoRoot, settle, valueOf } from "../../scripts/lib/mockRuntime";
 

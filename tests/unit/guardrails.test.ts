@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { renderBindingSpec, renderPolicySpec } from "../../components/AdmissionGuardrails";
+import { renderBindingSpec, renderPolicySpec } from "../../components/guardrails/AdmissionGuardrails";
 import {
     AdmissionRequest,
     GuardrailEvaluator,
@@ -14,7 +14,7 @@ import {
     compileRule,
     kubernetesCelGaps,
     programUser,
-} from "../../components/guardrails/evaluate";
+} from "../../scripts/lib/policyEvaluator";
 import {
     capReplicas,
     restrictApplicationSets,
@@ -28,7 +28,7 @@ import {
     restrictWorkloadWriters,
 } from "../../components/guardrails/rules";
 import { GuardrailRule } from "../../components/guardrails/types";
-import { governAppProjects, keepGovernedNamespaces, protectApplicationInputs } from "../../components/guardrails/argoInputs";
+import { governAppProjects, keepGovernedNamespaces, protectApplicationInputs } from "../../components/guardrails/rules";
 import { docsPath, rulesTable } from "../../scripts/commands/rules-table";
 import { Expectation, caseUser, fixtureRules, placeholderNamespace, readFixture, readFixtureFolder, storedObject } from "../support/guardrailFixtures";
 

@@ -9,7 +9,7 @@ import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/l
 // Fresh mocks in `before` (suites of several files share one process).
 let recorded: RecordedResource[] = [];
 
-import { PreviewJanitor, janitorScript } from "../../components/PreviewJanitor";
+import { PreviewJanitor, janitorScript } from "../../components/previews/PreviewJanitor";
 
 const byType = (type: string) => recorded.filter((r) => r.type === type);
 

@@ -7,7 +7,7 @@ import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/l
 let recorded: RecordedResource[] = [];
 
 import { GitOpsService } from "../../components/GitOpsService";
-import { OwnershipFence, renderOwnershipPolicy } from "../../components/OwnershipFence";
+import { OwnershipFence, renderOwnershipPolicy } from "../../components/guardrails/OwnershipFence";
 
 const argoKinds = ["kubernetes:argoproj.io/v1alpha1:AppProject", "kubernetes:argoproj.io/v1alpha1:Application", "kubernetes:argoproj.io/v1alpha1:ApplicationSet"];
 

@@ -4,11 +4,11 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import type { PolicyResource, PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { parse } from "yaml";
-import { renderBindingSpec } from "../../components/AdmissionGuardrails";
-import { chartArgs, pinnedChart } from "../../components/ArgoCd";
-import { renderApplication } from "../../components/GitOpsApplication";
-import { annotations, labels } from "../../components/labels";
-import { renderPreviewApplicationSet } from "../../components/PreviewEnvironments";
+import { renderBindingSpec } from "../../components/guardrails/AdmissionGuardrails";
+import { chartArgs, pinnedChart } from "../../components/argocd/ArgoCd";
+import { renderApplication } from "../../components/applications/GitOpsApplication";
+import { annotations, labels } from "../../components/core/labels";
+import { renderPreviewApplicationSet } from "../../components/previews/PreviewEnvironments";
 import {
     allPolicies,
     applicationSetTemplateSafety,

@@ -7,7 +7,7 @@ import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/l
 let recorded: RecordedResource[] = [];
 
 import { GitOpsService } from "../../components/GitOpsService";
-import { PreviewEnvironments, renderPreviewDeletePolicy } from "../../components/PreviewEnvironments";
+import { PreviewEnvironments, renderPreviewDeletePolicy } from "../../components/previews/PreviewEnvironments";
 import { environmentPresets } from "../../stacks/presets";
 
 describe("preview Applications outlive a deleted ApplicationSet", () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { renderArgoCdValues } from "../../components/ArgoCd";
-import { manifestGeneratePaths, manifestGeneratePathsAnnotation } from "../../components/GitOpsApplication";
-import { scaleBounds, scaleSettings } from "../../components/scale";
+import { renderArgoCdValues } from "../../components/argocd/ArgoCd";
+import { manifestGeneratePaths, manifestGeneratePathsAnnotation } from "../../components/applications/GitOpsApplication";
+import { scaleBounds, scaleSettings } from "../../components/argocd/scale";
 import { buildControlPlaneArgs, parseStackConfig } from "../../stacks/config";
 import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/lib/mockRuntime";
 import { controllerEnvironment, webhookTargets } from "../../bench/scale";

@@ -1,7 +1,7 @@
 /**
- * The in-cluster scripts (components/scripts/*.sh): real files, clean under shellcheck, read at
+ * The in-cluster scripts (components/<concept>/*.sh, beside the component that runs each): real files, clean under shellcheck, read at
  * render time into exactly the CronJob and Deployment that run them, and using the label and
- * annotation names of components/labels.ts (a renamed key that the script still spells the old way
+ * annotation names of components/core/labels.ts (a renamed key that the script still spells the old way
  * fails here). How they run in their containers: tests/integration/janitorFence, previewGate and
  * breakGlassExpiry (rendered command, environment and service-account token, read-only root).
  */
@@ -11,22 +11,36 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import { RecordedResource, installMocks, settle } from "../../scripts/lib/mockRuntime";
-import { BreakGlassExpiry, breakGlassExpiryScript } from "../../components/BreakGlassExpiry";
-import { annotations, labels, managedByValue } from "../../components/labels";
-import { readScript, scriptsDir } from "../../components/options";
-import { PreviewGate, previewGateAnnotations, previewGateLoop, previewGateScript } from "../../components/PreviewGate";
-import { PreviewJanitor, janitorScript } from "../../components/PreviewJanitor";
-import { pruneGateAnnotations, pruneGateScript } from "../../components/PruneGate";
+import { RecordedResource, installMocks, repoRoot, settle } from "../../scripts/lib/mockRuntime";
+import { BreakGlassExpiry, breakGlassExpiryScript } from "../../components/breakglass/BreakGlassExpiry";
+import { annotations, labels, managedByValue } from "../../components/core/labels";
+import { readScript } from "../../components/core/options";
+import { PreviewGate, previewGateAnnotations, previewGateLoop, previewGateScript } from "../../components/previews/PreviewGate";
+import { PreviewJanitor, janitorScript } from "../../components/previews/PreviewJanitor";
+import { pruneGateAnnotations, pruneGateScript } from "../../components/pruning/PruneGate";
 
 const scripts = { "preview-janitor.sh": janitorScript, "preview-gate.sh": previewGateScript, "break-glass-expiry.sh": breakGlassExpiryScript, "prune-gate.sh": pruneGateScript };
+/** Each script beside the component that runs it. */
+const scriptFiles: Record<keyof typeof scripts, string> = {
+    "preview-janitor.sh": "components/previews/preview-janitor.sh",
+    "preview-gate.sh": "components/previews/preview-gate.sh",
+    "break-glass-expiry.sh": "components/breakglass/break-glass-expiry.sh",
+    "prune-gate.sh": "components/pruning/prune-gate.sh",
+};
+/** Every `.sh` file under components/, relative to the repository. */
+const shellFiles = () =>
+    fs
+        .readdirSync(path.join(repoRoot, "components"), { recursive: true, encoding: "utf8" })
+        .filter((f) => f.endsWith(".sh"))
+        .map((f) => path.join("components", f))
+        .sort();
 /** `gitops-control.io/...` keys as a script spells them (in kubectl jsonpath the dots are escaped). */
 const keysIn = (script: string) => new Set([...script.matchAll(/gitops-control\\?\.io\/[a-z-]+/g)].map((m) => m[0].replace(/\\\./g, ".")));
 const jsonpathKey = (kind: "labels" | "annotations", key: string) => `{.metadata.${kind}.${key.replace(/\./g, "\\.")}}`;
 
 describe("in-cluster scripts are files", () => {
-    it("components/scripts holds exactly the four scripts the components read", () => {
-        assert.deepEqual(fs.readdirSync(scriptsDir).sort(), Object.keys(scripts).sort());
+    it("components/ holds exactly the four scripts the components read, each beside its component", () => {
+        assert.deepEqual(shellFiles(), Object.values(scriptFiles).sort());
     });
 
     it("shellcheck finds nothing in any of them (POSIX sh, every severity)", () => {
@@ -37,7 +51,7 @@ describe("in-cluster scripts are files", () => {
             0,
             `shellcheck is not installed (${version.error?.message ?? version.stderr}). Fix: bash scripts/toolchain/install.sh (as root it installs the Debian package shellcheck), or apt-get install -y shellcheck`,
         );
-        const files = Object.keys(scripts).map((f) => path.join(scriptsDir, f));
+        const files = shellFiles().map((f) => path.join(repoRoot, f));
         const r = spawnSync("shellcheck", ["--shell=sh", "--severity=style", "--format=gcc", ...files], { encoding: "utf8" });
         assert.equal(r.stdout + r.stderr, "", "shellcheck findings");
         assert.equal(r.status, 0);
@@ -45,7 +59,7 @@ describe("in-cluster scripts are files", () => {
 
     it("the rendered script is the file without its header (shebang and comments up to the first blank line)", () => {
         for (const [file, read] of Object.entries(scripts)) {
-            const text = fs.readFileSync(path.join(scriptsDir, file), "utf8");
+            const text = fs.readFileSync(path.join(repoRoot, scriptFiles[file as keyof typeof scripts]), "utf8");
             assert.ok(text.startsWith("#!/bin/sh\n#"), file);
             assert.ok(read().startsWith("set -eu\n"), file);
             assert.ok(text.endsWith(`\n\n${read()}`), file);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { movedOutOfComponent } from "../../components/options";
+import { movedOutOfComponent } from "../../components/core/options";
 import { installMocks, readStackFile, renderProgram, repoRoot, settle, valueOf } from "../../scripts/lib/mockRuntime";
 
 /**

@@ -158,7 +158,7 @@ describe("pr-crds.yml", () => {
 
     it("runs only on pull requests touching what the CRD stacks install or how the program reads them", () => {
         const paths = (w.on.pull_request as { paths: string[] }).paths;
-        for (const p of ["components/ArgoCdCrds.ts", "Pulumi.*-crds.yaml", "stacks/**", "policy/**", "package-lock.json"]) assert.ok(paths.includes(p), p);
+        for (const p of ["components/argocd/ArgoCdCrds.ts", "Pulumi.*-crds.yaml", "stacks/**", "policy/**", "package-lock.json"]) assert.ok(paths.includes(p), p);
         // pr.yml previews the platform stacks on every PR, without the CRDs.
         assert.equal((workflow("pr.yml").on.pull_request as { paths?: string[] }).paths, undefined);
         assert.deepEqual(matrixStacks(workflow("pr.yml").jobs.preview), ["staging", "prod"]);
