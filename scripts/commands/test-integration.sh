@@ -11,7 +11,7 @@
 # Usage: bash scripts/commands/test-integration.sh [test files…]   (default: every file)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-longest_first=(reconcilers previews lifecycle argoInputs policyPack crdStack alerts pruneGate spokeCluster guardrailReplay breakGlassExpiry)
+longest_first=(reconcilers previews lifecycle argoInputs policyPack crdStack layoutUrns alerts pruneGate spokeCluster guardrailReplay breakGlassExpiry)
 files=()
 if [[ $# -gt 0 ]]; then
   files=("$@")

@@ -14,9 +14,10 @@ import { LocalCluster, localPassphrase, repoRoot, startCluster, step } from "./s
  * made of the stack, the project, the parent chain's type tokens, the type token and the name,
  * none of which is a file path, and this proves it with the real engine. `up` of the `local` stack
  * with the program as it was right before the move (the tree of that commit, read from git), then
- * `preview` and `up` of the same stack with the program as it is: every step is `same`, components
- * and Kubernetes objects alike (nothing created, updated, replaced or deleted), the state holds the
- * same URNs, and every object keeps its uid.
+ * `preview` and `up` of the same stack with the program as it is: nothing created, replaced or
+ * deleted, components and Kubernetes objects alike, the state holds the same URNs, and every object
+ * keeps its uid. At the move itself every step was `same`; since then the program's behaviour has
+ * moved on (the preview gate's script, for one), which shows as updates, printed and allowed.
  */
 
 /** The commit right before the layout move: the parent of the commit that created components/core/. */
@@ -61,8 +62,15 @@ async function stateUids(stack: Stack): Promise<Record<string, string>> {
     return Object.fromEntries(resources.map((r) => [r.urn, r.outputs?.metadata?.uid ?? ""]));
 }
 
-// The read of the CRD stack's outputs (a StackReference) is a step of every run, not a change.
-const changed = (steps: readonly ResourceStep[]) => steps.filter((s) => !leavesAsIs(s)).map((s) => `${s.op} ${s.urn} ${JSON.stringify(s.detailedDiff)}`);
+/**
+ * Steps that would create, replace or delete an object: what a changed URN causes. An `update` is
+ * not one: the program's behaviour has moved on since the move (a rendered script, a setting), and
+ * that changes fields of an object the engine still finds under its URN. The read of the CRD stack's
+ * outputs (a StackReference) is a step of every run.
+ */
+const changed = (steps: readonly ResourceStep[]) => steps.filter((s) => !leavesAsIs(s) && s.op !== "update").map((s) => `${s.op} ${s.urn} ${JSON.stringify(s.detailedDiff)}`);
+/** Updates, printed for the record (see {@link changed}). */
+const updated = (steps: readonly ResourceStep[]) => steps.filter((s) => s.op === "update").map((s) => `${s.urn.split("::").pop()} ${JSON.stringify(s.detailedDiff)}`);
 
 describe("the layout by concept keeps every URN of the local stack (real engine, real API server)", { timeout: 20 * 60 * 1000 }, () => {
     let cluster: LocalCluster;
@@ -103,6 +111,7 @@ describe("the layout by concept keeps every URN of the local stack (real engine,
         const previewed = stepRecorder();
         await current.preview({ onEvent: previewed.onEvent });
         preview = previewed.steps;
+        step(`updated since the move (behaviour, not URNs): ${JSON.stringify(updated(preview))}`);
         if (changed(preview).length > 0) return;
         step("up with the program as it is");
         const second = stepRecorder();
@@ -133,13 +142,13 @@ describe("the layout by concept keeps every URN of the local stack (real engine,
         assert.equal(Object.keys(urnsBefore).length, new Set(firstUp.map((s) => s.urn)).size);
     });
 
-    it("the preview of the moved program creates, updates, replaces and deletes nothing", () => {
+    it("the preview of the moved program creates, replaces and deletes nothing", () => {
         assert.ok(preview.length > 0, "the preview reported no step");
         assert.deepEqual(changed(preview), []);
         assert.equal(preview.length, firstUp.length);
     });
 
-    it("its up changes nothing either, and the state holds the same URNs, every Kubernetes object with the same uid", () => {
+    it("its up creates, replaces and deletes nothing either, and the state holds the same URNs, every Kubernetes object with the same uid", () => {
         assert.deepEqual(changed(secondUp), []);
         assert.equal(secondUp.length, firstUp.length);
         assert.deepEqual(urnsAfter, urnsBefore);
