@@ -84,16 +84,28 @@ function argoBin(): string {
     return bin;
 }
 
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
+/** True when nothing listens on 127.0.0.1:`port` (a listener of ours opens and closes there). */
+function canListen(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
         const server = net.createServer();
         server.unref();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const address = server.address();
-            server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-        });
+        server.on("error", () => resolve(false));
+        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
+}
+
+/**
+ * A free port below Linux's ephemeral range (32768–60999), as scripts/cluster/local-cluster.sh picks
+ * its own: a port is chosen here and listened on by a reconciler up to a minute later, and a port of
+ * the ephemeral range can meanwhile become the local end of any outgoing connection on this machine
+ * (a busy machine makes thousands), which the reconciler then fails to bind.
+ */
+async function freePort(): Promise<number> {
+    for (let attempt = 0; attempt < 200; attempt++) {
+        const port = 20000 + Math.floor(Math.random() * 12768);
+        if (await canListen(port)) return port;
+    }
+    throw new Error("no free port in 20000-32767 on 127.0.0.1");
 }
 
 function kubectl(kubeconfig: string, args: readonly string[]): string {
