@@ -20,6 +20,7 @@ import {
     ServicePreviews,
     placed,
     requireResolvedService,
+    resolveService,
     serviceConflicts,
 } from "./serviceSpec";
 
@@ -117,10 +118,10 @@ export function validateServicesArgs(args: readonly NamedGitOpsServiceArgs[], ea
     const problems: GitOpsConfigError[] = [];
     const list = args.map((entry, i) => {
         const { name, ...serviceArgs } = (typeof entry === "object" && entry !== null ? entry : {}) as NamedGitOpsServiceArgs;
-        const found = collectProblems(() => {
-            const plan = planService(name, serviceArgs as GitOpsServiceArgs, `args[${i}]`, placedServices);
-            placedServices.push(placed(plan.resolved));
-        });
+        const found = collectProblems(() => planService(name, serviceArgs as GitOpsServiceArgs, `args[${i}]`, placedServices));
+        // As the stack pipeline does: a service that resolves is compared with the ones after it, even when it collides itself.
+        const { resolved } = resolveService(name, serviceArgs as GitOpsServiceArgs, `args[${i}]`);
+        if (resolved) placedServices.push(placed(resolved));
         // The stack route's words: the field, then the service it belongs to.
         problems.push(...found.map((p) => new GitOpsConfigError(p.path, `(service ${JSON.stringify(name)}) ${p.problem}`, p.fix)));
         return serviceArgs as GitOpsServiceArgs;

@@ -1236,6 +1236,30 @@ describe("the team route with several services: gitOpsServices refuses what the 
         ]);
     });
 
+    it("refuses a list exactly as the stack refuses the same entries: a colliding service is still compared with the ones after it", async () => {
+        const services = [
+            prodSvc,
+            { ...other, name: svc.name, repoURL: "https://github.com/acme/payments-fork.git", environments: [{ name: "prod", namespace: "shop" }] },
+            { ...other, environments: [{ name: "prod", namespace: "shop" }] },
+        ];
+        const team = await runTeamServices(services, "team-services-parity");
+        assert.equal(team.after, 0);
+        const stackRoute = await run({ was: "wrong", name: "parity", config: { services }, expect: "" });
+        assert.equal(stackRoute.resources, 0);
+        const lines = problemLines(team.message);
+        assert.equal(lines.length, 2, team.message);
+        assert.deepEqual(
+            problemLines(stackRoute.message),
+            lines.map((l) =>
+                l.replace(
+                    /^- `args\[(\d)\]\.([^`]+)` \(service "([^"]+)"\)/,
+                    (_, i, arg, name) => `- \`gitops-control:services[${i}].${arg}\` (service "${name}", GitOpsService arg \`${arg}\`)`,
+                ),
+            ),
+        );
+        assert.ok(lines[1].startsWith('- `args[2].environments[0].namespace` (service "checkout") (prod) deploys to namespace "shop", which service "payments-api"'), lines[1]);
+    });
+
     it("checks the list against the GitOpsServices the program constructed before it", async () => {
         const team = await runTeamServices([{ ...other, name: svc.name, environments: [{ name: "prod", namespace: "checkout-prod" }] }], "team-services-earlier", prodSvc);
         assert.ok(team.before > 0);
