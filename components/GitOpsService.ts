@@ -10,7 +10,7 @@ import { collectProblems } from "./core/errors";
 import { defaultOwner, validateOwner } from "./guardrails/OwnershipFence";
 import { podSecurityLabelsFor } from "./core/podSecurity";
 import { PreviewEnvironmentsArgs, previewEnvironmentsType, previewObjects, validatePreviewArgs } from "./previews/PreviewEnvironments";
-import { GitOpsConfigErrors } from "./core/errors";
+import { GitOpsConfigError, GitOpsConfigErrors } from "./core/errors";
 import {
     LegacyServiceFields,
     PlacedService,
@@ -20,6 +20,7 @@ import {
     ServicePreviews,
     placed,
     requireResolvedService,
+    resolveService,
     serviceConflicts,
 } from "./serviceSpec";
 
@@ -67,11 +68,95 @@ export function validateServiceArgs(name: string, args: GitOpsServiceArgs, field
     return resolved;
 }
 
+/** A service checked and ready to build: its resolved settings and, when previews are on, what they get. */
+interface ServicePlan {
+    readonly resolved: ResolvedService;
+    readonly previewArgs?: PreviewEnvironmentsArgs;
+}
+
+/** Every check a GitOpsService runs before it registers anything (throws every problem together). */
+function planService(name: string, args: GitOpsServiceArgs, field: string, earlier: readonly PlacedService[]): ServicePlan {
+    const resolved = validateServiceArgs(name, args, field, earlier);
+    const source = resolved.source;
+    const previewArgs: PreviewEnvironmentsArgs | undefined = resolved.previews && {
+        service: name,
+        argoNamespace: resolved.argoNamespace,
+        owner: resolved.settings.owner ?? defaultOwner(),
+        project: previewProjectName(name),
+        github: resolved.previews.github,
+        requeueAfterSeconds: resolved.previews.requeueAfterSeconds,
+        imageTagParameter: resolved.previews.imageTagParameter,
+        maxOpen: resolved.previews.maxOpen,
+        ttlHours: resolved.previews.ttlHours,
+        source: {
+            ...source,
+            ...(source.kustomize ? {} : { helm: { ...source.helm, valueFiles: source.helm?.valueFiles ?? ["values-preview.yaml"] } }),
+        },
+        syncPolicy: resolved.previews.syncPolicy,
+        ...(resolved.previews.cluster ? { cluster: resolved.previews.cluster } : {}),
+        provider: args.provider,
+    };
+    if (previewArgs) validatePreviewArgs(`${name}-previews`, previewArgs);
+    return { resolved, ...(previewArgs ? { previewArgs } : {}) };
+}
+
+/** One service of {@link gitOpsServices}: its GitOpsService args plus its `name` (a stack entry's shape). */
+export type NamedGitOpsServiceArgs = GitOpsServiceArgs & { readonly name: string };
+
+/**
+ * Checks a program's services together, as the stack pipeline checks its `services` list: each
+ * service's args, then each against the services before it in the list and the GitOpsServices the
+ * program already created (`earlier`). Throws every problem together, each naming
+ * `args[i].<field>` and the service; returns the services' args without their names, in order.
+ */
+export function validateServicesArgs(args: readonly NamedGitOpsServiceArgs[], earlier: readonly PlacedService[] = []): GitOpsServiceArgs[] {
+    if (!Array.isArray(args)) {
+        const problem = new GitOpsConfigError("args", `must be a list of services, not ${JSON.stringify(args)}`, 'pass [{ name: "inventory", team, repoURL, environments, … }, …]');
+        throw new GitOpsConfigErrors([problem], "gitOpsServices: 1 problem(s)");
+    }
+    const placedServices = [...earlier];
+    const problems: GitOpsConfigError[] = [];
+    const list = args.map((entry, i) => {
+        const { name, ...serviceArgs } = (typeof entry === "object" && entry !== null ? entry : {}) as NamedGitOpsServiceArgs;
+        const found = collectProblems(() => planService(name, serviceArgs as GitOpsServiceArgs, `args[${i}]`, placedServices));
+        // As the stack pipeline does: a service that resolves is compared with the ones after it, even when it collides itself.
+        const { resolved } = resolveService(name, serviceArgs as GitOpsServiceArgs, `args[${i}]`);
+        if (resolved) placedServices.push(placed(resolved));
+        // The stack route's words: the field, then the service it belongs to.
+        problems.push(...found.map((p) => new GitOpsConfigError(p.path, `(service ${JSON.stringify(name)}) ${p.problem}`, p.fix)));
+        return serviceArgs as GitOpsServiceArgs;
+    });
+    if (problems.length > 0) throw new GitOpsConfigErrors(problems, `gitOpsServices: ${problems.length} problem(s)`);
+    return list;
+}
+
+/**
+ * A team program's several services, checked together before any of them registers: a problem
+ * across services (one name, one namespace per service, no service inside another's `<name>-pr-*`
+ * previews) is reported before the first service creates anything, which constructing the
+ * GitOpsServices one by one cannot do (there the later service is refused after the earlier one
+ * has registered). Then each is an ordinary `GitOpsService` with `opts` (its parent included), so
+ * its URNs are those of the same service constructed on its own. Returns them in order.
+ *
+ *     const [inventory, billing] = gitOpsServices([{ name: "inventory", team, repoURL, environments }, { name: "billing", … }], { provider });
+ */
+export function gitOpsServices(args: readonly NamedGitOpsServiceArgs[], opts?: pulumi.ComponentResourceOptions): GitOpsService[] {
+    const monitor = pulumi.runtime.getMonitor();
+    const list = validateServicesArgs(args, monitor ? (programServices.get(monitor) ?? []) : []);
+    return list.map((serviceArgs, i) => new GitOpsService(args[i].name, serviceArgs, opts));
+}
+
 /**
  * What a team instantiates for one service: a least-privilege AppProject, one Application per
  * environment with that environment's sync preset, and optionally pull-request previews. Each
  * environment names its class (`prod`, `staging`) plus overrides; the component applies the preset
  * and the class's safety checks itself, so a team program gets exactly the checks a stack entry gets.
+ *
+ * The checks across services (one name, one namespace per service, no service inside another's
+ * `<name>-pr-*` previews) see only the GitOpsServices constructed before this one: of two colliding
+ * services constructed one by one, the second is refused after the first has registered its
+ * resources. A program with several services passes them to {@link gitOpsServices}, which checks
+ * the whole list before any of them registers.
  */
 export class GitOpsService extends pulumi.ComponentResource {
     readonly projectName: pulumi.Output<string>;
@@ -96,7 +181,7 @@ export class GitOpsService extends pulumi.ComponentResource {
     constructor(name: string, args: GitOpsServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         const monitor = pulumi.runtime.getMonitor();
         const earlier = monitor ? (programServices.get(monitor) ?? []) : [];
-        const resolved = validateServiceArgs(name, args, "args", earlier);
+        const { resolved, previewArgs } = planService(name, args, "args", earlier);
         const settings = resolved.settings;
         const source = resolved.source;
         const argoNamespace = resolved.argoNamespace;
@@ -104,25 +189,6 @@ export class GitOpsService extends pulumi.ComponentResource {
         // Resolved: an environment's own cluster, else the service's; previews deploy to the service's.
         const clusterOf = (target: { readonly cluster?: ClusterRef }): { cluster?: ClusterRef } => (target.cluster ? { cluster: target.cluster } : {});
         const previewsName = `${name}-previews`;
-        const previewArgs: PreviewEnvironmentsArgs | undefined = resolved.previews && {
-            service: name,
-            argoNamespace,
-            owner,
-            project: previewProjectName(name),
-            github: resolved.previews.github,
-            requeueAfterSeconds: resolved.previews.requeueAfterSeconds,
-            imageTagParameter: resolved.previews.imageTagParameter,
-            maxOpen: resolved.previews.maxOpen,
-            ttlHours: resolved.previews.ttlHours,
-            source: {
-                ...source,
-                ...(source.kustomize ? {} : { helm: { ...source.helm, valueFiles: source.helm?.valueFiles ?? ["values-preview.yaml"] } }),
-            },
-            syncPolicy: resolved.previews.syncPolicy,
-            ...clusterOf(resolved.previews),
-            provider: args.provider,
-        };
-        if (previewArgs) validatePreviewArgs(previewsName, previewArgs);
         if (monitor) programServices.set(monitor, [...earlier, placed(resolved)]);
         super("gitops-control:service:GitOpsService", name, {}, opts);
         const namespaceOf = (env: ResolvedEnvironment): string => env.namespace;

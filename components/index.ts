@@ -13,8 +13,8 @@
  */
 
 // The two compositions: what a team instantiates, and what a stack builds.
-export { GitOpsService, validateServiceArgs, previewProjectName } from "./GitOpsService";
-export type { GitOpsServiceArgs, LegacyGitOpsServiceArgs } from "./GitOpsService";
+export { GitOpsService, gitOpsServices, validateServiceArgs, validateServicesArgs, previewProjectName } from "./GitOpsService";
+export type { GitOpsServiceArgs, LegacyGitOpsServiceArgs, NamedGitOpsServiceArgs } from "./GitOpsService";
 export type { ServiceArgs, ServiceEnvironment, ServicePreviews } from "./serviceSpec";
 export { ControlPlane } from "./ControlPlane";
 export type { ControlPlaneArgs, ControlPlaneDestination, ControlPlaneService, ServiceSummary } from "./ControlPlane";

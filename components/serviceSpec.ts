@@ -3,7 +3,7 @@ import { z } from "zod";
 import { bounds, defaults } from "./core/defaults";
 import { ClusterRef, inCluster, validateClusterRef } from "./applications/destinations";
 import { inClusterServer } from "./core/labels";
-import { GitOpsConfigError, GitOpsConfigErrors, Path, check, collectProblems, requireDnsLabel, systemNamespace, urlCredentials } from "./core/errors";
+import { GitOpsConfigError, GitOpsConfigErrors, Path, check, collectProblems, parsePath, requireDnsLabel, systemNamespace, urlCredentials } from "./core/errors";
 import type { HelmOptions, IgnoreDifference, KustomizeOptions } from "./applications/GitOpsApplication";
 import { helmSchema, ignoreDifferenceSchema, kustomizeSchema, validateIgnoreDifferences, validateSource, validateWaitForSync } from "./applications/GitOpsApplication";
 import { defaultAllowedRevisions, expiryFormat } from "./guardrails/rules";
@@ -605,7 +605,7 @@ export function resolveService(
 }
 
 function resolveUncached(name: string, args: unknown, field: string): { resolved?: ResolvedService; problems: readonly GitOpsConfigError[] } {
-    const prefix: Path = field === "" ? [] : [field];
+    const prefix: Path = field === "" ? [] : parsePath(field);
     const nameProblems = collectProblems(() => {
         check(typeof name === "string", `${field}.name`, `must be string, not ${JSON.stringify(name)}`, "name the service");
         requireDnsLabel(name, `${field}.name`, 48);

@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, repoRoot, settle } from "../../scripts/lib/mockRuntime";
+import { installMocks, repoRoot, settle, valueOf } from "../../scripts/lib/mockRuntime";
 import { renderTarget } from "../../scripts/commands/render";
 import { readStackFile } from "../../stacks/read";
 import { controlPlaneProgram } from "../../stacks/program";
@@ -1151,5 +1151,160 @@ describe("both routes on one table: a stack entry and a team's GitOpsService are
         const team = await runTeamRoute({ name: "defaults", services: [entry], problems: [] }, 999);
         assert.equal(team.message, "");
         assert.ok(team.after > 0);
+    });
+});
+
+/**
+ * The team route with several services (issue 20): `gitOpsServices` checks the whole list (each
+ * service, then each against the ones before it and the program's earlier GitOpsServices) before
+ * it constructs any, so a problem across services registers nothing, as on the stack route.
+ */
+const namedArgs = (services: readonly Record<string, unknown>[]) => services.map((entry) => ({ name: String(entry.name), ...componentArgs(entry) }));
+
+async function runTeamServices(
+    services: readonly Record<string, unknown>[],
+    project: string,
+    first?: Record<string, unknown>,
+): Promise<{ message: string; before: number; after: number }> {
+    const recorded = installMocks("dev", { project });
+    const { GitOpsService, gitOpsServices } = await import("gitops-control/components");
+    // A GitOpsService the program constructed on its own before the list.
+    if (first) new GitOpsService(String(first.name), componentArgs(first) as never);
+    await settle(recorded);
+    const before = recorded.length;
+    let message = "";
+    try {
+        gitOpsServices(namedArgs(services) as never);
+    } catch (e) {
+        message = (e as Error).message;
+    }
+    await settle(recorded);
+    return { message, before, after: recorded.length };
+}
+
+const crossService = routeCases.filter((c) => c.services.length > 1);
+
+describe("the team route with several services: gitOpsServices refuses what the stack refuses, before any service registers (issue 20)", () => {
+    it("the table has cross-service cases (one namespace, one name, a service inside another's previews)", () => {
+        assert.deepEqual(
+            crossService.map((c) => c.name),
+            ["two services, one namespace", "two services, one name", "a service named inside another's previews"],
+        );
+    });
+
+    routeCases.forEach((c, index) => {
+        it(c.name, async () => {
+            const refused = c.services.length - 1;
+            const name = String(c.services[refused].name);
+            const team = await runTeamServices(c.services, `team-services-${index}`);
+            assert.equal(team.after, 0, `${team.after} resources registered before the error`);
+            assert.match(team.message, new RegExp(`^gitOpsServices: ${c.problems.length} problem\\(s\\):`));
+            assert.deepEqual(
+                problemLines(team.message),
+                c.problems.map((p) => `- \`args[${refused}].${p.arg}\` (service "${name}") ${p.text}`),
+                team.message,
+            );
+        });
+    });
+
+    it("one by one, the second of two colliding GitOpsServices is still refused, after the first registered (the limit gitOpsServices lifts)", async () => {
+        for (const [index, c] of crossService.entries()) {
+            const team = await runTeamRoute(c, 500 + index);
+            assert.ok(team.before > 0, `${c.name}: the first service registered ${team.before} resources before the second was refused`);
+            assert.equal(team.after, team.before, `${c.name}: nothing registered for the refused service`);
+            assert.match(team.message, new RegExp(`^GitOpsService "${String(c.services[1].name)}": ${c.problems.length} problem\\(s\\):`), c.name);
+        }
+    });
+
+    it("every problem of every service in one error, each naming args[i] and the service", async () => {
+        // As on the stack route, a service with problems of its own is not compared with the others.
+        const team = await runTeamServices(
+            [
+                prodSvc,
+                { ...other, environments: [{ name: "prod", namespace: "payments-api-prod" }] },
+                { ...other, name: "third", repoURL: "https://github.com/acme/third.git", environments: ["prod"], syncPolicy: { automated: { prune: false } } },
+                { ...prodSvc, name: "fourth", path: "" },
+            ],
+            "team-services-many",
+        );
+        assert.equal(team.after, 0);
+        assert.match(team.message, /^gitOpsServices: 3 problem\(s\):/);
+        assert.deepEqual(problemLines(team.message), [
+            '- `args[1].environments[0].namespace` (service "checkout") (prod) deploys to namespace "payments-api-prod", which service "payments-api" (prod) deploys to. Fix: give each service its own namespaces: an AppProject allowing another team\'s namespace lets it deploy there',
+            `- \`args[2].syncPolicy\` (service "third") weakens the prod sync policy: automated.prune is false (deleted manifests stay as ghost objects). ${reasonFix}`,
+            '- `args[3].path` (service "fourth") is empty. Fix: use "." for the repository root, or the directory of the manifests, e.g. "deploy/chart"',
+        ]);
+    });
+
+    it("refuses a list exactly as the stack refuses the same entries: a colliding service is still compared with the ones after it", async () => {
+        const services = [
+            prodSvc,
+            { ...other, name: svc.name, repoURL: "https://github.com/acme/payments-fork.git", environments: [{ name: "prod", namespace: "shop" }] },
+            { ...other, environments: [{ name: "prod", namespace: "shop" }] },
+        ];
+        const team = await runTeamServices(services, "team-services-parity");
+        assert.equal(team.after, 0);
+        const stackRoute = await run({ was: "wrong", name: "parity", config: { services }, expect: "" });
+        assert.equal(stackRoute.resources, 0);
+        const lines = problemLines(team.message);
+        assert.equal(lines.length, 2, team.message);
+        assert.deepEqual(
+            problemLines(stackRoute.message),
+            lines.map((l) =>
+                l.replace(
+                    /^- `args\[(\d)\]\.([^`]+)` \(service "([^"]+)"\)/,
+                    (_, i, arg, name) => `- \`gitops-control:services[${i}].${arg}\` (service "${name}", GitOpsService arg \`${arg}\`)`,
+                ),
+            ),
+        );
+        assert.ok(lines[1].startsWith('- `args[2].environments[0].namespace` (service "checkout") (prod) deploys to namespace "shop", which service "payments-api"'), lines[1]);
+    });
+
+    it("checks the list against the GitOpsServices the program constructed before it", async () => {
+        const team = await runTeamServices([{ ...other, name: svc.name, environments: [{ name: "prod", namespace: "checkout-prod" }] }], "team-services-earlier", prodSvc);
+        assert.ok(team.before > 0);
+        assert.equal(team.after, team.before, "nothing of the list registered");
+        assert.deepEqual(problemLines(team.message), [
+            '- `args[0].name` (service "payments-api") is "payments-api", already the name of another service (team payments): one AppProject "payments-api" for both. Fix: give every service a unique name; if both teams deploy the same service, one entry must go',
+        ]);
+    });
+
+    it("refuses args that are not a list, naming `args`", async () => {
+        installMocks("dev", { project: "team-services-not-a-list" });
+        const { gitOpsServices } = await import("gitops-control/components");
+        assert.throws(
+            () => gitOpsServices({ name: "inventory" } as never),
+            (e: Error) =>
+                e.message ===
+                'gitOpsServices: 1 problem(s):\n- `args` must be a list of services, not {"name":"inventory"}. Fix: pass [{ name: "inventory", team, repoURL, environments, … }, …]',
+        );
+    });
+
+    it("a valid list builds each service as a GitOpsService of its own: the same resources and URNs as constructing them one by one, parent included", async () => {
+        const services = [
+            { ...svc, environments: ["staging", "prod"], previews: {} },
+            { ...other, environments: ["staging"] },
+        ];
+        const build = async (together: boolean) => {
+            const recorded = installMocks("dev", { project: "team-services-urns" });
+            const { GitOpsService, gitOpsServices } = await import("gitops-control/components");
+            const parent = new pulumi.ComponentResource("acme:team:Platform", "platform");
+            const built = together
+                ? gitOpsServices(namedArgs(services) as never, { parent })
+                : services.map((entry) => new GitOpsService(String(entry.name), componentArgs(entry) as never, { parent }));
+            const urns = await Promise.all(built.map((s) => valueOf(s.urn)));
+            await settle(recorded);
+            return { urns, resources: recorded.map((r) => `${r.type} ${r.name}`) };
+        };
+        const together = await build(true);
+        const alone = await build(false);
+        assert.equal(together.urns.length, 2);
+        assert.ok(
+            together.urns.every((urn) => urn.includes("acme:team:Platform$gitops-control:service:GitOpsService::")),
+            together.urns.join("\n"),
+        );
+        assert.deepEqual(together.urns, alone.urns);
+        assert.ok(together.resources.length > 5, together.resources.join("\n"));
+        assert.deepEqual(together.resources, alone.resources);
     });
 });

@@ -156,6 +156,7 @@ describe("components/index.ts: the curated public API", () => {
         "disallowLatestImage",
         "environmentClasses",
         "environmentPresets",
+        "gitOpsServices",
         "governAppProjects",
         "governArgoCdNamespace",
         "inCluster",
@@ -194,6 +195,7 @@ describe("components/index.ts: the curated public API", () => {
         "validatePruneGateArgs",
         "validateRepositoryCredentialsArgs",
         "validateServiceArgs",
+        "validateServicesArgs",
     ];
 
     it("exports exactly the public names (a change here is a change of the public API)", () => {
