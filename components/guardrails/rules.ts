@@ -18,6 +18,7 @@ import {
     requireServiceProject,
 } from "./argoInputs";
 import { GovernArgoCdNamespaceOptions, governArgoCdNamespace } from "./argoCdNamespace";
+import { ProtectBreakGlassLabelOptions, protectBreakGlassLabel } from "./breakGlassLabel";
 import { WriterExemption, clusterControllerExemptions, exemptInValidation, exemptionMatch } from "./exemptions";
 export { clusterControllerExemptions } from "./exemptions";
 export type { WriterExemption } from "./exemptions";
@@ -1285,6 +1286,7 @@ export interface DefaultRulesOptions {
     readonly keepGovernedNamespaces?: KeepGovernedNamespacesOptions | false;
     readonly requireNamespacePodSecurity?: RequireNamespacePodSecurityOptions | false;
     readonly governArgoCdNamespace?: GovernArgoCdNamespaceOptions | false;
+    readonly protectBreakGlassLabel?: ProtectBreakGlassLabelOptions | false;
 }
 
 /** Labels {@link defaultRules} requires on workloads. */
@@ -1345,5 +1347,6 @@ export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[]
     add(options.keepGovernedNamespaces, (o) => keepGovernedNamespaces({ programIdentity: options.programIdentity, environments: governed, ...o }));
     add(options.requireNamespacePodSecurity, (o) => requireNamespacePodSecurity({ argoCdNamespace: argo, ...o }));
     add(options.governArgoCdNamespace, (o) => governArgoCdNamespace({ ...identity, ...o }));
+    add(options.protectBreakGlassLabel, (o) => protectBreakGlassLabel({ programIdentity: options.programIdentity, ...o }));
     return rules;
 }
