@@ -158,6 +158,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         for (const { kubeconfig, bearerToken, ...destination } of args.destinations ?? []) {
             const clusterName = destination.clusterName;
             let token = bearerToken;
+            let scope: Pick<DestinationClusterArgs, "namespaces" | "clusterResources"> = {};
             if (kubeconfig !== undefined) {
                 const governed = new GovernedCluster(
                     `${name}-governed-${clusterName}`,
@@ -166,10 +167,13 @@ export class ControlPlane extends pulumi.ComponentResource {
                 );
                 this.governedClusters[clusterName] = governed;
                 token = governed.token;
+                // Argo CD's cache lists namespaced kinds only in the service namespaces there (its account reads nothing else).
+                const own = (namespacesOn.get(clusterName) ?? []).map((ns) => ns.name);
+                if (destination.namespaces === undefined && own.length > 0) scope = { namespaces: own, clusterResources: true };
             }
             this.destinations[clusterName] = new DestinationCluster(
                 `${name}-cluster-${clusterName}`,
-                { ...destination, bearerToken: token ?? "", argoNamespace, provider },
+                { ...destination, ...scope, bearerToken: token ?? "", argoNamespace, provider },
                 { parent: this, dependsOn: [this.argoCd] },
             );
         }

@@ -171,6 +171,7 @@ const knownKinds: Readonly<Record<string, readonly [resource: string, namespaced
     ServiceAccount: ["serviceaccounts", true],
     Ingress: ["ingresses", true],
     NetworkPolicy: ["networkpolicies", true],
+    Endpoints: ["endpoints", true],
     PersistentVolumeClaim: ["persistentvolumeclaims", true],
     HorizontalPodAutoscaler: ["horizontalpodautoscalers", true],
     PodDisruptionBudget: ["poddisruptionbudgets", true],

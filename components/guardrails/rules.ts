@@ -19,7 +19,8 @@ import {
 } from "./argoInputs";
 import { GovernArgoCdNamespaceOptions, governArgoCdNamespace } from "./argoCdNamespace";
 import { ProtectBreakGlassLabelOptions, protectBreakGlassLabel } from "./breakGlassLabel";
-import { WriterExemption, clusterControllerExemptions, exemptInValidation, exemptionMatch } from "./exemptions";
+import { serviceTrafficResources, writerExemptions } from "./serviceTraffic";
+import { WriterExemption, exemptInValidation, exemptionMatch } from "./exemptions";
 export { clusterControllerExemptions } from "./exemptions";
 export type { WriterExemption } from "./exemptions";
 import { ProgramIdentity, breakGlassGroup, describeIdentity, requesterIs, resolveProgramIdentity } from "./identity";
@@ -738,6 +739,8 @@ export const governedResources: readonly ResourceRule[] = [
     { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/ephemeralcontainers"], operations: ["UPDATE"] },
     { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/exec", "pods/attach"], operations: ["CONNECT"] },
     { apiGroups: ["networking.k8s.io"], apiVersions: ["v1"], resources: ["ingresses"], operations: allWrites },
+    // NetworkPolicies, EndpointSlices and Endpoints: where a Service's traffic goes (guardrails/serviceTraffic.ts).
+    ...serviceTrafficResources,
 ];
 
 export interface RestrictWorkloadWritersOptions {
@@ -751,7 +754,7 @@ export interface RestrictWorkloadWritersOptions {
      * @default {@link governedResources}
      */
     readonly resources?: readonly ResourceRule[];
-    /** Cluster components exempt for narrow purposes. @default {@link clusterControllerExemptions} */
+    /** Cluster components exempt for narrow purposes. @default {@link writerExemptions} (the endpoint controllers too) */
     readonly exemptions?: readonly WriterExemption[];
     /** Admit server-side dry runs (`kubectl diff`, `--dry-run=server`): nothing is persisted. @default true */
     readonly allowDryRun?: boolean;
@@ -777,7 +780,7 @@ export function checkExemptions(exemptions: readonly WriterExemption[], field: s
 export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions = {}): GuardrailRule {
     const users = options.allowedUsernames ?? ["system:serviceaccount:argocd:argocd-application-controller"];
     const groups = options.allowedGroups ?? ["gitops-control:break-glass"];
-    const exemptions = options.exemptions ?? clusterControllerExemptions;
+    const exemptions = options.exemptions ?? writerExemptions;
     const allowDryRun = options.allowDryRun ?? true;
     checkResources(options.resources, "restrictWorkloadWriters.resources");
     check(
