@@ -59,8 +59,8 @@ export interface ControlPlaneArgs {
      */
     readonly pruneGate?: Omit<PruneGateArgs, "provider" | "policyProvider" | "namespace">;
     /**
-     * Ends break-glass exceptions in the cluster at their expiry (a fenced CronJob); stacks set it
-     * while an exception is open. @default none
+     * Opens break-glass carve-outs (the namespaces' break-glass label) and ends them in the cluster
+     * at their expiry (a fenced CronJob); stacks set it while an exception is open. @default none
      */
     readonly breakGlassExpiry?: Omit<BreakGlassExpiryArgs, "provider" | "namespace">;
     /** Kubernetes provider for every child. */
@@ -213,7 +213,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             );
         }
         if (args.breakGlassExpiry) {
-            // Its RBAC names the guardrail bindings it may patch and delete: created after them.
+            // It labels the break-glass namespaces, which carves them out of bindings that must exist first.
             this.breakGlassExpiry = new BreakGlassExpiry(
                 `${name}-break-glass-expiry`,
                 { ...args.breakGlassExpiry, namespace: argoNamespace, provider },
