@@ -206,12 +206,15 @@ export function renderPolicy(rule: GuardrailRule, prefix: string, failurePolicy:
     return { metadata: { name: policyName(prefix, rule), labels: { ...meta } }, spec: renderPolicySpec(rule, failurePolicy) };
 }
 
+/** Name of a rule's binding: `<policy>-<environment>`, `-break-glass` appended for the break-glass one. */
+export const bindingName = (policy: string, binding: GuardrailBinding): string => `${policy}-${binding.environment}${binding.breakGlass === "only" ? "-break-glass" : ""}`;
+
 /** The binding of a rule in one environment (metadata and spec) as the component creates it. Pure. */
 export function renderBinding(rule: GuardrailRule, binding: GuardrailBinding, prefix: string, environmentLabel: string) {
     const pname = policyName(prefix, rule);
     return {
         metadata: {
-            name: `${pname}-${binding.environment}${binding.breakGlass === "only" ? "-break-glass" : ""}`,
+            name: bindingName(pname, binding),
             labels: { ...meta, [environmentLabel]: binding.environment },
             ...(binding.annotations && Object.keys(binding.annotations).length > 0 ? { annotations: { ...binding.annotations } } : {}),
         },

@@ -21,7 +21,7 @@
  * (no rule uses paramKind) and matchPolicy Equivalent (requests are matched as written).
  */
 import type * as Cel from "@marcbachmann/cel-js" with { "resolution-mode": "import" };
-import { GuardrailBinding, bindingForRule, policyName, renderBindingSpec } from "../AdmissionGuardrails";
+import { GuardrailBinding, bindingForRule, bindingName, policyName, renderBindingSpec } from "../AdmissionGuardrails";
 import { GitOpsConfigError } from "../errors";
 import { re2Problem } from "./cel";
 import { FailurePolicy, GuardrailRule, LabelSelector, Operation, ResourceRule, ValidationAction } from "./types";
@@ -675,7 +675,7 @@ export class GuardrailEvaluator {
             return {
                 compiled,
                 policy,
-                binding: `${policy}-${binding.environment}`,
+                binding: bindingName(policy, binding),
                 namespaceSelector: match?.namespaceSelector,
                 objectSelector: match?.objectSelector,
                 ...(params ? { params } : {}),

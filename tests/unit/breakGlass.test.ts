@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bindingForRule, carvedOutUnderBreakGlass, renderBindingSpec } from "../../components/AdmissionGuardrails";
+import { GuardrailBinding, bindingForRule, carvedOutUnderBreakGlass, renderBindingSpec } from "../../components/AdmissionGuardrails";
+import { GuardrailEvaluator, admissionRequest } from "../../components/guardrails/evaluate";
 import { breakGlassExpiryClusterRules, breakGlassUntilValue } from "../../components/BreakGlassExpiry";
 import { requireResolvedService } from "../../components/serviceSpec";
 import { breakGlassStatus, buildControlPlaneArgs, parseStackConfig, reconcileDebt } from "../../stacks/config";
@@ -74,6 +75,25 @@ describe("break-glass", () => {
         }
         assert.equal(bindingForRule(rule("require-resources"), bindings[0])?.breakGlass, "exclude");
         assert.equal(bindingForRule(rule("require-resources"), bindings[1]), bindings[1]);
+        // Offline as on the API server: in a labelled namespace an unsized Deployment is judged by the Warn binding, not the Deny one.
+        const unsized = {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "hotfix", namespace: "payments-api-prod", labels: { "app.kubernetes.io/name": "hotfix", "gitops-control.io/team": "payments" } },
+            spec: {
+                selector: { matchLabels: { "app.kubernetes.io/name": "hotfix" } },
+                template: {
+                    metadata: { labels: { "app.kubernetes.io/name": "hotfix", "gitops-control.io/team": "payments" } },
+                    spec: { securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } }, containers: [{ name: "web", image: "nginx:1.27.3" }] },
+                },
+            },
+        };
+        const labelled = { "gitops-control.io/environment": "prod", "gitops-control.io/break-glass-until": breakGlassUntilValue(entry.expires) };
+        const decide = (binding: GuardrailBinding, namespaceLabels: Record<string, string>) =>
+            new GuardrailEvaluator([rule("require-resources")], { binding }).evaluate(admissionRequest(unsized, { namespaceLabels }))[0];
+        assert.deepEqual([decide(bindings[1], labelled).verdict, decide(bindings[1], labelled).binding], ["Warn", "gitops-control-require-resources-prod-break-glass"]);
+        assert.equal(decide(bindings[0], labelled).verdict, "NotApplicable");
+        assert.equal(decide(bindings[0], { "gitops-control.io/environment": "prod" }).verdict, "Deny", "the label gone, Deny is back");
     });
 
     it("an active exception provisions the expiry job with the namespaces to label, and no permission on any admission binding", () => {
