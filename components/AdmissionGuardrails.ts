@@ -271,7 +271,7 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
                 if (!binding) continue;
                 this.bindings.push(
                     new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-                        `${name}-${rule.name}-${binding.environment}`,
+                        bindingName(`${name}-${rule.name}`, binding),
                         renderBinding(rule, binding, prefix, environmentLabel),
                         childOptions(this, args.provider, { ...keep, dependsOn: [policy] }),
                     ),

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { GuardrailBinding, bindingForRule, carvedOutUnderBreakGlass, renderBindingSpec } from "../../components/AdmissionGuardrails";
+import { AdmissionGuardrails, GuardrailBinding, bindingForRule, carvedOutUnderBreakGlass, renderBindingSpec } from "../../components/AdmissionGuardrails";
+import { installMocks, settle } from "../../scripts/lib/mockRuntime";
 import { GuardrailEvaluator, admissionRequest } from "../../components/guardrails/evaluate";
 import { breakGlassExpiryClusterRules, breakGlassUntilValue } from "../../components/BreakGlassExpiry";
 import { requireResolvedService } from "../../components/serviceSpec";
@@ -57,6 +58,17 @@ describe("break-glass", () => {
             [{ environment: "prod", validationActions: ["Deny", "Audit"] }],
             "no carve-out without an open entry",
         );
+    });
+
+    it("the component registers each binding once: the Warn binding has a resource name of its own (Pulumi refuses duplicate URNs)", async () => {
+        const recorded = installMocks("unit");
+        const { rules, bindings } = buildControlPlaneArgs(stack([entry]), {}, now).guardrails;
+        new AdmissionGuardrails("g", { rules, bindings });
+        await settle(recorded);
+        const names = recorded.filter((r) => r.type.endsWith("ValidatingAdmissionPolicyBinding")).map((r) => r.name);
+        assert.equal(new Set(names).size, names.length, names.join(", "));
+        assert.ok(names.includes("g-require-resources-prod-break-glass"));
+        assert.ok(!names.includes("g-restrict-workload-writers-prod-break-glass"));
     });
 
     it("the carve-out never lifts the writer rule, the namespace rules or Argo CD's inputs: their prod bindings keep the namespace, and no break-glass binding is made", () => {
