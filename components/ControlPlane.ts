@@ -59,8 +59,8 @@ export interface ControlPlaneArgs {
      */
     readonly pruneGate?: Omit<PruneGateArgs, "provider" | "policyProvider" | "namespace">;
     /**
-     * Ends break-glass exceptions in the cluster at their expiry (a fenced CronJob); stacks set it
-     * while an exception is open. @default none
+     * Opens break-glass carve-outs (the namespaces' break-glass label) and ends them in the cluster
+     * at their expiry (a fenced CronJob); stacks set it while an exception is open. @default none
      */
     readonly breakGlassExpiry?: Omit<BreakGlassExpiryArgs, "provider" | "namespace">;
     /** Kubernetes provider for every child. */
@@ -158,6 +158,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         for (const { kubeconfig, bearerToken, ...destination } of args.destinations ?? []) {
             const clusterName = destination.clusterName;
             let token = bearerToken;
+            let scope: Pick<DestinationClusterArgs, "namespaces" | "clusterResources"> = {};
             if (kubeconfig !== undefined) {
                 const governed = new GovernedCluster(
                     `${name}-governed-${clusterName}`,
@@ -166,10 +167,13 @@ export class ControlPlane extends pulumi.ComponentResource {
                 );
                 this.governedClusters[clusterName] = governed;
                 token = governed.token;
+                // Argo CD's cache lists namespaced kinds only in the service namespaces there (its account reads nothing else).
+                const own = (namespacesOn.get(clusterName) ?? []).map((ns) => ns.name);
+                if (destination.namespaces === undefined && own.length > 0) scope = { namespaces: own, clusterResources: true };
             }
             this.destinations[clusterName] = new DestinationCluster(
                 `${name}-cluster-${clusterName}`,
-                { ...destination, bearerToken: token ?? "", argoNamespace, provider },
+                { ...destination, ...scope, bearerToken: token ?? "", argoNamespace, provider },
                 { parent: this, dependsOn: [this.argoCd] },
             );
         }
@@ -209,7 +213,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             );
         }
         if (args.breakGlassExpiry) {
-            // Its RBAC names the guardrail bindings it may patch and delete: created after them.
+            // It labels the break-glass namespaces, which carves them out of bindings that must exist first.
             this.breakGlassExpiry = new BreakGlassExpiry(
                 `${name}-break-glass-expiry`,
                 { ...args.breakGlassExpiry, namespace: argoNamespace, provider },

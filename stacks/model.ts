@@ -6,12 +6,11 @@ import type { ArgoCdArgs, ChartSource } from "../components/argocd/ArgoCd";
 import type { ControlPlaneArgs, ControlPlaneService } from "../components/ControlPlane";
 import { defaults } from "../components/core/defaults";
 import type { RepositoryAuth, RepositoryCredentialsArgs } from "../components/argocd/RepositoryCredentials";
-import { carvedOutUnderBreakGlass, policyName } from "../components/guardrails/AdmissionGuardrails";
 import { defaultRules } from "../components/guardrails/rules";
 import { EnvironmentClass, environmentPresets } from "../components/core/presets";
 import type { ServiceArgs } from "../components/serviceSpec";
 import { gitHubRepoOf, inClusterName } from "../components/serviceSpec";
-import { BreakGlassEntry, BreakGlassStatus, breakGlassAnnotations, covers } from "./breakGlass";
+import { BreakGlassStatus, breakGlassAnnotations, covers } from "./breakGlass";
 import { crdSource, resolveChart } from "./chart";
 import { scaleBounds } from "../components/argocd/scale";
 import { stackPresets } from "./presets";
@@ -45,12 +44,6 @@ export function clusterNames(config: Pick<StackConfig, "destinations">): string[
 export function waitForSyncArg(config: Pick<StackConfig, "waitForSync">): { timeoutSeconds: number } | undefined {
     return config.waitForSync.enabled ? { timeoutSeconds: config.waitForSync.timeoutSeconds ?? defaults.waitForSyncSeconds } : undefined;
 }
-
-/** Prefix of the guardrail policy names the stacks deploy (AdmissionGuardrails' default). */
-const guardrailPrefix = defaults.guardrailPrefix;
-
-/** The binding environment of a break-glass entry: its binding is `<policy>-break-glass-<ticket>`. */
-export const breakGlassBindingEnvironment = (entry: BreakGlassEntry): string => `break-glass-${entry.ticket.toLowerCase()}`;
 
 /** Option key of a rule: its name in camelCase (`cap-replicas` → `capReplicas`). */
 export const ruleOptionKey = (rule: string): string => rule.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -211,7 +204,8 @@ export function argoCdArgs(config: StackConfig, chart: ChartSource | undefined):
 
 /**
  * Builds the control plane's typed args from a config the rules have passed: services, guardrails
- * bound per environment class (break-glass namespaces moved to their own Warn binding), Argo CD
+ * bound per environment class (break-glass namespaces, labelled by BreakGlassExpiry, carved out of
+ * the content rules' Deny bindings and under their Warn ones), Argo CD
  * (with its CRDs), registered clusters, repository credentials, GitHub wiring, alerts and the
  * preview janitor.
  */
@@ -224,20 +218,21 @@ export function buildArgs(
 ): Omit<ControlPlaneArgs, "provider"> {
     const stack = stackPresets[config.environment];
     const rules = guardrailRules(config);
-    // The rules break-glass may lift in its namespaces; the others keep governing them (AdmissionGuardrails).
-    const carved = rules.filter(carvedOutUnderBreakGlass);
-    /** Namespaces under break-glass, per environment class. */
-    const exempt = new Map<string, { namespaces: string[]; statuses: Set<BreakGlassStatus> }>();
-    for (const s of services) {
-        for (const env of s.args.environments) {
+    /**
+     * Namespaces of this cluster under break-glass, with their environment class and entry: the
+     * program labels them (BreakGlassExpiry), which carves them out of the bindings of the rules
+     * break-glass may lift; the others keep governing them (AdmissionGuardrails). A namespace on
+     * another cluster is not labelled: every rule keeps governing it there.
+     */
+    const exempt = services.flatMap((s) =>
+        s.args.environments.flatMap((env) => {
             const glass = active.find((g) => covers(g.entry, s.name, env.name));
-            if (!glass) continue;
-            const slot = exempt.get(env.name) ?? { namespaces: [], statuses: new Set() };
-            slot.namespaces.push(env.namespace ?? `${s.name}-${env.name}`);
-            slot.statuses.add(glass);
-            exempt.set(env.name, slot);
-        }
-    }
+            const cluster = env.cluster ?? s.args.cluster;
+            const local = cluster === undefined || cluster === inClusterName;
+            return glass && local ? [{ environment: env.name, namespace: env.namespace ?? `${s.name}-${env.name}`, glass }] : [];
+        }),
+    );
+    const carvedClasses = new Set(exempt.map((e) => e.environment));
     // Bind the guardrails in every environment class a service deploys to, plus the stack's own.
     const classes = new Set<EnvironmentClass>(stack.defaultEnvironments);
     services.forEach((s) => s.args.environments.forEach((e) => classes.add(e.name)));
@@ -300,13 +295,12 @@ export function buildArgs(
                   },
               }
             : {}),
-        // Exceptions end in the cluster at their expiry, not only at the next `up`: the job may patch the
-        // carving bindings and delete the break-glass ones, nothing else (RBAC resource names).
-        ...(active.length > 0
+        // The carve-out is the namespaces' break-glass label, which the component sets; exceptions end in
+        // the cluster at their expiry, not only at the next `up`: the job may only remove that label.
+        ...(exempt.length > 0
             ? {
                   breakGlassExpiry: {
-                      environmentBindings: carved.flatMap((r) => [...exempt.keys()].map((c) => `${policyName(guardrailPrefix, r)}-${c}`)),
-                      breakGlassBindings: carved.flatMap((r) => active.map((glass) => `${policyName(guardrailPrefix, r)}-${breakGlassBindingEnvironment(glass.entry)}`)),
+                      breakGlassNamespaces: exempt.map((e) => ({ name: e.namespace, expires: e.glass.entry.expires, annotations: breakGlassAnnotations(e.glass.entry) })),
                       ...(janitor.image ? { image: janitor.image } : {}),
                   },
               }
@@ -319,15 +313,10 @@ export function buildArgs(
                     .map((c) => ({
                         environment: c,
                         validationActions: environmentPresets[c].validationActions,
-                        excludeNamespaces: exempt.get(c)?.namespaces ?? [],
+                        ...(carvedClasses.has(c) ? { breakGlass: "exclude" as const } : {}),
                     })),
-                // One binding per active break-glass entry: its namespaces warn instead of deny.
-                ...active.map((glass) => ({
-                    environment: breakGlassBindingEnvironment(glass.entry),
-                    validationActions: ["Warn", "Audit"] as const,
-                    namespaces: [...exempt.values()].flatMap((slot) => (slot.statuses.has(glass) ? slot.namespaces : [])),
-                    annotations: breakGlassAnnotations(glass.entry),
-                })),
+                // While an entry is open, the labelled namespaces of a class warn instead of deny (the rules the carve-out lifts).
+                ...bindingOrder.filter((c) => carvedClasses.has(c)).map((c) => ({ environment: c, validationActions: ["Warn", "Audit"] as const, breakGlass: "only" as const })),
             ],
             failurePolicy: config.guardrails.failurePolicy ?? defaults.failurePolicy,
             protect: stack.protect,

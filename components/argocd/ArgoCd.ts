@@ -217,6 +217,9 @@ export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
         // Annotation tracking: resources are owned by the Application that created them, not by
         // whatever else copied the instance label.
         "application.resourceTrackingMethod": "annotation",
+        // Kinds its account may not list on a cluster drop out of the cache instead of failing it: a
+        // governed cluster's account reads only its service namespaces (GovernedCluster).
+        "resource.respectRBAC": "normal",
     };
     if (settings.url !== undefined) cm.url = settings.url;
     if (settings.resourceExclusions !== undefined) {

@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { bounds, defaults } from "../core/defaults";
 import { environmentClasses } from "../core/presets";
 import { check, requireDnsLabel } from "../core/errors";
-import { labels, managedByValue } from "../core/labels";
+import { annotations, labels, managedByValue } from "../core/labels";
+import { celList } from "../guardrails/cel";
 import { childOptions, readScript, scriptCronJobSpec, validateScriptJob } from "../core/options";
 import { z } from "zod";
 import { checkSettings, providerSetting } from "../core/settings";
@@ -11,10 +12,13 @@ import { checkSettings, providerSetting } from "../core/settings";
 export interface BreakGlassExpiryArgs {
     /** Namespace the CronJob runs in and the Applications live in (Argo CD's). */
     readonly namespace: string;
-    /** Environment bindings that carve break-glass namespaces out (`NotIn`): the only ones it may patch. At least one. */
-    readonly environmentBindings: readonly string[];
-    /** The break-glass bindings (`<policy>-break-glass-<ticket>`): the only ones it may delete. At least one. */
-    readonly breakGlassBindings: readonly string[];
+    /**
+     * The namespaces under break-glass (of this cluster): the component labels each
+     * `gitops-control.io/break-glass-until=<expiry in Unix seconds>` (and annotates it with the
+     * entry's audit annotations), which carves it out of the content rules' environment bindings;
+     * the job may only remove that label and those annotations, from these namespaces alone. At least one.
+     */
+    readonly breakGlassNamespaces: readonly BreakGlassNamespace[];
     /** Image with `sh`, GNU `date` and `kubectl`, pinned. @default the preview janitor's image */
     readonly image?: string;
     /** Cron schedule: how late at most an expiry takes effect. @default every minute */
@@ -22,6 +26,18 @@ export interface BreakGlassExpiryArgs {
     /** @default the ambient provider */
     readonly provider?: k8s.Provider;
 }
+
+/** A namespace under break-glass: until when, and why (the entry's audit annotations). */
+export interface BreakGlassNamespace {
+    readonly name: string;
+    /** The entry's expiry, ISO-8601 with zone. */
+    readonly expires: string;
+    /** The entry's `gitops-control.io/break-glass-*` annotations. @default {} */
+    readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** The break-glass label's value for an expiry: Unix seconds (a label value; `date +%s` compares it). Pure. */
+export const breakGlassUntilValue = (expires: string): string => String(Math.floor(Date.parse(expires) / 1000));
 
 /** Service account name: what its own admission fence matches on. */
 export const breakGlassExpiryServiceAccount = "break-glass-expiry";
@@ -32,19 +48,18 @@ export const breakGlassExpirySchedule = "* * * * *";
 /**
  * The expiry job: components/breakglass/break-glass-expiry.sh (what it does and its environment are in
  * its header), read at render time. CEL in admission has no clock, so something has to run: past
- * an exception's expiry it puts its namespaces back under the environment bindings, deletes its
- * break-glass bindings and turns automated sync back on for its Applications.
+ * an exception's expiry it removes the break-glass label (and audit annotations) from its
+ * namespaces, which puts them back under the environment bindings, and turns automated sync back
+ * on for its Applications.
  */
 export function breakGlassExpiryScript(): string {
     return readScript("break-glass-expiry.sh", __dirname);
 }
 
 /**
- * The job's admission fence on Applications (ValidatingAdmissionPolicies cannot govern bindings:
- * the API server exempts admission configuration from admission, so bindings are fenced by RBAC
- * resource names). Its service account may only UPDATE an Application to turn automated sync back
- * on without touching its project, source, destination or the other sync switches: a leaked token
- * can end an exception early, never open one. Pure.
+ * The job's admission fence on Applications. Its service account may only UPDATE an Application to
+ * turn automated sync back on without touching its project, source, destination or the other sync
+ * switches: a leaked token can end an exception early, never open one. Pure.
  */
 export function breakGlassExpiryScopePolicySpec(username: string): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicySpec {
     const same = (field: string) =>
@@ -70,15 +85,46 @@ export function breakGlassExpiryScopePolicySpec(username: string): k8s.types.inp
     };
 }
 
-/** The job's cluster-wide permissions: list bindings, patch and delete only the named ones. Pure. */
-export function breakGlassExpiryClusterRules(args: Pick<BreakGlassExpiryArgs, "environmentBindings" | "breakGlassBindings">): k8s.types.input.rbac.v1.PolicyRule[] {
-    const group = "admissionregistration.k8s.io";
+/** The break-glass annotations the job removes with the label. */
+const auditAnnotationKeys = [annotations.breakGlassReason, annotations.breakGlassTicket, annotations.breakGlassExpires, annotations.breakGlassRequestedBy];
+
+/**
+ * The job's admission fence on Namespaces (its RBAC may patch the break-glass namespaces): it may
+ * only UPDATE one to remove the break-glass label and audit annotations, changing no other label,
+ * annotation, finalizer or owner. So a leaked token ends a carve-out early, never opens, moves or
+ * widens one; it holds no permission on any admission binding. Pure.
+ */
+export function breakGlassExpiryNamespacePolicySpec(username: string): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicySpec {
+    const map = (ref: string, field: string) => `(has(${ref}.metadata.${field}) ? ${ref}.metadata.${field} : {})`;
+    /** Every key of the old map kept with its value, except `removable` ones, which may go; no key added. */
+    const onlyRemoved = (field: string, removable: readonly string[]) =>
+        `${map("oldObject", field)}.all(k, k in ${map("object", field)} ? ${map("object", field)}[k] == ${map("oldObject", field)}[k] : k in ${celList(removable)}) && ${map("object", field)}.all(k, k in ${map("oldObject", field)})`;
+    const same = (field: string) =>
+        `has(object.metadata.${field}) == has(oldObject.metadata.${field}) && (!has(object.metadata.${field}) || object.metadata.${field} == oldObject.metadata.${field})`;
+    return {
+        failurePolicy: "Fail",
+        matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], resources: ["namespaces"], operations: ["CREATE", "UPDATE", "DELETE"] }] },
+        matchConditions: [{ name: "is-break-glass-expiry", expression: `request.userInfo.username == '${username}'` }],
+        validations: [
+            {
+                expression: "request.operation == 'UPDATE'",
+                messageExpression: `'the break-glass expiry job may only remove the break-glass label of a namespace, not ' + request.operation + ' namespace ' + request.name`,
+                reason: "Forbidden",
+            },
+            {
+                expression: `request.operation != 'UPDATE' || (${onlyRemoved("labels", [labels.breakGlassUntil])} && ${onlyRemoved("annotations", auditAnnotationKeys)} && ${same("finalizers")} && ${same("ownerReferences")})`,
+                messageExpression: `'the break-glass expiry job may only remove ${labels.breakGlassUntil} (and the break-glass annotations) from namespace ' + request.name + ', nothing else'`,
+                reason: "Forbidden",
+            },
+        ],
+    };
+}
+
+/** The job's cluster-wide permissions: read namespaces, patch only the break-glass ones; nothing on admission bindings. Pure. */
+export function breakGlassExpiryClusterRules(args: Pick<BreakGlassExpiryArgs, "breakGlassNamespaces">): k8s.types.input.rbac.v1.PolicyRule[] {
     return [
-        { apiGroups: [group], resources: ["validatingadmissionpolicybindings"], verbs: ["get", "list"] },
-        { apiGroups: [group], resources: ["validatingadmissionpolicybindings"], verbs: ["patch"], resourceNames: [...args.environmentBindings] },
-        { apiGroups: [group], resources: ["validatingadmissionpolicybindings"], verbs: ["delete"], resourceNames: [...args.breakGlassBindings] },
-        // Writing a binding whose paramRef selects Namespaces needs list on them (the API server checks it).
         { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list"] },
+        { apiGroups: [""], resources: ["namespaces"], verbs: ["patch"], resourceNames: args.breakGlassNamespaces.map((n) => n.name) },
     ];
 }
 
@@ -89,8 +135,7 @@ export const breakGlassExpiryNamespaceRules: k8s.types.input.rbac.v1.PolicyRule[
 const breakGlassExpiryArgsSchema = () =>
     z.strictObject({
         namespace: z.string(),
-        environmentBindings: z.array(z.string()),
-        breakGlassBindings: z.array(z.string()),
+        breakGlassNamespaces: z.array(z.strictObject({ name: z.string(), expires: z.string(), annotations: z.record(z.string(), z.string()).optional() })),
         image: z.string().optional(),
         schedule: z.string().optional(),
         provider: providerSetting.optional(),
@@ -100,15 +145,32 @@ const breakGlassExpiryArgsSchema = () =>
 export function validateBreakGlassExpiryArgs(args: BreakGlassExpiryArgs, field = "args"): void {
     if (!checkSettings(breakGlassExpiryArgsSchema(), args, field)) return;
     requireDnsLabel(args.namespace, `${field}.namespace`);
-    check(args.breakGlassBindings.length > 0, `${field}.breakGlassBindings`, "is empty, so nothing can expire", "list the break-glass bindings, or leave the component out");
+    check(
+        args.breakGlassNamespaces.length > 0,
+        `${field}.breakGlassNamespaces`,
+        "is empty, so nothing can expire",
+        "list the namespaces under break-glass, or leave the component out",
+    );
+    args.breakGlassNamespaces.forEach((n, i) => {
+        requireDnsLabel(n.name, `${field}.breakGlassNamespaces[${i}].name`);
+        check(
+            /(Z|[+-]\d{2}:\d{2})$/.test(n.expires) && !Number.isNaN(Date.parse(n.expires)),
+            `${field}.breakGlassNamespaces[${i}].expires`,
+            `is "${n.expires}", not an ISO-8601 time with zone`,
+            'write it like "2026-11-24T18:00:00Z"',
+        );
+    });
     validateScriptJob(args, field, breakGlassExpirySchedule, breakGlassExpirySchedule);
 }
 
 /**
  * Break-glass that expires in the cluster, not only at the next `pulumi up`: a CronJob with its
  * own service account ends every exception whose expiry has passed (see
- * {@link breakGlassExpiryScript}). Fenced twice: RBAC names the only bindings it may patch or
- * delete, and its own admission policy lets it change Applications only back to automated sync.
+ * {@link breakGlassExpiryScript}). It also sets the carve-out: the break-glass label on each
+ * namespace (a server-side-apply patch the program owns; deleting the entry removes it). The job is
+ * fenced twice: RBAC names the only namespaces it may patch and gives it nothing on admission
+ * bindings, and its own admission policies let it only remove the label from a namespace and only
+ * turn automated sync back on for an Application.
  */
 export class BreakGlassExpiry extends pulumi.ComponentResource {
     readonly cronJobName: pulumi.Output<string>;
@@ -137,6 +199,29 @@ export class BreakGlassExpiry extends pulumi.ComponentResource {
             { metadata: { name: `${full}-scope`, labels: meta }, spec: { policyName: policy.metadata.name, validationActions: ["Deny"] } },
             o({ dependsOn: [policy] }),
         );
+        const nsPolicy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            `${name}-namespace-scope`,
+            { metadata: { name: `${full}-namespace-scope`, labels: meta }, spec: breakGlassExpiryNamespacePolicySpec(`system:serviceaccount:${args.namespace}:${account}`) },
+            o(),
+        );
+        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            `${name}-namespace-scope`,
+            { metadata: { name: `${full}-namespace-scope`, labels: meta }, spec: { policyName: nsPolicy.metadata.name, validationActions: ["Deny"] } },
+            o({ dependsOn: [nsPolicy] }),
+        );
+        for (const ns of args.breakGlassNamespaces) {
+            new k8s.core.v1.NamespacePatch(
+                `${name}-${ns.name}`,
+                {
+                    metadata: {
+                        name: ns.name,
+                        labels: { [labels.breakGlassUntil]: breakGlassUntilValue(ns.expires) },
+                        ...(ns.annotations && Object.keys(ns.annotations).length > 0 ? { annotations: { ...ns.annotations } } : {}),
+                    },
+                },
+                o(),
+            );
+        }
         const cron = new k8s.batch.v1.CronJob(
             `${name}-cron`,
             {

@@ -4,13 +4,14 @@
 # Read at render time by components/breakglass/BreakGlassExpiry.ts; this header (up to the first blank line)
 # stays in the repository, the rest is the script.
 #
-# CEL in admission has no clock, so something has to run: for every break-glass binding whose
-# break-glass-expires annotation has passed, it puts the namespaces back under the environment
-# bindings (removes them from their NotIn carve-out), deletes the break-glass binding, and turns
-# automated sync back on for every Application in NAMESPACE whose break-glass has expired (removing
-# its break-glass annotations), so Argo CD reverts the live hotfix to Git. It touches only objects
-# carrying that annotation, or carve-outs of the namespaces of such a binding. Label and annotation
-# names are components/core/labels.ts's (checked by tests/unit/scripts.test.ts).
+# CEL in admission has no clock, so something has to run: for every namespace whose
+# gitops-control.io/break-glass-until label (the expiry in Unix seconds, set only by the program)
+# has passed, it removes that label and the break-glass annotations, which puts the namespace back
+# under the environment bindings of the rules the carve-out lifts (they skip namespaces carrying
+# the label; no binding changes); and it turns automated sync back on for every Application in
+# NAMESPACE whose break-glass has expired (removing its break-glass annotations), so Argo CD
+# reverts the live hotfix to Git. It touches only objects carrying the label or annotation. Label
+# and annotation names are components/core/labels.ts's (checked by tests/unit/scripts.test.ts).
 #
 # Environment: NAMESPACE (Argo CD's, default argocd); KUBECTL overrides the kubectl command (tests;
 # unset in the container).
@@ -20,27 +21,11 @@ K="${KUBECTL:-kubectl}"
 NS="${NAMESPACE:-argocd}"
 now=$(date +%s)
 expired() { [ -n "$1" ] && [ "$(date -d "$1" +%s)" -le "$now" ]; }
-names() { printf '%s\n' "$1" | tr -d '[]"' | tr ',' '\n' | grep -v '^$' || true; }
-listing=$($K get validatingadmissionpolicybindings -l app.kubernetes.io/managed-by=gitops-control -o jsonpath='{range .items[*]}{.metadata.name}{"|"}{.metadata.annotations.gitops-control\.io/break-glass-expires}{"|"}{.spec.matchResources.namespaceSelector.matchExpressions[0].operator}{"|"}{.spec.matchResources.namespaceSelector.matchExpressions[0].values}{"\n"}{end}')
-gone=$(printf '%s\n' "$listing" | while IFS="|" read -r name exp op values; do
-  if [ -n "$name" ] && [ "$op" = In ] && expired "$exp"; then names "$values"; fi
-done | sort -u)
-if [ -n "$gone" ]; then
-  printf '%s\n' "$listing" | while IFS="|" read -r name exp op values; do
-    # Only environment bindings (no expiry of their own) that carve namespaces out.
-    if [ -z "$name" ] || [ -n "$exp" ] || [ "$op" != NotIn ]; then continue; fi
-    all=$(names "$values")
-    keep=$(printf '%s\n' "$all" | grep -vxF "$gone" || true)
-    [ "$keep" = "$all" ] && continue
-    if [ -z "$keep" ]; then exprs=null; else exprs="[{\"key\":\"kubernetes.io/metadata.name\",\"operator\":\"NotIn\",\"values\":[$(printf '%s\n' "$keep" | sed 's/.*/"&"/' | paste -sd, -)]}]"; fi
-    echo "break-glass expired: binding $name governs $(printf '%s\n' "$gone" | paste -sd, -) again"
-    $K patch validatingadmissionpolicybinding "$name" --type merge -p "{\"spec\":{\"matchResources\":{\"namespaceSelector\":{\"matchExpressions\":$exprs}}}}"
-  done
-fi
-printf '%s\n' "$listing" | while IFS="|" read -r name exp op values; do
-  if [ -n "$name" ] && [ "$op" = In ] && expired "$exp"; then
-    echo "break-glass expired: deleting binding $name (expired at $exp)"
-    $K delete validatingadmissionpolicybinding "$name"
+$K get namespaces -l gitops-control.io/break-glass-until -o jsonpath='{range .items[*]}{.metadata.name}{"|"}{.metadata.labels.gitops-control\.io/break-glass-until}{"\n"}{end}' |
+while IFS="|" read -r ns until; do
+  if [ -n "$ns" ] && [ -n "$until" ] && [ "$until" -le "$now" ]; then
+    echo "break-glass expired: namespace $ns governed again (label removed, expired at $(date -u -d "@$until" +%Y-%m-%dT%H:%M:%SZ))"
+    $K patch namespace "$ns" --type merge -p '{"metadata":{"labels":{"gitops-control.io/break-glass-until":null},"annotations":{"gitops-control.io/break-glass-ticket":null,"gitops-control.io/break-glass-reason":null,"gitops-control.io/break-glass-expires":null,"gitops-control.io/break-glass-requested-by":null}}}'
   fi
 done
 $K get applications.argoproj.io -n "$NS" -o jsonpath='{range .items[*]}{.metadata.name}{"|"}{.metadata.annotations.gitops-control\.io/break-glass-expires}{"\n"}{end}' |

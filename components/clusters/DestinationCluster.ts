@@ -19,6 +19,11 @@ export interface DestinationClusterArgs {
     readonly caData?: string;
     /** Namespaces Argo CD may manage there; empty means the whole cluster. @default [] */
     readonly namespaces?: readonly string[];
+    /**
+     * With `namespaces`: Argo CD may still manage cluster-scoped objects (the namespaces' own metadata
+     * it applies), which its account's RBAC bounds. @default false
+     */
+    readonly clusterResources?: boolean;
     /** @default the ambient provider */
     readonly provider?: k8s.Provider;
 }
@@ -34,7 +39,13 @@ function destinationSettings() {
 
 /** The component's args: the shared settings plus the name, token and where Argo CD runs. */
 const destinationArgsSchema = () =>
-    destinationSettings().extend({ clusterName: z.string(), bearerToken: inputString, argoNamespace: z.string(), provider: providerSetting.optional() });
+    destinationSettings().extend({
+        clusterName: z.string(),
+        bearerToken: inputString,
+        argoNamespace: z.string(),
+        clusterResources: z.boolean().optional(),
+        provider: providerSetting.optional(),
+    });
 
 /** Checks every argument before any resource is registered. */
 export function validateDestinationClusterArgs(args: DestinationClusterArgs, field = "args"): void {
@@ -78,7 +89,7 @@ export class DestinationCluster extends pulumi.ComponentResource {
                 stringData: {
                     name: args.clusterName,
                     server: args.server,
-                    ...(args.namespaces?.length ? { namespaces: args.namespaces.join(",") } : {}),
+                    ...(args.namespaces?.length ? { namespaces: args.namespaces.join(","), ...(args.clusterResources ? { clusterResources: "true" } : {}) } : {}),
                     config: pulumi.secret(pulumi.output(args.bearerToken).apply((token) => clusterConfig(token, args.caData))),
                 },
             },

@@ -44,16 +44,18 @@ export const argoCdControllerAccount = "argocd-application-controller";
 export const deployVerbs = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] as const;
 
 /**
- * What Argo CD's application controller may do on a governed cluster, and nothing more. Its cluster
- * cache lists and watches every kind (what it needs to compare and to find orphans); it writes only
- * inside the service namespaces, and may update only those namespaces' own metadata (the
- * `managedNamespaceMetadata` it applies). It creates no namespace (the program does) and holds no
- * `bind`/`escalate`/`impersonate`. Pure.
+ * What Argo CD's application controller may do on a governed cluster, and nothing more. It reads and
+ * writes only inside the service namespaces (its cluster Secret names them, so its cache lists
+ * namespaced kinds there alone), reads namespaces cluster-wide and may update only the service
+ * namespaces' own metadata (the `managedNamespaceMetadata` it applies). No Secret or other object
+ * outside them: other cluster-scoped kinds it may not list drop out of its cache
+ * (`resource.respectRBAC: normal` in argocd-cm). It creates no namespace (the program does) and
+ * holds no `bind`/`escalate`/`impersonate`. Pure.
  */
 export function argoCdClusterRules(namespaces: readonly string[]): { cluster: k8s.types.input.rbac.v1.PolicyRule[]; namespaced: k8s.types.input.rbac.v1.PolicyRule[] } {
     return {
         cluster: [
-            { apiGroups: ["*"], resources: ["*"], verbs: ["get", "list", "watch"] },
+            { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
             ...(namespaces.length > 0 ? [{ apiGroups: [""], resources: ["namespaces"], resourceNames: [...namespaces], verbs: ["get", "update", "patch"] }] : []),
         ],
         namespaced: [{ apiGroups: ["*"], resources: ["*"], verbs: [...deployVerbs] }],

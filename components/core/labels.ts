@@ -11,6 +11,12 @@ export const labels = {
     team: "gitops-control.io/team",
     /** Service name. */
     service: "gitops-control.io/service",
+    /**
+     * On a namespace under break-glass: its expiry in Unix seconds. Only the program sets or moves it
+     * (guardrails/breakGlassLabel.ts); the content rules the carve-out lifts skip namespaces carrying
+     * it, and the break-glass expiry job removes it at that time.
+     */
+    breakGlassUntil: "gitops-control.io/break-glass-until",
     /** Which tool manages the object. */
     managedBy: "app.kubernetes.io/managed-by",
 } as const;

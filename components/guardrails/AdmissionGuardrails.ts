@@ -21,8 +21,14 @@ export interface GuardrailBinding {
      * bindings). `environment` then only names the binding. @default select by label
      */
     readonly namespaces?: readonly string[];
-    /** Namespaces carved out of a label selection (they are under break-glass). @default [] */
-    readonly excludeNamespaces?: readonly string[];
+    /**
+     * Break-glass, by the namespace label {@link labels.breakGlassUntil} (only the program sets it,
+     * see guardrails/breakGlassLabel.ts): `exclude` leaves the labelled namespaces out of the
+     * rules the carve-out lifts (the environment binding while an entry is open); `only` selects just
+     * them, for those rules alone (the `[Warn, Audit]` binding `<policy>-<environment>-break-glass`).
+     * The expiry job ends the carve-out by removing the label: no binding changes. @default neither
+     */
+    readonly breakGlass?: "exclude" | "only";
 }
 
 /** Label every namespace carries with its own name (set by the API server). */
@@ -89,14 +95,15 @@ export function validateGuardrailArgs(args: AdmissionGuardrailsArgs, field = "ar
     const environments = new Set<string>();
     args.bindings.forEach((b, i) => {
         requireDnsLabel(b.environment, `${field}.bindings[${i}].environment`);
-        check(!environments.has(b.environment), `${field}.bindings[${i}].environment`, `repeats "${b.environment}"`, "merge the two bindings");
+        const key = b.breakGlass === "only" ? `${b.environment}-break-glass` : b.environment;
+        check(!environments.has(key), `${field}.bindings[${i}].environment`, `repeats "${key}"`, "merge the two bindings");
         check(
             b.namespaces === undefined || b.namespaces.length > 0,
             `${field}.bindings[${i}].namespaces`,
             "is empty, which selects nothing",
             "list the namespaces or drop the field",
         );
-        environments.add(b.environment);
+        environments.add(key);
         const actions = b.validationActions;
         check(actions.length > 0, `${field}.bindings[${i}].validationActions`, "is empty", 'use ["Deny", "Audit"] (enforce) or ["Warn", "Audit"] (observe)');
         check(new Set(actions).size === actions.length, `${field}.bindings[${i}].validationActions`, `repeats an action (${actions.join(", ")})`, "list each action once");
@@ -159,8 +166,8 @@ export function renderBindingSpec(
 ): k8s.types.input.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpec {
     // The namespaces of the binding's class are the parameters; with none, the policy does not apply.
     const paramRef = paramNamespaces ? { paramRef: { selector: { matchLabels: { [environmentLabel]: binding.environment } }, parameterNotFoundAction: "Allow" } } : {};
-    const exclude = binding.excludeNamespaces ?? [];
-    const excluded = exclude.length > 0 ? { matchExpressions: [{ key: namespaceNameLabel, operator: "NotIn", values: [...exclude] }] } : undefined;
+    const glass = binding.breakGlass;
+    const excluded = glass ? { matchExpressions: [{ key: labels.breakGlassUntil, operator: glass === "only" ? "Exists" : "DoesNotExist" }] } : undefined;
     const byName = binding.namespaces ? { matchExpressions: [{ key: namespaceNameLabel, operator: "In", values: [...binding.namespaces] }] } : undefined;
     if (scope === "object" || scope === "cluster") {
         const namespaceSelector = byName ?? excluded;
@@ -185,12 +192,12 @@ export function carvedOutUnderBreakGlass(rule: GuardrailRule): boolean {
 
 /**
  * The binding as it applies to `rule`: a rule the carve-out may not lift keeps governing the
- * carved-out namespaces (no `excludeNamespaces`) and gets no break-glass binding (`undefined`). Pure.
+ * carved-out namespaces (no `breakGlass: "exclude"`) and gets no break-glass binding (`undefined`). Pure.
  */
 export function bindingForRule(rule: GuardrailRule, binding: GuardrailBinding): GuardrailBinding | undefined {
     if (carvedOutUnderBreakGlass(rule)) return binding;
-    if (binding.namespaces !== undefined) return undefined;
-    const { excludeNamespaces: _, ...kept } = binding;
+    if (binding.namespaces !== undefined || binding.breakGlass === "only") return undefined;
+    const { breakGlass: _, ...kept } = binding;
     return kept;
 }
 
@@ -199,12 +206,15 @@ export function renderPolicy(rule: GuardrailRule, prefix: string, failurePolicy:
     return { metadata: { name: policyName(prefix, rule), labels: { ...meta } }, spec: renderPolicySpec(rule, failurePolicy) };
 }
 
+/** Name of a rule's binding: `<policy>-<environment>`, `-break-glass` appended for the break-glass one. */
+export const bindingName = (policy: string, binding: GuardrailBinding): string => `${policy}-${binding.environment}${binding.breakGlass === "only" ? "-break-glass" : ""}`;
+
 /** The binding of a rule in one environment (metadata and spec) as the component creates it. Pure. */
 export function renderBinding(rule: GuardrailRule, binding: GuardrailBinding, prefix: string, environmentLabel: string) {
     const pname = policyName(prefix, rule);
     return {
         metadata: {
-            name: `${pname}-${binding.environment}`,
+            name: bindingName(pname, binding),
             labels: { ...meta, [environmentLabel]: binding.environment },
             ...(binding.annotations && Object.keys(binding.annotations).length > 0 ? { annotations: { ...binding.annotations } } : {}),
         },
@@ -261,7 +271,7 @@ export class AdmissionGuardrails extends pulumi.ComponentResource {
                 if (!binding) continue;
                 this.bindings.push(
                     new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-                        `${name}-${rule.name}-${binding.environment}`,
+                        bindingName(`${name}-${rule.name}`, binding),
                         renderBinding(rule, binding, prefix, environmentLabel),
                         childOptions(this, args.provider, { ...keep, dependsOn: [policy] }),
                     ),

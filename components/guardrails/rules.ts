@@ -15,6 +15,7 @@ import { disallowHostAccess, DisallowHostAccessOptions } from "./rules/disallow-
 import { disallowLatestImage, DisallowLatestImageOptions } from "./rules/disallow-latest-image";
 import { governAppProjects, GovernAppProjectsOptions } from "./rules/govern-app-projects";
 import { governArgoCdNamespace, GovernArgoCdNamespaceOptions } from "./rules/govern-argocd-namespace";
+import { protectBreakGlassLabel, ProtectBreakGlassLabelOptions } from "./rules/protect-break-glass-label";
 import { keepGovernedNamespaces, KeepGovernedNamespacesOptions } from "./rules/keep-governed-namespaces";
 import {
     AllowedIgnoreDifference,
@@ -56,6 +57,7 @@ export * from "./rules/keep-governed-namespaces";
 export * from "./rules/require-namespace-pod-security";
 export * from "./rules/govern-argocd-namespace";
 export * from "./rules/approve-prunes";
+export * from "./rules/protect-break-glass-label";
 
 /** Per-rule options of {@link defaultRules}; `false` leaves a rule out. */
 export interface DefaultRulesOptions {
@@ -92,6 +94,7 @@ export interface DefaultRulesOptions {
     readonly keepGovernedNamespaces?: KeepGovernedNamespacesOptions | false;
     readonly requireNamespacePodSecurity?: RequireNamespacePodSecurityOptions | false;
     readonly governArgoCdNamespace?: GovernArgoCdNamespaceOptions | false;
+    readonly protectBreakGlassLabel?: ProtectBreakGlassLabelOptions | false;
 }
 
 /** Labels {@link defaultRules} requires on workloads. */
@@ -152,5 +155,6 @@ export function defaultRules(options: DefaultRulesOptions = {}): GuardrailRule[]
     add(options.keepGovernedNamespaces, (o) => keepGovernedNamespaces({ programIdentity: options.programIdentity, environments: governed, ...o }));
     add(options.requireNamespacePodSecurity, (o) => requireNamespacePodSecurity({ argoCdNamespace: argo, ...o }));
     add(options.governArgoCdNamespace, (o) => governArgoCdNamespace({ ...identity, ...o }));
+    add(options.protectBreakGlassLabel, (o) => protectBreakGlassLabel({ programIdentity: options.programIdentity, ...o }));
     return rules;
 }

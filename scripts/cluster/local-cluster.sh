@@ -30,8 +30,9 @@
 # Environment: LOCAL_CLUSTER_TIMEOUT (seconds to wait for readiness, default 120),
 #              LOCAL_CLUSTER_NO_CONTROLLER_MANAGER=1 to skip the controller-manager,
 #              LOCAL_CLUSTER_AUDIT_LOG=1 to write <dir>/audit.log,
-#              LOCAL_CLUSTER_WORKLOAD_CONTROLLERS=1 to also run the deployment, replicaset and
-#              horizontal-pod-autoscaler controllers, each with its own service-account identity
+#              LOCAL_CLUSTER_WORKLOAD_CONTROLLERS=1 to also run the deployment, replicaset,
+#              horizontal-pod-autoscaler, endpoints, endpointslice and endpointslice-mirroring
+#              controllers, each with its own service-account identity
 #              (system:serviceaccount:kube-system:<controller>) as on a real cluster,
 #              LOCAL_CLUSTER_TOKEN_CONTROLLER=1 to also run the service-account token controller,
 #              which fills kubernetes.io/service-account-token Secrets (a governed cluster's
@@ -264,7 +265,7 @@ EOF
   if [[ -n "$KCM" ]]; then
     local kcm_controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller kcm_sa_credentials=false
     if [[ "${LOCAL_CLUSTER_WORKLOAD_CONTROLLERS:-}" == 1 ]]; then
-      kcm_controllers+=,deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller
+      kcm_controllers+=,deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller,endpoints-controller,endpointslice-controller,endpointslice-mirroring-controller
       kcm_sa_credentials=true
     fi
     local kcm_token_flags=()

@@ -27,7 +27,8 @@ export function toManifest(r: RecordedResource): Record<string, unknown> | undef
         node[last] = value && typeof value === "object" ? Object.fromEntries(Object.keys(value).map((k) => [k, "[secret]"])) : "[secret]";
     }
     const [group, version] = module.includes("/") ? module.split("/") : ["", module];
-    return { apiVersion: inputs.apiVersion ?? (group === "core" ? version : `${group}/${version}`), kind: inputs.kind ?? kind, ...inputs };
+    // A `<Kind>Patch` resource is a server-side-apply patch of a `<Kind>` the program does not own (fields it sets).
+    return { apiVersion: inputs.apiVersion ?? (group === "core" ? version : `${group}/${version}`), kind: inputs.kind ?? kind.replace(/Patch$/, ""), ...inputs };
 }
 
 const usage = "usage: npm run --silent render -- <stack | path to Pulumi.<stack>.yaml> | --program <dir> [--stack <name>]";

@@ -13,7 +13,7 @@
 #        INTEGRATION_CONCURRENCY=N for N files at a time (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-longest_first=(reconcilers previews lifecycle argoInputs policyPack crdStack layoutUrns alerts pruneGate spokeCluster guardrailReplay breakGlassExpiry)
+longest_first=(reconcilers previews lifecycle breakGlassResume argoInputs policyPack crdStack layoutUrns alerts pruneGate spokeCluster guardrailReplay breakGlassExpiry)
 files=()
 if [[ $# -gt 0 ]]; then
   files=("$@")

@@ -21,7 +21,7 @@
  * (no rule uses paramKind) and matchPolicy Equivalent (requests are matched as written).
  */
 import type * as Cel from "@marcbachmann/cel-js" with { "resolution-mode": "import" };
-import { GuardrailBinding, bindingForRule, policyName, renderBindingSpec } from "../../components/guardrails/AdmissionGuardrails";
+import { GuardrailBinding, bindingForRule, bindingName, policyName, renderBindingSpec } from "../../components/guardrails/AdmissionGuardrails";
 import { GitOpsConfigError } from "../../components/core/errors";
 import { re2Problem } from "../../components/guardrails/cel";
 import { FailurePolicy, GuardrailRule, LabelSelector, Operation, ResourceRule, ValidationAction } from "../../components/guardrails/types";
@@ -171,6 +171,7 @@ const knownKinds: Readonly<Record<string, readonly [resource: string, namespaced
     ServiceAccount: ["serviceaccounts", true],
     Ingress: ["ingresses", true],
     NetworkPolicy: ["networkpolicies", true],
+    Endpoints: ["endpoints", true],
     PersistentVolumeClaim: ["persistentvolumeclaims", true],
     HorizontalPodAutoscaler: ["horizontalpodautoscalers", true],
     PodDisruptionBudget: ["poddisruptionbudgets", true],
@@ -674,7 +675,7 @@ export class GuardrailEvaluator {
             return {
                 compiled,
                 policy,
-                binding: `${policy}-${binding.environment}`,
+                binding: bindingName(policy, binding),
                 namespaceSelector: match?.namespaceSelector,
                 objectSelector: match?.objectSelector,
                 ...(params ? { params } : {}),

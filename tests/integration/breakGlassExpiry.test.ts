@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { GuardrailBinding, carvedOutUnderBreakGlass, guardrailManifests, policyName } from "../../components/guardrails/AdmissionGuardrails";
-import { BreakGlassExpiry, breakGlassExpiryServiceAccount } from "../../components/breakglass/BreakGlassExpiry";
+import { GuardrailBinding, guardrailManifests } from "../../components/guardrails/AdmissionGuardrails";
+import { BreakGlassExpiry, breakGlassExpiryServiceAccount, breakGlassUntilValue } from "../../components/breakglass/BreakGlassExpiry";
 import { defaultRules } from "../../components/guardrails/rules";
 import { annotations, labels } from "../../components/core/labels";
 import { PodContainer, podContainer, renderComponent, runContainer, serviceAccountKubectl } from "./inContainer";
@@ -12,11 +12,13 @@ import { LocalCluster, applyList, compliantPodSpec, eventually, kubectl, kubectl
  * CronJob's container, run as its pod would (tests/integration/inContainer.ts: the rendered command
  * and environment, the service account's real token through the in-cluster configuration, uid 65532
  * on a read-only root; no kubelet here, so the process runs on the host), against a real API server
- * holding what the component renders (service account, RBAC, fence, CronJob) and the guardrails as a
- * stack with an active break-glass entry binds them: shop-prod carved out of the prod bindings of
- * the rules break-glass may lift and under a `[Warn, Audit]` break-glass binding, its Application
+ * holding what the component renders (service account, RBAC, fences, CronJob, and the break-glass
+ * label on shop-prod, applied server-side as the program) and the guardrails as a stack with an
+ * active break-glass entry binds them: the prod bindings of the rules break-glass may lift skip
+ * namespaces carrying the label, a `[Warn, Audit]` binding selects them, shop-prod's Application is
  * paused under the ticket. Expiry is 60 s away (policies load first). The carve-out's side doors are
- * tried as an engineer outside the break-glass group (alice) and as a member (oncall).
+ * tried as an engineer outside the break-glass group (alice), as a member (oncall) and with the
+ * job's own token.
  */
 
 const alice = "alice@example.com";
@@ -62,8 +64,12 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
     };
     /** Relabels shop-prod's Pod Security to privileged (a weaker environment) as `as`, server-side. */
     const relabel = (as: readonly string[]) => k(["label", "namespace", "shop-prod", "--overwrite", "pod-security.kubernetes.io/enforce=privileged", ...as]);
-    const prodBinding = (name: string) =>
-        JSON.parse(ok(["get", "validatingadmissionpolicybinding", name, "-o", "json"])) as { spec: { matchResources: { namespaceSelector?: { matchExpressions?: unknown[] } } } };
+    const liveNamespace = (name: string) =>
+        JSON.parse(ok(["get", "namespace", name, "-o", "json"])) as { metadata: { labels: Record<string, string>; annotations?: Record<string, string> } };
+    /** Sets the break-glass label of a namespace as `as` (server-side). */
+    const setUntil = (namespace: string, value: string, as: readonly string[], dryRun = false) =>
+        k(["label", "namespace", namespace, "--overwrite", `${labels.breakGlassUntil}=${value}`, ...(dryRun ? ["--dry-run=server"] : []), ...as]);
+    const jobForbiddenOnBindings = /forbidden: User "system:serviceaccount:argocd:break-glass-expiry" cannot \w+ resource "validatingadmissionpolicybindings"/;
     /** A merge patch of the shop-prod Application as the expiry job. */
     const patchAppAsJob = (patch: object, dryRun = false) =>
         asJob(["patch", "applications.argoproj.io", "shop-prod", "-n", "argocd", ...(dryRun ? ["--dry-run=server"] : []), "--type", "merge", "-p", JSON.stringify(patch)]);
@@ -83,25 +89,25 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
             [annotations.breakGlassExpires]: expires,
             [annotations.breakGlassReason]: "INC-4711: checkout hotfix applied live",
         };
-        // As buildArgs binds a stack with one active entry for shop: carved out of prod, under its own Warn binding.
+        // As buildArgs binds a stack with one active entry for shop: the content rules' prod binding skips labelled namespaces, a Warn binding selects them.
         const bindings: GuardrailBinding[] = [
-            { environment: "prod", validationActions: ["Deny", "Audit"], excludeNamespaces: ["shop-prod"] },
-            { environment: `break-glass-${ticket.toLowerCase()}`, validationActions: ["Warn", "Audit"], namespaces: ["shop-prod"], annotations: glass },
+            { environment: "prod", validationActions: ["Deny", "Audit"], breakGlass: "exclude" },
+            { environment: "prod", validationActions: ["Warn", "Audit"], breakGlass: "only" },
         ];
-        // As buildArgs names them: only the rules the carve-out lifts.
-        const carved = rules.filter(carvedOutUnderBreakGlass);
-        const names = {
-            environmentBindings: carved.map((r) => `${policyName("gitops-control", r)}-prod`),
-            breakGlassBindings: carved.map((r) => `${policyName("gitops-control", r)}-break-glass-inc-4711`),
-        };
-        step(`guardrails with shop-prod under break-glass until ${expires}; everything BreakGlassExpiry renders (service account, RBAC, fence, CronJob)`);
+        step(`guardrails with shop-prod under break-glass until ${expires}; everything BreakGlassExpiry renders (service account, RBAC, fences, CronJob, the label)`);
         const namespace = (name: string, l: Record<string, string> = {}) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: l } });
+        const rendered = await renderComponent(
+            () => new BreakGlassExpiry("expiry", { namespace: "argocd", breakGlassNamespaces: [{ name: "shop-prod", expires, annotations: glass }] }),
+        );
+        // The component's NamespacePatch: the program's server-side apply of the label (and audit annotations) on the existing namespace.
+        const patches = rendered.filter((m) => m.kind === "Namespace");
+        assert.equal(patches.length, 1);
         applyList(cluster!, [
             namespace("argocd"),
             namespace("shop-prod", { [labels.environment]: "prod", "pod-security.kubernetes.io/enforce": "restricted" }),
             namespace("pay-prod", { [labels.environment]: "prod" }),
             ...guardrailManifests(rules, bindings),
-            ...(await renderComponent(() => new BreakGlassExpiry("expiry", { namespace: "argocd", ...names }))),
+            ...rendered.filter((m) => !patches.includes(m)),
             {
                 apiVersion: "rbac.authorization.k8s.io/v1",
                 kind: "ClusterRole",
@@ -124,6 +130,12 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
                 ],
             },
         ]);
+        // As the program (an admin: group system:masters), once protect-break-glass-label is in force.
+        await eventually("protect-break-glass-label to refuse alice's label", 60, () =>
+            /protect-break-glass-label/.test(setUntil("pay-prod", breakGlassUntilValue(expires), ["--as", alice], true).stderr),
+        );
+        applyList(cluster!, patches, ["--server-side", "--field-manager=pulumi-kubernetes"]);
+        assert.equal(liveNamespace("shop-prod").metadata.labels[labels.breakGlassUntil], breakGlassUntilValue(expires));
         cronJob = podContainer(cluster, "cronjob", breakGlassExpiryServiceAccount, "argocd");
         asJob = serviceAccountKubectl(cluster, "argocd", cronJob.serviceAccountName);
         // Each admission policy loads on its own: wait for the writer rule in prod and for the Application rules.
@@ -150,8 +162,12 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
             /protect-sync-policy/.test(k(["apply", "-f", "-"], JSON.stringify(app(false, {}))).stderr),
         );
         ok(["apply", "-f", "-"], JSON.stringify(app(false, glass)));
-        await eventually("the expiry job's fence to load", 60, () =>
-            /break-glass expiry job may only/.test(patchAppAsJob({ spec: { syncPolicy: { automated: { enabled: false } } } }, true).stderr),
+        await eventually(
+            "the expiry job's fences to load",
+            60,
+            () =>
+                /break-glass expiry job may only/.test(patchAppAsJob({ spec: { syncPolicy: { automated: { enabled: false } } } }, true).stderr) &&
+                /the break-glass expiry job may only remove/.test(asJob(["label", "namespace", "shop-prod", "example.com/probe=1", "--dry-run=server"]).stderr),
         );
     });
 
@@ -175,15 +191,17 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         assert.equal(unsized.code, 0, unsized.stderr);
         assert.match(unsized.stderr, /Warning: .*require-resources/);
         assert.equal(application().spec.syncPolicy.automated.enabled, false);
-        assert.equal(prodBinding("gitops-control-require-resources-prod").spec.matchResources.namespaceSelector?.matchExpressions?.length, 1);
+        const ns = liveNamespace("shop-prod").metadata;
+        assert.equal(ns.labels[labels.breakGlassUntil], breakGlassUntilValue(expires));
+        assert.equal(ns.annotations?.[annotations.breakGlassTicket], ticket);
     });
 
     it("the carve-out lifts nothing for engineers outside the break-glass group: alice's hotfix is denied by the prod binding", () => {
         const h = hotfix("hotfix-alice");
         assert.notEqual(h.code, 0);
         assert.match(h.stderr, /ValidatingAdmissionPolicy 'gitops-control-restrict-workload-writers' with binding 'gitops-control-restrict-workload-writers-prod' denied request/);
-        assert.match(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]), /gitops-control-require-resources-break-glass-inc-4711/);
-        assert.doesNotMatch(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]), /gitops-control-restrict-workload-writers-break-glass/);
+        assert.match(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]), /gitops-control-require-resources-prod-break-glass/);
+        assert.doesNotMatch(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]), /gitops-control-restrict-workload-writers-prod-break-glass/);
     });
 
     it("the carve-out never lifts namespace-label protection: relabelling shop-prod privileged is denied by the prod binding, for alice and for break-glass", () => {
@@ -199,7 +217,67 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         assert.equal(live.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
     });
 
-    it("its fence: it may not open an exception (pause sync, change the source) nor touch bindings it does not own, nor weaken a rule the carve-out keeps", () => {
+    it("the carve-out is opened and moved only by the program: alice and break-glass may not label a namespace nor move shop-prod's expiry", () => {
+        const later = breakGlassUntilValue("2099-01-01T00:00:00Z");
+        for (const as of [["--as", alice], oncall]) {
+            for (const [ns, value] of [
+                ["pay-prod", breakGlassUntilValue(expires)],
+                ["shop-prod", later],
+            ]) {
+                const r = setUntil(ns, value, as);
+                assert.notEqual(r.code, 0, `${as.join(" ")} ${ns}: ${r.stdout}`);
+                assert.match(
+                    r.stderr,
+                    new RegExp(
+                        `ValidatingAdmissionPolicy 'gitops-control-protect-break-glass-label' with binding 'gitops-control-protect-break-glass-label-prod' denied request: ${as[1].replace(/[.]/g, "\\.")} may not set gitops-control\\.io/break-glass-until on namespace ${ns}: .*only the program`,
+                    ),
+                );
+            }
+        }
+        assert.equal(liveNamespace("pay-prod").metadata.labels[labels.breakGlassUntil], undefined);
+        assert.equal(liveNamespace("shop-prod").metadata.labels[labels.breakGlassUntil], breakGlassUntilValue(expires));
+        const program = setUntil("shop-prod", later, [], true);
+        assert.equal(program.code, 0, program.stderr);
+    });
+
+    it("the job's token: it may only remove the label and audit annotations of its namespaces; no other label, no other namespace, no binding, no Application change but automated sync back on", () => {
+        // Add, move or change anything else on its namespace: its fence (or protect-break-glass-label) refuses.
+        for (const [label, fence] of [
+            [
+                `${labels.breakGlassUntil}=${breakGlassUntilValue("2099-01-01T00:00:00Z")}`,
+                /the break-glass expiry job may only remove|may not set gitops-control\.io\/break-glass-until/,
+            ],
+            [
+                "example.com/owner=mallory",
+                /the break-glass expiry job may only remove gitops-control\.io\/break-glass-until \(and the break-glass annotations\) from namespace shop-prod, nothing else/,
+            ],
+            [`${labels.environment}-`, /the break-glass expiry job may only remove|protect-namespace-labels/],
+        ] as const) {
+            const r = asJob(["label", "namespace", "shop-prod", "--overwrite", label]);
+            assert.notEqual(r.code, 0, label);
+            assert.match(r.stderr, fence, label);
+        }
+        const annotate = asJob(["annotate", "namespace", "shop-prod", "--overwrite", `${annotations.breakGlassExpires}=2099-01-01T00:00:00Z`]);
+        assert.match(annotate.stderr, /the break-glass expiry job may only remove/);
+        // Another namespace, even to remove a label: RBAC names only the break-glass namespaces.
+        ok(["label", "namespace", "pay-prod", "example.com/x=1"]);
+        assert.match(
+            asJob(["label", "namespace", "pay-prod", "example.com/x-"]).stderr,
+            /forbidden: User "system:serviceaccount:argocd:break-glass-expiry" cannot patch resource "namespaces"/,
+        );
+        // No binding at all: not the content rules', not the rules the carve-out keeps, not its own fences'.
+        for (const binding of [
+            "gitops-control-require-resources-prod",
+            "gitops-control-disallow-latest-image-prod",
+            "gitops-control-restrict-workload-writers-prod",
+            "gitops-control-protect-break-glass-label-prod",
+            "gitops-control-break-glass-expiry-scope",
+        ]) {
+            const weaken = asJob(["patch", "validatingadmissionpolicybinding", binding, "--type", "merge", "-p", '{"spec":{"validationActions":["Audit"]}}']);
+            assert.match(weaken.stderr, jobForbiddenOnBindings, binding);
+            assert.match(asJob(["delete", "validatingadmissionpolicybinding", binding]).stderr, jobForbiddenOnBindings, binding);
+        }
+        assert.match(asJob(["get", "validatingadmissionpolicybindings"]).stderr, jobForbiddenOnBindings);
         const source = patchAppAsJob({ spec: { source: { targetRevision: "v1.0.1" } } });
         assert.notEqual(source.code, 0);
         // Its own fence, or protect-application-inputs, which refuses every source change but the program's (issue 17).
@@ -208,13 +286,10 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
             /the break-glass expiry job may only turn automated sync back on|may not change the project, source|break-glass-expiry may not change source of the prod Application shop-prod/,
         );
         assert.notEqual(application().spec.source?.targetRevision, "v1.0.1");
-        const other = asJob(["delete", "validatingadmissionpolicybinding", "gitops-control-break-glass-expiry-scope"]);
-        assert.match(other.stderr, /forbidden/);
-        // The bindings of the rules the carve-out never lifts are not among those it may patch: no leaked token turns them to Audit.
-        for (const rule of ["restrict-workload-writers", "protect-namespace-labels", "restrict-container-privileges", "cap-replicas"]) {
-            const weaken = asJob(["patch", "validatingadmissionpolicybinding", `gitops-control-${rule}-prod`, "--type", "merge", "-p", '{"spec":{"validationActions":["Audit"]}}']);
-            assert.match(weaken.stderr, /forbidden/, rule);
-        }
+        const live = liveNamespace("shop-prod").metadata;
+        assert.equal(live.labels[labels.breakGlassUntil], breakGlassUntilValue(expires));
+        assert.equal(live.labels[labels.environment], "prod");
+        assert.equal(live.labels["example.com/owner"], undefined);
     });
 
     it("the expiry annotation moves only through the program: moving it to 2099 is denied for alice and for break-glass, admitted for the program", () => {
@@ -246,16 +321,19 @@ describe("break-glass expires in the cluster (real API server, the expiry job's 
         assert.equal(program.code, 0, program.stderr);
     });
 
-    it("at the expiry the job restores Deny in the namespace and automated sync, without pulumi up", async () => {
+    it("at the expiry the job removes the label, which restores Deny in the namespace, and automated sync, without pulumi up or any binding change", async () => {
         const wait = Date.parse(expires) - Date.now() + 1500;
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const r = await runExpiry();
         assert.equal(r.status, 0, r.stderr);
-        assert.match(r.stdout, /break-glass expired: binding gitops-control-require-resources-prod governs shop-prod again/);
-        assert.match(r.stdout, /break-glass expired: deleting binding gitops-control-require-resources-break-glass-inc-4711/);
+        assert.match(r.stdout, /break-glass expired: namespace shop-prod governed again \(label removed, expired at /);
         assert.match(r.stdout, /automated sync of Application shop-prod back on/);
-        assert.equal(ok(["get", "validatingadmissionpolicybindings", "-o", "name"]).match(/-break-glass-inc-4711/g), null, "no break-glass binding left");
-        assert.equal(prodBinding("gitops-control-require-resources-prod").spec.matchResources.namespaceSelector?.matchExpressions, undefined);
+        const ns = liveNamespace("shop-prod").metadata;
+        assert.equal(ns.labels[labels.breakGlassUntil], undefined);
+        assert.equal(ns.annotations?.[annotations.breakGlassTicket], undefined);
+        // Everything else on the namespace is as it was.
+        assert.equal(ns.labels[labels.environment], "prod");
+        assert.equal(ns.labels["pod-security.kubernetes.io/enforce"], "restricted");
         const app = application();
         assert.equal(app.spec.syncPolicy.automated.enabled, true);
         assert.equal(app.metadata.annotations?.[annotations.breakGlassTicket], undefined);

@@ -90,6 +90,34 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
         return k(["replace", "--raw", `/api/v1/namespaces/${ns}/pods/${name}/ephemeralcontainers`, ...asUser(u), "-f", "-"], JSON.stringify(stored));
     };
 
+    interface AuditEvent {
+        readonly stage: string;
+        readonly verb: string;
+        readonly user: { readonly username: string };
+        /** Who the request acted as, when the caller impersonated (the tests' `--as`). */
+        readonly impersonatedUser?: { readonly username: string };
+        readonly objectRef?: { readonly namespace?: string; readonly resource?: string; readonly subresource?: string };
+        readonly responseStatus?: { readonly code: number };
+    }
+    /** Who wrote `resource` in prod with `verbs` and succeeded, from the API server's audit log. */
+    const writers = (resource: string, verbs: readonly string[] = ["create"]) =>
+        fs
+            .readFileSync(path.join(cluster!.dir, "audit.log"), "utf8")
+            .split("\n")
+            .filter((l) => l.trim() !== "")
+            .map((l) => JSON.parse(l) as AuditEvent)
+            .filter(
+                (e) =>
+                    e.stage === "ResponseComplete" &&
+                    verbs.includes(e.verb) &&
+                    e.objectRef?.namespace === prod &&
+                    e.objectRef.resource === resource &&
+                    !e.objectRef.subresource &&
+                    (e.responseStatus?.code ?? 0) < 300,
+            )
+            .map((e) => (e.impersonatedUser ?? e.user).username);
+    const creators = (resource: string) => writers(resource);
+
     before(async () => {
         process.env.LOCAL_CLUSTER_WORKLOAD_CONTROLLERS = "1";
         process.env.LOCAL_CLUSTER_AUDIT_LOG = "1";
@@ -109,6 +137,10 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
                     { apiGroups: [""], resources: ["pods", "pods/ephemeralcontainers", "pods/exec", "configmaps"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
                     { apiGroups: ["apps"], resources: ["deployments", "replicasets", "deployments/scale"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
                     { apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                    // Where a Service's traffic goes: its Service, Endpoints, EndpointSlices and NetworkPolicies.
+                    { apiGroups: [""], resources: ["services", "endpoints"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                    { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
+                    { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: ["get", "list", "create", "update", "patch", "delete"] },
                 ],
             },
             {
@@ -232,31 +264,135 @@ describe("pod doors: Pods, ReplicaSets, ephemeral containers, exec, controllers 
             return pods.items.length === 3 && pods.items.every((p) => p.metadata.ownerReferences?.[0]?.kind === "ReplicaSet");
         });
         // Who wrote them, from the audit log: the controllers' own service accounts, past every guardrail.
-        interface AuditEvent {
-            readonly stage: string;
-            readonly verb: string;
-            readonly user: { readonly username: string };
-            readonly objectRef?: { readonly namespace?: string; readonly resource?: string; readonly subresource?: string };
-            readonly responseStatus?: { readonly code: number };
-        }
-        const creators = (resource: string) =>
-            fs
-                .readFileSync(path.join(cluster!.dir, "audit.log"), "utf8")
-                .split("\n")
-                .filter((l) => l.trim() !== "")
-                .map((l) => JSON.parse(l) as AuditEvent)
-                .filter(
-                    (e) =>
-                        e.stage === "ResponseComplete" &&
-                        e.verb === "create" &&
-                        e.objectRef?.namespace === prod &&
-                        e.objectRef.resource === resource &&
-                        !e.objectRef.subresource &&
-                        e.responseStatus?.code === 201,
-                )
-                .map((e) => e.user.username);
         assert.deepEqual([...new Set(creators("replicasets"))], ["system:serviceaccount:kube-system:deployment-controller"]);
         assert.ok(creators("pods").filter((u) => u === "system:serviceaccount:kube-system:replicaset-controller").length >= 3, creators("pods").join(", "));
+    });
+
+    it("a Service's traffic (issue 17, item 4): the endpoint controllers keep a prod Service's slices and Endpoints in their shape; a person's slice or Endpoints with a foreign address, and a NetworkPolicy deleted or opened, are denied", async () => {
+        const foreign = "203.0.113.10";
+        const service = (name: string, selector?: Record<string, string>) => ({
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name, namespace: prod, labels: { "app.kubernetes.io/name": name, [labels.team]: "payments" } },
+            // No kubelet here: publishNotReadyAddresses lets the controllers publish the Pod's address without a Node.
+            spec: { ...(selector ? { selector, publishNotReadyAddresses: true } : {}), ports: [{ name: "http", port: 80, targetPort: 8080 }] },
+        });
+        const slicesOf = (name: string) =>
+            (
+                JSON.parse(ok(["get", "endpointslices", "-n", prod, "-l", `kubernetes.io/service-name=${name}`, "-o", "json"])) as {
+                    items: { metadata: { labels: Record<string, string> }; endpoints?: { addresses: string[] }[] }[];
+                }
+            ).items;
+        // The legitimate path: Argo CD applies a Service with a selector and its Pod; the Pod gets an address (the kubelet's status write, as admin).
+        ok(["create", ...asUser(argo), "-f", "-"], JSON.stringify(service("shop", { "app.kubernetes.io/name": "shop" })));
+        ok(["create", ...asUser(argo), "-f", "-"], JSON.stringify({ ...pod("shop-0", prod), metadata: { ...meta("shop", prod), name: "shop-0" } }));
+        ok([
+            "patch",
+            "pod",
+            "shop-0",
+            "-n",
+            prod,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            JSON.stringify({ status: { podIP: "10.244.7.7", podIPs: [{ ip: "10.244.7.7" }] } }),
+        ]);
+        await eventually("the endpointslice controller to publish shop-0's address for Service shop", 90, () =>
+            slicesOf("shop").some(
+                (s) =>
+                    s.metadata.labels["endpointslice.kubernetes.io/managed-by"] === "endpointslice-controller.k8s.io" &&
+                    (s.endpoints ?? []).some((e) => e.addresses.includes("10.244.7.7")),
+            ),
+        );
+        // The (deprecated) endpoints controller writes Endpoints shop, labelled as its own (in this kubelet-less cluster it published no address for the Pod: its admitted write is what is checked).
+        await eventually("the endpoints controller to write Endpoints shop", 90, () =>
+            /^endpoint-controller$/.test(k(["get", "endpoints", "shop", "-n", prod, "-o", "jsonpath={.metadata.labels.endpoints\\.kubernetes\\.io/managed-by}"]).stdout),
+        );
+        // A selector-less Service from Git with its Endpoints (an external database): the mirroring controller copies them into a slice.
+        ok(["create", ...asUser(argo), "-f", "-"], JSON.stringify(service("db")));
+        const endpoints = (name: string, ip: string) => ({
+            apiVersion: "v1",
+            kind: "Endpoints",
+            metadata: { name, namespace: prod },
+            subsets: [{ addresses: [{ ip }], ports: [{ name: "http", port: 8080, protocol: "TCP" }] }],
+        });
+        ok(["create", ...asUser(argo), "-f", "-"], JSON.stringify(endpoints("db", "10.0.5.20")));
+        await eventually("the mirroring controller to mirror Endpoints db into a slice", 90, () =>
+            slicesOf("db").some(
+                (s) =>
+                    s.metadata.labels["endpointslice.kubernetes.io/managed-by"] === "endpointslicemirroring-controller.k8s.io" &&
+                    (s.endpoints ?? []).some((e) => e.addresses.includes("10.0.5.20")),
+            ),
+        );
+        // Every slice and Endpoints in prod came from Argo CD or the controllers' own identities, past the writer rule.
+        const sliceWriters = new Set(writers("endpointslices", ["create", "update", "patch", "delete"]));
+        assert.deepEqual([...sliceWriters].sort(), [
+            "system:serviceaccount:kube-system:endpointslice-controller",
+            "system:serviceaccount:kube-system:endpointslicemirroring-controller",
+        ]);
+        assert.deepEqual([...new Set(writers("endpoints", ["create", "update", "patch", "delete"]))].sort(), [
+            "system:serviceaccount:argocd:argocd-application-controller",
+            "system:serviceaccount:kube-system:endpoint-controller",
+        ]);
+
+        // The doors: a person's slice naming Service shop (kube-proxy would route to it), Endpoints for a selector-less Service,
+        // a NetworkPolicy opened or deleted; the endpointslice controller's identity writing a slice it does not manage.
+        const slice = (name: string, managedBy: string) => ({
+            apiVersion: "discovery.k8s.io/v1",
+            kind: "EndpointSlice",
+            metadata: { name, namespace: prod, labels: { "kubernetes.io/service-name": "shop", "endpointslice.kubernetes.io/managed-by": managedBy } },
+            addressType: "IPv4",
+            ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+            endpoints: [{ addresses: [foreign] }],
+        });
+        const policy = (ingress: object[]) => ({
+            apiVersion: "networking.k8s.io/v1",
+            kind: "NetworkPolicy",
+            metadata: { name: "shop-ingress", namespace: prod },
+            spec: { podSelector: { matchLabels: { "app.kubernetes.io/name": "shop" } }, policyTypes: ["Ingress"], ingress },
+        });
+        ok(["create", ...asUser(argo), "-f", "-"], JSON.stringify(policy([{ from: [{ podSelector: {} }] }])));
+        const endpointSliceController = sa("kube-system", "endpointslice-controller");
+        const attempts: [UserInfo, readonly string[], string | undefined, RegExp][] = [
+            [human, ["create", "-f", "-"], JSON.stringify(slice("shop-extra", "endpointslice-controller.k8s.io")), /alice@example\.com may not CREATE endpointslices shop-extra/],
+            [human, ["create", "-f", "-"], JSON.stringify(endpoints("shop-external", foreign)), /alice@example\.com may not CREATE endpoints shop-external/],
+            [
+                human,
+                [
+                    "patch",
+                    "endpoints",
+                    "db",
+                    "-n",
+                    prod,
+                    "--type=merge",
+                    "-p",
+                    JSON.stringify({ subsets: [{ addresses: [{ ip: foreign }], ports: [{ name: "http", port: 8080 }] }] }),
+                ],
+                undefined,
+                /alice@example\.com may not UPDATE endpoints db/,
+            ],
+            [human, ["replace", "-f", "-"], JSON.stringify(policy([{}])), /alice@example\.com may not UPDATE networkpolicies shop-ingress/],
+            [human, ["delete", "networkpolicy", "shop-ingress", "-n", prod], undefined, /alice@example\.com may not DELETE networkpolicies shop-ingress/],
+            [
+                endpointSliceController,
+                ["create", "-f", "-"],
+                JSON.stringify(slice("shop-foreign", "someone-else")),
+                /endpointslice-controller may not CREATE endpointslices shop-foreign/,
+            ],
+        ];
+        for (const [user, args, stdin, denied] of attempts) {
+            const r = k([...args, ...asUser(user)], stdin);
+            assert.notEqual(r.code, 0, `${user.username} ${args.join(" ")} was admitted`);
+            assert.match(r.stderr, denied);
+            assert.match(r.stderr, /\(guardrail restrict-workload-writers\)/);
+        }
+        assert.equal(k(["get", "endpointslice", "shop-foreign", "-n", prod, "--ignore-not-found", "-o", "name"]).stdout.trim(), "");
+        assert.ok(!slicesOf("shop").some((s) => (s.endpoints ?? []).some((e) => e.addresses.includes(foreign))), "no slice of shop points at the foreign address");
+        assert.doesNotMatch(k(["get", "endpoints", "db", "-n", prod, "-o", "jsonpath={.subsets[*].addresses[*].ip}"]).stdout, /203\.0\.113\.10/);
+        assert.match(ok(["get", "networkpolicy", "shop-ingress", "-n", prod, "-o", "jsonpath={.spec.ingress[0].from[0].podSelector}"]), /^\{\}$/);
+        // Argo CD changes and deletes it (a commit to Git).
+        ok(["replace", ...asUser(argo), "-f", "-"], JSON.stringify(policy([{ from: [{ namespaceSelector: { matchLabels: { [labels.environment]: "prod" } } }] }])));
+        ok(["delete", "networkpolicy", "shop-ingress", "-n", prod, ...asUser(argo)]);
     });
 
     it("kubectl scale above the cap is denied in prod even for break-glass, warned in staging; the HPA controller scales within its HPA", () => {

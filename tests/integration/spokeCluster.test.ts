@@ -250,7 +250,7 @@ describe(
             for (const name of ["debug", "manual"]) assert.equal(kubectl(spoke!, ["get", "deployment", name, "-n", prodNs]).code, 1, name);
         });
 
-        it("Argo CD's token reads the cluster but cannot write outside its service namespaces, create namespaces or grant itself more", () => {
+        it("Argo CD's token reads and writes only its service namespaces (no Secret elsewhere), cannot create namespaces or grant itself more", () => {
             const file = path.join(workDir, "argocd-spoke.kubeconfig");
             const server = kubeconfigField(spoke!, "{.clusters[0].cluster.server}");
             const ca = kubeconfigField(spoke!, "{.clusters[0].cluster.certificate-authority-data}");
@@ -268,8 +268,23 @@ describe(
             );
             const asArgo: LocalCluster = { dir: spoke!.dir, kubeconfig: file, stop: () => undefined };
             assert.equal(kubectlOk(asArgo, ["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]), controllerIdentity);
-            assert.equal(kubectl(asArgo, ["get", "pods", "-A"]).code, 0, "reads every namespace (its cache)");
+            // It reads what its cache lists (the hub's cluster Secret names its namespaces): objects there, and namespaces.
+            assert.equal(kubectl(asArgo, ["get", "secrets,pods,configmaps", "-n", prodNs]).code, 0, "reads its service namespace");
+            assert.equal(kubectl(asArgo, ["get", "namespaces"]).code, 0, "reads namespaces");
             assert.equal(kubectlOk(asArgo, ["auth", "can-i", "create", "configmaps", "-n", prodNs]).trim(), "yes");
+            // No Secret outside its namespaces (issue 17): not cluster-wide, not the spoke's own, not its own token's namespace.
+            for (const args of [
+                ["get", "secrets", "-A"],
+                ["get", "secrets", "-n", "kube-system"],
+                ["get", "secrets", "-n", "default"],
+                ["get", "secret", "argocd-application-controller-token", "-n", argoNs],
+                ["get", "pods", "-A"],
+                ["get", "configmaps", "-n", "kube-system"],
+            ]) {
+                const r = kubectl(asArgo, args);
+                assert.notEqual(r.code, 0, `Argo CD's token may ${args.join(" ")}`);
+                assert.match(r.stderr, /forbidden/i, args.join(" "));
+            }
             for (const [what, args] of [
                 ["a ConfigMap in default", ["create", "configmap", "stray", "-n", "default", "--from-literal=a=b"]],
                 ["a ConfigMap in kube-system", ["create", "configmap", "stray", "-n", "kube-system", "--from-literal=a=b"]],

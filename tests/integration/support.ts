@@ -36,7 +36,7 @@ export interface LocalCluster {
 export interface LocalClusterOptions {
     /** "1": write <dir>/audit.log. */
     readonly LOCAL_CLUSTER_AUDIT_LOG?: "1";
-    /** "1": also run the deployment, replicaset and HPA controllers, each as its own service account. */
+    /** "1": also run the deployment, replicaset, HPA, endpoints, endpointslice and endpointslice-mirroring controllers, each as its own service account. */
     readonly LOCAL_CLUSTER_WORKLOAD_CONTROLLERS?: "1";
     /** "1": also run the service-account token controller (fills service-account-token Secrets). */
     readonly LOCAL_CLUSTER_TOKEN_CONTROLLER?: "1";

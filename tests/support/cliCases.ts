@@ -93,12 +93,19 @@ export function policyCheckCases(policyCheck: (...args: string[]) => Promise<Com
                 lines.some((l) => new RegExp(`^\\S+ argocd/${name}\\s+govern-argocd-namespace\\s+Deny\\s`).test(l)),
                 name,
             );
-        const denied = bad.length + 2 + argoGood.length;
+        // ...and the program's break-glass labels, which as Argo CD's controller (the CREATE default for a Namespace) are refused.
+        const breakGlassGood = ["pbl-good-program-opens", "pbl-good-program-creates"];
+        for (const name of breakGlassGood)
+            assert.ok(
+                lines.some((l) => new RegExp(`^Namespace ${name}\\s+protect-break-glass-label\\s+Deny\\s`).test(l)),
+                name,
+            );
+        const denied = bad.length + 2 + argoGood.length + breakGlassGood.length;
         assert.equal(lines.filter((l) => /\sDeny\s/.test(l)).length, denied);
         // Stored objects (the start of UPDATE cases) are manifests too.
         const objects = fixtureFiles("good-").length + fixtureFiles("bad-").length + fixtureFiles("stored-").length;
         assert.match(r.stdout, new RegExp(`^${objects} objects, prod mode: \\d+ rule checks, ${denied} denied, 0 warned, \\d+ admitted$`, "m"));
-        assert.match(r.stdout, /skipped 19 documents that are not a Kubernetes object: .*expectations\.yaml/);
+        assert.match(r.stdout, /skipped 20 documents that are not a Kubernetes object: .*expectations\.yaml/);
     });
 
     it("staging mode warns instead of denying and exits 0", async () => {

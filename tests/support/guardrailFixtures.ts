@@ -85,3 +85,16 @@ export function storedObject(fixture: KubeObject, e: Pick<Expectation, "oldLabel
 export function caseUser(fixture: KubeObject, e: Pick<Expectation, "userInfo">): UserInfo {
     return e.userInfo ?? defaultWriter(fixture.kind);
 }
+
+/**
+ * The library's rules whose bindings select every object of their kinds, whatever its labels
+ * (cluster scope, no namespace parameters): a stack binds them with empty matchResources.
+ */
+export const unselectiveRules: readonly string[] = [
+    "restrict-application-sets",
+    "govern-app-projects",
+    "require-service-project",
+    "require-namespace-pod-security",
+    "govern-argocd-namespace",
+    "protect-break-glass-label",
+];

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bindingForRule, carvedOutUnderBreakGlass, renderBindingSpec } from "../../components/guardrails/AdmissionGuardrails";
-import { breakGlassExpiryClusterRules } from "../../components/breakglass/BreakGlassExpiry";
+import { AdmissionGuardrails, GuardrailBinding, bindingForRule, carvedOutUnderBreakGlass, renderBindingSpec } from "../../components/guardrails/AdmissionGuardrails";
+import { installMocks, settle } from "../../scripts/lib/mockRuntime";
+import { GuardrailEvaluator, admissionRequest } from "../../scripts/lib/policyEvaluator";
+import { breakGlassExpiryClusterRules, breakGlassUntilValue } from "../../components/breakglass/BreakGlassExpiry";
 import { requireResolvedService } from "../../components/serviceSpec";
 import { breakGlassStatus, buildControlPlaneArgs, parseStackConfig, reconcileDebt } from "../../stacks/config";
 
@@ -38,76 +40,102 @@ describe("break-glass", () => {
         assert.deepEqual(checkout.annotations, {});
     });
 
-    it("an active exception switches the guardrails of its namespaces to [Warn, Audit], audited", () => {
+    it("an active exception carves its namespaces out by label: the content rules' prod binding skips labelled namespaces, a [Warn, Audit] binding selects them", () => {
         const { bindings } = buildControlPlaneArgs(stack([entry]), {}, now).guardrails;
-        assert.deepEqual(bindings[0].excludeNamespaces, ["payments-api-prod"]);
-        assert.deepEqual(bindings[0].validationActions, ["Deny", "Audit"]);
-        const glass = bindings[1];
-        assert.equal(glass.environment, "break-glass-inc-4711");
-        assert.deepEqual(glass.namespaces, ["payments-api-prod"]);
-        assert.deepEqual(glass.validationActions, ["Warn", "Audit"]);
-        assert.equal(glass.annotations?.["gitops-control.io/break-glass-ticket"], "INC-4711");
+        assert.deepEqual(bindings[0], { environment: "prod", validationActions: ["Deny", "Audit"], breakGlass: "exclude" });
+        assert.deepEqual(bindings[1], { environment: "prod", validationActions: ["Warn", "Audit"], breakGlass: "only" });
         assert.deepEqual(renderBindingSpec("p", bindings[0], "gitops-control.io/environment").matchResources, {
             namespaceSelector: {
                 matchLabels: { "gitops-control.io/environment": "prod" },
-                matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["payments-api-prod"] }],
+                matchExpressions: [{ key: "gitops-control.io/break-glass-until", operator: "DoesNotExist" }],
             },
         });
-        assert.deepEqual(renderBindingSpec("p", glass, "gitops-control.io/environment").matchResources, {
-            namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["payments-api-prod"] }] },
+        assert.deepEqual(renderBindingSpec("p", bindings[1], "gitops-control.io/environment").matchResources, {
+            namespaceSelector: { matchLabels: { "gitops-control.io/environment": "prod" }, matchExpressions: [{ key: "gitops-control.io/break-glass-until", operator: "Exists" }] },
         });
+        assert.deepEqual(
+            buildControlPlaneArgs(stack([]), {}, now).guardrails.bindings,
+            [{ environment: "prod", validationActions: ["Deny", "Audit"] }],
+            "no carve-out without an open entry",
+        );
+    });
+
+    it("the component registers each binding once: the Warn binding has a resource name of its own (Pulumi refuses duplicate URNs)", async () => {
+        const recorded = installMocks("unit");
+        const { rules, bindings } = buildControlPlaneArgs(stack([entry]), {}, now).guardrails;
+        new AdmissionGuardrails("g", { rules, bindings });
+        await settle(recorded);
+        const names = recorded.filter((r) => r.type.endsWith("ValidatingAdmissionPolicyBinding")).map((r) => r.name);
+        assert.equal(new Set(names).size, names.length, names.join(", "));
+        assert.ok(names.includes("g-require-resources-prod-break-glass"));
+        assert.ok(!names.includes("g-restrict-workload-writers-prod-break-glass"));
     });
 
     it("the carve-out never lifts the writer rule, the namespace rules or Argo CD's inputs: their prod bindings keep the namespace, and no break-glass binding is made", () => {
         const { rules, bindings } = buildControlPlaneArgs(stack([entry]), {}, now).guardrails;
         const rule = (name: string) => rules.find((r) => r.name === name)!;
-        for (const name of ["restrict-workload-writers", "protect-namespace-labels", "keep-governed-namespaces", "require-namespace-pod-security", "protect-sync-policy"]) {
-            assert.equal(bindingForRule(rule(name), bindings[0])?.excludeNamespaces, undefined, name);
+        for (const name of [
+            "restrict-workload-writers",
+            "protect-namespace-labels",
+            "keep-governed-namespaces",
+            "require-namespace-pod-security",
+            "protect-sync-policy",
+            "protect-break-glass-label",
+        ]) {
+            assert.equal(bindingForRule(rule(name), bindings[0])?.breakGlass, undefined, name);
             assert.equal(bindingForRule(rule(name), bindings[1]), undefined, name);
         }
-        assert.deepEqual(bindingForRule(rule("require-resources"), bindings[0])?.excludeNamespaces, ["payments-api-prod"]);
+        assert.equal(bindingForRule(rule("require-resources"), bindings[0])?.breakGlass, "exclude");
         assert.equal(bindingForRule(rule("require-resources"), bindings[1]), bindings[1]);
+        // Offline as on the API server: in a labelled namespace an unsized Deployment is judged by the Warn binding, not the Deny one.
+        const unsized = {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "hotfix", namespace: "payments-api-prod", labels: { "app.kubernetes.io/name": "hotfix", "gitops-control.io/team": "payments" } },
+            spec: {
+                selector: { matchLabels: { "app.kubernetes.io/name": "hotfix" } },
+                template: {
+                    metadata: { labels: { "app.kubernetes.io/name": "hotfix", "gitops-control.io/team": "payments" } },
+                    spec: { securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } }, containers: [{ name: "web", image: "nginx:1.27.3" }] },
+                },
+            },
+        };
+        const labelled = { "gitops-control.io/environment": "prod", "gitops-control.io/break-glass-until": breakGlassUntilValue(entry.expires) };
+        const decide = (binding: GuardrailBinding, namespaceLabels: Record<string, string>) =>
+            new GuardrailEvaluator([rule("require-resources")], { binding }).evaluate(admissionRequest(unsized, { namespaceLabels }))[0];
+        assert.deepEqual([decide(bindings[1], labelled).verdict, decide(bindings[1], labelled).binding], ["Warn", "gitops-control-require-resources-prod-break-glass"]);
+        assert.equal(decide(bindings[0], labelled).verdict, "NotApplicable");
+        assert.equal(decide(bindings[0], { "gitops-control.io/environment": "prod" }).verdict, "Deny", "the label gone, Deny is back");
     });
 
-    it("an active exception provisions the expiry job, allowed to patch only the carving bindings and delete only the break-glass ones", () => {
+    it("an active exception provisions the expiry job with the namespaces to label, and no permission on any admission binding", () => {
         const args = buildControlPlaneArgs(stack([entry]), {}, now);
         const expiry = args.breakGlassExpiry;
         assert.ok(expiry, "the expiry job is provisioned while an exception is open");
+        assert.deepEqual(expiry.breakGlassNamespaces, [
+            {
+                name: "payments-api-prod",
+                expires: "2026-11-24T16:00:00Z",
+                annotations: {
+                    "gitops-control.io/break-glass-reason": entry.reason,
+                    "gitops-control.io/break-glass-ticket": "INC-4711",
+                    "gitops-control.io/break-glass-expires": "2026-11-24T16:00:00Z",
+                    "gitops-control.io/break-glass-requested-by": "alice@acme.example",
+                },
+            },
+        ]);
+        assert.equal(breakGlassUntilValue(entry.expires), String(Date.parse(entry.expires) / 1000));
         // Only the rules the carve-out lifts (images, resources, labels): never pod security, the replica cap, the writer rule, the namespace rules or Argo CD's inputs.
         const carved = args.guardrails.rules.filter(carvedOutUnderBreakGlass);
         assert.deepEqual(
-            args.guardrails.rules.filter((r) => !carved.includes(r)).map((r) => r.name),
-            [
-                "require-pod-security-context",
-                "cap-replicas",
-                "disallow-host-access",
-                "restrict-container-privileges",
-                "restrict-security-profiles",
-                "restrict-workload-writers",
-                "protect-sync-policy",
-                "protect-namespace-labels",
-                "restrict-application-sets",
-                "require-application-environment",
-                "govern-app-projects",
-                "require-service-project",
-                "protect-application-inputs",
-                "keep-governed-namespaces",
-                "require-namespace-pod-security",
-                "govern-argocd-namespace",
-            ],
-        );
-        const policies = carved.map((r) => `gitops-control-${r.name}`);
-        assert.deepEqual(
-            expiry.environmentBindings,
-            policies.map((p) => `${p}-prod`),
-        );
-        assert.deepEqual(
-            expiry.breakGlassBindings,
-            policies.map((p) => `${p}-break-glass-inc-4711`),
+            carved.map((r) => r.name),
+            ["disallow-latest-image", "require-resources", "require-labels"],
         );
         const rules = breakGlassExpiryClusterRules(expiry);
-        assert.deepEqual(rules.find((r) => (r.verbs as string[]).includes("delete"))?.resourceNames, expiry.breakGlassBindings);
-        assert.deepEqual(rules.find((r) => (r.verbs as string[]).includes("patch"))?.resourceNames, expiry.environmentBindings);
+        assert.deepEqual(rules, [
+            { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list"] },
+            { apiGroups: [""], resources: ["namespaces"], verbs: ["patch"], resourceNames: ["payments-api-prod"] },
+        ]);
         assert.equal(buildControlPlaneArgs(stack([]), {}, now).breakGlassExpiry, undefined, "no job without an open exception");
     });
 

@@ -208,14 +208,21 @@ describe("a governed cluster gets the hub's guardrails, labelled namespaces and 
         assert.equal(namespaces.find((n) => n.inputs.metadata.name === "argocd")!.inputs.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
     });
 
-    it("Argo CD's ServiceAccount reads everything, writes only in its service namespaces, updates only their metadata, and cannot bind or escalate", () => {
+    it("Argo CD's ServiceAccount reads and writes only in its service namespaces (no cluster-wide Secret read), updates only their metadata, and cannot bind or escalate", () => {
         const sa = recorded.find((r) => r.type === "kubernetes:core/v1:ServiceAccount" && spoke(r))!;
         assert.deepEqual([sa.inputs.metadata.namespace, sa.inputs.metadata.name], ["argocd", "argocd-application-controller"]);
         const clusterRole = recorded.find((r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole" && spoke(r))!;
         assert.deepEqual(clusterRole.inputs.rules, [
-            { apiGroups: ["*"], resources: ["*"], verbs: ["get", "list", "watch"] },
+            { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "list", "watch"] },
             { apiGroups: [""], resources: ["namespaces"], resourceNames: ["payments-api-prod"], verbs: ["get", "update", "patch"] },
         ]);
+        // The hub's cluster Secret scopes Argo CD's cache to those namespaces (cluster-scoped kinds: the namespaces' metadata),
+        // and argocd-cm lets kinds its account may not list drop out of the cache.
+        const cluster = recorded.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === "gitops-cluster-edge-cluster")!;
+        assert.equal(cluster.inputs.stringData.namespaces, "payments-api-prod");
+        assert.equal(cluster.inputs.stringData.clusterResources, "true");
+        const chart = recorded.find((r) => r.type === "kubernetes:helm.sh/v4:Chart")!;
+        assert.equal(chart.inputs.values.configs.cm["resource.respectRBAC"], "normal");
         const roles = recorded.filter((r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:Role" && spoke(r));
         assert.deepEqual(
             roles.map((r) => r.inputs.metadata.namespace),

@@ -274,6 +274,7 @@ describe("defaultRules", () => {
                 "keep-governed-namespaces",
                 "require-namespace-pod-security",
                 "govern-argocd-namespace",
+                "protect-break-glass-label",
             ],
         );
     });
@@ -330,12 +331,15 @@ describe("rendering", () => {
     it("namespace-scoped rules keep selecting namespaces by label (no objectSelector)", () => {
         const spec = renderPolicySpec(requireResources(), "Fail") as { matchConstraints: Record<string, unknown> };
         assert.equal(spec.matchConstraints.objectSelector, undefined);
-        assert.deepEqual(renderBindingSpec("p", { environment: "prod", validationActions: ["Deny"], excludeNamespaces: ["hotfix"] }, "env"), {
+        assert.deepEqual(renderBindingSpec("p", { environment: "prod", validationActions: ["Deny"], breakGlass: "exclude" }, "env"), {
             policyName: "p",
             validationActions: ["Deny"],
             matchResources: {
-                namespaceSelector: { matchLabels: { env: "prod" }, matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["hotfix"] }] },
+                namespaceSelector: { matchLabels: { env: "prod" }, matchExpressions: [{ key: "gitops-control.io/break-glass-until", operator: "DoesNotExist" }] },
             },
+        });
+        assert.deepEqual(renderBindingSpec("p", { environment: "prod", validationActions: ["Warn", "Audit"], breakGlass: "only" }, "env").matchResources, {
+            namespaceSelector: { matchLabels: { env: "prod" }, matchExpressions: [{ key: "gitops-control.io/break-glass-until", operator: "Exists" }] },
         });
     });
 });
@@ -434,13 +438,16 @@ describe("offline evaluator", () => {
         const bad = deployment({ replicas: 99 });
         const unlabelled = new GuardrailEvaluator(all).evaluate(admissionRequest(bad, { namespaceLabels: {} }));
         assert.deepEqual(decisionOf(unlabelled, "cap-replicas").skipped, "binding namespaceSelector");
-        const carved = new GuardrailEvaluator(all, { binding: { environment: "prod", validationActions: ["Deny", "Audit"], excludeNamespaces: ["shop"] } });
+        const carved = new GuardrailEvaluator(all, { binding: { environment: "prod", validationActions: ["Deny", "Audit"], breakGlass: "exclude" } });
+        const underBreakGlass = { ...prodNamespace, "gitops-control.io/break-glass-until": "1795550400" };
         const latest = deployment();
         ((latest.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0] as { image: string }).image = "nginx:latest";
-        assert.equal(decisionOf(carved.evaluate(admissionRequest(latest, { namespaceLabels: prodNamespace })), "disallow-latest-image").verdict, "NotApplicable");
-        assert.equal(decisionOf(prod.evaluate(admissionRequest(latest, { namespaceLabels: prodNamespace })), "disallow-latest-image").verdict, "Deny");
+        assert.equal(decisionOf(carved.evaluate(admissionRequest(latest, { namespaceLabels: underBreakGlass })), "disallow-latest-image").verdict, "NotApplicable");
+        // A prod namespace without the label stays under the carving binding, and a labelled one under the plain prod binding.
+        assert.equal(decisionOf(carved.evaluate(admissionRequest(latest, { namespaceLabels: prodNamespace })), "disallow-latest-image").verdict, "Deny");
+        assert.equal(decisionOf(prod.evaluate(admissionRequest(latest, { namespaceLabels: underBreakGlass })), "disallow-latest-image").verdict, "Deny");
         // The replica cap holds for everyone, break-glass included: the carve-out does not lift it.
-        assert.equal(decisionOf(carved.evaluate(admissionRequest(bad, { namespaceLabels: prodNamespace })), "cap-replicas").verdict, "Deny");
+        assert.equal(decisionOf(carved.evaluate(admissionRequest(bad, { namespaceLabels: underBreakGlass })), "cap-replicas").verdict, "Deny");
     });
 });
 

@@ -24,7 +24,7 @@ const componentsDir = path.join(repoRoot, "components");
 const allowed: Readonly<Record<string, readonly string[]>> = {
     core: [],
     guardrails: ["core"],
-    breakglass: ["core"],
+    breakglass: ["core", "guardrails"], // the expiry fence builds its CEL list with guardrails/cel
     pruning: ["core", "guardrails"],
     clusters: ["core", "guardrails"],
     applications: ["core", "guardrails"],

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordedResource, readStackFile, registeredTransforms, renderProgram, repoRoot, valueOf } from "../../scripts/lib/mockRuntime";
+import { unselectiveRules } from "../support/guardrailFixtures";
 
 let resources: RecordedResource[];
 let exports: Record<string, unknown>;
@@ -73,6 +74,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "gitops-control-govern-argocd-namespace-prod",
             "gitops-control-keep-governed-namespaces-prod",
             "gitops-control-protect-application-inputs-prod",
+            "gitops-control-protect-break-glass-label-prod",
             "gitops-control-protect-namespace-labels-prod",
             "gitops-control-protect-sync-policy-prod",
             "gitops-control-require-application-environment-prod",
@@ -95,11 +97,7 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             // namespaces as its parameters instead of selecting objects.
             const name = b.inputs.metadata.name as string;
             // Argo CD's projects, every Application's and ApplicationSet's project, and the namespaces Argo CD applies: whatever their labels.
-            if (
-                ["restrict-application-sets", "govern-app-projects", "require-service-project", "require-namespace-pod-security", "govern-argocd-namespace"].some(
-                    (r) => name === `gitops-control-${r}-prod`,
-                )
-            ) {
+            if (unselectiveRules.some((r) => name === `gitops-control-${r}-prod`)) {
                 assert.deepEqual(b.inputs.spec.matchResources, {});
                 continue;
             }

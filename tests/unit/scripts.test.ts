@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { RecordedResource, installMocks, repoRoot, settle } from "../../scripts/lib/mockRuntime";
 import { BreakGlassExpiry, breakGlassExpiryScript } from "../../components/breakglass/BreakGlassExpiry";
-import { annotations, labels, managedByValue } from "../../components/core/labels";
+import { annotations, labels } from "../../components/core/labels";
 import { readScript } from "../../components/core/options";
 import { PreviewGate, previewGateAnnotations, previewGateLoop, previewGateScript } from "../../components/previews/PreviewGate";
 import { PreviewJanitor, janitorScript } from "../../components/previews/PreviewJanitor";
@@ -92,11 +92,16 @@ describe("in-cluster scripts are files", () => {
         // It approves with the operation's own startedAt, and removes its hold with a null.
         assert.ok(prune.includes(`{\\"${pruneGateAnnotations.approved}\\":\\"$started\\",\\"${pruneGateAnnotations.held}\\":null}`));
         const expiry = breakGlassExpiryScript();
-        assert.ok(expiry.includes(`-l ${labels.managedBy}=${managedByValue}`));
+        assert.ok(expiry.includes(`get namespaces -l ${labels.breakGlassUntil} `));
+        assert.ok(expiry.includes(jsonpathKey("labels", labels.breakGlassUntil)));
         assert.ok(expiry.includes(jsonpathKey("annotations", annotations.breakGlassExpires)));
-        // The patch that ends an exception: every break-glass annotation removed, automated sync on.
-        const cleared = [annotations.breakGlassTicket, annotations.breakGlassReason, annotations.breakGlassExpires, annotations.breakGlassRequestedBy];
-        const patch = JSON.stringify({ metadata: { annotations: Object.fromEntries(cleared.map((a) => [a, null])) }, spec: { syncPolicy: { automated: { enabled: true } } } });
+        // The patches that end an exception: the namespace's label and every break-glass annotation removed; automated sync on.
+        const cleared = Object.fromEntries(
+            [annotations.breakGlassTicket, annotations.breakGlassReason, annotations.breakGlassExpires, annotations.breakGlassRequestedBy].map((a) => [a, null]),
+        );
+        const namespacePatch = JSON.stringify({ metadata: { labels: { [labels.breakGlassUntil]: null }, annotations: cleared } });
+        assert.ok(expiry.includes(`patch namespace "$ns" --type merge -p '${namespacePatch}'`));
+        const patch = JSON.stringify({ metadata: { annotations: cleared }, spec: { syncPolicy: { automated: { enabled: true } } } });
         assert.ok(expiry.includes(`--type merge -p '${patch}'`));
     });
 });
@@ -112,7 +117,7 @@ describe("the components carry the scripts as rendered", () => {
     before(async () => {
         recorded = installMocks("unit");
         new PreviewJanitor("janitor", { namespace: "argocd", gateIntervalSeconds: 7 });
-        new BreakGlassExpiry("expiry", { namespace: "argocd", environmentBindings: ["p-prod"], breakGlassBindings: ["p-break-glass-inc-1"] });
+        new BreakGlassExpiry("expiry", { namespace: "argocd", breakGlassNamespaces: [{ name: "shop-prod", expires: "2026-11-24T16:00:00Z" }] });
         await settle(recorded);
     });
 

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { RecordedResource, readStackFile, renderProgram, repoRoot, valueOf } from "../../scripts/lib/mockRuntime";
+import { unselectiveRules } from "../support/guardrailFixtures";
 
 let resources: RecordedResource[];
 let exports: Record<string, unknown>;
@@ -61,13 +62,12 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
         const fence = all.find((b) => b.inputs.metadata.name === "gitops-control-protect-ownership");
         assert.deepEqual(fence?.inputs.spec.validationActions, ["Deny"]);
         const bindings = all.filter((b) => b !== janitor && b !== gate && b !== fence && !keep.includes(b));
-        assert.equal(bindings.length, 19);
+        assert.equal(bindings.length, 20);
         for (const b of bindings) {
             assert.deepEqual(b.inputs.spec.validationActions, ["Warn", "Audit"]);
             // Every ApplicationSet, and the staging namespaces as parameters of the destination rule.
             const selector = b.inputs.spec.matchResources.namespaceSelector ?? b.inputs.spec.matchResources.objectSelector ?? b.inputs.spec.paramRef?.selector;
-            const clusterScoped = ["restrict-application-sets", "govern-app-projects", "require-service-project", "require-namespace-pod-security", "govern-argocd-namespace"];
-            if (clusterScoped.some((r) => b.inputs.metadata.name === `gitops-control-${r}-staging`)) assert.equal(selector, undefined, b.inputs.metadata.name);
+            if (unselectiveRules.some((r) => b.inputs.metadata.name === `gitops-control-${r}-staging`)) assert.equal(selector, undefined, b.inputs.metadata.name);
             else assert.deepEqual(selector.matchLabels, { "gitops-control.io/environment": "staging" }, b.inputs.metadata.name);
         }
     });

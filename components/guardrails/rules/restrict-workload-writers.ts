@@ -1,12 +1,13 @@
 import { check } from "../../core/errors";
 import { celList, celString } from "../cel";
-import { WriterExemption, clusterControllerExemptions, exemptInValidation, exemptionMatch } from "../exemptions";
+import { WriterExemption, exemptInValidation, exemptionMatch } from "../exemptions";
+import { serviceTrafficResources, writerExemptions } from "../serviceTraffic";
 import { GuardrailRule, MatchCondition, ResourceRule } from "../types";
 import { writes, allWrites, checkResources, username } from "./shared";
 
 /**
  * What Argo CD deploys and nothing in the cluster should write on its own (see
- * {@link clusterControllerExemptions}), and the doors into a running Pod: creating or changing a
+ * {@link writerExemptions}), and the doors into a running Pod: creating or changing a
  * Pod, adding an ephemeral container (`kubectl debug`) and `kubectl exec`/`attach` (CONNECT). Pod
  * deletion is not governed: a controller replaces the Pod from its template, so it is not drift.
  */
@@ -23,6 +24,8 @@ export const governedResources: readonly ResourceRule[] = [
     { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/ephemeralcontainers"], operations: ["UPDATE"] },
     { apiGroups: [""], apiVersions: ["v1"], resources: ["pods/exec", "pods/attach"], operations: ["CONNECT"] },
     { apiGroups: ["networking.k8s.io"], apiVersions: ["v1"], resources: ["ingresses"], operations: allWrites },
+    // NetworkPolicies, EndpointSlices and Endpoints: where a Service's traffic goes (guardrails/serviceTraffic.ts).
+    ...serviceTrafficResources,
 ];
 
 export interface RestrictWorkloadWritersOptions {
@@ -36,7 +39,7 @@ export interface RestrictWorkloadWritersOptions {
      * @default {@link governedResources}
      */
     readonly resources?: readonly ResourceRule[];
-    /** Cluster components exempt for narrow purposes. @default {@link clusterControllerExemptions} */
+    /** Cluster components exempt for narrow purposes. @default {@link writerExemptions} (the endpoint controllers too) */
     readonly exemptions?: readonly WriterExemption[];
     /** Admit server-side dry runs (`kubectl diff`, `--dry-run=server`): nothing is persisted. @default true */
     readonly allowDryRun?: boolean;
@@ -60,7 +63,7 @@ export function checkExemptions(exemptions: readonly WriterExemption[], field: s
 export function restrictWorkloadWriters(options: RestrictWorkloadWritersOptions = {}): GuardrailRule {
     const users = options.allowedUsernames ?? ["system:serviceaccount:argocd:argocd-application-controller"];
     const groups = options.allowedGroups ?? ["gitops-control:break-glass"];
-    const exemptions = options.exemptions ?? clusterControllerExemptions;
+    const exemptions = options.exemptions ?? writerExemptions;
     const allowDryRun = options.allowDryRun ?? true;
     checkResources(options.resources, "restrictWorkloadWriters.resources");
     check(
