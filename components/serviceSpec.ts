@@ -624,6 +624,12 @@ function resolveUncached(name: string, args: unknown, field: string): { resolved
         requireDnsLabel(spec.team, `${field}.team`);
         const argoNamespace = spec.argoNamespace ?? defaults.argoNamespace;
         requireDnsLabel(argoNamespace, `${field}.argoNamespace`);
+        check(
+            !systemNamespace(argoNamespace),
+            `${field}.argoNamespace`,
+            `is "${argoNamespace}", a system namespace: Argo CD's AppProjects, Secrets and RBAC would live beside the cluster's own`,
+            `name the namespace Argo CD runs in, e.g. "${defaults.argoNamespace}"`,
+        );
         checkSource(spec, field);
         const cluster = serviceCluster(spec);
         if (cluster) validateClusterRef(cluster, `${field}.cluster`);

@@ -1143,6 +1143,26 @@ describe("both routes on one table: a stack entry and a team's GitOpsService are
         });
     });
 
+    it("Argo CD in a system namespace: the stack's argocd.namespace and a GitOpsService's argoNamespace, refused alike", async () => {
+        const text =
+            'is "kube-system", a system namespace: Argo CD\'s AppProjects, Secrets and RBAC would live beside the cluster\'s own. Fix: name the namespace Argo CD runs in, e.g. "argocd"';
+        const stackRoute = await run({
+            was: "silent",
+            name: "argocd in kube-system",
+            stack: "prod",
+            config: { argocd: { namespace: "kube-system" }, services: [prodSvc] },
+            expect: "",
+        });
+        assert.equal(stackRoute.resources, 0, "stack route: nothing registered");
+        assert.ok(
+            problemLines(stackRoute.message).includes(`- \`gitops-control:argocd.namespace\` (service "${svc.name}", GitOpsService arg \`argoNamespace\`) ${text}`),
+            stackRoute.message,
+        );
+        const team = await runTeamRoute({ name: "argoNamespace kube-system", services: [{ ...prodSvc, argoNamespace: "kube-system" }], problems: [] }, 998);
+        assert.equal(team.after, team.before, "team route: nothing registered");
+        assert.deepEqual(problemLines(team.message), [`- \`args.argoNamespace\` ${text}`], team.message);
+    });
+
     it("what the stack fills in is what the component defaults: an entry without path and targetRevision is accepted by both", async () => {
         const entry = { name: "basket", team: "storefront", repoURL: "https://github.com/acme/basket.git", environments: [{ name: "staging" }] };
         const stackRoute = await run({ was: "clear", name: "defaults", stack: "staging", config: { services: [entry] }, expect: "" });
