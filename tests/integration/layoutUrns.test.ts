@@ -13,23 +13,23 @@ import { LocalCluster, localPassphrase, repoRoot, startCluster, step } from "./s
  * Moving the components into folders by concept (issue 20) must not touch a live object: a URN is
  * made of the stack, the project, the parent chain's type tokens, the type token and the name,
  * none of which is a file path, and this proves it with the real engine. `up` of the `local` stack
- * with the program as it was right before the move (the tree of that commit, read from git), then
- * `preview` and `up` of the same stack with the program as it is: nothing created, replaced or
- * deleted, components and Kubernetes objects alike, the state holds the same URNs, and every object
- * keeps its uid. At the move itself every step was `same`; since then the program's behaviour has
- * moved on (the preview gate's script, for one), which shows as updates, printed and allowed.
+ * with the program as it was right before the move, then `preview` and `up` of the same stack with
+ * the program as the move left it (both trees read from git, each run by its own engine module):
+ * every step is `same`, components and Kubernetes objects alike (nothing created, updated,
+ * replaced or deleted), the state holds the same URNs, and every object keeps its uid. Both trees
+ * are fixed commits, so later changes of the program's behaviour (a new rule, a setting) do not
+ * touch this proof; they are the other tests' business.
  */
 
-/** The commit right before the layout move: the parent of the commit that created components/core/. */
-function preLayoutCommit(): string {
-    const git = (...args: string[]) => {
-        const r = spawnSync("git", ["-C", repoRoot, ...args], { encoding: "utf8" });
-        assert.equal(r.status, 0, `git ${args.join(" ")}: ${r.stderr}`);
-        return r.stdout.trim();
-    };
-    const added = git("log", "--diff-filter=A", "--format=%H", "--", "components/core/errors.ts").split("\n").pop();
-    assert.ok(added, "no commit created components/core/errors.ts: this test needs the repository's history");
-    return git("rev-parse", `${added}^`);
+/** The move's two ends: the commit right before it (flat components/) and the last commit of the move. */
+const beforeMove = "821195119d3d637efcc1b7d46e982b1a1847ded4";
+const afterMove = "105d52ab1aa8a88f755d43c0e2b9d8a101435ae7";
+
+/** `commit`, checked to be in this clone's history (a shallow clone lacks it; .ci/run fetches the history). */
+function verifiedCommit(commit: string): string {
+    const r = spawnSync("git", ["-C", repoRoot, "cat-file", "-e", `${commit}^{commit}`], { encoding: "utf8" });
+    assert.equal(r.status, 0, `commit ${commit} is not in this clone's history (a shallow clone?): this test needs it (git fetch --unshallow)`);
+    return commit;
 }
 
 /**
@@ -62,20 +62,14 @@ async function stateUids(stack: Stack): Promise<Record<string, string>> {
     return Object.fromEntries(resources.map((r) => [r.urn, r.outputs?.metadata?.uid ?? ""]));
 }
 
-/**
- * Steps that would create, replace or delete an object: what a changed URN causes. An `update` is
- * not one: the program's behaviour has moved on since the move (a rendered script, a setting), and
- * that changes fields of an object the engine still finds under its URN. The read of the CRD stack's
- * outputs (a StackReference) is a step of every run.
- */
-const changed = (steps: readonly ResourceStep[]) => steps.filter((s) => !leavesAsIs(s) && s.op !== "update").map((s) => `${s.op} ${s.urn} ${JSON.stringify(s.detailedDiff)}`);
-/** Updates, printed for the record (see {@link changed}). */
-const updated = (steps: readonly ResourceStep[]) => steps.filter((s) => s.op === "update").map((s) => `${s.urn.split("::").pop()} ${JSON.stringify(s.detailedDiff)}`);
+// The read of the CRD stack's outputs (a StackReference) is a step of every run, not a change.
+const changed = (steps: readonly ResourceStep[]) => steps.filter((s) => !leavesAsIs(s)).map((s) => `${s.op} ${s.urn} ${JSON.stringify(s.detailedDiff)}`);
 
 describe("the layout by concept keeps every URN of the local stack (real engine, real API server)", { timeout: 20 * 60 * 1000 }, () => {
     let cluster: LocalCluster;
     let stateDir: string;
     let beforeDir: string;
+    let afterDir: string;
     let firstUp: ResourceStep[] = [];
     let preview: ResourceStep[] = [];
     let secondUp: ResourceStep[] = [];
@@ -83,11 +77,14 @@ describe("the layout by concept keeps every URN of the local stack (real engine,
     let urnsAfter: Record<string, string> = {};
 
     before(async () => {
-        const commit = preLayoutCommit();
+        const commit = verifiedCommit(beforeMove);
         beforeDir = fs.mkdtempSync(path.join(os.tmpdir(), "layout-before-"));
+        afterDir = fs.mkdtempSync(path.join(os.tmpdir(), "layout-after-"));
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "layout-state-"));
         const checkout = checkoutOf(commit, beforeDir);
         assert.ok(!fs.existsSync(path.join(checkout, "components", "core")) && fs.existsSync(path.join(checkout, "components", "ArgoCd.ts")), `${commit} is not the flat layout`);
+        const moved = checkoutOf(verifiedCommit(afterMove), afterDir);
+        assert.ok(fs.existsSync(path.join(moved, "components", "core", "errors.ts")), `${afterMove} is not the layout by concept`);
         cluster = startCluster();
         // Both programs in the committed layout's shape (the CRDs in the CRD stack, run first; before the
         // move the local stack file still carried them, so both get the same stack key): the move is
@@ -103,17 +100,18 @@ describe("the layout by concept keeps every URN of the local stack (real engine,
         const up = await (await legacyEngine.openStack(options)).up({ onEvent: first.onEvent });
         assert.equal(up.summary.result, "succeeded");
         firstUp = first.steps;
-        const current = await openStack(options);
+        // The moved program, from its own tree and engine module.
+        const movedEngine = (await import(path.join(moved, "scripts", "lib", "engine.ts"))) as typeof import("../../scripts/lib/engine");
+        const current = await movedEngine.openStack(options);
         urnsBefore = await stateUids(current);
 
         // A preview first: were a URN to change, `up` would create the object again and delete the old one.
-        step("preview with the program as it is (components by concept)");
+        step(`preview with the program as the move left it (${afterMove.slice(0, 12)}, components by concept)`);
         const previewed = stepRecorder();
         await current.preview({ onEvent: previewed.onEvent });
         preview = previewed.steps;
-        step(`updated since the move (behaviour, not URNs): ${JSON.stringify(updated(preview))}`);
         if (changed(preview).length > 0) return;
-        step("up with the program as it is");
+        step("up with the program as the move left it");
         const second = stepRecorder();
         await current.up({ onEvent: second.onEvent });
         secondUp = second.steps;
@@ -122,7 +120,7 @@ describe("the layout by concept keeps every URN of the local stack (real engine,
 
     after(() => {
         cluster?.stop();
-        for (const dir of [stateDir, beforeDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        for (const dir of [stateDir, beforeDir, afterDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it("the program before the move created the whole local stack", () => {
@@ -142,13 +140,13 @@ describe("the layout by concept keeps every URN of the local stack (real engine,
         assert.equal(Object.keys(urnsBefore).length, new Set(firstUp.map((s) => s.urn)).size);
     });
 
-    it("the preview of the moved program creates, replaces and deletes nothing", () => {
+    it("the preview of the moved program creates, updates, replaces and deletes nothing", () => {
         assert.ok(preview.length > 0, "the preview reported no step");
         assert.deepEqual(changed(preview), []);
         assert.equal(preview.length, firstUp.length);
     });
 
-    it("its up creates, replaces and deletes nothing either, and the state holds the same URNs, every Kubernetes object with the same uid", () => {
+    it("its up changes nothing either, and the state holds the same URNs, every Kubernetes object with the same uid", () => {
         assert.deepEqual(changed(secondUp), []);
         assert.equal(secondUp.length, firstUp.length);
         assert.deepEqual(urnsAfter, urnsBefore);
