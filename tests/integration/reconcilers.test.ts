@@ -7,6 +7,7 @@ import { renderAlertRules, renderRecordingRules } from "../../components/argocd/
 import { detectDrift } from "../../scripts/commands/drift";
 import type { StackOptions } from "../../scripts/lib/engine";
 import { ApplicationObject, argoProblems, failingSyncShape, readApplications } from "../../scripts/lib/argocdStatus";
+import { labels } from "../../components/core/labels";
 import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers";
 import { chartFiles } from "../support/charts";
 import { GitServer } from "../support/gitServer";
@@ -548,6 +549,8 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         };
         await up({ ...knownGoodConfig(), breakGlass: [entry] });
         assert.equal(app("shop-prod")?.spec.syncPolicy?.automated?.enabled, false);
+        const carveOut = () => kubectlOk(cluster, ["get", "namespace", "shop-prod", "-o", `jsonpath={.metadata.labels.${labels.breakGlassUntil.replace(/\./g, "\\.")}}`]);
+        assert.notEqual(carveOut(), "", "the entry labels its namespace (the carve-out)");
         const editedAt = Date.now();
         kubectlOk(cluster, ["patch", "configmap", "shop-config", "-n", "shop-prod", "--type", "merge", "-p", '{"data":{"message":"hotfix"}}', ...breakGlass]);
         // Two full reconciles after the hotfix: reported, not reverted.
@@ -561,6 +564,9 @@ describe("Argo CD in the loop (v3.6.1 reconcilers, real engine, real API server)
         await up(knownGoodConfig());
         await until("Git wins after the entry is removed", 120, () => configMessage("shop-prod", "shop-config") === "hello");
         measure("break-glass removed: up to Git restored", t0);
+        // Removing the entry ends the carve-out at once, not at the entry's expiry: the program's patch
+        // of the namespace is deleted with the entry, and its label with it.
+        assert.equal(carveOut(), "", "the namespace is no longer carved out once the entry is removed");
     });
 
     it("a private repository: without credentials the Application reports the authentication error; with the program's repository Secret it syncs (to a registered cluster)", async () => {
