@@ -3,7 +3,18 @@ import { z } from "zod";
 import { bounds, defaults } from "./core/defaults";
 import { ClusterRef, inCluster, validateClusterRef } from "./applications/destinations";
 import { inClusterServer } from "./core/labels";
-import { GitOpsConfigError, GitOpsConfigErrors, Path, check, collectProblems, parsePath, requireDnsLabel, systemNamespace, urlCredentials } from "./core/errors";
+import {
+    GitOpsConfigError,
+    GitOpsConfigErrors,
+    Path,
+    check,
+    checkArgoNamespace,
+    collectProblems,
+    parsePath,
+    requireDnsLabel,
+    systemNamespace,
+    urlCredentials,
+} from "./core/errors";
 import type { HelmOptions, IgnoreDifference, KustomizeOptions } from "./applications/GitOpsApplication";
 import { helmSchema, ignoreDifferenceSchema, kustomizeSchema, validateIgnoreDifferences, validateSource, validateWaitForSync } from "./applications/GitOpsApplication";
 import { defaultAllowedRevisions, expiryFormat } from "./guardrails/rules";
@@ -623,13 +634,7 @@ function resolveUncached(name: string, args: unknown, field: string): { resolved
     const problems = collectProblems(() => {
         requireDnsLabel(spec.team, `${field}.team`);
         const argoNamespace = spec.argoNamespace ?? defaults.argoNamespace;
-        requireDnsLabel(argoNamespace, `${field}.argoNamespace`);
-        check(
-            !systemNamespace(argoNamespace),
-            `${field}.argoNamespace`,
-            `is "${argoNamespace}", a system namespace: Argo CD's AppProjects, Secrets and RBAC would live beside the cluster's own`,
-            `name the namespace Argo CD runs in, e.g. "${defaults.argoNamespace}"`,
-        );
+        checkArgoNamespace(argoNamespace, `${field}.argoNamespace`);
         checkSource(spec, field);
         const cluster = serviceCluster(spec);
         if (cluster) validateClusterRef(cluster, `${field}.cluster`);

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { check, goDuration, goDurationSeconds, requireDnsLabel, systemNamespace, urlCredentials } from "../core/errors";
+import { check, checkArgoNamespace, goDuration, goDurationSeconds, urlCredentials } from "../core/errors";
 import { defaults } from "../core/defaults";
 import { labels, managedByValue } from "../core/labels";
 import { CrdSource, argoCdCrdFiles, argoCdVersion, crdConfigGroup, crdStackGate, validateCrdStack } from "./ArgoCdCrds";
@@ -118,13 +118,7 @@ export interface ArgoCdArgs {
 export function validateArgoCdArgs(args: ArgoCdArgs, field = "args"): void {
     if (!checkSettings(argoCdArgsSchema(), args, field)) return;
     const namespace = args.namespace ?? defaults.argoNamespace;
-    requireDnsLabel(namespace, `${field}.namespace`);
-    check(
-        !systemNamespace(namespace),
-        `${field}.namespace`,
-        `is "${namespace}", a system namespace: Argo CD's AppProjects, Secrets and RBAC would live beside the cluster's own`,
-        `use a namespace of its own, e.g. "${defaults.argoNamespace}"`,
-    );
+    checkArgoNamespace(namespace, `${field}.namespace`);
     const chart = args.chart;
     if (chart?.kind === "local") {
         check(

@@ -2,6 +2,8 @@
  * Errors for bad input. Every message names the field in backticks and says how to fix it, so a
  * platform engineer reading a failed `pulumi preview` knows what to change without reading code.
  */
+import { defaults } from "./defaults";
+
 export class GitOpsConfigError extends Error {
     /** Dotted path of the offending field, e.g. `services[1].repoURL`. */
     readonly field: string;
@@ -144,6 +146,20 @@ export const reservedNamespaces = ["kube-system", "kube-public", "kube-node-leas
 /** True for a system namespace: reserved, Kubernetes' own `kube-` prefix, or Argo CD's (`argoNamespace`). */
 export function systemNamespace(namespace: string, argoNamespace?: string): boolean {
     return namespace === argoNamespace || (reservedNamespaces as readonly string[]).includes(namespace) || namespace.startsWith("kube-");
+}
+
+/**
+ * Argo CD's own namespace, checked alike wherever it is given (`ArgoCd`'s `namespace`, a
+ * `GitOpsService`'s `argoNamespace`): a DNS label, and not a system namespace.
+ */
+export function checkArgoNamespace(namespace: string, field: string): void {
+    requireDnsLabel(namespace, field);
+    check(
+        !systemNamespace(namespace),
+        field,
+        `is "${namespace}", a system namespace: Argo CD's AppProjects, Secrets and RBAC would live beside the cluster's own`,
+        `use a namespace of its own, e.g. "${defaults.argoNamespace}"`,
+    );
 }
 
 /** Seconds of a Go duration ("1h30m" → 5400); undefined when it is not one. */

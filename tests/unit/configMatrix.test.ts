@@ -1145,7 +1145,7 @@ describe("both routes on one table: a stack entry and a team's GitOpsService are
 
     it("Argo CD in a system namespace: the stack's argocd.namespace and a GitOpsService's argoNamespace, refused alike", async () => {
         const text =
-            'is "kube-system", a system namespace: Argo CD\'s AppProjects, Secrets and RBAC would live beside the cluster\'s own. Fix: name the namespace Argo CD runs in, e.g. "argocd"';
+            'is "kube-system", a system namespace: Argo CD\'s AppProjects, Secrets and RBAC would live beside the cluster\'s own. Fix: use a namespace of its own, e.g. "argocd"';
         const stackRoute = await run({
             was: "silent",
             name: "argocd in kube-system",
