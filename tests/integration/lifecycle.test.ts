@@ -413,7 +413,7 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         // Then the CRD stack, as `run-local.sh destroy` does. It installs the CRDs with retainOnDelete:
         // deleting one would delete every object of its kind.
         step("pulumi destroy of the CRD stack (local-crds)");
-        const crds = await openStack({ stackName: "local-crds", backendUrl: `file://${local.stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig });
+        const crds = await local.crdStack();
         await crds.destroy({ onOutput });
         assert.deepEqual((await crds.exportStack()).deployment.resources ?? [], [], "the CRD stack's state is empty");
         for (const crd of ["applications.argoproj.io", "applicationsets.argoproj.io", "appprojects.argoproj.io"]) {

@@ -94,7 +94,7 @@ describe("policy pack in a real preview (local stack)", { timeout: 20 * 60 * 100
 
     it("CRDs of a stack the pack treats as prod must be protected: the local CRD stack's are not", async () => {
         step("preview of local-crds (the local stack's CRD stack) with it listed as a prod stack");
-        const crds = await openStack({ stackName: "local-crds", backendUrl: `file://${local.stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig });
+        const crds = await local.crdStack();
         const error = await previewWithPack(crds, { "prod-crds-retained": { stacks: ["local-crds"] } });
         assert.ok(error, "the preview must fail");
         assert.match(error, /prod-crds-retained/);

@@ -151,6 +151,8 @@ export interface LocalStack {
     readonly stateDir: string;
     /** Engine output of every operation, for the failure report. */
     readonly log: string[];
+    /** Its CRD stack `local-crds`, on the same backend (opened when asked for). */
+    crdStack(): Promise<Stack>;
     remove(): void;
 }
 
@@ -165,9 +167,10 @@ export async function openLocalStack(cluster: LocalCluster, program: Pick<StackO
     stateDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-state-"));
     step(`file backend in ${stateDir}`);
     const common = { backendUrl: `file://${stateDir}`, passphrase: localPassphrase, kubeconfig: cluster.kubeconfig, disposableState: true };
+    const crdStack = () => openStack({ stackName: "local-crds", ...common });
     if (!fs.existsSync(path.join(stateDir, ".pulumi", "stacks", "gitops-control", "local-crds.json"))) {
         const t0 = Date.now();
-        await (await openStack({ stackName: "local-crds", ...common })).up();
+        await (await crdStack()).up();
         step(`pulumi up of the CRD stack (local-crds) in ${Math.round((Date.now() - t0) / 1000)}s`);
     }
     const stack = await openStack({ stackName: "local", ...common, ...program });
@@ -175,6 +178,7 @@ export async function openLocalStack(cluster: LocalCluster, program: Pick<StackO
         stack,
         stateDir,
         log: [],
+        crdStack,
         remove: () => fs.rmSync(stateDir, { recursive: true, force: true }),
     };
 }
