@@ -319,6 +319,12 @@ async function runScaleSection(): Promise<void> {
             samples,
             "--profile-seconds",
             profileSeconds,
+            // chart and the program at every size; Validate=false priced at the largest; the poll there.
+            "--variants",
+            "chart,ours",
+            "--variants-largest",
+            "novalidate",
+            "--poll",
             "--out",
             runsFile,
         ],

@@ -3,18 +3,19 @@
  * Service and a ConfigMap, as a Helm chart each, in one Git repository) reconciled by Argo CD
  * v3.6.1's real application controller and repo-server (scripts/cluster/reconcilers.ts) against
  * the local API server with the workload controllers and the program's guardrails installed.
- * Two variants side by side, each on a fresh cluster, alternating which goes first:
+ * Variants side by side, each on a fresh cluster, alternating which goes first:
  *
- *   chart  Argo CD as the chart ships it: the controller's default processors, refresh period and
- *          jitter; the Applications the program rendered before `argocd.scale` (no
- *          manifest-generate-paths): a push webhook refreshes every Application of the repository.
- *   ours   the program's settings for N (`argocd.scale.applications: N`, components/argocd/scale.ts) and
- *          its Applications as rendered now (manifest-generate-paths on each).
- *   ns     ours, with each Application's namespace created beforehand with its labels (as the
- *          program would create it) instead of by Argo CD (`managedNamespaceMetadata`): Argo CD
- *          v3.6.1 adds a PreSync namespace task to every sync of an Application with
- *          managedNamespaceMetadata (controller/sync_namespace.go), a second pass per sync. The
- *          lever measured, not yet the program's layout (see README, "Argo CD at scale").
+ *   chart       Argo CD as the chart ships it: the controller's default processors, refresh period
+ *               and jitter; the Applications as the program rendered them before issue 21 (no
+ *               manifest-generate-paths: a push webhook refreshes every Application of the
+ *               repository; the namespace made and labelled by Argo CD through
+ *               `managedNamespaceMetadata`, which v3.6.1 applies in a pass of its own before every
+ *               sync, controller/sync_namespace.go).
+ *   ours        the program as it is: its settings for N (`argocd.scale.applications: N`,
+ *               components/argocd/scale.ts), its Applications (manifest-generate-paths on each) and
+ *               the namespaces it makes (GitOpsService: labelled, no managedNamespaceMetadata).
+ *   novalidate  ours with Argo CD's `Validate=false` sync option: what kubectl's schema check in
+ *               every apply costs (bench finding S1), measured to decide it; not the program's.
  *
  * Everything the cluster gets is what the program renders under mocks (`npm run render`'s route:
  * AppProjects, Applications, guardrail policies and bindings, Argo CD's namespace and settings)
@@ -27,6 +28,9 @@
  *   cold      Applications created, controller started → every Application Synced and Healthy
  *   idle      self-heal of a live ConfigMap edit (break-glass identity) on a sample, one at a time
  *   webhook   commit touching one Application + the refresh a push webhook gives → Synced at it
+ *   poll      (--poll, the largest size, chart and ours) a commit changing 10 untouched
+ *             Applications without a webhook: each one's latency to its new live ConfigMap, bounded
+ *             by the refresh period + jitter
  *   rollout   one commit changes half of the Applications, delivered as argocd-server's push
  *             webhook delivers it (v3.6.1 util/webhook: a refresh of every Application of the
  *             repository, or only of those whose manifest-generate-paths the commit touches);
@@ -34,7 +38,7 @@
  *   cpu/rss   controller and repo-server (with its git/helm children) CPU seconds per phase and
  *             peak RSS; kube-apiserver + etcd CPU; API requests served (apiserver_request_total)
  *
- *   node --import tsx bench/scale.ts --sizes 20,100 [--variants chart,ours,ns] [--samples 10] [--profile-seconds 30] [--out file.json]
+ *   node --import tsx bench/scale.ts --sizes 20,100 [--variants chart,ours] [--variants-largest novalidate] [--poll] [--samples 10] [--profile-seconds 30] [--out file.json]
  *   node --import tsx bench/scale.ts render <n> <repoURL>      (child: the program's objects, JSON)
  *
  * Run it under `nice -n 10` on a shared machine; `npm run bench -- --sections scale` does.
@@ -54,7 +58,7 @@ import { JsonStreamSplitter } from "../tests/support/kubeWatch";
 import { LocalCluster, argoCdCrds, kubectl, kubectlOk, repoRoot, startCluster } from "../tests/integration/support";
 import { GitDaemon } from "./gitDaemon";
 
-export const scaleVariants = ["chart", "ours", "ns"] as const;
+export const scaleVariants = ["chart", "ours", "novalidate"] as const;
 export type ScaleVariant = (typeof scaleVariants)[number];
 
 const argoNs = "argocd";
@@ -92,6 +96,8 @@ export interface ScaleRun {
     /** Seconds from a commit touching one Application (+ its webhook refresh) to Synced at it. */
     readonly webhookCommitSeconds: number;
     readonly rolloutHeal: Latencies;
+    /** Commit → new live ConfigMap without a webhook, per Application (--poll); bounded by the refresh period + jitter. */
+    readonly pollCommit?: Latencies;
     /** Seconds from the rollout commit to every changed Application Synced at it. */
     readonly rolloutSeconds: number;
     /** Applications the webhook refreshed in the rollout. */
@@ -320,6 +326,11 @@ async function selfHeal(cluster: LocalCluster, name: string, expected: string, t
     }
 }
 
+/** The live ConfigMap's message of one service. */
+function liveMessage(cluster: LocalCluster, name: string): string {
+    return kubectl(cluster, ["get", "configmap", `${name}-config`, "-n", `${name}-prod`, "-o", "jsonpath={.data.message}"]).stdout;
+}
+
 function apiRequests(cluster: LocalCluster): number {
     // The metrics text is several MB: beyond spawnSync's default buffer.
     const r = spawnSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "get", "--raw", "/metrics"], { encoding: "utf8", maxBuffer: 1 << 28 });
@@ -381,7 +392,7 @@ export function controllerEnvironment(values: Obj): { env: Record<string, string
     return { env, resyncSeconds: resync ? Number(resync[1]) : 180 };
 }
 
-export async function runScale(n: number, variant: ScaleVariant, samples: number, profileSeconds = 0): Promise<ScaleRun> {
+export async function runScale(n: number, variant: ScaleVariant, samples: number, profileSeconds = 0, poll = false): Promise<ScaleRun> {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), `gitops-scale-${variant}-${n}-`));
     const git = await GitDaemon.start(path.join(work, "git"));
     let cluster: LocalCluster | undefined;
@@ -396,27 +407,22 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         if (child.status !== 0) throw new Error(`render failed: ${child.stderr.slice(-2000)}`);
         const { objects, values } = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { objects: Obj[]; values: Obj };
         const ours = variant !== "chart";
-        // The chart variant: Argo CD's own settings (no params, default refresh), the Applications without the annotation.
+        // The chart variant: Argo CD's own settings (no params, default refresh), the Applications as the program rendered them before.
         const settings = ours ? controllerEnvironment(values) : { env: {}, resyncSeconds: 180 };
         const rendered = objects.filter((o) => o.kind === "Application");
+        const destinations = new Set(rendered.map((o) => o.spec.destination.namespace as string));
+        const madeNamespaces = new Map(objects.filter((o) => o.kind === "Namespace" && destinations.has(o.metadata.name)).map((o) => [o.metadata.name as string, o]));
+        if (madeNamespaces.size !== destinations.size) throw new Error(`the program made ${madeNamespaces.size} of the ${destinations.size} namespaces its Applications deploy to`);
         const apps = rendered.map((o) => {
             if (variant === "ours") return o;
-            if (variant === "ns") {
-                const { managedNamespaceMetadata: _, ...syncPolicy } = o.spec.syncPolicy;
-                return { ...o, spec: { ...o.spec, syncPolicy } };
-            }
+            if (variant === "novalidate")
+                return { ...o, spec: { ...o.spec, syncPolicy: { ...o.spec.syncPolicy, syncOptions: [...o.spec.syncPolicy.syncOptions, "Validate=false"] } } };
+            // Before issue 21: Argo CD made and labelled the namespace (managedNamespaceMetadata), no manifest-generate-paths.
             const { [manifestGeneratePathsAnnotation]: _, ...annotations } = o.metadata.annotations ?? {};
-            return { ...o, metadata: { ...o.metadata, annotations } };
+            const labels = madeNamespaces.get(o.spec.destination.namespace)?.metadata.labels;
+            return { ...o, metadata: { ...o.metadata, annotations }, spec: { ...o.spec, syncPolicy: { ...o.spec.syncPolicy, managedNamespaceMetadata: { labels } } } };
         });
-        const namespaces =
-            variant === "ns"
-                ? rendered.map((o) => ({
-                      apiVersion: "v1",
-                      kind: "Namespace",
-                      metadata: { name: o.spec.destination.namespace, labels: o.spec.syncPolicy.managedNamespaceMetadata.labels },
-                  }))
-                : [];
-        const rest = [...objects.filter((o) => o.kind !== "Application").map(placeholderSecrets), ...namespaces];
+        const rest = objects.filter((o) => o.kind !== "Application" && (ours || !(o.kind === "Namespace" && madeNamespaces.has(o.metadata.name)))).map(placeholderSecrets);
 
         cluster = startCluster({ LOCAL_CLUSTER_WORKLOAD_CONTROLLERS: "1", LOCAL_CLUSTER_TIMEOUT: "240" });
         kubectlOk(cluster, ["apply", "--server-side", "-f", "-"], argoCdCrds());
@@ -531,6 +537,29 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         const s3 = snapshot();
         log(`${variant}/${n}: rollout ${rolloutSeconds.toFixed(1)} s; self-heal during it ${during.map((d) => d.toFixed(1)).join(", ")} s`);
 
+        // Commit → live without a webhook: only the periodic refresh (period + jitter) brings it.
+        let pollCommit: Latencies | undefined;
+        if (poll) {
+            const polled = Array.from({ length: Math.min(10, Math.floor(n / 2)) }, (_, k) => 2 * Math.floor((k * n) / 20) + 1).filter((i) => i < n);
+            const pollChanges: Record<string, string> = {};
+            for (const i of polled) pollChanges[`services/${svcName(i)}/templates/configmap.yaml`] = serviceFiles(i, "v3-poll")[`services/${svcName(i)}/templates/configmap.yaml`];
+            git.commit(repo, pollChanges, "poll: ten services, no webhook");
+            const tp = performance.now();
+            const arrived = new Map<number, number>();
+            const jitter = Number(/^(\d+)s$/.exec(settings.env.ARGOCD_RECONCILIATION_JITTER ?? "60s")?.[1] ?? 60);
+            await until(
+                `${polled.length} polled Applications live at the new commit`,
+                settings.resyncSeconds + jitter + 120,
+                () => {
+                    for (const i of polled) if (!arrived.has(i) && liveMessage(cluster!, svcName(i)) === "v3-poll") arrived.set(i, (performance.now() - tp) / 1000);
+                    return arrived.size === polled.length;
+                },
+                2000,
+            );
+            pollCommit = latencies([...arrived.values()]);
+            log(`${variant}/${n}: commit → live by poll p50 ${pollCommit.p50.toFixed(1)} s, max ${pollCommit.max.toFixed(1)} s`);
+        }
+
         return {
             variant,
             applications: n,
@@ -541,6 +570,7 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
             idleHeal: latencies(idle),
             webhookCommitSeconds,
             rolloutHeal: latencies(during),
+            ...(pollCommit ? { pollCommit } : {}),
             rolloutSeconds,
             rolloutRefreshed: targets.length,
             use: { cold: diff(s0, s1), idle: diff(s1, s2), rollout: diff(s2, s3) },
@@ -568,16 +598,24 @@ function option(name: string): string | undefined {
 async function main(): Promise<void> {
     if (process.argv[2] === "render") return renderChild(Number(process.argv[3]), process.argv[4]);
     const sizes = (option("sizes") ?? "20").split(",").map(Number);
-    const variants = (option("variants") ?? scaleVariants.join(",")).split(",") as ScaleVariant[];
+    const variants = (option("variants") ?? "chart,ours").split(",") as ScaleVariant[];
+    // Variants measured at the largest size only (e.g. novalidate: a lever, priced where it weighs most).
+    const largestOnly = (option("variants-largest") ?? "").split(",").filter((v) => v !== "") as ScaleVariant[];
+    const unknown = [...variants, ...largestOnly].filter((v) => !scaleVariants.includes(v));
+    if (unknown.length > 0) throw new Error(`unknown variant(s) ${unknown.join(", ")}: use ${scaleVariants.join(", ")}`);
+    const poll = process.argv.includes("--poll");
     const samples = Number(option("samples") ?? 10);
     const profileSeconds = Number(option("profile-seconds") ?? 0);
     const out = option("out");
     const runs: ScaleRun[] = [];
+    const largest = Math.max(...sizes);
     for (const [k, n] of sizes.entries()) {
+        const at = n === largest ? [...variants, ...largestOnly.filter((v) => !variants.includes(v))] : variants;
         // Alternate which variant goes first, so a load change on the machine hits both alike.
-        const ordered = k % 2 === 0 ? variants : [...variants].reverse();
+        const ordered = k % 2 === 0 ? at : [...at].reverse();
         for (const v of ordered) {
-            runs.push(await runScale(n, v, samples, profileSeconds));
+            // The poll waits up to the refresh period + jitter: at the largest size, for the chart and the program.
+            runs.push(await runScale(n, v, samples, profileSeconds, poll && n === largest && v !== "novalidate"));
             if (out) fs.writeFileSync(out, JSON.stringify(runs, null, 2) + "\n");
         }
     }

@@ -213,11 +213,12 @@ export class ControlPlane extends pulumi.ComponentResource {
             );
         }
         if (args.breakGlassExpiry) {
-            // It labels the break-glass namespaces, which carves them out of bindings that must exist first.
+            // It labels the break-glass namespaces, which carves them out of bindings that must exist first,
+            // and the namespaces themselves (the services make them).
             this.breakGlassExpiry = new BreakGlassExpiry(
                 `${name}-break-glass-expiry`,
                 { ...args.breakGlassExpiry, namespace: argoNamespace, provider },
-                { parent: this, dependsOn: [this.argoCd, this.guardrails] },
+                { parent: this, dependsOn: [this.argoCd, this.guardrails, ...Object.values(this.services).flatMap((s) => Object.values(s.namespaces))] },
             );
         }
         this.argoNamespace = this.argoCd.namespaceName;

@@ -4,7 +4,7 @@ import { appProjectResource, appProjectType, ownNamespaces } from "./application
 import { ClusterRef } from "./applications/destinations";
 import { applicationResource, gitOpsApplicationType, manifestGeneratePaths, manifestGeneratePathsAnnotation } from "./applications/GitOpsApplication";
 import { previewProjectSuffix } from "./guardrails/argoInputs";
-import { labels } from "./core/labels";
+import { inClusterServer, labels } from "./core/labels";
 import { movedOutOfComponent } from "./core/options";
 import { collectProblems } from "./core/errors";
 import { defaultOwner, validateOwner } from "./guardrails/OwnershipFence";
@@ -170,6 +170,8 @@ export class GitOpsService extends pulumi.ComponentResource {
     readonly previewProject?: k8s.apiextensions.CustomResource;
     /** The Application custom resources by environment. */
     readonly applications: Record<string, k8s.apiextensions.CustomResource> = {};
+    /** The namespaces the program makes, by environment: every environment on Argo CD's own cluster. */
+    readonly namespaces: Record<string, k8s.core.v1.Namespace> = {};
     /**
      * The previews' ApplicationSet, when previews are on (created directly, as `PreviewEnvironments`
      * creates it: no wrapper component, see movedOutOfComponent).
@@ -231,6 +233,23 @@ export class GitOpsService extends pulumi.ComponentResource {
               )
             : undefined;
         for (const env of resolved.environments) {
+            const namespaceLabels = { [labels.environment]: env.name, [labels.team]: settings.team, [labels.service]: name, ...podSecurityLabelsFor(env.name) };
+            // The program makes each namespace on Argo CD's own cluster, labelled before any Application
+            // deploys into it (the environment label selects the guardrails; Pod Security Admission is the
+            // baseline underneath), and keeps it on destroy as Argo CD kept those it created. Not through
+            // managedNamespaceMetadata: Argo CD v3.6.1 then applies the namespace in a pass of its own
+            // before every sync, self-heals included (README, "Argo CD at scale"). A namespace Argo CD
+            // made earlier is adopted (server-side apply, the same labels). Another cluster's namespaces
+            // are made by its GovernedCluster; Argo CD still labels them there.
+            const onHub = !env.cluster || ("server" in env.cluster && env.cluster.server === inClusterServer);
+            const namespace = onHub
+                ? new k8s.core.v1.Namespace(
+                      `${name}-${env.name}-namespace`,
+                      { metadata: { name: namespaceOf(env), labels: namespaceLabels } },
+                      { parent: this, retainOnDelete: true, ...(args.provider ? { provider: args.provider } : {}) },
+                  )
+                : undefined;
+            if (namespace) this.namespaces[env.name] = namespace;
             const helm = source.helm ?? (source.kustomize ? undefined : {});
             const appSource = {
                 ...source,
@@ -247,10 +266,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                     destination: { namespace: namespaceOf(env), ...clusterOf(env) },
                     ...(settings.waitForSync ? { waitForSync: settings.waitForSync } : {}),
                     syncPolicy: env.syncPolicy,
-                    managedNamespaceMetadata: {
-                        // The environment label selects the guardrails; Pod Security Admission is the baseline underneath.
-                        labels: { [labels.environment]: env.name, [labels.team]: settings.team, [labels.service]: name, ...podSecurityLabelsFor(env.name) },
-                    },
+                    ...(namespace ? {} : { managedNamespaceMetadata: { labels: namespaceLabels } }),
                     ignoreDifferences: resolved.ignoreDifferences,
                     revisionHistoryLimit: env.revisionHistoryLimit,
                     cascadeDelete: settings.cascadeDelete ?? true,
@@ -262,7 +278,7 @@ export class GitOpsService extends pulumi.ComponentResource {
                 },
                 {
                     parent: this,
-                    dependsOn: [this.project],
+                    dependsOn: [this.project, ...(namespace ? [namespace] : [])],
                     ...movedOutOfComponent(this, gitOpsApplicationType, { type: "kubernetes:argoproj.io/v1alpha1:Application", name: `${name}-${env.name}-app` }),
                 },
             );

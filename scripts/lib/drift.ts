@@ -71,27 +71,36 @@ export function formatDriftReport(stack: string, items: readonly DriftItem[]): s
 export interface PruneVerdict {
     /** Resources the change deletes or replaces. */
     readonly destructive: readonly { op: string; type: string; name: string }[];
+    /** Resources the change stops managing but leaves in the cluster (deletes of `retainOnDelete` resources): not counted. */
+    readonly kept: readonly { type: string; name: string }[];
     readonly budget: number;
     readonly approved: boolean;
     readonly ok: boolean;
 }
 
 /** Counts deletes and replaces (once per resource) against the budget. */
-export function pruneVerdict(steps: readonly Pick<ResourceStep, "op" | "urn" | "type" | "custom">[], budget: number, approved: boolean): PruneVerdict {
+export function pruneVerdict(steps: readonly Pick<ResourceStep, "op" | "urn" | "type" | "custom" | "retained">[], budget: number, approved: boolean): PruneVerdict {
     const byUrn = new Map<string, { op: string; type: string; name: string }>();
+    const kept = new Map<string, { type: string; name: string }>();
     for (const step of steps) {
         // Components own nothing in the cluster: only custom resources count against the budget.
         if (!destructive.has(step.op) || !step.custom) continue;
+        // A retained resource's delete leaves the object in the cluster (a service's namespace): nothing is lost.
+        if (step.op === "delete" && step.retained) {
+            kept.set(step.urn, { type: step.type, name: nameOf(step.urn) });
+            continue;
+        }
         const op = step.op === "delete" ? "delete" : "replace";
         if (!byUrn.has(step.urn)) byUrn.set(step.urn, { op, type: step.type, name: nameOf(step.urn) });
     }
     const list = [...byUrn.values()];
-    return { destructive: list, budget, approved, ok: list.length <= budget || approved };
+    return { destructive: list, kept: [...kept.values()], budget, approved, ok: list.length <= budget || approved };
 }
 
 export function formatPruneReport(verdict: PruneVerdict): string {
     const lines = [`Prune budget: ${verdict.destructive.length} delete/replace(s), budget ${verdict.budget}${verdict.approved ? " (approved by label)" : ""}.`];
     for (const d of verdict.destructive) lines.push(`  ${d.op.padEnd(8)} ${d.type}  ${d.name}`);
+    for (const k of verdict.kept) lines.push(`  ${"kept".padEnd(8)} ${k.type}  ${k.name} (retainOnDelete: left in the cluster, not counted)`);
     if (!verdict.ok) {
         lines.push(`Over budget: review the list; if it is intended, add the "prune-approved" label to the PR (sets PRUNE_BUDGET_APPROVED=true).`);
     }
@@ -109,7 +118,7 @@ export function stepsFromPreviewJson(json: unknown): ResourceStep[] {
             op: string;
             urn: string;
             newState?: { type?: string; custom?: boolean };
-            oldState?: { type?: string; custom?: boolean; outputs?: Record<string, unknown> };
+            oldState?: { type?: string; custom?: boolean; outputs?: Record<string, unknown>; retainOnDelete?: boolean };
             detailedDiff?: Record<string, { kind?: string }>;
             diffReasons?: string[];
         };
@@ -122,6 +131,7 @@ export function stepsFromPreviewJson(json: unknown): ResourceStep[] {
             detailedDiff: Object.fromEntries(Object.entries(s.detailedDiff ?? {}).map(([k, v]) => [k, v.kind ?? "update"])),
             ...(s.oldState?.outputs ? { old: s.oldState.outputs } : {}),
             custom: (s.oldState ?? s.newState)?.custom === true,
+            ...(s.oldState?.retainOnDelete ? { retained: true } : {}),
         };
     });
 }

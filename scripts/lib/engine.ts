@@ -186,6 +186,8 @@ export interface ResourceStep {
     readonly old?: Record<string, unknown>;
     /** A custom (provider-managed) resource; false for components, which own nothing themselves. */
     readonly custom: boolean;
+    /** The resource is kept in the cluster when deleted (`retainOnDelete` in its state): a delete only forgets it. */
+    readonly retained?: boolean;
 }
 
 /** Collects the resource steps of an operation from `onEvent`. */
@@ -205,6 +207,7 @@ export function stepRecorder(): { onEvent: (e: EngineEvent) => void; steps: Reso
                 ...(meta.old?.outputs ? { old: meta.old.outputs as Record<string, unknown> } : {}),
                 // The engine omits `custom: false` (components) from its JSON.
                 custom: (meta.old ?? meta.new)?.custom === true,
+                ...(meta.old?.retainOnDelete ? { retained: true } : {}),
             });
         },
     };

@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Reconcilers, startReconcilers } from "../../scripts/cluster/reconcilers";
 import { janitorScript } from "../../components/previews/PreviewJanitor";
+import { podSecurityLabelsFor } from "../../components/core/podSecurity";
 import { formatPruneReport, leavesAsIs, pruneVerdict } from "../../scripts/lib/drift";
 import { openStack, repoRoot, stepRecorder } from "../../scripts/lib/engine";
 import { readStackFile } from "../../scripts/lib/mockRuntime";
@@ -97,16 +98,54 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         // 2 services: 2 projects, 3 Applications, 1 ApplicationSet + token Secret; Argo CD; 2 rules x 2 environments.
         assert.ok(creates >= 25, `preview creates ${creates} resources`);
         const out = local.log.join("");
-        for (const name of ["payments-api-prod-app", "payments-api-staging-app", "checkout-prod-app", "payments-api-previews-appset", "gitops-argocd-chart"]) {
+        for (const name of [
+            "payments-api-prod-app",
+            "payments-api-staging-app",
+            "checkout-prod-app",
+            "payments-api-prod-namespace",
+            "payments-api-previews-appset",
+            "gitops-argocd-chart",
+        ]) {
             assert.match(out, new RegExp(name), `${name} in the preview`);
         }
     });
 
-    it("pulumi up succeeds", async () => {
+    it("pulumi up succeeds, adopting a namespace Argo CD made before the program made them", async () => {
+        // A stack from before the program made its namespaces: Argo CD applied this one (server-side,
+        // its field manager, managedNamespaceMetadata's labels). The program's Namespace takes it over
+        // as it is (server-side apply: the same object, the same labels, no conflict).
+        kubectlOk(
+            cluster,
+            ["apply", "--server-side", "--field-manager", "argocd-controller", "-f", "-"],
+            JSON.stringify({
+                apiVersion: "v1",
+                kind: "Namespace",
+                metadata: {
+                    name: "payments-api-prod",
+                    labels: {
+                        "gitops-control.io/environment": "prod",
+                        "gitops-control.io/team": "payments",
+                        "gitops-control.io/service": "payments-api",
+                        ...podSecurityLabelsFor("prod"),
+                    },
+                },
+            }),
+        );
+        const uid = kubectlOk(cluster, ["get", "namespace", "payments-api-prod", "-o", "jsonpath={.metadata.uid}"]);
         step("pulumi up");
         const result = await local.stack.up({ onOutput });
         step(`up: ${JSON.stringify(result.summary.resourceChanges)}`);
         assert.equal(result.summary.result, "succeeded");
+        assert.equal(kubectlOk(cluster, ["get", "namespace", "payments-api-prod", "-o", "jsonpath={.metadata.uid}"]), uid, "the namespace Argo CD made is the one kept");
+        const state = (await local.stack.exportStack()).deployment.resources ?? [];
+        for (const ns of ["payments-api-prod", "payments-api-staging", "checkout-prod"]) {
+            assert.ok(
+                state.some((r: { type: string; outputs?: { metadata?: { name?: string } } }) => r.type === "kubernetes:core/v1:Namespace" && r.outputs?.metadata?.name === ns),
+                `namespace ${ns} in the program's state`,
+            );
+            const envLabel = kubectlOk(cluster, ["get", "namespace", ns, "-o", "jsonpath={.metadata.labels.gitops-control\\.io/environment}"]);
+            assert.equal(envLabel, ns.endsWith("-prod") ? "prod" : "staging", `${ns} labelled before any Application deploys into it`);
+        }
         // Argo CD's reconcilers, out of cluster as the chart's ServiceAccounts: the local stack's
         // Applications carry the cascade finalizer, which only a running controller removes.
         reconcilers = await startReconcilers({ dir: fs.mkdtempSync(path.join(os.tmpdir(), "gitops-control-reconcilers-")), adminKubeconfig: cluster.kubeconfig });
@@ -258,6 +297,11 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         const verdict = pruneVerdict(recorder.steps, 1, false);
         console.log(formatPruneReport(verdict));
         assert.deepEqual(verdict.destructive.map((d) => `${d.op} ${d.name}`).sort(), ["delete checkout-prod-app", "delete checkout-project"]);
+        // Its namespace is retained (the engine's step says so): forgotten by the stack, left in the cluster, not counted.
+        assert.deepEqual(
+            verdict.kept.map((k) => k.name),
+            ["checkout-prod-namespace"],
+        );
         assert.equal(verdict.ok, false);
         assert.equal(pruneVerdict(recorder.steps, 1, true).ok, true);
     });
@@ -410,6 +454,11 @@ describe("local stack lifecycle (real engine, real API server)", { timeout: 40 *
         assert.doesNotMatch(kubectlOk(cluster, ["get", "validatingadmissionpolicies", "-o", "name"]), /gitops-control/);
         assert.doesNotMatch(kubectlOk(cluster, ["get", "validatingadmissionpolicybindings", "-o", "name"]), /gitops-control/);
         await eventually("the argocd namespace to be deleted", 120, () => kubectl(cluster, ["get", "namespace", "argocd"]).code !== 0);
+        // The services' namespaces stay (retainOnDelete), labelled: what they hold is the workloads', and a
+        // prod namespace is never deleted by a stack's teardown.
+        for (const ns of ["payments-api-prod", "payments-api-staging", "checkout-prod"]) {
+            assert.equal(kubectlOk(cluster, ["get", "namespace", ns, "-o", "jsonpath={.metadata.labels.gitops-control\\.io/service}"]) !== "", true, `${ns} kept, labelled`);
+        }
         // Then the CRD stack, as `run-local.sh destroy` does. It installs the CRDs with retainOnDelete:
         // deleting one would delete every object of its kind.
         step("pulumi destroy of the CRD stack (local-crds)");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, it } from "node:test";
-import { driftItems, formatDriftReport, pruneVerdict, stepsFromPreviewJson } from "../../scripts/lib/drift";
+import { driftItems, formatDriftReport, formatPruneReport, pruneVerdict, stepsFromPreviewJson } from "../../scripts/lib/drift";
 import { ResourceStep, stepsFromEventLog } from "../../scripts/lib/engine";
 import { repoRoot } from "../../scripts/lib/mockRuntime";
 import { runPruneBudget, stackBudget } from "../../scripts/commands/prune-budget";
@@ -27,6 +27,27 @@ describe("prune budget", () => {
         assert.equal(verdict.ok, false);
         assert.equal(pruneVerdict(removeService, 5, false).ok, true);
         assert.equal(pruneVerdict(removeService, 0, true).ok, true);
+    });
+
+    it("a retained resource's delete (a service's namespace, retainOnDelete) is listed as kept and not counted; its replace still counts", () => {
+        const urn = (name: string, type: string) => `urn:pulumi:prod::gitops-control::gitops-control:service:GitOpsService$${type}::${name}`;
+        const ns = "kubernetes:core/v1:Namespace";
+        const steps = [
+            { op: "delete", urn: urn("checkout-prod-namespace", ns), type: ns, custom: true, retained: true },
+            { op: "delete", urn: urn("checkout-prod-app", "kubernetes:argoproj.io/v1alpha1:Application"), type: "kubernetes:argoproj.io/v1alpha1:Application", custom: true },
+            { op: "replace", urn: urn("billing-prod-namespace", ns), type: ns, custom: true, retained: true },
+        ];
+        const verdict = pruneVerdict(steps, 1, false);
+        assert.deepEqual(
+            verdict.destructive.map((d) => `${d.op} ${d.name}`),
+            ["delete checkout-prod-app", "replace billing-prod-namespace"],
+        );
+        assert.deepEqual(verdict.kept, [{ type: ns, name: "checkout-prod-namespace" }]);
+        assert.equal(verdict.ok, false);
+        assert.match(formatPruneReport(verdict), /kept {5}kubernetes:core\/v1:Namespace {2}checkout-prod-namespace \(retainOnDelete: left in the cluster, not counted\)/);
+        // From `pulumi preview --json`: the old state's retainOnDelete.
+        const fromJson = stepsFromPreviewJson({ steps: [{ op: "delete", urn: urn("checkout-prod-namespace", ns), oldState: { type: ns, custom: true, retainOnDelete: true } }] });
+        assert.equal(pruneVerdict(fromJson, 0, false).ok, true);
     });
 
     it("the event log of `pulumi preview --event-log` yields the steps of `pulumi preview --json`", () => {

@@ -41,7 +41,16 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
         assert.equal(spec.source.targetRevision, "v2.14.3");
         assert.deepEqual(spec.source.helm.valueFiles, ["values-prod.yaml"]);
         assert.deepEqual(spec.ignoreDifferences, [{ group: "apps", kind: "Deployment", jsonPointers: ["/spec/replicas"] }]);
-        assert.deepEqual(spec.syncPolicy.managedNamespaceMetadata.labels, {
+        // The program makes the namespace (below), so no managedNamespaceMetadata: with it, v3.6.1 applies
+        // the namespace in a pass of its own before every sync, self-heals included.
+        assert.equal(spec.syncPolicy.managedNamespaceMetadata, undefined);
+    });
+
+    it("the program makes each prod namespace, labelled for the guardrails and Pod Security, before its Application", () => {
+        const ns = ofType("kubernetes:core/v1:Namespace").find((r) => r.inputs.metadata.name === "payments-api-prod");
+        assert.ok(ns, "Namespace payments-api-prod rendered");
+        assert.equal(ns.name, "payments-api-prod-namespace");
+        assert.deepEqual(ns.inputs.metadata.labels, {
             "gitops-control.io/environment": "prod",
             "gitops-control.io/team": "payments",
             "gitops-control.io/service": "payments-api",
@@ -51,9 +60,14 @@ describe("prod stack (Pulumi.prod.yaml)", () => {
             "pod-security.kubernetes.io/audit": "restricted",
             "pod-security.kubernetes.io/warn": "restricted",
         });
-        // No empty annotations map: v3.6.1 compares it with the last sync's copy (stored without it)
-        // by reflect.DeepEqual and would report the Application OutOfSync after every sync.
-        assert.deepEqual(Object.keys(spec.syncPolicy.managedNamespaceMetadata), ["labels"]);
+        // Every prod Application's destination is a namespace the program makes.
+        for (const app of ofType("kubernetes:argoproj.io/v1alpha1:Application")) {
+            const dest = app.inputs.spec.destination.namespace as string;
+            assert.ok(
+                ofType("kubernetes:core/v1:Namespace").some((r) => r.inputs.metadata.name === dest),
+                `${app.inputs.metadata.name}: namespace ${dest} made by the program`,
+            );
+        }
     });
 
     it("guardrails: the whole rule library, denying and auditing in prod, bound by label", () => {

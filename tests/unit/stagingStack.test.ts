@@ -34,8 +34,10 @@ describe("staging stack (Pulumi.staging.yaml)", () => {
     });
 
     it("staging namespaces enforce Pod Security baseline and warn and audit on restricted, pinned to v1.36", () => {
-        for (const app of ofType("kubernetes:argoproj.io/v1alpha1:Application")) {
-            const l = app.inputs.spec.syncPolicy.managedNamespaceMetadata.labels;
+        const namespaces = ofType("kubernetes:core/v1:Namespace").filter((r) => r.inputs.metadata.labels?.["gitops-control.io/environment"] !== undefined);
+        assert.deepEqual(namespaces.map((r) => r.inputs.metadata.name).sort(), ["checkout-staging", "payments-api-staging"]);
+        for (const ns of namespaces) {
+            const l = ns.inputs.metadata.labels;
             assert.equal(l["gitops-control.io/environment"], "staging");
             assert.equal(l["pod-security.kubernetes.io/enforce"], "baseline");
             assert.equal(l["pod-security.kubernetes.io/enforce-version"], "v1.36");
