@@ -57,7 +57,10 @@ export function renderScaleSection(results: ScaleResults, findings = ""): string
             ["commit → Synced, one Application, webhook, s", (r) => s1(r.webhookCommitSeconds), (a, b) => ratio(a.webhookCommitSeconds, b.webhookCommitSeconds)],
             [
                 "commit → live, by poll (no webhook), 10 Applications (p50 / p95 / max)",
-                (r) => (r.pollCommit ? lat(r.pollCommit) : "–"),
+                (r) =>
+                    r.pollCommit
+                        ? `${lat(r.pollCommit)}${r.pollTried && r.pollTried > r.pollCommit.samples.length ? `, ${r.pollTried - r.pollCommit.samples.length} not live by the deadline` : ""}`
+                        : "–",
                 (a, b) => (a.pollCommit && b.pollCommit ? ratio(a.pollCommit.p50, b.pollCommit.p50) : ""),
             ],
             ["rollout of N/2: Applications the push refreshes", (r) => String(r.rolloutRefreshed)],

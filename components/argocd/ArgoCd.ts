@@ -56,7 +56,7 @@ export interface ArgoCdSettings {
 
 /** Replica counts; used when `ha` is on. */
 export interface ArgoCdReplicas {
-    /** @default 1 (the controller shards by cluster; one cluster needs one) */
+    /** @default 1 (the controller shards by cluster; one cluster needs one). Above 1, clusters are spread by `consistent-hashing`. */
     readonly controller?: number;
     /** @default 2 */
     readonly server?: number;
@@ -204,6 +204,13 @@ export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
     const metrics = { enabled: metricsOn, serviceMonitor: { enabled: metricsOn && (args.metrics?.serviceMonitor ?? false) } };
     const settings = args.settings ?? {};
     const scale = args.scale ? scaleSettings(args.scale.applications) : undefined;
+    const params: Record<string, string> = {
+        ...(scale ? scaleParams(scale) : {}),
+        // Several controller shards split the destination clusters between them; Argo CD's default
+        // (`legacy`, by cluster uid) can give one shard most clusters, `consistent-hashing` spreads them
+        // evenly and moves the fewest when a cluster or a shard is added.
+        ...(replicas.controller > 1 ? { "controller.sharding.algorithm": "consistent-hashing" } : {}),
+    };
     const cm: Record<string, string | boolean> = {
         "timeout.reconciliation": settings.reconciliationTimeout ?? (scale ? `${scale.reconciliationSeconds}s` : defaults.reconciliationTimeout),
         "timeout.reconciliation.jitter": settings.reconciliationJitter ?? (scale ? `${scale.jitterSeconds}s` : defaults.reconciliationJitter),
@@ -235,7 +242,7 @@ export function renderArgoCdValues(args: ArgoCdArgs): Record<string, unknown> {
         // Images of argoCdVersion (the 3.4 -> 3.6 upgrade notes need no other value change here:
         // GnuPG, mTLS and OTLP changes concern features this install leaves off).
         global: { domain: settings.url ? new URL(settings.url).host : "argocd.local", image: { tag: argoCdVersion } },
-        configs: { cm, ...(scale ? { params: scaleParams(scale) } : {}), secret: { createSecret: false } },
+        configs: { cm, ...(Object.keys(params).length > 0 ? { params } : {}), secret: { createSecret: false } },
         dex: { enabled: args.dex ?? false },
         "redis-ha": { enabled: ha },
         controller: { replicas: replicas.controller, metrics },

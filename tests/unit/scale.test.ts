@@ -70,6 +70,17 @@ describe("argocd.scale: Argo CD sized for the expected Application count", () =>
         assert.equal((renderArgoCdValues({}) as typeof values).configs.params, undefined);
     });
 
+    it("several controller shards spread the clusters by consistent hashing; one shard sets no algorithm", () => {
+        type Values = { controller: { replicas: number }; configs: { params?: Record<string, string> } };
+        const sharded = renderArgoCdValues({ replicas: { controller: 3 } }) as Values;
+        assert.equal(sharded.controller.replicas, 3);
+        assert.deepEqual(sharded.configs.params, { "controller.sharding.algorithm": "consistent-hashing" });
+        const both = renderArgoCdValues({ replicas: { controller: 2 }, scale: { applications: 1000 } }) as Values;
+        assert.equal(both.configs.params?.["controller.sharding.algorithm"], "consistent-hashing");
+        assert.equal(both.configs.params?.["controller.status.processors"], "50");
+        assert.equal((renderArgoCdValues({ replicas: { controller: 1 } }) as Values).configs.params, undefined);
+    });
+
     it("the bench hands the rendered settings to the out-of-cluster controller as the chart's StatefulSet maps them", () => {
         const { env, resyncSeconds } = controllerEnvironment(renderArgoCdValues({ scale: { applications: 1000 } }) as Record<string, unknown>);
         assert.equal(resyncSeconds, 360);
@@ -78,7 +89,11 @@ describe("argocd.scale: Argo CD sized for the expected Application count", () =>
             ARGOCD_APPLICATION_CONTROLLER_OPERATION_PROCESSORS: "25",
             ARGOCD_APPLICATION_CONTROLLER_REPO_SERVER_TIMEOUT_SECONDS: "180",
             ARGOCD_RECONCILIATION_JITTER: "120s",
+            // The chart gives the repo-server argocd-cm's period too (its revision cache expiry).
+            ARGOCD_RECONCILIATION_TIMEOUT: "360s",
         });
+        // The chart's own defaults: the period only (Argo CD's 180 s), nothing else.
+        assert.deepEqual(controllerEnvironment({}), { env: { ARGOCD_RECONCILIATION_TIMEOUT: "180s" }, resyncSeconds: 180 });
     });
 
     it("a stack defaults to its own Application count; an explicit count wins", () => {
