@@ -113,6 +113,9 @@ describe("the team route as processes", () => {
             "Application/inventory-prod",
             "Application/inventory-staging",
             "ApplicationSet/inventory-previews",
+            // The program makes each environment's namespace (issue 21).
+            "Namespace/inventory-prod",
+            "Namespace/inventory-staging",
             // A team's previews get the same protection against a mistaken ApplicationSet delete.
             "ValidatingAdmissionPolicy/gitops-control-keep-previews-inventory",
             "ValidatingAdmissionPolicyBinding/gitops-control-keep-previews-inventory",

@@ -33,13 +33,18 @@ const previewed = ["payments-api", "checkout"];
 /** The steps issue 17's project split adds for a stack of previewed services (none replaces or deletes). */
 const previewSplitSteps = previewed.flatMap((service) => [`create ${service}-previews-project`, `update ${service}-project`, `update ${service}-previews-appset`]);
 const isProjectSplit = (s: ResourceStep) => previewSplitSteps.includes(`${s.op} ${s.urn.split("::").pop()}`);
-/** Issue 21: every Application gains the manifest-generate-paths annotation, in place and nothing else. */
+/**
+ * Issue 21: every Application gains the manifest-generate-paths annotation and loses
+ * managedNamespaceMetadata (the program makes its namespace now), in place and nothing else.
+ */
 const gainsGeneratePaths = (s: ResourceStep) =>
     s.op === "update" &&
     s.type === "kubernetes:argoproj.io/v1alpha1:Application" &&
     Object.keys(s.detailedDiff).length > 0 &&
-    Object.keys(s.detailedDiff).every((k) => k.includes("manifest-generate-paths"));
-const projectSplit = (s: ResourceStep) => isProjectSplit(s) || gainsGeneratePaths(s);
+    Object.keys(s.detailedDiff).every((k) => k.includes("manifest-generate-paths") || k.startsWith("spec.syncPolicy.managedNamespaceMetadata"));
+/** Issue 21: the program makes each environment's namespace (a create: server-side apply adopts one Argo CD made). */
+const makesNamespace = (s: ResourceStep) => s.op === "create" && s.type === "kubernetes:core/v1:Namespace";
+const projectSplit = (s: ResourceStep) => isProjectSplit(s) || gainsGeneratePaths(s) || makesNamespace(s);
 /** Services inside a component (the others at the stack's root). */
 const nested = ["checkout"];
 
@@ -176,7 +181,7 @@ describe("flattened GitOpsService and the PreviewGate component keep existing st
         assert.equal(created.filter((t) => t === "gitops-control:previews:PreviewGate").length, 0);
     });
 
-    it("the current program replaces and deletes no Kubernetes object; it changes only what the previews' own project needs and the Applications' manifest-generate-paths", () => {
+    it("the current program replaces and deletes no Kubernetes object; it changes only what the previews' own project needs, the Applications' manifest-generate-paths and namespaces, and makes the namespaces", () => {
         assert.deepEqual(
             preview.filter((s) => s.custom && s.op !== "same" && !projectSplit(s)).map((s) => `preview: ${s.op} ${s.urn}`),
             [],
@@ -190,13 +195,21 @@ describe("flattened GitOpsService and the PreviewGate component keep existing st
         // its ApplicationSet updated in place (the preview glob moves from one project to the other).
         assert.deepEqual(
             changed
-                .filter((s) => !gainsGeneratePaths(s))
+                .filter((s) => !gainsGeneratePaths(s) && !makesNamespace(s))
                 .map((s) => `${s.op} ${s.urn.split("::").pop()}`)
                 .sort(),
             previewSplitSteps.sort(),
         );
         // And each Application gains the manifest-generate-paths annotation in place (issue 21).
         assert.equal(changed.filter(gainsGeneratePaths).length, services.length * 2);
+        // And one namespace per environment, made by the program.
+        assert.deepEqual(
+            changed
+                .filter(makesNamespace)
+                .map((s) => s.urn.split("::").pop())
+                .sort(),
+            services.flatMap((service) => [`${service}-prod-namespace`, `${service}-staging-namespace`]).sort(),
+        );
         const customSame = secondUp.filter((s) => s.custom && s.op === "same").length;
         assert.equal(customSame, firstUp.filter((s) => s.custom && s.op === "create").length - changed.filter((s) => s.op === "update").length);
     });
