@@ -3,7 +3,12 @@
  * (written by `npm run bench -- --sections scale`, bench/scale.ts). Every figure of one size comes
  * from one run of each variant on the same machine, interleaved.
  */
+import type { Run } from "./harness";
+import type { JobResult } from "./realPreview";
 import type { Latencies, ProcessUse, ScaleRun, ScaleVariant } from "./scale";
+import type { PulumiScaleResults } from "./scalePulumi";
+import { stepsOf } from "./scalePulumi";
+import { fmt, summarize } from "./stats";
 
 export interface ScaleResults {
     readonly startedAt: string;
@@ -17,6 +22,8 @@ export interface ScaleResults {
     readonly rerun?: string;
     /** Set when the run was stopped before every size finished. */
     readonly interrupted?: string;
+    /** The Pulumi side (bench/scalePulumi.ts), run after the Argo CD side. */
+    readonly pulumi?: PulumiScaleResults & { readonly interrupted?: string };
 }
 
 export const scaleSectionTitle = "## GitOps loop at scale";
@@ -35,6 +42,50 @@ const variantTitle: Record<ScaleVariant, string> = {
 
 /** `findings`: bench/SCALE-FINDINGS.md, written by hand from the run and its profiles, included below the generated tables. */
 export function renderScaleSection(results: ScaleResults, findings = ""): string {
+    const lines = [...(results.runs.length > 0 ? renderArgoSide(results) : [scaleSectionTitle, ""]), ...(results.pulumi ? renderPulumiSide(results.pulumi) : [])];
+    if (findings.trim() !== "") lines.push(findings.trim(), "");
+    return lines.join("\n").trimEnd() + "\n";
+}
+
+const secondsOf = (runs: readonly Run<JobResult>[], pick: (r: Run<JobResult>) => number, digits = 2) => fmt(summarize(runs.map(pick)), digits);
+
+/** "Pulumi side at N services": the program's first `up` and no-op `preview` vs the floor's, per size. */
+function renderPulumiSide(p: NonNullable<ScaleResults["pulumi"]>): string[] {
+    const lines = [
+        "### Pulumi side at N services",
+        "",
+        `bench/scalePulumi.ts, ${p.startedAt.slice(0, 16).replace("T", " ")}–${p.finishedAt.slice(11, 16)} UTC, load average ${p.loadStart[0].toFixed(1)} at the start and ${p.loadEnd[0].toFixed(1)} at the end, under \`nice -n 10\`. For each size, the program (prod-shaped: the pinned Argo CD chart, the CRDs read from their own stack, as in section 2's no-op previews) and the floor (the very objects it registers, recorded under mocks, registered as plain resources: bench/floor.ts), each on a fresh local API server of its own: the first \`up\` that creates the stack, then no-op \`preview\`s of it, each in a fresh process through the Automation API (CLI, kubernetes plugin, file backend), the two programs interleaved in alternating order. The ratio pairs the runs of one repetition. Peak memory: the Node.js program process's maximum resident set; the CLI and its plugins' summed resident sets, sampled every 100 ms. CPU: the whole process tree (Node.js, CLI, plugins) / kube-apiserver + etcd. The CRD stack's \`up\` (once per run): ${p.crdStackSeconds.toFixed(1)} s.`,
+        ...(p.interrupted ? ["", `**Interrupted:** ${p.interrupted}; the table shows the sizes measured.`] : []),
+        "",
+        "| services | program | first `up`, s | its steps | no-op `preview`, s (runs) | ours ÷ floor, paired | its steps | peak RSS MB, Node.js: `up` / `preview` | peak RSS MB, CLI + plugins: `up` / `preview` | CPU s of a `preview`: tree / API server |",
+        "| ---: | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |",
+    ];
+    for (const run of [...p.runs].sort((a, b) => a.services - b.services)) {
+        const ours = run.previews.ours ?? [];
+        const floor = run.previews.floor ?? [];
+        const paired = ours.flatMap((o) => {
+            const f = floor.find((x) => x.rep === o.rep);
+            return f ? [o.result.opMs[0] / f.result.opMs[0]] : [];
+        });
+        for (const variant of ["ours", "floor"] as const) {
+            const up = run.up[variant];
+            const previews = run.previews[variant] ?? [];
+            const mode = run.checkpoints ? "" : " (PULUMI_SKIP_CHECKPOINTS)";
+            lines.push(
+                `| ${run.services} | ${variant === "ours" ? "program" : "floor"} | ${up ? `${(up.result.opMs[0] / 1000).toFixed(1)}${mode}` : "–"} | ${up ? stepsOf(up) : "–"} | ${secondsOf(previews, (r) => r.result.opMs[0] / 1000)} (${previews.length}) | ${variant === "ours" ? `${fmt(summarize(paired))}×` : ""} | ${previews[0] ? stepsOf(previews[0]) : "–"} | ${up ? up.result.peakRssMB.toFixed(0) : "–"} / ${secondsOf(previews, (r) => r.result.peakRssMB, 0)} | ${up?.result.peakTreeRssMB?.toFixed(0) ?? "–"} / ${secondsOf(previews, (r) => r.result.peakTreeRssMB ?? NaN, 0)} | ${secondsOf(previews, (r) => r.treeCpuMs / 1000, 1)} / ${secondsOf(previews, (r) => (r.apiCpuMs ?? NaN) / 1000, 1)} |`,
+            );
+        }
+    }
+    const skipped = p.runs.filter((r) => !r.checkpoints).map((r) => r.services);
+    lines.push(
+        "",
+        `The first \`up\` runs as a user runs it: the CLI saves the whole state after every step, a cost that grows with the square of the size (section 2, "growth")${skipped.length > 0 ? `; at ${skipped.join(", ")} services that would take hours, so it ran with \`PULUMI_SKIP_CHECKPOINTS=true\` (one save at the end: what the program's disposable stacks use, scripts/lib/engine.ts), marked in the table` : ""}.`,
+        "",
+    );
+    return lines;
+}
+
+function renderArgoSide(results: ScaleResults): string[] {
     const sizes = [...new Set(results.runs.map((r) => r.applications))].sort((a, b) => a - b);
     const variants = (["chart", "ours", "ns"] as const).filter((v) => results.runs.some((r) => r.variant === v));
     const lines: string[] = [
@@ -108,8 +159,7 @@ export function renderScaleSection(results: ScaleResults, findings = ""): string
             "",
         );
     }
-    if (findings.trim() !== "") lines.push(findings.trim(), "");
-    return lines.join("\n").trimEnd() + "\n";
+    return lines;
 }
 
 /** RESULTS.md with its scale section replaced (or appended): the rest of the file stays as the last full run wrote it. */
