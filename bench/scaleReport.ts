@@ -66,7 +66,7 @@ function renderPulumiSide(p: NonNullable<ScaleResults["pulumi"]>): string[] {
         ...(p.interrupted ? ["", `**Interrupted:** ${p.interrupted}; the table shows the sizes measured.`] : []),
         "",
         "| services | program | first `up`, s | its steps | no-op `preview`, s (runs) | its steps | ours ÷ floor: `up` / `preview` (paired) | peak RSS MB, Node.js: `up` / `preview` | peak RSS MB, CLI + plugins: `up` / `preview` | CPU s of a `preview`: tree / API server |",
-        "| ---: | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |",
+        "| ---: | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |",
     ];
     for (const run of [...p.runs].sort((a, b) => a.services - b.services)) {
         const paired = pairedPreviewRatios(run);
@@ -88,10 +88,22 @@ function renderPulumiSide(p: NonNullable<ScaleResults["pulumi"]>): string[] {
             `Target (issue 21): the program's no-op \`preview\` at 1,000 services ≤ 1.2× the floor's. Largest size measured, ${largest.services}: ${fmt(ratio)}× (${largest.services < 1000 ? "not the target's size" : ratio.median <= 1.2 ? "**met**" : "**missed**"}).`,
         );
     }
-    const skipped = p.runs.filter((r) => !r.checkpoints).map((r) => r.services);
+    const skipped = p.runs.filter((r) => !r.checkpoints);
+    // The largest checkpointed run of the program, to extrapolate from (the cost grows with the square of the steps).
+    const base = p.runs.filter((r) => r.checkpoints && r.up.ours).sort((a, b) => b.services - a.services)[0];
+    const steps = (r: PulumiScaleRun) => Object.values(r.up.ours?.result.changes[0] ?? {}).reduce((a, b) => a + b, 0);
+    const extrapolated = (r: PulumiScaleRun) => {
+        if (!base || !r.up.ours) return "";
+        const minutes = ((base.up.ours!.result.opMs[0] / 1000) * (steps(r) / steps(base)) ** 2) / 60;
+        return ` ${r.services}: up to about ${minutes.toFixed(0)} min`;
+    };
     lines.push(
         "",
-        `The first \`up\` runs as a user runs it: the CLI saves the whole state after every step, a cost that grows with the square of the size (section 2, "growth")${skipped.length > 0 ? `; at ${skipped.join(", ")} services that would take hours, so it ran with \`PULUMI_SKIP_CHECKPOINTS=true\` (one save at the end: what the program's disposable stacks use, scripts/lib/engine.ts), marked in the table` : ""}.`,
+        `The first \`up\` runs as a user runs it: the CLI saves the whole state after every step, a cost that grows with the square of the steps (section 2, "growth")${
+            skipped.length > 0
+                ? `. At ${skipped.map((r) => r.services).join(", ")} services it ran with \`PULUMI_SKIP_CHECKPOINTS=true\` instead (one save at the end: what the program's disposable stacks use, scripts/lib/engine.ts; marked in the table; bench/scalePulumi.ts --checkpoints-up-to)${base ? `; checkpointed, the program's would take, extrapolated from ${(base.up.ours!.result.opMs[0] / 1000).toFixed(0)} s for ${steps(base)} steps at ${base.services} services by the square of the steps (an upper bound: part of the cost is linear):${skipped.map(extrapolated).join(",")}` : ""}`
+                : ""
+        }.`,
         "",
     );
     return lines;
