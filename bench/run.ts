@@ -274,23 +274,29 @@ async function runScaleSection(): Promise<void> {
         const passed = (["previews", "checkpoints-up-to"] as const).flatMap((o) => (option(`scale-${o}`) ? [`--${o}`, option(`scale-${o}`)!] : []));
         const r = niceNode("scalePulumi.ts", ["--sizes", sizes, "--out", pulumiFile, ...passed]);
         const pulumi = fs.existsSync(pulumiFile) ? (JSON.parse(fs.readFileSync(pulumiFile, "utf8")) as PulumiScaleResults) : undefined;
-        if (!pulumi) throw new Error(`bench/scalePulumi.ts failed (exit ${r.status}) before any size finished`);
-        if (r.status !== 0) log(`scale: bench/scalePulumi.ts stopped (exit ${r.status}); publishing the ${pulumi.runs.length} sizes it finished`);
-        const m = machine();
-        results = {
-            ...(results ?? {
-                startedAt: pulumi.startedAt,
-                finishedAt: pulumi.finishedAt,
-                machine: { cpuModel: m.cpuModel, cores: m.cores, memGiB: m.memGiB },
-                loadStart: pulumi.loadStart,
-                loadEnd: pulumi.loadEnd,
-                samples: 0,
-                runs: [],
-            }),
-            pulumi: { ...pulumi, ...(r.status !== 0 ? { interrupted: `stopped before every size finished (asked for ${sizes})` } : {}) },
-        };
-        fs.writeFileSync(resultsFile, `${JSON.stringify(results, null, 1)}\n`);
-        fs.rmSync(pulumiFile, { force: true });
+        // Argo CD's side, when this run measured it, is written already and still rendered below.
+        if (!pulumi && !results) throw new Error(`bench/scalePulumi.ts failed (exit ${r.status}) before any size finished`);
+        if (!pulumi) {
+            log(`scale: bench/scalePulumi.ts failed (exit ${r.status}) before any size finished; the Pulumi side keeps the figures the results file had`);
+            process.exitCode = 1;
+        } else {
+            if (r.status !== 0) log(`scale: bench/scalePulumi.ts stopped (exit ${r.status}); publishing the ${pulumi.runs.length} sizes it finished`);
+            const m = machine();
+            results = {
+                ...(results ?? {
+                    startedAt: pulumi.startedAt,
+                    finishedAt: pulumi.finishedAt,
+                    machine: { cpuModel: m.cpuModel, cores: m.cores, memGiB: m.memGiB },
+                    loadStart: pulumi.loadStart,
+                    loadEnd: pulumi.loadEnd,
+                    samples: 0,
+                    runs: [],
+                }),
+                pulumi: { ...pulumi, ...(r.status !== 0 ? { interrupted: `stopped before every size finished (asked for ${sizes})` } : {}) },
+            };
+            fs.writeFileSync(resultsFile, `${JSON.stringify(results, null, 1)}\n`);
+            fs.rmSync(pulumiFile, { force: true });
+        }
     }
     const report = path.join(dir, "RESULTS.md");
     const current = fs.existsSync(report) ? fs.readFileSync(report, "utf8") : fs.readFileSync(path.join(benchDir, "RESULTS.md"), "utf8");
