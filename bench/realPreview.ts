@@ -24,6 +24,7 @@
  * `statePersists`: the stack's state dir is kept between jobs, so a `preview` after an `up` is a
  * no-op preview of an existing stack (what every PR check runs).
  */
+import { Worker } from "node:worker_threads";
 import * as k8s from "@pulumi/kubernetes";
 import { EngineEvent, LocalWorkspace, PulumiFn } from "@pulumi/pulumi/automation";
 import { ArgoCd, chartArgs, renderArgoCdValues } from "../components/argocd/ArgoCd";
@@ -61,6 +62,8 @@ export interface Job {
      * the StackReference as the prod stack does. @default none: ours installs the CRDs itself
      */
     readonly crdStackCheckpoint?: string;
+    /** Sample the resident memory of this process's descendants (the CLI and its plugins): `peakTreeRssMB`. @default false */
+    readonly treeRss?: boolean;
 }
 
 export interface JobResult {
@@ -79,6 +82,12 @@ export interface JobResult {
     /** Time to create/select the stack (pulumi stack init/select), ms. */
     readonly stackMs: number;
     readonly peakRssMB: number;
+    /**
+     * With `treeRss`: the largest sum of the resident sets of this process's descendants (the CLI
+     * and the plugins it runs), sampled every 100 ms from /proc by a worker thread (the program's
+     * own event loop can be busy for seconds), MB.
+     */
+    readonly peakTreeRssMB?: number;
     /** Process start until the program's modules (tsx, SDKs, components) are loaded, ms. */
     readonly importMs: number;
     /**
@@ -136,6 +145,45 @@ function program(job: Job): PulumiFn {
     }
 }
 
+/**
+ * The peak of the summed resident sets of `pid`'s descendants, sampled every 100 ms in a worker
+ * thread (Linux /proc). `stop()` resolves to the peak in MB.
+ */
+function sampleDescendantsRss(pid: number): { stop: () => Promise<number> } {
+    const code = `
+const fs = require("node:fs");
+const { parentPort, workerData } = require("node:worker_threads");
+const read = (file) => { try { return fs.readFileSync(file, "utf8"); } catch { return ""; } };
+const children = (pid) => read("/proc/" + pid + "/task/" + pid + "/children").split(" ").filter((x) => x.trim() !== "").map(Number);
+let peak = 0;
+const sample = () => {
+    let kB = 0;
+    const todo = children(workerData.pid);
+    while (todo.length > 0) {
+        const p = todo.pop();
+        const m = read("/proc/" + p + "/status").match(/VmRSS:\\s+(\\d+) kB/);
+        if (m) kB += Number(m[1]);
+        todo.push(...children(p));
+    }
+    peak = Math.max(peak, kB);
+};
+const timer = setInterval(sample, 100);
+parentPort.on("message", () => { clearInterval(timer); sample(); parentPort.postMessage(peak / 1024); });
+`;
+    const worker = new Worker(code, { eval: true, workerData: { pid } });
+    return {
+        stop: () =>
+            new Promise<number>((resolve, reject) => {
+                worker.once("message", (mb: number) => {
+                    void worker.terminate();
+                    resolve(mb);
+                });
+                worker.once("error", reject);
+                worker.postMessage("stop");
+            }),
+    };
+}
+
 async function main(): Promise<void> {
     const job = JSON.parse(process.argv[2]) as Job;
     // As scripts/lib/engine.ts runs every program (and for every variant alike): no source-mapped
@@ -152,6 +200,7 @@ async function main(): Promise<void> {
         ...job.engineEnv,
     };
     if (job.crdStackCheckpoint) copyCrdStack(job.crdStackCheckpoint, job.stateDir);
+    const treeRss = job.treeRss ? sampleDescendantsRss(process.pid) : undefined;
     let t = performance.now();
     // Same project, stack and stack file (Pulumi.local.yaml) for every variant but the CRD stack, as scripts/lib/engine.ts opens it.
     const stackName = job.variant === "crds" ? crdStackName : "local";
@@ -183,6 +232,7 @@ async function main(): Promise<void> {
         opNodeCpuMs.push(cpuMs(process.cpuUsage(cpu0)));
         changes.push(Object.fromEntries(Object.entries(summary ?? {}).map(([k, v]) => [k, v ?? 0])));
     }
+    const peakTreeRssMB = await treeRss?.stop();
     const out: JobResult = {
         variant: job.variant,
         services: job.services,
@@ -194,6 +244,7 @@ async function main(): Promise<void> {
         changes,
         stackMs,
         peakRssMB: process.resourceUsage().maxRSS / 1024,
+        ...(peakTreeRssMB !== undefined ? { peakTreeRssMB } : {}),
         importMs,
         timeline,
     };

@@ -5,7 +5,8 @@
  *
  *   npm run bench [-- --reps 5] [-- --noop-reps N] [-- --sections mocks,profile,real,noop,up,growth,chart,cel] [-- --no-up-floor]
  *   npm run bench -- --report-only     re-render RESULTS.md and the chart from bench/results.json
- *   npm run bench -- --sections scale [--scale-sizes 100,500,1000]   the GitOps loop at scale (alone; bench/scale.ts)
+ *   npm run bench -- --sections scale [--scale-sizes 100,500,1000] [--scale-parts argo,pulumi]   the GitOps loop at scale
+ *                   (alone): Argo CD's side (bench/scale.ts), then the program's Pulumi side (bench/scalePulumi.ts)
  *   npm run bench -- --scale-report-only   re-render RESULTS.md's scale section (scale-results.json, SCALE-FINDINGS.md)
  *
  * Only a full run (the default sections, ≥ 5 repetitions) writes to bench/; partial runs write to
@@ -25,7 +26,9 @@
  *             cost makes five too long for the 15-minute budget)
  * 3. cel      bench/cel.ts (guardrail CEL throughput)
  * 5. scale    (not in the default run, alone) N Applications reconciled by the real Argo CD v3.6.1
- *             controller and repo-server: chart defaults vs the program's settings (bench/scale.ts)
+ *             controller and repo-server: chart defaults vs the program's settings (bench/scale.ts);
+ *             then the program's first `up` and no-op `preview` at N services vs the floor, each on
+ *             its own API server (bench/scalePulumi.ts)
  * 4. chart    preview of the ArgoCd component alone (pinned chart), the same without the chart's
  *             CRDs, an empty program; `helm template` of the same chart and values, and a
  *             server-side dry-run apply of its output (what a user would run instead)
@@ -38,11 +41,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { LocalCluster } from "../tests/integration/support";
-import { kubectl, kubectlOk, startCluster } from "../tests/integration/support";
+import { kubectl, kubectlOk } from "../tests/integration/support";
 import { renderArgoCdValues } from "../components/argocd/ArgoCd";
 import { fixtureChartPath } from "../stacks/config";
 import { renderChart } from "./chart";
-import { argoCdBenchArgs, crdStackName, emptyChart, startBenchCluster } from "./cluster";
+import { argoCdBenchArgs, emptyChart, startBenchCluster } from "./cluster";
+import { Run, apiServerPids, benchDir, existingStackPreviews, floorDump, log, option, repoRoot, runChild, upCrdStack } from "./harness";
 import type { MockEvalResult } from "./mockEval";
 import { ProfileSummary, summarizeProfile } from "./profile";
 import type { Job, JobResult } from "./realPreview";
@@ -50,9 +54,9 @@ import { renderReport } from "./report";
 import { summarize } from "./stats";
 import { ScaleResults, renderScaleSection, withScaleSection } from "./scaleReport";
 import type { ScaleRun } from "./scale";
+import type { PulumiScaleResults } from "./scalePulumi";
 
-export const benchDir = __dirname;
-const repoRoot = path.resolve(__dirname, "..");
+export type { Run } from "./harness";
 
 export interface Machine {
     readonly date: string;
@@ -66,20 +70,6 @@ export interface Machine {
     readonly kubeApiserver: string;
     readonly etcd: string;
     readonly sdk: Readonly<Record<string, string>>;
-}
-
-/** One measured child process. */
-export interface Run<T> {
-    readonly rep: number;
-    /** 1-minute load average when the run started. */
-    readonly load: number;
-    /** Wall time of the child process, ms. */
-    readonly childMs: number;
-    /** CPU time of the child and every process it waited for (CLI, plugins), ms. */
-    readonly treeCpuMs: number;
-    /** CPU time of kube-apiserver + etcd during the run (real runs), ms. */
-    readonly apiCpuMs?: number;
-    readonly result: T;
 }
 
 export interface Series<T> {
@@ -137,68 +127,7 @@ const growthServices = 200;
 /** Argo CD namespace of previews; `up` runs get their own (`argocd-up-<rep>-<variant index>`). */
 const benchNamespace = "argocd-bench";
 
-function option(name: string): string | undefined {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
 const started = Date.now();
-function log(message: string): void {
-    const t = new Date().toISOString().slice(11, 19);
-    console.error(`[bench] ${t} +${Math.round((Date.now() - started) / 1000)}s ${message}`);
-}
-
-/** User + system CPU of this process's waited-for children (and theirs), ms. */
-function childrenCpuMs(): number {
-    const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
-    return ((Number(fields[13]) + Number(fields[14])) * 1000) / clockTicks;
-}
-const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
-
-/** User + system CPU of running processes by pid, ms (0 for a process that is gone). */
-function processCpuMs(pids: readonly number[]): number {
-    let total = 0;
-    for (const pid of pids) {
-        try {
-            const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-            total += ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
-        } catch {
-            // exited
-        }
-    }
-    return total;
-}
-
-function runChild<T>(
-    script: string,
-    args: readonly string[],
-    rep: number,
-    opts: { nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv; apiPids?: readonly number[] } = {},
-): Run<T> {
-    const load = os.loadavg()[0];
-    const cpu0 = childrenCpuMs();
-    const api0 = opts.apiPids ? processCpuMs(opts.apiPids) : 0;
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", path.join(benchDir, script), ...args], {
-        cwd: repoRoot,
-        encoding: "utf8",
-        env: { ...process.env, ...opts.env },
-        maxBuffer: 1 << 28,
-    });
-    const childMs = performance.now() - t0;
-    if (r.status !== 0) {
-        throw new Error(`${script} ${args.join(" ").slice(0, 300)} failed (exit ${r.status}):\n${(r.stderr ?? "").split("\n").slice(-40).join("\n")}`);
-    }
-    const line = r.stdout.trim().split("\n").pop() ?? "";
-    return {
-        rep,
-        load,
-        childMs,
-        treeCpuMs: childrenCpuMs() - cpu0,
-        ...(opts.apiPids ? { apiCpuMs: processCpuMs(opts.apiPids) - api0 } : {}),
-        result: JSON.parse(line) as T,
-    };
-}
 
 function series<T>(list: Series<T>[], variant: string, services: number, experiments: readonly string[] = []): Series<T> {
     const key = `${variant}/${services}/${experiments.join("+")}`;
@@ -280,46 +209,53 @@ const allSections = ["mocks", "profile", "real", "noop", "up", "growth", "chart"
  */
 const defaultSections = allSections.filter((x) => x !== "real" && x !== "scale");
 
-/**
- * `--sections scale` (alone): the GitOps loop at scale (bench/scale.ts, ≈ 1 h at 100/500/1,000 on
- * this machine), every process under `nice -n 10`. Writes bench/scale-results.json and replaces the
- * "GitOps loop at scale" section of bench/RESULTS.md; the rest of the file stays as the last full
- * run wrote it. `--scale-sizes 20,100` for a quick look (written to the scratch directory instead:
- * only a run that includes 1,000 is published).
- */
 /** bench/SCALE-FINDINGS.md: the scale run's findings, written by hand (empty when absent). */
 function scaleFindings(): string {
     const file = path.join(benchDir, "SCALE-FINDINGS.md");
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
 }
 
+/**
+ * `--sections scale` (alone): the GitOps loop at scale, every process under `nice -n 10`: the Argo
+ * CD side (bench/scale.ts, ≈ 1 h at 100/500/1,000 on this machine), then the Pulumi side
+ * (bench/scalePulumi.ts: the program's first `up` and no-op `preview` vs the floor at each size).
+ * `--scale-parts argo` or `--scale-parts pulumi` runs one side; the other side's figures stay as
+ * the results file had them. Writes bench/scale-results.json and replaces the "GitOps loop at
+ * scale" section of bench/RESULTS.md; the rest of the file stays as the last full run wrote it.
+ * `--scale-sizes 20,100` for a quick look (written to the scratch directory instead: only a run
+ * that includes 1,000 is published).
+ */
+const scaleParts = ["argo", "pulumi"] as const;
+
 async function runScaleSection(): Promise<void> {
     const sizes = option("scale-sizes") ?? "100,500,1000";
     const samples = option("scale-samples") ?? "10";
     const profileSeconds = option("scale-profile-seconds") ?? "30";
+    const parts = option("scale-parts")?.split(",") ?? [...scaleParts];
+    const unknownParts = parts.filter((x) => !(scaleParts as readonly string[]).includes(x));
+    if (unknownParts.length > 0 || parts.length === 0) throw new Error(`--scale-parts ${parts.join(",")}: use ${scaleParts.join(",")} (default both)`);
     const published = sizes.split(",").map(Number).includes(1000) || process.argv.includes("--publish");
     const dir = published ? benchDir : path.join(os.tmpdir(), "gitops-bench-partial");
     fs.mkdirSync(dir, { recursive: true });
-    const runsFile = path.join(dir, "scale-runs.json");
-    const startedAt = new Date().toISOString();
-    const loadStart = os.loadavg();
-    log(`scale: sizes ${sizes}, ${samples} self-heal samples; under nice -n 10`);
-    const r = spawnSync(
-        "nice",
-        [
-            "-n",
-            "10",
-            process.execPath,
-            "--import",
-            "tsx",
-            path.join(benchDir, "scale.ts"),
+    const resultsFile = path.join(dir, "scale-results.json");
+    // The side this run leaves out keeps the figures the results file has.
+    const previous = fs.existsSync(resultsFile) ? (JSON.parse(fs.readFileSync(resultsFile, "utf8")) as ScaleResults) : undefined;
+    let results: ScaleResults | undefined = previous;
+    const niceNode = (script: string, args: readonly string[]) =>
+        spawnSync("nice", ["-n", "10", process.execPath, "--import", "tsx", path.join(benchDir, script), ...args], { cwd: repoRoot, stdio: "inherit" });
+    if (parts.includes("argo")) {
+        const runsFile = path.join(dir, "scale-runs.json");
+        const startedAt = new Date().toISOString();
+        const loadStart = os.loadavg();
+        log(`scale: sizes ${sizes}, ${samples} self-heal samples; under nice -n 10`);
+        // chart and the program at every size; Validate=false priced at the largest; the poll there.
+        const r = niceNode("scale.ts", [
             "--sizes",
             sizes,
             "--samples",
             samples,
             "--profile-seconds",
             profileSeconds,
-            // chart and the program at every size; Validate=false priced at the largest; the poll there.
             "--variants",
             "chart,ours",
             "--variants-largest",
@@ -327,32 +263,59 @@ async function runScaleSection(): Promise<void> {
             "--poll",
             "--out",
             runsFile,
-        ],
-        {
-            cwd: repoRoot,
-            stdio: "inherit",
-        },
-    );
-    // An interrupted run (a size that did not finish in time) publishes the sizes it measured, and says so.
-    const measured = fs.existsSync(runsFile) ? (JSON.parse(fs.readFileSync(runsFile, "utf8")) as ScaleRun[]) : [];
-    if (r.status !== 0 && measured.length === 0) throw new Error(`bench/scale.ts failed (exit ${r.status}) before any run finished`);
-    if (r.status !== 0) log(`scale: bench/scale.ts stopped (exit ${r.status}); publishing the ${measured.length} runs it finished`);
-    const m = machine();
-    const results = {
-        startedAt,
-        finishedAt: new Date().toISOString(),
-        machine: { cpuModel: m.cpuModel, cores: m.cores, memGiB: m.memGiB },
-        loadStart,
-        loadEnd: os.loadavg(),
-        samples: Number(samples),
-        runs: measured,
-        ...(r.status !== 0 ? { interrupted: `stopped before every size finished (asked for ${sizes})` } : {}),
-    };
-    fs.writeFileSync(path.join(dir, "scale-results.json"), `${JSON.stringify(results, null, 1)}\n`);
-    fs.rmSync(runsFile, { force: true });
+        ]);
+        // An interrupted run (a size that did not finish in time) publishes the sizes it measured, and says so.
+        const measured = fs.existsSync(runsFile) ? (JSON.parse(fs.readFileSync(runsFile, "utf8")) as ScaleRun[]) : [];
+        if (r.status !== 0 && measured.length === 0) throw new Error(`bench/scale.ts failed (exit ${r.status}) before any run finished`);
+        if (r.status !== 0) log(`scale: bench/scale.ts stopped (exit ${r.status}); publishing the ${measured.length} runs it finished`);
+        const m = machine();
+        results = {
+            startedAt,
+            finishedAt: new Date().toISOString(),
+            machine: { cpuModel: m.cpuModel, cores: m.cores, memGiB: m.memGiB },
+            loadStart,
+            loadEnd: os.loadavg(),
+            samples: Number(samples),
+            runs: measured,
+            ...(r.status !== 0 ? { interrupted: `stopped before every size finished (asked for ${sizes})` } : {}),
+            ...(previous?.pulumi ? { pulumi: previous.pulumi } : {}),
+        };
+        fs.writeFileSync(resultsFile, `${JSON.stringify(results, null, 1)}\n`);
+        fs.rmSync(runsFile, { force: true });
+    }
+    if (parts.includes("pulumi")) {
+        const pulumiFile = path.join(dir, "scale-pulumi-runs.json");
+        log(`scale: the Pulumi side at ${sizes} services (bench/scalePulumi.ts); under nice -n 10`);
+        const passed = (["previews", "checkpoints-up-to"] as const).flatMap((o) => (option(`scale-${o}`) ? [`--${o}`, option(`scale-${o}`)!] : []));
+        const r = niceNode("scalePulumi.ts", ["--sizes", sizes, "--out", pulumiFile, ...passed]);
+        const pulumi = fs.existsSync(pulumiFile) ? (JSON.parse(fs.readFileSync(pulumiFile, "utf8")) as PulumiScaleResults) : undefined;
+        // Argo CD's side, when this run measured it, is written already and still rendered below.
+        if (!pulumi && !results) throw new Error(`bench/scalePulumi.ts failed (exit ${r.status}) before any size finished`);
+        if (!pulumi) {
+            log(`scale: bench/scalePulumi.ts failed (exit ${r.status}) before any size finished; the Pulumi side keeps the figures the results file had`);
+            process.exitCode = 1;
+        } else {
+            if (r.status !== 0) log(`scale: bench/scalePulumi.ts stopped (exit ${r.status}); publishing the ${pulumi.runs.length} sizes it finished`);
+            const m = machine();
+            results = {
+                ...(results ?? {
+                    startedAt: pulumi.startedAt,
+                    finishedAt: pulumi.finishedAt,
+                    machine: { cpuModel: m.cpuModel, cores: m.cores, memGiB: m.memGiB },
+                    loadStart: pulumi.loadStart,
+                    loadEnd: pulumi.loadEnd,
+                    samples: 0,
+                    runs: [],
+                }),
+                pulumi: { ...pulumi, ...(r.status !== 0 ? { interrupted: `stopped before every size finished (asked for ${sizes})` } : {}) },
+            };
+            fs.writeFileSync(resultsFile, `${JSON.stringify(results, null, 1)}\n`);
+            fs.rmSync(pulumiFile, { force: true });
+        }
+    }
     const report = path.join(dir, "RESULTS.md");
     const current = fs.existsSync(report) ? fs.readFileSync(report, "utf8") : fs.readFileSync(path.join(benchDir, "RESULTS.md"), "utf8");
-    fs.writeFileSync(report, withScaleSection(current, renderScaleSection(results, scaleFindings())));
+    fs.writeFileSync(report, withScaleSection(current, renderScaleSection(results!, scaleFindings())));
     log(`scale: ${path.relative(repoRoot, report)} and scale-results.json written`);
 }
 
@@ -504,22 +467,13 @@ async function main(): Promise<void> {
         // 2 and 4 need the local API server.
         if (["real", "noop", "up", "growth", "chart"].some((x) => sections.includes(x))) {
             const cluster = startBenchCluster();
-            const apiPids = ["etcd", "kube-apiserver"].map((c) => Number(fs.readFileSync(path.join(cluster.dir, `${c}.pid`), "utf8").trim()));
+            const apiPids = apiServerPids(cluster);
             const chart = emptyChart(tmp);
-            // Prod-shaped: ours keeps the Argo CD CRDs in their own stack (Pulumi.prod.yaml's
-            // argocd.crds.stack). That stack is `up` once, here, on a cluster of its own (every bench
-            // cluster has the same CRDs applied up front); each run of ours gets a copy of its
-            // checkpoint, which its StackReference reads. The floor registers ours' objects, so no CRD either.
-            const crdStackCheckpoint = fs.mkdtempSync(path.join(tmp, "crd-stack-"));
-            const crdCluster = startCluster({ LOCAL_CLUSTER_NO_CONTROLLER_MANAGER: "1" });
-            try {
-                const crdPids = ["etcd", "kube-apiserver"].map((c) => Number(fs.readFileSync(path.join(crdCluster.dir, `${c}.pid`), "utf8").trim()));
-                const job: Job = { variant: "crds", services: 0, op: "up", stateDir: crdStackCheckpoint, kubeconfig: crdCluster.kubeconfig };
-                results.crdStack = runChild<JobResult>("realPreview.ts", [JSON.stringify(job)], 0, { apiPids: crdPids });
-                log(`CRD stack: up ${(results.crdStack.result.opMs[0] / 1000).toFixed(2)} s (once per run, not per PR)`);
-            } finally {
-                crdCluster.stop();
-            }
+            // Prod-shaped: ours keeps the Argo CD CRDs in their own stack, `up` once per run (bench/harness.ts).
+            const crds = upCrdStack(tmp);
+            const crdStackCheckpoint = crds.checkpoint;
+            results.crdStack = crds.run;
+            log(`CRD stack: up ${(results.crdStack.result.opMs[0] / 1000).toFixed(2)} s (once per run, not per PR)`);
             const real = (variant: Job["variant"], services: number, op: Job["op"], rep: number, extra: Partial<Job> = {}): Run<JobResult> => {
                 const stateDir = fs.mkdtempSync(path.join(tmp, "state-"));
                 try {
@@ -540,28 +494,12 @@ async function main(): Promise<void> {
                 }
             };
             /** The floor's input: ours' objects recorded under mocks with the same overrides (Argo CD's chart: `chartPath`). */
-            const floorDump = (services: number, chartPath = chart): string => {
-                const file = path.join(tmp, `real-floor-${services}-${chartPath === chart ? "empty" : "pinned"}.json`);
-                if (!fs.existsSync(file)) {
-                    runChild<MockEvalResult>(
-                        "mockEval.ts",
-                        [
-                            String(services),
-                            "--dump",
-                            file,
-                            "--overrides",
-                            JSON.stringify({ argocd: { namespace: benchNamespace, chart: { path: chartPath }, crds: { stack: crdStackName } } }),
-                        ],
-                        0,
-                    );
-                }
-                return file;
-            };
+            const floorInput = (services: number, chartPath = chart): string => floorDump(tmp, services, chartPath, benchNamespace);
             try {
                 await section("real", () => {
                     for (let rep = 0; rep < reps; rep++) {
                         for (const services of realSizes) {
-                            const dump = floorDump(services);
+                            const dump = floorInput(services);
                             const order: Job["variant"][] = rep % 2 === 0 ? ["ours", "floor"] : ["floor", "ours"];
                             for (const variant of order) {
                                 const run = withRetry(results, `preview ${variant} ${services} (repetition ${rep + 1})`, () =>
@@ -580,49 +518,31 @@ async function main(): Promise<void> {
                     // by an `up`, then previewed `reps` times in fresh processes, interleaved.
                     const pinned = path.resolve(repoRoot, fixtureChartPath);
                     for (const services of noopSizes) {
-                        const dump = floorDump(services, pinned);
-                        const variants = ["ours", "floor"] as const;
-                        const own = Object.fromEntries(variants.map((v) => [v, startBenchCluster()])) as Record<(typeof variants)[number], LocalCluster>;
-                        const states = Object.fromEntries(variants.map((v) => [v, fs.mkdtempSync(path.join(tmp, `noop-${v}-`))])) as Record<(typeof variants)[number], string>;
-                        try {
-                            const job = (variant: (typeof variants)[number], op: Job["op"]): Job => ({
-                                variant,
-                                services,
-                                op,
-                                stateDir: states[variant],
-                                kubeconfig: own[variant].kubeconfig,
-                                emptyChart: pinned,
-                                argoNamespace: benchNamespace,
-                                ...(variant === "floor" ? { floorResources: dump } : { crdStackCheckpoint }),
-                            });
-                            const pids = (c: LocalCluster) => ["etcd", "kube-apiserver"].map((x) => Number(fs.readFileSync(path.join(c.dir, `${x}.pid`), "utf8").trim()));
-                            for (const variant of variants) {
-                                // Setup only (not a target): a throw-away stack, so no intermediate checkpoints.
-                                const setupJob: Job = { ...job(variant, "up"), engineEnv: { PULUMI_SKIP_CHECKPOINTS: "true" } };
-                                const run = runChild<JobResult>("realPreview.ts", [JSON.stringify(setupJob)], 0, { apiPids: pids(own[variant]) });
+                        existingStackPreviews({
+                            services,
+                            chartPath: pinned,
+                            argoNamespace: benchNamespace,
+                            crdStackCheckpoint,
+                            floorResources: floorInput(services, pinned),
+                            parent: tmp,
+                            previews: noopReps,
+                            // Setup only (not a target): a throw-away stack, so no intermediate checkpoints.
+                            up: { engineEnv: { PULUMI_SKIP_CHECKPOINTS: "true" } },
+                            onUp: (variant, run) => {
                                 series(results.noopSetup, variant, services).runs.push(run);
                                 log(`noop setup: up ${variant} ${services} with the chart: ${(run.result.opMs[0] / 1000).toFixed(2)} s`);
-                            }
-                            for (let rep = 0; rep < noopReps; rep++) {
-                                for (const variant of rep % 2 === 0 ? variants : [...variants].reverse()) {
-                                    const run = withRetry(results, `no-op preview ${variant} ${services} (repetition ${rep + 1})`, () =>
-                                        runChild<JobResult>("realPreview.ts", [JSON.stringify(job(variant, "preview"))], rep, { apiPids: pids(own[variant]) }),
-                                    );
-                                    series(results.noop, variant, services).runs.push(run);
-                                    log(`no-op preview ${rep + 1}/${noopReps} ${variant} ${services}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
-                                }
-                            }
-                        } finally {
-                            for (const v of variants) {
-                                own[v].stop();
-                                fs.rmSync(states[v], { recursive: true, force: true });
-                            }
-                        }
+                            },
+                            onPreview: (variant, rep, run) => {
+                                series(results.noop, variant, services).runs.push(run);
+                                log(`no-op preview ${rep + 1}/${noopReps} ${variant} ${services}: ${(run.result.opMs[0] / 1000).toFixed(2)} s (load ${run.load.toFixed(2)})`);
+                            },
+                            retry: (what, attempt) => withRetry(results, what, attempt),
+                        });
                     }
                 });
 
                 await section("up", () => {
-                    const base = fs.readFileSync(floorDump(upServices), "utf8");
+                    const base = fs.readFileSync(floorInput(upServices), "utf8");
                     // What-if: the CLI without intermediate checkpoints (the file backend saves the whole state after every step).
                     const skipCheckpoints = { PULUMI_SKIP_CHECKPOINTS: "true" };
                     const variants: { variant: Job["variant"]; engineEnv?: Record<string, string> }[] = [
@@ -662,7 +582,7 @@ async function main(): Promise<void> {
 
                 await section("growth", () => {
                     // One run each (budget): the first `up` at 200 services, ours then the floor.
-                    const base = fs.readFileSync(floorDump(growthServices), "utf8");
+                    const base = fs.readFileSync(floorInput(growthServices), "utf8");
                     for (const [i, variant] of (["ours", "floor"] as const).entries()) {
                         const namespace = `argocd-growth-${i}`;
                         let extra: Partial<Job> = { argoNamespace: namespace };

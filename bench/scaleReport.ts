@@ -3,7 +3,12 @@
  * (written by `npm run bench -- --sections scale`, bench/scale.ts). Every figure of one size comes
  * from one run of each variant on the same machine, interleaved.
  */
+import type { Run } from "./harness";
+import type { JobResult } from "./realPreview";
 import type { Latencies, ProcessUse, ScaleRun, ScaleVariant } from "./scale";
+import type { PulumiScaleResults, PulumiScaleRun } from "./scalePulumi";
+import { stepsOf } from "./scalePulumi";
+import { fmt, summarize } from "./stats";
 
 export interface ScaleResults {
     readonly startedAt: string;
@@ -17,6 +22,8 @@ export interface ScaleResults {
     readonly rerun?: string;
     /** Set when the run was stopped before every size finished. */
     readonly interrupted?: string;
+    /** The Pulumi side (bench/scalePulumi.ts), run after the Argo CD side. */
+    readonly pulumi?: PulumiScaleResults & { readonly interrupted?: string };
 }
 
 export const scaleSectionTitle = "## GitOps loop at scale";
@@ -35,6 +42,74 @@ const variantTitle: Record<ScaleVariant, string> = {
 
 /** `findings`: bench/SCALE-FINDINGS.md, written by hand from the run and its profiles, included below the generated tables. */
 export function renderScaleSection(results: ScaleResults, findings = ""): string {
+    const lines = [...(results.runs.length > 0 ? renderArgoSide(results) : [scaleSectionTitle, ""]), ...(results.pulumi ? renderPulumiSide(results.pulumi) : [])];
+    if (findings.trim() !== "") lines.push(findings.trim(), "");
+    return lines.join("\n").trimEnd() + "\n";
+}
+
+const secondsOf = (runs: readonly Run<JobResult>[], pick: (r: Run<JobResult>) => number, digits = 2) => fmt(summarize(runs.map(pick)), digits);
+
+/** Ours ÷ floor of the no-op previews, paired by repetition. */
+function pairedPreviewRatios(run: PulumiScaleRun): number[] {
+    return (run.previews.ours ?? []).flatMap((o) => {
+        const f = run.previews.floor?.find((x) => x.rep === o.rep);
+        return f ? [o.result.opMs[0] / f.result.opMs[0]] : [];
+    });
+}
+
+/** "Pulumi side at N services": the program's first `up` and no-op `preview` vs the floor's, per size. */
+function renderPulumiSide(p: NonNullable<ScaleResults["pulumi"]>): string[] {
+    const lines = [
+        "### Pulumi side at N services",
+        "",
+        `bench/scalePulumi.ts, ${p.startedAt.slice(0, 16).replace("T", " ")}–${p.finishedAt.slice(11, 16)} UTC, load average ${p.loadStart[0].toFixed(1)} at the start and ${p.loadEnd[0].toFixed(1)} at the end, under \`nice -n 10\`. For each size, the program (prod-shaped: the pinned Argo CD chart, the CRDs read from their own stack, as in section 2's no-op previews) and the floor (the very objects it registers, recorded under mocks, registered as plain resources: bench/floor.ts), each on a fresh local API server of its own: the first \`up\` that creates the stack, then no-op \`preview\`s of it, each in a fresh process through the Automation API (CLI, kubernetes plugin, file backend), the two programs interleaved in alternating order. The ratio pairs the runs of one repetition. Peak memory: the Node.js program process's maximum resident set; the CLI and its plugins' summed resident sets, sampled every 100 ms. CPU: the whole process tree (Node.js, CLI, plugins) / kube-apiserver + etcd. The CRD stack's \`up\` (once per run): ${p.crdStackSeconds.toFixed(1)} s.`,
+        ...(p.interrupted ? ["", `**Interrupted:** ${p.interrupted}; the table shows the sizes measured.`] : []),
+        "",
+        "| services | program | first `up`, s | its steps | no-op `preview`, s (runs) | its steps | ours ÷ floor: `up` / `preview` (paired) | peak RSS MB, Node.js: `up` / `preview` | peak RSS MB, CLI + plugins: `up` / `preview` | CPU s of a `preview`: tree / API server |",
+        "| ---: | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ];
+    for (const run of [...p.runs].sort((a, b) => a.services - b.services)) {
+        const paired = pairedPreviewRatios(run);
+        const upRatio = run.up.ours && run.up.floor ? (run.up.ours.result.opMs[0] / run.up.floor.result.opMs[0]).toFixed(2) : "–";
+        for (const variant of ["ours", "floor"] as const) {
+            const up = run.up[variant];
+            const previews = run.previews[variant] ?? [];
+            const mode = run.checkpoints ? "" : " (PULUMI_SKIP_CHECKPOINTS)";
+            lines.push(
+                `| ${run.services} | ${variant === "ours" ? "program" : "floor"} | ${up ? `${(up.result.opMs[0] / 1000).toFixed(1)}${mode}` : "–"} | ${up ? stepsOf(up) : "–"} | ${secondsOf(previews, (r) => r.result.opMs[0] / 1000)} (${previews.length}) | ${previews[0] ? stepsOf(previews[0]) : "–"} | ${variant === "ours" ? `${upRatio} / ${fmt(summarize(paired))}×` : ""} | ${up ? up.result.peakRssMB.toFixed(0) : "–"} / ${secondsOf(previews, (r) => r.result.peakRssMB, 0)} | ${up?.result.peakTreeRssMB?.toFixed(0) ?? "–"} / ${secondsOf(previews, (r) => r.result.peakTreeRssMB ?? NaN, 0)} | ${secondsOf(previews, (r) => r.treeCpuMs / 1000, 1)} / ${secondsOf(previews, (r) => (r.apiCpuMs ?? NaN) / 1000, 1)} |`,
+            );
+        }
+    }
+    const largest = [...p.runs].sort((a, b) => b.services - a.services)[0];
+    if (largest) {
+        const ratio = summarize(pairedPreviewRatios(largest));
+        lines.push(
+            "",
+            `Target (issue 21): the program's no-op \`preview\` at 1,000 services ≤ 1.2× the floor's. Largest size measured, ${largest.services}: ${fmt(ratio)}× (${largest.services < 1000 ? "not the target's size" : ratio.median <= 1.2 ? "**met**" : "**missed**"}).`,
+        );
+    }
+    const skipped = p.runs.filter((r) => !r.checkpoints);
+    // The largest checkpointed run of the program, to extrapolate from (the cost grows with the square of the steps).
+    const base = p.runs.filter((r) => r.checkpoints && r.up.ours).sort((a, b) => b.services - a.services)[0];
+    const steps = (r: PulumiScaleRun) => Object.values(r.up.ours?.result.changes[0] ?? {}).reduce((a, b) => a + b, 0);
+    const extrapolated = (r: PulumiScaleRun) => {
+        if (!base || !r.up.ours) return "";
+        const minutes = ((base.up.ours!.result.opMs[0] / 1000) * (steps(r) / steps(base)) ** 2) / 60;
+        return ` ${r.services}: up to about ${minutes.toFixed(0)} min`;
+    };
+    lines.push(
+        "",
+        `The first \`up\` runs as a user runs it: the CLI saves the whole state after every step, a cost that grows with the square of the steps (section 2, "growth")${
+            skipped.length > 0
+                ? `. At ${skipped.map((r) => r.services).join(", ")} services it ran with \`PULUMI_SKIP_CHECKPOINTS=true\` instead (one save at the end: what the program's disposable stacks use, scripts/lib/engine.ts; marked in the table; bench/scalePulumi.ts --checkpoints-up-to)${base ? `; checkpointed, the program's would take, extrapolated from ${(base.up.ours!.result.opMs[0] / 1000).toFixed(0)} s for ${steps(base)} steps at ${base.services} services by the square of the steps (an upper bound: part of the cost is linear):${skipped.map(extrapolated).join(",")}` : ""}`
+                : ""
+        }.`,
+        "",
+    );
+    return lines;
+}
+
+function renderArgoSide(results: ScaleResults): string[] {
     const sizes = [...new Set(results.runs.map((r) => r.applications))].sort((a, b) => a - b);
     const variants = (["chart", "ours", "novalidate"] as const).filter((v) => results.runs.some((r) => r.variant === v));
     const lines: string[] = [
@@ -118,8 +193,7 @@ export function renderScaleSection(results: ScaleResults, findings = ""): string
             "",
         );
     }
-    if (findings.trim() !== "") lines.push(findings.trim(), "");
-    return lines.join("\n").trimEnd() + "\n";
+    return lines;
 }
 
 /** RESULTS.md with its scale section replaced (or appended): the rest of the file stays as the last full run wrote it. */
