@@ -4,9 +4,12 @@
  * behind Node's HTTP server; at 1,000 Applications (one `ls-remote` per refresh, hundreds a minute,
  * on a CPU-bound machine) some of those requests timed out (issue 21). The daemon is one
  * long-lived C process that forks `upload-pack` per connection, with no Node event loop, no CGI
- * environment and no HTTP framing in between; `--max-connections` is raised so a refresh wave is
- * queued by the kernel's accept backlog instead of refused. What the bench needs of it is only
- * anonymous read access (no credentials, no push), which git:// gives.
+ * environment and no HTTP framing in between; `--max-connections` is raised so the daemon never
+ * kills a child to make room. Its accept backlog is 5 (daemon.c), which a refresh wave overflows
+ * (connections reset at 500 Applications), so the URL points at bench/gitFront.mjs, a process that
+ * accepts with a deep backlog and passes at most a few connections at a time on to the daemon.
+ * What the bench needs of it is only anonymous read access (no credentials, no push), which git://
+ * gives.
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -35,14 +38,16 @@ async function freePort(): Promise<number> {
 export class GitDaemon {
     private constructor(
         readonly dir: string,
+        /** The front's port (what the URLs name). */
         readonly port: number,
-        private readonly pid: number,
+        private readonly pids: readonly number[],
     ) {}
 
     /** Starts `git daemon` for the bare repositories under `<dir>/repos` and waits until it accepts connections. */
     static async start(dir: string): Promise<GitDaemon> {
         fs.mkdirSync(path.join(dir, "repos"), { recursive: true });
         fs.mkdirSync(path.join(dir, "work"), { recursive: true });
+        const daemonPort = await freePort();
         const port = await freePort();
         const out = fs.openSync(path.join(dir, "git-daemon.log"), "a");
         const child = spawn(
@@ -51,7 +56,7 @@ export class GitDaemon {
                 "daemon",
                 "--reuseaddr",
                 "--listen=127.0.0.1",
-                `--port=${port}`,
+                `--port=${daemonPort}`,
                 `--base-path=${path.join(dir, "repos")}`,
                 "--export-all",
                 "--max-connections=256",
@@ -60,12 +65,14 @@ export class GitDaemon {
             ],
             { detached: true, stdio: ["ignore", out, out] },
         );
+        const front = spawn(process.execPath, [path.join(__dirname, "gitFront.mjs"), String(port), String(daemonPort)], { detached: true, stdio: ["ignore", out, out] });
         fs.closeSync(out);
-        if (child.pid === undefined) throw new Error("could not start git daemon");
+        if (child.pid === undefined || front.pid === undefined) throw new Error("could not start git daemon and its front");
         child.unref();
+        front.unref();
         // Recorded, so a run stopped from outside can be cleaned up by its directory.
-        fs.writeFileSync(path.join(dir, "git-daemon.pid"), String(child.pid));
-        const daemon = new GitDaemon(dir, port, child.pid);
+        fs.writeFileSync(path.join(dir, "git-daemon.pid"), `${child.pid}\n${front.pid}\n`);
+        const daemon = new GitDaemon(dir, port, [child.pid, front.pid]);
         const deadline = Date.now() + 20_000;
         while (
             !(await new Promise<boolean>((resolve) =>
@@ -114,12 +121,14 @@ export class GitDaemon {
         return git(work, ["rev-parse", "HEAD"]);
     }
 
-    /** Stops the daemon (its process group: the daemon and any upload-pack it forked). */
+    /** Stops the daemon and its front (their process groups: the daemon's includes any upload-pack it forked). */
     stop(): void {
-        try {
-            process.kill(-this.pid, "SIGTERM");
-        } catch {
-            // gone
+        for (const pid of this.pids) {
+            try {
+                process.kill(-pid, "SIGTERM");
+            } catch {
+                // gone
+            }
         }
     }
 }
