@@ -16,6 +16,12 @@
  *               the namespaces it makes (GitOpsService: labelled, no managedNamespaceMetadata).
  *   novalidate  ours with Argo CD's `Validate=false` sync option: what kubectl's schema check in
  *               every apply costs (bench finding S1), measured to decide it; not the program's.
+ *   noenvrule   ours without the guardrail require-application-environment (policy and bindings):
+ *               what its fan-out costs the API server (it reads the governed namespaces as
+ *               parameters, and the API server evaluates it once per namespace of the class on
+ *               every Application write): an upper bound of what one parameter object per class
+ *               would save. An experiment on the API server's cost, never a setting: run it with
+ *               --cold-only.
  *
  * Everything the cluster gets is what the program renders under mocks (`npm run render`'s route:
  * AppProjects, Applications, guardrail policies and bindings, Argo CD's namespace and settings)
@@ -39,6 +45,8 @@
  *             peak RSS; kube-apiserver + etcd CPU; API requests served (apiserver_request_total)
  *
  *   node --import tsx bench/scale.ts --sizes 20,100 [--variants chart,ours] [--variants-largest novalidate] [--poll] [--samples 10] [--profile-seconds 30] [--out file.json]
+ *   node --import tsx bench/scale.ts --sizes 1000 --variants ours,noenvrule --cold-only --out bench/scale-admission.json
+ *               (the cold start alone, with the API server's admission figures: an experiment)
  *   node --import tsx bench/scale.ts render <n> <repoURL>      (child: the program's objects, JSON)
  *
  * Run it under `nice -n 10` on a shared machine; `npm run bench -- --sections scale` does.
@@ -58,7 +66,7 @@ import { JsonStreamSplitter } from "../tests/support/kubeWatch";
 import { LocalCluster, argoCdCrds, kubectl, kubectlOk, repoRoot, startCluster } from "../tests/integration/support";
 import { GitDaemon } from "./gitDaemon";
 
-export const scaleVariants = ["chart", "ours", "novalidate"] as const;
+export const scaleVariants = ["chart", "ours", "novalidate", "noenvrule"] as const;
 export type ScaleVariant = (typeof scaleVariants)[number];
 
 const argoNs = "argocd";
@@ -82,7 +90,17 @@ export interface ProcessUse {
     readonly apiRequests: number;
 }
 
-export interface ScaleRun {
+/** The API server's admission work in the cold start (its /metrics at the end: the counters start with the cluster). */
+export interface AdmissionUse {
+    /** Validating admission of UPDATE requests: seconds summed over requests, and requests. */
+    readonly validateUpdateSeconds: number;
+    readonly validateUpdates: number;
+    /** Per policy (its name without the gitops-control- prefix): match condition evaluations and their seconds, the heaviest three. */
+    readonly matchConditions: readonly { readonly policy: string; readonly evaluations: number; readonly seconds: number }[];
+}
+
+/** What every run measures; a --cold-only run (an experiment on one lever) stops here. */
+export interface ColdRun {
     readonly variant: ScaleVariant;
     readonly applications: number;
     readonly load: number;
@@ -92,6 +110,17 @@ export interface ScaleRun {
     readonly coldSeconds: number;
     /** [seconds, Synced+Healthy count] every poll of the cold start. */
     readonly coldCurve: readonly (readonly [number, number])[];
+    readonly use: { readonly cold: ProcessUse };
+    /** Peak RSS, MiB. */
+    readonly peakRssMiB: { readonly controller: number; readonly repoServer: number };
+    /** Applications in ComparisonError at any poll (the Git server or repo-server failing). */
+    readonly comparisonErrors: number;
+    /** `go tool pprof -top` of the controller's CPU over the first seconds of the cold start (--profile-seconds). */
+    readonly controllerProfile?: readonly string[];
+    readonly admission?: AdmissionUse;
+}
+
+export interface ScaleRun extends ColdRun {
     readonly idleHeal: Latencies;
     /** Seconds from a commit touching one Application (+ its webhook refresh) to Synced at it. */
     readonly webhookCommitSeconds: number;
@@ -106,12 +135,6 @@ export interface ScaleRun {
     readonly rolloutRefreshed: number;
     /** Per phase: cold, idle (self-heal + webhook commit), rollout. */
     readonly use: Readonly<Record<"cold" | "idle" | "rollout", ProcessUse>>;
-    /** Peak RSS, MiB. */
-    readonly peakRssMiB: { readonly controller: number; readonly repoServer: number };
-    /** Applications in ComparisonError at any poll (the Git server or repo-server failing). */
-    readonly comparisonErrors: number;
-    /** `go tool pprof -top` of the controller's CPU over the first seconds of the cold start (--profile-seconds). */
-    readonly controllerProfile?: readonly string[];
 }
 
 /**
@@ -333,12 +356,40 @@ function liveMessage(cluster: LocalCluster, name: string): string {
     return kubectl(cluster, ["get", "configmap", `${name}-config`, "-n", `${name}-prod`, "-o", "jsonpath={.data.message}"]).stdout;
 }
 
-function apiRequests(cluster: LocalCluster): number {
+function apiMetrics(cluster: LocalCluster): string[] {
     // The metrics text is several MB: beyond spawnSync's default buffer.
     const r = spawnSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "get", "--raw", "/metrics"], { encoding: "utf8", maxBuffer: 1 << 28 });
+    return (r.stdout ?? "").split("\n");
+}
+
+function apiRequests(cluster: LocalCluster): number {
     let total = 0;
-    for (const line of (r.stdout ?? "").split("\n")) if (line.startsWith("apiserver_request_total{")) total += Number(line.split(" ").pop());
+    for (const line of apiMetrics(cluster)) if (line.startsWith("apiserver_request_total{")) total += Number(line.split(" ").pop());
     return total;
+}
+
+/** The admission figures of AdmissionUse, from the API server's metrics (k8s 1.36 names). */
+export function admissionUse(lines: readonly string[]): AdmissionUse {
+    const value = (line: string) => Number(line.split(" ").pop());
+    const updates = (suffix: string) =>
+        lines
+            .filter((l) => l.startsWith(`apiserver_admission_step_admission_duration_seconds_${suffix}{`) && l.includes('operation="UPDATE"') && l.includes('type="validate"'))
+            .reduce((sum, l) => sum + value(l), 0);
+    const byPolicy = new Map<string, { evaluations: number; seconds: number }>();
+    for (const l of lines) {
+        const m = /^apiserver_admission_match_condition_evaluation_seconds_(sum|count)\{.*kind="policy".*name="([^"]+)"/.exec(l);
+        if (!m) continue;
+        const policy = m[2].replace(/^gitops-control-/, "");
+        const entry = byPolicy.get(policy) ?? { evaluations: 0, seconds: 0 };
+        if (m[1] === "sum") entry.seconds += value(l);
+        else entry.evaluations += value(l);
+        byPolicy.set(policy, entry);
+    }
+    const matchConditions = [...byPolicy.entries()]
+        .map(([policy, e]) => ({ policy, evaluations: e.evaluations, seconds: Math.round(e.seconds * 10) / 10 }))
+        .sort((a, b) => b.seconds - a.seconds)
+        .slice(0, 3);
+    return { validateUpdateSeconds: Math.round(updates("sum") * 10) / 10, validateUpdates: updates("count"), matchConditions };
 }
 
 /**
@@ -398,7 +449,7 @@ export function controllerEnvironment(values: Obj): { env: Record<string, string
     return { env, resyncSeconds };
 }
 
-export async function runScale(n: number, variant: ScaleVariant, samples: number, profileSeconds = 0, poll = false): Promise<ScaleRun> {
+export async function runScale(n: number, variant: ScaleVariant, samples: number, profileSeconds = 0, poll = false, coldOnly = false): Promise<ScaleRun | ColdRun> {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), `gitops-scale-${variant}-${n}-`));
     const git = await GitDaemon.start(path.join(work, "git"));
     let cluster: LocalCluster | undefined;
@@ -420,7 +471,7 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         const madeNamespaces = new Map(objects.filter((o) => o.kind === "Namespace" && destinations.has(o.metadata.name)).map((o) => [o.metadata.name as string, o]));
         if (madeNamespaces.size !== destinations.size) throw new Error(`the program made ${madeNamespaces.size} of the ${destinations.size} namespaces its Applications deploy to`);
         const apps = rendered.map((o) => {
-            if (variant === "ours") return o;
+            if (variant === "ours" || variant === "noenvrule") return o;
             if (variant === "novalidate")
                 return { ...o, spec: { ...o.spec, syncPolicy: { ...o.spec.syncPolicy, syncOptions: [...o.spec.syncPolicy.syncOptions, "Validate=false"] } } };
             // Before issue 21: Argo CD made and labelled the namespace (managedNamespaceMetadata), no manifest-generate-paths.
@@ -428,7 +479,15 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
             const labels = madeNamespaces.get(o.spec.destination.namespace)?.metadata.labels;
             return { ...o, metadata: { ...o.metadata, annotations }, spec: { ...o.spec, syncPolicy: { ...o.spec.syncPolicy, managedNamespaceMetadata: { labels } } } };
         });
-        const rest = objects.filter((o) => o.kind !== "Application" && (ours || !(o.kind === "Namespace" && madeNamespaces.has(o.metadata.name)))).map(placeholderSecrets);
+        const envRule = (o: Obj) =>
+            (o.kind === "ValidatingAdmissionPolicy" && String(o.metadata.name).endsWith("require-application-environment")) ||
+            (o.kind === "ValidatingAdmissionPolicyBinding" && String(o.spec.policyName).endsWith("require-application-environment"));
+        const rest = objects
+            .filter((o) => o.kind !== "Application" && (ours || !(o.kind === "Namespace" && madeNamespaces.has(o.metadata.name))))
+            .filter((o) => variant !== "noenvrule" || !envRule(o))
+            .map(placeholderSecrets);
+        if (variant === "noenvrule" && rest.length === objects.filter((o) => o.kind !== "Application").length)
+            throw new Error("noenvrule: the program rendered no require-application-environment policy to leave out");
 
         cluster = startCluster({ LOCAL_CLUSTER_WORKLOAD_CONTROLLERS: "1", LOCAL_CLUSTER_TIMEOUT: "240" });
         kubectlOk(cluster, ["apply", "--server-side", "-f", "-"], argoCdCrds());
@@ -491,7 +550,22 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         const coldSeconds = (performance.now() - t0) / 1000;
         const profileTop = profile ? await profile : undefined;
         const s1 = snapshot();
-        log(`${variant}/${n}: cold start ${coldSeconds.toFixed(1)} s`);
+        const admission = admissionUse(apiMetrics(cluster));
+        log(`${variant}/${n}: cold start ${coldSeconds.toFixed(1)} s; admission ${JSON.stringify(admission)}`);
+        const cold: ColdRun = {
+            variant,
+            applications: n,
+            load: os.loadavg()[0],
+            settings: { ...settings.env, "--app-resync": String(settings.resyncSeconds) },
+            coldSeconds,
+            coldCurve,
+            use: { cold: diff(s0, s1) },
+            peakRssMiB: { controller: peakRssMiB(controllerPid), repoServer: peakRssMiB(repoPid) },
+            comparisonErrors: errored.size,
+            ...(profileTop ? { controllerProfile: profileTop } : {}),
+            admission,
+        };
+        if (coldOnly) return cold;
 
         // Idle self-heal on a sample spread over the Applications.
         const sample = Array.from({ length: Math.min(samples, n) }, (_, k) => Math.floor((k * n) / Math.min(samples, n)) + (n > samples ? 1 : 0)).map((i) => Math.min(i, n - 1));
@@ -577,12 +651,8 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         }
 
         return {
-            variant,
-            applications: n,
+            ...cold,
             load: os.loadavg()[0],
-            settings: { ...settings.env, "--app-resync": String(settings.resyncSeconds) },
-            coldSeconds,
-            coldCurve,
             idleHeal: latencies(idle),
             webhookCommitSeconds,
             rolloutHeal: latencies(during),
@@ -592,7 +662,6 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
             use: { cold: diff(s0, s1), idle: diff(s1, s2), rollout: diff(s2, s3) },
             peakRssMiB: { controller: peakRssMiB(controllerPid), repoServer: peakRssMiB(repoPid) },
             comparisonErrors: errored.size,
-            ...(profileTop ? { controllerProfile: profileTop } : {}),
         };
     } finally {
         stopReconcilers(reconcilerDir);
@@ -622,8 +691,10 @@ async function main(): Promise<void> {
     const poll = process.argv.includes("--poll");
     const samples = Number(option("samples") ?? 10);
     const profileSeconds = Number(option("profile-seconds") ?? 0);
+    const coldOnly = process.argv.includes("--cold-only");
+    if (!coldOnly && [...variants, ...largestOnly].includes("noenvrule")) throw new Error("noenvrule removes a guardrail: an experiment on the cold start only; add --cold-only");
     const out = option("out");
-    const runs: ScaleRun[] = [];
+    const runs: (ScaleRun | ColdRun)[] = [];
     const largest = Math.max(...sizes);
     for (const [k, n] of sizes.entries()) {
         const at = n === largest ? [...variants, ...largestOnly.filter((v) => !variants.includes(v))] : variants;
@@ -631,7 +702,7 @@ async function main(): Promise<void> {
         const ordered = k % 2 === 0 ? at : [...at].reverse();
         for (const v of ordered) {
             // The poll waits up to the refresh period + jitter: at the largest size, for the chart and the program.
-            runs.push(await runScale(n, v, samples, profileSeconds, poll && n === largest && v !== "novalidate"));
+            runs.push(await runScale(n, v, samples, profileSeconds, poll && n === largest && v !== "novalidate", coldOnly));
             if (out) fs.writeFileSync(out, JSON.stringify(runs, null, 2) + "\n");
         }
     }

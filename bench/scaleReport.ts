@@ -38,6 +38,7 @@ const variantTitle: Record<ScaleVariant, string> = {
     chart: "chart defaults",
     ours: "program",
     novalidate: "program + `Validate=false`",
+    noenvrule: "program without require-application-environment",
 };
 
 /** `findings`: bench/SCALE-FINDINGS.md, written by hand from the run and its profiles, included below the generated tables. */

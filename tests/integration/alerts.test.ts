@@ -32,6 +32,8 @@ const scrapeMs = 1000;
 /** Per-test prune threshold (render argument) and the number of ConfigMaps one commit prunes. */
 const pruneThreshold = 3;
 const bulkConfigMaps = pruneThreshold + 2;
+/** data.message of the chart's wave-1 ConfigMap shop-late. */
+const lateMessage = "late";
 const breakGlass = ["--as", "oncall@example.com", "--as-group", "gitops-control:break-glass"];
 /** Render arguments: the program's defaults (15 m OutOfSync, 10 m Degraded), records every second like the scrapes. */
 const args: Omit<ArgoCdAlertsArgs, "provider" | "namespace"> = { pruneVolumeThreshold: pruneThreshold, recordIntervalSeconds: scrapeMs / 1000 };
@@ -66,8 +68,14 @@ function shopChart(options: { extra: boolean; bulk: boolean; stuck?: boolean }):
     // (ProgressDeadlineExceeded) and Argo CD's health check says Degraded.
     const stuck = JSON.parse(deployment("shop-stuck", "shop", "storefront", "registry.example/shop:1.0.0", "1")) as { spec: Record<string, unknown> };
     stuck.spec.progressDeadlineSeconds = 10;
+    // A ConfigMap in sync wave 1: a self-heal of it and of shop-config (wave 0) applies the two
+    // waves in turn, with Argo CD's delay between waves (ARGOCD_SYNC_WAVE_DELAY, 2 s by default,
+    // controller/sync.go delayBetweenSyncWaves), so the drift lasts longer than one scrape.
+    const late = JSON.parse(configMap("shop-late", "shop", "storefront", lateMessage)) as { metadata: { annotations?: Record<string, string> } };
+    late.metadata.annotations = { "argocd.argoproj.io/sync-wave": "1" };
     return {
         ...chartFiles({ service: "shop", team: "storefront", extra: options.extra }),
+        "deploy/chart/templates/late.yaml": JSON.stringify(late),
         "deploy/chart/templates/bulk.yaml": options.bulk ? bulk : null,
         "deploy/chart/templates/stuck.yaml": options.stuck ? `{{- if eq .Values.environment "staging" }}\n${JSON.stringify(stuck)}\n{{- end }}\n` : null,
     };
@@ -284,9 +292,17 @@ describe("alerts and drift records on Argo CD v3.6.1's live metrics (promtool te
                 60,
                 (x) => hasStatus(x, "shop-prod", "sync_status", "Synced") && !hasStatus(x, "shop-prod", "sync_status", "OutOfSync"),
             );
-            kubectlOk(cluster, ["patch", "configmap", "shop-config", "-n", "shop-prod", "--type", "merge", "-p", '{"data":{"message":"hotfix"}}', ...breakGlass]);
+            // One request edits a wave-0 and a wave-1 ConfigMap: since the program makes the
+            // namespaces, a self-heal of one object takes one pass, often less than one scrape
+            // interval (0.8 s), and the 1-s scrapes may never see it OutOfSync; two waves keep it
+            // OutOfSync for Argo CD's 2-s delay between waves at least.
+            kubectlOk(cluster, ["patch", "configmap", "shop-config", "shop-late", "-n", "shop-prod", "--type", "merge", "-p", '{"data":{"message":"hotfix"}}', ...breakGlass]);
             const edited = Date.now();
-            await eventually("prod ConfigMap reverted to Git", 90, () => configMessage("shop-prod", "shop-config") === "hello");
+            await eventually(
+                "prod ConfigMaps reverted to Git",
+                90,
+                () => configMessage("shop-prod", "shop-config") === "hello" && configMessage("shop-prod", "shop-late") === lateMessage,
+            );
             const healed = m.measure("prod self-heal (live edit to reverted)", edited);
             const synced = await scraped("shop-prod Synced again", 60, (s) => hasStatus(s, "shop-prod", "sync_status", "Synced"));
             const end = synced + 3;
@@ -337,6 +353,20 @@ describe("alerts and drift records on Argo CD v3.6.1's live metrics (promtool te
         } finally {
             if (configMessage("shop-prod", "shop-config") !== "hello") {
                 kubectlOk(cluster, ["patch", "configmap", "shop-config", "-n", "shop-prod", "--type", "merge", "-p", '{"data":{"message":"hello"}}', ...breakGlass]);
+            }
+            if (configMessage("shop-prod", "shop-late") !== lateMessage) {
+                kubectlOk(cluster, [
+                    "patch",
+                    "configmap",
+                    "shop-late",
+                    "-n",
+                    "shop-prod",
+                    "--type",
+                    "merge",
+                    "-p",
+                    JSON.stringify({ data: { message: lateMessage } }),
+                    ...breakGlass,
+                ]);
             }
         }
     });

@@ -5,7 +5,7 @@ import { manifestGeneratePaths, manifestGeneratePathsAnnotation } from "../../co
 import { scaleBounds, scaleSettings } from "../../components/argocd/scale";
 import { buildControlPlaneArgs, parseStackConfig } from "../../stacks/config";
 import { RecordedResource, installMocks, settle, valueOf } from "../../scripts/lib/mockRuntime";
-import { controllerEnvironment, webhookTargets } from "../../bench/scale";
+import { admissionUse, controllerEnvironment, webhookTargets } from "../../bench/scale";
 
 const service = { name: "shop", team: "storefront", repoURL: "https://github.com/acme/shop.git", path: "deploy/chart", targetRevision: "v1.0.0" };
 const build = (raw: Record<string, unknown>) => buildControlPlaneArgs(parseStackConfig(raw), {});
@@ -137,6 +137,31 @@ describe("manifest-generate-paths: a commit reaches only the Applications whose 
         assert.deepEqual(webhookTargets(apps, ["services/a/templates/cm.yaml"]), ["a", "c"]);
         assert.deepEqual(webhookTargets(apps, ["services/shared/values.yaml"]), ["b", "c"]);
         assert.deepEqual(webhookTargets(apps, ["README.md"]), ["c"]);
+    });
+
+    it("the scale bench reads the API server's admission work from its metrics (lines of a 1000-Application cold start)", () => {
+        const lines = [
+            'apiserver_admission_match_condition_evaluation_seconds_sum{kind="policy",name="gitops-control-protect-ownership",operation="UPDATE",type="validate"} 10.621846886000014',
+            'apiserver_admission_match_condition_evaluation_seconds_count{kind="policy",name="gitops-control-protect-ownership",operation="UPDATE",type="validate"} 9041',
+            'apiserver_admission_match_condition_evaluation_seconds_sum{kind="policy",name="gitops-control-require-application-environment",operation="UPDATE",type="validate"} 5321.103601979462',
+            'apiserver_admission_match_condition_evaluation_seconds_count{kind="policy",name="gitops-control-require-application-environment",operation="UPDATE",type="validate"} 8.041e+06',
+            'apiserver_admission_match_condition_evaluation_seconds_sum{kind="policy",name="gitops-control-require-application-environment",operation="CREATE",type="validate"} 0.5',
+            'apiserver_admission_match_condition_evaluation_seconds_count{kind="policy",name="gitops-control-require-application-environment",operation="CREATE",type="validate"} 1000',
+            'apiserver_admission_match_condition_evaluation_seconds_bucket{kind="policy",name="gitops-control-protect-ownership",operation="UPDATE",type="validate",le="0.005"} 9000',
+            'apiserver_admission_step_admission_duration_seconds_sum{operation="UPDATE",rejected="false",type="admit"} 7.502877950999969',
+            'apiserver_admission_step_admission_duration_seconds_sum{operation="UPDATE",rejected="false",type="validate"} 9599.613838516054',
+            'apiserver_admission_step_admission_duration_seconds_count{operation="UPDATE",rejected="false",type="validate"} 15773',
+            'apiserver_admission_step_admission_duration_seconds_summary_sum{operation="UPDATE",rejected="false",type="validate"} 9599.613838516054',
+            'apiserver_admission_step_admission_duration_seconds_sum{operation="CREATE",rejected="false",type="validate"} 362.6',
+        ];
+        assert.deepEqual(admissionUse(lines), {
+            validateUpdateSeconds: 9599.6,
+            validateUpdates: 15773,
+            matchConditions: [
+                { policy: "require-application-environment", evaluations: 8_042_000, seconds: 5321.6 },
+                { policy: "protect-ownership", evaluations: 9041, seconds: 10.6 },
+            ],
+        });
     });
 
     let recorded: RecordedResource[] = [];
