@@ -362,27 +362,30 @@ function apiMetrics(cluster: LocalCluster): string[] {
     return (r.stdout ?? "").split("\n");
 }
 
-function apiRequests(cluster: LocalCluster): number {
+/** A sample's value: the last field of its metrics line. */
+const sampleValue = (line: string) => Number(line.split(" ").pop());
+
+/** API requests served so far (apiserver_request_total), from the metrics' lines. */
+function apiRequests(lines: readonly string[]): number {
     let total = 0;
-    for (const line of apiMetrics(cluster)) if (line.startsWith("apiserver_request_total{")) total += Number(line.split(" ").pop());
+    for (const line of lines) if (line.startsWith("apiserver_request_total{")) total += sampleValue(line);
     return total;
 }
 
 /** The admission figures of AdmissionUse, from the API server's metrics (k8s 1.36 names). */
 export function admissionUse(lines: readonly string[]): AdmissionUse {
-    const value = (line: string) => Number(line.split(" ").pop());
     const updates = (suffix: string) =>
         lines
             .filter((l) => l.startsWith(`apiserver_admission_step_admission_duration_seconds_${suffix}{`) && l.includes('operation="UPDATE"') && l.includes('type="validate"'))
-            .reduce((sum, l) => sum + value(l), 0);
+            .reduce((sum, l) => sum + sampleValue(l), 0);
     const byPolicy = new Map<string, { evaluations: number; seconds: number }>();
     for (const l of lines) {
         const m = /^apiserver_admission_match_condition_evaluation_seconds_(sum|count)\{.*kind="policy".*name="([^"]+)"/.exec(l);
         if (!m) continue;
         const policy = m[2].replace(/^gitops-control-/, "");
         const entry = byPolicy.get(policy) ?? { evaluations: 0, seconds: 0 };
-        if (m[1] === "sum") entry.seconds += value(l);
-        else entry.evaluations += value(l);
+        if (m[1] === "sum") entry.seconds += sampleValue(l);
+        else entry.evaluations += sampleValue(l);
         byPolicy.set(policy, entry);
     }
     const matchConditions = [...byPolicy.entries()]
@@ -482,12 +485,11 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         const envRule = (o: Obj) =>
             (o.kind === "ValidatingAdmissionPolicy" && String(o.metadata.name).endsWith("require-application-environment")) ||
             (o.kind === "ValidatingAdmissionPolicyBinding" && String(o.spec.policyName).endsWith("require-application-environment"));
+        if (variant === "noenvrule" && !objects.some(envRule)) throw new Error("noenvrule: the program rendered no require-application-environment policy to leave out");
         const rest = objects
             .filter((o) => o.kind !== "Application" && (ours || !(o.kind === "Namespace" && madeNamespaces.has(o.metadata.name))))
             .filter((o) => variant !== "noenvrule" || !envRule(o))
             .map(placeholderSecrets);
-        if (variant === "noenvrule" && rest.length === objects.filter((o) => o.kind !== "Application").length)
-            throw new Error("noenvrule: the program rendered no require-application-environment policy to leave out");
 
         cluster = startCluster({ LOCAL_CLUSTER_WORKLOAD_CONTROLLERS: "1", LOCAL_CLUSTER_TIMEOUT: "240" });
         kubectlOk(cluster, ["apply", "--server-side", "-f", "-"], argoCdCrds());
@@ -519,9 +521,10 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         const t0 = performance.now();
         const controllerPid = pidIn(reconcilerDir, "application-controller");
         const repoPid = pidIn(reconcilerDir, "repo-server");
-        const snapshot = () => {
+        // One read of the API server's metrics (several MB) per snapshot; the caller may reuse it.
+        const snapshot = (metrics = apiMetrics(cluster!)) => {
             const repoStat = procStat(repoPid);
-            return { controller: procStat(controllerPid).cpu, repoServer: repoStat.cpu + repoStat.children, apiServer: apiCpu(), apiRequests: apiRequests(cluster!) };
+            return { controller: procStat(controllerPid).cpu, repoServer: repoStat.cpu + repoStat.children, apiServer: apiCpu(), apiRequests: apiRequests(metrics) };
         };
         const diff = (a: ProcessUse, b: ProcessUse): ProcessUse => ({
             controller: b.controller - a.controller,
@@ -529,7 +532,7 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
             apiServer: b.apiServer - a.apiServer,
             apiRequests: b.apiRequests - a.apiRequests,
         });
-        const s0 = { controller: 0, repoServer: 0, apiServer: apiCpu(), apiRequests: apiRequests(cluster) };
+        const s0 = { controller: 0, repoServer: 0, apiServer: apiCpu(), apiRequests: apiRequests(apiMetrics(cluster)) };
         const errored = new Set<string>();
 
         // Cold start.
@@ -549,8 +552,9 @@ export async function runScale(n: number, variant: ScaleVariant, samples: number
         );
         const coldSeconds = (performance.now() - t0) / 1000;
         const profileTop = profile ? await profile : undefined;
-        const s1 = snapshot();
-        const admission = admissionUse(apiMetrics(cluster));
+        const coldMetrics = apiMetrics(cluster);
+        const s1 = snapshot(coldMetrics);
+        const admission = admissionUse(coldMetrics);
         log(`${variant}/${n}: cold start ${coldSeconds.toFixed(1)} s; admission ${JSON.stringify(admission)}`);
         const cold: ColdRun = {
             variant,

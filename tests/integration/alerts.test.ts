@@ -351,22 +351,13 @@ describe("alerts and drift records on Argo CD v3.6.1's live metrics (promtool te
                 `drift record ${expected}s vs measured self-heal ${healed}s: more than ${driftToleranceSeconds}s apart`,
             );
         } finally {
-            if (configMessage("shop-prod", "shop-config") !== "hello") {
-                kubectlOk(cluster, ["patch", "configmap", "shop-config", "-n", "shop-prod", "--type", "merge", "-p", '{"data":{"message":"hello"}}', ...breakGlass]);
-            }
-            if (configMessage("shop-prod", "shop-late") !== lateMessage) {
-                kubectlOk(cluster, [
-                    "patch",
-                    "configmap",
-                    "shop-late",
-                    "-n",
-                    "shop-prod",
-                    "--type",
-                    "merge",
-                    "-p",
-                    JSON.stringify({ data: { message: lateMessage } }),
-                    ...breakGlass,
-                ]);
+            for (const [name, message] of [
+                ["shop-config", "hello"],
+                ["shop-late", lateMessage],
+            ]) {
+                if (configMessage("shop-prod", name) !== message) {
+                    kubectlOk(cluster, ["patch", "configmap", name, "-n", "shop-prod", "--type", "merge", "-p", JSON.stringify({ data: { message } }), ...breakGlass]);
+                }
             }
         }
     });
